@@ -1,0 +1,271 @@
+//! Public value types of the numbering crate: destinations, classes, risk tiers, money and tariffs.
+
+use std::fmt;
+
+/// An E.164 number held inline (at most 15 digits, no allocation). `Display` prints `+<digits>`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct E164 {
+    len: u8,
+    digits: [u8; 15],
+}
+
+impl E164 {
+    /// Builds from ASCII digits without the `+`; `None` when empty, longer than 15 or not all digits.
+    pub fn from_digits(digits: &str) -> Option<Self> {
+        let b = digits.as_bytes();
+        if b.is_empty() || b.len() > 15 || !b.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let mut out = [0u8; 15];
+        out[..b.len()].copy_from_slice(b);
+        Some(Self {
+            len: b.len() as u8,
+            digits: out,
+        })
+    }
+
+    /// The digits without `+`.
+    pub fn digits(&self) -> &str {
+        // Only ASCII digits are ever stored.
+        std::str::from_utf8(&self.digits[..self.len as usize]).unwrap_or("")
+    }
+}
+
+impl fmt::Display for E164 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "+{}", self.digits())
+    }
+}
+
+impl fmt::Debug for E164 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "E164(+{})", self.digits())
+    }
+}
+
+/// A country or international network of the ITU E.164 plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Country {
+    /// ISO 3166-1 alpha-2 code, or a pseudo code for international networks (e.g. "XS" for satellite).
+    pub iso2: &'static str,
+    /// English name ("Sierra Leone").
+    pub name: &'static str,
+    /// Country calling code (232 for Sierra Leone, 1 for NANP, 881 for GMSS).
+    pub calling_code: u16,
+}
+
+/// Where a call goes, seen from the site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// An emergency or protected service number: always allowed, by every rule and kill switch.
+    Emergency,
+    /// An extension or feature code of the PBX itself.
+    Internal,
+    /// A number in the site's own country.
+    Domestic,
+    /// A number in another country or an international network.
+    International,
+    /// Not understood.
+    Unknown,
+}
+
+/// The kind of number dialed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NumberClass {
+    Fixed,
+    Mobile,
+    /// A number that could be fixed or mobile (NANP).
+    FixedOrMobile,
+    TollFree,
+    PremiumRate,
+    SharedCost,
+    Personal,
+    Voip,
+    Satellite,
+    Pager,
+    Uan,
+    Emergency,
+    /// Other short service numbers (directory, time, weather…).
+    Service,
+    Internal,
+    Unknown,
+}
+
+/// Fraud risk of a destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RiskTier {
+    Low,
+    Medium,
+    High,
+    /// Known IRSF hot spots, premium and satellite ranges.
+    Critical,
+}
+
+/// How the dial string was written. Decoration alone is normal (separators, an outside-line digit);
+/// obfuscation (leading symbols, junk inside the digits, percent-encoding) is suspicious in itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct DialFlags(pub u16);
+
+impl DialFlags {
+    pub const SEPARATORS: Self = Self(1 << 0);
+    pub const OUTSIDE_LINE: Self = Self(1 << 1);
+    pub const CARRIER_CODE: Self = Self(1 << 2);
+    pub const CALLER_ID_PREFIX: Self = Self(1 << 3);
+    pub const PERCENT_ENCODED: Self = Self(1 << 4);
+    pub const LEADING_SYMBOL: Self = Self(1 << 5);
+    pub const JUNK_CHARACTERS: Self = Self(1 << 6);
+    pub const URI_FORM: Self = Self(1 << 7);
+    pub const FEATURE_CODE: Self = Self(1 << 8);
+    /// Set whenever the dial string was obfuscated (leading symbols, junk, percent-encoding).
+    pub const OBFUSCATED: Self = Self(1 << 15);
+
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+    pub fn insert(&mut self, other: Self) {
+        self.0 |= other.0;
+    }
+    pub const fn is_obfuscated(self) -> bool {
+        self.contains(Self::OBFUSCATED)
+    }
+}
+
+/// The outcome of classifying a dial string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// The number in E.164 form when it is a public number (not for extensions or unknown strings).
+    pub e164: Option<E164>,
+    pub country: Option<Country>,
+    pub scope: Scope,
+    pub class: NumberClass,
+    pub risk: RiskTier,
+    /// Why the risk tier was given, in words, with the list entry's source ("default list: tfps globalblacklist 2021-08-20").
+    pub risk_reason: String,
+    pub flags: DialFlags,
+}
+
+impl Destination {
+    pub fn unknown() -> Self {
+        Self {
+            e164: None,
+            country: None,
+            scope: Scope::Unknown,
+            class: NumberClass::Unknown,
+            risk: RiskTier::Medium,
+            risk_reason: String::new(),
+            flags: DialFlags::default(),
+        }
+    }
+
+    /// True when no rule and no kill switch may ever block this destination.
+    pub fn is_emergency(&self) -> bool {
+        self.scope == Scope::Emergency || self.class == NumberClass::Emergency
+    }
+}
+
+/// An ISO 4217 currency code ("JPY").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency(pub [u8; 3]);
+
+impl Currency {
+    pub const JPY: Self = Self(*b"JPY");
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("???")
+    }
+}
+
+/// An amount of money in thousandths of the currency's unit (exact integer arithmetic, deterministic sums).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Money {
+    pub millis: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    pub const fn zero(currency: Currency) -> Self {
+        Self {
+            millis: 0,
+            currency,
+        }
+    }
+    /// Whole units, rounded half up ("175 JPY").
+    pub fn units_rounded(&self) -> i64 {
+        (self.millis + 500).div_euclid(1000)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.units_rounded(), self.currency.as_str())
+    }
+}
+
+/// Where a tariff came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TariffSource {
+    /// The embedded default table: an estimate, not a carrier's price.
+    DefaultEstimate,
+    /// A user-supplied rate table, with file and line.
+    User { file: String, line: u64 },
+}
+
+/// One line of a rate table: a prefix of E.164 digits and how calls to it are charged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tariff {
+    /// E.164 digits without `+` ("232" or "23276").
+    pub prefix: String,
+    pub name: String,
+    pub per_minute: Money,
+    /// Charged once per answered call.
+    pub setup: Money,
+    /// First billing increment in seconds (60 in "60/60", 30 in "30/6").
+    pub first_increment: u32,
+    /// Following increments in seconds.
+    pub next_increment: u32,
+    pub source: TariffSource,
+}
+
+/// The site's dial plan: how people at this site dial out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialPlan {
+    /// ISO 3166-1 alpha-2 of the site ("JP").
+    pub country: String,
+    /// Calling code of the site's country (81 for Japan).
+    pub calling_code: u16,
+    /// International prefix ("010" in Japan, "011" NANP, "00" most of the world).
+    pub international_prefix: String,
+    /// Trunk prefix for national numbers ("0" in Japan).
+    pub trunk_prefix: String,
+    /// Digit dialed first to get an outside line, if the PBX uses one ("0" or "9").
+    pub outside_line: Option<String>,
+    /// Carrier selection codes that may precede the international or national number.
+    pub carrier_codes: Vec<String>,
+    /// Caller-ID prefixes ("184", "186" in Japan).
+    pub caller_id_prefixes: Vec<String>,
+    /// Lengths of internal extensions (e.g. 3..=4 digits).
+    pub extension_lengths: std::ops::RangeInclusive<u8>,
+}
+
+impl DialPlan {
+    /// A Japanese site: 010 international, 0 trunk, common carrier codes, 184/186.
+    pub fn japan() -> Self {
+        Self {
+            country: "JP".into(),
+            calling_code: 81,
+            international_prefix: "010".into(),
+            trunk_prefix: "0".into(),
+            outside_line: None,
+            carrier_codes: [
+                "0033", "0036", "0037", "0038", "0039", "0041", "0061", "0063", "0088", "001", "0091",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            caller_id_prefixes: vec!["184".into(), "186".into()],
+            extension_lengths: 2..=4,
+        }
+    }
+}
