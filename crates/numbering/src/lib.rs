@@ -1,43 +1,251 @@
 //! Numbering: from a dialed string to a destination, its risk and its price.
 //!
-//! This file is the crate's public contract (types used by `engine`, `guard` and the CLI). The numbering
-//! implementation fills in the bodies; names and meanings of the public items below are shared with other crates
-//! and change only together with them.
+//! This file is the crate's public contract (types used by `engine`, `guard` and the CLI). Names and meanings of
+//! the public items are shared with other crates and change only together with them.
+//!
+//! Pipeline: [`normalise`] (URI, separators, percent-encoding, symbols, outside line, caller-ID, carrier code,
+//! international/trunk prefix; most dangerous plausible reading) → country and class (`class`, cached by
+//! leading digits) → risk tier (`risk`) → tariff (`tariff`).
 
+mod class;
+mod config;
+mod countries;
+mod error;
+mod normalise;
+mod prefix;
+mod risk;
+mod tariff;
 mod types;
 
+pub use config::{DialPlanConfig, NumberingConfig, RiskConfig, TariffConfig};
+pub use countries::{calling_code, country_by_code, country_of};
+pub use error::NumberingError;
+pub use normalise::{UNIVERSAL_EMERGENCY, default_feature_codes, plan_for_country};
+pub use risk::{HOT_SPOTS, RiskBook, UserRule, parse_user_list};
+pub use tariff::{RateTable, parse_price};
 pub use types::*;
+
+use class::PrefixCache;
+use normalise::{Reading, SiteRules};
 
 /// Everything the crate needs to turn a dialed string into a priced, risk-rated destination:
 /// the site's dial plan, risk lists and tariffs. Cheap to share between threads (`Send + Sync`).
 #[derive(Debug)]
 pub struct Numbering {
-    plan: DialPlan,
+    rules: SiteRules,
+    site: Option<Country>,
+    risk: RiskBook,
+    user_tariffs: Option<RateTable>,
+    default_tariffs: RateTable,
+    cache: Option<PrefixCache>,
 }
 
 impl Numbering {
     /// Japanese site with the embedded defaults (dial plan JP, default risk list, default JPY tariffs).
     pub fn japan_defaults() -> Self {
+        Self::with_plan(DialPlan::japan())
+    }
+
+    /// A site with the given dial plan and the embedded defaults for risk and tariffs.
+    pub fn with_plan(plan: DialPlan) -> Self {
+        let site = country_by_code(plan.calling_code);
         Self {
-            plan: DialPlan::japan(),
+            rules: SiteRules::new(plan, default_feature_codes()),
+            site,
+            risk: RiskBook::defaults(),
+            user_tariffs: None,
+            default_tariffs: RateTable::default_jpy(),
+            cache: Some(PrefixCache::new()),
         }
+    }
+
+    /// Builds from configuration, reading the risk lists and the rate table it names.
+    pub fn from_config(cfg: &NumberingConfig) -> Result<Self, NumberingError> {
+        let dp = &cfg.dial_plan;
+        let mut plan = plan_for_country(&dp.country).ok_or_else(|| {
+            NumberingError::DialPlan(format!(
+                "country '{}' is not an ISO 3166 code we know (e.g. JP, US)",
+                dp.country
+            ))
+        })?;
+        let digits_only = |what: &str, s: &str| -> Result<String, NumberingError> {
+            if s.bytes().all(|b| b.is_ascii_digit()) && s.len() <= 6 {
+                Ok(s.to_string())
+            } else {
+                Err(NumberingError::DialPlan(format!(
+                    "{what} '{s}' must be at most 6 digits"
+                )))
+            }
+        };
+        if let Some(p) = &dp.international_prefix {
+            plan.international_prefix = digits_only("international_prefix", p)?;
+            if plan.international_prefix.is_empty() {
+                return Err(NumberingError::DialPlan(
+                    "international_prefix must not be empty".into(),
+                ));
+            }
+        }
+        if let Some(p) = &dp.trunk_prefix {
+            plan.trunk_prefix = digits_only("trunk_prefix", p)?;
+        }
+        if let Some(p) = &dp.outside_line {
+            plan.outside_line = Some(digits_only("outside_line", p)?).filter(|s| !s.is_empty());
+        }
+        if let Some(list) = &dp.carrier_codes {
+            plan.carrier_codes = list
+                .iter()
+                .map(|c| digits_only("carrier code", c))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(list) = &dp.caller_id_prefixes {
+            plan.caller_id_prefixes = list
+                .iter()
+                .map(|c| digits_only("caller-ID prefix", c))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some([lo, hi]) = dp.extension_lengths {
+            if lo == 0 || lo > hi || hi > 8 {
+                return Err(NumberingError::DialPlan(format!(
+                    "extension_lengths [{lo}, {hi}] must be 1 <= min <= max <= 8"
+                )));
+            }
+            plan.extension_lengths = lo..=hi;
+        }
+        let feature_codes = dp
+            .feature_codes
+            .clone()
+            .unwrap_or_else(default_feature_codes);
+        let mut n = Self::with_plan(plan);
+        n.rules.feature_codes = feature_codes;
+        if !cfg.risk.default_list {
+            n.risk = RiskBook::default();
+        }
+        for path in &cfg.risk.lists {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|source| NumberingError::Read {
+                file: name.clone(),
+                source,
+            })?;
+            n.risk.add_user_rules(&parse_user_list(&text, &name)?);
+        }
+        if let Some(path) = &cfg.tariffs.file {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|source| NumberingError::Read {
+                file: name.clone(),
+                source,
+            })?;
+            n.user_tariffs = Some(RateTable::from_csv(&text, &name)?);
+        }
+        if cfg.tariffs.replace_defaults {
+            n.default_tariffs = RateTable::default();
+        }
+        if !cfg.prefix_cache {
+            n.cache = None;
+        }
+        Ok(n)
+    }
+
+    /// Turns the prefix cache on or off (off: every number goes through libphonenumber; exact but ~µs).
+    pub fn with_prefix_cache(mut self, on: bool) -> Self {
+        self.cache = on.then(PrefixCache::new);
+        self
+    }
+
+    /// Adds user risk rules (e.g. parsed with [`parse_user_list`]).
+    pub fn add_risk_rules(&mut self, rules: &[UserRule]) {
+        self.risk.add_user_rules(rules);
+    }
+
+    /// Installs the user's rate table; it is consulted before the embedded estimates.
+    pub fn set_user_tariffs(&mut self, table: RateTable) {
+        self.user_tariffs = Some(table);
     }
 
     /// The site's dial plan.
     pub fn plan(&self) -> &DialPlan {
-        &self.plan
+        &self.rules.plan
     }
 
     /// Classifies what was dialed (a bare dial string, a `tel:` URI, or the user part of a `sip:` URI with
     /// `user=phone`). Never fails: what cannot be understood is `NumberClass::Unknown` with flags saying why.
     pub fn classify(&self, dialed: &str) -> Destination {
-        let _ = dialed;
-        Destination::unknown()
+        let n = normalise::normalise(&self.rules, dialed);
+        let mut dest = Destination::unknown();
+        dest.flags = n.flags;
+        match n.reading {
+            Reading::Emergency => {
+                dest.scope = Scope::Emergency;
+                dest.class = NumberClass::Emergency;
+                dest.country = self.site;
+            }
+            Reading::Service => {
+                dest.scope = Scope::Domestic;
+                dest.class = NumberClass::Service;
+                dest.country = self.site;
+            }
+            Reading::Internal => {
+                dest.scope = Scope::Internal;
+                dest.class = NumberClass::Internal;
+            }
+            Reading::Local => {
+                dest.scope = Scope::Domestic;
+                dest.country = self.site;
+            }
+            Reading::National | Reading::International => {
+                let digits = n.digits.as_str();
+                let (class, country) = match &self.cache {
+                    Some(cache) => cache.classify(digits),
+                    None => class::classify_uncached(digits),
+                };
+                dest.scope = if n.reading == Reading::National {
+                    Scope::Domestic
+                } else {
+                    Scope::International
+                };
+                dest.class = class;
+                dest.country = country;
+                dest.e164 = E164::from_digits(digits);
+            }
+            Reading::Unknown => {}
+        }
+        let digits = dest.e164.as_ref().map(E164::digits);
+        let (risk, reason) = self.risk.assess(dest.scope, dest.class, digits, dest.flags);
+        dest.risk = risk;
+        dest.risk_reason = reason;
+        dest
     }
 
-    /// The tariff that applies to a destination (longest-prefix match over the active rate table).
+    /// The tariff that applies to a destination (longest-prefix match over the active rate table): the user's
+    /// table first, then the embedded estimates. Emergency and internal calls have none.
     pub fn tariff(&self, dest: &Destination) -> Option<&Tariff> {
-        let _ = dest;
-        None
+        if dest.is_emergency() || dest.scope == Scope::Internal {
+            return None;
+        }
+        let e = dest.e164.as_ref()?;
+        let intl = dest.scope == Scope::International;
+        if let Some(t) = self
+            .user_tariffs
+            .as_ref()
+            .and_then(|u| u.lookup(e.digits(), intl))
+        {
+            return Some(t);
+        }
+        self.default_tariffs.lookup(e.digits(), intl)
+    }
+
+    /// What a call of `seconds` to this destination would cost, if a tariff applies.
+    pub fn cost(&self, dest: &Destination, seconds: u32) -> Option<Money> {
+        self.tariff(dest).map(|t| t.cost(seconds))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbering_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Numbering>();
     }
 }

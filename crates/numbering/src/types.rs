@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use serde::{Serialize, Serializer};
+
 /// An E.164 number held inline (at most 15 digits, no allocation). `Display` prints `+<digits>`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct E164 {
@@ -37,6 +39,12 @@ impl fmt::Display for E164 {
     }
 }
 
+impl Serialize for E164 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl fmt::Debug for E164 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "E164(+{})", self.digits())
@@ -44,7 +52,7 @@ impl fmt::Debug for E164 {
 }
 
 /// A country or international network of the ITU E.164 plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Country {
     /// ISO 3166-1 alpha-2 code, or a pseudo code for international networks (e.g. "XS" for satellite).
     pub iso2: &'static str,
@@ -55,7 +63,7 @@ pub struct Country {
 }
 
 /// Where a call goes, seen from the site.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Scope {
     /// An emergency or protected service number: always allowed, by every rule and kill switch.
     Emergency,
@@ -70,7 +78,7 @@ pub enum Scope {
 }
 
 /// The kind of number dialed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum NumberClass {
     Fixed,
     Mobile,
@@ -92,7 +100,7 @@ pub enum NumberClass {
 }
 
 /// Fraud risk of a destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum RiskTier {
     Low,
     Medium,
@@ -131,10 +139,85 @@ impl DialFlags {
     pub const fn is_obfuscated(self) -> bool {
         self.contains(Self::OBFUSCATED)
     }
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Every flag with its machine name and the words an admin reads.
+    pub const ALL: [(Self, &'static str, &'static str); 10] = [
+        (
+            Self::SEPARATORS,
+            "separators",
+            "visual separators (spaces, dashes, dots, parentheses)",
+        ),
+        (
+            Self::OUTSIDE_LINE,
+            "outside_line",
+            "an outside-line digit before the number",
+        ),
+        (
+            Self::CARRIER_CODE,
+            "carrier_code",
+            "a carrier selection code (e.g. 0033)",
+        ),
+        (
+            Self::CALLER_ID_PREFIX,
+            "caller_id_prefix",
+            "a caller-ID prefix (184/186)",
+        ),
+        (
+            Self::PERCENT_ENCODED,
+            "percent_encoded",
+            "percent-encoded characters (e.g. %23 for #)",
+        ),
+        (
+            Self::LEADING_SYMBOL,
+            "leading_symbol",
+            "a symbol (* or #) before the digits",
+        ),
+        (
+            Self::JUNK_CHARACTERS,
+            "junk_characters",
+            "characters that are not digits inside or after the number",
+        ),
+        (Self::URI_FORM, "uri_form", "a tel: or sip: URI"),
+        (
+            Self::FEATURE_CODE,
+            "feature_code",
+            "a PBX feature code (e.g. *72 call forwarding)",
+        ),
+        (
+            Self::OBFUSCATED,
+            "obfuscated",
+            "OBFUSCATED: written to slip past digit-prefix filters",
+        ),
+    ];
+
+    /// Machine names of the flags set ("separators", "obfuscated", ...).
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Self::ALL
+            .into_iter()
+            .filter(move |(f, _, _)| self.contains(*f))
+            .map(|(_, n, _)| n)
+    }
+
+    /// Admin-readable words for the flags set.
+    pub fn descriptions(self) -> impl Iterator<Item = &'static str> {
+        Self::ALL
+            .into_iter()
+            .filter(move |(f, _, _)| self.contains(*f))
+            .map(|(_, _, d)| d)
+    }
+}
+
+impl Serialize for DialFlags {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.names())
+    }
 }
 
 /// The outcome of classifying a dial string.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Destination {
     /// The number in E.164 form when it is a public number (not for extensions or unknown strings).
     pub e164: Option<E164>,
@@ -170,15 +253,42 @@ impl Destination {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Currency(pub [u8; 3]);
 
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Currency {
     pub const JPY: Self = Self(*b"JPY");
+    pub const USD: Self = Self(*b"USD");
+    pub const EUR: Self = Self(*b"EUR");
+
+    /// Parses a three-letter ISO 4217 code (case-insensitive); `None` for anything else.
+    pub fn parse(code: &str) -> Option<Self> {
+        let b = code.trim().as_bytes();
+        if b.len() != 3 || !b.iter().all(u8::is_ascii_alphabetic) {
+            return None;
+        }
+        Some(Self([
+            b[0].to_ascii_uppercase(),
+            b[1].to_ascii_uppercase(),
+            b[2].to_ascii_uppercase(),
+        ]))
+    }
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("???")
     }
 }
 
 /// An amount of money in thousandths of the currency's unit (exact integer arithmetic, deterministic sums).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Money {
     pub millis: i64,
     pub currency: Currency,
@@ -188,6 +298,16 @@ impl Money {
     pub const fn zero(currency: Currency) -> Self {
         Self {
             millis: 0,
+            currency,
+        }
+    }
+    /// From whole units and thousandths ("175.5" is `from_millis(175_500, ..)`).
+    pub const fn from_millis(millis: i64, currency: Currency) -> Self {
+        Self { millis, currency }
+    }
+    pub const fn from_units(units: i64, currency: Currency) -> Self {
+        Self {
+            millis: units.saturating_mul(1000),
             currency,
         }
     }
@@ -203,8 +323,41 @@ impl fmt::Display for Money {
     }
 }
 
+impl Tariff {
+    /// Billable seconds of a call lasting `seconds`: nothing for an unanswered (0 s) call, otherwise the first
+    /// increment and then whole following increments, as carriers bill.
+    pub fn billable_seconds(&self, seconds: u32) -> u64 {
+        if seconds == 0 {
+            return 0;
+        }
+        let first = u64::from(self.first_increment.max(1));
+        let next = u64::from(self.next_increment.max(1));
+        let s = u64::from(seconds);
+        if s <= first {
+            first
+        } else {
+            first + (s - first).div_ceil(next) * next
+        }
+    }
+
+    /// What a call of `seconds` costs (setup fee included for an answered call; 0 s means not answered).
+    pub fn cost(&self, seconds: u32) -> Money {
+        if seconds == 0 {
+            return Money::zero(self.per_minute.currency);
+        }
+        let billable = i128::from(self.billable_seconds(seconds));
+        // Round half up to the thousandth: deterministic integer arithmetic, no floats.
+        let usage = (i128::from(self.per_minute.millis) * billable * 2 + 60) / 120;
+        let total = usage + i128::from(self.setup.millis);
+        Money {
+            millis: i64::try_from(total).unwrap_or(i64::MAX),
+            currency: self.per_minute.currency,
+        }
+    }
+}
+
 /// Where a tariff came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum TariffSource {
     /// The embedded default table: an estimate, not a carrier's price.
     DefaultEstimate,
@@ -213,7 +366,7 @@ pub enum TariffSource {
 }
 
 /// One line of a rate table: a prefix of E.164 digits and how calls to it are charged.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Tariff {
     /// E.164 digits without `+` ("232" or "23276").
     pub prefix: String,
@@ -229,7 +382,7 @@ pub struct Tariff {
 }
 
 /// The site's dial plan: how people at this site dial out.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DialPlan {
     /// ISO 3166-1 alpha-2 of the site ("JP").
     pub country: String,
@@ -259,7 +412,8 @@ impl DialPlan {
             trunk_prefix: "0".into(),
             outside_line: None,
             carrier_codes: [
-                "0033", "0036", "0037", "0038", "0039", "0041", "0061", "0063", "0088", "001", "0091",
+                "0033", "0036", "0037", "0038", "0039", "0041", "0061", "0063", "0088", "001",
+                "0091",
             ]
             .iter()
             .map(|s| s.to_string())

@@ -1,0 +1,262 @@
+//! Number class and country of an E.164 number: explicit rules for Japan and the international networks,
+//! libphonenumber metadata (the `phonenumber` crate) for the rest, behind a bounded lock-free prefix cache.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::countries::{self, COUNTRIES, SUB_PREFIXES};
+use crate::types::{Country, NumberClass};
+
+/// Japanese domestic classes by national significant number (after the trunk 0). Explicit because these
+/// are the ranges the site's own fraud and billing rules talk about.
+pub(crate) fn japan_class(national: &str) -> NumberClass {
+    let n = national.as_bytes();
+    let starts = |p: &str| n.starts_with(p.as_bytes());
+    if starts("120") || starts("800") {
+        NumberClass::TollFree
+    } else if starts("570") {
+        // Navi-dial: one national number, caller pays a higher shared rate.
+        NumberClass::SharedCost
+    } else if starts("990") {
+        NumberClass::PremiumRate
+    } else if starts("180") {
+        // Telephone information / mass-calling services.
+        NumberClass::Service
+    } else if starts("50") {
+        NumberClass::Voip
+    } else if starts("70") || starts("80") || starts("90") {
+        NumberClass::Mobile
+    } else if starts("20") {
+        NumberClass::Pager
+    } else if starts("60") {
+        NumberClass::Personal
+    } else if matches!(n.first(), Some(b'1'..=b'9')) && (8..=10).contains(&n.len()) {
+        NumberClass::Fixed
+    } else {
+        NumberClass::Unknown
+    }
+}
+
+/// Classes of the international networks, which libphonenumber barely describes.
+fn network_class(e164: &str, code: u16) -> Option<NumberClass> {
+    let starts = |p: &str| e164.starts_with(p);
+    Some(match code {
+        800 => NumberClass::TollFree,
+        808 => NumberClass::SharedCost,
+        870 | 881 => NumberClass::Satellite,
+        // Emsat and Thuraya are satellite; the other 882 networks are maritime, aviation and global carriers.
+        882 if starts("88213") || starts("88216") => NumberClass::Satellite,
+        882 => NumberClass::Mobile,
+        // 883 is mostly iNum and carrier VoIP ranges.
+        883 => NumberClass::Voip,
+        878 => NumberClass::Personal,
+        979 => NumberClass::PremiumRate,
+        888 | 991 => NumberClass::Unknown,
+        _ => return None,
+    })
+}
+
+fn from_phonenumber(e164: &str) -> NumberClass {
+    use phonenumber::Type;
+    let Ok(number) = phonenumber::parse(None, format!("+{e164}")) else {
+        return NumberClass::Unknown;
+    };
+    match number.number_type(&phonenumber::metadata::DATABASE) {
+        Type::FixedLine => NumberClass::Fixed,
+        Type::Mobile => NumberClass::Mobile,
+        Type::FixedLineOrMobile => NumberClass::FixedOrMobile,
+        Type::TollFree => NumberClass::TollFree,
+        Type::PremiumRate => NumberClass::PremiumRate,
+        Type::SharedCost => NumberClass::SharedCost,
+        Type::PersonalNumber => NumberClass::Personal,
+        Type::Voip => NumberClass::Voip,
+        Type::Pager => NumberClass::Pager,
+        Type::Uan => NumberClass::Uan,
+        Type::Emergency => NumberClass::Emergency,
+        Type::Voicemail | Type::ShortCode | Type::StandardRate | Type::Carrier => {
+            NumberClass::Service
+        }
+        Type::NoInternational | Type::Unknown => NumberClass::Unknown,
+    }
+}
+
+/// Class and country of E.164 digits, computed from scratch (no cache).
+pub(crate) fn classify_uncached(e164: &str) -> (NumberClass, Option<Country>) {
+    let Some((code, cc_len)) = countries::calling_code(e164) else {
+        return (NumberClass::Unknown, None);
+    };
+    let country = countries::country_of(e164);
+    let class = if code == 81 {
+        japan_class(e164.get(cc_len..).unwrap_or(""))
+    } else if let Some(c) = network_class(e164, code) {
+        c
+    } else {
+        from_phonenumber(e164)
+    };
+    // libphonenumber's emergency type describes short numbers; a full E.164 number is never one.
+    let class = if class == NumberClass::Emergency {
+        NumberClass::Unknown
+    } else {
+        class
+    };
+    (class, country)
+}
+
+const CLASSES: [NumberClass; 15] = [
+    NumberClass::Fixed,
+    NumberClass::Mobile,
+    NumberClass::FixedOrMobile,
+    NumberClass::TollFree,
+    NumberClass::PremiumRate,
+    NumberClass::SharedCost,
+    NumberClass::Personal,
+    NumberClass::Voip,
+    NumberClass::Satellite,
+    NumberClass::Pager,
+    NumberClass::Uan,
+    NumberClass::Emergency,
+    NumberClass::Service,
+    NumberClass::Internal,
+    NumberClass::Unknown,
+];
+
+fn class_index(c: NumberClass) -> u64 {
+    CLASSES.iter().position(|x| *x == c).unwrap_or(14) as u64
+}
+
+/// Region index: rows of COUNTRIES, then rows of SUB_PREFIXES; 1023 means none.
+fn region_index(c: Option<Country>) -> u64 {
+    let Some(c) = c else { return 1023 };
+    if let Some(i) = COUNTRIES
+        .iter()
+        .position(|r| r.0 == c.calling_code && r.1 == c.iso2 && r.2 == c.name)
+    {
+        return i as u64;
+    }
+    SUB_PREFIXES
+        .iter()
+        .position(|r| r.1 == c.iso2 && r.2 == c.name)
+        .map(|i| (i + COUNTRIES.len()) as u64)
+        .unwrap_or(1023)
+}
+
+fn region_from_index(i: u64, code: u16) -> Option<Country> {
+    let i = usize::try_from(i).ok()?;
+    if let Some(r) = COUNTRIES.get(i) {
+        return Some(Country {
+            iso2: r.1,
+            name: r.2,
+            calling_code: r.0,
+        });
+    }
+    let r = SUB_PREFIXES.get(i.checked_sub(COUNTRIES.len())?)?;
+    Some(Country {
+        iso2: r.1,
+        name: r.2,
+        calling_code: code,
+    })
+}
+
+/// Digits of the number that decide its class and country: calling code plus the leading national digits
+/// (area codes, mobile ranges and the shared-code splits all live there).
+pub const CACHE_KEY_DIGITS: usize = 9;
+const SLOTS: usize = 1 << 14;
+const VALID: u64 = 1 << 63;
+
+/// A direct-mapped cache of (leading digits, length) → (class, country): fixed size (128 KiB), lock-free,
+/// shared by all threads. A collision simply replaces the older entry.
+pub(crate) struct PrefixCache {
+    slots: Box<[AtomicU64]>,
+}
+
+impl std::fmt::Debug for PrefixCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PrefixCache({} slots)", self.slots.len())
+    }
+}
+
+impl PrefixCache {
+    pub fn new() -> Self {
+        Self {
+            slots: (0..SLOTS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn key(e164: &str) -> Option<u64> {
+        let b = e164.as_bytes();
+        if b.is_empty() || b.len() > 15 {
+            return None;
+        }
+        let mut v: u64 = 1;
+        for d in b.iter().take(CACHE_KEY_DIGITS) {
+            v = v * 10 + u64::from(d.wrapping_sub(b'0'));
+        }
+        Some(v << 4 | b.len() as u64)
+    }
+
+    /// Class and country of E.164 digits, from the cache or computed and remembered.
+    pub fn classify(&self, e164: &str) -> (NumberClass, Option<Country>) {
+        let Some(key) = Self::key(e164) else {
+            return classify_uncached(e164);
+        };
+        // key < 2^39: fits above the 14 bits of value.
+        let slot_i = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 50) as usize % SLOTS;
+        let Some(slot) = self.slots.get(slot_i) else {
+            return classify_uncached(e164);
+        };
+        let entry = slot.load(Ordering::Relaxed);
+        if entry & VALID != 0 && (entry & !VALID) >> 14 == key {
+            let class = CLASSES
+                .get((entry & 0xF) as usize)
+                .copied()
+                .unwrap_or(NumberClass::Unknown);
+            let code = countries::calling_code(e164).map(|c| c.0).unwrap_or(0);
+            return (class, region_from_index((entry >> 4) & 0x3FF, code));
+        }
+        let (class, country) = classify_uncached(e164);
+        let value = VALID | key << 14 | region_index(country) << 4 | class_index(class);
+        slot.store(value, Ordering::Relaxed);
+        (class, country)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn japanese_classes() {
+        for (n, c) in [
+            ("120123456", NumberClass::TollFree),
+            ("800123456", NumberClass::TollFree),
+            ("570123456", NumberClass::SharedCost),
+            ("990123456", NumberClass::PremiumRate),
+            ("5012345678", NumberClass::Voip),
+            ("7012345678", NumberClass::Mobile),
+            ("8012345678", NumberClass::Mobile),
+            ("9012345678", NumberClass::Mobile),
+            ("2012345678", NumberClass::Pager),
+            ("180123456", NumberClass::Service),
+            ("312345678", NumberClass::Fixed),
+            ("662345678", NumberClass::Fixed),
+        ] {
+            assert_eq!(japan_class(n), c, "{n}");
+        }
+    }
+
+    #[test]
+    fn cache_gives_the_same_answer_as_uncached() {
+        let cache = PrefixCache::new();
+        for n in [
+            "23276123456",
+            "14165550123",
+            "441481712345",
+            "7701123456",
+            "12125550123",
+            "8816123456789",
+        ] {
+            let a = classify_uncached(n);
+            assert_eq!(cache.classify(n), a, "{n} miss");
+            assert_eq!(cache.classify(n), a, "{n} hit");
+        }
+    }
+}

@@ -1,0 +1,712 @@
+//! Normalisation of what PBXs and phones really send: URIs, separators, percent-encoding, symbols, outside-line
+//! digits, caller-ID prefixes, carrier selection codes, international and trunk prefixes. The reading chosen
+//! is the most dangerous plausible one (international over domestic over internal): a filter that can be
+//! talked into seeing a domestic call where the PBX will dial abroad is a filter that can be tricked.
+
+use crate::countries;
+use crate::types::{DialFlags, DialPlan};
+
+/// Most digits kept from a dial string; anything longer is junk (and flagged).
+const MAX_DIGITS: usize = 48;
+
+/// A small inline digit string (no allocation on the hot path).
+#[derive(Clone, Copy)]
+pub(crate) struct Digits {
+    len: u8,
+    buf: [u8; MAX_DIGITS],
+}
+
+impl Digits {
+    pub const fn new() -> Self {
+        Self {
+            len: 0,
+            buf: [0; MAX_DIGITS],
+        }
+    }
+    fn push(&mut self, b: u8) -> bool {
+        match self.buf.get_mut(usize::from(self.len)) {
+            Some(slot) => {
+                *slot = b;
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits, '*' and '#' are ever pushed.
+        std::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
+    fn from_parts(a: &[u8], b: &[u8]) -> Self {
+        let mut d = Self::new();
+        for &x in a.iter().chain(b) {
+            d.push(x);
+        }
+        d
+    }
+}
+
+/// What the digits are, once the decoration is gone.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Reading {
+    /// E.164 digits (calling code first), country possibly unassigned.
+    International,
+    /// E.164 digits of a number in the site's country.
+    National,
+    /// A local number dialed without area code: domestic, but no E.164 form can be derived.
+    Local,
+    /// An emergency or protected service number (digits are the short number).
+    Emergency,
+    /// A short number of the site's country such as directory enquiries (digits are the short number).
+    Service,
+    /// An extension or a PBX feature code.
+    Internal,
+    Unknown,
+}
+
+impl Reading {
+    /// Higher is more dangerous to under-estimate.
+    fn danger(self) -> u8 {
+        match self {
+            Reading::International => 5,
+            Reading::National => 4,
+            Reading::Local => 3,
+            Reading::Service => 2,
+            Reading::Internal => 1,
+            Reading::Emergency | Reading::Unknown => 0,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Normalised {
+    pub reading: Reading,
+    pub digits: Digits,
+    pub flags: DialFlags,
+}
+
+/// Site-specific dial rules beyond the shared `DialPlan` contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SiteRules {
+    pub plan: DialPlan,
+    /// PBX/GSM feature codes that may precede a number (call forwarding "*72", "*21*", caller-ID "*67").
+    pub feature_codes: Vec<String>,
+    pub emergency: &'static [&'static str],
+    pub service: &'static [&'static str],
+}
+
+/// Numbers answered everywhere by mobile phones and many PBXs: always treated as emergency.
+pub const UNIVERSAL_EMERGENCY: &[&str] = &["112", "911"];
+
+/// Emergency and protected numbers per country (never blocked). Universal ones are added to every country.
+pub(crate) fn emergency_numbers(iso2: &str) -> &'static [&'static str] {
+    match iso2 {
+        // Police, coast guard, fire/ambulance, disaster message dial, weather, child-abuse hotline.
+        "JP" => &["110", "118", "119", "171", "177", "189"],
+        "US" | "CA" => &["911", "988", "933"],
+        "GB" => &["999", "112", "111"],
+        "AU" => &["000", "106", "112"],
+        "NZ" => &["111"],
+        "DE" | "AT" | "CH" => &["110", "112", "116117", "144", "117", "118", "133", "122"],
+        "FR" => &["15", "17", "18", "112", "114", "115", "119", "116000"],
+        "IT" => &["112", "113", "115", "118", "1530"],
+        "ES" => &["112", "091", "092", "061", "080", "085", "062"],
+        "KR" => &["112", "119", "122"],
+        "CN" => &["110", "119", "120", "122"],
+        "TW" => &["110", "119"],
+        "HK" => &["999"],
+        "SG" => &["999", "995"],
+        "IN" => &["100", "101", "102", "108", "112"],
+        "BR" => &["190", "192", "193"],
+        "MX" => &["911", "065", "066"],
+        "RU" | "KZ" => &["01", "02", "03", "101", "102", "103", "104"],
+        "ZA" => &["10111", "10177", "112"],
+        _ => &[],
+    }
+}
+
+/// Short service numbers (directory, time, repair) per country: domestic `Service`, never extensions.
+pub(crate) fn service_numbers(iso2: &str) -> &'static [&'static str] {
+    match iso2 {
+        "JP" => &["104", "113", "115", "116", "117", "151", "188"],
+        "US" | "CA" => &["211", "311", "411", "511", "611", "711", "811"],
+        "GB" => &["118500", "100", "123", "150", "151", "155"],
+        _ => &[],
+    }
+}
+
+/// Default dial plan for a country: international and trunk prefixes as dialed there.
+pub fn plan_for_country(iso2: &str) -> Option<DialPlan> {
+    let iso2 = iso2.trim().to_ascii_uppercase();
+    if iso2 == "JP" {
+        return Some(DialPlan::japan());
+    }
+    let calling_code = countries::code_of_iso2(&iso2)?;
+    let (intl, trunk): (&str, &str) = match calling_code {
+        1 => ("011", "1"),
+        7 => ("810", "8"),
+        61 => ("0011", "0"),
+        _ => match iso2.as_str() {
+            "ES" | "IT" | "PT" | "DK" | "NO" | "GR" | "LU" | "MT" | "CY" | "IS" | "EE" | "LV"
+            | "SM" | "VA" | "MC" | "SG" | "HK" | "MO" | "QA" | "BH" | "KW" | "OM" | "UY" | "GT"
+            | "SV" | "HN" | "NI" | "CR" | "PA" => ("00", ""),
+            "KR" => ("001", "0"),
+            "BR" => ("0021", "0"),
+            "CO" => ("009", "0"),
+            "CL" | "HU" => ("00", if iso2 == "HU" { "06" } else { "" }),
+            "TW" => ("002", "0"),
+            "TH" => ("001", "0"),
+            "ID" => ("001", "0"),
+            "MN" => ("001", "0"),
+            "KE" | "UG" | "TZ" => ("000", "0"),
+            "NG" => ("009", "0"),
+            _ => ("00", "0"),
+        },
+    };
+    Some(DialPlan {
+        country: iso2,
+        calling_code,
+        international_prefix: intl.into(),
+        trunk_prefix: trunk.into(),
+        outside_line: None,
+        carrier_codes: Vec::new(),
+        caller_id_prefixes: Vec::new(),
+        extension_lengths: 2..=4,
+    })
+}
+
+/// Feature codes recognised by default: GSM call forwarding, NANP call forwarding and caller-ID blocking.
+pub fn default_feature_codes() -> Vec<String> {
+    [
+        "**21*", "*21*", "**61*", "*61*", "**62*", "*62*", "**67*", "*67*", "*72", "*67", "*82",
+        "#31#", "*31#",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+impl SiteRules {
+    pub fn new(plan: DialPlan, feature_codes: Vec<String>) -> Self {
+        let iso2 = plan.country.clone();
+        Self {
+            plan,
+            feature_codes,
+            emergency: emergency_numbers(&iso2),
+            service: service_numbers(&iso2),
+        }
+    }
+
+    fn is_emergency(&self, d: &[u8]) -> bool {
+        self.emergency
+            .iter()
+            .chain(UNIVERSAL_EMERGENCY)
+            .any(|e| e.as_bytes() == d)
+    }
+
+    fn is_service(&self, d: &[u8]) -> bool {
+        self.service.iter().any(|e| e.as_bytes() == d)
+    }
+}
+
+/// Decodes `%XX` escapes (repeatedly: double encoding is a known trick) into `out`.
+fn percent_decode(input: &str, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    out.extend_from_slice(input.as_bytes());
+    let mut decoded_any = false;
+    for _ in 0..3 {
+        if !out.contains(&b'%') {
+            break;
+        }
+        let mut next = Vec::with_capacity(out.len());
+        let mut i = 0;
+        let mut changed = false;
+        while i < out.len() {
+            let b = out[i];
+            if b == b'%'
+                && let (Some(h), Some(l)) = (
+                    out.get(i + 1).and_then(|c| (*c as char).to_digit(16)),
+                    out.get(i + 2).and_then(|c| (*c as char).to_digit(16)),
+                )
+            {
+                next.push((h * 16 + l) as u8);
+                i += 3;
+                changed = true;
+                continue;
+            }
+            next.push(b);
+            i += 1;
+        }
+        *out = next;
+        if !changed {
+            break;
+        }
+        decoded_any = true;
+    }
+    decoded_any
+}
+
+/// The dial string with URI syntax removed: the number part and an optional `phone-context` calling code.
+struct Unwrapped<'a> {
+    number: &'a str,
+    context_cc: Option<u16>,
+    uri: bool,
+}
+
+fn strip_scheme<'a>(s: &'a str, scheme: &str) -> Option<&'a str> {
+    let head = s.get(..scheme.len())?;
+    head.eq_ignore_ascii_case(scheme)
+        .then(|| s.get(scheme.len()..))
+        .flatten()
+}
+
+fn unwrap_uri(raw: &str) -> Unwrapped<'_> {
+    let mut s = raw.trim();
+    // "Display" <sip:...>: keep what is between the angle brackets.
+    if let (Some(open), Some(close)) = (s.find('<'), s.rfind('>'))
+        && open < close
+    {
+        s = s.get(open + 1..close).unwrap_or(s).trim();
+    }
+    let mut uri = false;
+    let mut part = s;
+    if let Some(rest) = strip_scheme(s, "tel:") {
+        uri = true;
+        part = rest;
+    } else if let Some(rest) = strip_scheme(s, "sips:").or_else(|| strip_scheme(s, "sip:")) {
+        uri = true;
+        // The user part ends at '@'; without '@' there is no user and so no number.
+        part = match rest.find('@') {
+            Some(at) => rest.get(..at).unwrap_or(""),
+            None => "",
+        };
+    }
+    let (number, params) = match part.find(';') {
+        Some(i) => (part.get(..i).unwrap_or(""), part.get(i + 1..).unwrap_or("")),
+        None => (part, ""),
+    };
+    let mut context_cc = None;
+    for p in params.split(';') {
+        let Some((name, value)) = p.split_once('=') else {
+            continue;
+        };
+        if name.trim().eq_ignore_ascii_case("phone-context") {
+            let value = value.trim();
+            if let Some(digits) = value.strip_prefix('+') {
+                let digits: String = digits.chars().filter(char::is_ascii_digit).collect();
+                context_cc = countries::calling_code(&digits).map(|(c, _)| c);
+            }
+        }
+    }
+    Unwrapped {
+        number,
+        context_cc,
+        uri,
+    }
+}
+
+/// Symbols and digits as dialed, separators and junk removed, with what was seen.
+struct Scanned {
+    keyed: Digits,
+    plus: bool,
+    flags: DialFlags,
+    obfuscated: bool,
+}
+
+fn scan(bytes: &[u8]) -> Scanned {
+    let mut keyed = Digits::new();
+    let mut flags = DialFlags::default();
+    let mut plus = false;
+    let mut obfuscated = false;
+    let mut seen_digit = false;
+    let mut overflow = false;
+    let text = String::from_utf8_lossy(bytes);
+    for c in text.chars() {
+        match c {
+            '0'..='9' | '*' | '#' => {
+                overflow |= !keyed.push(c as u8);
+                seen_digit |= c.is_ascii_digit();
+            }
+            // Full-width digits (copy-pasted from Japanese text) slip past ASCII prefix filters.
+            '０'..='９' => {
+                let d = b'0' + (u32::from(c) - u32::from('０')) as u8;
+                overflow |= !keyed.push(d);
+                seen_digit = true;
+                flags.insert(DialFlags::JUNK_CHARACTERS);
+                obfuscated = true;
+            }
+            '+' if !seen_digit => plus = true,
+            ' ' | '-' | '.' | '(' | ')' | '/' | '\t' | '\u{a0}' | '‐' | '‑' | '–' | '－' | '　' => {
+                flags.insert(DialFlags::SEPARATORS)
+            }
+            _ => {
+                flags.insert(DialFlags::JUNK_CHARACTERS);
+                obfuscated = true;
+            }
+        }
+    }
+    if overflow {
+        flags.insert(DialFlags::JUNK_CHARACTERS);
+        obfuscated = true;
+    }
+    Scanned {
+        keyed,
+        plus,
+        flags,
+        obfuscated,
+    }
+}
+
+/// Flags for the symbols around the digits of `body`: leading symbols are obfuscation; one trailing '#'
+/// is a phone's "send" key (junk, not obfuscation); any other symbol among the digits is obfuscation.
+fn symbol_flags(body: &[u8], flags: &mut DialFlags) -> bool {
+    let Some(first_digit) = body.iter().position(u8::is_ascii_digit) else {
+        return false;
+    };
+    let mut obfuscated = false;
+    if first_digit > 0 {
+        flags.insert(DialFlags::LEADING_SYMBOL);
+        obfuscated = true;
+    }
+    let after = body.get(first_digit..).unwrap_or(&[]);
+    let symbols = after.iter().filter(|b| !b.is_ascii_digit()).count();
+    if symbols > 0 {
+        flags.insert(DialFlags::JUNK_CHARACTERS);
+        let send_key = symbols == 1 && after.last() == Some(&b'#');
+        obfuscated |= !send_key;
+    }
+    obfuscated
+}
+
+fn only_digits(keyed: &[u8]) -> Digits {
+    let mut d = Digits::new();
+    for &b in keyed {
+        if b.is_ascii_digit() {
+            d.push(b);
+        }
+    }
+    d
+}
+
+/// One way of reading the digits, with what was stripped to get there.
+#[derive(Clone, Copy)]
+struct Candidate {
+    reading: Reading,
+    digits: Digits,
+    flags: DialFlags,
+    strips: u8,
+    implicit_outside_line: bool,
+}
+
+impl Candidate {
+    fn better_than(&self, other: &Candidate) -> bool {
+        let (a, b) = (self.reading.danger(), other.reading.danger());
+        if a != b {
+            return a > b;
+        }
+        (self.implicit_outside_line, self.strips) < (other.implicit_outside_line, other.strips)
+    }
+}
+
+/// Applies the site's dial plan to bare digits, returning the most dangerous plausible reading.
+fn read_site(rules: &SiteRules, d: &[u8]) -> Candidate {
+    let plan = &rules.plan;
+    let cc = plan.calling_code.to_string();
+    let mut best = Candidate {
+        reading: Reading::Unknown,
+        digits: Digits::from_parts(d, &[]),
+        flags: DialFlags::default(),
+        strips: 0,
+        implicit_outside_line: false,
+    };
+    // Outside-line choices: none, the configured one, and the usual 0 and 9 (only ever used to escalate).
+    let configured = plan.outside_line.as_deref().filter(|s| !s.is_empty());
+    let outside: [(Option<&str>, bool); 4] = [
+        (None, false),
+        (configured, false),
+        (Some("0"), true),
+        (Some("9"), true),
+    ];
+    for (i, (ol, implicit)) in outside.iter().enumerate() {
+        if i > 0 && ol.is_none() {
+            continue;
+        }
+        if *implicit && configured == *ol {
+            continue;
+        }
+        for order in 0..2u8 {
+            // order 0: outside line then caller-ID prefix; order 1: the reverse.
+            if order == 1 && ol.is_none() {
+                continue;
+            }
+            let mut rest = d;
+            let mut flags = DialFlags::default();
+            let mut strips = 0u8;
+            let mut ok = true;
+            let strip_ol = |rest: &mut &[u8], flags: &mut DialFlags, strips: &mut u8| -> bool {
+                match ol {
+                    Some(o) => match rest.strip_prefix(o.as_bytes()) {
+                        Some(r) => {
+                            *rest = r;
+                            flags.insert(DialFlags::OUTSIDE_LINE);
+                            *strips += 1;
+                            true
+                        }
+                        None => false,
+                    },
+                    None => true,
+                }
+            };
+            if order == 0 {
+                ok &= strip_ol(&mut rest, &mut flags, &mut strips);
+            }
+            if !ok {
+                continue;
+            }
+            let mut cid_opts: [Option<&[u8]>; 3] = [None, None, None];
+            let mut n = 1;
+            for p in &plan.caller_id_prefixes {
+                if n < 3 && !p.is_empty() && rest.starts_with(p.as_bytes()) && rest.len() > p.len()
+                {
+                    cid_opts[n] = Some(p.as_bytes());
+                    n += 1;
+                }
+            }
+            for cid in cid_opts.iter().take(n) {
+                let mut rest2 = rest;
+                let mut flags2 = flags;
+                let mut strips2 = strips;
+                if let Some(p) = cid {
+                    rest2 = rest2.get(p.len()..).unwrap_or(&[]);
+                    flags2.insert(DialFlags::CALLER_ID_PREFIX);
+                    strips2 += 1;
+                }
+                if order == 1 && !strip_ol(&mut rest2, &mut flags2, &mut strips2) {
+                    continue;
+                }
+                if order == 1 && cid.is_none() {
+                    continue;
+                }
+                // Emergency and protected numbers: exact match after the harmless prefixes.
+                if rules.is_emergency(rest2) {
+                    return Candidate {
+                        reading: Reading::Emergency,
+                        digits: Digits::from_parts(rest2, &[]),
+                        flags: flags2,
+                        strips: strips2,
+                        implicit_outside_line: *implicit,
+                    };
+                }
+                let mut consider = |c: Candidate| {
+                    if c.better_than(&best) {
+                        best = c;
+                    }
+                };
+                // Without a carrier code.
+                if let Some(c) = terminal(rules, &cc, rest2, false, flags2, strips2, *implicit) {
+                    consider(c);
+                }
+                for code in &plan.carrier_codes {
+                    if code.is_empty() || !rest2.starts_with(code.as_bytes()) {
+                        continue;
+                    }
+                    let rest3 = rest2.get(code.len()..).unwrap_or(&[]);
+                    let mut f = flags2;
+                    f.insert(DialFlags::CARRIER_CODE);
+                    if let Some(c) = terminal(rules, &cc, rest3, true, f, strips2 + 1, *implicit) {
+                        consider(c);
+                    }
+                }
+            }
+        }
+    }
+    best
+}
+
+fn terminal(
+    rules: &SiteRules,
+    cc: &str,
+    t: &[u8],
+    after_carrier: bool,
+    flags: DialFlags,
+    strips: u8,
+    implicit: bool,
+) -> Option<Candidate> {
+    let plan = &rules.plan;
+    let intl = plan.international_prefix.as_bytes();
+    let trunk = plan.trunk_prefix.as_bytes();
+    let mk = |reading, digits| Candidate {
+        reading,
+        digits,
+        flags,
+        strips,
+        implicit_outside_line: implicit,
+    };
+    if t.is_empty() {
+        return None;
+    }
+    if !intl.is_empty()
+        && let Some(rest) = t.strip_prefix(intl)
+        && !rest.is_empty()
+    {
+        return Some(international(rules, rest, flags, strips, implicit));
+    }
+    // Japanese international carriers also take the country code right after their code (001-1-212…).
+    if after_carrier && !t.starts_with(trunk) {
+        return Some(international(rules, t, flags, strips, implicit));
+    }
+    if !trunk.is_empty()
+        && let Some(rest) = t.strip_prefix(trunk)
+        && rest.len() >= 6
+        // A national significant number never starts with 0 (that would be a carrier or international code).
+        && rest.first() != Some(&b'0')
+    {
+        return Some(mk(
+            Reading::National,
+            Digits::from_parts(cc.as_bytes(), rest),
+        ));
+    }
+    if implicit || after_carrier {
+        // Implicit outside-line digits only escalate to international readings.
+        return None;
+    }
+    if strips == 0 && rules.is_service(t) {
+        return Some(mk(Reading::Service, Digits::from_parts(t, &[])));
+    }
+    let nanp_like = plan.calling_code == 1 && t.len() == 10;
+    if (trunk.is_empty() && t.len() >= 6) || nanp_like {
+        return Some(mk(Reading::National, Digits::from_parts(cc.as_bytes(), t)));
+    }
+    let len = t.len() as u8;
+    if strips == 0 && plan.extension_lengths.contains(&len) {
+        return Some(mk(Reading::Internal, Digits::from_parts(t, &[])));
+    }
+    if t.len() >= 5 && !t.starts_with(trunk) {
+        return Some(mk(Reading::Local, Digits::from_parts(t, &[])));
+    }
+    Some(mk(Reading::Unknown, Digits::from_parts(t, &[])))
+}
+
+/// E.164 digits after an international prefix or `+`. The site's own country is domestic; a trunk prefix
+/// written after the site's calling code ("+81 (0)3 …") is dropped.
+fn international(
+    rules: &SiteRules,
+    e164: &[u8],
+    flags: DialFlags,
+    strips: u8,
+    implicit: bool,
+) -> Candidate {
+    let cc = rules.plan.calling_code.to_string();
+    let mut reading = Reading::International;
+    let mut digits = Digits::from_parts(e164, &[]);
+    if let Some(national) = e164.strip_prefix(cc.as_bytes())
+        && countries::calling_code(std::str::from_utf8(e164).unwrap_or("")).map(|c| c.0)
+            == Some(rules.plan.calling_code)
+    {
+        reading = Reading::National;
+        let trunk = rules.plan.trunk_prefix.as_bytes();
+        let national = if !trunk.is_empty() && national.starts_with(trunk) {
+            national.get(trunk.len()..).unwrap_or(national)
+        } else {
+            national
+        };
+        digits = Digits::from_parts(cc.as_bytes(), national);
+    }
+    Candidate {
+        reading,
+        digits,
+        flags,
+        strips,
+        implicit_outside_line: implicit,
+    }
+}
+
+/// Turns a dial string into a reading of its digits plus the flags saying how it was written.
+pub(crate) fn normalise(rules: &SiteRules, dialed: &str) -> Normalised {
+    let un = unwrap_uri(dialed);
+    let mut flags = DialFlags::default();
+    if un.uri {
+        flags.insert(DialFlags::URI_FORM);
+    }
+    let mut decoded = Vec::new();
+    let percent = un.number.contains('%') && percent_decode(un.number, &mut decoded);
+    let scanned = if percent {
+        flags.insert(DialFlags::PERCENT_ENCODED);
+        scan(&decoded)
+    } else {
+        scan(un.number.as_bytes())
+    };
+    flags.insert(scanned.flags);
+    let mut obfuscated = scanned.obfuscated || percent;
+    let keyed = scanned.keyed.as_bytes();
+
+    // Feature codes: "*72" + number forwards calls there (a classic fraud path): classify the number.
+    let mut body: &[u8] = keyed;
+    for code in &rules.feature_codes {
+        if let Some(rest) = keyed.strip_prefix(code.as_bytes())
+            && rest.iter().any(u8::is_ascii_digit)
+        {
+            flags.insert(DialFlags::FEATURE_CODE);
+            body = rest;
+            break;
+        }
+    }
+    let digits = only_digits(body);
+    let d = digits.as_bytes();
+    obfuscated |= symbol_flags(body, &mut flags);
+    let led_by_symbol = flags.contains(DialFlags::LEADING_SYMBOL);
+
+    if d.is_empty() {
+        if obfuscated {
+            flags.insert(DialFlags::OBFUSCATED);
+        }
+        return Normalised {
+            reading: Reading::Unknown,
+            digits,
+            flags,
+        };
+    }
+
+    let candidate = if scanned.plus {
+        Some(international(rules, d, DialFlags::default(), 0, false))
+    } else if let Some(ctx) = un.context_cc.filter(|c| *c != rules.plan.calling_code) {
+        // A local number in another country's context: drop its trunk '0' and prefix the country code.
+        let national = d.strip_prefix(b"0").unwrap_or(d);
+        let e = Digits::from_parts(ctx.to_string().as_bytes(), national);
+        Some(international(
+            rules,
+            e.as_bytes(),
+            DialFlags::default(),
+            0,
+            false,
+        ))
+    } else {
+        None
+    };
+    let candidate = candidate.unwrap_or_else(|| read_site(rules, d));
+
+    // A symbol-led short code is a PBX feature code, not an obfuscated number (unless it is an emergency).
+    if led_by_symbol
+        && matches!(candidate.reading, Reading::Internal | Reading::Unknown)
+        && d.len() <= 4
+    {
+        flags.insert(DialFlags::FEATURE_CODE);
+        return Normalised {
+            reading: Reading::Internal,
+            digits: Digits::from_parts(keyed, &[]),
+            flags,
+        };
+    }
+    flags.insert(candidate.flags);
+    if obfuscated {
+        flags.insert(DialFlags::OBFUSCATED);
+    }
+    Normalised {
+        reading: candidate.reading,
+        digits: candidate.digits,
+        flags,
+    }
+}

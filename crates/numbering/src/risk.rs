@@ -1,0 +1,423 @@
+//! Risk tiers of destinations: the embedded default list (curated IRSF hot spots with their sources, the tfps
+//! global blacklist and tfps country risk, see data/ and scripts/gen_irsf_tables.py) and the user's own allow
+//! and deny lists (CSV of prefixes or exact numbers) loaded at run time.
+
+use crate::error::NumberingError;
+use crate::prefix::PrefixTable;
+use crate::types::{DialFlags, NumberClass, RiskTier, Scope};
+
+const TFPS_COUNTRIES: &str = include_str!("../data/irsf_country_risk.csv");
+const TFPS_BLACKLIST: &str = include_str!("../data/irsf_blacklist.txt");
+
+const SRC_2015: &str = "2015 Japan PBX fraud wave (public incident reports)";
+const SRC_HISTORIC: &str = "historic IRSF favourite (public industry fraud reports)";
+const SRC_NETWORK: &str = "international network billed at several USD/min (ITU E.164 assignment)";
+const SRC_WANGIRI: &str = "Caribbean NANP code used in wangiri/callback scams (public reports)";
+
+/// Curated default entries: (E.164 prefix, tier, what, source).
+pub const HOT_SPOTS: &[(&str, RiskTier, &str, &str)] = &[
+    ("232", RiskTier::Critical, "Sierra Leone", SRC_2015),
+    ("224", RiskTier::Critical, "Guinea", SRC_2015),
+    ("252", RiskTier::Critical, "Somalia", SRC_2015),
+    ("386", RiskTier::Critical, "Slovenia", SRC_2015),
+    ("371", RiskTier::Critical, "Latvia", SRC_2015),
+    (
+        "37190",
+        RiskTier::Critical,
+        "Latvia premium rate",
+        SRC_HISTORIC,
+    ),
+    ("53", RiskTier::Critical, "Cuba", SRC_HISTORIC),
+    (
+        "37090",
+        RiskTier::Critical,
+        "Lithuania premium rate",
+        SRC_HISTORIC,
+    ),
+    (
+        "37091",
+        RiskTier::Critical,
+        "Lithuania premium rate",
+        SRC_HISTORIC,
+    ),
+    ("216", RiskTier::Critical, "Tunisia", SRC_HISTORIC),
+    ("870", RiskTier::Critical, "Inmarsat satellite", SRC_NETWORK),
+    (
+        "881",
+        RiskTier::Critical,
+        "GMSS satellite (Iridium, Globalstar)",
+        SRC_NETWORK,
+    ),
+    (
+        "882",
+        RiskTier::Critical,
+        "International Networks",
+        SRC_NETWORK,
+    ),
+    (
+        "883",
+        RiskTier::Critical,
+        "International Networks",
+        SRC_NETWORK,
+    ),
+    (
+        "979",
+        RiskTier::Critical,
+        "International Premium Rate Service",
+        SRC_NETWORK,
+    ),
+    ("888", RiskTier::High, "UN OCHA network", SRC_NETWORK),
+    ("991", RiskTier::High, "ITPCS trial network", SRC_NETWORK),
+    (
+        "878",
+        RiskTier::High,
+        "Universal Personal Telecommunications",
+        SRC_NETWORK,
+    ),
+    ("245", RiskTier::High, "Guinea-Bissau", SRC_HISTORIC),
+    ("231", RiskTier::High, "Liberia", SRC_HISTORIC),
+    ("220", RiskTier::High, "Gambia", SRC_HISTORIC),
+    ("239", RiskTier::High, "São Tomé and Príncipe", SRC_HISTORIC),
+    ("269", RiskTier::High, "Comoros", SRC_HISTORIC),
+    ("291", RiskTier::High, "Eritrea", SRC_HISTORIC),
+    ("247", RiskTier::High, "Ascension Island", SRC_HISTORIC),
+    ("290", RiskTier::High, "Saint Helena", SRC_HISTORIC),
+    ("246", RiskTier::High, "Diego Garcia", SRC_HISTORIC),
+    ("674", RiskTier::High, "Nauru", SRC_HISTORIC),
+    ("682", RiskTier::High, "Cook Islands", SRC_HISTORIC),
+    ("683", RiskTier::High, "Niue", SRC_HISTORIC),
+    ("688", RiskTier::High, "Tuvalu", SRC_HISTORIC),
+    ("690", RiskTier::High, "Tokelau", SRC_HISTORIC),
+    ("686", RiskTier::High, "Kiribati", SRC_HISTORIC),
+    ("677", RiskTier::High, "Solomon Islands", SRC_HISTORIC),
+    ("678", RiskTier::High, "Vanuatu", SRC_HISTORIC),
+    ("675", RiskTier::High, "Papua New Guinea", SRC_HISTORIC),
+    ("500", RiskTier::High, "Falkland Islands", SRC_HISTORIC),
+    ("1268", RiskTier::High, "Antigua and Barbuda", SRC_WANGIRI),
+    (
+        "1284",
+        RiskTier::High,
+        "British Virgin Islands",
+        SRC_WANGIRI,
+    ),
+    ("1473", RiskTier::High, "Grenada", SRC_WANGIRI),
+    ("1649", RiskTier::High, "Turks and Caicos", SRC_WANGIRI),
+    ("1664", RiskTier::High, "Montserrat", SRC_WANGIRI),
+    ("1767", RiskTier::High, "Dominica", SRC_WANGIRI),
+    ("1809", RiskTier::High, "Dominican Republic", SRC_WANGIRI),
+    ("1876", RiskTier::High, "Jamaica", SRC_WANGIRI),
+];
+
+/// One entry of a user's list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRule {
+    pub allow: bool,
+    pub exact: bool,
+    /// E.164 digits without '+'.
+    pub number: String,
+    pub note: String,
+    /// "file:line" where it was read.
+    pub origin: String,
+}
+
+/// Parses a user risk list. Format, one rule a line (header and `#` comments allowed):
+/// `action,match,number[,note]` with action `allow`|`deny`, match `prefix`|`exact`, number as E.164 digits
+/// (a leading `+` is fine). Any bad line is an error naming file and line: a list half-loaded is a list that lies.
+pub fn parse_user_list(text: &str, source: &str) -> Result<Vec<UserRule>, NumberingError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i as u64 + 1;
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = t.splitn(4, ',').map(str::trim).collect();
+        if i == 0
+            && fields
+                .first()
+                .is_some_and(|f| f.eq_ignore_ascii_case("action"))
+        {
+            continue;
+        }
+        let bad = |why: String| NumberingError::Table {
+            file: source.to_string(),
+            line: line_no,
+            why,
+        };
+        let (Some(action), Some(kind), Some(number)) =
+            (fields.first(), fields.get(1), fields.get(2))
+        else {
+            return Err(bad(
+                "expected action,match,number[,note] (e.g. deny,prefix,+232)".into(),
+            ));
+        };
+        let allow = match action.to_ascii_lowercase().as_str() {
+            "allow" => true,
+            "deny" => false,
+            other => return Err(bad(format!("action '{other}' is neither allow nor deny"))),
+        };
+        let exact = match kind.to_ascii_lowercase().as_str() {
+            "exact" => true,
+            "prefix" => false,
+            other => return Err(bad(format!("match '{other}' is neither prefix nor exact"))),
+        };
+        let digits = number.strip_prefix('+').unwrap_or(number);
+        if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad(format!(
+                "'{number}' is not an E.164 number or prefix (1-15 digits, optional +)"
+            )));
+        }
+        out.push(UserRule {
+            allow,
+            exact,
+            number: digits.to_string(),
+            note: fields.get(3).map(|s| s.to_string()).unwrap_or_default(),
+            origin: format!("{source}:{line_no}"),
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    tier: RiskTier,
+    reason: String,
+}
+
+/// The active risk lists.
+#[derive(Debug, Clone, Default)]
+pub struct RiskBook {
+    user_exact: PrefixTable<Entry>,
+    user_prefix: PrefixTable<Entry>,
+    blacklist: PrefixTable<()>,
+    hot_spots: PrefixTable<Entry>,
+    countries: PrefixTable<Entry>,
+}
+
+impl RiskBook {
+    /// The embedded defaults (curated hot spots, tfps blacklist and country risk).
+    pub fn defaults() -> Self {
+        let mut book = Self::default();
+        for (prefix, tier, what, source) in HOT_SPOTS {
+            book.hot_spots.insert(
+                prefix,
+                Entry {
+                    tier: *tier,
+                    reason: format!(
+                        "{what} (+{prefix}) is on the default high-risk list: {source}"
+                    ),
+                },
+            );
+        }
+        for line in TFPS_BLACKLIST.lines().filter(|l| !l.starts_with('#')) {
+            book.blacklist.insert(line.trim(), ());
+        }
+        for line in TFPS_COUNTRIES.lines().filter(|l| !l.starts_with('#')) {
+            let mut f = line.split(',');
+            let (Some(prefix), Some(_iso2), Some(risk), name) =
+                (f.next(), f.next(), f.next(), f.next())
+            else {
+                continue;
+            };
+            let (tier, words) = match risk {
+                "3" => (RiskTier::High, "high"),
+                "2" => (RiskTier::Medium, "medium"),
+                _ => (
+                    RiskTier::Medium,
+                    "low (international calls stay at least medium)",
+                ),
+            };
+            book.countries.insert(
+                prefix,
+                Entry {
+                    tier,
+                    reason: format!(
+                        "{} (+{prefix}): tfps country risk {risk} = {words} (default list, tfps 2021, MIT)",
+                        name.unwrap_or("?")
+                    ),
+                },
+            );
+        }
+        book
+    }
+
+    /// Adds user rules (later rules for the same number replace earlier ones).
+    pub fn add_user_rules(&mut self, rules: &[UserRule]) {
+        for r in rules {
+            let verb = if r.allow { "allowed" } else { "denied" };
+            let what = if r.exact { "number" } else { "prefix" };
+            let note = if r.note.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", r.note)
+            };
+            let entry = Entry {
+                tier: if r.allow {
+                    RiskTier::Low
+                } else {
+                    RiskTier::Critical
+                },
+                reason: format!(
+                    "{verb} by user list {}: {what} +{}{note}",
+                    r.origin, r.number
+                ),
+            };
+            if r.exact {
+                self.user_exact.insert(&r.number, entry);
+            } else {
+                self.user_prefix.insert(&r.number, entry);
+            }
+        }
+    }
+
+    pub fn without_defaults(mut self) -> Self {
+        self.blacklist = PrefixTable::default();
+        self.hot_spots = PrefixTable::default();
+        self.countries = PrefixTable::default();
+        self
+    }
+
+    /// Number of default blacklist entries (for reports).
+    pub fn blacklist_len(&self) -> usize {
+        self.blacklist.len()
+    }
+
+    /// Tier and reason for a classified destination.
+    pub fn assess(
+        &self,
+        scope: Scope,
+        class: NumberClass,
+        e164: Option<&str>,
+        flags: DialFlags,
+    ) -> (RiskTier, String) {
+        let (tier, reason) = self.assess_destination(scope, class, e164);
+        if flags.is_obfuscated() && tier < RiskTier::High && scope != Scope::Emergency {
+            return (
+                RiskTier::High,
+                format!("{reason}; raised to high: the dial string was obfuscated"),
+            );
+        }
+        (tier, reason)
+    }
+
+    fn assess_destination(
+        &self,
+        scope: Scope,
+        class: NumberClass,
+        e164: Option<&str>,
+    ) -> (RiskTier, String) {
+        match scope {
+            Scope::Emergency => return (RiskTier::Low, "emergency number: never blocked".into()),
+            Scope::Internal => {
+                return (
+                    RiskTier::Low,
+                    "internal extension or PBX feature code".into(),
+                );
+            }
+            _ => {}
+        }
+        let Some(n) = e164 else {
+            return match scope {
+                Scope::Domestic => (RiskTier::Low, "domestic short or local number".into()),
+                _ => (RiskTier::Medium, "not understood as a phone number".into()),
+            };
+        };
+        if let Some(e) = self.user_exact.get_exact(n) {
+            return (e.tier, e.reason.clone());
+        }
+        if let Some((e, _)) = self.user_prefix.longest(n) {
+            return (e.tier, e.reason.clone());
+        }
+        if let Some((_, len)) = self.blacklist.longest(n) {
+            return (
+                RiskTier::Critical,
+                format!(
+                    "+{} is a range reported as an IRSF fraud destination (default list: tfps globalblacklist 2021-08-20, MIT)",
+                    n.get(..len).unwrap_or(n)
+                ),
+            );
+        }
+        let hot = self.hot_spots.longest(n).map(|(e, _)| e);
+        if scope == Scope::International {
+            let by_class = match class {
+                NumberClass::PremiumRate => Some("a premium-rate number abroad"),
+                NumberClass::Satellite => Some("a satellite number"),
+                _ => None,
+            };
+            if let Some(what) = by_class {
+                let extra = hot.map(|e| format!("; {}", e.reason)).unwrap_or_default();
+                return (
+                    RiskTier::Critical,
+                    format!("{what}: the classic revenue-share fraud target{extra}"),
+                );
+            }
+        }
+        if let Some(e) = hot {
+            return (e.tier, e.reason.clone());
+        }
+        match scope {
+            Scope::Domestic => match class {
+                NumberClass::PremiumRate => (RiskTier::High, "domestic premium-rate number".into()),
+                NumberClass::SharedCost | NumberClass::Uan | NumberClass::Service => (
+                    RiskTier::Medium,
+                    "domestic shared-cost or information service".into(),
+                ),
+                NumberClass::Unknown => {
+                    (RiskTier::Medium, "domestic number of unknown range".into())
+                }
+                _ => (RiskTier::Low, "domestic number".into()),
+            },
+            _ => match self.countries.longest(n) {
+                Some((e, _)) => (e.tier, e.reason.clone()),
+                None => (
+                    RiskTier::Medium,
+                    "international destination not on any list".into(),
+                ),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_list_parses_and_reports_bad_lines() {
+        let rules = parse_user_list(
+            "action,match,number,note\n# c\ndeny,prefix,+232\nallow,exact,23276000000,office\n",
+            "l.csv",
+        );
+        let rules = rules.unwrap_or_default();
+        assert_eq!(rules.len(), 2);
+        assert_eq!(rules[1].origin, "l.csv:4");
+        let err = parse_user_list("deny,prefix,+23x\n", "l.csv")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("l.csv:1"), "{err}");
+        assert!(parse_user_list("block,prefix,232\n", "x").is_err());
+    }
+
+    #[test]
+    fn precedence_user_exact_then_prefix_then_defaults() {
+        let mut book = RiskBook::defaults();
+        assert!(book.blacklist_len() > 18_000);
+        let rules = parse_user_list("allow,exact,23276000000\ndeny,prefix,1212\n", "u.csv")
+            .unwrap_or_default();
+        book.add_user_rules(&rules);
+        let intl = |n| {
+            book.assess(
+                Scope::International,
+                NumberClass::Fixed,
+                Some(n),
+                DialFlags::default(),
+            )
+        };
+        assert_eq!(intl("23276000000").0, RiskTier::Low);
+        assert_eq!(intl("23276000001").0, RiskTier::Critical);
+        assert_eq!(intl("12125550123").0, RiskTier::Critical);
+        assert!(intl("12125550123").1.contains("u.csv:2"));
+        assert_eq!(intl("4930123456").0, RiskTier::Medium);
+    }
+}
