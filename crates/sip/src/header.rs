@@ -1,0 +1,269 @@
+//! Header names: the known ones as an enum (long and compact forms, matched case-insensitively), anything
+//! else as `Other`, whose text stays in the message buffer.
+
+/// A header name. `Other` covers every extension header; compare those by text with
+/// [`crate::Message::headers_named`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[repr(u8)]
+pub enum HeaderName {
+    Via = 0,
+    From,
+    To,
+    CallId,
+    CSeq,
+    MaxForwards,
+    ContentLength,
+    ContentType,
+    Contact,
+    Route,
+    RecordRoute,
+    UserAgent,
+    Server,
+    Authorization,
+    ProxyAuthorization,
+    WwwAuthenticate,
+    ProxyAuthenticate,
+    PAssertedIdentity,
+    PPreferredIdentity,
+    Diversion,
+    Expires,
+    Date,
+    Subject,
+    Supported,
+    Require,
+    ProxyRequire,
+    Allow,
+    Accept,
+    ContentEncoding,
+    Event,
+    AllowEvents,
+    ReferTo,
+    ReferredBy,
+    SessionExpires,
+    Identity,
+    AcceptContact,
+    RequestDisposition,
+    Reason,
+    Warning,
+    RetryAfter,
+    #[default]
+    Other,
+}
+
+/// Number of known names (the index space of per-name tables).
+pub(crate) const KNOWN: usize = HeaderName::Other as usize + 1;
+
+impl HeaderName {
+    /// Canonical long form, as written by this crate.
+    pub fn as_str(self) -> &'static str {
+        use HeaderName::*;
+        match self {
+            Via => "Via",
+            From => "From",
+            To => "To",
+            CallId => "Call-ID",
+            CSeq => "CSeq",
+            MaxForwards => "Max-Forwards",
+            ContentLength => "Content-Length",
+            ContentType => "Content-Type",
+            Contact => "Contact",
+            Route => "Route",
+            RecordRoute => "Record-Route",
+            UserAgent => "User-Agent",
+            Server => "Server",
+            Authorization => "Authorization",
+            ProxyAuthorization => "Proxy-Authorization",
+            WwwAuthenticate => "WWW-Authenticate",
+            ProxyAuthenticate => "Proxy-Authenticate",
+            PAssertedIdentity => "P-Asserted-Identity",
+            PPreferredIdentity => "P-Preferred-Identity",
+            Diversion => "Diversion",
+            Expires => "Expires",
+            Date => "Date",
+            Subject => "Subject",
+            Supported => "Supported",
+            Require => "Require",
+            ProxyRequire => "Proxy-Require",
+            Allow => "Allow",
+            Accept => "Accept",
+            ContentEncoding => "Content-Encoding",
+            Event => "Event",
+            AllowEvents => "Allow-Events",
+            ReferTo => "Refer-To",
+            ReferredBy => "Referred-By",
+            SessionExpires => "Session-Expires",
+            Identity => "Identity",
+            AcceptContact => "Accept-Contact",
+            RequestDisposition => "Request-Disposition",
+            Reason => "Reason",
+            Warning => "Warning",
+            RetryAfter => "Retry-After",
+            Other => "",
+        }
+    }
+
+    /// Headers that RFC 3261 allows only once (more is flagged, never merged).
+    pub fn is_single_value(self) -> bool {
+        matches!(
+            self,
+            HeaderName::From
+                | HeaderName::To
+                | HeaderName::CallId
+                | HeaderName::CSeq
+                | HeaderName::MaxForwards
+                | HeaderName::ContentLength
+        )
+    }
+
+    /// Recognises a header name (long or compact form), ignoring ASCII case.
+    pub fn parse(name: &[u8]) -> HeaderName {
+        use HeaderName::*;
+        if name.len() == 1 {
+            return match name[0] | 0x20 {
+                b'i' => CallId,
+                b'm' => Contact,
+                b'e' => ContentEncoding,
+                b'l' => ContentLength,
+                b'f' => From,
+                b't' => To,
+                b'v' => Via,
+                b's' => Subject,
+                b'k' => Supported,
+                b'c' => ContentType,
+                b'o' => Event,
+                b'u' => AllowEvents,
+                b'r' => ReferTo,
+                b'b' => ReferredBy,
+                b'x' => SessionExpires,
+                b'y' => Identity,
+                b'a' => AcceptContact,
+                b'd' => RequestDisposition,
+                _ => Other,
+            };
+        }
+        let candidates: &[HeaderName] = match (name.len(), name.first().map(|b| b | 0x20)) {
+            (2, Some(b't')) => &[To],
+            (3, Some(b'v')) => &[Via],
+            (4, Some(b'f')) => &[From],
+            (4, Some(b'c')) => &[CSeq],
+            (4, Some(b'd')) => &[Date],
+            (5, Some(b'r')) => &[Route],
+            (5, Some(b'a')) => &[Allow],
+            (5, Some(b'e')) => &[Event],
+            (6, Some(b's')) => &[Server],
+            (6, Some(b'a')) => &[Accept],
+            (6, Some(b'r')) => &[Reason],
+            (7, Some(b'c')) => &[CallId, Contact],
+            (7, Some(b'e')) => &[Expires],
+            (7, Some(b's')) => &[Subject],
+            (7, Some(b'r')) => &[Require],
+            (7, Some(b'w')) => &[Warning],
+            (8, Some(b'r')) => &[ReferTo],
+            (8, Some(b'i')) => &[Identity],
+            (9, Some(b's')) => &[Supported],
+            (9, Some(b'd')) => &[Diversion],
+            (10, Some(b'u')) => &[UserAgent],
+            (11, Some(b'r')) => &[ReferredBy, RetryAfter],
+            (12, Some(b'm')) => &[MaxForwards],
+            (12, Some(b'c')) => &[ContentType],
+            (12, Some(b'r')) => &[RecordRoute],
+            (12, Some(b'a')) => &[AllowEvents],
+            (13, Some(b'a')) => &[Authorization],
+            (13, Some(b'p')) => &[ProxyRequire],
+            (14, Some(b'c')) => &[ContentLength],
+            (14, Some(b'a')) => &[AcceptContact],
+            (15, Some(b's')) => &[SessionExpires],
+            (16, Some(b'w')) => &[WwwAuthenticate],
+            (16, Some(b'c')) => &[ContentEncoding],
+            (18, Some(b'p')) => &[ProxyAuthenticate],
+            (19, Some(b'p')) => &[ProxyAuthorization, PAssertedIdentity],
+            (19, Some(b'r')) => &[RequestDisposition],
+            (20, Some(b'p')) => &[PPreferredIdentity],
+            _ => &[],
+        };
+        for &c in candidates {
+            if name.eq_ignore_ascii_case(c.as_str().as_bytes()) {
+                return c;
+            }
+        }
+        Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HeaderName::{self, *};
+
+    #[test]
+    fn every_long_form_round_trips_in_any_case() {
+        for h in ALL_KNOWN {
+            assert_eq!(
+                HeaderName::parse(h.as_str().as_bytes()),
+                h,
+                "{}",
+                h.as_str()
+            );
+            assert_eq!(
+                HeaderName::parse(h.as_str().to_ascii_uppercase().as_bytes()),
+                h
+            );
+            assert_eq!(
+                HeaderName::parse(h.as_str().to_ascii_lowercase().as_bytes()),
+                h
+            );
+        }
+    }
+
+    #[test]
+    fn compact_forms() {
+        assert_eq!(HeaderName::parse(b"i"), CallId);
+        assert_eq!(HeaderName::parse(b"M"), Contact);
+        assert_eq!(HeaderName::parse(b"l"), ContentLength);
+        assert_eq!(HeaderName::parse(b"v"), Via);
+        assert_eq!(HeaderName::parse(b"q"), Other);
+        assert_eq!(HeaderName::parse(b"C%6Fntact"), Other);
+    }
+
+    const ALL_KNOWN: [HeaderName; super::KNOWN - 1] = [
+        Via,
+        From,
+        To,
+        CallId,
+        CSeq,
+        MaxForwards,
+        ContentLength,
+        ContentType,
+        Contact,
+        Route,
+        RecordRoute,
+        UserAgent,
+        Server,
+        Authorization,
+        ProxyAuthorization,
+        WwwAuthenticate,
+        ProxyAuthenticate,
+        PAssertedIdentity,
+        PPreferredIdentity,
+        Diversion,
+        Expires,
+        Date,
+        Subject,
+        Supported,
+        Require,
+        ProxyRequire,
+        Allow,
+        Accept,
+        ContentEncoding,
+        Event,
+        AllowEvents,
+        ReferTo,
+        ReferredBy,
+        SessionExpires,
+        Identity,
+        AcceptContact,
+        RequestDisposition,
+        Reason,
+        Warning,
+        RetryAfter,
+    ];
+}
