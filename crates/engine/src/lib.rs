@@ -1,1 +1,41 @@
-//! placeholder
+//! tollguard's fraud engine: a pure, deterministic core that sees call attempts, answers, ends and
+//! authentication events, keeps per-key state over sliding windows with bounded memory, and decides — with
+//! reasons, in money. Time is a field of each event; there is no clock, I/O or async inside.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use engine::{Engine, Event, CallAttempt, Policy, Verdict};
+//! let numbering = Arc::new(numbering::Numbering::japan_defaults());
+//! let mut engine = Engine::new(Policy::default(), numbering.clone());
+//! let dest = numbering.classify("110");
+//! let mut out = Vec::new();
+//! let v = engine.on_event(&Event::CallAttempt(CallAttempt {
+//!     at: 1_700_000_000_000, call_id: "c1", tenant: "", account: "205", source: None, user_agent: "",
+//!     authenticated: true, dialed: "110", destination: &dest, route: "",
+//! }), &mut out);
+//! assert!(matches!(v, Verdict::Allow | Verdict::Warn | Verdict::Block { .. }));
+//! ```
+
+pub mod calendar;
+pub mod cost;
+pub mod decision;
+mod engine;
+pub mod event;
+mod explain;
+pub mod keys;
+pub mod policy;
+mod rule_id;
+pub mod state;
+pub mod window;
+
+pub use cost::{Rate, RateTable};
+pub use decision::{Action, Amount, BarScope, ClassSet, Decision, DestClass, Level, Unit, Verdict};
+pub use engine::{DEFAULT_SEED, Engine, Snapshot, StateSizes, Stats, scanner_in};
+pub use event::{
+    AuthAttempt, AuthKind, AuthOutcome, CallAnswered, CallAttempt, CallEnded, EndCause, Event,
+    Millis, RequestCount, millis,
+};
+pub use explain::destination_words;
+pub use policy::{Mode, Policy, PolicyError, Profile, Rule, Rules};
+pub use rule_id::RuleId;
+pub use state::{Ban, KillSwitch};

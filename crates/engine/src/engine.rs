@@ -1,0 +1,1733 @@
+//! The engine: events in, decisions out. Owns all per-key state, kill switches and bans; runs the rules in a
+//! fixed order; explains every decision. Deterministic: the same events (and the same snapshot) give the same
+//! decisions, with no clock, randomness or I/O inside.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use numbering::{Destination, RiskTier, Scope};
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::{DayCache, LocalMoment};
+use crate::cost::{RateTable, fallback_rate};
+use crate::decision::{Amount, BarScope, ClassSet, Decision, DestClass, Level, Unit, Verdict};
+use crate::event::{
+    AuthAttempt, AuthKind, AuthOutcome, CallAnswered, CallAttempt, CallEnded, Event, Millis,
+    RequestCount,
+};
+use crate::explain::{self, Subject};
+use crate::keys::{BoundedMap, CallLog, KeyHasher, KeyKind};
+use crate::policy::{OffHoursAction, Policy, Profile, Rule};
+use crate::rule_id::RuleId;
+use crate::state::{
+    AccountState, Ban, CallState, Duration, KillSwitch, NumberState, Probe, RangeState,
+    SourceState, TenantState,
+};
+use crate::window::Span;
+
+/// Counters for reports and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub events: u64,
+    pub attempts: u64,
+    pub emergency: u64,
+    pub blocked: u64,
+    pub warned: u64,
+    pub decisions: u64,
+    /// Answers/ends of calls the engine never saw start (or blocked): ignored.
+    pub unknown_calls: u64,
+    pub bans: u64,
+    pub kill_switches_set: u64,
+}
+
+/// Sizes of the state maps, to check that memory stays bounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StateSizes {
+    pub accounts: usize,
+    pub tenants: usize,
+    pub sources: usize,
+    pub numbers: usize,
+    pub ranges: usize,
+    pub calls_in_progress: usize,
+    pub evicted: u64,
+}
+
+/// Everything needed to resume after a restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub version: u32,
+    pub seed: u64,
+    accounts: Vec<(u64, AccountState)>,
+    tenants: Vec<(u64, TenantState)>,
+    sources: Vec<(u64, SourceState)>,
+    numbers: Vec<(u64, NumberState)>,
+    ranges: Vec<(u64, RangeState)>,
+    calls: Vec<(u64, CallState)>,
+    call_log: CallLog,
+    pub kill_switches: Vec<KillSwitch>,
+    next_switch_id: u64,
+    last_expire: Millis,
+    pub stats: Stats,
+}
+
+/// A rule that fired, before it is turned into a [`Decision`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hit {
+    pub rule: RuleId,
+    pub level: Level,
+    pub shadow: bool,
+    pub escalate: bool,
+    pub measured: i64,
+    pub threshold: i64,
+    pub unit: Unit,
+    pub window_secs: u32,
+    pub subject: Subject,
+    /// Whether the hit is a refusal by destination policy (feeds `denied_account_hour`).
+    pub denial: bool,
+}
+
+const SCANNERS: &[&str] = &[
+    "friendly-scanner",
+    "sipvicious",
+    "sipcli",
+    "sip-scan",
+    "vaxsipuseragent",
+    "iwar",
+    "sivus",
+    "sundayddr",
+    "pplsip",
+];
+
+fn contains_ci(hay: &str, needle: &str) -> bool {
+    hay.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// The known scanner named in a User-Agent, if any.
+pub fn scanner_in(user_agent: &str) -> Option<&'static str> {
+    if user_agent.is_empty() {
+        return None;
+    }
+    SCANNERS
+        .iter()
+        .copied()
+        .find(|s| contains_ci(user_agent, s))
+}
+
+fn risk_rank(r: RiskTier) -> u8 {
+    match r {
+        RiskTier::Low => 1,
+        RiskTier::Medium => 2,
+        RiskTier::High => 3,
+        RiskTier::Critical => 4,
+    }
+}
+
+fn is_international(c: DestClass) -> bool {
+    ClassSet::INTERNATIONAL.contains(c)
+}
+
+/// How often (in event time) idle keys are swept.
+const EXPIRE_EVERY: Millis = 10 * 60_000;
+
+/// The fraud engine. One per site (or per node); not shared between threads (`&mut self` on every event).
+pub struct Engine {
+    policy: Policy,
+    rates: Arc<dyn RateTable>,
+    hasher: KeyHasher,
+    accounts: BoundedMap<AccountState>,
+    tenants: BoundedMap<TenantState>,
+    sources: BoundedMap<SourceState>,
+    numbers: BoundedMap<NumberState>,
+    ranges: BoundedMap<RangeState>,
+    calls: BoundedMap<CallState>,
+    call_log: CallLog,
+    switches: Vec<KillSwitch>,
+    next_switch_id: u64,
+    last_expire: Millis,
+    day_cache: DayCache,
+    hits: Vec<Hit>,
+    cluster: Vec<u64>,
+    /// Country names by calling code, learned from destinations (for sentences about calls that ended).
+    country_names: std::collections::HashMap<u16, &'static str>,
+    stats: Stats,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("sizes", &self.sizes())
+            .field("kill_switches", &self.switches)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+/// The default key seed. Live deployments should pass a random seed with [`Engine::with_seed`] so that nobody
+/// can aim hash collisions at the maps.
+pub const DEFAULT_SEED: u64 = 0x746f_6c6c_6775_6172;
+
+impl Engine {
+    /// An engine with a policy and a rate table (normally `Arc<numbering::Numbering>`).
+    pub fn new(policy: Policy, rates: Arc<dyn RateTable>) -> Engine {
+        Self::with_seed(policy, rates, DEFAULT_SEED)
+    }
+
+    pub fn with_seed(policy: Policy, rates: Arc<dyn RateTable>, seed: u64) -> Engine {
+        let l = policy.limits;
+        Engine {
+            hasher: KeyHasher::new(seed),
+            accounts: BoundedMap::new(l.max_accounts),
+            tenants: BoundedMap::new(l.max_tenants),
+            sources: BoundedMap::new(l.max_sources),
+            numbers: BoundedMap::new(l.max_numbers),
+            ranges: BoundedMap::new(l.max_ranges),
+            calls: BoundedMap::new(l.max_calls_in_progress),
+            call_log: CallLog::default(),
+            switches: Vec::new(),
+            next_switch_id: 1,
+            last_expire: Millis::MIN,
+            day_cache: DayCache::default(),
+            hits: Vec::with_capacity(16),
+            cluster: Vec::with_capacity(16),
+            country_names: std::collections::HashMap::new(),
+            stats: Stats::default(),
+            policy,
+            rates,
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    pub fn sizes(&self) -> StateSizes {
+        StateSizes {
+            accounts: self.accounts.len(),
+            tenants: self.tenants.len(),
+            sources: self.sources.len(),
+            numbers: self.numbers.len(),
+            ranges: self.ranges.len(),
+            calls_in_progress: self.calls.len(),
+            evicted: self.accounts.evicted()
+                + self.tenants.evicted()
+                + self.sources.evicted()
+                + self.numbers.evicted()
+                + self.ranges.evicted()
+                + self.calls.evicted(),
+        }
+    }
+
+    /// Feeds one event. Decisions (alerts and actions) are appended to `out`; nothing is appended and nothing is
+    /// allocated for the common allowed call. The returned verdict is the fate of the event's call or request.
+    pub fn on_event(&mut self, event: &Event<'_>, out: &mut Vec<Decision>) -> Verdict {
+        self.stats.events += 1;
+        let at = event.at();
+        if at.saturating_sub(self.last_expire) >= EXPIRE_EVERY {
+            self.expire(at);
+        }
+        let before = out.len();
+        let v = match event {
+            Event::CallAttempt(a) => self.on_attempt(a, out),
+            Event::CallAnswered(a) => self.on_answered(a),
+            Event::CallEnded(e) => self.on_ended(e, out),
+            Event::Auth(a) => self.on_auth(a, out),
+            Event::Requests(r) => self.on_requests(r, out),
+        };
+        self.stats.decisions += (out.len() - before) as u64;
+        match v {
+            Verdict::Block { .. } => self.stats.blocked += 1,
+            Verdict::Warn => self.stats.warned += 1,
+            Verdict::Allow => {}
+        }
+        v
+    }
+
+    // ----- calls -------------------------------------------------------------------------------------------
+
+    fn on_attempt(&mut self, a: &CallAttempt<'_>, out: &mut Vec<Decision>) -> Verdict {
+        let d: &Destination = a.destination;
+        // Emergency numbers pass before anything else: no ban, kill switch or rule applies.
+        if d.is_emergency() {
+            self.stats.emergency += 1;
+            return Verdict::Allow;
+        }
+        self.stats.attempts += 1;
+        let at = a.at;
+        if let Some(src) = a.source
+            && let Some(v) =
+                self.source_gate(src.ip(), at, a.user_agent, a.tenant, Some(a.call_id), out)
+        {
+            return v;
+        }
+        let class = DestClass::of(d);
+        if class == DestClass::Internal {
+            return Verdict::Allow;
+        }
+        if let Some(ks) = self
+            .switches
+            .iter()
+            .find(|k| k.classes.contains(class) && k.scope.covers(a.tenant, a.account))
+        {
+            out.push(explain::kill_switch(
+                ks,
+                a,
+                class,
+                &self.policy.site.calendar,
+            ));
+            return Verdict::Block { sip_status: 403 };
+        }
+
+        let m = self.policy.site.calendar.moment(at, &mut self.day_cache);
+        let akey = self.hasher.two(KeyKind::Account, a.tenant, a.account);
+        let tkey = self.hasher.one(KeyKind::Tenant, a.tenant);
+        let seq = self.call_log.record(a.call_id);
+        let Engine {
+            policy,
+            rates,
+            hasher,
+            accounts,
+            tenants,
+            numbers,
+            ranges,
+            calls,
+            hits,
+            country_names,
+            ..
+        } = self;
+        let policy: &Policy = policy;
+        hits.clear();
+
+        let acct = accounts.entry(akey, || {
+            AccountState::new(
+                a.tenant,
+                a.account,
+                policy.account_profile(a.tenant, a.account),
+                at,
+            )
+        });
+        acct.last_seen = acct.last_seen.max(at);
+        let prof: &Profile = policy.profile(acct.profile);
+        let rules = &prof.rules;
+        let dp = &prof.dest;
+        let off = m.off_hours;
+        let watched = dp.watch_classes.contains(class);
+        if watched
+            && let Some(c) = d.country
+            && country_names.len() < 1024
+        {
+            country_names.entry(c.calling_code).or_insert(c.name);
+        }
+        let rate = rates
+            .rate(d)
+            .unwrap_or_else(|| fallback_rate(&policy.site.fallback_rates, class));
+
+        acct.attempts_min.add(Span::Minute, at, 1);
+        acct.attempts_hour.add(Span::Hour, at, 1);
+        acct.attempts_day.add(Span::Day, at, 1);
+        acct.recent.push(at, seq);
+
+        // Destination policy.
+        destination_hits(dp, d, class, off, hits);
+        if rules.obfuscated.enabled && d.flags.is_obfuscated() {
+            push_level(
+                hits,
+                RuleId::Obfuscated,
+                &rules.obfuscated,
+                1,
+                off,
+                Unit::Flag,
+                0,
+                Subject::Account,
+                true,
+            );
+        }
+        // Prefix probing: the same national number behind different prefixes within a minute.
+        if rules.prefix_probe.enabled
+            && let Some((head, tail)) = split_dialed(hasher, a.dialed)
+        {
+            acct.push_probe(Probe { at, tail, head });
+            let since = at - 60_000;
+            let mut heads = [0u32; crate::state::PROBES];
+            let mut n = 0usize;
+            for p in acct
+                .probes
+                .iter()
+                .filter(|p| p.tail == tail && p.at >= since && p.at != 0)
+            {
+                if !heads.get(..n).is_some_and(|h| h.contains(&p.head))
+                    && let Some(slot) = heads.get_mut(n)
+                {
+                    *slot = p.head;
+                    n += 1;
+                }
+            }
+            push_level(
+                hits,
+                RuleId::PrefixProbe,
+                &rules.prefix_probe,
+                n as i64,
+                off,
+                Unit::DistinctPrefixes,
+                60,
+                Subject::Account,
+                false,
+            );
+        }
+        // Velocity and concurrency of the account.
+        check(
+            hits,
+            RuleId::VelocityAccountMinute,
+            &rules.velocity_account_minute,
+            acct.attempts_min.total(Span::Minute, at),
+            off,
+            Unit::Calls,
+            Span::Minute.secs(),
+            Subject::Account,
+        );
+        check(
+            hits,
+            RuleId::VelocityAccountHour,
+            &rules.velocity_account_hour,
+            acct.attempts_hour.total(Span::Hour, at),
+            off,
+            Unit::Calls,
+            Span::Hour.secs(),
+            Subject::Account,
+        );
+        check(
+            hits,
+            RuleId::VelocityAccountDay,
+            &rules.velocity_account_day,
+            acct.attempts_day.total(Span::Day, at),
+            off,
+            Unit::Calls,
+            Span::Day.secs(),
+            Subject::Account,
+        );
+        check(
+            hits,
+            RuleId::ConcurrentAccount,
+            &rules.concurrent_account,
+            i64::from(acct.calls.count) + 1,
+            off,
+            Unit::ConcurrentCalls,
+            0,
+            Subject::Account,
+        );
+        check(
+            hits,
+            RuleId::FailedAccountHour,
+            &rules.failed_account_hour,
+            acct.failed_hour.total(Span::Hour, at),
+            off,
+            Unit::FailedCalls,
+            Span::Hour.secs(),
+            Subject::Account,
+        );
+
+        // Money of the account: spent in the window, accrued by calls in progress, and this call's least charge.
+        let extra = acct.calls.accrued(at) + rate.minimum();
+        let acct_money = [
+            acct.cost_hour.total(Span::Hour, at) + extra,
+            acct.cost_day.total(Span::Day, at) + extra,
+            acct.cost_month.total(m.month) + extra,
+        ];
+        check(
+            hits,
+            RuleId::MoneyAccountHour,
+            &rules.money_account_hour,
+            acct_money[0] / 1000,
+            off,
+            Unit::Money,
+            Span::Hour.secs(),
+            Subject::Account,
+        );
+        check(
+            hits,
+            RuleId::MoneyAccountDay,
+            &rules.money_account_day,
+            acct_money[1] / 1000,
+            off,
+            Unit::Money,
+            Span::Day.secs(),
+            Subject::Account,
+        );
+        check(
+            hits,
+            RuleId::MoneyAccountMonth,
+            &rules.money_account_month,
+            acct_money[2] / 1000,
+            off,
+            Unit::Money,
+            0,
+            Subject::Account,
+        );
+
+        // Novelty against the account's own history.
+        let b = acct.baseline;
+        if b.mature(at) && watched {
+            let intl = is_international(class);
+            if intl && !b.ever_international {
+                push_level(
+                    hits,
+                    RuleId::NoveltyFirstInternational,
+                    &rules.novelty_first_international,
+                    1,
+                    off,
+                    Unit::Flag,
+                    0,
+                    Subject::Account,
+                    false,
+                );
+            } else if intl
+                && let Some(c) = d.country
+                && !b.knows_country(c.calling_code)
+            {
+                push_level(
+                    hits,
+                    RuleId::NoveltyCountry,
+                    &rules.novelty_country,
+                    1,
+                    off,
+                    Unit::Flag,
+                    0,
+                    Subject::Account,
+                    false,
+                );
+            }
+            if d.risk >= RiskTier::High && risk_rank(d.risk) > b.max_risk {
+                push_level(
+                    hits,
+                    RuleId::NoveltyRisk,
+                    &rules.novelty_risk,
+                    1,
+                    off,
+                    Unit::Flag,
+                    0,
+                    Subject::Account,
+                    false,
+                );
+            }
+            if off && b.hours & (1u32 << (m.hour % 24)) == 0 {
+                push_level(
+                    hits,
+                    RuleId::NoveltyHours,
+                    &rules.novelty_hours,
+                    1,
+                    off,
+                    Unit::Flag,
+                    0,
+                    Subject::Account,
+                    false,
+                );
+            }
+        }
+
+        // Tenant.
+        let ten = tenants.entry(tkey, || {
+            TenantState::new(a.tenant, policy.tenant_profile(a.tenant), at)
+        });
+        ten.last_seen = ten.last_seen.max(at);
+        ten.attempts_min.add(Span::Minute, at, 1);
+        ten.attempts_hour.add(Span::Hour, at, 1);
+        ten.attempts_day.add(Span::Day, at, 1);
+        ten.recent.push(at, seq);
+        let trules = &policy.profile(ten.profile).rules;
+        check(
+            hits,
+            RuleId::VelocityTenantMinute,
+            &trules.velocity_tenant_minute,
+            ten.attempts_min.total(Span::Minute, at),
+            off,
+            Unit::Calls,
+            Span::Minute.secs(),
+            Subject::Tenant,
+        );
+        check(
+            hits,
+            RuleId::VelocityTenantHour,
+            &trules.velocity_tenant_hour,
+            ten.attempts_hour.total(Span::Hour, at),
+            off,
+            Unit::Calls,
+            Span::Hour.secs(),
+            Subject::Tenant,
+        );
+        check(
+            hits,
+            RuleId::VelocityTenantDay,
+            &trules.velocity_tenant_day,
+            ten.attempts_day.total(Span::Day, at),
+            off,
+            Unit::Calls,
+            Span::Day.secs(),
+            Subject::Tenant,
+        );
+        check(
+            hits,
+            RuleId::ConcurrentTenant,
+            &trules.concurrent_tenant,
+            i64::from(ten.calls.count) + 1,
+            off,
+            Unit::ConcurrentCalls,
+            0,
+            Subject::Tenant,
+        );
+        let textra = ten.calls.accrued(at) + rate.minimum();
+        check(
+            hits,
+            RuleId::MoneyTenantHour,
+            &trules.money_tenant_hour,
+            (ten.cost_hour.total(Span::Hour, at) + textra) / 1000,
+            off,
+            Unit::Money,
+            Span::Hour.secs(),
+            Subject::Tenant,
+        );
+        check(
+            hits,
+            RuleId::MoneyTenantDay,
+            &trules.money_tenant_day,
+            (ten.cost_day.total(Span::Day, at) + textra) / 1000,
+            off,
+            Unit::Money,
+            Span::Day.secs(),
+            Subject::Tenant,
+        );
+        check(
+            hits,
+            RuleId::MoneyTenantMonth,
+            &trules.money_tenant_month,
+            (ten.cost_month.total(m.month) + textra) / 1000,
+            off,
+            Unit::Money,
+            0,
+            Subject::Tenant,
+        );
+
+        // Dialed number and its range (watched classes only).
+        let mut number_key = 0u64;
+        let mut range_key = 0u64;
+        if watched && let Some(e) = d.e164 {
+            let digits = e.digits().as_bytes();
+            number_key = hasher.bytes(KeyKind::Number, digits, 0);
+            let num = numbers.entry(number_key, NumberState::default);
+            num.last_seen = num.last_seen.max(at);
+            num.attempts_hour.add(Span::Hour, at, 1);
+            num.recent.push(at, seq);
+            check(
+                hits,
+                RuleId::RepeatNumberHour,
+                &rules.repeat_number_hour,
+                num.attempts_hour.total(Span::Hour, at),
+                off,
+                Unit::Calls,
+                Span::Hour.secs(),
+                Subject::Number,
+            );
+            if digits.len() >= 8 {
+                let range = digits.get(..digits.len() - 3).unwrap_or(digits);
+                range_key = hasher.bytes(KeyKind::Range, range, 0);
+                let r = ranges.entry(range_key, || RangeState::new(at));
+                r.last_seen = r.last_seen.max(at);
+                r.recent.push(at, seq);
+                let distinct = r.dial(number_key as u32, at, at - 3_600_000);
+                check(
+                    hits,
+                    RuleId::RangeWalkHour,
+                    &rules.range_walk_hour,
+                    distinct,
+                    off,
+                    Unit::DistinctNumbers,
+                    Span::Hour.secs(),
+                    Subject::Range,
+                );
+            }
+        }
+
+        // Refusals by destination policy count towards "someone is trying what is barred".
+        let denied = hits
+            .iter()
+            .any(|h| h.denial && h.level == Level::Critical && !h.shadow);
+        if denied {
+            acct.denied_hour.add(Span::Hour, at, 1);
+            check(
+                hits,
+                RuleId::DeniedAccountHour,
+                &rules.denied_account_hour,
+                acct.denied_hour.total(Span::Hour, at),
+                off,
+                Unit::DeniedCalls,
+                Span::Hour.secs(),
+                Subject::Account,
+            );
+        }
+
+        if hits.is_empty() {
+            // The common path: allowed, learned, nothing said.
+            learn_attempt(acct, d, class, at, &m);
+            calls.entry(hasher.one(KeyKind::Call, a.call_id), || CallState {
+                started: at,
+                seq,
+                account: akey,
+                tenant: tkey,
+                rate,
+                answered: None,
+                class,
+                cc: d.country.map_or(0, |c| c.calling_code),
+                watched,
+            });
+            return Verdict::Allow;
+        }
+
+        // Something fired: decide, explain, escalate.
+        let blocking = hits.iter().any(|h| h.level == Level::Critical && !h.shadow);
+        let ctx = explain::CallContext {
+            attempt: a,
+            class,
+            moment: m,
+            rate,
+            currency: policy.site.currency,
+            at_stake_millis: acct_money[1],
+            blocked: blocking,
+        };
+        let mut escalate_account = None;
+        let mut escalate_tenant = None;
+        for h in hits.iter() {
+            // A warning already raised for this account within its window is not repeated.
+            if h.level == Level::Warning
+                && !acct.should_warn(h.rule as u8, at, i64::from(h.window_secs.max(600)) * 1000)
+            {
+                continue;
+            }
+            let recent = match h.subject {
+                Subject::Tenant => ten.recent,
+                Subject::Number => numbers
+                    .get(number_key)
+                    .map(|n| n.recent)
+                    .unwrap_or(acct.recent),
+                Subject::Range => ranges
+                    .get(range_key)
+                    .map(|r| r.recent)
+                    .unwrap_or(acct.recent),
+                _ => acct.recent,
+            };
+            let since = at - i64::from(h.window_secs.max(60)) * 1000;
+            let contributing = self.call_log.ids(recent.since(since));
+            out.push(explain::call_decision(h, &ctx, contributing));
+            if h.level == Level::Critical && !h.shadow && h.escalate {
+                match h.subject {
+                    Subject::Tenant => escalate_tenant = escalate_tenant.or(Some(out.len() - 1)),
+                    _ => escalate_account = escalate_account.or(Some(out.len() - 1)),
+                }
+            }
+        }
+        if blocking {
+            if let Some(i) = escalate_account {
+                let why = out.get(i).map(|d| d.reason.clone()).unwrap_or_default();
+                let scope = BarScope::Account {
+                    tenant: a.tenant.to_owned(),
+                    account: a.account.to_owned(),
+                };
+                self.escalate(scope, at, why, out);
+            }
+            if let Some(i) = escalate_tenant {
+                let why = out.get(i).map(|d| d.reason.clone()).unwrap_or_default();
+                self.escalate(
+                    BarScope::Tenant {
+                        tenant: a.tenant.to_owned(),
+                    },
+                    at,
+                    why,
+                    out,
+                );
+            }
+            Verdict::Block { sip_status: 403 }
+        } else {
+            let Some(acct) = self.accounts.get_mut(akey) else {
+                return Verdict::Warn;
+            };
+            learn_attempt(acct, d, class, at, &m);
+            self.calls
+                .entry(self.hasher.one(KeyKind::Call, a.call_id), || CallState {
+                    started: at,
+                    seq,
+                    account: akey,
+                    tenant: tkey,
+                    rate,
+                    answered: None,
+                    class,
+                    cc: d.country.map_or(0, |c| c.calling_code),
+                    watched,
+                });
+            Verdict::Warn
+        }
+    }
+
+    fn on_answered(&mut self, e: &CallAnswered<'_>) -> Verdict {
+        let key = self.hasher.one(KeyKind::Call, e.call_id);
+        let Some(call) = self.calls.get_mut(key) else {
+            self.stats.unknown_calls += 1;
+            return Verdict::Allow;
+        };
+        if call.answered.is_some() {
+            return Verdict::Allow;
+        }
+        call.answered = Some(e.at);
+        let c = *call;
+        if let Some(a) = self.accounts.get_mut(c.account) {
+            a.calls
+                .add(c.rate.per_minute_millis, c.rate.setup_millis, e.at);
+        }
+        if let Some(t) = self.tenants.get_mut(c.tenant) {
+            t.calls
+                .add(c.rate.per_minute_millis, c.rate.setup_millis, e.at);
+        }
+        Verdict::Allow
+    }
+
+    fn on_ended(&mut self, e: &CallEnded<'_>, out: &mut Vec<Decision>) -> Verdict {
+        let key = self.hasher.one(KeyKind::Call, e.call_id);
+        let Some(c) = self.calls.remove(key) else {
+            self.stats.unknown_calls += 1;
+            return Verdict::Allow;
+        };
+        let at = e.at;
+        let cost = c.rate.cost(e.billable_secs);
+        let m = self.policy.site.calendar.moment(at, &mut self.day_cache);
+        if let Some(t) = self.tenants.get_mut(c.tenant) {
+            if let Some(ans) = c.answered {
+                t.calls
+                    .remove(c.rate.per_minute_millis, c.rate.setup_millis, ans);
+            }
+            t.cost_hour.add(Span::Hour, at, cost);
+            t.cost_day.add(Span::Day, at, cost);
+            t.cost_month.add(m.month, cost);
+            t.last_seen = t.last_seen.max(at);
+        }
+        let Engine {
+            policy,
+            accounts,
+            tenants,
+            hits,
+            cluster,
+            call_log,
+            country_names,
+            ..
+        } = self;
+        let Some(acct) = accounts.get_mut(c.account) else {
+            return Verdict::Allow;
+        };
+        if let Some(ans) = c.answered {
+            acct.calls
+                .remove(c.rate.per_minute_millis, c.rate.setup_millis, ans);
+        }
+        acct.last_seen = acct.last_seen.max(at);
+        acct.cost_hour.add(Span::Hour, at, cost);
+        acct.cost_day.add(Span::Day, at, cost);
+        acct.cost_month.add(m.month, cost);
+        acct.baseline.add_spend(m.day, cost);
+        let prof = policy.profile(acct.profile);
+        let rules = &prof.rules;
+        let off = m.off_hours;
+        hits.clear();
+        cluster.clear();
+        if e.billable_secs == 0 {
+            acct.failed_hour.add(Span::Hour, at, 1);
+        } else if c.watched && rules.pumping.enabled && e.billable_secs >= rules.pumping.min_secs {
+            acct.push_duration(Duration {
+                at,
+                secs: e.billable_secs,
+                cc: c.cc,
+                seq: c.seq,
+            });
+            let n = pumping_cluster(
+                acct,
+                c.cc,
+                e.billable_secs,
+                rules.pumping.jitter_secs,
+                at - 3_600_000,
+                cluster,
+            );
+            push_level(
+                hits,
+                RuleId::Pumping,
+                &rules.pumping,
+                n,
+                off,
+                Unit::SimilarCalls,
+                Span::Hour.secs(),
+                Subject::Account,
+                false,
+            );
+        }
+        // Settled money, so that a cap fires even when no new call follows.
+        check(
+            hits,
+            RuleId::MoneyAccountHour,
+            &rules.money_account_hour,
+            (acct.cost_hour.total(Span::Hour, at) + acct.calls.accrued(at)) / 1000,
+            off,
+            Unit::Money,
+            Span::Hour.secs(),
+            Subject::Account,
+        );
+        check(
+            hits,
+            RuleId::MoneyAccountDay,
+            &rules.money_account_day,
+            (acct.cost_day.total(Span::Day, at) + acct.calls.accrued(at)) / 1000,
+            off,
+            Unit::Money,
+            Span::Day.secs(),
+            Subject::Account,
+        );
+        check(
+            hits,
+            RuleId::MoneyAccountMonth,
+            &rules.money_account_month,
+            (acct.cost_month.total(m.month) + acct.calls.accrued(at)) / 1000,
+            off,
+            Unit::Money,
+            0,
+            Subject::Account,
+        );
+        let b = acct.baseline;
+        let day_spend = acct.cost_day.total(Span::Day, at);
+        if b.spend_days >= 3 && day_spend > policy.site.spend_floor.saturating_mul(1000) {
+            let pct = day_spend.saturating_mul(100) / b.spend_avg.max(1);
+            check(
+                hits,
+                RuleId::NoveltySpend,
+                &rules.novelty_spend,
+                pct,
+                off,
+                Unit::Percent,
+                Span::Day.secs(),
+                Subject::Account,
+            );
+        }
+        if let Some(t) = tenants.get(c.tenant) {
+            let tr = &policy.profile(t.profile).rules;
+            let acc = t.calls.accrued(at);
+            check(
+                hits,
+                RuleId::MoneyTenantHour,
+                &tr.money_tenant_hour,
+                (t.cost_hour.total(Span::Hour, at) + acc) / 1000,
+                off,
+                Unit::Money,
+                Span::Hour.secs(),
+                Subject::Tenant,
+            );
+            check(
+                hits,
+                RuleId::MoneyTenantDay,
+                &tr.money_tenant_day,
+                (t.cost_day.total(Span::Day, at) + acc) / 1000,
+                off,
+                Unit::Money,
+                Span::Day.secs(),
+                Subject::Tenant,
+            );
+            check(
+                hits,
+                RuleId::MoneyTenantMonth,
+                &tr.money_tenant_month,
+                (t.cost_month.total(m.month) + acc) / 1000,
+                off,
+                Unit::Money,
+                0,
+                Subject::Tenant,
+            );
+        }
+        if hits.is_empty() {
+            return Verdict::Allow;
+        }
+        let (tenant_name, account_name) = (acct.tenant.clone(), acct.account.clone());
+        let ctx = explain::EndContext {
+            call_id: e.call_id,
+            tenant: &tenant_name,
+            account: &account_name,
+            cc: c.cc,
+            country: country_names.get(&c.cc).copied(),
+            rate: c.rate,
+            secs: e.billable_secs,
+            jitter: rules.pumping.jitter_secs,
+            currency: policy.site.currency,
+            at,
+            spent_day_millis: acct.cost_day.total(Span::Day, at) + acct.calls.accrued(at),
+            usual_day_millis: b.spend_avg,
+        };
+        let mut escalate: Option<(BarScope, String)> = None;
+        let mut any = false;
+        for h in hits.iter() {
+            if h.level == Level::Warning
+                && !acct.should_warn(h.rule as u8, at, i64::from(h.window_secs.max(600)) * 1000)
+            {
+                continue;
+            }
+            let since = at - i64::from(h.window_secs.max(60)) * 1000;
+            let contributing = if h.rule == RuleId::Pumping {
+                call_log.ids(cluster.iter().copied())
+            } else if h.subject == Subject::Tenant {
+                tenants
+                    .get(c.tenant)
+                    .map(|t| call_log.ids(t.recent.since(since)))
+                    .unwrap_or_default()
+            } else {
+                call_log.ids(acct.recent.since(since))
+            };
+            let dec = explain::end_decision(h, &ctx, contributing);
+            if h.level == Level::Critical && !h.shadow && h.escalate && escalate.is_none() {
+                let scope = match h.subject {
+                    Subject::Tenant => BarScope::Tenant {
+                        tenant: tenant_name.clone(),
+                    },
+                    _ => BarScope::Account {
+                        tenant: tenant_name.clone(),
+                        account: account_name.clone(),
+                    },
+                };
+                escalate = Some((scope, dec.reason.clone()));
+            }
+            out.push(dec);
+            any = true;
+        }
+        if let Some((scope, why)) = escalate {
+            self.escalate(scope, at, why, out);
+        }
+        if any { Verdict::Warn } else { Verdict::Allow }
+    }
+
+    /// A critical decision on an account (or tenant) bars its international calling and ends such calls in
+    /// progress, not just the one call.
+    fn escalate(&mut self, scope: BarScope, at: Millis, why: String, out: &mut Vec<Decision>) {
+        let classes = ClassSet::INTERNATIONAL;
+        let already = self
+            .switches
+            .iter()
+            .any(|k| k.scope == scope && k.classes.union(classes) == k.classes);
+        if already {
+            return;
+        }
+        let ks = self.add_switch(scope.clone(), classes, at, "tollguard", &why);
+        out.push(explain::bar_decision(&ks, at));
+        let ids = self.calls_in_progress(&scope, classes);
+        if !ids.is_empty() {
+            out.push(explain::end_calls_decision(&scope, ids, at));
+        }
+    }
+
+    /// Call ids in progress (started, not ended) of a scope to some destination classes, oldest first.
+    pub fn calls_in_progress(&self, scope: &BarScope, classes: ClassSet) -> Vec<String> {
+        let mut v: Vec<(u64, &str)> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| classes.contains(c.class))
+            .filter_map(|(_, c)| {
+                let (t, a) = match self.accounts.get(c.account) {
+                    Some(s) => (s.tenant.as_str(), s.account.as_str()),
+                    None => return None,
+                };
+                scope
+                    .covers(t, a)
+                    .then_some((c.seq, self.call_log.get(c.seq)?))
+            })
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, id)| id.to_owned()).collect()
+    }
+
+    // ----- sources and authentication ----------------------------------------------------------------------
+
+    /// Bans and scanner User-Agents: checked before anything else from a source.
+    fn source_gate(
+        &mut self,
+        ip: IpAddr,
+        at: Millis,
+        user_agent: &str,
+        tenant: &str,
+        call_id: Option<&str>,
+        out: &mut Vec<Decision>,
+    ) -> Option<Verdict> {
+        let key = self.source_key(ip);
+        if let Some(s) = self.sources.get(key)
+            && let Some(b) = &s.ban
+            && b.until > at
+        {
+            if let Some(id) = call_id {
+                out.push(explain::banned(b, at, id));
+            }
+            return Some(Verdict::Block { sip_status: 403 });
+        }
+        if let Some(scanner) = scanner_in(user_agent) {
+            let rule = self
+                .policy
+                .profile(self.policy.tenant_profile(tenant))
+                .rules
+                .scanner_user_agent;
+            if rule.enabled {
+                let dec = explain::scanner(ip, scanner, at, &rule, call_id);
+                let until = at + i64::from(rule.ban_secs) * 1000;
+                let reason = dec.reason.clone();
+                out.push(dec);
+                if !rule.shadow {
+                    self.apply_ban(
+                        ip,
+                        at,
+                        until,
+                        RuleId::ScannerUserAgent.as_str(),
+                        "tollguard",
+                        &reason,
+                    );
+                    return Some(Verdict::Block { sip_status: 403 });
+                }
+            }
+        }
+        None
+    }
+
+    fn source_key(&self, ip: IpAddr) -> u64 {
+        match ip {
+            IpAddr::V4(v4) => self.hasher.bytes(KeyKind::Username, &v4.octets(), 4),
+            IpAddr::V6(v6) => self.hasher.bytes(KeyKind::Username, &v6.octets(), 6),
+        }
+    }
+
+    fn network_key(&self, ip: IpAddr) -> u64 {
+        match ip {
+            IpAddr::V4(v4) => {
+                let o = v4.octets();
+                self.hasher.bytes(KeyKind::Country, &[o[0], o[1], o[2]], 24)
+            }
+            IpAddr::V6(v6) => {
+                let o = v6.octets();
+                self.hasher
+                    .bytes(KeyKind::Country, o.get(..6).unwrap_or(&o), 48)
+            }
+        }
+    }
+
+    fn apply_ban(
+        &mut self,
+        ip: IpAddr,
+        at: Millis,
+        until: Millis,
+        rule: &str,
+        by: &str,
+        why: &str,
+    ) {
+        let key = self.source_key(ip);
+        let s = self.sources.entry(key, || SourceState::new(at));
+        s.ban = Some(Ban {
+            source: ip,
+            since: at,
+            until,
+            rule: rule.to_owned(),
+            by: by.to_owned(),
+            why: why.to_owned(),
+        });
+        self.stats.bans += 1;
+    }
+
+    fn on_auth(&mut self, e: &AuthAttempt<'_>, out: &mut Vec<Decision>) -> Verdict {
+        let at = e.at;
+        if let Some(v) = self.source_gate(e.source, at, e.user_agent, e.tenant, None, out) {
+            return v;
+        }
+        let skey = self.source_key(e.source);
+        let prof_idx = self.policy.account_profile(e.tenant, e.username);
+        let rules = self.policy.profile(prof_idx).rules.clone();
+        let mut bans: Vec<(Rule, Decision)> = Vec::new();
+        let mut bar: Option<Decision> = None;
+        let mut warn = false;
+        match e.outcome {
+            AuthOutcome::Challenge => return Verdict::Allow,
+            AuthOutcome::Failure | AuthOutcome::UnknownUser => {
+                let uname = self.hasher.one(KeyKind::Username, e.username) as u32;
+                let src = self.sources.entry(skey, || SourceState::new(at));
+                src.last_seen = src.last_seen.max(at);
+                src.auth_fail_min.add(Span::Minute, at, 1);
+                src.auth_fail_hour.add(Span::Hour, at, 1);
+                let users = src.try_username(uname, at, at - 3_600_000);
+                let checks = [
+                    (
+                        RuleId::AuthSourceMinute,
+                        rules.auth_source_minute,
+                        src.auth_fail_min.total(Span::Minute, at),
+                        Span::Minute.secs(),
+                        Unit::Failures,
+                    ),
+                    (
+                        RuleId::AuthSourceHour,
+                        rules.auth_source_hour,
+                        src.auth_fail_hour.total(Span::Hour, at),
+                        Span::Hour.secs(),
+                        Unit::Failures,
+                    ),
+                    (
+                        RuleId::AuthUsernamesSource,
+                        rules.auth_usernames_source,
+                        users,
+                        Span::Hour.secs(),
+                        Unit::DistinctUsernames,
+                    ),
+                ];
+                for (id, rule, measured, window, unit) in checks {
+                    match rule.level(measured, false) {
+                        Some((Level::Critical, th)) => {
+                            bans.push((
+                                rule,
+                                explain::auth_source(
+                                    id,
+                                    e,
+                                    Level::Critical,
+                                    measured,
+                                    th,
+                                    window,
+                                    unit,
+                                    &rule,
+                                ),
+                            ));
+                        }
+                        // Counters rise one by one: warn once, when the threshold is first crossed.
+                        Some((Level::Warning, th)) if measured == th + 1 => {
+                            out.push(explain::auth_source(
+                                id,
+                                e,
+                                Level::Warning,
+                                measured,
+                                th,
+                                window,
+                                unit,
+                                &rule,
+                            ));
+                            warn = true;
+                        }
+                        _ => {}
+                    }
+                }
+                if e.outcome == AuthOutcome::Failure {
+                    let akey = self.hasher.two(KeyKind::Account, e.tenant, e.username);
+                    let acct = self.accounts.entry(akey, || {
+                        AccountState::new(e.tenant, e.username, prof_idx, at)
+                    });
+                    acct.last_seen = acct.last_seen.max(at);
+                    acct.auth_fail_hour.add(Span::Hour, at, 1);
+                    let measured = acct.auth_fail_hour.total(Span::Hour, at);
+                    let rule = rules.auth_account_hour;
+                    match rule.level(measured, false) {
+                        Some((Level::Critical, th)) => bans.push((
+                            rule,
+                            explain::auth_account(
+                                RuleId::AuthAccountHour,
+                                e,
+                                Level::Critical,
+                                measured,
+                                th,
+                                &rule,
+                            ),
+                        )),
+                        Some((Level::Warning, th)) if measured == th + 1 => {
+                            out.push(explain::auth_account(
+                                RuleId::AuthAccountHour,
+                                e,
+                                Level::Warning,
+                                measured,
+                                th,
+                                &rule,
+                            ));
+                            warn = true;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            AuthOutcome::Success => {
+                let akey = self.hasher.two(KeyKind::Account, e.tenant, e.username);
+                let net = self.network_key(e.source);
+                let acct = self.accounts.entry(akey, || {
+                    AccountState::new(e.tenant, e.username, prof_idx, at)
+                });
+                acct.last_seen = acct.last_seen.max(at);
+                let failures = acct.auth_fail_hour.total(Span::Hour, at);
+                let rule = rules.auth_success_after_failures;
+                if let Some((level, th)) = rule.level(failures, false) {
+                    let d = explain::auth_success(e, level, failures, th, &rule);
+                    if level == Level::Critical && !rule.shadow && rule.escalate {
+                        bar = Some(d);
+                    } else {
+                        out.push(d);
+                        warn = true;
+                    }
+                }
+                if e.kind == AuthKind::Register {
+                    let known = acct.n_networks == 0 || acct.knows_network(net);
+                    acct.learn_network(net);
+                    let rule = rules.auth_new_network;
+                    if !known && let Some((level, th)) = rule.level(1, false) {
+                        out.push(explain::auth_new_network(e, level, th, &rule));
+                        warn = true;
+                    }
+                }
+            }
+        }
+        let mut blocked = false;
+        for (rule, d) in bans {
+            let reason = d.reason.clone();
+            let shadow = d.shadow;
+            out.push(d);
+            if !shadow && !blocked {
+                let until = at + i64::from(rule.ban_secs) * 1000;
+                self.apply_ban(e.source, at, until, "auth", "tollguard", &reason);
+                out.push(explain::ban_decision(e.source, at, until, &reason));
+                blocked = true;
+            }
+        }
+        if let Some(d) = bar {
+            let why = d.reason.clone();
+            out.push(d);
+            let scope = BarScope::Account {
+                tenant: e.tenant.to_owned(),
+                account: e.username.to_owned(),
+            };
+            self.escalate(scope, at, why, out);
+            warn = true;
+        }
+        if blocked {
+            Verdict::Block { sip_status: 403 }
+        } else if warn {
+            Verdict::Warn
+        } else {
+            Verdict::Allow
+        }
+    }
+
+    fn on_requests(&mut self, r: &RequestCount, out: &mut Vec<Decision>) -> Verdict {
+        let at = r.at;
+        if let Some(v) = self.source_gate(r.source, at, "", "", None, out) {
+            return v;
+        }
+        let key = self.source_key(r.source);
+        let rule = self.policy.profile(0).rules.request_rate_source;
+        let s = self.sources.entry(key, || SourceState::new(at));
+        s.last_seen = s.last_seen.max(at);
+        let before = s.requests_min.total(Span::Minute, at);
+        s.requests_min.add(Span::Minute, at, i64::from(r.requests));
+        let measured = s.requests_min.total(Span::Minute, at);
+        match rule.level(measured, false) {
+            Some((Level::Critical, th)) => {
+                let d = explain::requests(r, Level::Critical, measured, th, &rule);
+                let reason = d.reason.clone();
+                let shadow = d.shadow;
+                out.push(d);
+                if !shadow {
+                    let until = at + i64::from(rule.ban_secs) * 1000;
+                    self.apply_ban(
+                        r.source,
+                        at,
+                        until,
+                        RuleId::RequestRateSource.as_str(),
+                        "tollguard",
+                        &reason,
+                    );
+                    out.push(explain::ban_decision(r.source, at, until, &reason));
+                    return Verdict::Block { sip_status: 403 };
+                }
+                Verdict::Warn
+            }
+            Some((Level::Warning, th)) if before <= th => {
+                out.push(explain::requests(r, Level::Warning, measured, th, &rule));
+                Verdict::Warn
+            }
+            _ => Verdict::Allow,
+        }
+    }
+
+    // ----- operator actions --------------------------------------------------------------------------------
+
+    fn add_switch(
+        &mut self,
+        scope: BarScope,
+        classes: ClassSet,
+        at: Millis,
+        by: &str,
+        why: &str,
+    ) -> KillSwitch {
+        let ks = KillSwitch {
+            id: self.next_switch_id,
+            scope,
+            classes,
+            since: at,
+            by: by.to_owned(),
+            why: why.to_owned(),
+        };
+        self.next_switch_id += 1;
+        self.stats.kill_switches_set += 1;
+        self.switches.push(ks.clone());
+        ks
+    }
+
+    /// Sets a kill switch by an operator: the scope is barred from the classes until lifted. Emergency numbers
+    /// stay reachable. Returns the switch (with its id) and the calls in progress that should be ended.
+    pub fn set_kill_switch(
+        &mut self,
+        scope: BarScope,
+        classes: ClassSet,
+        at: Millis,
+        by: &str,
+        why: &str,
+    ) -> (KillSwitch, Vec<String>) {
+        let ks = self.add_switch(scope.clone(), classes, at, by, why);
+        let ids = self.calls_in_progress(&scope, classes);
+        (ks, ids)
+    }
+
+    /// Lifts a kill switch by id. Returns it, or None when there is no such switch.
+    pub fn lift_kill_switch(&mut self, id: u64) -> Option<KillSwitch> {
+        let i = self.switches.iter().position(|k| k.id == id)?;
+        Some(self.switches.remove(i))
+    }
+
+    /// Kill switches in force, oldest first.
+    pub fn kill_switches(&self) -> &[KillSwitch] {
+        &self.switches
+    }
+
+    /// Bans a source by an operator until `until`.
+    pub fn ban(&mut self, source: IpAddr, at: Millis, until: Millis, by: &str, why: &str) {
+        self.apply_ban(source, at, until, "operator", by, why);
+    }
+
+    /// Lifts a ban. Returns it, or None when the source was not banned.
+    pub fn lift_ban(&mut self, source: IpAddr) -> Option<Ban> {
+        let key = self.source_key(source);
+        self.sources.get_mut(key).and_then(|s| s.ban.take())
+    }
+
+    /// Bans in force at `now`, sorted by source.
+    pub fn bans(&self, now: Millis) -> Vec<Ban> {
+        let mut v: Vec<Ban> = self
+            .sources
+            .iter()
+            .filter_map(|(_, s)| s.ban.clone())
+            .filter(|b| b.until > now)
+            .collect();
+        v.sort_by_key(|b| b.source);
+        v
+    }
+
+    /// Forgets idle keys and lost calls. Called automatically every 10 minutes of event time.
+    pub fn expire(&mut self, now: Millis) {
+        self.last_expire = now;
+        let l = self.policy.limits;
+        let hours = i64::from(l.idle_hours) * 3_600_000;
+        self.accounts
+            .expire(now, i64::from(l.account_idle_days) * 86_400_000);
+        self.tenants
+            .expire(now, i64::from(l.account_idle_days) * 86_400_000);
+        self.sources.expire(now, hours);
+        self.numbers.expire(now, hours);
+        self.ranges.expire(now, hours);
+        let max_call = i64::from(l.max_call_hours) * 3_600_000;
+        let lost: Vec<u64> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| now.saturating_sub(c.started) >= max_call)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in lost {
+            if let Some(c) = self.calls.remove(k)
+                && let Some(ans) = c.answered
+            {
+                if let Some(a) = self.accounts.get_mut(c.account) {
+                    a.calls
+                        .remove(c.rate.per_minute_millis, c.rate.setup_millis, ans);
+                }
+                if let Some(t) = self.tenants.get_mut(c.tenant) {
+                    t.calls
+                        .remove(c.rate.per_minute_millis, c.rate.setup_millis, ans);
+                }
+            }
+        }
+    }
+
+    // ----- snapshot ----------------------------------------------------------------------------------------
+
+    /// The state to persist for a restart (serde; deterministic order).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            version: 1,
+            seed: self.hasher.seed(),
+            accounts: self.accounts.to_sorted(),
+            tenants: self.tenants.to_sorted(),
+            sources: self.sources.to_sorted(),
+            numbers: self.numbers.to_sorted(),
+            ranges: self.ranges.to_sorted(),
+            calls: self.calls.to_sorted(),
+            call_log: self.call_log.clone(),
+            kill_switches: self.switches.clone(),
+            next_switch_id: self.next_switch_id,
+            last_expire: self.last_expire,
+            stats: self.stats,
+        }
+    }
+
+    /// An engine resuming from a snapshot, under a (possibly edited) policy.
+    pub fn restore(policy: Policy, rates: Arc<dyn RateTable>, snap: Snapshot) -> Engine {
+        let mut e = Engine::with_seed(policy, rates, snap.seed);
+        let l = e.policy.limits;
+        let mut accounts = snap.accounts;
+        for (_, a) in accounts.iter_mut() {
+            a.profile = e.policy.account_profile(&a.tenant, &a.account);
+        }
+        let mut tenants = snap.tenants;
+        for (_, t) in tenants.iter_mut() {
+            t.profile = e.policy.tenant_profile(&t.tenant);
+        }
+        e.accounts = BoundedMap::from_entries(l.max_accounts, accounts);
+        e.tenants = BoundedMap::from_entries(l.max_tenants, tenants);
+        e.sources = BoundedMap::from_entries(l.max_sources, snap.sources);
+        e.numbers = BoundedMap::from_entries(l.max_numbers, snap.numbers);
+        e.ranges = BoundedMap::from_entries(l.max_ranges, snap.ranges);
+        e.calls = BoundedMap::from_entries(l.max_calls_in_progress, snap.calls);
+        e.call_log = snap.call_log;
+        e.switches = snap.kill_switches;
+        e.next_switch_id = snap.next_switch_id;
+        e.last_expire = snap.last_expire;
+        e.stats = snap.stats;
+        e
+    }
+}
+
+// ----- rule helpers --------------------------------------------------------------------------------------------
+
+#[allow(clippy::too_many_arguments)]
+fn check(
+    hits: &mut Vec<Hit>,
+    rule: RuleId,
+    r: &Rule,
+    measured: i64,
+    off: bool,
+    unit: Unit,
+    window_secs: u32,
+    subject: Subject,
+) {
+    if measured <= r.floor(off) {
+        return;
+    }
+    push_level(
+        hits,
+        rule,
+        r,
+        measured,
+        off,
+        unit,
+        window_secs,
+        subject,
+        false,
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_level(
+    hits: &mut Vec<Hit>,
+    rule: RuleId,
+    r: &Rule,
+    measured: i64,
+    off: bool,
+    unit: Unit,
+    window_secs: u32,
+    subject: Subject,
+    denial: bool,
+) {
+    if let Some((level, threshold)) = r.level(measured, off) {
+        hits.push(Hit {
+            rule,
+            level,
+            shadow: r.shadow,
+            escalate: r.escalate,
+            measured,
+            threshold,
+            unit,
+            window_secs,
+            subject,
+            denial,
+        });
+    }
+}
+
+fn flag_hit(rule: RuleId, level: Level, shadow: bool) -> Hit {
+    Hit {
+        rule,
+        level,
+        shadow,
+        escalate: false,
+        measured: 1,
+        threshold: 0,
+        unit: Unit::Flag,
+        window_secs: 0,
+        subject: Subject::Destination,
+        denial: level == Level::Critical,
+    }
+}
+
+/// Destination policy: deny lists, allowed classes and countries, risk tiers, off-hours international.
+fn destination_hits(
+    dp: &crate::policy::DestPolicy,
+    d: &Destination,
+    class: DestClass,
+    off: bool,
+    hits: &mut Vec<Hit>,
+) {
+    let shadow = dp.shadow;
+    if let Some(e) = d.e164
+        && dp
+            .deny_prefixes
+            .iter()
+            .any(|p| e.digits().starts_with(p.as_str()))
+    {
+        hits.push(flag_hit(RuleId::DenyPrefix, Level::Critical, shadow));
+        return;
+    }
+    let iso = d.country.map(|c| c.iso2);
+    if let Some(iso) = iso
+        && dp.deny_countries.iter().any(|c| c == iso)
+    {
+        hits.push(flag_hit(
+            RuleId::DestinationCountry,
+            Level::Critical,
+            shadow,
+        ));
+        return;
+    }
+    if !dp.allow_classes.contains(class) {
+        hits.push(flag_hit(RuleId::DestinationClass, Level::Critical, shadow));
+        return;
+    }
+    if d.scope == Scope::International && !iso.is_some_and(|i| dp.country_allowed(i)) {
+        hits.push(flag_hit(
+            RuleId::DestinationCountry,
+            Level::Critical,
+            shadow,
+        ));
+        return;
+    }
+    let exempt = iso.is_some_and(|i| dp.risk_exempt_countries.iter().any(|c| c == i));
+    if !exempt {
+        if dp.block_risk_at.is_some_and(|t| d.risk >= t) {
+            hits.push(flag_hit(RuleId::RiskTier, Level::Critical, shadow));
+            return;
+        }
+        if dp.warn_risk_at.is_some_and(|t| d.risk >= t) {
+            hits.push(flag_hit(RuleId::RiskTier, Level::Warning, shadow));
+        }
+    }
+    if off && is_international(class) {
+        match dp.off_hours_international {
+            OffHoursAction::Allow => {}
+            OffHoursAction::Warn => hits.push(flag_hit(
+                RuleId::OffHoursInternational,
+                Level::Warning,
+                shadow,
+            )),
+            OffHoursAction::Block => hits.push(flag_hit(
+                RuleId::OffHoursInternational,
+                Level::Critical,
+                shadow,
+            )),
+        }
+    }
+}
+
+/// Splits a dial string's digits into (prefixes, national number) hashes: the last 8 digits are the national
+/// number, whatever came before them the prefixes. None for strings of fewer than 10 digits.
+fn split_dialed(h: &KeyHasher, dialed: &str) -> Option<(u32, u32)> {
+    let mut buf = [0u8; 32];
+    let mut n = 0usize;
+    for b in dialed.bytes().filter(u8::is_ascii_digit) {
+        *buf.get_mut(n)? = b;
+        n += 1;
+    }
+    if n < 10 {
+        return None;
+    }
+    let digits = buf.get(..n)?;
+    let (head, tail) = digits.split_at(n - 8);
+    Some((
+        h.bytes(KeyKind::Range, head, 1) as u32,
+        h.bytes(KeyKind::Number, tail, 1) as u32,
+    ))
+}
+
+/// The largest group of answered calls to country `cc` since `since` whose durations lie within a span of
+/// 2 × `jitter` seconds and include the current call's `secs`. Fills `members` with their sequence numbers.
+fn pumping_cluster(
+    acct: &AccountState,
+    cc: u16,
+    secs: u32,
+    jitter: u32,
+    since: Millis,
+    members: &mut Vec<u64>,
+) -> i64 {
+    let width = 2 * jitter;
+    let mut best = 0i64;
+    let mut best_lo = secs;
+    let candidates = acct
+        .durations
+        .iter()
+        .filter(|d| d.cc == cc && d.at >= since && d.at != 0);
+    for lo_d in candidates.clone() {
+        let lo = lo_d.secs;
+        if lo > secs || secs - lo > width {
+            continue;
+        }
+        let count = candidates
+            .clone()
+            .filter(|d| d.secs >= lo && d.secs <= lo + width)
+            .count() as i64;
+        if count > best {
+            best = count;
+            best_lo = lo;
+        }
+    }
+    members.clear();
+    let mut m: Vec<(Millis, u64)> = candidates
+        .filter(|d| d.secs >= best_lo && d.secs <= best_lo + width)
+        .map(|d| (d.at, d.seq))
+        .collect();
+    m.sort_unstable();
+    members.extend(m.into_iter().map(|(_, s)| s));
+    best
+}
+
+fn learn_attempt(
+    acct: &mut AccountState,
+    d: &Destination,
+    class: DestClass,
+    _at: Millis,
+    m: &LocalMoment,
+) {
+    let b = &mut acct.baseline;
+    b.calls = b.calls.saturating_add(1);
+    b.hours |= 1u32 << (m.hour % 24);
+    if is_international(class) {
+        b.ever_international = true;
+        if let Some(c) = d.country {
+            b.learn_country(c.calling_code);
+        }
+    }
+    b.max_risk = b.max_risk.max(risk_rank(d.risk));
+}
+
+/// An amount in the site currency, for decisions.
+pub(crate) fn amount(millis: i64, currency: numbering::Currency) -> Amount {
+    Amount::new(millis, currency)
+}

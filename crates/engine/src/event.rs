@@ -1,0 +1,138 @@
+//! The engine's input: what happened on the telephony side, in one small model shared by every adapter
+//! (SIP proxy, CDR reader, HEP mirror). Time is a field of each event, never read from a clock, so a replay
+//! decides exactly what live traffic would have. Events borrow their strings so adapters need not allocate.
+
+use std::net::{IpAddr, SocketAddr};
+
+use chrono::{DateTime, Utc};
+use numbering::Destination;
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch (UTC).
+pub type Millis = i64;
+
+/// Converts a UTC time to [`Millis`].
+pub fn millis(t: DateTime<Utc>) -> Millis {
+    t.timestamp_millis()
+}
+
+/// One thing that happened.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    CallAttempt(CallAttempt<'a>),
+    CallAnswered(CallAnswered<'a>),
+    CallEnded(CallEnded<'a>),
+    Auth(AuthAttempt<'a>),
+    Requests(RequestCount),
+}
+
+impl Event<'_> {
+    pub fn at(&self) -> Millis {
+        match self {
+            Event::CallAttempt(e) => e.at,
+            Event::CallAnswered(e) => e.at,
+            Event::CallEnded(e) => e.at,
+            Event::Auth(e) => e.at,
+            Event::Requests(e) => e.at,
+        }
+    }
+}
+
+/// An outgoing call attempt (an INVITE, or the start of a CDR).
+#[derive(Debug, Clone, Copy)]
+pub struct CallAttempt<'a> {
+    pub at: Millis,
+    /// The call's own id (SIP Call-ID, Asterisk uniqueid, FreeSWITCH uuid): answers and ends refer to it.
+    pub call_id: &'a str,
+    /// Tenant or site ("acme"); "" for a single-site installation.
+    pub tenant: &'a str,
+    /// Account or extension that placed the call ("205").
+    pub account: &'a str,
+    /// Where the request came from, when known (CDRs often do not say).
+    pub source: Option<SocketAddr>,
+    /// User-Agent header, "" when unknown.
+    pub user_agent: &'a str,
+    /// True when the caller proved its identity (digest auth, trusted trunk).
+    pub authenticated: bool,
+    /// The dial string exactly as received.
+    pub dialed: &'a str,
+    /// What `numbering` made of the dial string.
+    pub destination: &'a Destination,
+    /// Trunk or route the call takes, "" when unknown.
+    pub route: &'a str,
+}
+
+/// The callee answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallAnswered<'a> {
+    pub at: Millis,
+    pub call_id: &'a str,
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EndCause {
+    /// Answered and hung up normally.
+    Normal,
+    NoAnswer,
+    Busy,
+    /// Rejected or failed (network, congestion, 4xx/5xx/6xx).
+    Failed,
+    /// The caller gave up before an answer.
+    Cancelled,
+    /// Ended by tollguard itself (kill switch).
+    Terminated,
+}
+
+/// The call ended (a BYE, or the end of a CDR).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallEnded<'a> {
+    pub at: Millis,
+    pub call_id: &'a str,
+    /// Whole call in seconds, from attempt to end.
+    pub duration_secs: u32,
+    /// Seconds from answer to end (0 when not answered).
+    pub billable_secs: u32,
+    pub cause: EndCause,
+}
+
+/// What was being authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthKind {
+    Register,
+    Call,
+    Other,
+}
+
+/// The outcome of one authentication or registration attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthOutcome {
+    Success,
+    /// A challenge was sent (401/407 without credentials): normal first step, counted but not a failure.
+    Challenge,
+    /// Wrong password.
+    Failure,
+    /// No such user.
+    UnknownUser,
+}
+
+/// One authentication or registration attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthAttempt<'a> {
+    pub at: Millis,
+    pub tenant: &'a str,
+    /// The user name tried (an extension or account).
+    pub username: &'a str,
+    pub source: IpAddr,
+    pub user_agent: &'a str,
+    pub kind: AuthKind,
+    pub outcome: AuthOutcome,
+}
+
+/// Raw request count from one source over a short interval (scanner detection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestCount {
+    pub at: Millis,
+    pub source: IpAddr,
+    pub requests: u32,
+}

@@ -1,0 +1,654 @@
+//! Explanations: turns a rule that fired into a [`Decision`] with the key, the numbers and one sentence a PBX
+//! admin understands ("ext 205 made 5 answered calls of 30±2 s to Sierra Leone in 1 h: looks like traffic
+//! pumping; 525 JPY at stake"). Only runs when something fired, so it may allocate freely.
+
+use std::net::IpAddr;
+
+use numbering::{Currency, Destination, Money, RiskTier};
+
+use crate::calendar::{LocalMoment, SiteCalendar};
+use crate::cost::Rate;
+use crate::decision::{Action, BarScope, Decision, DestClass, Level, Unit, account_words};
+use crate::engine::{Hit, amount};
+use crate::event::{AuthAttempt, CallAttempt, Millis, RequestCount};
+use crate::policy::Rule;
+use crate::rule_id::RuleId;
+use crate::state::{Ban, KillSwitch};
+
+/// What a hit was measured on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Account,
+    Tenant,
+    Number,
+    Range,
+    Destination,
+}
+
+pub(crate) struct CallContext<'a, 'b> {
+    pub attempt: &'a CallAttempt<'b>,
+    pub class: DestClass,
+    pub moment: LocalMoment,
+    pub rate: Rate,
+    pub currency: Currency,
+    /// Spent by the account in 24 h, plus calls in progress, plus this call's least charge.
+    pub at_stake_millis: i64,
+    pub blocked: bool,
+}
+
+fn money(millis: i64, c: Currency) -> Money {
+    Money {
+        millis,
+        currency: c,
+    }
+}
+
+fn window_words(secs: u32) -> &'static str {
+    match secs {
+        60 => "1 min",
+        600 => "10 min",
+        3600 => "1 h",
+        86_400 => "24 h",
+        _ => "this month",
+    }
+}
+
+fn tier_words(r: RiskTier) -> &'static str {
+    match r {
+        RiskTier::Low => "low",
+        RiskTier::Medium => "medium",
+        RiskTier::High => "high",
+        RiskTier::Critical => "critical",
+    }
+}
+
+/// "Sierra Leone (+23276123456)", "a premium-rate number (+81990123456)", "\"*99#\" (unrecognised)".
+pub fn destination_words(d: &Destination, dialed: &str, class: DestClass) -> String {
+    let number = d
+        .e164
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| format!("\"{dialed}\""));
+    match (class, d.country) {
+        (DestClass::Premium | DestClass::Satellite, Some(c)) => {
+            format!("a {} number in {} ({number})", class.as_str(), c.name)
+        }
+        (DestClass::International, Some(c)) => format!("{} ({number})", c.name),
+        (DestClass::Unknown, _) => format!("{number} (a number the dial plan does not recognise)"),
+        _ => format!("a {} number ({number})", class.as_str()),
+    }
+}
+
+fn key_words(s: Subject, a: &CallAttempt<'_>, d: &Destination) -> String {
+    match s {
+        Subject::Tenant => format!("tenant {}", a.tenant),
+        Subject::Number => format!(
+            "number {}",
+            d.e164.map(|e| e.to_string()).unwrap_or_default()
+        ),
+        Subject::Range => {
+            let digits = d.e164.map(|e| e.digits().to_owned()).unwrap_or_default();
+            let cut = digits.len().saturating_sub(3);
+            format!("range +{}xxx", digits.get(..cut).unwrap_or(""))
+        }
+        Subject::Destination => format!(
+            "destination {}",
+            destination_words(d, a.dialed, DestClass::of(d))
+        ),
+        Subject::Account => {
+            if a.tenant.is_empty() {
+                format!("account {}", a.account)
+            } else {
+                format!("account {}/{}", a.tenant, a.account)
+            }
+        }
+    }
+}
+
+fn call_reason(h: &Hit, ctx: &CallContext<'_, '_>) -> String {
+    let a = ctx.attempt;
+    let d = a.destination;
+    let who = account_words(a.tenant, a.account);
+    let dest = destination_words(d, a.dialed, ctx.class);
+    let n = h.measured;
+    let th = h.threshold;
+    let w = window_words(h.window_secs);
+    let off = if ctx.moment.off_hours {
+        ", outside business hours"
+    } else {
+        ""
+    };
+    let cur = ctx.currency.as_str();
+    let country = d.country.map(|c| c.name).unwrap_or("an unknown country");
+    match h.rule {
+        RuleId::DestinationClass => format!(
+            "{who} called {dest}: {} calls are not allowed by the policy",
+            ctx.class.as_str()
+        ),
+        RuleId::DestinationCountry => {
+            format!("{who} called {dest}: {country} is not an allowed destination in the policy")
+        }
+        RuleId::DenyPrefix => {
+            format!("{who} called {dest}: the number is on the policy's deny list")
+        }
+        RuleId::RiskTier => {
+            let why = if d.risk_reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", d.risk_reason)
+            };
+            format!(
+                "{who} called {dest}: a {}-risk destination for toll fraud{why}",
+                tier_words(d.risk)
+            )
+        }
+        RuleId::OffHoursInternational => {
+            format!("{who} made an international call to {dest} outside business hours")
+        }
+        RuleId::Obfuscated => format!(
+            "{who} dialed \"{}\": an obfuscated dial string, a trick used to slip past dial-plan filters",
+            a.dialed
+        ),
+        RuleId::PrefixProbe => format!(
+            "{who} tried the same number with {n} different prefixes within 1 min (limit {th}), last \"{}\": prefix probing, a known attacker habit",
+            a.dialed
+        ),
+        RuleId::VelocityAccountMinute
+        | RuleId::VelocityAccountHour
+        | RuleId::VelocityAccountDay => {
+            format!(
+                "{who} made {n} call attempts in {w}{off} (limit {th}): unusual call rate, last to {dest}"
+            )
+        }
+        RuleId::VelocityTenantMinute | RuleId::VelocityTenantHour | RuleId::VelocityTenantDay => {
+            format!(
+                "tenant {} made {n} call attempts in {w}{off} (limit {th}), last by {who} to {dest}",
+                a.tenant
+            )
+        }
+        RuleId::ConcurrentAccount => format!(
+            "{who} would have {n} calls in progress at once{off} (limit {th}), new call to {dest}"
+        ),
+        RuleId::ConcurrentTenant => format!(
+            "tenant {} would have {n} calls in progress at once{off} (limit {th})",
+            a.tenant
+        ),
+        RuleId::FailedAccountHour => format!(
+            "{who} had {n} unanswered calls in 1 h{off} (limit {th}): someone may be probing routes"
+        ),
+        RuleId::DeniedAccountHour => format!(
+            "{who} tried {n} barred destinations in 1 h (limit {th}), last {dest}: someone is trying what the policy forbids"
+        ),
+        RuleId::RepeatNumberHour => {
+            format!("{dest} was called {n} times in 1 h{off} (limit {th}), last by {who}")
+        }
+        RuleId::RangeWalkHour => format!(
+            "{n} different numbers under {} were dialed in 1 h{off} (limit {th}), last by {who}: looks like a number-range walk",
+            key_words(Subject::Range, a, d).trim_start_matches("range ")
+        ),
+        RuleId::MoneyAccountHour | RuleId::MoneyAccountDay | RuleId::MoneyAccountMonth => format!(
+            "{who} would reach {n} {cur} of calls in {w} with this call to {dest}{off} (limit {th} {cur})"
+        ),
+        RuleId::MoneyTenantHour | RuleId::MoneyTenantDay | RuleId::MoneyTenantMonth => format!(
+            "tenant {} would reach {n} {cur} of calls in {w}{off} (limit {th} {cur}), last by {who} to {dest}",
+            a.tenant
+        ),
+        RuleId::NoveltyFirstInternational => {
+            format!("{who} made its first international call ever, to {dest}")
+        }
+        RuleId::NoveltyCountry => format!("{who} called {country} for the first time ({dest})"),
+        RuleId::NoveltyRisk => format!(
+            "{who} called a {}-risk destination for the first time: {dest}",
+            tier_words(d.risk)
+        ),
+        RuleId::NoveltyHours => format!(
+            "{who} called {dest} at {:02}:xx outside business hours, an hour at which it never calls",
+            ctx.moment.hour
+        ),
+        other => format!(
+            "{who} called {dest}: rule {} fired (measured {n}, limit {th})",
+            other.as_str()
+        ),
+    }
+}
+
+pub(crate) fn call_decision(h: &Hit, ctx: &CallContext<'_, '_>, calls: Vec<String>) -> Decision {
+    let a = ctx.attempt;
+    let action = if h.level == Level::Critical && !h.shadow {
+        Action::Block { sip_status: 403 }
+    } else {
+        Action::Warn
+    };
+    let stake = ctx.at_stake_millis.max(0);
+    let mut reason = call_reason(h, ctx);
+    if stake > 0 {
+        reason.push_str(&format!("; {} at stake", money(stake, ctx.currency)));
+    }
+    if h.shadow && h.level == Level::Critical {
+        reason.push_str(" (shadow mode: would have been blocked)");
+    } else if ctx.blocked && h.level == Level::Critical {
+        reason.push_str(". Call blocked");
+    }
+    let _ = ctx.rate;
+    Decision {
+        at: a.at,
+        rule: h.rule.as_str().to_owned(),
+        level: h.level,
+        action,
+        shadow: h.shadow,
+        key: key_words(h.subject, a, a.destination),
+        measured: h.measured,
+        threshold: h.threshold,
+        unit: h.unit,
+        window_secs: h.window_secs,
+        call_id: Some(a.call_id.to_owned()),
+        calls,
+        at_stake: (stake > 0).then(|| amount(stake, ctx.currency)),
+        reason,
+    }
+}
+
+pub(crate) struct EndContext<'a> {
+    pub call_id: &'a str,
+    pub tenant: &'a str,
+    pub account: &'a str,
+    pub country: Option<&'static str>,
+    pub cc: u16,
+    pub secs: u32,
+    pub jitter: u32,
+    pub rate: Rate,
+    pub currency: Currency,
+    pub at: Millis,
+    pub spent_day_millis: i64,
+    pub usual_day_millis: i64,
+}
+
+pub(crate) fn end_decision(h: &Hit, ctx: &EndContext<'_>, calls: Vec<String>) -> Decision {
+    let who = account_words(ctx.tenant, ctx.account);
+    let cur = ctx.currency.as_str();
+    let n = h.measured;
+    let th = h.threshold;
+    let w = window_words(h.window_secs);
+    let country = ctx.country.map(str::to_owned).unwrap_or_else(|| {
+        if ctx.cc == 0 {
+            "the same destination".into()
+        } else {
+            format!("country code +{}", ctx.cc)
+        }
+    });
+    let (mut reason, stake) = match h.rule {
+        RuleId::Pumping => (
+            format!(
+                "{who} made {n} answered calls of {}±{} s to {country} in 1 h (limit {th}): looks like traffic pumping",
+                ctx.secs, ctx.jitter
+            ),
+            ctx.rate.cost(ctx.secs).saturating_mul(n),
+        ),
+        RuleId::MoneyAccountHour | RuleId::MoneyAccountDay | RuleId::MoneyAccountMonth => (
+            format!("{who} has spent {n} {cur} on calls in {w} (limit {th} {cur})"),
+            n.saturating_mul(1000),
+        ),
+        RuleId::MoneyTenantHour | RuleId::MoneyTenantDay | RuleId::MoneyTenantMonth => (
+            format!(
+                "tenant {} has spent {n} {cur} on calls in {w} (limit {th} {cur})",
+                ctx.tenant
+            ),
+            n.saturating_mul(1000),
+        ),
+        RuleId::NoveltySpend => (
+            format!(
+                "{who} spent {} in 24 h, {n}% of its usual {} a day (limit {th}%)",
+                money(ctx.spent_day_millis, ctx.currency),
+                money(ctx.usual_day_millis, ctx.currency)
+            ),
+            ctx.spent_day_millis,
+        ),
+        other => (
+            format!(
+                "{who}: rule {} fired (measured {n}, limit {th})",
+                other.as_str()
+            ),
+            0,
+        ),
+    };
+    if stake > 0 {
+        reason.push_str(&format!("; {} at stake", money(stake, ctx.currency)));
+    }
+    if h.shadow && h.level == Level::Critical {
+        reason.push_str(" (shadow mode: nothing enforced)");
+    }
+    Decision {
+        at: ctx.at,
+        rule: h.rule.as_str().to_owned(),
+        level: h.level,
+        action: Action::Warn,
+        shadow: h.shadow,
+        key: if h.subject == Subject::Tenant {
+            format!("tenant {}", ctx.tenant)
+        } else if ctx.tenant.is_empty() {
+            format!("account {}", ctx.account)
+        } else {
+            format!("account {}/{}", ctx.tenant, ctx.account)
+        },
+        measured: n,
+        threshold: th,
+        unit: h.unit,
+        window_secs: h.window_secs,
+        call_id: Some(ctx.call_id.to_owned()),
+        calls,
+        at_stake: (stake > 0).then(|| amount(stake, ctx.currency)),
+        reason,
+    }
+}
+
+fn plain(
+    at: Millis,
+    rule: &str,
+    level: Level,
+    action: Action,
+    key: String,
+    reason: String,
+) -> Decision {
+    Decision {
+        at,
+        rule: rule.to_owned(),
+        level,
+        action,
+        shadow: false,
+        key,
+        measured: 1,
+        threshold: 0,
+        unit: Unit::Flag,
+        window_secs: 0,
+        call_id: None,
+        calls: Vec::new(),
+        at_stake: None,
+        reason,
+    }
+}
+
+fn local_time(cal: &SiteCalendar, at: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(at)
+        .map(|t| {
+            t.with_timezone(&cal.tz)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+pub(crate) fn kill_switch(
+    ks: &KillSwitch,
+    a: &CallAttempt<'_>,
+    class: DestClass,
+    cal: &SiteCalendar,
+) -> Decision {
+    let who = account_words(a.tenant, a.account);
+    let mut d = plain(
+        a.at,
+        RuleId::KillSwitch.as_str(),
+        Level::Critical,
+        Action::Block { sip_status: 403 },
+        format!("kill switch {}", ks.id),
+        format!(
+            "{who} called {}: {} calls of {} are barred since {} by {} ({}). Call blocked",
+            destination_words(a.destination, a.dialed, class),
+            class.as_str(),
+            ks.scope,
+            local_time(cal, ks.since),
+            ks.by,
+            ks.why
+        ),
+    );
+    d.call_id = Some(a.call_id.to_owned());
+    d
+}
+
+pub(crate) fn bar_decision(ks: &KillSwitch, at: Millis) -> Decision {
+    plain(
+        at,
+        RuleId::KillSwitch.as_str(),
+        Level::Critical,
+        Action::Bar {
+            scope: ks.scope.clone(),
+            classes: ks.classes,
+        },
+        format!("kill switch {}", ks.id),
+        format!(
+            "{} barred from {} calls until an operator lifts it, because {}",
+            ks.scope, ks.classes, ks.why
+        ),
+    )
+}
+
+pub(crate) fn end_calls_decision(scope: &BarScope, ids: Vec<String>, at: Millis) -> Decision {
+    let reason = format!(
+        "end {} call(s) in progress of {} to barred destinations",
+        ids.len(),
+        scope
+    );
+    plain(
+        at,
+        RuleId::KillSwitch.as_str(),
+        Level::Critical,
+        Action::EndCalls {
+            scope: scope.clone(),
+            call_ids: ids,
+        },
+        scope.to_string(),
+        reason,
+    )
+}
+
+pub(crate) fn banned(b: &Ban, at: Millis, call_id: &str) -> Decision {
+    let mut d = plain(
+        at,
+        RuleId::Ban.as_str(),
+        Level::Critical,
+        Action::Block { sip_status: 403 },
+        format!("source {}", b.source),
+        format!(
+            "{} is banned for {} more min by {}: {}. Call blocked",
+            b.source,
+            (b.until - at + 59_999) / 60_000,
+            b.by,
+            b.why
+        ),
+    );
+    d.call_id = Some(call_id.to_owned());
+    d
+}
+
+pub(crate) fn ban_decision(ip: IpAddr, at: Millis, until: Millis, why: &str) -> Decision {
+    plain(
+        at,
+        RuleId::Ban.as_str(),
+        Level::Critical,
+        Action::Ban { source: ip, until },
+        format!("source {ip}"),
+        format!("ban {ip} for {} min: {why}", (until - at) / 60_000),
+    )
+}
+
+pub(crate) fn scanner(
+    ip: IpAddr,
+    scanner: &str,
+    at: Millis,
+    rule: &Rule,
+    call_id: Option<&str>,
+) -> Decision {
+    let mut d = plain(
+        at,
+        RuleId::ScannerUserAgent.as_str(),
+        Level::Critical,
+        if rule.shadow {
+            Action::Warn
+        } else {
+            Action::Ban {
+                source: ip,
+                until: at + i64::from(rule.ban_secs) * 1000,
+            }
+        },
+        format!("source {ip}"),
+        format!(
+            "{ip} uses the User-Agent of a known SIP scanner ({scanner}); banned for {} h",
+            rule.ban_secs / 3600
+        ),
+    );
+    d.shadow = rule.shadow;
+    d.call_id = call_id.map(str::to_owned);
+    d
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn auth_source(
+    id: RuleId,
+    e: &AuthAttempt<'_>,
+    level: Level,
+    n: i64,
+    th: i64,
+    window: u32,
+    unit: Unit,
+    rule: &Rule,
+) -> Decision {
+    let w = window_words(window);
+    let reason = match id {
+        RuleId::AuthUsernamesSource => format!(
+            "{} tried {n} different user names in {w} (limit {th}), last \"{}\": extension scanning",
+            e.source, e.username
+        ),
+        _ => format!(
+            "{} failed to authenticate {n} times in {w} (limit {th}), last as \"{}\": password guessing",
+            e.source, e.username
+        ),
+    };
+    Decision {
+        at: e.at,
+        rule: id.as_str().to_owned(),
+        level,
+        action: Action::Warn,
+        shadow: rule.shadow,
+        key: format!("source {}", e.source),
+        measured: n,
+        threshold: th,
+        unit,
+        window_secs: window,
+        call_id: None,
+        calls: Vec::new(),
+        at_stake: None,
+        reason,
+    }
+}
+
+pub(crate) fn auth_account(
+    id: RuleId,
+    e: &AuthAttempt<'_>,
+    level: Level,
+    n: i64,
+    th: i64,
+    rule: &Rule,
+) -> Decision {
+    let who = account_words(e.tenant, e.username);
+    Decision {
+        at: e.at,
+        rule: id.as_str().to_owned(),
+        level,
+        action: Action::Warn,
+        shadow: rule.shadow,
+        key: format!("account {}", e.username),
+        measured: n,
+        threshold: th,
+        unit: Unit::Failures,
+        window_secs: 3600,
+        call_id: None,
+        calls: Vec::new(),
+        at_stake: None,
+        reason: format!(
+            "{who} had {n} failed logins in 1 h (limit {th}), last from {}: someone is guessing its password",
+            e.source
+        ),
+    }
+}
+
+pub(crate) fn auth_success(
+    e: &AuthAttempt<'_>,
+    level: Level,
+    failures: i64,
+    th: i64,
+    rule: &Rule,
+) -> Decision {
+    let who = account_words(e.tenant, e.username);
+    let then = if level == Level::Critical && !rule.shadow && rule.escalate {
+        "; its international calling is barred until an operator lifts it"
+    } else {
+        ""
+    };
+    Decision {
+        at: e.at,
+        rule: RuleId::AuthSuccessAfterFailures.as_str().to_owned(),
+        level,
+        action: Action::Warn,
+        shadow: rule.shadow,
+        key: format!("account {}", e.username),
+        measured: failures,
+        threshold: th,
+        unit: Unit::Failures,
+        window_secs: 3600,
+        call_id: None,
+        calls: Vec::new(),
+        at_stake: None,
+        reason: format!(
+            "{who} logged in from {} after {failures} failed attempts in 1 h (limit {th}): the password was probably guessed{then}",
+            e.source
+        ),
+    }
+}
+
+pub(crate) fn auth_new_network(
+    e: &AuthAttempt<'_>,
+    level: Level,
+    th: i64,
+    rule: &Rule,
+) -> Decision {
+    let who = account_words(e.tenant, e.username);
+    Decision {
+        at: e.at,
+        rule: RuleId::AuthNewNetwork.as_str().to_owned(),
+        level,
+        action: Action::Warn,
+        shadow: rule.shadow,
+        key: format!("account {}", e.username),
+        measured: 1,
+        threshold: th,
+        unit: Unit::Flag,
+        window_secs: 0,
+        call_id: None,
+        calls: Vec::new(),
+        at_stake: None,
+        reason: format!(
+            "{who} registered from {}, a network it never registered from before",
+            e.source
+        ),
+    }
+}
+
+pub(crate) fn requests(r: &RequestCount, level: Level, n: i64, th: i64, rule: &Rule) -> Decision {
+    Decision {
+        at: r.at,
+        rule: RuleId::RequestRateSource.as_str().to_owned(),
+        level,
+        action: Action::Warn,
+        shadow: rule.shadow,
+        key: format!("source {}", r.source),
+        measured: n,
+        threshold: th,
+        unit: Unit::Requests,
+        window_secs: 60,
+        call_id: None,
+        calls: Vec::new(),
+        at_stake: None,
+        reason: format!(
+            "{} sent {n} requests in 1 min (limit {th}): a scanner or a flood",
+            r.source
+        ),
+    }
+}

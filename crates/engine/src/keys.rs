@@ -1,0 +1,296 @@
+//! Keys and bounded maps: every per-key state lives in a [`BoundedMap`] keyed by a seeded 64-bit hash of the key
+//! (no string is built or cloned per event), capped in size, with idle expiry and eviction of the least recently
+//! seen entries when a flood of new keys arrives. Also the [`CallLog`] that remembers recent call ids for alerts.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::Millis;
+
+/// Hashes keys with a seed, so that an attacker who does not know the seed cannot aim collisions at a map.
+/// Deterministic for a given seed (the seed is part of the snapshot).
+#[derive(Debug, Clone)]
+pub struct KeyHasher {
+    seed: u64,
+    state: foldhash::fast::FixedState,
+}
+
+/// What a key is, mixed into its hash so that equal strings of different kinds never share an entry.
+#[derive(Debug, Clone, Copy)]
+#[repr(u8)]
+pub enum KeyKind {
+    Account = 1,
+    Tenant = 2,
+    Number = 3,
+    Range = 4,
+    Country = 5,
+    Call = 6,
+    Username = 7,
+}
+
+impl KeyHasher {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            state: foldhash::fast::FixedState::with_seed(seed),
+        }
+    }
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+    pub fn one(&self, kind: KeyKind, a: &str) -> u64 {
+        let mut h = self.state.build_hasher();
+        h.write_u8(kind as u8);
+        h.write(a.as_bytes());
+        h.finish()
+    }
+    pub fn two(&self, kind: KeyKind, a: &str, b: &str) -> u64 {
+        let mut h = self.state.build_hasher();
+        h.write_u8(kind as u8);
+        h.write(a.as_bytes());
+        h.write_u8(0xff);
+        h.write(b.as_bytes());
+        h.finish()
+    }
+    pub fn bytes(&self, kind: KeyKind, a: &[u8], b: u64) -> u64 {
+        let mut h = self.state.build_hasher();
+        h.write_u8(kind as u8);
+        h.write(a);
+        h.write_u64(b);
+        h.finish()
+    }
+}
+
+/// Keys are already hashes: the map must not hash them again.
+#[derive(Default, Clone, Copy)]
+pub struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+pub type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
+
+/// A state that knows when it was last touched.
+pub trait Idle {
+    fn last_seen(&self) -> Millis;
+}
+
+/// A map with a hard cap on its number of entries.
+#[derive(Debug, Clone)]
+pub struct BoundedMap<V> {
+    map: IdMap<V>,
+    cap: usize,
+    evicted: u64,
+}
+
+impl<V: Idle> BoundedMap<V> {
+    pub fn new(cap: usize) -> Self {
+        Self {
+            map: IdMap::default(),
+            cap: cap.max(8),
+            evicted: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+    /// Entries removed to make room since start.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    pub fn get(&self, key: u64) -> Option<&V> {
+        self.map.get(&key)
+    }
+    pub fn get_mut(&mut self, key: u64) -> Option<&mut V> {
+        self.map.get_mut(&key)
+    }
+    pub fn remove(&mut self, key: u64) -> Option<V> {
+        self.map.remove(&key)
+    }
+
+    /// The entry for `key`, made by `make` when absent (evicting the oldest eighth of the map first when full).
+    pub fn entry(&mut self, key: u64, make: impl FnOnce() -> V) -> &mut V {
+        if self.map.len() >= self.cap && !self.map.contains_key(&key) {
+            self.evict_oldest();
+        }
+        self.map.entry(key).or_insert_with(make)
+    }
+
+    /// Removes the least recently seen eighth of the entries. Amortised O(1) per insertion; deterministic
+    /// (ties broken by key) whatever the map's iteration order.
+    fn evict_oldest(&mut self) {
+        let n = (self.cap / 8).max(1);
+        let mut all: Vec<(Millis, u64)> =
+            self.map.iter().map(|(k, v)| (v.last_seen(), *k)).collect();
+        if all.len() > n {
+            all.select_nth_unstable(n - 1);
+            all.truncate(n);
+        }
+        for (_, k) in all {
+            self.map.remove(&k);
+            self.evicted += 1;
+        }
+    }
+
+    /// Drops entries idle for `ttl` or longer.
+    pub fn expire(&mut self, now: Millis, ttl: Millis) -> usize {
+        let before = self.map.len();
+        self.map
+            .retain(|_, v| now.saturating_sub(v.last_seen()) < ttl);
+        before - self.map.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&u64, &V)> {
+        self.map.iter()
+    }
+
+    /// Entries sorted by key, for a deterministic snapshot.
+    pub fn to_sorted(&self) -> Vec<(u64, V)>
+    where
+        V: Clone,
+    {
+        let mut v: Vec<(u64, V)> = self.map.iter().map(|(k, v)| (*k, v.clone())).collect();
+        v.sort_unstable_by_key(|(k, _)| *k);
+        v
+    }
+
+    pub fn from_entries(cap: usize, entries: Vec<(u64, V)>) -> Self {
+        let mut m = Self::new(cap);
+        for (k, v) in entries {
+            m.entry(k, || v);
+        }
+        m
+    }
+}
+
+/// Capacity of the call log.
+pub const CALL_LOG: usize = 16_384;
+
+/// A ring of the most recent call ids, addressed by sequence number. Slots keep their string buffers, so once
+/// warm, recording a call id copies bytes and never allocates.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CallLog {
+    slots: Vec<(u64, String)>,
+    next_seq: u64,
+}
+
+impl CallLog {
+    /// Records a call id, returning its sequence number (never 0).
+    pub fn record(&mut self, call_id: &str) -> u64 {
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        let i = (seq % CALL_LOG as u64) as usize;
+        if self.slots.len() < CALL_LOG {
+            self.slots.resize_with(CALL_LOG, || (0, String::new()));
+        }
+        if let Some(slot) = self.slots.get_mut(i) {
+            slot.0 = seq;
+            slot.1.clear();
+            slot.1.push_str(call_id);
+        }
+        seq
+    }
+
+    /// The call id of a sequence number, if still remembered.
+    pub fn get(&self, seq: u64) -> Option<&str> {
+        let slot = self.slots.get((seq % CALL_LOG as u64) as usize)?;
+        (slot.0 == seq && seq != 0).then_some(slot.1.as_str())
+    }
+
+    pub fn ids(&self, seqs: impl Iterator<Item = u64>) -> Vec<String> {
+        seqs.filter_map(|s| self.get(s))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone)]
+    struct S(Millis);
+    impl Idle for S {
+        fn last_seen(&self) -> Millis {
+            self.0
+        }
+    }
+
+    #[test]
+    fn map_never_exceeds_cap_and_evicts_oldest() {
+        let mut m = BoundedMap::new(64);
+        m.entry(u64::MAX, || S(1_000_000)); // a recent key
+        for i in 0..10_000u64 {
+            m.entry(i, || S(i as i64));
+            assert!(m.len() <= 64);
+        }
+        // The most recent keys survive.
+        assert!(m.get(9_999).is_some());
+        assert!(m.get(0).is_none());
+        assert!(m.get(u64::MAX).is_some());
+        assert!(m.evicted() > 9_000);
+    }
+
+    #[test]
+    fn map_expires_idle_entries() {
+        let mut m = BoundedMap::new(100);
+        m.entry(1, || S(0));
+        m.entry(2, || S(50));
+        assert_eq!(m.expire(100, 60), 1);
+        assert!(m.get(2).is_some());
+    }
+
+    #[test]
+    fn call_log_remembers_recent_ids_only() {
+        let mut l = CallLog::default();
+        let first = l.record("a");
+        assert_eq!(l.get(first), Some("a"));
+        for i in 0..CALL_LOG {
+            l.record(&i.to_string());
+        }
+        assert_eq!(l.get(first), None);
+        assert_eq!(l.get(0), None);
+    }
+
+    #[test]
+    fn hashes_differ_by_kind_and_seed() {
+        let h = KeyHasher::new(1);
+        assert_ne!(
+            h.one(KeyKind::Account, "205"),
+            h.one(KeyKind::Number, "205")
+        );
+        assert_ne!(
+            h.two(KeyKind::Account, "a", "bc"),
+            h.two(KeyKind::Account, "ab", "c")
+        );
+        assert_ne!(
+            h.one(KeyKind::Account, "205"),
+            KeyHasher::new(2).one(KeyKind::Account, "205")
+        );
+        assert_eq!(
+            h.one(KeyKind::Account, "205"),
+            KeyHasher::new(1).one(KeyKind::Account, "205")
+        );
+    }
+}

@@ -1,0 +1,86 @@
+//! Names of the rules as they appear in decisions, and the map from a rule to its settings in a profile.
+
+use crate::policy::{Rule, Rules};
+
+macro_rules! rule_ids {
+    ($( $variant:ident => $name:literal $(, $field:ident)? ;)*) => {
+        /// Every rule that can produce a decision.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum RuleId { $( $variant, )* }
+
+        impl RuleId {
+            /// The rule's name, as in the policy file.
+            pub const fn as_str(self) -> &'static str {
+                match self { $( RuleId::$variant => $name, )* }
+            }
+            /// The rule's thresholds in a profile (None for rules driven by `[destinations]` or the operator).
+            pub fn settings(self, rules: &Rules) -> Option<&Rule> {
+                match self { $( RuleId::$variant => rule_ids!(@field rules $($field)?), )* }
+            }
+            pub const ALL: &'static [RuleId] = &[ $( RuleId::$variant, )* ];
+        }
+    };
+    (@field $rules:ident $field:ident) => { Some(&$rules.$field) };
+    (@field $rules:ident) => { None };
+}
+
+rule_ids! {
+    Ban => "ban";
+    KillSwitch => "kill_switch";
+    DestinationClass => "destination_class";
+    DestinationCountry => "destination_country";
+    DenyPrefix => "deny_prefix";
+    RiskTier => "risk_tier";
+    OffHoursInternational => "off_hours_international";
+    VelocityAccountMinute => "velocity_account_minute", velocity_account_minute;
+    VelocityAccountHour => "velocity_account_hour", velocity_account_hour;
+    VelocityAccountDay => "velocity_account_day", velocity_account_day;
+    VelocityTenantMinute => "velocity_tenant_minute", velocity_tenant_minute;
+    VelocityTenantHour => "velocity_tenant_hour", velocity_tenant_hour;
+    VelocityTenantDay => "velocity_tenant_day", velocity_tenant_day;
+    ConcurrentAccount => "concurrent_account", concurrent_account;
+    ConcurrentTenant => "concurrent_tenant", concurrent_tenant;
+    FailedAccountHour => "failed_account_hour", failed_account_hour;
+    DeniedAccountHour => "denied_account_hour", denied_account_hour;
+    RepeatNumberHour => "repeat_number_hour", repeat_number_hour;
+    RangeWalkHour => "range_walk_hour", range_walk_hour;
+    Pumping => "pumping", pumping;
+    MoneyAccountHour => "money_account_hour", money_account_hour;
+    MoneyAccountDay => "money_account_day", money_account_day;
+    MoneyAccountMonth => "money_account_month", money_account_month;
+    MoneyTenantHour => "money_tenant_hour", money_tenant_hour;
+    MoneyTenantDay => "money_tenant_day", money_tenant_day;
+    MoneyTenantMonth => "money_tenant_month", money_tenant_month;
+    NoveltyCountry => "novelty_country", novelty_country;
+    NoveltyRisk => "novelty_risk", novelty_risk;
+    NoveltyFirstInternational => "novelty_first_international", novelty_first_international;
+    NoveltyHours => "novelty_hours", novelty_hours;
+    NoveltySpend => "novelty_spend", novelty_spend;
+    Obfuscated => "obfuscated", obfuscated;
+    PrefixProbe => "prefix_probe", prefix_probe;
+    AuthSourceMinute => "auth_source_minute", auth_source_minute;
+    AuthSourceHour => "auth_source_hour", auth_source_hour;
+    AuthAccountHour => "auth_account_hour", auth_account_hour;
+    AuthUsernamesSource => "auth_usernames_source", auth_usernames_source;
+    AuthSuccessAfterFailures => "auth_success_after_failures", auth_success_after_failures;
+    AuthNewNetwork => "auth_new_network", auth_new_network;
+    ScannerUserAgent => "scanner_user_agent", scanner_user_agent;
+    RequestRateSource => "request_rate_source", request_rate_source;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_configurable_rule_has_an_id_with_the_same_name() {
+        let rules = Rules::default();
+        let with_settings: Vec<&str> = RuleId::ALL
+            .iter()
+            .filter(|r| r.settings(&rules).is_some())
+            .map(|r| r.as_str())
+            .collect();
+        assert_eq!(with_settings, Rules::NAMES);
+    }
+}

@@ -1,0 +1,241 @@
+//! Sliding windows with bounded memory: rings of per-bucket sums (counts or money), small rings of recent
+//! calls, and calendar-month sums. Every update is O(1) amortised and nothing here allocates.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::Millis;
+
+/// Buckets per ring: a window is measured with a resolution of 1/12 of its length.
+pub const BUCKETS: usize = 12;
+
+/// The length and resolution of a sliding window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Span {
+    /// 60 s in 5 s buckets.
+    Minute,
+    /// 10 min in 50 s buckets.
+    TenMinutes,
+    /// 1 h in 5 min buckets.
+    Hour,
+    /// 24 h in 2 h buckets.
+    Day,
+}
+
+impl Span {
+    pub const fn bucket_ms(self) -> i64 {
+        match self {
+            Span::Minute => 5_000,
+            Span::TenMinutes => 50_000,
+            Span::Hour => 300_000,
+            Span::Day => 7_200_000,
+        }
+    }
+    pub const fn secs(self) -> u32 {
+        (self.bucket_ms() * BUCKETS as i64 / 1000) as u32
+    }
+    /// "1 min", "10 min", "1 h", "24 h": for sentences.
+    pub const fn words(self) -> &'static str {
+        match self {
+            Span::Minute => "1 min",
+            Span::TenMinutes => "10 min",
+            Span::Hour => "1 h",
+            Span::Day => "24 h",
+        }
+    }
+}
+
+/// A sliding sum over `BUCKETS` buckets. An amount added at time `t` is counted at time `now` while
+/// `bucket(t) > bucket(now) - BUCKETS`, i.e. for between 11/12 and 12/12 of the window length.
+/// Amounts that arrive slightly out of order (CDRs are written at call end) land in their own bucket as long as it
+/// is still inside the window; older ones are ignored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ring {
+    head: i64,
+    sums: [i64; BUCKETS],
+    total: i64,
+}
+
+impl Ring {
+    fn slot(bucket: i64) -> usize {
+        bucket.rem_euclid(BUCKETS as i64) as usize
+    }
+
+    fn advance(&mut self, bucket: i64) {
+        if bucket <= self.head {
+            return;
+        }
+        let steps = bucket - self.head;
+        if steps >= BUCKETS as i64 {
+            self.sums = [0; BUCKETS];
+            self.total = 0;
+        } else {
+            for b in self.head + 1..=bucket {
+                let i = Self::slot(b);
+                self.total -= self.sums[i];
+                self.sums[i] = 0;
+            }
+        }
+        self.head = bucket;
+    }
+
+    /// Adds `amount` at time `at`.
+    pub fn add(&mut self, span: Span, at: Millis, amount: i64) {
+        let b = at.div_euclid(span.bucket_ms());
+        self.advance(b);
+        if b <= self.head - BUCKETS as i64 {
+            return;
+        }
+        let i = Self::slot(b);
+        self.sums[i] += amount;
+        self.total += amount;
+    }
+
+    /// The sum inside the window ending at `now` (without modifying the ring).
+    pub fn total(&self, span: Span, now: Millis) -> i64 {
+        let b = now.div_euclid(span.bucket_ms());
+        if b <= self.head {
+            return self.total;
+        }
+        let steps = b - self.head;
+        if steps >= BUCKETS as i64 {
+            return 0;
+        }
+        let mut t = self.total;
+        for gone in self.head + 1 - BUCKETS as i64..=b - BUCKETS as i64 {
+            t -= self.sums[Self::slot(gone)];
+        }
+        t
+    }
+}
+
+/// A sum per calendar month of the site (the month index is computed by the caller from the site's time zone).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthSum {
+    month: i32,
+    sum: i64,
+}
+
+impl MonthSum {
+    pub fn add(&mut self, month: i32, amount: i64) {
+        if month > self.month {
+            self.month = month;
+            self.sum = 0;
+        }
+        if month == self.month {
+            self.sum += amount;
+        }
+    }
+    pub fn total(&self, month: i32) -> i64 {
+        if month == self.month { self.sum } else { 0 }
+    }
+}
+
+/// Capacity of [`Recent`].
+pub const RECENT: usize = 8;
+
+/// The last few calls of a key (time and sequence number in the [`crate::keys::CallLog`]), to name the calls
+/// that contributed to an alert.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recent {
+    at: [Millis; RECENT],
+    seq: [u64; RECENT],
+    next: u8,
+    len: u8,
+}
+
+impl Recent {
+    pub fn push(&mut self, at: Millis, seq: u64) {
+        let i = self.next as usize % RECENT;
+        self.at[i] = at;
+        self.seq[i] = seq;
+        self.next = ((i + 1) % RECENT) as u8;
+        if (self.len as usize) < RECENT {
+            self.len += 1;
+        }
+    }
+
+    /// Sequence numbers of the calls at or after `since`, oldest first.
+    pub fn since(&self, since: Millis) -> impl Iterator<Item = u64> + '_ {
+        let len = self.len as usize;
+        let start = (self.next as usize + RECENT - len) % RECENT;
+        (0..len)
+            .map(move |k| (start + k) % RECENT)
+            .filter(move |&i| self.at[i] >= since)
+            .map(move |i| self.seq[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_counts_inside_the_window_and_forgets_after() {
+        let mut r = Ring::default();
+        let s = Span::Minute;
+        r.add(s, 0, 1);
+        r.add(s, 4_999, 1);
+        r.add(s, 5_000, 1);
+        assert_eq!(r.total(s, 5_000), 3);
+        // Bucket 0 (0..5 s) is still counted until bucket 12 starts at 60 s.
+        assert_eq!(r.total(s, 59_999), 3);
+        assert_eq!(r.total(s, 60_000), 1);
+        assert_eq!(r.total(s, 64_999), 1);
+        assert_eq!(r.total(s, 65_000), 0);
+        // Advancing by adding gives the same figures as reading ahead.
+        r.add(s, 60_000, 1);
+        assert_eq!(r.total(s, 60_000), 2);
+    }
+
+    #[test]
+    fn ring_accepts_late_amounts_inside_the_window_only() {
+        let mut r = Ring::default();
+        let s = Span::Hour;
+        r.add(s, 3_600_000, 10);
+        r.add(s, 3_600_000 - 600_000, 5); // 10 min late: still inside
+        assert_eq!(r.total(s, 3_600_000), 15);
+        r.add(s, 0, 7); // a whole hour late: ignored
+        assert_eq!(r.total(s, 3_600_000), 15);
+    }
+
+    #[test]
+    fn ring_long_gap_clears() {
+        let mut r = Ring::default();
+        let s = Span::Day;
+        r.add(s, 1_000, 3);
+        r.add(s, 10 * 86_400_000, 1);
+        assert_eq!(r.total(s, 10 * 86_400_000), 1);
+    }
+
+    #[test]
+    fn ring_negative_times_work() {
+        let mut r = Ring::default();
+        r.add(Span::Minute, -3_000, 2);
+        assert_eq!(r.total(Span::Minute, -1), 2);
+    }
+
+    #[test]
+    fn month_sum_resets_on_new_month() {
+        let mut m = MonthSum::default();
+        m.add(100, 5);
+        m.add(100, 5);
+        assert_eq!(m.total(100), 10);
+        m.add(101, 1);
+        assert_eq!(m.total(101), 1);
+        assert_eq!(m.total(100), 0);
+        m.add(100, 9); // late amount of a closed month: ignored
+        assert_eq!(m.total(101), 1);
+    }
+
+    #[test]
+    fn recent_keeps_last_eight_in_order() {
+        let mut r = Recent::default();
+        for i in 0..10u64 {
+            r.push(i as i64 * 1000, i);
+        }
+        let v: Vec<u64> = r.since(0).collect();
+        assert_eq!(v, vec![2, 3, 4, 5, 6, 7, 8, 9]);
+        let v: Vec<u64> = r.since(8_000).collect();
+        assert_eq!(v, vec![8, 9]);
+    }
+}
