@@ -1,0 +1,166 @@
+//! The store keeps bans, kill switches, alerts, the audit log and engine snapshots across a reopen of the
+//! database file, the way the guard reopens it after a restart or a kill -9.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use engine::{
+    Action, Amount, Ban, BarScope, ClassSet, Decision, Engine, KillSwitch, Level, Policy, Unit,
+};
+use store::{AlertFilter, AuditEntry, Store};
+
+fn decision(at: i64, rule: &str, key: &str) -> Decision {
+    Decision {
+        at,
+        rule: rule.into(),
+        level: Level::Critical,
+        action: Action::Block { sip_status: 403 },
+        shadow: false,
+        key: key.into(),
+        measured: 3,
+        threshold: 2,
+        unit: Unit::SimilarCalls,
+        window_secs: 120,
+        call_id: Some("c-3".into()),
+        calls: vec!["c-1".into(), "c-2".into(), "c-3".into()],
+        at_stake: Some(Amount::new(525_000, numbering::Currency::JPY)),
+        reason: format!("{key}: 3 answered calls of 30±1 s to Sierra Leone in 2 min"),
+    }
+}
+
+fn ban(ip: &str, until: i64) -> Ban {
+    Ban {
+        source: ip.parse::<IpAddr>().unwrap(),
+        since: 1_000,
+        until,
+        rule: "scanner".into(),
+        by: "tollguard".into(),
+        why: "User-Agent friendly-scanner".into(),
+    }
+}
+
+#[test]
+fn everything_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tollguard.db");
+    {
+        let mut s = Store::open(&path).unwrap();
+        s.put_ban(&ban("203.0.113.9", 10_000)).unwrap();
+        s.put_ban(&ban("198.51.100.7", 5_000)).unwrap();
+        s.put_kill_switch(&KillSwitch {
+            id: 7,
+            scope: BarScope::Tenant {
+                tenant: "acme".into(),
+            },
+            classes: ClassSet::INTERNATIONAL,
+            since: 2_000,
+            by: "token:ops1".into(),
+            why: "weekend".into(),
+        })
+        .unwrap();
+        s.insert_alerts("acme", &[decision(3_000, "pumping", "account acme/205")])
+            .unwrap();
+        s.audit(&AuditEntry {
+            at: 2_000,
+            actor: "token:ops1".into(),
+            tenant: "acme".into(),
+            action: "kill_switch.set".into(),
+            detail: "international".into(),
+        })
+        .unwrap();
+        let engine = Engine::new(
+            Policy::default(),
+            Arc::new(numbering::Numbering::japan_defaults()),
+        );
+        s.save_snapshot(3_000, &engine.snapshot()).unwrap();
+        // Dropped without any explicit flush or close, like a process that is killed.
+    }
+    let s = Store::open(&path).unwrap();
+    let bans = s.active_bans(6_000).unwrap();
+    assert_eq!(
+        bans.len(),
+        1,
+        "the ban that ran out at 5000 is gone, the other stays"
+    );
+    assert_eq!(bans[0].source.to_string(), "203.0.113.9");
+    assert_eq!(bans[0].why, "User-Agent friendly-scanner");
+    let ks = s.active_kill_switches().unwrap();
+    assert_eq!(ks.len(), 1);
+    assert_eq!(
+        ks[0].scope,
+        BarScope::Tenant {
+            tenant: "acme".into()
+        }
+    );
+    assert!(ks[0].classes.contains(engine::DestClass::International));
+    let alerts = s.alerts(&AlertFilter::default()).unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        alerts[0].decision,
+        decision(3_000, "pumping", "account acme/205")
+    );
+    assert_eq!(s.audit_log(None, 10).unwrap().len(), 1);
+    let (at, _snap) = s.latest_snapshot().unwrap().expect("snapshot stored");
+    assert_eq!(at, 3_000);
+}
+
+#[test]
+fn a_lifted_kill_switch_is_no_longer_in_force() {
+    let s = Store::in_memory().unwrap();
+    let ks = KillSwitch {
+        id: 1,
+        scope: BarScope::All,
+        classes: ClassSet::INTERNATIONAL,
+        since: 1,
+        by: "ops".into(),
+        why: "test".into(),
+    };
+    s.put_kill_switch(&ks).unwrap();
+    assert!(s.lift_kill_switch(1, 5, "ops").unwrap());
+    assert!(
+        !s.lift_kill_switch(1, 6, "ops").unwrap(),
+        "lifting twice reports nothing lifted"
+    );
+    assert!(s.active_kill_switches().unwrap().is_empty());
+}
+
+#[test]
+fn a_tenant_sees_and_acknowledges_only_its_own_alerts() {
+    let mut s = Store::in_memory().unwrap();
+    let a = s
+        .insert_alerts("acme", &[decision(10, "pumping", "account acme/205")])
+        .unwrap();
+    let b = s
+        .insert_alerts("globex", &[decision(11, "money", "account globex/301")])
+        .unwrap();
+    let only_acme = s
+        .alerts(&AlertFilter {
+            tenant: Some("acme"),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(only_acme.len(), 1);
+    assert_eq!(only_acme[0].tenant, "acme");
+    assert!(
+        !s.ack_alert(b[0], Some("acme"), 20, "acme-op").unwrap(),
+        "acme cannot ack globex's alert"
+    );
+    assert!(s.ack_alert(a[0], Some("acme"), 20, "acme-op").unwrap());
+    let unacked = s
+        .alerts(&AlertFilter {
+            unacknowledged_only: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(unacked.len(), 1);
+    assert_eq!(unacked[0].tenant, "globex");
+}
+
+#[test]
+fn lifting_a_ban_removes_it() {
+    let s = Store::in_memory().unwrap();
+    s.put_ban(&ban("192.0.2.1", 100)).unwrap();
+    assert!(s.lift_ban("192.0.2.1".parse().unwrap()).unwrap());
+    assert!(!s.lift_ban("192.0.2.1".parse().unwrap()).unwrap());
+    assert!(s.active_bans(0).unwrap().is_empty());
+}
