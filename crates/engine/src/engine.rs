@@ -432,6 +432,8 @@ impl Engine {
         );
 
         // Money of the account: spent in the window, accrued by calls in progress, and this call's least charge.
+        // Free calls (toll-free, service) are never refused by a money cap.
+        let paid = rate.minimum() > 0;
         let extra = acct.calls.accrued(at) + rate.minimum();
         let acct_money = [
             acct.cost_hour.total(Span::Hour, at) + extra,
@@ -442,7 +444,7 @@ impl Engine {
             hits,
             RuleId::MoneyAccountHour,
             &rules.money_account_hour,
-            acct_money[0] / 1000,
+            if paid { acct_money[0] / 1000 } else { 0 },
             off,
             Unit::Money,
             Span::Hour.secs(),
@@ -452,7 +454,7 @@ impl Engine {
             hits,
             RuleId::MoneyAccountDay,
             &rules.money_account_day,
-            acct_money[1] / 1000,
+            if paid { acct_money[1] / 1000 } else { 0 },
             off,
             Unit::Money,
             Span::Day.secs(),
@@ -462,7 +464,7 @@ impl Engine {
             hits,
             RuleId::MoneyAccountMonth,
             &rules.money_account_month,
-            acct_money[2] / 1000,
+            if paid { acct_money[2] / 1000 } else { 0 },
             off,
             Unit::Money,
             0,
@@ -584,7 +586,11 @@ impl Engine {
             hits,
             RuleId::MoneyTenantHour,
             &trules.money_tenant_hour,
-            (ten.cost_hour.total(Span::Hour, at) + textra) / 1000,
+            if paid {
+                (ten.cost_hour.total(Span::Hour, at) + textra) / 1000
+            } else {
+                0
+            },
             off,
             Unit::Money,
             Span::Hour.secs(),
@@ -594,7 +600,11 @@ impl Engine {
             hits,
             RuleId::MoneyTenantDay,
             &trules.money_tenant_day,
-            (ten.cost_day.total(Span::Day, at) + textra) / 1000,
+            if paid {
+                (ten.cost_day.total(Span::Day, at) + textra) / 1000
+            } else {
+                0
+            },
             off,
             Unit::Money,
             Span::Day.secs(),
@@ -604,7 +614,11 @@ impl Engine {
             hits,
             RuleId::MoneyTenantMonth,
             &trules.money_tenant_month,
-            (ten.cost_month.total(m.month) + textra) / 1000,
+            if paid {
+                (ten.cost_month.total(m.month) + textra) / 1000
+            } else {
+                0
+            },
             off,
             Unit::Money,
             0,

@@ -458,7 +458,7 @@ impl Default for DestPolicy {
                 DestClass::Satellite,
                 DestClass::Unknown,
             ]),
-            off_hours_international: OffHoursAction::Warn,
+            off_hours_international: OffHoursAction::Allow,
             shadow: false,
         }
     }
