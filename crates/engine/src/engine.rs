@@ -433,7 +433,8 @@ impl Engine {
 
         // Money of the account: spent in the window, accrued by calls in progress, and this call's least charge.
         // Free calls (toll-free, service) are never refused by a money cap.
-        let paid = rate.minimum() > 0;
+        // Money rules count spend on watched destinations only: a busy domestic call centre is not fraud.
+        let paid = watched && rate.minimum() > 0;
         let extra = acct.calls.accrued(at) + rate.minimum();
         let acct_money = [
             acct.cost_hour.total(Span::Hour, at) + extra,
@@ -795,6 +796,9 @@ impl Engine {
         }
         call.answered = Some(e.at);
         let c = *call;
+        if !c.watched {
+            return Verdict::Allow;
+        }
         if let Some(a) = self.accounts.get_mut(c.account) {
             a.calls
                 .add(c.rate.per_minute_millis, c.rate.setup_millis, e.at);
@@ -813,7 +817,11 @@ impl Engine {
             return Verdict::Allow;
         };
         let at = e.at;
-        let cost = c.rate.cost(e.billable_secs);
+        let cost = if c.watched {
+            c.rate.cost(e.billable_secs)
+        } else {
+            0
+        };
         let m = self.policy.site.calendar.moment(at, &mut self.day_cache);
         if let Some(t) = self.tenants.get_mut(c.tenant) {
             if let Some(ans) = c.answered {
@@ -1459,7 +1467,7 @@ impl Engine {
             .collect();
         for k in lost {
             if let Some(c) = self.calls.remove(k)
-                && let Some(ans) = c.answered
+                && let Some(ans) = c.answered.filter(|_| c.watched)
             {
                 if let Some(a) = self.accounts.get_mut(c.account) {
                     a.calls
