@@ -1,0 +1,370 @@
+//! One-line-one-call CSV formats with a fixed column order: Asterisk `cdr_csv` (16–21 columns), Asterisk
+//! `cdr_custom` (sample mapping), FreeSWITCH `mod_cdr_csv` (default `example` template). Each line becomes a
+//! borrowed [`CallRecordRef`] pointing into the reader's line buffer.
+//!
+//! Column orders (0-based), from the Asterisk and FreeSWITCH sources:
+//! - `cdr_csv` (`build_csv_record`): accountcode, src, dst, dcontext, clid, channel, dstchannel, lastapp, lastdata,
+//!   start, answer, end, duration, billsec, disposition, amaflags, then `[uniqueid]` (loguniqueid), `[userfield]`
+//!   (loguserfield), `[peeraccount, linkedid, sequence]` (newcdrcolumns). Strings and times quoted, integers bare,
+//!   an unset time (unanswered `answer`) is an empty unquoted field.
+//! - `cdr_custom` sample `Master.csv`: clid, src, dst, dcontext, channel, dstchannel, lastapp, lastdata, start,
+//!   answer, end, duration, billsec, disposition, amaflags, accountcode, uniqueid, userfield, sequence.
+//! - FreeSWITCH `example`: caller_id_name, caller_id_number, destination_number, context, start_stamp,
+//!   answer_stamp, end_stamp, duration, billsec, hangup_cause, uuid, bleg_uuid, accountcode, read_codec,
+//!   write_codec; the `snom`/`linksys` templates add sip_user_agent at 15.
+
+use chrono::{DateTime, Utc};
+
+use crate::csv::{Field, parse_u32};
+use crate::error::{CdrLineErrorKind, excerpt};
+use crate::format::AsteriskColumns;
+use crate::record::{CallRecordRef, Disposition, extension_from_channel, name_from_clid};
+use crate::time::SiteClock;
+
+/// Text of field `i`, `""` when absent.
+#[inline]
+pub(crate) fn field<'a>(text: &'a str, fields: &[Field], i: usize) -> &'a str {
+    fields
+        .get(i)
+        .and_then(|f| text.get(f.start..f.end))
+        .unwrap_or("")
+}
+
+/// A required time column.
+pub(crate) fn required_time(
+    clock: &mut SiteClock,
+    value: &str,
+    column: &'static str,
+) -> Result<DateTime<Utc>, CdrLineErrorKind> {
+    if value.is_empty() {
+        return Err(CdrLineErrorKind::MissingValue { column });
+    }
+    clock
+        .parse_local(value.as_bytes())
+        .ok_or_else(|| CdrLineErrorKind::BadTime {
+            column,
+            value: excerpt(value.as_bytes()),
+        })
+}
+
+/// An optional time column: empty (or MySQL's zero date) means "never happened".
+pub(crate) fn optional_time(
+    clock: &mut SiteClock,
+    value: &str,
+    column: &'static str,
+) -> Result<Option<DateTime<Utc>>, CdrLineErrorKind> {
+    if value.is_empty() || value.starts_with("0000-00-00") {
+        return Ok(None);
+    }
+    required_time(clock, value, column).map(Some)
+}
+
+pub(crate) fn number(value: &str, column: &'static str) -> Result<u32, CdrLineErrorKind> {
+    parse_u32(value.as_bytes()).ok_or_else(|| CdrLineErrorKind::BadNumber {
+        column,
+        value: excerpt(value.as_bytes()),
+    })
+}
+
+/// Where each column sits in one Asterisk line (`cdr_csv` or `cdr_custom`).
+#[derive(Clone, Copy, Debug)]
+struct AsteriskLayout {
+    accountcode: usize,
+    src: usize,
+    dst: usize,
+    dcontext: usize,
+    clid: usize,
+    channel: usize,
+    dstchannel: usize,
+    lastapp: usize,
+    lastdata: usize,
+    start: usize,
+    answer: usize,
+    end: usize,
+    duration: usize,
+    billsec: usize,
+    disposition: usize,
+    uniqueid: Option<usize>,
+    userfield: Option<usize>,
+    linkedid: Option<usize>,
+}
+
+const CDR_CSV_BASE: AsteriskLayout = AsteriskLayout {
+    accountcode: 0,
+    src: 1,
+    dst: 2,
+    dcontext: 3,
+    clid: 4,
+    channel: 5,
+    dstchannel: 6,
+    lastapp: 7,
+    lastdata: 8,
+    start: 9,
+    answer: 10,
+    end: 11,
+    duration: 12,
+    billsec: 13,
+    disposition: 14,
+    uniqueid: None,
+    userfield: None,
+    linkedid: None,
+};
+
+const CDR_CUSTOM: AsteriskLayout = AsteriskLayout {
+    clid: 0,
+    src: 1,
+    dst: 2,
+    dcontext: 3,
+    channel: 4,
+    dstchannel: 5,
+    lastapp: 6,
+    lastdata: 7,
+    start: 8,
+    answer: 9,
+    end: 10,
+    duration: 11,
+    billsec: 12,
+    disposition: 13,
+    accountcode: 15,
+    uniqueid: Some(16),
+    userfield: Some(17),
+    linkedid: None,
+};
+
+/// `[system-]1717390800.42`: what Asterisk's uniqueid looks like (systemname prefix optional).
+pub(crate) fn looks_like_uniqueid(value: &str) -> bool {
+    let tail = value.rsplit('-').next().unwrap_or(value);
+    match tail.split_once('.') {
+        Some((a, b)) => {
+            !a.is_empty()
+                && !b.is_empty()
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && b.bytes().all(|c| c.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+const CDR_CSV_EXPECTED: &str = "16 to 21";
+
+fn cdr_csv_layout(
+    text: &str,
+    fields: &[Field],
+    columns: AsteriskColumns,
+) -> Result<AsteriskLayout, CdrLineErrorKind> {
+    let n = fields.len();
+    let mut l = CDR_CSV_BASE;
+    let (uniqueid, userfield, new_columns) = match columns {
+        AsteriskColumns::Fixed {
+            uniqueid,
+            userfield,
+            new_columns,
+        } => {
+            let want =
+                16 + usize::from(uniqueid) + usize::from(userfield) + 3 * usize::from(new_columns);
+            if n != want {
+                return Err(CdrLineErrorKind::ColumnCount {
+                    found: n,
+                    expected: "as configured",
+                    format: "Asterisk cdr_csv",
+                });
+            }
+            (uniqueid, userfield, new_columns)
+        }
+        AsteriskColumns::Auto => match n {
+            16 => (false, false, false),
+            17 => {
+                let id = looks_like_uniqueid(field(text, fields, 16));
+                (id, !id, false)
+            }
+            18 => (true, true, false),
+            19 => (false, false, true),
+            20 => {
+                let id = looks_like_uniqueid(field(text, fields, 16));
+                (id, !id, true)
+            }
+            21 => (true, true, true),
+            _ => {
+                return Err(CdrLineErrorKind::ColumnCount {
+                    found: n,
+                    expected: CDR_CSV_EXPECTED,
+                    format: "Asterisk cdr_csv",
+                });
+            }
+        },
+    };
+    let mut next = 16;
+    if uniqueid {
+        l.uniqueid = Some(next);
+        next += 1;
+    }
+    if userfield {
+        l.userfield = Some(next);
+        next += 1;
+    }
+    if new_columns {
+        // peeraccount at `next`, linkedid after it, sequence last.
+        l.linkedid = Some(next + 1);
+    }
+    Ok(l)
+}
+
+fn build_asterisk<'a>(
+    text: &'a str,
+    fields: &[Field],
+    l: &AsteriskLayout,
+    clock: &mut SiteClock,
+    line: u64,
+) -> Result<CallRecordRef<'a>, CdrLineErrorKind> {
+    let get = |i: usize| field(text, fields, i);
+    let get_opt = |i: Option<usize>| i.map(|i| field(text, fields, i)).unwrap_or("");
+    let start = required_time(clock, get(l.start), "start")?;
+    let answer = optional_time(clock, get(l.answer), "answer")?;
+    let end = required_time(clock, get(l.end), "end")?;
+    let duration_secs = number(get(l.duration), "duration")?;
+    let billable_secs = number(get(l.billsec), "billsec")?;
+    let disposition_text = get(l.disposition);
+    let src = get(l.src);
+    let channel = get(l.channel);
+    let accountcode = get(l.accountcode);
+    let account = if !accountcode.is_empty() {
+        accountcode
+    } else {
+        extension_from_channel(channel).unwrap_or(src)
+    };
+    let uniqueid = get_opt(l.uniqueid);
+    let linked_id = get_opt(l.linkedid);
+    let clid = get(l.clid);
+    Ok(CallRecordRef {
+        line,
+        call_id: if uniqueid.is_empty() {
+            linked_id
+        } else {
+            uniqueid
+        },
+        start,
+        answer,
+        end,
+        duration_secs,
+        billable_secs,
+        caller: src,
+        caller_name: name_from_clid(clid),
+        dialed: get(l.dst),
+        account,
+        tenant: None,
+        disposition: Disposition::from_asterisk(disposition_text),
+        source_ip: None,
+        user_agent: None,
+        context: get(l.dcontext),
+        channel,
+        dst_channel: get(l.dstchannel),
+        last_app: get(l.lastapp),
+        last_data: get(l.lastdata),
+        userfield: get_opt(l.userfield),
+        hangup_cause: disposition_text,
+        linked_id,
+    })
+}
+
+/// One Asterisk `cdr_csv` line.
+pub(crate) fn asterisk_csv<'a>(
+    text: &'a str,
+    fields: &[Field],
+    columns: AsteriskColumns,
+    clock: &mut SiteClock,
+    line: u64,
+) -> Result<CallRecordRef<'a>, CdrLineErrorKind> {
+    let layout = cdr_csv_layout(text, fields, columns)?;
+    build_asterisk(text, fields, &layout, clock, line)
+}
+
+/// One Asterisk `cdr_custom` line (sample mapping; the trailing `sequence` may be absent).
+pub(crate) fn asterisk_custom<'a>(
+    text: &'a str,
+    fields: &[Field],
+    clock: &mut SiteClock,
+    line: u64,
+) -> Result<CallRecordRef<'a>, CdrLineErrorKind> {
+    if !(18..=19).contains(&fields.len()) {
+        return Err(CdrLineErrorKind::ColumnCount {
+            found: fields.len(),
+            expected: "19",
+            format: "Asterisk cdr_custom sample mapping",
+        });
+    }
+    build_asterisk(text, fields, &CDR_CUSTOM, clock, line)
+}
+
+/// One FreeSWITCH `mod_cdr_csv` line (`example` template and its longer `snom`/`linksys` siblings).
+pub(crate) fn freeswitch_csv<'a>(
+    text: &'a str,
+    fields: &[Field],
+    clock: &mut SiteClock,
+    line: u64,
+) -> Result<CallRecordRef<'a>, CdrLineErrorKind> {
+    if !(13..=20).contains(&fields.len()) {
+        return Err(CdrLineErrorKind::ColumnCount {
+            found: fields.len(),
+            expected: "13 to 20 (15 for the example template)",
+            format: "FreeSWITCH mod_cdr_csv",
+        });
+    }
+    let get = |i: usize| field(text, fields, i).trim();
+    let start = required_time(clock, get(4), "start_stamp")?;
+    let answer = optional_time(clock, get(5), "answer_stamp")?;
+    let end = required_time(clock, get(6), "end_stamp")?;
+    let duration_secs = number(get(7), "duration")?;
+    let billable_secs = number(get(8), "billsec")?;
+    let cause = get(9);
+    let caller = get(1);
+    let accountcode = get(12);
+    let user_agent = if fields.len() >= 16 {
+        Some(get(15)).filter(|s| !s.is_empty())
+    } else {
+        None
+    };
+    Ok(CallRecordRef {
+        line,
+        call_id: get(10),
+        start,
+        answer,
+        end,
+        duration_secs,
+        billable_secs,
+        caller,
+        caller_name: get(0),
+        dialed: get(2),
+        account: if accountcode.is_empty() {
+            caller
+        } else {
+            accountcode
+        },
+        tenant: None,
+        disposition: Disposition::from_freeswitch_cause(cause, Some(answer.is_some())),
+        source_ip: None,
+        user_agent,
+        context: get(3),
+        channel: "",
+        dst_channel: "",
+        last_app: "",
+        last_data: "",
+        userfield: "",
+        hangup_cause: cause,
+        linked_id: get(11),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniqueid_shapes() {
+        assert!(looks_like_uniqueid("1717390800.42"));
+        assert!(looks_like_uniqueid("pbx01-1717390800.42"));
+        assert!(!looks_like_uniqueid("legit"));
+        assert!(!looks_like_uniqueid(""));
+        assert!(!looks_like_uniqueid("1.2.3"));
+        assert!(!looks_like_uniqueid("fraud:weekend_pump"));
+    }
+}

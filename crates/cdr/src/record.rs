@@ -1,0 +1,377 @@
+//! The call record every reader produces: one finished (or given-up) call, whatever switch wrote it.
+//!
+//! `CallRecord<S>` is generic over its text type so that the same shape serves both the owned form
+//! (`CallRecord`, `S = String`, for storing and sending across threads) and the borrowed form
+//! (`CallRecordRef<'a>`, `S = &'a str`, handed out by [`crate::CdrReader::next_ref`] without any allocation per
+//! line: the hot path of `tollguard analyze`).
+
+use std::fmt;
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// How a call ended, in the PBX admin's words (Asterisk's dispositions, which the other formats map onto).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    /// The far end answered (Asterisk `ANSWERED`, FreeSWITCH with an answer stamp, SIP 2xx).
+    Answered,
+    /// Rang out or was cancelled (Asterisk `NO ANSWER`, SIP 408/480/487, FreeSWITCH `NO_ANSWER`/`ORIGINATOR_CANCEL`).
+    NoAnswer,
+    /// Callee busy (Asterisk `BUSY`, SIP 486/600, FreeSWITCH `USER_BUSY`).
+    Busy,
+    /// Failed: rejected by the trunk, bad number, barred (Asterisk `FAILED`, other SIP 4xx-6xx).
+    Failed,
+    /// Network or trunk congestion (Asterisk `CONGESTION`, SIP 503, FreeSWITCH `*_CONGESTION`).
+    Congestion,
+    /// The CDR's disposition was missing or not recognised.
+    Unknown,
+}
+
+impl Disposition {
+    /// Asterisk's disposition text (`ANSWERED`, `NO ANSWER`, ...), as written by `ast_cdr_disp2str`. Also accepts
+    /// FreeSWITCH hangup causes, because FreeSWITCH's Asterisk-compatible template puts them in that column.
+    pub fn from_asterisk(text: &str) -> Disposition {
+        match text.trim() {
+            "ANSWERED" => Disposition::Answered,
+            "NO ANSWER" | "NOANSWER" => Disposition::NoAnswer,
+            "BUSY" => Disposition::Busy,
+            "FAILED" => Disposition::Failed,
+            "CONGESTION" => Disposition::Congestion,
+            "" | "UNKNOWN" | "NULL" => Disposition::Unknown,
+            other => Disposition::from_freeswitch_cause(other, None),
+        }
+    }
+
+    /// A FreeSWITCH hangup cause (Q.850 name). `answered` is what the record's answer stamp says, when known:
+    /// `NORMAL_CLEARING` alone does not tell whether the call was answered.
+    pub fn from_freeswitch_cause(cause: &str, answered: Option<bool>) -> Disposition {
+        if answered == Some(true) {
+            return Disposition::Answered;
+        }
+        match cause.trim() {
+            "NO_ANSWER"
+            | "NO_USER_RESPONSE"
+            | "ORIGINATOR_CANCEL"
+            | "ALLOTTED_TIMEOUT"
+            | "RECOVERY_ON_TIMER_EXPIRE"
+            | "LOSE_RACE"
+            | "PICKED_OFF" => Disposition::NoAnswer,
+            "USER_BUSY" | "CALL_REJECTED" => Disposition::Busy,
+            "NORMAL_CIRCUIT_CONGESTION"
+            | "SWITCH_CONGESTION"
+            | "NETWORK_OUT_OF_ORDER"
+            | "REQUESTED_CHAN_UNAVAIL" => Disposition::Congestion,
+            "NORMAL_CLEARING" | "SUCCESS" => match answered {
+                Some(false) => Disposition::NoAnswer,
+                _ => Disposition::Answered,
+            },
+            "" => Disposition::Unknown,
+            _ => Disposition::Failed,
+        }
+    }
+
+    /// A final SIP response code to an INVITE (Kamailio/OpenSIPS `acc`).
+    pub fn from_sip_code(code: u16) -> Disposition {
+        match code {
+            200..=299 => Disposition::Answered,
+            408 | 480 | 487 => Disposition::NoAnswer,
+            486 | 600 => Disposition::Busy,
+            503 => Disposition::Congestion,
+            300..=699 => Disposition::Failed,
+            _ => Disposition::Unknown,
+        }
+    }
+
+    /// Asterisk's text for this disposition (what `cdr_csv` writes).
+    pub fn as_asterisk(self) -> &'static str {
+        match self {
+            Disposition::Answered => "ANSWERED",
+            Disposition::NoAnswer => "NO ANSWER",
+            Disposition::Busy => "BUSY",
+            Disposition::Failed => "FAILED",
+            Disposition::Congestion => "CONGESTION",
+            Disposition::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+impl fmt::Display for Disposition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_asterisk())
+    }
+}
+
+/// One call as read from a CDR. Text fields are `""` when the format does not carry them; fields that only some
+/// formats have at all are `Option`s.
+///
+/// Times are UTC instants: local times in the file were converted with the site time zone given to the reader.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CallRecord<S = String> {
+    /// Line (1-based) where the record starts in its file; for Kamailio/OpenSIPS the INVITE's line.
+    pub line: u64,
+    /// The CDR's own call id: Asterisk `uniqueid` (else `linkedid`), FreeSWITCH `uuid`, Kamailio/OpenSIPS `callid`.
+    /// Empty when the file has none (Asterisk `cdr_csv` without `loguniqueid`): use `line` then.
+    pub call_id: S,
+    /// When the call started (Asterisk `start`: the channel was created, i.e. dialling began).
+    pub start: DateTime<Utc>,
+    /// When the far end answered; `None` for unanswered calls.
+    pub answer: Option<DateTime<Utc>>,
+    /// When the call ended. For a Kamailio INVITE never followed by a BYE in the file, the answer time.
+    pub end: DateTime<Utc>,
+    /// Whole call length in seconds, ringing included (the CDR's own figure, not recomputed).
+    pub duration_secs: u32,
+    /// Seconds from answer to hangup: what the carrier bills.
+    pub billable_secs: u32,
+    /// Calling number: Asterisk `src`, FreeSWITCH `caller_id_number`, Kamailio From user.
+    pub caller: S,
+    /// Caller's display name when the format has one (the name part of Asterisk `clid`).
+    pub caller_name: S,
+    /// The destination exactly as dialed (Asterisk `dst`), not normalised: `numbering` does that.
+    pub dialed: S,
+    /// Who is paying: `accountcode` when set, else the extension from the channel (`PJSIP/205-0000001a` → `205`),
+    /// else the From user / caller.
+    pub account: S,
+    /// Tenant/site when the format carries one (FreeSWITCH `domain_name`, Kamailio From domain, generic mapping).
+    pub tenant: Option<S>,
+    /// How the call ended.
+    pub disposition: Disposition,
+    /// The caller's source IP when the format has it (FreeSWITCH JSON, Kamailio extra columns, generic mapping).
+    pub source_ip: Option<IpAddr>,
+    /// The caller's SIP User-Agent when the format has it.
+    pub user_agent: Option<S>,
+    /// Dialplan context (Asterisk `dcontext`, FreeSWITCH `context`).
+    pub context: S,
+    /// Calling channel (Asterisk `channel`, FreeSWITCH `channel_name`).
+    pub channel: S,
+    /// Called channel (Asterisk `dstchannel`): which trunk carried the call out.
+    pub dst_channel: S,
+    /// Last dialplan application (`Dial`, `Queue`...).
+    pub last_app: S,
+    /// Its argument (`PJSIP/0312345678@trunk,60`).
+    pub last_data: S,
+    /// Asterisk `userfield` (the scenario generator writes its ground-truth label here).
+    pub userfield: S,
+    /// Raw end cause: FreeSWITCH `hangup_cause`, Kamailio `"486 Busy Here"`, Asterisk disposition text.
+    pub hangup_cause: S,
+    /// Asterisk `linkedid` (ties the legs of one conversation together), FreeSWITCH `bleg_uuid`.
+    pub linked_id: S,
+}
+
+/// A call record borrowing its text from the reader's line buffer: valid until the next call to the reader.
+pub type CallRecordRef<'a> = CallRecord<&'a str>;
+
+impl<S: AsRef<str>> CallRecord<S> {
+    /// A borrowed view of this record.
+    pub fn as_borrowed(&self) -> CallRecordRef<'_> {
+        CallRecord {
+            line: self.line,
+            call_id: self.call_id.as_ref(),
+            start: self.start,
+            answer: self.answer,
+            end: self.end,
+            duration_secs: self.duration_secs,
+            billable_secs: self.billable_secs,
+            caller: self.caller.as_ref(),
+            caller_name: self.caller_name.as_ref(),
+            dialed: self.dialed.as_ref(),
+            account: self.account.as_ref(),
+            tenant: self.tenant.as_ref().map(AsRef::as_ref),
+            disposition: self.disposition,
+            source_ip: self.source_ip,
+            user_agent: self.user_agent.as_ref().map(AsRef::as_ref),
+            context: self.context.as_ref(),
+            channel: self.channel.as_ref(),
+            dst_channel: self.dst_channel.as_ref(),
+            last_app: self.last_app.as_ref(),
+            last_data: self.last_data.as_ref(),
+            userfield: self.userfield.as_ref(),
+            hangup_cause: self.hangup_cause.as_ref(),
+            linked_id: self.linked_id.as_ref(),
+        }
+    }
+
+    /// An owned copy (allocates one `String` per non-empty text field).
+    pub fn to_owned_record(&self) -> CallRecord {
+        let s = |v: &S| v.as_ref().to_owned();
+        CallRecord {
+            line: self.line,
+            call_id: s(&self.call_id),
+            start: self.start,
+            answer: self.answer,
+            end: self.end,
+            duration_secs: self.duration_secs,
+            billable_secs: self.billable_secs,
+            caller: s(&self.caller),
+            caller_name: s(&self.caller_name),
+            dialed: s(&self.dialed),
+            account: s(&self.account),
+            tenant: self.tenant.as_ref().map(s),
+            disposition: self.disposition,
+            source_ip: self.source_ip,
+            user_agent: self.user_agent.as_ref().map(s),
+            context: s(&self.context),
+            channel: s(&self.channel),
+            dst_channel: s(&self.dst_channel),
+            last_app: s(&self.last_app),
+            last_data: s(&self.last_data),
+            userfield: s(&self.userfield),
+            hangup_cause: s(&self.hangup_cause),
+            linked_id: s(&self.linked_id),
+        }
+    }
+
+    /// True when the far end answered.
+    pub fn is_answered(&self) -> bool {
+        self.answer.is_some()
+    }
+
+    /// Start as Unix milliseconds (what the engine's clock uses).
+    pub fn start_ms(&self) -> i64 {
+        self.start.timestamp_millis()
+    }
+
+    /// Answer as Unix milliseconds.
+    pub fn answer_ms(&self) -> Option<i64> {
+        self.answer.map(|t| t.timestamp_millis())
+    }
+
+    /// End as Unix milliseconds.
+    pub fn end_ms(&self) -> i64 {
+        self.end.timestamp_millis()
+    }
+}
+
+impl CallRecord {
+    /// An empty record at `start` (all text empty, unanswered, zero length): a base for builders and tests.
+    pub fn empty(line: u64, start: DateTime<Utc>) -> CallRecord {
+        CallRecord {
+            line,
+            call_id: String::new(),
+            start,
+            answer: None,
+            end: start,
+            duration_secs: 0,
+            billable_secs: 0,
+            caller: String::new(),
+            caller_name: String::new(),
+            dialed: String::new(),
+            account: String::new(),
+            tenant: None,
+            disposition: Disposition::Unknown,
+            source_ip: None,
+            user_agent: None,
+            context: String::new(),
+            channel: String::new(),
+            dst_channel: String::new(),
+            last_app: String::new(),
+            last_data: String::new(),
+            userfield: String::new(),
+            hangup_cause: String::new(),
+            linked_id: String::new(),
+        }
+    }
+}
+
+/// The extension (or peer name) inside an Asterisk channel name: `SIP/205-0000001a` → `205`,
+/// `PJSIP/205-00000012` → `205`, `PJSIP/ntt-trunk-0000002f` → `ntt-trunk`, `Local/205@from-internal-00000001;1`
+/// → `205`, `IAX2/205-1234` → `205`. Returns `None` when nothing sensible is left.
+pub fn extension_from_channel(channel: &str) -> Option<&str> {
+    let (_, rest) = channel.split_once('/')?;
+    // Local channels: `205@context-...;1`; SIP peers dialled as `trunk/number` don't occur in `channel`.
+    let rest = match rest.find(['@', ';']) {
+        Some(i) => rest.get(..i)?,
+        None => rest,
+    };
+    let rest = match rest.rsplit_once('-') {
+        Some((name, suffix))
+            if !name.is_empty()
+                && !suffix.is_empty()
+                && suffix.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            name
+        }
+        _ => rest,
+    };
+    if rest.is_empty() { None } else { Some(rest) }
+}
+
+/// The display name inside an Asterisk caller id: `"Taro Tanaka" <205>` → `Taro Tanaka`, `Reception <200>` →
+/// `Reception`, `205` → `` (no name).
+pub fn name_from_clid(clid: &str) -> &str {
+    let clid = clid.trim();
+    if let Some(rest) = clid.strip_prefix('"') {
+        return match rest.find('"') {
+            Some(i) => rest.get(..i).unwrap_or(""),
+            None => "",
+        };
+    }
+    match clid.find('<') {
+        Some(i) => clid.get(..i).unwrap_or("").trim(),
+        None => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extension_from_common_channels() {
+        assert_eq!(extension_from_channel("SIP/205-0000001a"), Some("205"));
+        assert_eq!(extension_from_channel("PJSIP/205-00000012"), Some("205"));
+        assert_eq!(
+            extension_from_channel("PJSIP/ntt-trunk-0000002f"),
+            Some("ntt-trunk")
+        );
+        assert_eq!(
+            extension_from_channel("Local/205@from-internal-00000001;1"),
+            Some("205")
+        );
+        assert_eq!(extension_from_channel("IAX2/205-1234"), Some("205"));
+        assert_eq!(extension_from_channel("PJSIP/alice"), Some("alice"));
+        assert_eq!(extension_from_channel(""), None);
+        assert_eq!(extension_from_channel("PJSIP/"), None);
+        assert_eq!(extension_from_channel("garbage"), None);
+    }
+
+    #[test]
+    fn clid_names() {
+        assert_eq!(name_from_clid("\"Taro Tanaka\" <205>"), "Taro Tanaka");
+        assert_eq!(name_from_clid("Reception <200>"), "Reception");
+        assert_eq!(name_from_clid("205"), "");
+        assert_eq!(name_from_clid("\"broken"), "");
+    }
+
+    #[test]
+    fn dispositions_map_from_every_format() {
+        assert_eq!(
+            Disposition::from_asterisk("NO ANSWER"),
+            Disposition::NoAnswer
+        );
+        assert_eq!(
+            Disposition::from_asterisk("ANSWERED"),
+            Disposition::Answered
+        );
+        assert_eq!(Disposition::from_asterisk("USER_BUSY"), Disposition::Busy);
+        assert_eq!(
+            Disposition::from_freeswitch_cause("NORMAL_CLEARING", Some(false)),
+            Disposition::NoAnswer
+        );
+        assert_eq!(
+            Disposition::from_freeswitch_cause("NORMAL_CLEARING", Some(true)),
+            Disposition::Answered
+        );
+        assert_eq!(
+            Disposition::from_freeswitch_cause("UNALLOCATED_NUMBER", Some(false)),
+            Disposition::Failed
+        );
+        assert_eq!(Disposition::from_sip_code(200), Disposition::Answered);
+        assert_eq!(Disposition::from_sip_code(486), Disposition::Busy);
+        assert_eq!(Disposition::from_sip_code(487), Disposition::NoAnswer);
+        assert_eq!(Disposition::from_sip_code(503), Disposition::Congestion);
+        assert_eq!(Disposition::from_sip_code(403), Disposition::Failed);
+        assert_eq!(Disposition::from_sip_code(100), Disposition::Unknown);
+    }
+}

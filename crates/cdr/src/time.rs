@@ -1,0 +1,331 @@
+//! Local wall-clock times in CDRs → UTC instants, fast.
+//!
+//! PBXs write `YYYY-MM-DD HH:MM:SS` in the site's local time with no zone. Converting through chrono-tz for each
+//! of the three times of every line would dominate the reader, so the offset of a local hour is cached: lines
+//! come roughly in time order, so nearly every lookup hits. An hour is cached only when its offset is the same at
+//! both ends (no DST change inside it); ambiguous local times (the repeated hour when DST ends) take the earlier
+//! instant, and non-existent ones (the skipped hour) are read with the offset in force just before the gap.
+
+use chrono::{DateTime, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// Converts the site's local times to UTC, with a small offset cache. One per reader (not shared).
+#[derive(Clone, Debug)]
+pub struct SiteClock {
+    tz: Tz,
+    /// (local hour number since the epoch, UTC offset in seconds) of the last hours looked up.
+    cache: [(i64, i32); 2],
+    next_slot: usize,
+}
+
+impl SiteClock {
+    /// A clock for the site's IANA time zone (use `chrono_tz::UTC` for `usegmtime=yes` Asterisk files).
+    pub fn new(tz: Tz) -> SiteClock {
+        SiteClock {
+            tz,
+            cache: [(i64::MIN, 0); 2],
+            next_slot: 0,
+        }
+    }
+
+    /// The site time zone.
+    pub fn tz(&self) -> Tz {
+        self.tz
+    }
+
+    /// UTC instant of a local time given as seconds since 1970-01-01 00:00:00 *local*.
+    pub fn local_seconds_to_utc(&mut self, local: i64) -> Option<i64> {
+        let hour = local.div_euclid(3600);
+        for &(h, off) in &self.cache {
+            if h == hour {
+                return Some(local - i64::from(off));
+            }
+        }
+        let (offset, cacheable) = self.offset_of_local(local, hour)?;
+        if cacheable {
+            self.cache[self.next_slot] = (hour, offset);
+            self.next_slot = (self.next_slot + 1) % self.cache.len();
+        }
+        Some(local - i64::from(offset))
+    }
+
+    fn offset_of_local(&self, local: i64, hour: i64) -> Option<(i32, bool)> {
+        let naive = naive_from_seconds(local)?;
+        let offset = match self.tz.offset_from_local_datetime(&naive) {
+            chrono::LocalResult::Single(o) => o.fix().local_minus_utc(),
+            chrono::LocalResult::Ambiguous(earliest, _) => {
+                return Some((earliest.fix().local_minus_utc(), false));
+            }
+            chrono::LocalResult::None => {
+                // In the gap of a spring-forward: the offset before the gap makes the clock jump as the PBX's did.
+                let before = naive_from_seconds(local - 3 * 3600)?;
+                let off = self
+                    .tz
+                    .offset_from_local_datetime(&before)
+                    .earliest()?
+                    .fix()
+                    .local_minus_utc();
+                return Some((off, false));
+            }
+        };
+        let start = naive_from_seconds(hour * 3600)?;
+        let end = naive_from_seconds(hour * 3600 + 3599)?;
+        let same = |n: &NaiveDateTime| match self.tz.offset_from_local_datetime(n) {
+            chrono::LocalResult::Single(o) => o.fix().local_minus_utc() == offset,
+            _ => false,
+        };
+        Some((offset, same(&start) && same(&end)))
+    }
+
+    /// Parses a local `YYYY-MM-DD HH:MM:SS` (also `T` instead of the space, and an ignored `.fraction`) to UTC.
+    /// Returns `None` when the text is not such a time.
+    pub fn parse_local(&mut self, text: &[u8]) -> Option<DateTime<Utc>> {
+        let (local, nanos) = parse_datetime_fields(text)?;
+        let utc = self.local_seconds_to_utc(local)?;
+        DateTime::from_timestamp(utc, nanos)
+    }
+
+    /// The local wall-clock time of a UTC instant (for writers and the scenario generator).
+    pub fn to_local(&self, t: DateTime<Utc>) -> NaiveDateTime {
+        t.with_timezone(&self.tz).naive_local()
+    }
+}
+
+fn naive_from_seconds(local: i64) -> Option<NaiveDateTime> {
+    DateTime::from_timestamp(local, 0).map(|d| d.naive_utc())
+}
+
+/// `YYYY-MM-DD HH:MM:SS[.fff]` → (seconds since the epoch as if the time were UTC, nanoseconds). Hand-written
+/// because it runs three times per CDR line.
+pub(crate) fn parse_datetime_fields(text: &[u8]) -> Option<(i64, u32)> {
+    let t = text;
+    if t.len() < 19 {
+        return None;
+    }
+    let d = |i: usize| -> Option<u32> {
+        let b = *t.get(i)?;
+        if b.is_ascii_digit() {
+            Some(u32::from(b - b'0'))
+        } else {
+            None
+        }
+    };
+    let sep_ok = t.get(4) == Some(&b'-')
+        && t.get(7) == Some(&b'-')
+        && matches!(t.get(10), Some(b' ' | b'T'))
+        && t.get(13) == Some(&b':')
+        && t.get(16) == Some(&b':');
+    if !sep_ok {
+        return None;
+    }
+    let year = d(0)? * 1000 + d(1)? * 100 + d(2)? * 10 + d(3)?;
+    let month = d(5)? * 10 + d(6)?;
+    let day = d(8)? * 10 + d(9)?;
+    let hour = d(11)? * 10 + d(12)?;
+    let minute = d(14)? * 10 + d(15)?;
+    let second = d(17)? * 10 + d(18)?;
+    let mut nanos = 0u32;
+    let rest = t.get(19..)?;
+    if !rest.is_empty() {
+        let frac = rest.strip_prefix(b".")?;
+        if frac.is_empty() || frac.len() > 9 || !frac.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &b in frac {
+            n = n * 10 + u32::from(b - b'0');
+        }
+        for _ in frac.len()..9 {
+            n *= 10;
+        }
+        nanos = n;
+    }
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let days = days_from_civil(i64::from(year), month, day);
+    // A leap second (:60) is folded into the next second, as the PBX's own clock would have done.
+    Some((
+        days * 86_400 + i64::from(hour * 3600 + minute * 60 + second),
+        nanos,
+    ))
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses a Unix time in seconds, possibly fractional (`1717390800`, `1717390800.123456`), or in microseconds /
+/// milliseconds when the integer is too large to be seconds (FreeSWITCH `*_uepoch`, exports in ms).
+pub(crate) fn parse_epoch(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    let (int_part, frac_part) = match text.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (text, None),
+    };
+    if int_part.is_empty() || !int_part.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value: i64 = int_part.parse().ok()?;
+    let mut nanos = 0u32;
+    if let Some(f) = frac_part {
+        if f.is_empty() || f.len() > 9 || !f.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n: u32 = f.parse().ok()?;
+        nanos = n * 10u32.pow(9 - f.len() as u32);
+    }
+    // Seconds up to year ~5138; beyond that it must be ms (13 digits) or µs (16 digits).
+    if value < 100_000_000_000 {
+        DateTime::from_timestamp(value, nanos)
+    } else if value < 100_000_000_000_000 {
+        DateTime::from_timestamp_millis(value)
+    } else {
+        DateTime::from_timestamp_micros(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn date(y: i32, m: u32, d: u32) -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(y, m, d)
+    }
+
+    #[test]
+    fn tokyo_local_time_is_utc_plus_nine() {
+        let mut clock = SiteClock::new(chrono_tz::Asia::Tokyo);
+        let t = clock.parse_local(b"2025-06-06 19:30:00");
+        assert_eq!(
+            t,
+            Some(Utc.with_ymd_and_hms(2025, 6, 6, 10, 30, 0).unwrap())
+        );
+        // Cached hour, different minute.
+        let t = clock.parse_local(b"2025-06-06 19:59:59");
+        assert_eq!(
+            t,
+            Some(Utc.with_ymd_and_hms(2025, 6, 6, 10, 59, 59).unwrap())
+        );
+        // Day rollover in UTC.
+        let t = clock.parse_local(b"2025-06-07 08:00:00");
+        assert_eq!(t, Some(Utc.with_ymd_and_hms(2025, 6, 6, 23, 0, 0).unwrap()));
+    }
+
+    #[test]
+    fn fractions_and_t_separator() {
+        let mut clock = SiteClock::new(chrono_tz::UTC);
+        let t = clock.parse_local(b"2025-01-02T03:04:05.250").unwrap();
+        assert_eq!(t.timestamp_subsec_millis(), 250);
+        assert_eq!(
+            t,
+            Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap()
+                + chrono::Duration::milliseconds(250)
+        );
+    }
+
+    #[test]
+    fn invalid_times_are_rejected() {
+        let mut clock = SiteClock::new(chrono_tz::UTC);
+        for bad in [
+            &b"2025-02-30 00:00:00"[..],
+            b"2025-13-01 00:00:00",
+            b"2025-01-01 24:00:00",
+            b"2025-01-01 00:00",
+            b"2025/01/01 00:00:00",
+            b"2025-01-01 00:00:00x",
+            b"",
+            b"2025-01-01 00:00:00.",
+        ] {
+            assert_eq!(
+                clock.parse_local(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(clock.parse_local(b"2024-02-29 00:00:00").is_some());
+    }
+
+    #[test]
+    fn dst_transitions_in_new_york() {
+        let mut clock = SiteClock::new(chrono_tz::America::New_York);
+        // Before and after spring-forward on 2025-03-09 02:00 local.
+        assert_eq!(
+            clock.parse_local(b"2025-03-09 01:59:59"),
+            Some(Utc.with_ymd_and_hms(2025, 3, 9, 6, 59, 59).unwrap())
+        );
+        assert_eq!(
+            clock.parse_local(b"2025-03-09 03:00:00"),
+            Some(Utc.with_ymd_and_hms(2025, 3, 9, 7, 0, 0).unwrap())
+        );
+        // Inside the gap: read with the pre-gap offset (EST, -5).
+        assert_eq!(
+            clock.parse_local(b"2025-03-09 02:30:00"),
+            Some(Utc.with_ymd_and_hms(2025, 3, 9, 7, 30, 0).unwrap())
+        );
+        // Fall back 2025-11-02: 01:30 happens twice; the earlier (EDT, -4) is taken.
+        assert_eq!(
+            clock.parse_local(b"2025-11-02 01:30:00"),
+            Some(Utc.with_ymd_and_hms(2025, 11, 2, 5, 30, 0).unwrap())
+        );
+        assert_eq!(
+            clock.parse_local(b"2025-11-02 03:00:00"),
+            Some(Utc.with_ymd_and_hms(2025, 11, 2, 8, 0, 0).unwrap())
+        );
+    }
+
+    #[test]
+    fn epochs_in_seconds_millis_micros() {
+        let want = Utc.with_ymd_and_hms(2025, 6, 6, 10, 30, 0).unwrap();
+        assert_eq!(parse_epoch("1749205800"), Some(want));
+        assert_eq!(parse_epoch("1749205800000"), Some(want));
+        assert_eq!(parse_epoch("1749205800000000"), Some(want));
+        assert_eq!(
+            parse_epoch("1749205800.5").map(|t| t.timestamp_subsec_millis()),
+            Some(500)
+        );
+        assert_eq!(parse_epoch("abc"), None);
+        assert_eq!(parse_epoch("-5"), None);
+    }
+
+    #[test]
+    fn civil_days_match_chrono() {
+        for (y, m, d) in [
+            (1970, 1, 1),
+            (2000, 2, 29),
+            (2025, 12, 31),
+            (1969, 12, 31),
+            (2100, 3, 1),
+        ] {
+            let chrono_days = date(y, m, d)
+                .unwrap()
+                .signed_duration_since(date(1970, 1, 1).unwrap())
+                .num_days();
+            assert_eq!(days_from_civil(i64::from(y), m, d), chrono_days);
+        }
+    }
+}
