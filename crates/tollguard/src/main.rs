@@ -4,7 +4,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod analyze;
+mod html;
 mod number;
+mod replay;
 
 /// tollguard stops toll fraud on IP telephony.
 #[derive(Debug, Parser)]
@@ -18,12 +21,26 @@ struct Cli {
 enum Command {
     /// Explain a dialed number: E.164 form, country, class, risk tier and price.
     Number(number::Args),
+    /// Find toll fraud in call detail records: were you hit, since when, how many calls, how much money.
+    Analyze(analyze::AnalyzeArgs),
+    /// Replay call detail records through a policy: calls blocked, money saved, legitimate calls blocked.
+    Backtest(analyze::BacktestArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Diagnostics go to stderr, filtered by RUST_LOG (default: warnings); reports go to stdout.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
     let result = match cli.command {
         Command::Number(args) => number::run(args),
+        Command::Analyze(args) => analyze::run_analyze(args),
+        Command::Backtest(args) => analyze::run_backtest(args),
     };
     match result {
         Ok(code) => code,

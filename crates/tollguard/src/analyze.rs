@@ -1,0 +1,1210 @@
+//! `tollguard analyze` and `tollguard backtest`: call detail records replayed through the engine, and what it
+//! found (were you hit, since when, how many calls, how much money) or what a policy would have done (calls
+//! blocked, money saved, legitimate calls blocked, how fast each attack was stopped).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{BufReader, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context;
+use cdr::{CdrFormat, CdrReader, ReadOptions};
+use engine::{Action, Decision, DestClass, Engine, Level, Millis, Policy, Verdict};
+use numbering::{Currency, Numbering, Scope};
+use serde_json::{Value, json};
+
+use crate::html;
+use crate::replay::{Label, LaterDecisions, Outcome, Replay, Sink};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Options shared by `analyze` and `backtest`.
+#[derive(Debug, clap::Args)]
+pub struct Common {
+    /// CDR files (Asterisk Master.csv, cdr_custom, FreeSWITCH CSV/JSON, Kamailio/OpenSIPS acc); `-` for stdin.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Output for people (text) or machines (json: every decision with the CDR's call id and line).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Also write a self-contained HTML report with charts.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// CDR format, when auto-detection is not wanted (asterisk-csv, asterisk-custom, freeswitch-csv,
+    /// freeswitch-json, kamailio-acc).
+    #[arg(long = "cdr-format", value_name = "NAME")]
+    pub cdr_format: Option<String>,
+    /// Time zone of the CDR times and of the report (default: the policy's site time zone, Asia/Tokyo).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Longest call in seconds: how far a CDR may come after its call started (CDRs are written at hang-up).
+    #[arg(long, default_value_t = 4 * 3600, value_name = "SECS")]
+    pub reorder_window: u32,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Policy to judge the calls by (default: the built-in policy a new site gets).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BacktestArgs {
+    /// The policy to test.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub policy: PathBuf,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Analyze,
+    Backtest,
+}
+
+pub fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let policy = load_policy(args.policy.as_deref())?;
+    let report = replay_files(&args.common, policy, Mode::Analyze)?;
+    output(&args.common, &report)?;
+    // Exit 1 when fraud was found, so scripts and cron jobs can act on it.
+    Ok(if report.hit() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn run_backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
+    let policy = load_policy(Some(&args.policy))?;
+    let report = replay_files(&args.common, policy, Mode::Backtest)?;
+    output(&args.common, &report)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
+    match path {
+        None => Ok(Policy::default()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the policy file {}", p.display()))?;
+            Policy::from_toml_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+        }
+    }
+}
+
+/// Counts bytes read so that the progress display can say how far into a file the reader is.
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+fn replay_files(common: &Common, policy: Policy, mode: Mode) -> anyhow::Result<Report> {
+    let tz: cdr::Tz = match &common.tz {
+        Some(name) => name.parse().map_err(|_| {
+            anyhow::anyhow!("unknown time zone {name:?}: use an IANA name such as Asia/Tokyo")
+        })?,
+        None => policy.site.calendar.tz,
+    };
+    let format = match &common.cdr_format {
+        Some(name) => Some(
+            name.parse::<CdrFormat>()
+                .map_err(|e| anyhow::anyhow!("--cdr-format {name}: {e}"))?,
+        ),
+        None => None,
+    };
+    let currency = policy.site.currency;
+    let numbering = Arc::new(Numbering::japan_defaults());
+    let engine = Engine::new(policy, numbering.clone());
+    let mut replay = Replay::new(engine, numbering, common.reorder_window);
+    let mut report = Report::new(mode, tz, currency, common.format == Format::Json);
+    let progress = !common.quiet && std::io::stderr().is_terminal();
+
+    for (idx, path) in common.files.iter().enumerate() {
+        let file_no = u16::try_from(idx).unwrap_or(u16::MAX);
+        let read = Arc::new(AtomicU64::new(0));
+        let (input, size): (Box<dyn Read>, u64) = if path.as_os_str() == "-" {
+            (Box::new(std::io::stdin().lock()), 0)
+        } else {
+            let f = File::open(path)
+                .with_context(|| format!("cannot open the CDR file {}", path.display()))?;
+            let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+            (Box::new(f), size)
+        };
+        let input = BufReader::with_capacity(
+            256 * 1024,
+            Counting {
+                inner: input,
+                read: read.clone(),
+            },
+        );
+        let opts = ReadOptions {
+            format,
+            site_tz: tz,
+            ..ReadOptions::default()
+        };
+        let mut reader =
+            CdrReader::new(input, opts).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let mut stat = FileStat {
+            path: path.display().to_string(),
+            format: String::new(),
+            records: 0,
+            errors: 0,
+            first_errors: Vec::new(),
+        };
+        let mut next_progress = 0u64;
+        while let Some(item) = reader.next_ref() {
+            match item {
+                Ok(rec) => {
+                    stat.records += 1;
+                    replay.push(file_no, &rec, &mut report);
+                    report.peak_held = report.peak_held.max(replay.held());
+                }
+                Err(e) => {
+                    stat.errors += 1;
+                    if stat.first_errors.len() < 5 {
+                        stat.first_errors.push(format!("{}:{e}", path.display()));
+                    }
+                    tracing::debug!(file = %path.display(), line = e.line, "CDR line skipped: {e}");
+                    if e.is_fatal() {
+                        break;
+                    }
+                }
+            }
+            if progress && stat.records >= next_progress {
+                next_progress = stat.records + 100_000;
+                let done = read.load(Ordering::Relaxed);
+                let pct = (done * 100).checked_div(size).unwrap_or(0);
+                eprint!(
+                    "\r{}: {} records, {pct}%, {} suspicious   ",
+                    path.display(),
+                    html::group_thousands(stat.records as i64),
+                    html::group_thousands(report.blocked as i64)
+                );
+            }
+        }
+        stat.format = reader
+            .format()
+            .map(|f| f.name().to_string())
+            .unwrap_or_default();
+        report.files.push(stat);
+    }
+    replay.finish(&mut report);
+    if progress {
+        eprint!("\r{:60}\r", "");
+    }
+    report.late_records = replay.late_records;
+    report.engine_state = serde_json::to_value(replay.engine().sizes()).unwrap_or(Value::Null);
+    Ok(report)
+}
+
+// ---- the tally ------------------------------------------------------------------------------------------
+
+#[derive(Debug, Default)]
+struct FileStat {
+    path: String,
+    format: String,
+    records: u64,
+    errors: u64,
+    first_errors: Vec<String>,
+}
+
+/// Calls and money.
+#[derive(Debug, Default, Clone, Copy)]
+struct Count {
+    calls: u64,
+    millis: i64,
+}
+
+impl Count {
+    fn add(&mut self, millis: i64) {
+        self.calls += 1;
+        self.millis += millis;
+    }
+}
+
+#[derive(Debug, Default)]
+struct AccountTally {
+    tenant: String,
+    all: Count,
+    blocked: Count,
+    first_alert: Option<Millis>,
+    first_block: Option<Millis>,
+    /// Calls that passed between the first alert and the first block.
+    before_block: Count,
+}
+
+#[derive(Debug, Default)]
+struct AttackTally {
+    all: Count,
+    blocked: Count,
+    first_call: Option<Millis>,
+    first_block: Option<Millis>,
+    /// Fraud calls that passed before the first block.
+    before_block: Count,
+}
+
+/// Alerts with the same rule, key and action, collapsed.
+#[derive(Debug)]
+struct AlertGroup {
+    first: Decision,
+    count: u64,
+    last_at: Millis,
+    stake_max: i64,
+}
+
+/// One call the report lists individually (a legitimate-looking call that was blocked).
+#[derive(Debug, Clone)]
+struct ListedCall {
+    at: Millis,
+    file: u16,
+    line: u64,
+    call_id: String,
+    account: String,
+    dialed: String,
+    destination: String,
+    rule: String,
+    reason: String,
+}
+
+const GROUPS: [&str; 4] = ["domestic", "international", "premium/satellite", "other"];
+
+fn group_of(class: DestClass) -> usize {
+    match class {
+        DestClass::Domestic | DestClass::Mobile | DestClass::TollFree | DestClass::SharedCost => 0,
+        DestClass::International => 1,
+        DestClass::Premium | DestClass::Satellite => 2,
+        _ => 3,
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Hour {
+    calls: [u64; 4],
+    millis: [i64; 4],
+    blocked: u64,
+    blocked_millis: i64,
+}
+
+struct Report {
+    mode: Mode,
+    tz: cdr::Tz,
+    currency: Currency,
+    files: Vec<FileStat>,
+    late_records: u64,
+    all: Count,
+    answered: u64,
+    first_at: Option<Millis>,
+    last_at: Option<Millis>,
+    blocked: u64,
+    blocked_money: i64,
+    warned: u64,
+    emergency: u64,
+    emergency_blocked: u64,
+    first_critical: Option<Millis>,
+    accounts: HashMap<(String, String), AccountTally>,
+    blocked_destinations: HashMap<String, Count>,
+    destinations: HashMap<String, Count>,
+    hours: BTreeMap<i64, Hour>,
+    alerts: HashMap<(String, String, &'static str), AlertGroup>,
+    /// Every decision, for `--format json`.
+    log: Option<Vec<Value>>,
+    labelled: bool,
+    attacks: BTreeMap<String, AttackTally>,
+    legit: Count,
+    legit_blocked: Count,
+    /// Legitimate (labelled) or legitimate-looking (domestic, not obfuscated) calls that were blocked.
+    listed: Vec<ListedCall>,
+    listed_total: u64,
+    /// Most calls the replay held in memory at once (bounded by the reorder window, not the file size).
+    peak_held: usize,
+    engine_state: Value,
+}
+
+const MAX_ACCOUNTS: usize = 100_000;
+const MAX_DESTINATIONS: usize = 10_000;
+const MAX_LISTED: usize = 200;
+
+fn action_kind(a: &Action) -> &'static str {
+    match a {
+        Action::Warn => "warn",
+        Action::Block { .. } => "block",
+        Action::Ban { .. } => "ban",
+        Action::Bar { .. } => "bar",
+        Action::EndCalls { .. } => "end_calls",
+    }
+}
+
+fn dest_name(d: &numbering::Destination) -> String {
+    match (&d.country, d.scope) {
+        (Some(c), Scope::International) => format!("{} +{}", c.name, c.calling_code),
+        _ => match d.scope {
+            Scope::Domestic => format!("domestic {}", DestClass::of(d).as_str()),
+            Scope::Internal => "internal".into(),
+            Scope::Emergency => "emergency".into(),
+            _ => "unrecognised".into(),
+        },
+    }
+}
+
+impl Report {
+    fn new(mode: Mode, tz: cdr::Tz, currency: Currency, keep_log: bool) -> Report {
+        Report {
+            mode,
+            tz,
+            currency,
+            files: Vec::new(),
+            late_records: 0,
+            all: Count::default(),
+            answered: 0,
+            first_at: None,
+            last_at: None,
+            blocked: 0,
+            blocked_money: 0,
+            warned: 0,
+            emergency: 0,
+            emergency_blocked: 0,
+            first_critical: None,
+            accounts: HashMap::new(),
+            blocked_destinations: HashMap::new(),
+            destinations: HashMap::new(),
+            hours: BTreeMap::new(),
+            alerts: HashMap::new(),
+            log: keep_log.then(Vec::new),
+            labelled: false,
+            attacks: BTreeMap::new(),
+            legit: Count::default(),
+            legit_blocked: Count::default(),
+            listed: Vec::new(),
+            listed_total: 0,
+            peak_held: 0,
+            engine_state: Value::Null,
+        }
+    }
+
+    fn hit(&self) -> bool {
+        self.first_critical.is_some() || self.blocked > 0
+    }
+
+    fn money(&self, millis: i64) -> String {
+        format!(
+            "{} {}",
+            html::group_thousands((millis + 500).div_euclid(1000)),
+            self.currency.as_str()
+        )
+    }
+
+    fn local(&self, at: Millis) -> String {
+        chrono::DateTime::from_timestamp_millis(at)
+            .map(|t| {
+                t.with_timezone(&self.tz)
+                    .format("%a %Y-%m-%d %H:%M:%S")
+                    .to_string()
+            })
+            .unwrap_or_else(|| at.to_string())
+    }
+
+    fn local_iso(&self, at: Millis) -> String {
+        chrono::DateTime::from_timestamp_millis(at)
+            .map(|t| t.with_timezone(&self.tz).to_rfc3339())
+            .unwrap_or_else(|| at.to_string())
+    }
+
+    fn note_decisions(&mut self, call: &crate::replay::Call, decisions: &[Decision]) {
+        for d in decisions {
+            if d.level == Level::Critical && !d.shadow {
+                self.first_critical.get_or_insert(d.at);
+            }
+            // One line per rule, account and action: 10,000 blocked calls of one pump are one alert, counted.
+            let who = if call.account().is_empty() && call.tenant().is_empty() {
+                d.key.clone()
+            } else {
+                format!("{}/{}", call.tenant(), call.account())
+            };
+            let key = (d.rule.clone(), who, action_kind(&d.action));
+            let stake = d.at_stake.map_or(0, |a| a.millis);
+            let room = self.alerts.len() < 100_000;
+            match self.alerts.get_mut(&key) {
+                Some(g) => {
+                    g.count += 1;
+                    g.last_at = g.last_at.max(d.at);
+                    g.stake_max = g.stake_max.max(stake);
+                }
+                None if room => {
+                    self.alerts.insert(
+                        key,
+                        AlertGroup {
+                            first: d.clone(),
+                            count: 1,
+                            last_at: d.at,
+                            stake_max: stake,
+                        },
+                    );
+                }
+                None => {}
+            }
+            if let Some(log) = self.log.as_mut() {
+                log.push(json!({
+                    "file": call.file,
+                    "line": call.line,
+                    "call_id": call.call_id(),
+                    "at": d.at,
+                    "at_local": chrono::DateTime::from_timestamp_millis(d.at)
+                        .map(|t| t.with_timezone(&self.tz).to_rfc3339()),
+                    "account": call.account(),
+                    "tenant": call.tenant(),
+                    "dialed": call.dialed(),
+                    "decision": d,
+                }));
+            }
+        }
+    }
+}
+
+impl Sink for Report {
+    fn call(&mut self, o: Outcome<'_>) {
+        let call = o.call;
+        let cost = o.cost.map_or(0, |m| m.millis);
+        self.all.add(cost);
+        if call.answered() {
+            self.answered += 1;
+        }
+        self.first_at = Some(self.first_at.map_or(call.start, |t| t.min(call.start)));
+        self.last_at = Some(self.last_at.map_or(call.start, |t| t.max(call.start)));
+        let class = DestClass::of(o.destination);
+        let hour = self
+            .hours
+            .entry(call.start.div_euclid(3_600_000))
+            .or_default();
+        let g = group_of(class);
+        hour.calls[g] += 1;
+        hour.millis[g] += cost;
+        let blocked = o.verdict.is_block();
+        if blocked {
+            hour.blocked += 1;
+            hour.blocked_millis += cost;
+        }
+        if o.destination.is_emergency() {
+            self.emergency += 1;
+            if blocked {
+                self.emergency_blocked += 1;
+            }
+        }
+        let name = dest_name(o.destination);
+        if matches!(o.destination.scope, Scope::International) {
+            if let Some(c) = self.destinations.get_mut(&name) {
+                c.add(cost);
+            } else if self.destinations.len() < MAX_DESTINATIONS {
+                self.destinations.entry(name.clone()).or_default().add(cost);
+            }
+        }
+        match o.verdict {
+            Verdict::Block { .. } => {
+                self.blocked += 1;
+                self.blocked_money += cost;
+                if let Some(c) = self.blocked_destinations.get_mut(&name) {
+                    c.add(cost);
+                } else if self.blocked_destinations.len() < MAX_DESTINATIONS {
+                    self.blocked_destinations
+                        .entry(name.clone())
+                        .or_default()
+                        .add(cost);
+                }
+            }
+            Verdict::Warn => self.warned += 1,
+            Verdict::Allow => {}
+        }
+
+        // Per account: where the first alert and the first block fell.
+        let key = (call.tenant().to_string(), call.account().to_string());
+        if self.accounts.contains_key(&key) || self.accounts.len() < MAX_ACCOUNTS {
+            let a = self.accounts.entry(key).or_default();
+            a.tenant = call.tenant().to_string();
+            a.all.add(cost);
+            if !o.decisions.is_empty() || blocked {
+                a.first_alert.get_or_insert(call.start);
+            }
+            if blocked {
+                a.blocked.add(cost);
+                a.first_block.get_or_insert(call.start);
+            } else if a.first_alert.is_some() && a.first_block.is_none() {
+                a.before_block.add(cost);
+            }
+        }
+
+        // Ground truth, when the CDRs carry it.
+        let label = call.label();
+        let top_rule = o
+            .decisions
+            .iter()
+            .max_by_key(|d| d.level)
+            .map(|d| (d.rule.clone(), d.reason.clone()));
+        match label {
+            Label::Unknown => {
+                let looks_legit =
+                    matches!(group_of(class), 0) && !o.destination.flags.is_obfuscated();
+                if blocked && looks_legit && !self.labelled {
+                    self.list(call, o.destination, top_rule);
+                }
+            }
+            Label::Legit => {
+                self.labelled = true;
+                self.legit.add(cost);
+                if blocked {
+                    self.legit_blocked.add(cost);
+                    self.list(call, o.destination, top_rule);
+                }
+            }
+            Label::Fraud(name) => {
+                self.labelled = true;
+                let t = self.attacks.entry(name).or_default();
+                t.all.add(cost);
+                t.first_call.get_or_insert(call.start);
+                if blocked {
+                    t.blocked.add(cost);
+                    t.first_block.get_or_insert(call.start);
+                } else if t.first_block.is_none() {
+                    t.before_block.add(cost);
+                }
+            }
+        }
+        self.note_decisions(call, o.decisions);
+    }
+
+    fn later(&mut self, l: LaterDecisions<'_>) {
+        let key = (l.call.tenant().to_string(), l.call.account().to_string());
+        if let Some(a) = self.accounts.get_mut(&key) {
+            a.first_alert
+                .get_or_insert(l.decisions.first().map_or(l.call.start, |d| d.at));
+        }
+        self.note_decisions(l.call, l.decisions);
+    }
+}
+
+impl Report {
+    fn list(
+        &mut self,
+        call: &crate::replay::Call,
+        dest: &numbering::Destination,
+        top: Option<(String, String)>,
+    ) {
+        self.listed_total += 1;
+        if self.listed.len() >= MAX_LISTED {
+            return;
+        }
+        let (rule, reason) =
+            top.unwrap_or_else(|| ("barred".into(), "the account was barred earlier".into()));
+        self.listed.push(ListedCall {
+            at: call.start,
+            file: call.file,
+            line: call.line,
+            call_id: call.call_id().to_string(),
+            account: call.account().to_string(),
+            dialed: call.dialed().to_string(),
+            destination: dest_name(dest),
+            rule,
+            reason,
+        });
+    }
+
+    fn sorted_alerts(&self) -> Vec<&AlertGroup> {
+        let mut v: Vec<&AlertGroup> = self.alerts.values().collect();
+        v.sort_by(|a, b| {
+            b.first
+                .level
+                .cmp(&a.first.level)
+                .then(a.first.at.cmp(&b.first.at))
+                .then(a.first.rule.cmp(&b.first.rule))
+        });
+        v
+    }
+
+    fn top<'a>(&self, m: &'a HashMap<String, Count>, n: usize) -> Vec<(&'a String, Count)> {
+        let mut v: Vec<(&String, Count)> = m.iter().map(|(k, c)| (k, *c)).collect();
+        v.sort_by(|a, b| {
+            b.1.millis
+                .cmp(&a.1.millis)
+                .then(b.1.calls.cmp(&a.1.calls))
+                .then(a.0.cmp(b.0))
+        });
+        v.truncate(n);
+        v
+    }
+
+    fn hit_accounts(&self) -> Vec<(&(String, String), &AccountTally)> {
+        let mut v: Vec<_> = self
+            .accounts
+            .iter()
+            .filter(|(_, a)| a.blocked.calls > 0)
+            .collect();
+        v.sort_by(|a, b| {
+            b.1.blocked
+                .millis
+                .cmp(&a.1.blocked.millis)
+                .then(a.0.cmp(b.0))
+        });
+        v
+    }
+}
+
+// ---- output ---------------------------------------------------------------------------------------------
+
+fn output(common: &Common, r: &Report) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match common.format {
+        Format::Text => write_text(&mut out, r)?,
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &to_json(r))?;
+            writeln!(out)?;
+        }
+    }
+    if let Some(path) = &common.html {
+        std::fs::write(path, to_html(r))
+            .with_context(|| format!("cannot write the HTML report {}", path.display()))?;
+        if common.format == Format::Text {
+            writeln!(out, "\nHTML report written to {}", path.display())?;
+        }
+    }
+    Ok(())
+}
+
+fn account_label(tenant: &str, account: &str) -> String {
+    engine::decision::account_words(tenant, account)
+}
+
+fn write_text(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
+    let records: u64 = r.files.iter().map(|f| f.records).sum();
+    let errors: u64 = r.files.iter().map(|f| f.errors).sum();
+    let title = match r.mode {
+        Mode::Analyze => "tollguard analyze",
+        Mode::Backtest => "tollguard backtest",
+    };
+    write!(
+        out,
+        "{title}: {} calls",
+        html::group_thousands(records as i64)
+    )?;
+    if let (Some(a), Some(b)) = (r.first_at, r.last_at) {
+        write!(
+            out,
+            " from {} to {} ({})",
+            r.local(a),
+            r.local(b),
+            r.tz.name()
+        )?;
+    }
+    writeln!(out)?;
+    if records == 0 {
+        writeln!(out, "No call records were read.")?;
+    }
+    writeln!(out)?;
+    match r.mode {
+        Mode::Analyze => write_verdict(out, r)?,
+        Mode::Backtest => write_backtest(out, r)?,
+    }
+    if r.emergency > 0 {
+        writeln!(
+            out,
+            "Emergency calls: {} seen, {} blocked (emergency numbers are never blocked).",
+            r.emergency, r.emergency_blocked
+        )?;
+    }
+    let alerts = r.sorted_alerts();
+    if !alerts.is_empty() {
+        writeln!(out, "\nAlerts ({}, most serious first):", alerts.len())?;
+        for g in alerts.iter().take(30) {
+            let d = &g.first;
+            let level = match (d.level, d.shadow) {
+                (Level::Critical, false) => "CRITICAL",
+                (Level::Critical, true) => "critical (report-only)",
+                (Level::Warning, _) => "warning",
+            };
+            write!(
+                out,
+                "  {}  {level}  {}: {}",
+                r.local(d.at),
+                d.rule,
+                d.reason
+            )?;
+            if g.count > 1 {
+                write!(
+                    out,
+                    " [{} times until {}]",
+                    html::group_thousands(g.count as i64),
+                    r.local(g.last_at)
+                )?;
+            }
+            writeln!(out)?;
+        }
+        if alerts.len() > 30 {
+            writeln!(
+                out,
+                "  … and {} more (see --format json or --html)",
+                alerts.len() - 30
+            )?;
+        }
+    }
+    if errors > 0 || r.late_records > 0 {
+        writeln!(out)?;
+    }
+    if errors > 0 {
+        writeln!(
+            out,
+            "Lines skipped: {errors} (the rest was analysed). First ones:"
+        )?;
+        for f in &r.files {
+            for e in &f.first_errors {
+                writeln!(out, "  {e}")?;
+            }
+        }
+    }
+    if r.late_records > 0 {
+        writeln!(
+            out,
+            "{} records started more than --reorder-window before records already replayed; they were replayed late.",
+            r.late_records
+        )?;
+    }
+    Ok(())
+}
+
+fn write_verdict(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
+    if !r.hit() {
+        writeln!(out, "NOT HIT: no sign of toll fraud with this policy.")?;
+        writeln!(
+            out,
+            "  {} calls, {} answered, {} estimated; {} calls raised warnings only.",
+            html::group_thousands(r.all.calls as i64),
+            html::group_thousands(r.answered as i64),
+            r.money(r.all.millis),
+            html::group_thousands(r.warned as i64)
+        )?;
+        return Ok(());
+    }
+    writeln!(out, "HIT: this PBX shows toll fraud.")?;
+    if let Some(t) = r.first_critical {
+        writeln!(out, "  since        {}", r.local(t))?;
+    }
+    writeln!(
+        out,
+        "  calls        {} suspicious calls ({} of all calls)",
+        html::group_thousands(r.blocked as i64),
+        html::group_thousands(r.all.calls as i64)
+    )?;
+    writeln!(
+        out,
+        "  money        {} for the suspicious calls (tariff estimates), {} in all",
+        r.money(r.blocked_money),
+        r.money(r.all.millis)
+    )?;
+    let accts = r.hit_accounts();
+    let names: Vec<String> = accts
+        .iter()
+        .take(8)
+        .map(|((t, a), x)| {
+            format!(
+                "{} ({} calls, {})",
+                account_label(t, a),
+                x.blocked.calls,
+                r.money(x.blocked.millis)
+            )
+        })
+        .collect();
+    writeln!(out, "  extensions   {}", names.join(", "))?;
+    let dests: Vec<String> = r
+        .top(&r.blocked_destinations, 6)
+        .iter()
+        .map(|(n, c)| format!("{n} ({} calls, {})", c.calls, r.money(c.millis)))
+        .collect();
+    writeln!(out, "  destinations {}", dests.join(", "))?;
+    for ((t, a), x) in accts.iter().take(8) {
+        writeln!(
+            out,
+            "  {}: tollguard would have stopped it after {} calls ({}) following the first alert",
+            account_label(t, a),
+            x.before_block.calls,
+            r.money(x.before_block.millis)
+        )?;
+    }
+    if r.labelled {
+        write_attacks(out, r)?;
+    }
+    Ok(())
+}
+
+fn write_attacks(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
+    if !r.attacks.is_empty() {
+        writeln!(out, "\nAttacks (from the CDRs' labels):")?;
+        for (name, t) in &r.attacks {
+            let stopped = match t.first_block {
+                Some(at) => format!(
+                    "stopped at {} after {} calls ({}); {} calls blocked, {} saved",
+                    r.local(at),
+                    t.before_block.calls,
+                    r.money(t.before_block.millis),
+                    html::group_thousands(t.blocked.calls as i64),
+                    r.money(t.blocked.millis)
+                ),
+                None => format!(
+                    "NOT stopped: {} calls, {}",
+                    t.all.calls,
+                    r.money(t.all.millis)
+                ),
+            };
+            writeln!(
+                out,
+                "  {name}: {} fraud calls; {stopped}",
+                html::group_thousands(t.all.calls as i64)
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "Legitimate calls blocked: {} of {} ({})",
+        r.legit_blocked.calls,
+        html::group_thousands(r.legit.calls as i64),
+        r.money(r.legit_blocked.millis)
+    )?;
+    Ok(())
+}
+
+fn write_backtest(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "Calls blocked: {} of {}; money saved: {} of {} spent in all",
+        html::group_thousands(r.blocked as i64),
+        html::group_thousands(r.all.calls as i64),
+        r.money(r.blocked_money),
+        r.money(r.all.millis)
+    )?;
+    writeln!(
+        out,
+        "Calls warned about (allowed): {}",
+        html::group_thousands(r.warned as i64)
+    )?;
+    if r.labelled {
+        write_attacks(out, r)?;
+    } else {
+        writeln!(
+            out,
+            "\nHow fast each account was stopped (calls and money between its first alert and first block):"
+        )?;
+        for ((t, a), x) in r.hit_accounts().iter().take(20) {
+            writeln!(
+                out,
+                "  {}: {} calls ({}) before the first block; {} calls blocked ({})",
+                account_label(t, a),
+                x.before_block.calls,
+                r.money(x.before_block.millis),
+                x.blocked.calls,
+                r.money(x.blocked.millis)
+            )?;
+        }
+    }
+    let what = if r.labelled {
+        "Legitimate"
+    } else {
+        "Legitimate-looking (domestic, plainly dialed)"
+    };
+    writeln!(out, "\n{what} calls blocked: {}", r.listed_total)?;
+    for c in r.listed.iter().take(20) {
+        writeln!(
+            out,
+            "  {}  {} → {} ({})  {}: {}  [{}:{} {}]",
+            r.local(c.at),
+            c.account,
+            c.dialed,
+            c.destination,
+            c.rule,
+            c.reason,
+            r.files
+                .get(usize::from(c.file))
+                .map_or("?", |f| f.path.as_str()),
+            c.line,
+            c.call_id
+        )?;
+    }
+    if r.listed_total > 20 {
+        writeln!(out, "  … {} more in --format json", r.listed_total - 20)?;
+    }
+    Ok(())
+}
+
+fn to_json(r: &Report) -> Value {
+    let accounts: Vec<Value> = r
+        .hit_accounts()
+        .iter()
+        .map(|((t, a), x)| {
+            json!({
+                "tenant": t, "account": a,
+                "calls": x.all.calls, "blocked_calls": x.blocked.calls, "blocked_money_millis": x.blocked.millis,
+                "first_alert": x.first_alert.map(|t| r.local_iso(t)), "first_block": x.first_block.map(|t| r.local_iso(t)),
+                "calls_before_block": x.before_block.calls, "money_before_block_millis": x.before_block.millis,
+            })
+        })
+        .collect();
+    let attacks: Vec<Value> = r
+        .attacks
+        .iter()
+        .map(|(name, t)| {
+            json!({
+                "name": name, "calls": t.all.calls, "money_millis": t.all.millis,
+                "blocked_calls": t.blocked.calls, "saved_millis": t.blocked.millis,
+                "first_call": t.first_call.map(|x| r.local_iso(x)), "first_block": t.first_block.map(|x| r.local_iso(x)),
+                "calls_before_block": t.before_block.calls, "money_before_block_millis": t.before_block.millis,
+            })
+        })
+        .collect();
+    let listed: Vec<Value> = r
+        .listed
+        .iter()
+        .map(|c| {
+            json!({"at": r.local_iso(c.at), "file": c.file, "line": c.line, "call_id": c.call_id, "account": c.account,
+                   "dialed": c.dialed, "destination": c.destination, "rule": c.rule, "reason": c.reason})
+        })
+        .collect();
+    let alerts: Vec<Value> = r
+        .sorted_alerts()
+        .iter()
+        .map(|g| json!({"count": g.count, "last_at": r.local_iso(g.last_at), "at_stake_max_millis": g.stake_max, "first": g.first}))
+        .collect();
+    json!({
+        "mode": match r.mode { Mode::Analyze => "analyze", Mode::Backtest => "backtest" },
+        "time_zone": r.tz.name(),
+        "currency": r.currency.as_str(),
+        "files": r.files.iter().map(|f| json!({"path": f.path, "format": f.format, "records": f.records,
+            "lines_skipped": f.errors, "first_errors": f.first_errors})).collect::<Vec<_>>(),
+        "hit": r.hit(),
+        "since": r.first_critical.map(|t| r.local_iso(t)),
+        "calls": r.all.calls, "answered": r.answered, "money_millis": r.all.millis,
+        "blocked_calls": r.blocked, "blocked_money_millis": r.blocked_money, "warned_calls": r.warned,
+        "emergency_calls": r.emergency, "emergency_blocked": r.emergency_blocked,
+        "late_records": r.late_records,
+        "peak_calls_held": r.peak_held,
+        "engine_state": r.engine_state,
+        "accounts": accounts,
+        "labelled": r.labelled,
+        "attacks": attacks,
+        "legit_calls": r.legit.calls, "legit_blocked": r.legit_blocked.calls,
+        "legitimate_blocked_listed": listed, "legitimate_blocked_total": r.listed_total,
+        "alerts": alerts,
+        "decisions": r.log.as_deref().unwrap_or(&[]),
+    })
+}
+
+fn to_html(r: &Report) -> String {
+    let mut body = String::new();
+    let (class, headline) = if r.hit() {
+        (
+            "hit",
+            format!(
+                "Toll fraud found: {} suspicious calls, {} at tariff estimates{}.",
+                html::group_thousands(r.blocked as i64),
+                r.money(r.blocked_money),
+                r.first_critical
+                    .map(|t| format!(", since {}", r.local(t)))
+                    .unwrap_or_default()
+            ),
+        )
+    } else {
+        (
+            "clean",
+            "No sign of toll fraud with this policy.".to_string(),
+        )
+    };
+    body.push_str(&format!(
+        r#"<div class="verdict {class}">{}</div>"#,
+        html::escape(&headline)
+    ));
+
+    // Hours, or days when the span is long, so that the chart stays readable.
+    let hours: Vec<(i64, Hour)> = r.hours.iter().map(|(k, v)| (*k, *v)).collect();
+    let per = if hours.len() > 24 * 14 { 24 } else { 1 };
+    let mut buckets: BTreeMap<i64, Hour> = BTreeMap::new();
+    for (h, v) in hours {
+        let b = buckets.entry(h.div_euclid(per)).or_default();
+        for i in 0..4 {
+            b.calls[i] += v.calls[i];
+            b.millis[i] += v.millis[i];
+        }
+        b.blocked += v.blocked;
+        b.blocked_millis += v.blocked_millis;
+    }
+    let fmt = if per == 24 { "%m-%d" } else { "%a %H:00" };
+    let labels: Vec<String> = buckets
+        .keys()
+        .map(|k| {
+            chrono::DateTime::from_timestamp(k * per * 3600, 0)
+                .map(|t| t.with_timezone(&r.tz).format(fmt).to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    let series = |money: bool| -> Vec<html::Series> {
+        (0..4)
+            .map(|i| html::Series {
+                name: GROUPS[i].to_string(),
+                color: html::PALETTE[i],
+                values: buckets
+                    .values()
+                    .map(|b| {
+                        if money {
+                            b.millis[i] as f64 / 1000.0
+                        } else {
+                            b.calls[i] as f64
+                        }
+                    })
+                    .collect(),
+            })
+            .collect()
+    };
+    let unit = if per == 24 { "day" } else { "hour" };
+    body.push_str(&format!("<h2>Calls per {unit} by destination class</h2>"));
+    body.push_str(&html::stacked_bars(&labels, &series(false), "calls"));
+    body.push_str(&format!(
+        "<h2>Cost per {unit} by destination class ({})</h2>",
+        r.currency.as_str()
+    ));
+    body.push_str(&html::stacked_bars(
+        &labels,
+        &series(true),
+        r.currency.as_str(),
+    ));
+    let blocked = vec![html::Series {
+        name: "suspicious (would be blocked)".into(),
+        color: html::PALETTE[1],
+        values: buckets.values().map(|b| b.blocked as f64).collect(),
+    }];
+    body.push_str(&format!("<h2>Suspicious calls per {unit}</h2>"));
+    body.push_str(&html::stacked_bars(&labels, &blocked, "calls"));
+    let cumulative = |f: &dyn Fn(&Hour) -> i64| -> Vec<f64> {
+        let mut sum = 0i64;
+        buckets
+            .values()
+            .map(|b| {
+                sum += f(b);
+                sum as f64 / 1000.0
+            })
+            .collect()
+    };
+    let money = vec![
+        html::Series {
+            name: "all calls".into(),
+            color: html::PALETTE[0],
+            values: cumulative(&|b: &Hour| b.millis.iter().sum()),
+        },
+        html::Series {
+            name: "suspicious calls".into(),
+            color: html::PALETTE[1],
+            values: cumulative(&|b: &Hour| b.blocked_millis),
+        },
+    ];
+    body.push_str(&format!(
+        "<h2>Money over time, cumulative ({})</h2>",
+        r.currency.as_str()
+    ));
+    body.push_str(&html::lines(&labels, &money, r.currency.as_str()));
+
+    let alerts = r.sorted_alerts();
+    if let (Some(a), Some(b)) = (r.first_at, r.last_at) {
+        let span = (b - a).max(1) as f64;
+        let events: Vec<(f64, String, &'static str)> = alerts
+            .iter()
+            .take(500)
+            .map(|g| {
+                let color = if g.first.level == Level::Critical {
+                    html::PALETTE[1]
+                } else {
+                    html::PALETTE[4]
+                };
+                (
+                    (g.first.at - a) as f64 / span,
+                    format!("{} {}", r.local(g.first.at), g.first.reason),
+                    color,
+                )
+            })
+            .collect();
+        body.push_str("<h2>Timeline of alerts</h2>");
+        body.push_str(&html::timeline(&events, &r.local(a), &r.local(b)));
+    }
+    body.push_str("<h2>Top international destinations</h2>");
+    let rows: Vec<Vec<String>> = r
+        .top(&r.destinations, 15)
+        .iter()
+        .map(|(n, c)| {
+            vec![
+                n.to_string(),
+                html::group_thousands(c.calls as i64),
+                r.money(c.millis),
+            ]
+        })
+        .collect();
+    body.push_str(&html::table(&["destination", "calls", "cost"], &rows));
+    body.push_str("<h2>Alerts</h2>");
+    let rows: Vec<Vec<String>> = alerts
+        .iter()
+        .take(200)
+        .map(|g| {
+            vec![
+                r.local(g.first.at),
+                format!("{:?}", g.first.level).to_lowercase(),
+                g.first.rule.clone(),
+                g.first.reason.clone(),
+                html::group_thousands(g.count as i64),
+            ]
+        })
+        .collect();
+    body.push_str(&html::table(
+        &["first seen", "level", "rule", "why", "times"],
+        &rows,
+    ));
+    if !r.listed.is_empty() {
+        body.push_str("<h2>Legitimate-looking calls that were blocked</h2>");
+        let rows: Vec<Vec<String>> = r
+            .listed
+            .iter()
+            .map(|c| {
+                vec![
+                    r.local(c.at),
+                    c.account.clone(),
+                    c.dialed.clone(),
+                    c.rule.clone(),
+                    c.reason.clone(),
+                ]
+            })
+            .collect();
+        body.push_str(&html::table(
+            &["time", "account", "dialed", "rule", "why"],
+            &rows,
+        ));
+    }
+    let title = match r.mode {
+        Mode::Analyze => "tollguard: CDR analysis",
+        Mode::Backtest => "tollguard: policy backtest",
+    };
+    body.push_str(&format!(
+        "<p><small>Times in {}. Money at tollguard's tariff estimates unless a rate table was given.</small></p>",
+        html::escape(r.tz.name())
+    ));
+    html::page(title, &body)
+}

@@ -1,0 +1,294 @@
+//! `tollguard analyze` and `tollguard backtest` run as a user runs them: the real binary over CDR files.
+//! The fixture is written here: a Friday of ordinary office calls (labelled `legit`) and, from 19:30, a pump of
+//! ~30 s calls to Sierra Leone from extension 205 every 20 s (labelled `fraud:pump-232`), one emergency call
+//! from the same extension in the middle of the attack, and one broken line.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tollguard"))
+}
+
+/// A tiny deterministic generator (xorshift) so the fixture needs no data files.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// One Asterisk cdr_csv line (18 columns: uniqueid and userfield logged), local times.
+fn line(
+    src: &str,
+    dst: &str,
+    start: i64,
+    answered: bool,
+    bill: i64,
+    uid: &str,
+    label: &str,
+) -> String {
+    let t = |s: i64| {
+        chrono::DateTime::from_timestamp(s, 0)
+            .unwrap()
+            .naive_utc()
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    let (ans, end, disp) = if answered {
+        (t(start + 3), start + 3 + bill, "ANSWERED")
+    } else {
+        (String::new(), start + 20, "NO ANSWER")
+    };
+    format!(
+        r#""","{src}","{dst}","from-internal","""Ext {src}"" <{src}>","PJSIP/{src}-00000001","PJSIP/trunk-00000002","Dial","PJSIP/{dst}@trunk","{}","{ans}","{}",{},{},"{disp}","DOCUMENTATION","{uid}","{label}""#,
+        t(start),
+        t(end),
+        end - start,
+        if answered { bill } else { 0 }
+    )
+}
+
+/// Naive local seconds of 2015-03-13 (a Friday) hh:mm.
+fn friday(h: i64, m: i64) -> i64 {
+    1_426_204_800 + h * 3600 + m * 60
+}
+
+fn write_fixture(dir: &Path, attack: bool) -> PathBuf {
+    let mut rng = Rng(0x2015_0313);
+    let mut rows: Vec<(i64, String)> = Vec::new();
+    for i in 0..40 {
+        let s = friday(9, 0) + i * 12 * 60;
+        let ext = format!("{}", 201 + i % 5);
+        let dst = format!("03{:08}", rng.below(100_000_000));
+        let bill = 20 + rng.below(380) as i64;
+        rows.push((
+            s,
+            line(
+                &ext,
+                &dst,
+                s,
+                i % 7 != 0,
+                bill,
+                &format!("1426.{i}"),
+                "legit:office",
+            ),
+        ));
+    }
+    if attack {
+        for i in 0..300 {
+            let s = friday(19, 30) + i * 20;
+            let dst = format!("010232{}", 76_000_000 + rng.below(1_000_000));
+            let bill = 28 + rng.below(5) as i64;
+            rows.push((
+                s,
+                line(
+                    "205",
+                    &dst,
+                    s,
+                    true,
+                    bill,
+                    &format!("1427.{i}"),
+                    "fraud:pump-232",
+                ),
+            ));
+        }
+        let s = friday(20, 0);
+        rows.push((
+            s,
+            line("205", "110", s, true, 60, "1428.1", "legit:emergency"),
+        ));
+    }
+    rows.sort_by_key(|r| r.0);
+    let mut text: String = rows.into_iter().map(|(_, l)| l + "\n").collect();
+    text.push_str("this line is broken\n");
+    let path = dir.join(if attack { "attack.csv" } else { "office.csv" });
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn json_of(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn analyze_finds_the_pump_and_spares_everything_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path(), true);
+    let html = dir.path().join("report.html");
+    let out = bin()
+        .arg("analyze")
+        .arg(&file)
+        .args(["--format", "json", "--quiet", "--html"])
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "exit 1 means: fraud found");
+    let j = json_of(&out);
+    assert_eq!(j["hit"], true);
+    assert_eq!(j["calls"], 341);
+    assert_eq!(
+        j["files"][0]["lines_skipped"], 1,
+        "the broken line is reported, the rest read"
+    );
+    assert_eq!(j["legit_blocked"], 0, "no legitimate call may be blocked");
+    assert_eq!(j["emergency_calls"], 1);
+    assert_eq!(
+        j["emergency_blocked"], 0,
+        "the emergency call from the hijacked extension passes"
+    );
+    let attack = &j["attacks"][0];
+    assert_eq!(attack["name"], "pump-232");
+    assert!(
+        attack["calls_before_block"].as_u64().unwrap() <= 5,
+        "{attack}"
+    );
+    assert!(attack["blocked_calls"].as_u64().unwrap() >= 295, "{attack}");
+    assert_eq!(j["accounts"][0]["account"], "205");
+    // Every decision names the CDR's own call id and line, the rule and a reason.
+    let decisions = j["decisions"].as_array().unwrap();
+    assert!(!decisions.is_empty());
+    for d in decisions {
+        assert!(d["call_id"].as_str().unwrap().starts_with("1427."), "{d}");
+        assert!(d["line"].as_u64().unwrap() > 0);
+        assert!(!d["decision"]["rule"].as_str().unwrap().is_empty());
+        assert!(
+            d["decision"]["reason"].as_str().unwrap().contains("205"),
+            "{d}"
+        );
+    }
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<svg"), "charts are inline SVG");
+    assert!(!page.contains("<script"), "the report runs no code");
+    assert!(!page.contains("https://"), "the report needs no network");
+    assert!(page.contains("Sierra Leone"));
+}
+
+#[test]
+fn analyze_text_verdict_comes_first_and_speaks_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path(), true);
+    let out = bin()
+        .arg("analyze")
+        .arg(&file)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let verdict = text.lines().nth(2).unwrap_or("");
+    assert!(verdict.starts_with("HIT"), "{text}");
+    assert!(text.contains("ext 205"), "{text}");
+    assert!(text.contains("Sierra Leone +232"), "{text}");
+    assert!(text.contains("JPY"), "{text}");
+    assert!(
+        text.contains("line 342"),
+        "the skipped line is named: {text}"
+    );
+}
+
+#[test]
+fn a_clean_office_is_not_hit() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path(), false);
+    let out = bin()
+        .arg("analyze")
+        .arg(&file)
+        .args(["--format", "json", "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let j = json_of(&out);
+    assert_eq!(j["hit"], false);
+    assert_eq!(j["blocked_calls"], 0);
+    assert_eq!(j["calls"], 40);
+}
+
+#[test]
+fn backtest_of_a_report_only_policy_blocks_nothing_but_still_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path(), true);
+    let policy = dir.path().join("shadow.toml");
+    std::fs::write(&policy, "[defaults]\nmode = \"shadow\"\n").unwrap();
+    let out = bin()
+        .args(["backtest", "--format", "json", "--quiet", "--policy"])
+        .arg(&policy)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = json_of(&out);
+    assert_eq!(j["mode"], "backtest");
+    assert_eq!(j["blocked_calls"], 0);
+    assert!(!j["alerts"].as_array().unwrap().is_empty());
+    assert!(
+        j["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["decision"]["shadow"] == true)
+    );
+}
+
+#[test]
+fn backtest_reports_money_saved_with_the_default_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path(), true);
+    let policy = dir.path().join("empty.toml");
+    std::fs::write(&policy, "").unwrap();
+    let out = bin()
+        .args(["backtest", "--quiet", "--policy"])
+        .arg(&policy)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("money saved:"), "{text}");
+    assert!(text.contains("Legitimate calls blocked: 0"), "{text}");
+}
+
+#[test]
+fn a_broken_policy_is_named_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path(), false);
+    let policy = dir.path().join("bad.toml");
+    std::fs::write(&policy, "[defaults]\nmode = \"shadow\"\nspeling = 1\n").unwrap();
+    let out = bin()
+        .args(["backtest", "--quiet", "--policy"])
+        .arg(&policy)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml"), "{err}");
+    assert!(err.contains('3'), "the line of the error: {err}");
+}
+
+#[test]
+fn a_missing_file_is_a_clear_error() {
+    let out = bin()
+        .args(["analyze", "/nonexistent/Master.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/Master.csv"));
+}
