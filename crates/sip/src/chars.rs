@@ -64,8 +64,19 @@ pub(crate) fn skip_lws(s: &[u8], mut i: usize) -> usize {
 }
 
 /// Trims linear white space on both ends.
+#[inline]
 pub(crate) fn trim_lws(s: &str) -> &str {
-    s.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\r' | '\n'))
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut j = b.len();
+    while i < j && is_lws(b[i]) {
+        i += 1;
+    }
+    while j > i && is_lws(b[j - 1]) {
+        j -= 1;
+    }
+    // Both ends stop at ASCII bytes, so they are char boundaries.
+    s.get(i..j).unwrap_or("")
 }
 
 /// Length of the run of bytes of class `t` starting at `i`.
@@ -159,6 +170,11 @@ impl<'a> Iterator for CommaSplit<'a> {
         }
         let b = self.s.as_bytes();
         let start = self.pos;
+        // Fast path: no comma left means one element, whatever the quoting.
+        if memchr::memchr(b',', b.get(start..).unwrap_or(&[])).is_none() {
+            self.done = true;
+            return self.s.get(start..).map(trim_lws);
+        }
         let mut i = start;
         let mut angle = false;
         while i < b.len() {

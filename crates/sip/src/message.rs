@@ -117,6 +117,7 @@ pub struct Message<'a> {
     first: [u8; KNOWN],
     top_via: Option<Via<'a>>,
     via_count: usize,
+    contact: Option<Contact<'a>>,
     from: Option<NameAddr<'a>>,
     to: Option<NameAddr<'a>>,
     call_id: Option<&'a str>,
@@ -148,9 +149,7 @@ impl<'a> Message<'a> {
                 max,
             });
         }
-        let mut m = parse_head(buf, limits)?;
-        m.finish(Framing::Datagram)?;
-        Ok(m)
+        parse_head(buf, limits, true)
     }
 
     /// Parses a message whose header block is known to end inside `buf` (stream framing).
@@ -158,7 +157,7 @@ impl<'a> Message<'a> {
         buf: &'a [u8],
         limits: &Limits,
     ) -> Result<Message<'a>, ParseError> {
-        parse_head(buf, limits)
+        parse_head(buf, limits, false)
     }
 
     /// Completes body framing. For a stream, `raw` must already hold head + body (checked by the caller).
@@ -510,10 +509,17 @@ fn check_version(v: &str) -> Result<(), ParseError> {
 
 #[inline]
 fn has_ctl(s: &[u8]) -> bool {
-    // Branch-free so that it vectorises; CR/LF are continuation breaks already checked by the caller.
-    s.iter().fold(false, |a, &c| {
-        a | ((c < 0x20 && c != b'\t' && c != b'\r' && c != b'\n') | (c == 0x7f))
-    })
+    // Branch-free byte arithmetic so that LLVM vectorises it; CR/LF are continuation breaks that the
+    // caller already checked.
+    let mut acc = 0u8;
+    for &c in s {
+        acc |= (u8::from(c < 0x20)
+            & u8::from(c != b'\t')
+            & u8::from(c != b'\r')
+            & u8::from(c != b'\n'))
+            | u8::from(c == 0x7f);
+    }
+    acc != 0
 }
 
 fn first_ctl(s: &[u8]) -> u8 {
@@ -523,7 +529,9 @@ fn first_ctl(s: &[u8]) -> u8 {
         .unwrap_or(0)
 }
 
-fn parse_head<'a>(b: &'a [u8], limits: &Limits) -> Result<Message<'a>, ParseError> {
+/// Parses the start line and headers; with `datagram`, also frames the body (done here so that the large
+/// message is built once in place instead of being moved through several `Result`s).
+fn parse_head<'a>(b: &'a [u8], limits: &Limits, datagram: bool) -> Result<Message<'a>, ParseError> {
     let max_line = limits.max_line;
     match b.first() {
         None => return Err(ParseError::Empty),
@@ -552,11 +560,31 @@ fn parse_head<'a>(b: &'a [u8], limits: &Limits) -> Result<Message<'a>, ParseErro
     let start_text = std::str::from_utf8(sl).map_err(|_| ParseError::InvalidUtf8)?;
     let start = parse_start_line(start_text)?;
 
-    // Header lines.
+    // Header lines, indexed straight into the message (built once, in place).
     let max_headers = limits.max_headers.min(HEADER_CAPACITY);
     let hdr_base = lf + 1;
-    let mut entries = [Entry::default(); HEADER_CAPACITY];
-    let mut first = [0u8; KNOWN];
+    let mut m = Message {
+        raw: b,
+        start_text,
+        hdr_text: "",
+        hdr_base,
+        head_len: 0,
+        body: &[],
+        start,
+        entries: [Entry::default(); HEADER_CAPACITY],
+        count: 0,
+        first: [0u8; KNOWN],
+        top_via: None,
+        via_count: 0,
+        contact: None,
+        from: None,
+        to: None,
+        call_id: None,
+        cseq: None,
+        max_forwards: None,
+        content_length: None,
+        anomalies: Anomalies::default(),
+    };
     let mut count = 0usize;
     let mut pos = hdr_base;
     let mut line = 2usize;
@@ -674,7 +702,7 @@ fn parse_head<'a>(b: &'a [u8], limits: &Limits) -> Result<Message<'a>, ParseErro
         }
         // Offsets fit: the caller bounded the buffer to MAX_MESSAGE.
         let off = |x: usize| u16::try_from(x).unwrap_or(u16::MAX);
-        entries[count] = Entry {
+        m.entries[count] = Entry {
             name,
             line: off(this_line),
             ns: off(ns),
@@ -683,39 +711,22 @@ fn parse_head<'a>(b: &'a [u8], limits: &Limits) -> Result<Message<'a>, ParseErro
             ve: off(ve),
             le: off(le),
         };
-        if name != HeaderName::Other && first[name as usize] == 0 {
-            first[name as usize] = (count + 1) as u8;
+        if name != HeaderName::Other && m.first[name as usize] == 0 {
+            m.first[name as usize] = (count + 1) as u8;
         }
         count += 1;
         pos = le;
     }
-    let hdr_text =
+    m.hdr_text =
         std::str::from_utf8(&b[hdr_base..head_end]).map_err(|_| ParseError::InvalidUtf8)?;
-
-    let mut m = Message {
-        raw: b,
-        start_text,
-        hdr_text,
-        hdr_base,
-        head_len: head_end,
-        body: &[],
-        start,
-        entries,
-        count,
-        first,
-        top_via: None,
-        via_count: 0,
-        from: None,
-        to: None,
-        call_id: None,
-        cseq: None,
-        max_forwards: None,
-        content_length: None,
-        anomalies: Anomalies::default(),
-    };
+    m.count = count;
+    m.head_len = head_end;
     m.validate(limits)?;
     if unterminated {
         return Err(ParseError::Unterminated);
+    }
+    if datagram {
+        m.finish(Framing::Datagram)?;
     }
     Ok(m)
 }
@@ -792,7 +803,8 @@ impl<'a> Message<'a> {
                 }
                 HeaderName::Contact => {
                     for part in CommaSplit::new(v) {
-                        Contact::parse(part).map_err(&err)?;
+                        let c = Contact::parse(part).map_err(&err)?;
+                        self.contact.get_or_insert(c);
                     }
                 }
                 HeaderName::Route | HeaderName::RecordRoute => {

@@ -23,12 +23,21 @@ pub enum Uri<'a> {
 impl<'a> Uri<'a> {
     /// Parses a URI (no surrounding white space or angle brackets).
     pub fn parse(s: &'a str) -> Result<Uri<'a>, UriError> {
+        // Every character class below excludes white space and controls; look for them only to name the
+        // error precisely.
+        Self::parse_inner(s).map_err(|e| {
+            if s.bytes().any(|c| c <= b' ' || c == 0x7f) {
+                UriError::Whitespace
+            } else {
+                e
+            }
+        })
+    }
+
+    fn parse_inner(s: &'a str) -> Result<Uri<'a>, UriError> {
         let b = s.as_bytes();
         if b.is_empty() {
             return Err(UriError::Empty);
-        }
-        if b.iter().any(|&c| c <= b' ' || c == 0x7f) {
-            return Err(UriError::Whitespace);
         }
         let colon = memchr::memchr(b':', b).ok_or(UriError::MissingScheme)?;
         let scheme = &s[..colon];
@@ -113,16 +122,20 @@ pub struct SipUri<'a> {
 }
 
 fn check_escapes(s: &str) -> Result<(), UriError> {
+    // URI parts are short: a plain loop beats a memchr call here.
     let b = s.as_bytes();
     let mut i = 0;
-    while let Some(p) = memchr::memchr(b'%', &b[i..]) {
-        let at = i + p;
-        let ok = b.get(at + 1).is_some_and(u8::is_ascii_hexdigit)
-            && b.get(at + 2).is_some_and(u8::is_ascii_hexdigit);
-        if !ok {
-            return Err(UriError::BadEscape);
+    while i < b.len() {
+        if b[i] == b'%' {
+            let ok = b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+            if !ok {
+                return Err(UriError::BadEscape);
+            }
+            i += 3;
+        } else {
+            i += 1;
         }
-        i = at + 3;
     }
     Ok(())
 }
@@ -133,16 +146,25 @@ fn all_in(s: &str, t: &[bool; 256]) -> bool {
 
 /// Validates a `;`-separated URI parameter list (without the leading ';').
 fn check_uri_params(p: &str) -> Result<(), UriError> {
-    for item in p.split(';') {
-        let (n, v) = match item.split_once('=') {
-            Some((n, v)) => (n, Some(v)),
-            None => (item, None),
-        };
-        if n.is_empty()
-            || !all_in(n, &PARAM)
-            || v.is_some_and(|v| v.is_empty() || !all_in(v, &PARAM))
-        {
+    let b = p.as_bytes();
+    let mut i = 0;
+    loop {
+        let n = chars::run(b, i, &PARAM);
+        if n == 0 {
             return Err(UriError::BadParam);
+        }
+        i += n;
+        if b.get(i) == Some(&b'=') {
+            let v = chars::run(b, i + 1, &PARAM);
+            if v == 0 {
+                return Err(UriError::BadParam);
+            }
+            i += 1 + v;
+        }
+        match b.get(i) {
+            None => break,
+            Some(b';') => i += 1,
+            Some(_) => return Err(UriError::BadParam),
         }
     }
     check_escapes(p)
@@ -150,15 +172,15 @@ fn check_uri_params(p: &str) -> Result<(), UriError> {
 
 impl<'a> SipUri<'a> {
     fn parse_rest(text: &'a str, secure: bool, rest: &'a str) -> Result<SipUri<'a>, UriError> {
-        let (userinfo, hostpart) = match rest.find('@') {
+        let (userinfo, hostpart) = match memchr::memchr(b'@', rest.as_bytes()) {
             Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
             None => (None, rest),
         };
         let (user, password) = match userinfo {
             None => (None, None),
             Some(ui) => {
-                let (u, p) = match ui.split_once(':') {
-                    Some((u, p)) => (u, Some(p)),
+                let (u, p) = match memchr::memchr(b':', ui.as_bytes()) {
+                    Some(c) => (&ui[..c], Some(&ui[c + 1..])),
                     None => (ui, None),
                 };
                 if u.is_empty() || !all_in(u, &USER) {

@@ -300,10 +300,10 @@ impl<'a> NameAddr<'a> {
             None => {
                 let end = memchr::memchr(b';', b).unwrap_or(b.len());
                 let u = chars::trim_lws(&s[..end]);
-                if u.contains('?') {
+                if memchr::memchr(b'?', u.as_bytes()).is_some() {
                     return Err(ValueError::UnbracketedUri);
                 }
-                if u.contains(',') {
+                if memchr::memchr(b',', u.as_bytes()).is_some() {
                     return Err(ValueError::MultipleValues);
                 }
                 (u, end)
