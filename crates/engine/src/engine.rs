@@ -128,6 +128,9 @@ fn is_international(c: DestClass) -> bool {
     ClassSet::INTERNATIONAL.contains(c)
 }
 
+/// Key of the "everything" scope in the kill-switch index.
+const ALL_SCOPE: u64 = u64::MAX;
+
 /// How often (in event time) idle keys are swept.
 const EXPIRE_EVERY: Millis = 10 * 60_000;
 
@@ -144,6 +147,8 @@ pub struct Engine {
     calls: BoundedMap<CallState>,
     call_log: CallLog,
     switches: Vec<KillSwitch>,
+    /// Classes barred per scope (key of the account, the tenant, or ALL_SCOPE): an O(1) check per call.
+    barred: crate::keys::IdMap<ClassSet>,
     next_switch_id: u64,
     last_expire: Millis,
     day_cache: DayCache,
@@ -186,6 +191,7 @@ impl Engine {
             calls: BoundedMap::new(l.max_calls_in_progress),
             call_log: CallLog::default(),
             switches: Vec::new(),
+            barred: crate::keys::IdMap::default(),
             next_switch_id: 1,
             last_expire: Millis::MIN,
             day_cache: DayCache::default(),
@@ -269,23 +275,29 @@ impl Engine {
         if class == DestClass::Internal {
             return Verdict::Allow;
         }
-        if let Some(ks) = self
-            .switches
-            .iter()
-            .find(|k| k.classes.contains(class) && k.scope.covers(a.tenant, a.account))
-        {
-            out.push(explain::kill_switch(
-                ks,
-                a,
-                class,
-                &self.policy.site.calendar,
-            ));
-            return Verdict::Block { sip_status: 403 };
-        }
-
-        let m = self.policy.site.calendar.moment(at, &mut self.day_cache);
         let akey = self.hasher.two(KeyKind::Account, a.tenant, a.account);
         let tkey = self.hasher.one(KeyKind::Tenant, a.tenant);
+        if !self.barred.is_empty() {
+            let barred = [ALL_SCOPE, tkey, akey]
+                .iter()
+                .filter_map(|k| self.barred.get(k))
+                .fold(ClassSet::EMPTY, |acc, c| acc.union(*c));
+            if barred.contains(class)
+                && let Some(ks) = self
+                    .switches
+                    .iter()
+                    .find(|k| k.classes.contains(class) && k.scope.covers(a.tenant, a.account))
+            {
+                out.push(explain::kill_switch(
+                    ks,
+                    a,
+                    class,
+                    &self.policy.site.calendar,
+                ));
+                return Verdict::Block { sip_status: 403 };
+            }
+        }
+        let m = self.policy.site.calendar.moment(at, &mut self.day_cache);
         let seq = self.call_log.record(a.call_id);
         let Engine {
             policy,
@@ -1033,9 +1045,9 @@ impl Engine {
     fn escalate(&mut self, scope: BarScope, at: Millis, why: String, out: &mut Vec<Decision>) {
         let classes = ClassSet::INTERNATIONAL;
         let already = self
-            .switches
-            .iter()
-            .any(|k| k.scope == scope && k.classes.union(classes) == k.classes);
+            .barred
+            .get(&self.scope_key(&scope))
+            .is_some_and(|c| c.union(classes) == *c);
         if already {
             return;
         }
@@ -1394,7 +1406,27 @@ impl Engine {
         self.next_switch_id += 1;
         self.stats.kill_switches_set += 1;
         self.switches.push(ks.clone());
+        self.reindex_switches();
         ks
+    }
+
+    fn scope_key(&self, scope: &BarScope) -> u64 {
+        match scope {
+            BarScope::All => ALL_SCOPE,
+            BarScope::Tenant { tenant } => self.hasher.one(KeyKind::Tenant, tenant),
+            BarScope::Account { tenant, account } => {
+                self.hasher.two(KeyKind::Account, tenant, account)
+            }
+        }
+    }
+
+    fn reindex_switches(&mut self) {
+        let mut idx = crate::keys::IdMap::default();
+        for k in &self.switches {
+            let e: &mut ClassSet = idx.entry(self.scope_key(&k.scope)).or_default();
+            *e = e.union(k.classes);
+        }
+        self.barred = idx;
     }
 
     /// Sets a kill switch by an operator: the scope is barred from the classes until lifted. Emergency numbers
@@ -1415,7 +1447,9 @@ impl Engine {
     /// Lifts a kill switch by id. Returns it, or None when there is no such switch.
     pub fn lift_kill_switch(&mut self, id: u64) -> Option<KillSwitch> {
         let i = self.switches.iter().position(|k| k.id == id)?;
-        Some(self.switches.remove(i))
+        let ks = self.switches.remove(i);
+        self.reindex_switches();
+        Some(ks)
     }
 
     /// Kill switches in force, oldest first.
@@ -1522,6 +1556,7 @@ impl Engine {
         e.calls = BoundedMap::from_entries(l.max_calls_in_progress, snap.calls);
         e.call_log = snap.call_log;
         e.switches = snap.kill_switches;
+        e.reindex_switches();
         e.next_switch_id = snap.next_switch_id;
         e.last_expire = snap.last_expire;
         e.stats = snap.stats;
