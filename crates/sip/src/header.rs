@@ -237,7 +237,15 @@ impl HeaderName {
             _ => &[],
         };
         for &c in candidates {
-            if name.eq_ignore_ascii_case(c.as_str().as_bytes()) {
+            // Canonical names hold only letters and '-', so OR-ing 0x20 on both sides is an exact
+            // case-insensitive comparison (no other token byte maps onto a letter or '-').
+            let canon = c.as_str().as_bytes();
+            if canon.len() == name.len()
+                && canon
+                    .iter()
+                    .zip(name)
+                    .all(|(a, b)| (a | 0x20) == (b | 0x20))
+            {
                 return c;
             }
         }
