@@ -972,6 +972,21 @@ v=0\n";
     }
 
     #[test]
+    fn control_check_finds_every_control_at_every_position() {
+        for len in 1..20 {
+            for pos in 0..len {
+                for c in (0u8..0x20).chain([0x7f, 0x80, 0xff, b' ', b'~']) {
+                    let mut v = vec![b'a'; len];
+                    v[pos] = c;
+                    let expect = (c < 0x20 && !matches!(c, b'\t' | b'\r' | b'\n')) || c == 0x7f;
+                    assert_eq!(has_ctl(&v), expect, "len {len} pos {pos} byte {c:#x}");
+                }
+            }
+        }
+        assert!(!has_ctl("üñí€ text\twith tab".as_bytes()));
+    }
+
+    #[test]
     fn keepalive() {
         assert!(is_keepalive(b"\r\n\r\n"));
         assert!(!is_keepalive(b""));
