@@ -49,6 +49,22 @@ impl Digits {
     }
 }
 
+/// `a` starts with `b`: a byte loop, because these slices are a few bytes long and a `memcmp` call costs more.
+#[inline]
+fn starts(a: &[u8], b: &[u8]) -> bool {
+    a.len() >= b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+#[inline]
+fn strip<'a>(a: &'a [u8], b: &[u8]) -> Option<&'a [u8]> {
+    if starts(a, b) { a.get(b.len()..) } else { None }
+}
+
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && starts(a, b)
+}
+
 /// What the digits are, once the decoration is gone.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Reading {
@@ -96,6 +112,10 @@ pub(crate) struct SiteRules {
     pub feature_codes: Vec<String>,
     pub emergency: &'static [&'static str],
     pub service: &'static [&'static str],
+    /// The site's calling code as digits ("81").
+    pub cc: String,
+    /// Longest emergency number: longer strings skip the emergency comparisons.
+    emergency_max: usize,
 }
 
 /// Numbers answered everywhere by mobile phones and many PBXs: always treated as emergency.
@@ -192,11 +212,20 @@ pub fn default_feature_codes() -> Vec<String> {
 impl SiteRules {
     pub fn new(plan: DialPlan, feature_codes: Vec<String>) -> Self {
         let iso2 = plan.country.clone();
+        let emergency = emergency_numbers(&iso2);
+        let emergency_max = emergency
+            .iter()
+            .chain(UNIVERSAL_EMERGENCY)
+            .map(|e| e.len())
+            .max()
+            .unwrap_or(0);
         Self {
+            cc: plan.calling_code.to_string(),
             plan,
             feature_codes,
-            emergency: emergency_numbers(&iso2),
+            emergency,
             service: service_numbers(&iso2),
+            emergency_max,
         }
     }
 
@@ -204,11 +233,14 @@ impl SiteRules {
         self.emergency
             .iter()
             .chain(UNIVERSAL_EMERGENCY)
-            .any(|e| e.as_bytes() == d)
+            .any(|e| same(e.as_bytes(), d))
     }
 
     fn is_service(&self, d: &[u8]) -> bool {
-        self.service.iter().any(|e| e.as_bytes() == d)
+        if d.len() > 6 {
+            return false;
+        }
+        self.service.iter().any(|e| same(e.as_bytes(), d))
     }
 }
 
@@ -265,6 +297,13 @@ fn strip_scheme<'a>(s: &'a str, scheme: &str) -> Option<&'a str> {
 
 fn unwrap_uri(raw: &str) -> Unwrapped<'_> {
     let mut s = raw.trim();
+    if !s.bytes().any(|b| matches!(b, b'<' | b':' | b';')) {
+        return Unwrapped {
+            number: s,
+            context_cc: None,
+            uri: false,
+        };
+    }
     // "Display" <sip:...>: keep what is between the angle brackets.
     if let (Some(open), Some(close)) = (s.find('<'), s.rfind('>'))
         && open < close
@@ -414,7 +453,7 @@ impl Candidate {
 /// Applies the site's dial plan to bare digits, returning the most dangerous plausible reading.
 fn read_site(rules: &SiteRules, d: &[u8]) -> Candidate {
     let plan = &rules.plan;
-    let cc = plan.calling_code.to_string();
+    let cc = rules.cc.as_str();
     let mut best = Candidate {
         reading: Reading::Unknown,
         digits: Digits::from_parts(d, &[]),
@@ -437,6 +476,14 @@ fn read_site(rules: &SiteRules, d: &[u8]) -> Candidate {
         if *implicit && configured == *ol {
             continue;
         }
+        // An implicit outside-line digit only matters when what follows could lead abroad or to an emergency.
+        if *implicit
+            && let Some(o) = ol
+            && let Some(after) = strip(d, o.as_bytes())
+            && !could_escalate(rules, after)
+        {
+            continue;
+        }
         for order in 0..2u8 {
             // order 0: outside line then caller-ID prefix; order 1: the reverse.
             if order == 1 && ol.is_none() {
@@ -448,7 +495,7 @@ fn read_site(rules: &SiteRules, d: &[u8]) -> Candidate {
             let mut ok = true;
             let strip_ol = |rest: &mut &[u8], flags: &mut DialFlags, strips: &mut u8| -> bool {
                 match ol {
-                    Some(o) => match rest.strip_prefix(o.as_bytes()) {
+                    Some(o) => match strip(rest, o.as_bytes()) {
                         Some(r) => {
                             *rest = r;
                             flags.insert(DialFlags::OUTSIDE_LINE);
@@ -468,9 +515,8 @@ fn read_site(rules: &SiteRules, d: &[u8]) -> Candidate {
             }
             let mut cid_opts: [Option<&[u8]>; 3] = [None, None, None];
             let mut n = 1;
-            for p in &plan.caller_id_prefixes {
-                if n < 3 && !p.is_empty() && rest.starts_with(p.as_bytes()) && rest.len() > p.len()
-                {
+            for p in plan.caller_id_prefixes.iter().filter(|_| rest.len() > 3) {
+                if n < 3 && !p.is_empty() && starts(rest, p.as_bytes()) && rest.len() > p.len() {
                     cid_opts[n] = Some(p.as_bytes());
                     n += 1;
                 }
@@ -506,17 +552,20 @@ fn read_site(rules: &SiteRules, d: &[u8]) -> Candidate {
                     }
                 };
                 // Without a carrier code.
-                if let Some(c) = terminal(rules, &cc, rest2, false, flags2, strips2, *implicit) {
+                if let Some(c) = terminal(rules, cc, rest2, false, flags2, strips2, *implicit) {
                     consider(c);
                 }
+                // Carrier codes start with 00 in Japan; skip the list unless the first digit can match.
+                let first = rest2.first().copied();
                 for code in &plan.carrier_codes {
-                    if code.is_empty() || !rest2.starts_with(code.as_bytes()) {
+                    if code.as_bytes().first().copied() != first || !starts(rest2, code.as_bytes())
+                    {
                         continue;
                     }
                     let rest3 = rest2.get(code.len()..).unwrap_or(&[]);
                     let mut f = flags2;
                     f.insert(DialFlags::CARRIER_CODE);
-                    if let Some(c) = terminal(rules, &cc, rest3, true, f, strips2 + 1, *implicit) {
+                    if let Some(c) = terminal(rules, cc, rest3, true, f, strips2 + 1, *implicit) {
                         consider(c);
                     }
                 }
@@ -524,6 +573,18 @@ fn read_site(rules: &SiteRules, d: &[u8]) -> Candidate {
         }
     }
     best
+}
+
+/// True when `t` starts with something that can precede an international or emergency number.
+fn could_escalate(rules: &SiteRules, t: &[u8]) -> bool {
+    let plan = &rules.plan;
+    t.len() <= rules.emergency_max + 3
+        || starts(t, plan.international_prefix.as_bytes())
+        || plan.carrier_codes.iter().any(|c| starts(t, c.as_bytes()))
+        || plan
+            .caller_id_prefixes
+            .iter()
+            .any(|c| starts(t, c.as_bytes()))
 }
 
 fn terminal(
@@ -549,17 +610,17 @@ fn terminal(
         return None;
     }
     if !intl.is_empty()
-        && let Some(rest) = t.strip_prefix(intl)
+        && let Some(rest) = strip(t, intl)
         && !rest.is_empty()
     {
         return Some(international(rules, rest, flags, strips, implicit));
     }
     // Japanese international carriers also take the country code right after their code (001-1-212…).
-    if after_carrier && !t.starts_with(trunk) {
+    if after_carrier && !starts(t, trunk) {
         return Some(international(rules, t, flags, strips, implicit));
     }
     if !trunk.is_empty()
-        && let Some(rest) = t.strip_prefix(trunk)
+        && let Some(rest) = strip(t, trunk)
         && rest.len() >= 6
         // A national significant number never starts with 0 (that would be a carrier or international code).
         && rest.first() != Some(&b'0')
@@ -584,7 +645,7 @@ fn terminal(
     if strips == 0 && plan.extension_lengths.contains(&len) {
         return Some(mk(Reading::Internal, Digits::from_parts(t, &[])));
     }
-    if t.len() >= 5 && !t.starts_with(trunk) {
+    if t.len() >= 5 && !starts(t, trunk) {
         return Some(mk(Reading::Local, Digits::from_parts(t, &[])));
     }
     Some(mk(Reading::Unknown, Digits::from_parts(t, &[])))
@@ -602,13 +663,13 @@ fn international(
     let cc = rules.plan.calling_code.to_string();
     let mut reading = Reading::International;
     let mut digits = Digits::from_parts(e164, &[]);
-    if let Some(national) = e164.strip_prefix(cc.as_bytes())
+    if let Some(national) = strip(e164, cc.as_bytes())
         && countries::calling_code(std::str::from_utf8(e164).unwrap_or("")).map(|c| c.0)
             == Some(rules.plan.calling_code)
     {
         reading = Reading::National;
         let trunk = rules.plan.trunk_prefix.as_bytes();
-        let national = if !trunk.is_empty() && national.starts_with(trunk) {
+        let national = if !trunk.is_empty() && starts(national, trunk) {
             national.get(trunk.len()..).unwrap_or(national)
         } else {
             national
@@ -645,8 +706,9 @@ pub(crate) fn normalise(rules: &SiteRules, dialed: &str) -> Normalised {
 
     // Feature codes: "*72" + number forwards calls there (a classic fraud path): classify the number.
     let mut body: &[u8] = keyed;
-    for code in &rules.feature_codes {
-        if let Some(rest) = keyed.strip_prefix(code.as_bytes())
+    let symbol_first = matches!(keyed.first(), Some(b'*' | b'#'));
+    for code in rules.feature_codes.iter().filter(|_| symbol_first) {
+        if let Some(rest) = strip(keyed, code.as_bytes())
             && rest.iter().any(u8::is_ascii_digit)
         {
             flags.insert(DialFlags::FEATURE_CODE);
