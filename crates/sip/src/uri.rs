@@ -121,6 +121,27 @@ pub struct SipUri<'a> {
     headers: Option<&'a str>,
 }
 
+/// One pass over a URI part: every byte in class `t` and every '%' followed by two hex digits.
+fn scan_escaped(b: &[u8], t: &[bool; 256], err: UriError) -> Result<(), UriError> {
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'%' {
+            let ok = b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+            if !ok {
+                return Err(UriError::BadEscape);
+            }
+            i += 3;
+        } else if t[c as usize] {
+            i += 1;
+        } else {
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
 fn check_escapes(s: &str) -> Result<(), UriError> {
     // URI parts are short: a plain loop beats a memchr call here.
     let b = s.as_bytes();
@@ -183,15 +204,12 @@ impl<'a> SipUri<'a> {
                     Some(c) => (&ui[..c], Some(&ui[c + 1..])),
                     None => (ui, None),
                 };
-                if u.is_empty() || !all_in(u, &USER) {
+                if u.is_empty() {
                     return Err(UriError::BadUser);
                 }
-                check_escapes(u)?;
+                scan_escaped(u.as_bytes(), &USER, UriError::BadUser)?;
                 if let Some(p) = p {
-                    if !all_in(p, &PASSWORD) {
-                        return Err(UriError::BadPassword);
-                    }
-                    check_escapes(p)?;
+                    scan_escaped(p.as_bytes(), &PASSWORD, UriError::BadPassword)?;
                 }
                 (Some(u), p)
             }
@@ -206,7 +224,16 @@ impl<'a> SipUri<'a> {
         if host_len == 0 {
             return Err(UriError::EmptyHost);
         }
-        let host = Host::parse(&hostpart[..host_len]).ok_or(UriError::BadHost)?;
+        let host = if hb.first() == Some(&b'[') {
+            Host::parse(&hostpart[..host_len]).ok_or(UriError::BadHost)?
+        } else if matches!(hb.first(), Some(b'.' | b'-')) {
+            return Err(UriError::BadHost);
+        } else {
+            // The run above already checked every byte against HOSTNAME.
+            Host {
+                text: &hostpart[..host_len],
+            }
+        };
         let mut i = host_len;
         let mut port = None;
         if hb.get(i) == Some(&b':') {
