@@ -1,1 +1,20 @@
-//! placeholder
+//! `guard`: tollguard's inline SIP proxy. It stands between the internet and the PBX (access side) and
+//! between the PBX and its carrier (trunk side), forwards SIP as an RFC 3261 proxy, feeds every outbound call,
+//! authentication outcome and request count to the fraud engine, and enforces the engine's decisions: blocked
+//! calls are answered with the decision's status and reason, banned sources are dropped, kill switches end
+//! calls in progress. See README.md and docs/inline-proxy.md.
+//!
+//! Layout: [`config`] (the TOML file), [`proxy`] (the pure core: message + time in, messages + records
+//! out), [`dialog`], [`fingerprint`], [`transport`] (tokio sockets), [`service`] (the running guard: sockets,
+//! core, timers, store, SIGHUP).
+
+pub mod config;
+pub mod dialog;
+pub mod fingerprint;
+pub mod proxy;
+pub mod service;
+pub mod transport;
+
+pub use config::{ConfigError, ConfigErrors, Settings};
+pub use proxy::{Core, Now, Output, Persist};
+pub use service::{Guard, GuardError};

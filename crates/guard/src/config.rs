@@ -1,0 +1,820 @@
+//! The guard's configuration: one TOML file (listeners, PBX, trunk, trusted networks, tenants and how the
+//! account of a call is found, engine policy, numbering, store, logging), parsed with `deny_unknown_fields`
+//! and validated into [`Settings`]. Every error carries the line and column in the file and what to do, so
+//! that `tollguard check-config` can print one actionable line per problem.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use engine::Policy;
+use numbering::NumberingConfig;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// One problem in a configuration file, with its position (line and column start at 1; 0 when unknown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// All problems found in a file (at least one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+/// Transport of a listener or a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    #[default]
+    Udp,
+    Tcp,
+}
+
+impl TransportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Udp => "UDP",
+            TransportKind::Tcp => "TCP",
+        }
+    }
+    pub fn param(self) -> &'static str {
+        match self {
+            TransportKind::Udp => "udp",
+            TransportKind::Tcp => "tcp",
+        }
+    }
+}
+
+/// Which side a listener faces: it decides where new requests received on it go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Phones and the internet: requests go to the PBX.
+    #[default]
+    Access,
+    /// The PBX's outbound trunk points here: requests go to the carrier, and every INVITE is decided.
+    Pbx,
+    /// The carrier's inbound calls arrive here: requests go to the PBX.
+    Carrier,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Access => "access",
+            Role::Pbx => "pbx",
+            Role::Carrier => "carrier",
+        }
+    }
+}
+
+/// Where the account of an outbound call is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountFrom {
+    /// User part of the From URI (what most PBXs send).
+    #[default]
+    FromUser,
+    /// User part of the first P-Asserted-Identity URI (falls back to From when absent).
+    PAssertedIdentity,
+    /// The value of the header named in `account_header` (falls back to From when absent).
+    Header,
+}
+
+/// What to do with requests from a banned source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BannedAction {
+    /// Drop silently: a scanner learns nothing.
+    #[default]
+    Drop,
+    /// Answer 403 with the reason (useful while testing a policy).
+    Reject,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListenFile {
+    address: Spanned<String>,
+    #[serde(default)]
+    transport: TransportKind,
+    #[serde(default)]
+    role: Role,
+    /// Address written in Via and Record-Route when `address` is a wildcard or behind NAT.
+    advertise: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeerFile {
+    address: Spanned<String>,
+    #[serde(default)]
+    transport: TransportKind,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantFile {
+    name: String,
+    /// Source networks of this tenant's PBX on the `pbx` listeners (empty: the default tenant).
+    #[serde(default)]
+    pbx_sources: Vec<Spanned<String>>,
+    /// Known accounts (extensions); calls from other accounts are marked unauthenticated.
+    #[serde(default)]
+    accounts: Vec<String>,
+    #[serde(default)]
+    account_from: AccountFrom,
+    account_header: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct EnforceFile {
+    banned: BannedAction,
+    /// Look for the scanners' deeper marks (hex From-tags, numeric branches, sip:123@1.1.1.1 contacts).
+    scanner_fingerprints: Option<bool>,
+    /// Seconds over which requests are counted per source for the request-rate rule.
+    request_window_secs: Option<u32>,
+    /// SIP status sent for a blocked call instead of the decision's own (e.g. 603 for "Decline").
+    block_status: Option<Spanned<u16>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct StoreFile {
+    path: Option<PathBuf>,
+    snapshot_secs: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct LogFile {
+    json: bool,
+    level: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct DialogsFile {
+    max: Option<usize>,
+    max_call_secs: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct ClockFile {
+    /// Engine time runs this many times faster than the wall clock (tests and demos only).
+    speed: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GuardFile {
+    #[serde(default)]
+    listen: Vec<ListenFile>,
+    pbx: Option<PeerFile>,
+    trunk: Option<PeerFile>,
+    #[serde(default)]
+    trusted: Vec<Spanned<String>>,
+    #[serde(default)]
+    tenant: Vec<TenantFile>,
+    policy_file: Option<Spanned<PathBuf>>,
+    policy: Option<toml::Value>,
+    #[serde(default)]
+    numbering: NumberingConfig,
+    #[serde(default)]
+    store: StoreFile,
+    #[serde(default)]
+    log: LogFile,
+    #[serde(default)]
+    enforce: EnforceFile,
+    #[serde(default)]
+    dialogs: DialogsFile,
+    #[serde(default)]
+    clock: ClockFile,
+}
+
+/// A listening socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub address: SocketAddr,
+    pub transport: TransportKind,
+    pub role: Role,
+    /// host:port written in Via and Record-Route.
+    pub advertise: String,
+}
+
+/// The PBX or the carrier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    pub address: SocketAddr,
+    pub transport: TransportKind,
+}
+
+/// An IPv4 or IPv6 network (`10.0.0.0/8`, `::1/128`, or a single address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl Network {
+    pub fn parse(s: &str) -> Option<Network> {
+        let (a, p) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let addr: IpAddr = a.parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max)?,
+            None => max,
+        };
+        Some(Network { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match (self.addr, ip) {
+            (IpAddr::V4(_), IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => return false,
+            },
+            (_, ip) => ip,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A tenant and how its calls are attributed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tenant {
+    pub name: String,
+    pub pbx_sources: Vec<Network>,
+    pub accounts: Vec<String>,
+    pub account_from: AccountFrom,
+    pub account_header: Option<String>,
+}
+
+/// A validated configuration, ready to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listeners: Vec<Listener>,
+    pub pbx: Peer,
+    pub trunk: Option<Peer>,
+    pub trusted: Vec<Network>,
+    /// At least one; the first is the default tenant.
+    pub tenants: Vec<Tenant>,
+    pub policy: Policy,
+    /// The policy's text, where it came from (for reload).
+    pub policy_source: PolicySource,
+    pub numbering: NumberingConfig,
+    pub store_path: Option<PathBuf>,
+    pub snapshot_secs: u32,
+    pub log_json: bool,
+    pub log_level: String,
+    pub banned: BannedAction,
+    pub scanner_fingerprints: bool,
+    pub request_window_secs: u32,
+    /// Status of blocked calls when set (else the engine decision's status).
+    pub block_status: Option<u16>,
+    pub max_dialogs: usize,
+    pub max_call_secs: u32,
+    pub clock_speed: f64,
+}
+
+/// Where the policy came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicySource {
+    Default,
+    Inline,
+    File(PathBuf),
+}
+
+/// Byte offset of the first `[policy` table header (0 when not found).
+fn policy_section_offset(text: &str) -> usize {
+    let mut off = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.starts_with("[policy") || t.starts_with("policy") {
+            return off + (line.len() - t.len());
+        }
+        off += line.len();
+    }
+    0
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, column)
+}
+
+struct Collector<'t> {
+    file: String,
+    text: &'t str,
+    errors: Vec<ConfigError>,
+}
+
+impl Collector<'_> {
+    fn at(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) {
+        let (line, column) = line_col(self.text, span.start);
+        self.errors.push(ConfigError {
+            file: self.file.clone(),
+            line,
+            column,
+            message: message.into(),
+        });
+    }
+    fn whole(&mut self, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            file: self.file.clone(),
+            line: 0,
+            column: 0,
+            message: message.into(),
+        });
+    }
+}
+
+fn socket(c: &mut Collector<'_>, s: &Spanned<String>, what: &str) -> Option<SocketAddr> {
+    match s.get_ref().parse::<SocketAddr>() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            c.at(
+                s.span(),
+                format!(
+                    "{what}: \"{}\" is not an address:port; write e.g. \"192.0.2.10:5060\" or \"[2001:db8::1]:5060\"",
+                    s.get_ref()
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn network(c: &mut Collector<'_>, s: &Spanned<String>, what: &str) -> Option<Network> {
+    let n = Network::parse(s.get_ref());
+    if n.is_none() {
+        c.at(
+            s.span(),
+            format!(
+                "{what}: \"{}\" is not a network; write an address or address/prefix such as \"192.168.1.0/24\"",
+                s.get_ref()
+            ),
+        );
+    }
+    n
+}
+
+impl Settings {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Settings, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: path.display().to_string(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read the file: {e}"),
+            }])
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates configuration text; `path` names the file in errors and anchors relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigErrors> {
+        let mut c = Collector {
+            file: path.display().to_string(),
+            text,
+            errors: Vec::new(),
+        };
+        let file: GuardFile = match toml::from_str(text) {
+            Ok(f) => f,
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                let mut msg = e.message().to_owned();
+                if msg.starts_with("unknown field") {
+                    msg.push_str(" (check the spelling against docs/inline-proxy.md)");
+                }
+                c.at(span, msg);
+                return Err(ConfigErrors(c.errors));
+            }
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+
+        let mut listeners = Vec::new();
+        if file.listen.is_empty() {
+            c.whole("no [[listen]] section: add one, e.g. [[listen]] address = \"0.0.0.0:5060\" transport = \"udp\" role = \"access\"");
+        }
+        for l in &file.listen {
+            let Some(address) = socket(&mut c, &l.address, "listen.address") else {
+                continue;
+            };
+            let advertise = match &l.advertise {
+                Some(a) => match socket(&mut c, a, "listen.advertise") {
+                    Some(sa) => sa.to_string(),
+                    None => continue,
+                },
+                None => {
+                    if address.ip().is_unspecified() {
+                        c.at(
+                            l.address.span(),
+                            "listen.address is a wildcard: add advertise = \"<the address peers reach>:<port>\" for Via and Record-Route",
+                        );
+                        continue;
+                    }
+                    address.to_string()
+                }
+            };
+            if listeners
+                .iter()
+                .any(|x: &Listener| x.address == address && x.transport == l.transport)
+            {
+                c.at(
+                    l.address.span(),
+                    format!(
+                        "listen.address {address} ({}) is listed twice",
+                        l.transport.param()
+                    ),
+                );
+            }
+            listeners.push(Listener {
+                address,
+                transport: l.transport,
+                role: l.role,
+                advertise,
+            });
+        }
+        for role in [Role::Access, Role::Pbx] {
+            if !listeners.is_empty()
+                && !listeners.iter().any(|l| l.role == role)
+                && role == Role::Pbx
+                && file.trunk.is_some()
+            {
+                c.whole("a [trunk] is configured but no listener has role = \"pbx\": point the PBX's trunk at a listener with role = \"pbx\"");
+            }
+        }
+        let pbx = match &file.pbx {
+            Some(p) => socket(&mut c, &p.address, "pbx.address").map(|address| Peer {
+                address,
+                transport: p.transport,
+            }),
+            None => {
+                c.whole("no [pbx] section: add [pbx] address = \"<PBX address>:5060\"");
+                None
+            }
+        };
+        let trunk = match &file.trunk {
+            Some(p) => socket(&mut c, &p.address, "trunk.address").map(|address| Peer {
+                address,
+                transport: p.transport,
+            }),
+            None => None,
+        };
+        if trunk.is_none() && listeners.iter().any(|l| l.role == Role::Pbx) {
+            c.whole("a listener has role = \"pbx\" but there is no [trunk]: add [trunk] address = \"<carrier>:5060\"");
+        }
+        let trusted: Vec<Network> = file
+            .trusted
+            .iter()
+            .filter_map(|t| network(&mut c, t, "trusted"))
+            .collect();
+
+        let mut tenants = Vec::new();
+        for t in &file.tenant {
+            let nets = t
+                .pbx_sources
+                .iter()
+                .filter_map(|s| network(&mut c, s, "tenant.pbx_sources"))
+                .collect();
+            if t.account_from == AccountFrom::Header
+                && t.account_header.as_deref().is_none_or(str::is_empty)
+            {
+                c.whole(format!(
+                    "tenant \"{}\": account_from = \"header\" needs account_header = \"<header name>\"",
+                    t.name
+                ));
+            }
+            if tenants.iter().any(|x: &Tenant| x.name == t.name) {
+                c.whole(format!("tenant \"{}\" is defined twice", t.name));
+            }
+            tenants.push(Tenant {
+                name: t.name.clone(),
+                pbx_sources: nets,
+                accounts: t.accounts.clone(),
+                account_from: t.account_from,
+                account_header: t.account_header.clone(),
+            });
+        }
+        if tenants.is_empty() {
+            tenants.push(Tenant {
+                name: String::new(),
+                pbx_sources: Vec::new(),
+                accounts: Vec::new(),
+                account_from: AccountFrom::FromUser,
+                account_header: None,
+            });
+        }
+
+        let (policy, policy_source) = match (&file.policy_file, &file.policy) {
+            (Some(pf), Some(_)) => {
+                c.at(pf.span(), "both policy_file and [policy] are set: keep one");
+                (None, PolicySource::Default)
+            }
+            (Some(pf), None) => {
+                let p = base.join(pf.get_ref());
+                match std::fs::read_to_string(&p) {
+                    Ok(t) => match Policy::from_toml_str(&t) {
+                        Ok(pol) => (Some(pol), PolicySource::File(p)),
+                        Err(e) => {
+                            c.at(pf.span(), format!("policy file {}: {e}", p.display()));
+                            (None, PolicySource::Default)
+                        }
+                    },
+                    Err(e) => {
+                        c.at(
+                            pf.span(),
+                            format!("policy_file {}: cannot read it: {e}", p.display()),
+                        );
+                        (None, PolicySource::Default)
+                    }
+                }
+            }
+            (None, Some(p)) => {
+                let t = toml::to_string(p).unwrap_or_default();
+                match Policy::from_toml_str(&t) {
+                    Ok(pol) => (Some(pol), PolicySource::Inline),
+                    Err(e) => {
+                        // The policy is re-read from its own text: point at where the section starts.
+                        let at = policy_section_offset(text);
+                        c.at(
+                            at..at,
+                            format!("[policy]: {e} (the position is within the policy section)"),
+                        );
+                        (None, PolicySource::Default)
+                    }
+                }
+            }
+            (None, None) => (Some(Policy::default()), PolicySource::Default),
+        };
+        if let Err(e) = numbering::Numbering::from_config(&file.numbering) {
+            c.whole(format!("[numbering]: {e}"));
+        }
+        let level = file.log.level.clone().unwrap_or_else(|| "info".into());
+        if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
+            c.whole(format!(
+                "log.level \"{level}\" is not one of error, warn, info, debug, trace"
+            ));
+        }
+        let speed = file.clock.speed.unwrap_or(1.0);
+        if !(speed.is_finite() && (1.0..=10_000.0).contains(&speed)) {
+            c.whole(format!(
+                "clock.speed {speed} must be between 1 and 10000 (1 = real time; more is for tests only)"
+            ));
+        }
+        let block_status = file.enforce.block_status.as_ref().map(|b| *b.get_ref());
+        if let Some(b) = &file.enforce.block_status
+            && !(400..=699).contains(b.get_ref())
+        {
+            c.at(
+                b.span(),
+                format!(
+                    "enforce.block_status {} is not a final error status: use 403, 480, 503 or 603",
+                    b.get_ref()
+                ),
+            );
+        }
+        let max_dialogs = file.dialogs.max.unwrap_or(100_000);
+        if max_dialogs == 0 {
+            c.whole("dialogs.max must be at least 1");
+        }
+
+        match (pbx, policy, c.errors.is_empty()) {
+            (Some(pbx), Some(policy), true) => Ok(Settings {
+                listeners,
+                pbx,
+                trunk,
+                trusted,
+                tenants,
+                policy,
+                policy_source,
+                numbering: file.numbering,
+                store_path: file.store.path.map(|p| base.join(p)),
+                snapshot_secs: file.store.snapshot_secs.unwrap_or(60).max(1),
+                log_json: file.log.json,
+                log_level: level,
+                banned: file.enforce.banned,
+                scanner_fingerprints: file.enforce.scanner_fingerprints.unwrap_or(true),
+                request_window_secs: file.enforce.request_window_secs.unwrap_or(10).max(1),
+                block_status,
+                max_dialogs,
+                max_call_secs: file.dialogs.max_call_secs.unwrap_or(4 * 3600).max(1),
+                clock_speed: speed,
+            }),
+            _ => {
+                if c.errors.is_empty() {
+                    c.whole("the configuration is incomplete");
+                }
+                Err(ConfigErrors(c.errors))
+            }
+        }
+    }
+
+    /// Reads the policy again from where it came from (SIGHUP). An inline policy is re-read from the file.
+    pub fn reload_policy(config_path: &Path) -> Result<Policy, ConfigErrors> {
+        Settings::load(config_path).map(|s| s.policy)
+    }
+
+    /// True when the address is in a trusted network (never banned).
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted.iter().any(|n| n.contains(ip))
+            || ip == self.pbx.address.ip()
+            || self.trunk.is_some_and(|t| t.address.ip() == ip)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+trusted = ["192.168.1.0/24", "::1"]
+
+[[listen]]
+address = "127.0.0.1:5060"
+transport = "udp"
+role = "access"
+
+[[listen]]
+address = "[::1]:5062"
+transport = "tcp"
+role = "pbx"
+
+[pbx]
+address = "127.0.0.1:5070"
+
+[trunk]
+address = "127.0.0.1:5080"
+transport = "udp"
+
+[[tenant]]
+name = "acme"
+pbx_sources = ["127.0.0.1"]
+account_from = "header"
+account_header = "X-Account"
+
+[policy.defaults.rules.velocity_account_minute]
+critical = 3
+
+[store]
+path = "guard.db"
+
+[log]
+json = true
+"#;
+
+    fn parse(t: &str) -> Result<Settings, ConfigErrors> {
+        Settings::parse(t, Path::new("/etc/tollguard/guard.toml"))
+    }
+
+    #[test]
+    fn good_file_parses_with_defaults() {
+        let s = parse(GOOD).unwrap();
+        assert_eq!(s.listeners.len(), 2);
+        assert_eq!(s.listeners[1].role, Role::Pbx);
+        assert_eq!(s.listeners[1].advertise, "[::1]:5062");
+        assert_eq!(s.pbx.address.port(), 5070);
+        assert_eq!(s.tenants[0].account_from, AccountFrom::Header);
+        assert_eq!(
+            s.policy.profile(0).rules.velocity_account_minute.critical,
+            Some(3)
+        );
+        assert_eq!(s.policy_source, PolicySource::Inline);
+        assert_eq!(
+            s.store_path.as_deref(),
+            Some(Path::new("/etc/tollguard/guard.db"))
+        );
+        assert!(s.log_json);
+        assert_eq!(s.banned, BannedAction::Drop);
+        assert!(s.is_trusted("192.168.1.77".parse().unwrap()));
+        assert!(
+            s.is_trusted("127.0.0.1".parse().unwrap()),
+            "the PBX is trusted"
+        );
+        assert!(!s.is_trusted("203.0.113.9".parse().unwrap()));
+    }
+
+    #[test]
+    fn unknown_field_names_its_line_and_column() {
+        let t = GOOD.replace("transport = \"tcp\"", "transprot = \"tcp\"");
+        let e = parse(&t).unwrap_err();
+        let first = &e.0[0];
+        assert_eq!(first.line, 11, "{first}");
+        assert!(first.message.contains("transprot"), "{first}");
+        assert!(
+            first
+                .to_string()
+                .starts_with("/etc/tollguard/guard.toml:11:")
+        );
+    }
+
+    #[test]
+    fn bad_address_and_network_are_located() {
+        let t = GOOD
+            .replace("127.0.0.1:5070", "pbx.example:5070")
+            .replace("192.168.1.0/24", "192.168.1.0/33");
+        let e = parse(&t).unwrap_err();
+        assert_eq!(e.0.len(), 2, "{e}");
+        assert!(
+            e.0.iter()
+                .any(|x| x.line == 2 && x.message.contains("not a network"))
+        );
+        assert!(
+            e.0.iter()
+                .any(|x| x.line == 15 && x.message.contains("address:port"))
+        );
+    }
+
+    #[test]
+    fn missing_sections_and_wildcards_are_explained() {
+        let e = parse("[[listen]]\naddress = \"0.0.0.0:5060\"\n").unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("advertise"), "{text}");
+        assert!(text.contains("no [pbx]"), "{text}");
+        let e = parse("[pbx]\naddress = \"127.0.0.1:5070\"\n").unwrap_err();
+        assert!(e.to_string().contains("no [[listen]]"));
+    }
+
+    #[test]
+    fn bad_inline_policy_is_reported_at_the_policy_section() {
+        let t = GOOD.replace("critical = 3", "critical = -3");
+        let e = parse(&t).unwrap_err();
+        assert!(e.0[0].message.contains("[policy]"), "{e}");
+        assert!(e.0[0].line >= 27, "{e}");
+    }
+
+    #[test]
+    fn header_account_needs_a_header_name() {
+        let t = GOOD.replace("account_header = \"X-Account\"\n", "");
+        assert!(
+            parse(&t)
+                .unwrap_err()
+                .to_string()
+                .contains("account_header")
+        );
+    }
+
+    #[test]
+    fn networks_match_v4_v6_and_mapped() {
+        let n = Network::parse("10.1.0.0/16").unwrap();
+        assert!(n.contains("10.1.200.3".parse().unwrap()));
+        assert!(!n.contains("10.2.0.1".parse().unwrap()));
+        assert!(n.contains("::ffff:10.1.0.9".parse().unwrap()));
+        let all = Network::parse("0.0.0.0/0").unwrap();
+        assert!(all.contains("8.8.8.8".parse().unwrap()));
+        let v6 = Network::parse("2001:db8::/32").unwrap();
+        assert!(v6.contains("2001:db8:1::5".parse().unwrap()));
+        assert!(!v6.contains("10.0.0.1".parse().unwrap()));
+        assert!(Network::parse("10.0.0.0/40").is_none());
+    }
+}

@@ -1,0 +1,278 @@
+//! The running guard: loads the configuration, restores bans, kill switches and the engine's snapshot from the
+//! store, binds the listeners, and drives the core — one task owns the core (the engine is `&mut`), socket
+//! tasks feed it, a store thread persists what it decides, timers flush request counts and take snapshots,
+//! SIGHUP reloads the policy without dropping calls.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use engine::{Engine, Millis};
+use numbering::Numbering;
+use store::Store;
+use tokio::sync::mpsc;
+
+use crate::config::{ConfigErrors, Settings};
+use crate::proxy::{Core, Now, Output, Persist};
+use crate::transport::{Inbound, Transports};
+
+/// Why the guard could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GuardError {
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    #[error("numbering: {0}")]
+    Numbering(String),
+    #[error("{0}")]
+    Store(#[from] store::StoreError),
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn wall_ms() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The clock of the guard: wall time, and engine time (optionally sped up for tests and demos).
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    start_wall: Millis,
+    start: std::time::Instant,
+    speed: f64,
+}
+
+impl Clock {
+    pub fn new(speed: f64) -> Clock {
+        Clock {
+            start_wall: wall_ms(),
+            start: std::time::Instant::now(),
+            speed,
+        }
+    }
+    pub fn now(&self) -> Now {
+        let elapsed = i64::try_from(self.start.elapsed().as_millis()).unwrap_or(i64::MAX);
+        #[allow(clippy::cast_possible_truncation)]
+        let fast = (elapsed as f64 * self.speed) as i64;
+        Now {
+            wall: self.start_wall.saturating_add(elapsed),
+            engine: self.start_wall.saturating_add(fast),
+        }
+    }
+}
+
+enum StoreJob {
+    Persist(Persist),
+    Snapshot(Millis, Box<engine::Snapshot>),
+}
+
+/// A guard that is bound and ready to run.
+pub struct Guard {
+    config_path: PathBuf,
+    core: Core,
+    transports: Transports,
+    inbound: mpsc::Receiver<Inbound>,
+    store_tx: Option<std::sync::mpsc::Sender<StoreJob>>,
+    clock: Clock,
+    numbering: Arc<Numbering>,
+}
+
+impl Guard {
+    /// Loads the configuration and the stored state, and binds the listeners.
+    pub async fn start(config_path: &Path) -> Result<Guard, GuardError> {
+        let settings = Settings::load(config_path)?;
+        let numbering = Arc::new(
+            Numbering::from_config(&settings.numbering)
+                .map_err(|e| GuardError::Numbering(e.to_string()))?,
+        );
+        let clock = Clock::new(settings.clock_speed);
+        let now = clock.now();
+        let store = match &settings.store_path {
+            Some(p) => Some(Store::open(p)?),
+            None => None,
+        };
+        let rates: Arc<dyn engine::RateTable> = numbering.clone();
+        let mut engine = match store
+            .as_ref()
+            .map(Store::latest_snapshot)
+            .transpose()?
+            .flatten()
+        {
+            Some((at, snap)) => {
+                tracing::info!(snapshot_at = at, "engine state restored from the store");
+                Engine::restore(settings.policy.clone(), rates, snap)
+            }
+            None => Engine::with_seed(settings.policy.clone(), rates, seed()),
+        };
+        let mut restored_bans = Vec::new();
+        if let Some(s) = &store {
+            restored_bans = s.active_bans(now.engine)?;
+            for ks in s.active_kill_switches()? {
+                let known = engine
+                    .kill_switches()
+                    .iter()
+                    .any(|k| k.scope == ks.scope && k.classes == ks.classes);
+                if !known {
+                    engine.set_kill_switch(ks.scope.clone(), ks.classes, ks.since, &ks.by, &ks.why);
+                }
+            }
+        }
+        let settings = Arc::new(settings);
+        let mut core = Core::new(settings.clone(), engine, numbering.clone());
+        for b in &restored_bans {
+            core.restore_ban(b);
+        }
+        tracing::info!(
+            bans = restored_bans.len(),
+            kill_switches = core.engine().kill_switches().len(),
+            "state restored"
+        );
+        let (tx, rx) = mpsc::channel(16_384);
+        let transports = Transports::bind(&settings.listeners, tx).await?;
+        let store_tx = store.map(spawn_store);
+        Ok(Guard {
+            config_path: config_path.to_owned(),
+            core,
+            transports,
+            inbound: rx,
+            store_tx,
+            clock,
+            numbering,
+        })
+    }
+
+    /// Lines saying where the guard listens (printed by `tollguard serve`).
+    pub fn describe(&self) -> Vec<String> {
+        self.core
+            .settings()
+            .listeners
+            .iter()
+            .map(|l| {
+                format!(
+                    "listening on {} {} ({} side)",
+                    l.transport.param(),
+                    l.address,
+                    l.role.as_str()
+                )
+            })
+            .collect()
+    }
+
+    /// Runs until `shutdown` completes. SIGHUP reloads the policy.
+    pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let window = u64::from(self.core.settings().request_window_secs);
+        let mut flush = tokio::time::interval(Duration::from_secs(window));
+        let mut snap = tokio::time::interval(Duration::from_secs(u64::from(
+            self.core.settings().snapshot_secs,
+        )));
+        #[cfg(unix)]
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mut out = Output::default();
+        loop {
+            #[cfg(unix)]
+            let hup_fut = async {
+                match hup.as_mut() {
+                    Some(h) => {
+                        h.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let hup_fut = std::future::pending::<()>();
+            tokio::select! {
+                m = self.inbound.recv() => {
+                    let Some(m) = m else { break };
+                    self.core.on_inbound(&m, self.clock.now(), &mut out);
+                    // Drain what is already queued before yielding, to batch under load.
+                    let mut n = 0;
+                    while n < 256 {
+                        match self.inbound.try_recv() {
+                            Ok(m) => self.core.on_inbound(&m, self.clock.now(), &mut out),
+                            Err(_) => break,
+                        }
+                        n += 1;
+                    }
+                }
+                _ = tick.tick() => {
+                    self.core.expire(self.clock.now(), &mut out);
+                }
+                _ = flush.tick() => {
+                    self.core.tick(self.clock.now(), &mut out);
+                }
+                _ = snap.tick() => {
+                    if let Some(tx) = &self.store_tx {
+                        let snap = self.core.engine().snapshot();
+                        let _ = tx.send(StoreJob::Snapshot(self.clock.now().engine, Box::new(snap)));
+                    }
+                }
+                _ = hup_fut => self.reload(),
+                _ = &mut shutdown => break,
+            }
+            self.flush(&mut out).await;
+        }
+        if let Some(tx) = &self.store_tx {
+            let snap = self.core.engine().snapshot();
+            let _ = tx.send(StoreJob::Snapshot(self.clock.now().engine, Box::new(snap)));
+        }
+        tracing::info!(stats = ?self.core.stats, "guard stopped");
+    }
+
+    async fn flush(&mut self, out: &mut Output) {
+        for p in out.persist.drain(..) {
+            if let Some(tx) = &self.store_tx {
+                let _ = tx.send(StoreJob::Persist(p));
+            }
+        }
+        for s in out.sends.drain(..) {
+            self.transports.send(s).await;
+        }
+    }
+
+    /// SIGHUP: re-read the policy; the engine keeps its state (snapshot → restore under the new policy).
+    fn reload(&mut self) {
+        match Settings::reload_policy(&self.config_path) {
+            Ok(policy) => {
+                let snap = self.core.engine().snapshot();
+                let rates: Arc<dyn engine::RateTable> = self.numbering.clone();
+                self.core.set_engine(Engine::restore(policy, rates, snap));
+                tracing::warn!(config = %self.config_path.display(), "policy reloaded");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "policy NOT reloaded: the configuration has errors; the old policy stays in force");
+            }
+        }
+    }
+}
+
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::hash::RandomState::new().build_hasher();
+    h.write_i64(wall_ms());
+    h.finish()
+}
+
+fn spawn_store(store: Store) -> std::sync::mpsc::Sender<StoreJob> {
+    let (tx, rx) = std::sync::mpsc::channel::<StoreJob>();
+    std::thread::spawn(move || {
+        let mut store = store;
+        while let Ok(job) = rx.recv() {
+            let r = match job {
+                StoreJob::Persist(Persist::Ban(b)) => store.put_ban(&b),
+                StoreJob::Persist(Persist::KillSwitch(k)) => store.put_kill_switch(&k),
+                StoreJob::Persist(Persist::Alerts { tenant, decisions }) => {
+                    store.insert_alerts(&tenant, &decisions).map(|_| ())
+                }
+                StoreJob::Snapshot(at, s) => store.save_snapshot(at, &s),
+            };
+            if let Err(e) = r {
+                tracing::error!(error = %e, "store write failed");
+            }
+        }
+    });
+    tx
+}

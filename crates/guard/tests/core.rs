@@ -1,0 +1,507 @@
+//! The proxy core without sockets: messages in, messages out. Addresses: guard access listener
+//! 127.0.0.1:5060 (UDP), guard trunk-side listener 127.0.0.1:5062 (UDP, role pbx), PBX 127.0.0.2:5070,
+//! carrier 127.0.0.3:5080, a phone 198.51.100.7:5066, a scanner 203.0.113.9:5099.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use engine::{BarScope, ClassSet, Engine};
+use guard::config::TransportKind;
+use guard::transport::Inbound;
+use guard::{Core, Now, Output, Persist, Settings};
+use numbering::Numbering;
+use sip::Message;
+
+const CONFIG: &str = r#"
+[[listen]]
+address = "127.0.0.1:5060"
+role = "access"
+[[listen]]
+address = "127.0.0.1:5062"
+role = "pbx"
+[pbx]
+address = "127.0.0.2:5070"
+[trunk]
+address = "127.0.0.3:5080"
+[[tenant]]
+name = "acme"
+"#;
+
+const PHONE: &str = "198.51.100.7:5066";
+const SCANNER: &str = "203.0.113.9:5099";
+const PBX: &str = "127.0.0.2:5070";
+const CARRIER: &str = "127.0.0.3:5080";
+/// 2025-01-15 23:00 JST, a Wednesday night.
+const NIGHT: i64 = 1_736_949_600_000;
+
+fn core_with(extra: &str) -> Core {
+    let s = Settings::parse(&format!("{extra}\n{CONFIG}"), Path::new("t.toml")).unwrap();
+    let numbering = Arc::new(Numbering::from_config(&s.numbering).unwrap());
+    let engine = Engine::new(s.policy.clone(), numbering.clone());
+    Core::new(Arc::new(s), engine, numbering)
+}
+
+fn now(ms: i64) -> Now {
+    Now {
+        wall: NIGHT + ms,
+        engine: NIGHT + ms,
+    }
+}
+
+fn inb(data: &str, from: &str, listener: usize) -> Inbound {
+    Inbound {
+        data: data.as_bytes().to_vec(),
+        source: from.parse().unwrap(),
+        listener,
+        transport: TransportKind::Udp,
+        conn: None,
+    }
+}
+
+fn invite(ruri_user: &str, from_user: &str, via_host: &str, call_id: &str, branch: &str) -> String {
+    format!(
+        "INVITE sip:{ruri_user}@example.net SIP/2.0\r\n\
+Via: SIP/2.0/UDP {via_host};branch={branch};rport\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:{from_user}@example.net>;tag=f{call_id}\r\n\
+To: <sip:{ruri_user}@example.net>\r\n\
+Call-ID: {call_id}\r\n\
+CSeq: 1 INVITE\r\n\
+Contact: <sip:{from_user}@{via_host}>\r\n\
+User-Agent: Yealink SIP-T46S\r\n\
+Content-Length: 0\r\n\r\n"
+    )
+}
+
+fn response_to(forwarded: &[u8], code: u16, to_tag: &str, contact: &str) -> String {
+    let m = Message::parse(forwarded).unwrap();
+    let mut s = format!("SIP/2.0 {code} Whatever\r\n");
+    for v in m.header_all(sip::HeaderName::Via) {
+        s.push_str(&format!("Via: {v}\r\n"));
+    }
+    s.push_str(&format!(
+        "From: {}\r\nTo: {};tag={to_tag}\r\nCall-ID: {}\r\nCSeq: {}\r\nContact: <{contact}>\r\nContent-Length: 0\r\n\r\n",
+        m.header(sip::HeaderName::From).unwrap(),
+        m.header(sip::HeaderName::To).unwrap(),
+        m.call_id().unwrap(),
+        m.header(sip::HeaderName::CSeq).unwrap(),
+    ));
+    s
+}
+
+fn one(out: &mut Output) -> (Vec<u8>, SocketAddr) {
+    assert_eq!(
+        out.sends.len(),
+        1,
+        "expected one message, got {:?}",
+        out.sends
+            .iter()
+            .map(|s| String::from_utf8_lossy(&s.data).into_owned())
+            .collect::<Vec<_>>()
+    );
+    let s = out.sends.remove(0);
+    (s.data, s.hop.dest)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn access_call_is_forwarded_to_the_pbx_and_answers_come_back() {
+    let mut c = core_with("");
+    let mut out = Output::default();
+    c.on_inbound(
+        &inb(
+            &invite("201", "100", "198.51.100.7:5066", "c1", "z9hG4bKa1"),
+            PHONE,
+            0,
+        ),
+        now(0),
+        &mut out,
+    );
+    let (fwd, dest) = one(&mut out);
+    assert_eq!(dest, PBX.parse().unwrap());
+    let m = Message::parse(&fwd).unwrap();
+    let top = m.top_via().unwrap();
+    assert_eq!(top.sent_by(), "127.0.0.1:5060");
+    assert!(top.branch().unwrap().starts_with("z9hG4bK"));
+    let second = m.via().nth(1).unwrap();
+    assert_eq!(
+        second.rport(),
+        Some(Some(5066)),
+        "rport filled: {}",
+        text(&fwd)
+    );
+    assert_eq!(m.max_forwards(), Some(69));
+    assert_eq!(m.record_routes().count(), 1);
+    assert!(text(&fwd).contains("Record-Route: <sip:127.0.0.1:5060;transport=udp;lr>"));
+
+    // Retransmission: same branch towards the PBX (its transaction layer absorbs it).
+    c.on_inbound(
+        &inb(
+            &invite("201", "100", "198.51.100.7:5066", "c1", "z9hG4bKa1"),
+            PHONE,
+            0,
+        ),
+        now(500),
+        &mut out,
+    );
+    let (again, _) = one(&mut out);
+    assert_eq!(
+        Message::parse(&again).unwrap().top_via().unwrap().branch(),
+        top.branch()
+    );
+
+    // 180 and 200 go back to the phone with our Via removed.
+    for code in [180u16, 200] {
+        let r = response_to(&fwd, code, "pbx1", "sip:201@127.0.0.2:5070");
+        c.on_inbound(&inb(&r, PBX, 0), now(1000), &mut out);
+        let (back, dest) = one(&mut out);
+        assert_eq!(dest, PHONE.parse().unwrap());
+        let bm = Message::parse(&back).unwrap();
+        assert_eq!(bm.status(), Some(code));
+        assert_eq!(bm.via_count(), 1);
+        assert_eq!(bm.top_via().unwrap().branch(), Some("z9hG4bKa1"));
+    }
+
+    // In-dialog BYE from the phone, routed through us by the Record-Route, goes to the PBX's Contact.
+    let bye = "BYE sip:201@127.0.0.2:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7:5066;branch=z9hG4bKb2\r\n\
+Route: <sip:127.0.0.1:5060;transport=udp;lr>\r\nMax-Forwards: 70\r\nFrom: <sip:100@example.net>;tag=fc1\r\n\
+To: <sip:201@example.net>;tag=pbx1\r\nCall-ID: c1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
+    c.on_inbound(&inb(bye, PHONE, 0), now(2000), &mut out);
+    let (fb, dest) = one(&mut out);
+    assert_eq!(dest, PBX.parse().unwrap());
+    assert!(
+        !text(&fb).contains("Route:"),
+        "our Route is removed: {}",
+        text(&fb)
+    );
+}
+
+#[test]
+fn max_forwards_zero_gets_483_and_loops_get_482() {
+    let mut c = core_with("");
+    let mut out = Output::default();
+    let msg = invite("201", "100", "198.51.100.7:5066", "c2", "z9hG4bKa2")
+        .replace("Max-Forwards: 70", "Max-Forwards: 0");
+    c.on_inbound(&inb(&msg, PHONE, 0), now(0), &mut out);
+    let (r, dest) = one(&mut out);
+    assert_eq!(dest, PHONE.parse().unwrap());
+    assert!(text(&r).starts_with("SIP/2.0 483"));
+
+    let looped = invite("201", "100", "198.51.100.7:5066", "c3", "z9hG4bKa3").replace(
+        "Max-Forwards: 70\r\n",
+        "Max-Forwards: 70\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKtg0011223344556677\r\n",
+    );
+    c.on_inbound(&inb(&looped, PHONE, 0), now(0), &mut out);
+    let (r, _) = one(&mut out);
+    assert!(text(&r).starts_with("SIP/2.0 482"), "{}", text(&r));
+}
+
+#[test]
+fn blocked_outbound_call_gets_the_status_with_a_reason_once() {
+    // Default policy: international calls outside the allow-list are refused.
+    let mut c = core_with("");
+    let mut out = Output::default();
+    let inv = invite(
+        "01023276123456",
+        "205",
+        "127.0.0.2:5070",
+        "fraud1",
+        "z9hG4bKf1",
+    );
+    c.on_inbound(&inb(&inv, PBX, 1), now(0), &mut out);
+    let (r, dest) = one(&mut out);
+    assert_eq!(dest, PBX.parse().unwrap(), "the PBX side sees the refusal");
+    let t = text(&r);
+    assert!(t.starts_with("SIP/2.0 403"), "{t}");
+    assert!(
+        t.contains("Reason: SIP ;cause=403") || t.contains("Reason: SIP;cause=403"),
+        "{t}"
+    );
+    assert!(t.contains("Warning: 399 tollguard"), "{t}");
+    assert!(
+        t.contains("Sierra Leone") || t.contains("+232"),
+        "the reason names the destination: {t}"
+    );
+    let alerts = out
+        .persist
+        .iter()
+        .filter(|p| matches!(p, Persist::Alerts { .. }))
+        .count();
+    assert_eq!(alerts, 1);
+    out.persist.clear();
+
+    // Retransmission: the same answer, not a second decision.
+    c.on_inbound(&inb(&inv, PBX, 1), now(500), &mut out);
+    let (r2, _) = one(&mut out);
+    assert_eq!(r2, r);
+    assert_eq!(c.stats.calls_decided, 1);
+    assert!(out.persist.is_empty());
+
+    // The ACK of the 403 is absorbed.
+    let m = Message::parse(&r).unwrap();
+    let ack = format!(
+        "ACK sip:01023276123456@example.net SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKf1\r\nMax-Forwards: 70\r\n\
+From: <sip:205@example.net>;tag=ffraud1\r\nTo: <sip:01023276123456@example.net>;tag={}\r\nCall-ID: fraud1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+        m.to_tag().unwrap()
+    );
+    c.on_inbound(&inb(&ack, PBX, 1), now(600), &mut out);
+    assert!(out.sends.is_empty());
+}
+
+#[test]
+fn configured_block_status_replaces_the_decisions() {
+    let mut c = core_with("[enforce]\nblock_status = 603\n");
+    let mut out = Output::default();
+    c.on_inbound(
+        &inb(
+            &invite("01023276123456", "205", "127.0.0.2:5070", "f2", "z9hG4bKf2"),
+            PBX,
+            1,
+        ),
+        now(0),
+        &mut out,
+    );
+    let (r, _) = one(&mut out);
+    assert!(text(&r).starts_with("SIP/2.0 603"), "{}", text(&r));
+}
+
+#[test]
+fn emergency_passes_even_under_a_kill_switch() {
+    let mut c = core_with("");
+    c.engine_mut().set_kill_switch(
+        BarScope::All,
+        ClassSet::ALL_EXTERNAL,
+        NIGHT,
+        "test",
+        "everything barred",
+    );
+    let mut out = Output::default();
+    c.on_inbound(
+        &inb(
+            &invite("110", "205", "127.0.0.2:5070", "e1", "z9hG4bKe1"),
+            PBX,
+            1,
+        ),
+        now(0),
+        &mut out,
+    );
+    let (fwd, dest) = one(&mut out);
+    assert_eq!(dest, CARRIER.parse().unwrap());
+    assert!(text(&fwd).starts_with("INVITE sip:110@"));
+    // A domestic call under the same switch is refused.
+    c.on_inbound(
+        &inb(
+            &invite("0312345678", "205", "127.0.0.2:5070", "e2", "z9hG4bKe2"),
+            PBX,
+            1,
+        ),
+        now(0),
+        &mut out,
+    );
+    let (r, _) = one(&mut out);
+    assert!(text(&r).starts_with("SIP/2.0 403"));
+}
+
+#[test]
+fn kill_switch_ends_calls_in_progress_with_bye_to_both_sides() {
+    let mut c = core_with("");
+    let mut out = Output::default();
+    c.on_inbound(
+        &inb(
+            &invite("0312345678", "205", "127.0.0.2:5070", "k1", "z9hG4bKk1"),
+            PBX,
+            1,
+        ),
+        now(0),
+        &mut out,
+    );
+    let (fwd, dest) = one(&mut out);
+    assert_eq!(dest, CARRIER.parse().unwrap());
+    let ok = response_to(&fwd, 200, "car1", "sip:0312345678@127.0.0.3:5080");
+    c.on_inbound(&inb(&ok, CARRIER, 1), now(1000), &mut out);
+    let (_, dest) = one(&mut out);
+    assert_eq!(dest, PBX.parse().unwrap());
+    assert_eq!(c.dialogs_in_progress(), 1);
+
+    let (_, ids) = c.engine_mut().set_kill_switch(
+        BarScope::All,
+        ClassSet::ALL_EXTERNAL,
+        NIGHT + 2000,
+        "test",
+        "operator pulled the plug",
+    );
+    assert_eq!(ids, vec!["k1".to_string()]);
+    for id in &ids {
+        c.end_call(id, "kill switch: every account barred", now(2000), &mut out);
+    }
+    assert_eq!(out.sends.len(), 2);
+    let mut dests: Vec<SocketAddr> = out.sends.iter().map(|s| s.hop.dest).collect();
+    dests.sort();
+    assert_eq!(dests, vec![PBX.parse().unwrap(), CARRIER.parse().unwrap()]);
+    for s in &out.sends {
+        let m = Message::parse(&s.data).unwrap();
+        assert_eq!(m.method(), Some(sip::Method::Bye));
+        assert_eq!(m.call_id(), Some("k1"));
+        assert!(m.to_tag().is_some() && m.from_tag().is_some());
+    }
+    let to_carrier = out
+        .sends
+        .iter()
+        .find(|s| s.hop.dest == CARRIER.parse().unwrap())
+        .unwrap()
+        .data
+        .clone();
+    assert!(text(&to_carrier).starts_with("BYE sip:0312345678@127.0.0.3:5080 "));
+    assert_eq!(c.dialogs_in_progress(), 0);
+    out.sends.clear();
+    // The 200 OK to our BYE is absorbed, not forwarded anywhere.
+    let bye_ok = response_to(&to_carrier, 200, "car1", "sip:x@127.0.0.3");
+    c.on_inbound(&inb(&bye_ok, CARRIER, 1), now(2100), &mut out);
+    assert!(out.sends.is_empty());
+}
+
+#[test]
+fn scanner_is_banned_at_once_and_then_ignored() {
+    let mut c = core_with("");
+    let mut out = Output::default();
+    let opt = "OPTIONS sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.9:5099;branch=z9hG4bK-1234567\r\n\
+Max-Forwards: 70\r\nFrom: \"sipvicious\"<sip:100@1.1.1.1>;tag=3336363632363538013433\r\nTo: <sip:100@1.1.1.1>\r\n\
+Call-ID: 1234\r\nCSeq: 1 OPTIONS\r\nContact: <sip:100@1.1.1.1>\r\nUser-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n";
+    c.on_inbound(&inb(opt, SCANNER, 0), now(0), &mut out);
+    assert!(out.sends.is_empty(), "no feedback to scanners");
+    let ban = out.persist.iter().find_map(|p| match p {
+        Persist::Ban(b) => Some(b.clone()),
+        _ => None,
+    });
+    let ban = ban.expect("a ban is persisted");
+    assert_eq!(ban.source.to_string(), "203.0.113.9");
+    assert!(ban.why.contains("friendly-scanner"), "{}", ban.why);
+    assert!(c.is_banned("203.0.113.9".parse().unwrap(), NIGHT + 1));
+    // Anything else from it is dropped, even a clean-looking request.
+    c.on_inbound(
+        &inb(
+            &invite("201", "100", "203.0.113.9:5099", "s2", "z9hG4bKs2"),
+            SCANNER,
+            0,
+        ),
+        now(10),
+        &mut out,
+    );
+    assert!(out.sends.is_empty());
+    assert_eq!(c.stats.dropped_banned, 1);
+}
+
+#[test]
+fn trusted_sources_are_never_banned() {
+    let mut c = core_with("trusted = [\"198.51.100.0/24\"]\n");
+    let mut out = Output::default();
+    let msg = invite("201", "100", "198.51.100.7:5066", "t1", "z9hG4bKt1")
+        .replace("Yealink SIP-T46S", "friendly-scanner");
+    c.on_inbound(&inb(&msg, PHONE, 0), now(0), &mut out);
+    let (_, dest) = one(&mut out);
+    assert_eq!(dest, PBX.parse().unwrap());
+    assert!(!c.is_banned("198.51.100.7".parse().unwrap(), NIGHT + 1));
+}
+
+fn register(user: &str, n: u32, with_auth: bool) -> String {
+    let auth = if with_auth {
+        format!(
+            "Authorization: Digest username=\"{user}\", realm=\"pbx\", nonce=\"abc\", uri=\"sip:127.0.0.1\", response=\"00000000000000000000000000000000\"\r\n"
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7:5066;branch=z9hG4bKr{user}x{n};rport\r\nMax-Forwards: 70\r\n\
+From: <sip:{user}@127.0.0.1>;tag=r{n}\r\nTo: <sip:{user}@127.0.0.1>\r\nCall-ID: reg{user}{n}\r\nCSeq: {n} REGISTER\r\n\
+Contact: <sip:{user}@198.51.100.7:5066>\r\n{auth}User-Agent: Zoiper\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn password_guessing_is_counted_from_the_pbx_answers_and_banned() {
+    let mut c = core_with("");
+    let mut out = Output::default();
+    let mut banned_after = None;
+    for n in 1..=20u32 {
+        c.on_inbound(
+            &inb(&register("201", n, true), PHONE, 0),
+            now(i64::from(n) * 100),
+            &mut out,
+        );
+        if out.sends.is_empty() {
+            banned_after = Some(n);
+            break;
+        }
+        let (fwd, dest) = one(&mut out);
+        assert_eq!(dest, PBX.parse().unwrap());
+        let r = response_to(&fwd, 401, "x", "sip:201@127.0.0.2");
+        c.on_inbound(&inb(&r, PBX, 0), now(i64::from(n) * 100 + 50), &mut out);
+        out.sends.clear();
+    }
+    let n = banned_after.expect("the guesser is banned");
+    assert!(n <= 12, "banned after {n} guesses");
+    assert!(c.is_banned("198.51.100.7".parse().unwrap(), NIGHT + 10_000));
+}
+
+#[test]
+fn plain_challenges_are_not_failures() {
+    let mut c = core_with("");
+    let mut out = Output::default();
+    for n in 1..=20u32 {
+        c.on_inbound(
+            &inb(&register("201", n, false), PHONE, 0),
+            now(i64::from(n) * 100),
+            &mut out,
+        );
+        let (fwd, _) = one(&mut out);
+        let r = response_to(&fwd, 401, "x", "sip:201@127.0.0.2");
+        c.on_inbound(&inb(&r, PBX, 0), now(i64::from(n) * 100 + 50), &mut out);
+        out.sends.clear();
+    }
+    assert!(!c.is_banned("198.51.100.7".parse().unwrap(), NIGHT + 10_000));
+}
+
+#[test]
+fn extension_enumeration_from_404s_is_banned() {
+    let mut c = core_with("");
+    let mut out = Output::default();
+    let mut banned = false;
+    for n in 1..=30u32 {
+        let user = format!("{}", 100 + n);
+        c.on_inbound(
+            &inb(&register(&user, n, false), PHONE, 0),
+            now(i64::from(n) * 100),
+            &mut out,
+        );
+        if out.sends.is_empty() {
+            banned = true;
+            break;
+        }
+        let (fwd, _) = one(&mut out);
+        let r = response_to(&fwd, 404, "x", "sip:x@127.0.0.2");
+        c.on_inbound(&inb(&r, PBX, 0), now(i64::from(n) * 100 + 50), &mut out);
+        out.sends.clear();
+    }
+    assert!(banned, "enumeration ends in a ban");
+}
+
+#[test]
+fn malformed_input_never_panics_and_is_dropped() {
+    let mut c = core_with("");
+    let mut out = Output::default();
+    for junk in [
+        "",
+        "\r\n\r\n",
+        "INVITE\r\n\r\n",
+        "SIP/2.0 200 OK\r\n\r\n",
+        "\u{0}\u{1}garbage",
+    ] {
+        c.on_inbound(&inb(junk, PHONE, 0), now(0), &mut out);
+    }
+    assert!(out.sends.is_empty());
+}
