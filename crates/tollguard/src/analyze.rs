@@ -247,6 +247,7 @@ impl Count {
 #[derive(Debug, Default)]
 struct AccountTally {
     tenant: String,
+    account: String,
     all: Count,
     blocked: Count,
     first_alert: Option<Millis>,
@@ -323,9 +324,12 @@ struct Report {
     emergency: u64,
     emergency_blocked: u64,
     first_critical: Option<Millis>,
-    accounts: HashMap<(String, String), AccountTally>,
-    blocked_destinations: HashMap<String, Count>,
-    destinations: HashMap<String, Count>,
+    /// "tenant\u{1f}account" → index into `account_list`; looked up through `key_buf` without allocating.
+    accounts: HashMap<String, usize>,
+    account_list: Vec<AccountTally>,
+    key_buf: String,
+    blocked_destinations: HashMap<DestKey, Count>,
+    destinations: HashMap<DestKey, Count>,
     hours: BTreeMap<i64, Hour>,
     alerts: HashMap<(String, String, &'static str), AlertGroup>,
     /// Every decision, for `--format json`.
@@ -356,15 +360,36 @@ fn action_kind(a: &Action) -> &'static str {
     }
 }
 
-fn dest_name(d: &numbering::Destination) -> String {
-    match (&d.country, d.scope) {
-        (Some(c), Scope::International) => format!("{} +{}", c.name, c.calling_code),
-        _ => match d.scope {
-            Scope::Domestic => format!("domestic {}", DestClass::of(d).as_str()),
-            Scope::Internal => "internal".into(),
-            Scope::Emergency => "emergency".into(),
-            _ => "unrecognised".into(),
-        },
+/// Where calls went, as the report groups them: a country, or a class at home. Copy, so counting a call
+/// allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum DestKey {
+    Country(&'static str, u16),
+    Home(DestClass),
+    Emergency,
+}
+
+impl DestKey {
+    fn of(d: &numbering::Destination) -> DestKey {
+        if d.is_emergency() {
+            return DestKey::Emergency;
+        }
+        match (&d.country, d.scope) {
+            (Some(c), Scope::International) => DestKey::Country(c.name, c.calling_code),
+            _ => DestKey::Home(DestClass::of(d)),
+        }
+    }
+}
+
+impl std::fmt::Display for DestKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DestKey::Country(name, code) => write!(f, "{name} +{code}"),
+            DestKey::Home(DestClass::Domestic) => f.write_str("domestic fixed"),
+            DestKey::Home(DestClass::International) => f.write_str("international"),
+            DestKey::Home(c) => write!(f, "domestic {}", c.as_str()),
+            DestKey::Emergency => f.write_str("emergency"),
+        }
     }
 }
 
@@ -387,6 +412,8 @@ impl Report {
             emergency_blocked: 0,
             first_critical: None,
             accounts: HashMap::new(),
+            account_list: Vec::new(),
+            key_buf: String::new(),
             blocked_destinations: HashMap::new(),
             destinations: HashMap::new(),
             hours: BTreeMap::new(),
@@ -511,36 +538,23 @@ impl Sink for Report {
                 self.emergency_blocked += 1;
             }
         }
-        let name = dest_name(o.destination);
-        if matches!(o.destination.scope, Scope::International) {
-            if let Some(c) = self.destinations.get_mut(&name) {
-                c.add(cost);
-            } else if self.destinations.len() < MAX_DESTINATIONS {
-                self.destinations.entry(name.clone()).or_default().add(cost);
-            }
+        let dest = DestKey::of(o.destination);
+        if matches!(dest, DestKey::Country(..)) {
+            bump(&mut self.destinations, dest, cost);
         }
         match o.verdict {
             Verdict::Block { .. } => {
                 self.blocked += 1;
                 self.blocked_money += cost;
-                if let Some(c) = self.blocked_destinations.get_mut(&name) {
-                    c.add(cost);
-                } else if self.blocked_destinations.len() < MAX_DESTINATIONS {
-                    self.blocked_destinations
-                        .entry(name.clone())
-                        .or_default()
-                        .add(cost);
-                }
+                bump(&mut self.blocked_destinations, dest, cost);
             }
             Verdict::Warn => self.warned += 1,
             Verdict::Allow => {}
         }
 
         // Per account: where the first alert and the first block fell.
-        let key = (call.tenant().to_string(), call.account().to_string());
-        if self.accounts.contains_key(&key) || self.accounts.len() < MAX_ACCOUNTS {
-            let a = self.accounts.entry(key).or_default();
-            a.tenant = call.tenant().to_string();
+        if let Some(i) = self.account_index(call.tenant(), call.account(), true) {
+            let a = &mut self.account_list[i];
             a.all.add(cost);
             if !o.decisions.is_empty() || blocked {
                 a.first_alert.get_or_insert(call.start);
@@ -578,7 +592,13 @@ impl Sink for Report {
             }
             Label::Fraud(name) => {
                 self.labelled = true;
-                let t = self.attacks.entry(name).or_default();
+                if !self.attacks.contains_key(name) {
+                    self.attacks
+                        .insert(name.to_string(), AttackTally::default());
+                }
+                let Some(t) = self.attacks.get_mut(name) else {
+                    return;
+                };
                 t.all.add(cost);
                 t.first_call.get_or_insert(call.start);
                 if blocked {
@@ -593,16 +613,46 @@ impl Sink for Report {
     }
 
     fn later(&mut self, l: LaterDecisions<'_>) {
-        let key = (l.call.tenant().to_string(), l.call.account().to_string());
-        if let Some(a) = self.accounts.get_mut(&key) {
-            a.first_alert
+        if let Some(i) = self.account_index(l.call.tenant(), l.call.account(), false) {
+            self.account_list[i]
+                .first_alert
                 .get_or_insert(l.decisions.first().map_or(l.call.start, |d| d.at));
         }
         self.note_decisions(l.call, l.decisions);
     }
 }
 
+fn bump(m: &mut HashMap<DestKey, Count>, k: DestKey, millis: i64) {
+    if let Some(c) = m.get_mut(&k) {
+        c.add(millis);
+    } else if m.len() < MAX_DESTINATIONS {
+        m.entry(k).or_default().add(millis);
+    }
+}
+
 impl Report {
+    /// The tally of an account, created when `create` and there is room (the cap keeps memory bounded).
+    fn account_index(&mut self, tenant: &str, account: &str, create: bool) -> Option<usize> {
+        self.key_buf.clear();
+        self.key_buf.push_str(tenant);
+        self.key_buf.push('\u{1f}');
+        self.key_buf.push_str(account);
+        if let Some(&i) = self.accounts.get(self.key_buf.as_str()) {
+            return Some(i);
+        }
+        if !create || self.account_list.len() >= MAX_ACCOUNTS {
+            return None;
+        }
+        let i = self.account_list.len();
+        self.account_list.push(AccountTally {
+            tenant: tenant.to_string(),
+            account: account.to_string(),
+            ..AccountTally::default()
+        });
+        self.accounts.insert(self.key_buf.clone(), i);
+        Some(i)
+    }
+
     fn list(
         &mut self,
         call: &crate::replay::Call,
@@ -622,7 +672,7 @@ impl Report {
             call_id: call.call_id().to_string(),
             account: call.account().to_string(),
             dialed: call.dialed().to_string(),
-            destination: dest_name(dest),
+            destination: DestKey::of(dest).to_string(),
             rule,
             reason,
         });
@@ -640,29 +690,29 @@ impl Report {
         v
     }
 
-    fn top<'a>(&self, m: &'a HashMap<String, Count>, n: usize) -> Vec<(&'a String, Count)> {
-        let mut v: Vec<(&String, Count)> = m.iter().map(|(k, c)| (k, *c)).collect();
+    fn top(&self, m: &HashMap<DestKey, Count>, n: usize) -> Vec<(DestKey, Count)> {
+        let mut v: Vec<(DestKey, Count)> = m.iter().map(|(k, c)| (*k, *c)).collect();
         v.sort_by(|a, b| {
             b.1.millis
                 .cmp(&a.1.millis)
                 .then(b.1.calls.cmp(&a.1.calls))
-                .then(a.0.cmp(b.0))
+                .then(a.0.cmp(&b.0))
         });
         v.truncate(n);
         v
     }
 
-    fn hit_accounts(&self) -> Vec<(&(String, String), &AccountTally)> {
-        let mut v: Vec<_> = self
-            .accounts
+    fn hit_accounts(&self) -> Vec<&AccountTally> {
+        let mut v: Vec<&AccountTally> = self
+            .account_list
             .iter()
-            .filter(|(_, a)| a.blocked.calls > 0)
+            .filter(|a| a.blocked.calls > 0)
             .collect();
         v.sort_by(|a, b| {
-            b.1.blocked
+            b.blocked
                 .millis
-                .cmp(&a.1.blocked.millis)
-                .then(a.0.cmp(b.0))
+                .cmp(&a.blocked.millis)
+                .then_with(|| (&a.tenant, &a.account).cmp(&(&b.tenant, &b.account)))
         });
         v
     }
@@ -822,10 +872,10 @@ fn write_verdict(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
     let names: Vec<String> = accts
         .iter()
         .take(8)
-        .map(|((t, a), x)| {
+        .map(|x| {
             format!(
                 "{} ({} calls, {})",
-                account_label(t, a),
+                account_label(&x.tenant, &x.account),
                 x.blocked.calls,
                 r.money(x.blocked.millis)
             )
@@ -838,11 +888,11 @@ fn write_verdict(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
         .map(|(n, c)| format!("{n} ({} calls, {})", c.calls, r.money(c.millis)))
         .collect();
     writeln!(out, "  destinations {}", dests.join(", "))?;
-    for ((t, a), x) in accts.iter().take(8) {
+    for x in accts.iter().take(8) {
         writeln!(
             out,
             "  {}: tollguard would have stopped it after {} calls ({}) following the first alert",
-            account_label(t, a),
+            account_label(&x.tenant, &x.account),
             x.before_block.calls,
             r.money(x.before_block.millis)
         )?;
@@ -910,11 +960,11 @@ fn write_backtest(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
             out,
             "\nHow fast each account was stopped (calls and money between its first alert and first block):"
         )?;
-        for ((t, a), x) in r.hit_accounts().iter().take(20) {
+        for x in r.hit_accounts().iter().take(20) {
             writeln!(
                 out,
                 "  {}: {} calls ({}) before the first block; {} calls blocked ({})",
-                account_label(t, a),
+                account_label(&x.tenant, &x.account),
                 x.before_block.calls,
                 r.money(x.before_block.millis),
                 x.blocked.calls,
@@ -955,9 +1005,9 @@ fn to_json(r: &Report) -> Value {
     let accounts: Vec<Value> = r
         .hit_accounts()
         .iter()
-        .map(|((t, a), x)| {
+        .map(|x| {
             json!({
-                "tenant": t, "account": a,
+                "tenant": x.tenant, "account": x.account,
                 "calls": x.all.calls, "blocked_calls": x.blocked.calls, "blocked_money_millis": x.blocked.millis,
                 "first_alert": x.first_alert.map(|t| r.local_iso(t)), "first_block": x.first_block.map(|t| r.local_iso(t)),
                 "calls_before_block": x.before_block.calls, "money_before_block_millis": x.before_block.millis,

@@ -23,15 +23,15 @@ use numbering::{Destination, Money, Numbering};
 /// Ground truth written by the project's scenario generator (and by anyone who labels CDRs) in the
 /// `userfield` column: `legit…` or `fraud…` (`fraud:pump-232`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Label {
+pub enum Label<'a> {
     Unknown,
     Legit,
     /// Fraud, with the attack's name when given.
-    Fraud(String),
+    Fraud(&'a str),
 }
 
-impl Label {
-    pub fn from_userfield(s: &str) -> Label {
+impl Label<'_> {
+    pub fn from_userfield(s: &str) -> Label<'_> {
         let t = s.trim();
         let lower = t.get(..5).map(str::to_ascii_lowercase);
         match lower.as_deref() {
@@ -39,9 +39,9 @@ impl Label {
             Some("fraud") => {
                 let name = t[5..].trim_start_matches([':', '=', '/', ' ']).trim();
                 Label::Fraud(if name.is_empty() {
-                    "fraud".into()
+                    "fraud"
                 } else {
-                    name.into()
+                    name
                 })
             }
             _ => Label::Unknown,
@@ -114,7 +114,7 @@ impl Call {
     pub fn user_agent(&self) -> &str {
         self.part(5)
     }
-    pub fn label(&self) -> Label {
+    pub fn label(&self) -> Label<'_> {
         Label::from_userfield(self.userfield())
     }
     pub fn answered(&self) -> bool {
@@ -363,9 +363,9 @@ mod tests {
         assert_eq!(Label::from_userfield("legit:office"), Label::Legit);
         assert_eq!(
             Label::from_userfield("fraud:pump-232"),
-            Label::Fraud("pump-232".into())
+            Label::Fraud("pump-232")
         );
-        assert_eq!(Label::from_userfield("FRAUD"), Label::Fraud("fraud".into()));
+        assert_eq!(Label::from_userfield("FRAUD"), Label::Fraud("fraud"));
         assert_eq!(Label::from_userfield(""), Label::Unknown);
         assert_eq!(Label::from_userfield("ü"), Label::Unknown);
     }
