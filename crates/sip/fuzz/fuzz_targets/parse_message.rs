@@ -6,17 +6,44 @@ use sip::{Forward, HeaderName, Message, ResponseBuilder};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(m) = Message::parse(data) else { return };
-    let _ = (m.method(), m.request_uri(), m.status(), m.call_id(), m.cseq(), m.max_forwards(), m.dialog_id());
+    let _ = (
+        m.method(),
+        m.request_uri(),
+        m.status(),
+        m.call_id(),
+        m.cseq(),
+        m.max_forwards(),
+        m.dialog_id(),
+    );
     let _ = m.transaction_key();
     for v in m.via() {
-        let _ = (v.branch(), v.received(), v.rport(), v.sent_by(), v.host().ip(), v.ttl());
+        let _ = (
+            v.branch(),
+            v.received(),
+            v.rport(),
+            v.sent_by(),
+            v.host().ip(),
+            v.ttl(),
+        );
     }
     for c in m.contacts() {
         let _ = (c.expires(), c.addr().map(|a| (a.uri().user(), a.tag())));
     }
     let _ = m.routes().count() + m.record_routes().count();
-    for a in m.auths(HeaderName::Authorization).chain(m.auths(HeaderName::WwwAuthenticate)).flatten() {
-        let _ = (a.username(), a.realm(), a.nonce(), a.response(), a.qop(), a.nc(), a.cnonce());
+    for a in m
+        .auths(HeaderName::Authorization)
+        .chain(m.auths(HeaderName::WwwAuthenticate))
+        .flatten()
+    {
+        let _ = (
+            a.username(),
+            a.realm(),
+            a.nonce(),
+            a.response(),
+            a.qop(),
+            a.nc(),
+            a.cnonce(),
+        );
     }
     let _ = m.p_asserted_identity().count() + m.diversion().count();
     let _ = m.expires();
@@ -25,7 +52,11 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut out = Vec::new();
     Forward::new(&m).write_to(&mut out).expect("plain forward");
-    assert_eq!(out, m.as_bytes(), "forward without edits must be byte-identical");
+    assert_eq!(
+        out,
+        m.as_bytes(),
+        "forward without edits must be byte-identical"
+    );
     out.clear();
     let _ = Forward::new(&m)
         .pop_via()
@@ -35,7 +66,12 @@ fuzz_target!(|data: &[u8]| {
         .fix_content_length()
         .write_to(&mut out);
     out.clear();
-    if ResponseBuilder::new(&m, 403).to_tag("t").reason("fuzz").write_to(&mut out).is_ok() {
+    if ResponseBuilder::new(&m, 403)
+        .to_tag("t")
+        .reason("fuzz")
+        .write_to(&mut out)
+        .is_ok()
+    {
         Message::parse(&out).expect("our own response parses");
     }
 });

@@ -33,9 +33,19 @@ fn frames(data: &[u8], chunk: usize) -> Vec<Result<Vec<u8>, sip::ParseError>> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&first, rest)) = data.split_first() else { return };
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
     let whole = frames(rest, rest.len());
     let pieces = frames(rest, usize::from(first % 64) + 1);
-    let ok = |v: &Vec<Result<Vec<u8>, sip::ParseError>>| v.iter().filter_map(|r| r.as_ref().ok().cloned()).collect::<Vec<_>>();
-    assert_eq!(ok(&whole), ok(&pieces), "framing must not depend on read boundaries");
+    let ok = |v: &Vec<Result<Vec<u8>, sip::ParseError>>| {
+        v.iter()
+            .filter_map(|r| r.as_ref().ok().cloned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ok(&whole),
+        ok(&pieces),
+        "framing must not depend on read boundaries"
+    );
 });
