@@ -1,5 +1,6 @@
 //! Throughput of the engine with every rule on: synthetic CDR-like traffic (attempt, answer, end per call) of a
-//! 1000-extension site over simulated days, mostly domestic with some allowed international and some refused.
+//! carrier-style node guarding 100 sites of 10 extensions over simulated hours: mostly domestic, 5% allowed
+//! international (US), 0.5% refused (Sierra Leone).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -36,6 +37,7 @@ fn dest(e164: &str, c: Country, scope: Scope, class: NumberClass) -> Destination
 struct Call {
     at: i64,
     id: String,
+    tenant: String,
     account: String,
     dialed: String,
     dest: usize,
@@ -59,21 +61,21 @@ fn traffic(n: usize) -> (Vec<Destination>, Vec<Call>) {
         calling_code: 232,
     };
     let mut dests = Vec::new();
-    for i in 0..2000u32 {
-        let d = match i % 20 {
-            0 => dest(
+    for i in 0..20_000u32 {
+        let d = match i % 200 {
+            0..=9 => dest(
                 &format!("1212{:07}", i * 7919 % 10_000_000),
                 us,
                 Scope::International,
                 NumberClass::FixedOrMobile,
             ),
-            1 => dest(
+            10 => dest(
                 &format!("23276{:06}", i * 104_729 % 1_000_000),
                 sl,
                 Scope::International,
                 NumberClass::Mobile,
             ),
-            2..=6 => dest(
+            11..=60 => dest(
                 &format!("8190{:08}", i * 7_777 % 100_000_000),
                 jp,
                 Scope::Domestic,
@@ -95,7 +97,7 @@ fn traffic(n: usize) -> (Vec<Destination>, Vec<Call>) {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let dest = (x % 2000) as usize;
+        let dest = (x % 20_000) as usize;
         let digits = dests[dest]
             .e164
             .map(|e| e.digits().to_owned())
@@ -104,17 +106,27 @@ fn traffic(n: usize) -> (Vec<Destination>, Vec<Call>) {
             // ~one call every 150 ms of simulated time: about 5 days over 3M calls.
             at: start + i as i64 * 150,
             id: format!("1748822400.{i}"),
-            account: format!("{}", 1000 + (x >> 20) % 1000),
-            dialed: if digits.starts_with("81") {
-                format!("0{}", &digits[2..])
-            } else {
-                format!("010{digits}")
+            tenant: format!("site{}", (x >> 20) % 100),
+            account: format!("{}", 200 + (x >> 30) % 10),
+            dialed: match digits.strip_prefix("81") {
+                Some(national) => format!("0{national}"),
+                None => format!("010{digits}"),
             },
             dest,
             secs: ((x >> 40) % 400) as u32,
         });
     }
     (dests, calls)
+}
+
+/// With ENGINE_BENCH_COUNT set, prints the decisions (to see what the synthetic traffic triggers).
+fn count(out: &[Decision]) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !out.is_empty() && *ON.get_or_init(|| std::env::var_os("ENGINE_BENCH_COUNT").is_some()) {
+        for d in out {
+            eprintln!("DEC {} {:?}", d.rule, d.level);
+        }
+    }
 }
 
 fn run(engine: &mut Engine, dests: &[Destination], calls: &[Call], out: &mut Vec<Decision>) -> u64 {
@@ -124,7 +136,7 @@ fn run(engine: &mut Engine, dests: &[Destination], calls: &[Call], out: &mut Vec
             &Event::CallAttempt(CallAttempt {
                 at: c.at,
                 call_id: &c.id,
-                tenant: "",
+                tenant: &c.tenant,
                 account: &c.account,
                 source: None,
                 user_agent: "",
@@ -137,6 +149,8 @@ fn run(engine: &mut Engine, dests: &[Destination], calls: &[Call], out: &mut Vec
         );
         events += 1;
         if v.is_block() {
+            count(out);
+            out.clear();
             continue;
         }
         if c.secs > 0 {
@@ -164,6 +178,7 @@ fn run(engine: &mut Engine, dests: &[Destination], calls: &[Call], out: &mut Vec
             out,
         );
         events += 1;
+        count(out);
         out.clear();
     }
     events
@@ -172,7 +187,7 @@ fn run(engine: &mut Engine, dests: &[Destination], calls: &[Call], out: &mut Vec
 fn bench(c: &mut Criterion) {
     let policy = Policy::from_toml_str("[defaults.destinations]\nallow_countries = [\"US\"]\n")
         .expect("policy");
-    let (dests, calls) = traffic(200_000);
+    let (dests, calls) = traffic(100_000);
     // Count events once to set the throughput.
     let mut e = Engine::new(policy.clone(), Arc::new(Table));
     let mut out = Vec::new();

@@ -361,6 +361,7 @@ impl Engine {
         }
         // Prefix probing: the same national number behind different prefixes within a minute.
         if rules.prefix_probe.enabled
+            && watched
             && let Some((head, tail)) = split_dialed(hasher, a.dialed)
         {
             acct.push_probe(Probe { at, tail, head });
@@ -448,11 +449,15 @@ impl Engine {
         // Money rules count spend on watched destinations only: a busy domestic call centre is not fraud.
         let paid = watched && rate.minimum() > 0;
         let extra = acct.calls.accrued(at) + rate.minimum();
-        let acct_money = [
-            acct.cost_hour.total(Span::Hour, at) + extra,
-            acct.cost_day.total(Span::Day, at) + extra,
-            acct.cost_month.total(m.month) + extra,
-        ];
+        let acct_money = if paid {
+            [
+                acct.cost_hour.total(Span::Hour, at) + extra,
+                acct.cost_day.total(Span::Day, at) + extra,
+                acct.cost_month.total(m.month) + extra,
+            ]
+        } else {
+            [0; 3]
+        };
         check(
             hits,
             RuleId::MoneyAccountHour,
@@ -840,9 +845,11 @@ impl Engine {
                 t.calls
                     .remove(c.rate.per_minute_millis, c.rate.setup_millis, ans);
             }
-            t.cost_hour.add(Span::Hour, at, cost);
-            t.cost_day.add(Span::Day, at, cost);
-            t.cost_month.add(m.month, cost);
+            if cost != 0 {
+                t.cost_hour.add(Span::Hour, at, cost);
+                t.cost_day.add(Span::Day, at, cost);
+                t.cost_month.add(m.month, cost);
+            }
             t.last_seen = t.last_seen.max(at);
         }
         let Engine {
@@ -863,9 +870,11 @@ impl Engine {
                 .remove(c.rate.per_minute_millis, c.rate.setup_millis, ans);
         }
         acct.last_seen = acct.last_seen.max(at);
-        acct.cost_hour.add(Span::Hour, at, cost);
-        acct.cost_day.add(Span::Day, at, cost);
-        acct.cost_month.add(m.month, cost);
+        if cost != 0 {
+            acct.cost_hour.add(Span::Hour, at, cost);
+            acct.cost_day.add(Span::Day, at, cost);
+            acct.cost_month.add(m.month, cost);
+        }
         acct.baseline.add_spend(m.day, cost);
         let prof = policy.profile(acct.profile);
         let rules = &prof.rules;
@@ -901,85 +910,89 @@ impl Engine {
                 false,
             );
         }
-        // Settled money, so that a cap fires even when no new call follows.
-        check(
-            hits,
-            RuleId::MoneyAccountHour,
-            &rules.money_account_hour,
-            (acct.cost_hour.total(Span::Hour, at) + acct.calls.accrued(at)) / 1000,
-            off,
-            Unit::Money,
-            Span::Hour.secs(),
-            Subject::Account,
-        );
-        check(
-            hits,
-            RuleId::MoneyAccountDay,
-            &rules.money_account_day,
-            (acct.cost_day.total(Span::Day, at) + acct.calls.accrued(at)) / 1000,
-            off,
-            Unit::Money,
-            Span::Day.secs(),
-            Subject::Account,
-        );
-        check(
-            hits,
-            RuleId::MoneyAccountMonth,
-            &rules.money_account_month,
-            (acct.cost_month.total(m.month) + acct.calls.accrued(at)) / 1000,
-            off,
-            Unit::Money,
-            0,
-            Subject::Account,
-        );
-        let b = acct.baseline;
-        let day_spend = acct.cost_day.total(Span::Day, at);
-        if b.spend_days >= 3 && day_spend > policy.site.spend_floor.saturating_mul(1000) {
-            let pct = day_spend.saturating_mul(100) / b.spend_avg.max(1);
+        // Settled money, so that a cap fires even when no new call follows (only a call that cost money can
+        // change it).
+        if cost != 0 {
+            // Settled money, so that a cap fires even when no new call follows.
             check(
                 hits,
-                RuleId::NoveltySpend,
-                &rules.novelty_spend,
-                pct,
-                off,
-                Unit::Percent,
-                Span::Day.secs(),
-                Subject::Account,
-            );
-        }
-        if let Some(t) = tenants.get(c.tenant) {
-            let tr = &policy.profile(t.profile).rules;
-            let acc = t.calls.accrued(at);
-            check(
-                hits,
-                RuleId::MoneyTenantHour,
-                &tr.money_tenant_hour,
-                (t.cost_hour.total(Span::Hour, at) + acc) / 1000,
+                RuleId::MoneyAccountHour,
+                &rules.money_account_hour,
+                (acct.cost_hour.total(Span::Hour, at) + acct.calls.accrued(at)) / 1000,
                 off,
                 Unit::Money,
                 Span::Hour.secs(),
-                Subject::Tenant,
+                Subject::Account,
             );
             check(
                 hits,
-                RuleId::MoneyTenantDay,
-                &tr.money_tenant_day,
-                (t.cost_day.total(Span::Day, at) + acc) / 1000,
+                RuleId::MoneyAccountDay,
+                &rules.money_account_day,
+                (acct.cost_day.total(Span::Day, at) + acct.calls.accrued(at)) / 1000,
                 off,
                 Unit::Money,
                 Span::Day.secs(),
-                Subject::Tenant,
+                Subject::Account,
             );
             check(
                 hits,
-                RuleId::MoneyTenantMonth,
-                &tr.money_tenant_month,
-                (t.cost_month.total(m.month) + acc) / 1000,
+                RuleId::MoneyAccountMonth,
+                &rules.money_account_month,
+                (acct.cost_month.total(m.month) + acct.calls.accrued(at)) / 1000,
                 off,
                 Unit::Money,
                 0,
-                Subject::Tenant,
+                Subject::Account,
             );
+            let b = acct.baseline;
+            let day_spend = acct.cost_day.total(Span::Day, at);
+            if b.spend_days >= 3 && day_spend > policy.site.spend_floor.saturating_mul(1000) {
+                let pct = day_spend.saturating_mul(100) / b.spend_avg.max(1);
+                check(
+                    hits,
+                    RuleId::NoveltySpend,
+                    &rules.novelty_spend,
+                    pct,
+                    off,
+                    Unit::Percent,
+                    Span::Day.secs(),
+                    Subject::Account,
+                );
+            }
+            if let Some(t) = tenants.get(c.tenant) {
+                let tr = &policy.profile(t.profile).rules;
+                let acc = t.calls.accrued(at);
+                check(
+                    hits,
+                    RuleId::MoneyTenantHour,
+                    &tr.money_tenant_hour,
+                    (t.cost_hour.total(Span::Hour, at) + acc) / 1000,
+                    off,
+                    Unit::Money,
+                    Span::Hour.secs(),
+                    Subject::Tenant,
+                );
+                check(
+                    hits,
+                    RuleId::MoneyTenantDay,
+                    &tr.money_tenant_day,
+                    (t.cost_day.total(Span::Day, at) + acc) / 1000,
+                    off,
+                    Unit::Money,
+                    Span::Day.secs(),
+                    Subject::Tenant,
+                );
+                check(
+                    hits,
+                    RuleId::MoneyTenantMonth,
+                    &tr.money_tenant_month,
+                    (t.cost_month.total(m.month) + acc) / 1000,
+                    off,
+                    Unit::Money,
+                    0,
+                    Subject::Tenant,
+                );
+            }
         }
         if hits.is_empty() {
             return Verdict::Allow;
@@ -997,7 +1010,7 @@ impl Engine {
             currency: policy.site.currency,
             at,
             spent_day_millis: acct.cost_day.total(Span::Day, at) + acct.calls.accrued(at),
-            usual_day_millis: b.spend_avg,
+            usual_day_millis: acct.baseline.spend_avg,
         };
         let mut escalate: Option<(BarScope, String)> = None;
         let mut any = false;
