@@ -78,9 +78,18 @@ pub fn destination_words(d: &Destination, dialed: &str, class: DestClass) -> Str
     }
 }
 
+/// "tenant acme", or "the site" for a single-site installation (no tenant name).
+fn tenant_words(tenant: &str) -> String {
+    if tenant.is_empty() {
+        "the site".to_owned()
+    } else {
+        format!("tenant {tenant}")
+    }
+}
+
 fn key_words(s: Subject, a: &CallAttempt<'_>, d: &Destination) -> String {
     match s {
-        Subject::Tenant => format!("tenant {}", a.tenant),
+        Subject::Tenant => tenant_words(a.tenant),
         Subject::Number => format!(
             "number {}",
             d.e164.map(|e| e.to_string()).unwrap_or_default()
@@ -161,16 +170,16 @@ fn call_reason(h: &Hit, ctx: &CallContext<'_, '_>) -> String {
         }
         RuleId::VelocityTenantMinute | RuleId::VelocityTenantHour | RuleId::VelocityTenantDay => {
             format!(
-                "tenant {} made {n} call attempts in {w}{off} (limit {th}), last by {who} to {dest}",
-                a.tenant
+                "{} made {n} call attempts in {w}{off} (limit {th}), last by {who} to {dest}",
+                tenant_words(a.tenant)
             )
         }
         RuleId::ConcurrentAccount => format!(
             "{who} would have {n} calls in progress at once{off} (limit {th}), new call to {dest}"
         ),
         RuleId::ConcurrentTenant => format!(
-            "tenant {} would have {n} calls in progress at once{off} (limit {th})",
-            a.tenant
+            "{} would have {n} calls in progress at once{off} (limit {th})",
+            tenant_words(a.tenant)
         ),
         RuleId::FailedAccountHour => format!(
             "{who} had {n} unanswered calls in 1 h{off} (limit {th}): someone may be probing routes"
@@ -189,8 +198,8 @@ fn call_reason(h: &Hit, ctx: &CallContext<'_, '_>) -> String {
             "{who} would reach {n} {cur} of calls in {w} with this call to {dest}{off} (limit {th} {cur})"
         ),
         RuleId::MoneyTenantHour | RuleId::MoneyTenantDay | RuleId::MoneyTenantMonth => format!(
-            "tenant {} would reach {n} {cur} of calls in {w}{off} (limit {th} {cur}), last by {who} to {dest}",
-            a.tenant
+            "{} would reach {n} {cur} of calls in {w}{off} (limit {th} {cur}), last by {who} to {dest}",
+            tenant_words(a.tenant)
         ),
         RuleId::NoveltyFirstInternational => {
             format!("{who} made its first international call ever, to {dest}")
@@ -289,8 +298,8 @@ pub(crate) fn end_decision(h: &Hit, ctx: &EndContext<'_>, calls: Vec<String>) ->
         ),
         RuleId::MoneyTenantHour | RuleId::MoneyTenantDay | RuleId::MoneyTenantMonth => (
             format!(
-                "tenant {} has spent {n} {cur} on calls in {w} (limit {th} {cur})",
-                ctx.tenant
+                "{} has spent {n} {cur} on calls in {w} (limit {th} {cur})",
+                tenant_words(ctx.tenant)
             ),
             n.saturating_mul(1000),
         ),
@@ -323,7 +332,7 @@ pub(crate) fn end_decision(h: &Hit, ctx: &EndContext<'_>, calls: Vec<String>) ->
         action: Action::Warn,
         shadow: h.shadow,
         key: if h.subject == Subject::Tenant {
-            format!("tenant {}", ctx.tenant)
+            tenant_words(ctx.tenant)
         } else if ctx.tenant.is_empty() {
             format!("account {}", ctx.account)
         } else {
