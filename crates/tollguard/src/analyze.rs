@@ -29,8 +29,12 @@ pub enum Format {
 #[derive(Debug, clap::Args)]
 pub struct Common {
     /// CDR files (Asterisk Master.csv, cdr_custom, FreeSWITCH CSV/JSON, Kamailio/OpenSIPS acc); `-` for stdin.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "sample")]
     pub files: Vec<PathBuf>,
+    /// Analyse an embedded sample instead of files: two weeks of a small Tokyo office's calls with the 2015
+    /// weekend attack (a hijacked extension pumping ~30 s calls to Sierra Leone from Friday 19:30).
+    #[arg(long, conflicts_with = "files")]
+    pub sample: bool,
     /// Output for people (text) or machines (json: every decision with the CDR's call id and line).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -141,17 +145,32 @@ fn replay_files(common: &Common, policy: Policy, mode: Mode) -> anyhow::Result<R
     let mut report = Report::new(mode, tz, currency, common.format == Format::Json);
     let progress = !common.quiet && std::io::stderr().is_terminal();
 
-    for (idx, path) in common.files.iter().enumerate() {
-        let file_no = u16::try_from(idx).unwrap_or(u16::MAX);
-        let read = Arc::new(AtomicU64::new(0));
-        let (input, size): (Box<dyn Read>, u64) = if path.as_os_str() == "-" {
-            (Box::new(std::io::stdin().lock()), 0)
+    let mut inputs: Vec<(String, Box<dyn Read>, u64)> = Vec::new();
+    if common.sample {
+        let mut buf = Vec::new();
+        cdr::synth::write_master_csv(&cdr::synth::weekend_pump(2015), &mut buf)
+            .context("cannot generate the embedded sample")?;
+        let size = buf.len() as u64;
+        inputs.push((
+            "embedded-sample/Master.csv".into(),
+            Box::new(std::io::Cursor::new(buf)),
+            size,
+        ));
+    }
+    for path in &common.files {
+        if path.as_os_str() == "-" {
+            inputs.push(("-".into(), Box::new(std::io::stdin().lock()), 0));
         } else {
             let f = File::open(path)
                 .with_context(|| format!("cannot open the CDR file {}", path.display()))?;
             let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-            (Box::new(f), size)
-        };
+            inputs.push((path.display().to_string(), Box::new(f), size));
+        }
+    }
+
+    for (idx, (name, input, size)) in inputs.into_iter().enumerate() {
+        let file_no = u16::try_from(idx).unwrap_or(u16::MAX);
+        let read = Arc::new(AtomicU64::new(0));
         let input = BufReader::with_capacity(
             256 * 1024,
             Counting {
@@ -164,10 +183,9 @@ fn replay_files(common: &Common, policy: Policy, mode: Mode) -> anyhow::Result<R
             site_tz: tz,
             ..ReadOptions::default()
         };
-        let mut reader =
-            CdrReader::new(input, opts).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let mut reader = CdrReader::new(input, opts).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
         let mut stat = FileStat {
-            path: path.display().to_string(),
+            path: name.clone(),
             format: String::new(),
             records: 0,
             errors: 0,
@@ -184,9 +202,9 @@ fn replay_files(common: &Common, policy: Policy, mode: Mode) -> anyhow::Result<R
                 Err(e) => {
                     stat.errors += 1;
                     if stat.first_errors.len() < 5 {
-                        stat.first_errors.push(format!("{}:{e}", path.display()));
+                        stat.first_errors.push(format!("{name}:{e}"));
                     }
-                    tracing::debug!(file = %path.display(), line = e.line, "CDR line skipped: {e}");
+                    tracing::debug!(file = %name, line = e.line, "CDR line skipped: {e}");
                     if e.is_fatal() {
                         break;
                     }
@@ -197,8 +215,7 @@ fn replay_files(common: &Common, policy: Policy, mode: Mode) -> anyhow::Result<R
                 let done = read.load(Ordering::Relaxed);
                 let pct = (done * 100).checked_div(size).unwrap_or(0);
                 eprint!(
-                    "\r{}: {} records, {pct}%, {} suspicious   ",
-                    path.display(),
+                    "\r{name}: {} records, {pct}%, {} suspicious   ",
                     html::group_thousands(stat.records as i64),
                     html::group_thousands(report.blocked as i64)
                 );
@@ -889,13 +906,21 @@ fn write_verdict(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
         .collect();
     writeln!(out, "  destinations {}", dests.join(", "))?;
     for x in accts.iter().take(8) {
-        writeln!(
-            out,
-            "  {}: tollguard would have stopped it after {} calls ({}) following the first alert",
-            account_label(&x.tenant, &x.account),
-            x.before_block.calls,
-            r.money(x.before_block.millis)
-        )?;
+        if x.before_block.calls == 0 {
+            writeln!(
+                out,
+                "  {}: tollguard would have blocked it from its first suspicious call",
+                account_label(&x.tenant, &x.account)
+            )?;
+        } else {
+            writeln!(
+                out,
+                "  {}: tollguard would have stopped it after {} calls ({}) following the first alert",
+                account_label(&x.tenant, &x.account),
+                x.before_block.calls,
+                r.money(x.before_block.millis)
+            )?;
+        }
     }
     if r.labelled {
         write_attacks(out, r)?;

@@ -292,3 +292,30 @@ fn a_missing_file_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/Master.csv"));
 }
+
+#[test]
+fn the_embedded_sample_shows_the_2015_weekend_stopped() {
+    let out = bin()
+        .args(["analyze", "--sample", "--format", "json", "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = json_of(&out);
+    assert_eq!(j["hit"], true);
+    assert_eq!(j["legit_blocked"], 0);
+    let attack = &j["attacks"][0];
+    assert_eq!(attack["name"], "weekend_pump");
+    assert!(
+        attack["calls"].as_u64().unwrap() > 5_000,
+        "a weekend of pumping: {attack}"
+    );
+    assert!(
+        attack["calls_before_block"].as_u64().unwrap() <= 5,
+        "{attack}"
+    );
+}
