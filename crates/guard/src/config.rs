@@ -186,6 +186,8 @@ struct DialogsFile {
 struct ClockFile {
     /// Engine time runs this many times faster than the wall clock (tests and demos only).
     speed: Option<f64>,
+    /// Engine time at start, in milliseconds since 1970 (tests and demos only: replays a given night).
+    start_ms: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -315,6 +317,7 @@ pub struct Settings {
     pub max_dialogs: usize,
     pub max_call_secs: u32,
     pub clock_speed: f64,
+    pub clock_start_ms: Option<i64>,
 }
 
 /// Where the policy came from.
@@ -650,6 +653,7 @@ impl Settings {
                 max_dialogs,
                 max_call_secs: file.dialogs.max_call_secs.unwrap_or(4 * 3600).max(1),
                 clock_speed: speed,
+                clock_start_ms: file.clock.start_ms,
             }),
             _ => {
                 if c.errors.is_empty() {

@@ -78,6 +78,9 @@ const MAX_TX: usize = 200_000;
 const MAX_COUNTED_SOURCES: usize = 100_000;
 /// Ended dialogs linger a little so that retransmitted BYEs find them.
 const DIALOG_LINGER_MS: Millis = 32_000;
+/// RFC 3261 T1: first retransmission interval of an INVITE over UDP; doubled each time, given up after
+/// 64 × T1.
+const T1_MS: Millis = 500;
 
 #[derive(Debug, Clone)]
 struct AuthProbe {
@@ -99,6 +102,19 @@ struct Tx {
     call: Option<String>,
     auth: Option<AuthProbe>,
     auth_done: bool,
+    /// The last response sent upstream: a retransmitted request gets it again (the server transaction
+    /// absorbs retransmissions once it has answered, RFC 3261 section 17.2).
+    last_response: Option<Vec<u8>>,
+    /// An INVITE forwarded over UDP is retransmitted by the guard until a response comes (Timer A).
+    pending: Option<Pending>,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    data: Vec<u8>,
+    hop: Hop,
+    next_at: Millis,
+    interval: Millis,
 }
 
 #[derive(Debug, Clone)]
@@ -119,6 +135,7 @@ pub struct Core {
     txs: HashMap<(String, String), Tx>,
     tx_order: VecDeque<(Millis, (String, String))>,
     invite_order: VecDeque<(Millis, (String, String))>,
+    pending_invites: Vec<(String, String)>,
     answered: HashMap<String, Answered>,
     answered_order: VecDeque<(Millis, String)>,
     dialogs: Dialogs,
@@ -193,6 +210,7 @@ impl Core {
             txs: HashMap::new(),
             tx_order: VecDeque::new(),
             invite_order: VecDeque::new(),
+            pending_invites: Vec::new(),
             answered: HashMap::new(),
             answered_order: VecDeque::new(),
             requests: HashMap::new(),
@@ -502,6 +520,20 @@ impl Core {
         };
         let tx_key = tx_method.clone().map(|m| (branch.clone(), m));
         let retransmission = tx_key.as_ref().is_some_and(|k| self.txs.contains_key(k));
+        if retransmission
+            && let Some(k) = &tx_key
+            && let Some(t) = self.txs.get(k)
+        {
+            // Answered already (at least 100 Trying): absorb and repeat the answer. Otherwise (a non-INVITE
+            // not answered yet) forward it: the sender's timer then drives the retransmission downstream.
+            if let Some(r) = &t.last_response {
+                out.sends.push(Outgoing {
+                    data: r.clone(),
+                    hop: back,
+                });
+                return;
+            }
+        }
 
         // Outbound calls are decided before they leave.
         let mut tracked_call = None;
@@ -644,6 +676,28 @@ impl Core {
                 .flatten();
             let call = (method == Method::Invite && self.dialogs.get(call_id).is_some())
                 .then(|| call_id.to_owned());
+            let mut last_response = None;
+            let mut pending = None;
+            if method == Method::Invite {
+                // 100 Trying at once stops the caller's retransmissions (RFC 3261 section 16.2).
+                let mut trying = Vec::with_capacity(400);
+                if ResponseBuilder::new(msg, 100).write_to(&mut trying).is_ok() {
+                    out.sends.push(Outgoing {
+                        data: trying.clone(),
+                        hop: back,
+                    });
+                    last_response = Some(trying);
+                }
+                if transport == TransportKind::Udp {
+                    pending = Some(Pending {
+                        data: data.clone(),
+                        hop,
+                        next_at: now.wall + T1_MS,
+                        interval: T1_MS,
+                    });
+                    self.pending_invites.push(key.clone());
+                }
+            }
             self.add_tx(
                 key,
                 Tx {
@@ -653,6 +707,8 @@ impl Core {
                     call,
                     auth,
                     auth_done: false,
+                    last_response,
+                    pending,
                 },
                 now.wall,
             );
@@ -1068,6 +1124,8 @@ Reason: SIP;cause=603;text=\"{why}\"\r\nUser-Agent: tollguard\r\nContent-Length:
                 call: None,
                 auth: None,
                 auth_done: true,
+                last_response: None,
+                pending: None,
             },
             now.wall,
         );
@@ -1143,6 +1201,10 @@ Reason: SIP;cause=603;text=\"{why}\"\r\nUser-Agent: tollguard\r\nContent-Length:
         }
         let mut data = Vec::with_capacity(msg.as_bytes().len());
         if f.write_to(&mut data).is_ok() {
+            if let Some(t) = self.txs.get_mut(&key) {
+                t.pending = None;
+                t.last_response = Some(data.clone());
+            }
             out.sends.push(Outgoing { data, hop: back });
         }
     }
@@ -1239,8 +1301,33 @@ Reason: SIP;cause=603;text=\"{why}\"\r\nUser-Agent: tollguard\r\nContent-Length:
         }
     }
 
-    /// Expiry of transactions, remembered answers, dialogs and bans (every few hundred milliseconds).
+    /// Expiry of transactions, remembered answers, dialogs and bans, and retransmission of INVITEs sent over
+    /// UDP that got no answer yet (every few hundred milliseconds).
     pub fn expire(&mut self, now: Now, out: &mut Output) {
+        let mut keep = Vec::with_capacity(self.pending_invites.len());
+        for key in std::mem::take(&mut self.pending_invites) {
+            let Some(t) = self.txs.get_mut(&key) else {
+                continue;
+            };
+            let Some(p) = t.pending.as_mut() else {
+                continue;
+            };
+            if now.wall >= p.next_at {
+                if p.interval >= 32 * T1_MS {
+                    // Timer B: the next hop never answered.
+                    t.pending = None;
+                    continue;
+                }
+                out.sends.push(Outgoing {
+                    data: p.data.clone(),
+                    hop: p.hop,
+                });
+                p.interval *= 2;
+                p.next_at = now.wall + p.interval;
+            }
+            keep.push(key);
+        }
+        self.pending_invites = keep;
         for (queue, life) in [
             (&mut self.tx_order, TX_LIFE_MS),
             (&mut self.invite_order, INVITE_TX_LIFE_MS),

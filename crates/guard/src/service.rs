@@ -40,14 +40,17 @@ fn wall_ms() -> Millis {
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
     start_wall: Millis,
+    start_engine: Millis,
     start: std::time::Instant,
     speed: f64,
 }
 
 impl Clock {
-    pub fn new(speed: f64) -> Clock {
+    pub fn new(speed: f64, start_engine: Option<Millis>) -> Clock {
+        let w = wall_ms();
         Clock {
-            start_wall: wall_ms(),
+            start_wall: w,
+            start_engine: start_engine.unwrap_or(w),
             start: std::time::Instant::now(),
             speed,
         }
@@ -58,7 +61,7 @@ impl Clock {
         let fast = (elapsed as f64 * self.speed) as i64;
         Now {
             wall: self.start_wall.saturating_add(elapsed),
-            engine: self.start_wall.saturating_add(fast),
+            engine: self.start_engine.saturating_add(fast),
         }
     }
 }
@@ -87,7 +90,10 @@ impl Guard {
             Numbering::from_config(&settings.numbering)
                 .map_err(|e| GuardError::Numbering(e.to_string()))?,
         );
-        let clock = Clock::new(settings.clock_speed);
+        // Warm the classifier's tables now rather than on the first call (which would wait for them).
+        let _ = numbering.classify("0312345678");
+        let _ = numbering.classify("01023276123456");
+        let clock = Clock::new(settings.clock_speed, settings.clock_start_ms);
         let now = clock.now();
         let store = match &settings.store_path {
             Some(p) => Some(Store::open(p)?),

@@ -104,6 +104,18 @@ fn one(out: &mut Output) -> (Vec<u8>, SocketAddr) {
     (s.data, s.hop.dest)
 }
 
+/// The INVITE forwarded (the other message must be our 100 Trying back to the sender).
+fn forwarded_invite(out: &mut Output) -> (Vec<u8>, SocketAddr) {
+    assert_eq!(out.sends.len(), 2, "expected 100 Trying and the INVITE");
+    let trying = out
+        .sends
+        .iter()
+        .position(|s| s.data.starts_with(b"SIP/2.0 100 "))
+        .expect("100 Trying");
+    out.sends.remove(trying);
+    one(out)
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -121,7 +133,7 @@ fn access_call_is_forwarded_to_the_pbx_and_answers_come_back() {
         now(0),
         &mut out,
     );
-    let (fwd, dest) = one(&mut out);
+    let (fwd, dest) = forwarded_invite(&mut out);
     assert_eq!(dest, PBX.parse().unwrap());
     let m = Message::parse(&fwd).unwrap();
     let top = m.top_via().unwrap();
@@ -138,19 +150,29 @@ fn access_call_is_forwarded_to_the_pbx_and_answers_come_back() {
     assert_eq!(m.record_routes().count(), 1);
     assert!(text(&fwd).contains("Record-Route: <sip:127.0.0.1:5060;transport=udp;lr>"));
 
-    // Retransmission: same branch towards the PBX (its transaction layer absorbs it).
+    // Retransmission from the phone: absorbed, the 100 Trying repeated.
     c.on_inbound(
         &inb(
             &invite("201", "100", "198.51.100.7:5066", "c1", "z9hG4bKa1"),
             PHONE,
             0,
         ),
-        now(500),
+        now(100),
         &mut out,
     );
-    let (again, _) = one(&mut out);
+    let (again, dest) = one(&mut out);
+    assert_eq!(dest, PHONE.parse().unwrap());
+    assert!(
+        text(&again).starts_with("SIP/2.0 100 Trying"),
+        "{}",
+        text(&again)
+    );
+    // No answer from the PBX yet: the guard retransmits the INVITE itself (Timer A), same branch.
+    c.expire(now(600), &mut out);
+    let (re, dest) = one(&mut out);
+    assert_eq!(dest, PBX.parse().unwrap());
     assert_eq!(
-        Message::parse(&again).unwrap().top_via().unwrap().branch(),
+        Message::parse(&re).unwrap().top_via().unwrap().branch(),
         top.branch()
     );
 
@@ -289,7 +311,7 @@ fn emergency_passes_even_under_a_kill_switch() {
         now(0),
         &mut out,
     );
-    let (fwd, dest) = one(&mut out);
+    let (fwd, dest) = forwarded_invite(&mut out);
     assert_eq!(dest, CARRIER.parse().unwrap());
     assert!(text(&fwd).starts_with("INVITE sip:110@"));
     // A domestic call under the same switch is refused.
@@ -319,7 +341,7 @@ fn kill_switch_ends_calls_in_progress_with_bye_to_both_sides() {
         now(0),
         &mut out,
     );
-    let (fwd, dest) = one(&mut out);
+    let (fwd, dest) = forwarded_invite(&mut out);
     assert_eq!(dest, CARRIER.parse().unwrap());
     let ok = response_to(&fwd, 200, "car1", "sip:0312345678@127.0.0.3:5080");
     c.on_inbound(&inb(&ok, CARRIER, 1), now(1000), &mut out);
@@ -402,7 +424,7 @@ fn trusted_sources_are_never_banned() {
     let msg = invite("201", "100", "198.51.100.7:5066", "t1", "z9hG4bKt1")
         .replace("Yealink SIP-T46S", "friendly-scanner");
     c.on_inbound(&inb(&msg, PHONE, 0), now(0), &mut out);
-    let (_, dest) = one(&mut out);
+    let (_, dest) = forwarded_invite(&mut out);
     assert_eq!(dest, PBX.parse().unwrap());
     assert!(!c.is_banned("198.51.100.7".parse().unwrap(), NIGHT + 1));
 }

@@ -5,9 +5,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod analyze;
+mod check_config;
 mod html;
 mod number;
 mod replay;
+mod serve;
 
 /// tollguard stops toll fraud on IP telephony.
 #[derive(Debug, Parser)]
@@ -25,6 +27,10 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Replay call detail records through a policy: calls blocked, money saved, legitimate calls blocked.
     Backtest(analyze::BacktestArgs),
+    /// Run the inline SIP proxy in front of a PBX and on its trunk.
+    Serve(serve::ServeArgs),
+    /// Check a guard configuration file and explain each error with its line.
+    CheckConfig(check_config::CheckConfigArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +47,8 @@ fn main() -> ExitCode {
         Command::Number(args) => number::run(args),
         Command::Analyze(args) => analyze::run_analyze(args),
         Command::Backtest(args) => analyze::run_backtest(args),
+        Command::Serve(args) => serve::run(args),
+        Command::CheckConfig(args) => check_config::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,84 @@
+//! `tollguard check-config FILE`: validates a guard configuration and explains each error with
+//! file:line:column and what to do; on success, summarises what the guard would do.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct CheckConfigArgs {
+    /// The configuration file to check.
+    pub file: PathBuf,
+    /// Output format: text or json.
+    #[arg(long, default_value = "text")]
+    pub format: String,
+}
+
+pub fn run(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
+    let json = match args.format.as_str() {
+        "text" => false,
+        "json" => true,
+        other => anyhow::bail!("--format {other}: use text or json"),
+    };
+    match guard::Settings::load(&args.file) {
+        Ok(s) => {
+            if json {
+                let v = serde_json::json!({
+                    "file": args.file.display().to_string(),
+                    "ok": true,
+                    "listeners": s.listeners.iter().map(|l| serde_json::json!({
+                        "address": l.address.to_string(),
+                        "transport": l.transport.param(),
+                        "role": l.role.as_str(),
+                    })).collect::<Vec<_>>(),
+                    "pbx": s.pbx.address.to_string(),
+                    "trunk": s.trunk.map(|t| t.address.to_string()),
+                    "tenants": s.tenants.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
+                });
+                println!("{v}");
+            } else {
+                println!("{}: OK", args.file.display());
+                for l in &s.listeners {
+                    println!(
+                        "  listen {} {} ({} side)",
+                        l.transport.param(),
+                        l.address,
+                        l.role.as_str()
+                    );
+                }
+                println!("  PBX at {} ({})", s.pbx.address, s.pbx.transport.param());
+                match s.trunk {
+                    Some(t) => println!("  carrier at {} ({})", t.address, t.transport.param()),
+                    None => println!("  no trunk: outbound calls are not guarded"),
+                }
+                println!(
+                    "  {} trusted network(s); policy: {:?}; store: {}",
+                    s.trusted.len(),
+                    s.policy_source,
+                    s.store_path
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| "none (bans are lost on restart)".into())
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            if json {
+                let v: Vec<_> = errors
+                    .0
+                    .iter()
+                    .map(|e| {
+                        serde_json::json!({"file": e.file, "line": e.line, "column": e.column, "message": e.message})
+                    })
+                    .collect();
+                println!("{}", serde_json::json!({"ok": false, "errors": v}));
+            } else {
+                for e in &errors.0 {
+                    println!("{e}");
+                }
+                println!("{} error(s)", errors.0.len());
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}

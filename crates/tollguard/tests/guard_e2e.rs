@@ -1,0 +1,668 @@
+//! End to end: the real `tollguard serve` binary on loopback between real SIPp instances (phones, the PBX,
+//! the carrier) and real sipvicious scanners. Phones and scanners use 127.0.0.1, the PBX 127.0.0.2, the
+//! carrier 127.0.0.3 (all of 127/8 is loopback on Linux), so that the PBX and the carrier are trusted and the
+//! phones are not. Ports are chosen free at run time; every wait has a deadline; a test whose tool is not
+//! installed says it was skipped.
+
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../guard/tests/sipp");
+/// Saturday 2025-01-18 23:00 JST: after office hours, as in 2015.
+const SATURDAY_NIGHT: i64 = 1_737_208_800_000;
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A port free for both UDP and TCP on `ip`.
+fn free_port(ip: &str) -> u16 {
+    let ip: IpAddr = ip.parse().unwrap();
+    for _ in 0..100 {
+        let u = UdpSocket::bind((ip, 0)).unwrap();
+        let port = u.local_addr().unwrap().port();
+        if TcpListener::bind((ip, port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on {ip}");
+}
+
+/// A process started by a test; killed (by its own handle) when dropped.
+struct Proc {
+    child: Child,
+    name: String,
+}
+
+impl Proc {
+    fn wait(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not finish within {within:?}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Guard {
+    _proc: Proc,
+    dir: tempfile::TempDir,
+}
+
+impl Guard {
+    fn start(config: &str) -> Guard {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("guard.toml");
+        std::fs::write(&path, config).unwrap();
+        let stderr = std::fs::File::create(dir.path().join("guard.log")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tollguard"))
+            .args(["serve", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let proc = Proc {
+            child,
+            name: "tollguard serve".into(),
+        };
+        let g = Guard { _proc: proc, dir };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(l) if l.contains("ready") => break,
+                Ok(_) => {}
+                Err(_) => {
+                    assert!(Instant::now() < deadline, "guard not ready: {}", g.log());
+                }
+            }
+        }
+        g
+    }
+
+    /// The guard's log and the errors SIPp traced, for failure messages.
+    fn log(&self) -> String {
+        let mut s = std::fs::read_to_string(self.dir.path().join("guard.log")).unwrap_or_default();
+        if let Ok(rd) = std::fs::read_dir(self.dir.path()) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                s.push_str(&format!("\n(file {name})"));
+                if name.ends_with("_errors.log") || name.ends_with("_screen.log") {
+                    s.push_str(&format!("\n--- {name}\n"));
+                    s.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+                }
+            }
+        }
+        s
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn db(&self) -> store::Store {
+        store::Store::open(&self.path("guard.db")).unwrap()
+    }
+}
+
+fn config(
+    access: u16,
+    pbx_side: u16,
+    pbx: u16,
+    carrier: u16,
+    transport: &str,
+    extra: &str,
+) -> String {
+    format!(
+        r#"{extra}
+[[listen]]
+address = "127.0.0.1:{access}"
+transport = "{transport}"
+role = "access"
+
+[[listen]]
+address = "127.0.0.1:{pbx_side}"
+transport = "{transport}"
+role = "pbx"
+
+[pbx]
+address = "127.0.0.2:{pbx}"
+transport = "{transport}"
+
+[trunk]
+address = "127.0.0.3:{carrier}"
+transport = "{transport}"
+
+[store]
+path = "guard.db"
+snapshot_secs = 1
+
+[log]
+level = "info"
+"#
+    )
+}
+
+/// SIPp with the common options: scenario from the repo, bound to `ip:port`, quiet, bounded in time.
+fn sipp(dir: &Path, scenario: &str, ip: &str, port: u16, transport: &str, args: &[&str]) -> Proc {
+    // SIPp writes its traces beside the scenario: a copy in the test's directory keeps them there.
+    let local = dir.join(scenario);
+    if !local.exists() {
+        std::fs::copy(format!("{SCENARIOS}/{scenario}"), &local).unwrap();
+    }
+    let mut c = Command::new("sipp");
+    c.current_dir(dir)
+        .arg("-sf")
+        .arg(&local)
+        .args(["-i", ip, "-bind_local", "-p", &port.to_string()])
+        .args(["-t", if transport == "tcp" { "t1" } else { "u1" }])
+        .args([
+            "-nostdin",
+            "-timeout",
+            "60s",
+            "-timeout_error",
+            "-max_socket",
+            "64",
+        ])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    Proc {
+        child: c.spawn().unwrap(),
+        name: format!("sipp {scenario} {}", args.join(" ")),
+    }
+}
+
+fn skip_without(tools: &[&str]) -> bool {
+    for t in tools {
+        if !have(t) {
+            println!("skipped: {t} is not installed");
+            return true;
+        }
+    }
+    false
+}
+
+fn call_passes(transport: &str) {
+    let (ga, gp, pbx, car, phone, pbx_uac) = (
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+        free_port("127.0.0.2"),
+        free_port("127.0.0.3"),
+        free_port("127.0.0.1"),
+        free_port("127.0.0.2"),
+    );
+    let g = Guard::start(&config(ga, gp, pbx, car, transport, ""));
+    let d = g.dir.path();
+    let mut pbx_uas = sipp(
+        d,
+        "uas_answer.xml",
+        "127.0.0.2",
+        pbx,
+        transport,
+        &["-m", "1"],
+    );
+    let mut carrier = sipp(
+        d,
+        "uas_answer.xml",
+        "127.0.0.3",
+        car,
+        transport,
+        &["-m", "1"],
+    );
+    // A remote phone calls extension 201 through the access side.
+    let target = format!("127.0.0.1:{ga}");
+    let mut uac = sipp(
+        d,
+        "uac_call.xml",
+        "127.0.0.1",
+        phone,
+        transport,
+        &[
+            &target, "-m", "1", "-s", "201", "-key", "account", "100", "-d", "200",
+        ],
+    );
+    assert!(
+        uac.wait(Duration::from_secs(40)).success(),
+        "phone call failed: {}",
+        g.log()
+    );
+    assert!(
+        pbx_uas.wait(Duration::from_secs(20)).success(),
+        "PBX side failed: {}",
+        g.log()
+    );
+    // The PBX calls a domestic number through the trunk side.
+    let target = format!("127.0.0.1:{gp}");
+    let mut out = sipp(
+        d,
+        "uac_call.xml",
+        "127.0.0.2",
+        pbx_uac,
+        transport,
+        &[
+            &target,
+            "-m",
+            "1",
+            "-s",
+            "0312345678",
+            "-key",
+            "account",
+            "201",
+            "-d",
+            "200",
+        ],
+    );
+    assert!(
+        out.wait(Duration::from_secs(40)).success(),
+        "outbound call failed: {}",
+        g.log()
+    );
+    assert!(
+        carrier.wait(Duration::from_secs(20)).success(),
+        "carrier side failed: {}",
+        g.log()
+    );
+}
+
+#[test]
+fn guard_call_passes_end_to_end_over_udp() {
+    if skip_without(&["sipp"]) {
+        return;
+    }
+    call_passes("udp");
+}
+
+#[test]
+fn guard_call_passes_end_to_end_over_tcp() {
+    if skip_without(&["sipp"]) {
+        return;
+    }
+    call_passes("tcp");
+}
+
+#[test]
+fn guard_blocked_international_call_is_refused_with_the_reason_at_the_pbx() {
+    if skip_without(&["sipp"]) {
+        return;
+    }
+    let (ga, gp, pbx, car, pbx_uac) = (
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+        free_port("127.0.0.2"),
+        free_port("127.0.0.3"),
+        free_port("127.0.0.2"),
+    );
+    let g = Guard::start(&config(
+        ga,
+        gp,
+        pbx,
+        car,
+        "udp",
+        "[enforce]\nblock_status = 603\n",
+    ));
+    let target = format!("127.0.0.1:{gp}");
+    let trace = g.path("pbx_messages.log");
+    let trace_s = trace.display().to_string();
+    let mut uac = sipp(
+        g.dir.path(),
+        "uac_may_be_refused.xml",
+        "127.0.0.2",
+        pbx_uac,
+        "udp",
+        &[
+            &target,
+            "-m",
+            "1",
+            "-s",
+            "01023276123456",
+            "-key",
+            "account",
+            "205",
+            "-trace_msg",
+            "-message_file",
+            &trace_s,
+        ],
+    );
+    assert!(uac.wait(Duration::from_secs(30)).success(), "{}", g.log());
+    let seen = std::fs::read_to_string(&trace).unwrap();
+    assert!(
+        seen.contains("SIP/2.0 603"),
+        "the PBX sees the configured status: {seen}"
+    );
+    assert!(seen.contains("Warning: 399 tollguard"), "{seen}");
+    assert!(
+        seen.contains("Sierra Leone"),
+        "the reason names the destination: {seen}"
+    );
+    // The alert is stored.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = g.db().alerts(&store::AlertFilter::default()).unwrap().len();
+        if n > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no alert stored: {}", g.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn count_invites(log: &Path, prefix: &str) -> usize {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut ids: Vec<&str> = Vec::new();
+    let mut in_invite = false;
+    for line in text.lines() {
+        if line.starts_with("-----") {
+            in_invite = false;
+        }
+        if line.starts_with("INVITE ") {
+            in_invite = line.starts_with(&format!("INVITE sip:{prefix}"));
+        }
+        if in_invite
+            && let Some(id) = line.strip_prefix("Call-ID: ")
+            && !ids.contains(&id)
+        {
+            ids.push(id);
+        }
+    }
+    ids.len()
+}
+
+#[test]
+fn guard_replay_of_2015_is_stopped_while_other_calls_and_emergency_pass() {
+    if skip_without(&["sipp"]) {
+        return;
+    }
+    let (ga, gp, pbx, car, fraud, legit, emergency) = (
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+        free_port("127.0.0.2"),
+        free_port("127.0.0.3"),
+        free_port("127.0.0.2"),
+        free_port("127.0.0.2"),
+        free_port("127.0.0.2"),
+    );
+    // Every country allowed and no risk-list block: the behaviour rules must stop it. The engine's clock runs
+    // 20 times faster from a Saturday night, so 1.5 s SIPp calls are the 30 s calls of 2015.
+    let extra = format!(
+        "[clock]\nspeed = 20.0\nstart_ms = {SATURDAY_NIGHT}\n\n[policy.defaults.destinations]\nallow_countries = [\"*\"]\nblock_risk_at = \"never\"\n"
+    );
+    let g = Guard::start(&config(ga, gp, pbx, car, "udp", &extra));
+    let d = g.dir.path();
+    let carrier_log = g.path("carrier.log");
+    let cl = carrier_log.display().to_string();
+    let _carrier = sipp(
+        d,
+        "uas_answer.xml",
+        "127.0.0.3",
+        car,
+        "udp",
+        &["-trace_msg", "-message_file", &cl],
+    );
+    let target = format!("127.0.0.1:{gp}");
+    let attack_log = g.path("attack.log");
+    let al = attack_log.display().to_string();
+    let mut attack = sipp(
+        d,
+        "uac_may_be_refused.xml",
+        "127.0.0.2",
+        fraud,
+        "udp",
+        &[
+            &target,
+            "-trace_msg",
+            "-message_file",
+            &al,
+            "-m",
+            "20",
+            "-r",
+            "2",
+            "-l",
+            "6",
+            "-s",
+            "01023276123456",
+            "-key",
+            "account",
+            "205",
+            "-d",
+            "1500",
+        ],
+    );
+    let office_log = g.path("office.log");
+    let ol = office_log.display().to_string();
+    let mut office = sipp(
+        d,
+        "uac_call.xml",
+        "127.0.0.2",
+        legit,
+        "udp",
+        &[
+            &target,
+            "-m",
+            "5",
+            "-r",
+            "1",
+            "-s",
+            "0312345678",
+            "-key",
+            "account",
+            "201",
+            "-d",
+            "300",
+            "-trace_msg",
+            "-message_file",
+            &ol,
+        ],
+    );
+    // The attacker's SIPp may count calls the guard ended with a BYE as failures: only its end matters.
+    attack.wait(Duration::from_secs(90));
+    let status = office.wait(Duration::from_secs(60));
+    if !status.success() {
+        let _ = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(g.dir.path())
+            .arg("/tmp/guard_e2e_fail")
+            .status();
+    }
+    assert!(
+        status.success(),
+        "legitimate calls of ext 201 must pass ({status}): {}",
+        g.log()
+    );
+    let mut sos = sipp(
+        d,
+        "uac_call.xml",
+        "127.0.0.2",
+        emergency,
+        "udp",
+        &[
+            &target, "-m", "1", "-s", "110", "-key", "account", "205", "-d", "200",
+        ],
+    );
+    assert!(
+        sos.wait(Duration::from_secs(30)).success(),
+        "the emergency call of ext 205 must pass: {}",
+        g.log()
+    );
+    let passed = count_invites(&carrier_log, "01023276");
+    println!("{passed} of 20 fraud calls reached the carrier");
+    let log = g.log();
+    for l in log
+        .lines()
+        .filter(|l| l.contains("decision") && l.contains("Critical"))
+        .take(3)
+    {
+        println!("{l}");
+    }
+    assert!(passed >= 1, "the first calls pass before any rule can fire");
+    assert!(
+        passed <= 7,
+        "{passed} of 20 fraud calls reached the carrier: {}",
+        g.log()
+    );
+    assert_eq!(count_invites(&carrier_log, "110"), 1);
+    // The kill switch that the engine set ended the fraud calls in progress: both sides got the guard's BYE.
+    let bye = "User-Agent: tollguard";
+    let carrier_seen = std::fs::read_to_string(&carrier_log).unwrap_or_default();
+    let pbx_seen = std::fs::read_to_string(&attack_log).unwrap_or_default();
+    assert!(
+        carrier_seen.contains(bye),
+        "the carrier got no BYE from the guard"
+    );
+    assert!(
+        pbx_seen.contains(bye),
+        "the hijacked PBX leg got no BYE from the guard"
+    );
+}
+
+fn scanner_is_banned(tool: &str, args: &[&str]) {
+    let (ga, gp, pbx, car) = (
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+        free_port("127.0.0.2"),
+        free_port("127.0.0.3"),
+    );
+    let g = Guard::start(&config(ga, gp, pbx, car, "udp", ""));
+    let pbx_log = g.path("pbx.log");
+    let pl = pbx_log.display().to_string();
+    let _pbx = sipp(
+        g.dir.path(),
+        "uas_answer.xml",
+        "127.0.0.2",
+        pbx,
+        "udp",
+        &["-trace_msg", "-message_file", &pl],
+    );
+    let port = ga.to_string();
+    let out = Command::new("timeout")
+        .arg("40")
+        .arg(tool)
+        .args(["-p", &port])
+        .args(args)
+        .arg("127.0.0.1")
+        .current_dir(g.dir.path())
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    println!("{tool} said: {said}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let bans = loop {
+        let b = g.db().active_bans(0).unwrap();
+        if !b.is_empty() {
+            break b;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{tool} was not banned; it said: {said}\n{}",
+            g.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(bans[0].source.to_string(), "127.0.0.1");
+    assert!(bans[0].why.contains("scanner"), "{}", bans[0].why);
+    // Nothing of the scan reached the PBX.
+    let reached = std::fs::read_to_string(&pbx_log).unwrap_or_default();
+    assert!(
+        !reached.contains("friendly-scanner"),
+        "the PBX saw the scanner: {reached}"
+    );
+    // And the tool found nothing behind the guard (its result tables stay empty).
+    assert!(
+        !said.contains("| 127.0.0.1"),
+        "{tool} found something: {said}"
+    );
+}
+
+#[test]
+fn guard_svmap_is_banned_at_its_first_request() {
+    if skip_without(&["sipp", "svmap"]) {
+        return;
+    }
+    scanner_is_banned("svmap", &[]);
+}
+
+#[test]
+fn guard_svwar_is_banned_and_finds_no_extension() {
+    if skip_without(&["sipp", "svwar"]) {
+        return;
+    }
+    scanner_is_banned("svwar", &["-e", "100-140", "--maximumtime", "15"]);
+}
+
+#[test]
+fn guard_svcrack_is_banned_and_cracks_nothing() {
+    if skip_without(&["sipp", "svcrack"]) {
+        return;
+    }
+    scanner_is_banned(
+        "svcrack",
+        &["-u", "100", "-r", "1000-1050", "--maximumtime", "15"],
+    );
+}
+
+#[test]
+fn guard_check_config_points_at_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(
+        &p,
+        "[[listen]]\naddress = \"127.0.0.1:5060\"\n\n[pbx]\naddres = \"127.0.0.2:5060\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tollguard"))
+        .arg("check-config")
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("bad.toml:5:1"), "{text}");
+    assert!(text.contains("addres"), "{text}");
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, config(5060, 5062, 5070, 5080, "udp", "")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tollguard"))
+        .arg("check-config")
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
+}
