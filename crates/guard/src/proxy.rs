@@ -456,11 +456,11 @@ impl Core {
         }
 
         let in_dialog = msg.to_tag().is_some();
+        // The carrier may send its inbound calls to the same listener the PBX uses for its trunk.
+        let from_carrier = self.settings.trunk.is_some_and(|t| t.address.ip() == ip);
         let by_role = match listener.role {
-            Role::Access | Role::Carrier => {
-                Some((self.settings.pbx.address, self.settings.pbx.transport))
-            }
-            Role::Pbx => self.settings.trunk.map(|t| (t.address, t.transport)),
+            Role::Pbx if !from_carrier => self.settings.trunk.map(|t| (t.address, t.transport)),
+            _ => Some((self.settings.pbx.address, self.settings.pbx.transport)),
         };
         let target = if let Some(r) = remaining.first() {
             uri_addr(&r.uri())
@@ -537,7 +537,12 @@ impl Core {
 
         // Outbound calls are decided before they leave.
         let mut tracked_call = None;
-        if method == Method::Invite && !in_dialog && listener.role == Role::Pbx && !retransmission {
+        if method == Method::Invite
+            && !in_dialog
+            && listener.role == Role::Pbx
+            && !from_carrier
+            && !retransmission
+        {
             match self.decide_call(msg, inb, now, out) {
                 CallFate::Block { status, reason } => {
                     self.respond(msg, back, status, Some(&reason), true, now.wall, out);

@@ -527,3 +527,53 @@ fn malformed_input_never_panics_and_is_dropped() {
     }
     assert!(out.sends.is_empty());
 }
+
+#[test]
+fn cancel_follows_the_invite_and_the_487_goes_back() {
+    let mut c = core_with("");
+    let mut out = Output::default();
+    let inv = invite("201", "100", "198.51.100.7:5066", "x1", "z9hG4bKc1");
+    c.on_inbound(&inb(&inv, PHONE, 0), now(0), &mut out);
+    let (fwd, _) = forwarded_invite(&mut out);
+    let fm = Message::parse(&fwd).unwrap();
+    let our_branch = fm.top_via().unwrap().branch().unwrap().to_owned();
+    let cancel = "CANCEL sip:201@example.net SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7:5066;branch=z9hG4bKc1;rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:100@example.net>;tag=fx1\r\nTo: <sip:201@example.net>\r\nCall-ID: x1\r\nCSeq: 1 CANCEL\r\n\
+Content-Length: 0\r\n\r\n";
+    c.on_inbound(&inb(cancel, PHONE, 0), now(300), &mut out);
+    let (fc, dest) = one(&mut out);
+    assert_eq!(dest, PBX.parse().unwrap());
+    let cm = Message::parse(&fc).unwrap();
+    assert_eq!(cm.method(), Some(sip::Method::Cancel));
+    assert_eq!(
+        cm.top_via().unwrap().branch(),
+        Some(our_branch.as_str()),
+        "CANCEL carries the INVITE's branch"
+    );
+    // The PBX answers 200 to the CANCEL and 487 to the INVITE: both reach the phone.
+    for (code, method_fix) in [(200u16, true), (487, false)] {
+        let src = if method_fix { &fc } else { &fwd };
+        let r = response_to(src, code, "p1", "sip:201@127.0.0.2:5070");
+        c.on_inbound(&inb(&r, PBX, 0), now(400), &mut out);
+        let (back, dest) = one(&mut out);
+        assert_eq!(dest, PHONE.parse().unwrap());
+        assert!(text(&back).starts_with(&format!("SIP/2.0 {code}")));
+    }
+}
+
+#[test]
+fn inbound_calls_from_the_carrier_go_to_the_pbx_without_a_decision() {
+    let mut c = core_with("");
+    let mut out = Output::default();
+    let inv = invite(
+        "0312345678",
+        "0901234567",
+        "127.0.0.3:5080",
+        "in1",
+        "z9hG4bKi1",
+    );
+    c.on_inbound(&inb(&inv, CARRIER, 1), now(0), &mut out);
+    let (_, dest) = forwarded_invite(&mut out);
+    assert_eq!(dest, PBX.parse().unwrap());
+    assert_eq!(c.stats.calls_decided, 0);
+}

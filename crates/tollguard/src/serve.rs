@@ -28,6 +28,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log_level));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let dispatch: tracing::Dispatch = if settings.log_json {
         tracing_subscriber::fmt()
             .json()
@@ -36,6 +37,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .into()
     } else {
         tracing_subscriber::fmt()
+            .with_ansi(ansi)
             .with_writer(std::io::stderr)
             .with_env_filter(filter)
             .into()

@@ -75,9 +75,22 @@ struct Guard {
 impl Guard {
     fn start(config: &str) -> Guard {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("guard.toml"), config).unwrap();
+        Self::start_in(dir, "guard.log")
+    }
+
+    /// kill -9, then start again on the same files.
+    fn crash_and_restart(mut self) -> Guard {
+        let _ = self._proc.child.kill();
+        let _ = self._proc.child.wait();
+        let Guard { _proc, dir } = self;
+        drop(_proc);
+        Self::start_in(dir, "guard2.log")
+    }
+
+    fn start_in(dir: tempfile::TempDir, log: &str) -> Guard {
         let path = dir.path().join("guard.toml");
-        std::fs::write(&path, config).unwrap();
-        let stderr = std::fs::File::create(dir.path().join("guard.log")).unwrap();
+        let stderr = std::fs::File::create(dir.path().join(log)).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_tollguard"))
             .args(["serve", "--config"])
             .arg(&path)
@@ -99,6 +112,7 @@ impl Guard {
             child,
             name: "tollguard serve".into(),
         };
+        let log = log.to_owned();
         let g = Guard { _proc: proc, dir };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -106,7 +120,11 @@ impl Guard {
                 Ok(l) if l.contains("ready") => break,
                 Ok(_) => {}
                 Err(_) => {
-                    assert!(Instant::now() < deadline, "guard not ready: {}", g.log());
+                    assert!(
+                        Instant::now() < deadline,
+                        "guard not ready: {}",
+                        std::fs::read_to_string(g.path(&log)).unwrap_or_default()
+                    );
                 }
             }
         }
@@ -127,6 +145,23 @@ impl Guard {
             }
         }
         s
+    }
+
+    fn pid(&self) -> u32 {
+        self._proc.child.id()
+    }
+
+    /// Waits until the log file `name` contains `what`.
+    fn wait_log(&self, name: &str, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let t = std::fs::read_to_string(self.path(name)).unwrap_or_default();
+            if t.contains(what) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{name} never said {what:?}: {t}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -665,4 +700,161 @@ fn guard_check_config_points_at_the_line() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
+}
+
+/// Sends one request from `from` (ip) to the guard and returns the first final response (None on timeout).
+fn udp_request(from: &str, to: u16, text: &str) -> Option<String> {
+    let sock = UdpSocket::bind((from.parse::<IpAddr>().unwrap(), 0)).unwrap();
+    let me = sock.local_addr().unwrap();
+    let text = text.replace("HOSTPORT", &me.to_string());
+    sock.send_to(text.as_bytes(), ("127.0.0.1", to)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut buf = vec![0u8; 65536];
+    while Instant::now() < deadline {
+        if let Ok((n, _)) = sock.recv_from(&mut buf) {
+            let r = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if !r.starts_with("SIP/2.0 1") {
+                return Some(r);
+            }
+        }
+    }
+    None
+}
+
+fn invite_text(dialed: &str, account: &str, call_id: &str) -> String {
+    format!(
+        "INVITE sip:{dialed}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP HOSTPORT;branch=z9hG4bK{call_id};rport\r\n\
+Max-Forwards: 70\r\nFrom: <sip:{account}@127.0.0.2>;tag=t{call_id}\r\nTo: <sip:{dialed}@127.0.0.1>\r\n\
+Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:{account}@HOSTPORT>\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+const SCAN: &str = "OPTIONS sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP HOSTPORT;branch=z9hG4bKscan1\r\n\
+Max-Forwards: 70\r\nFrom: <sip:100@127.0.0.1>;tag=s1\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: scan1\r\n\
+CSeq: 1 OPTIONS\r\nUser-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n";
+const CLEAN: &str = "OPTIONS sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP HOSTPORT;branch=z9hG4bKclean1\r\n\
+Max-Forwards: 70\r\nFrom: <sip:100@127.0.0.1>;tag=c1\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: clean1\r\n\
+CSeq: 1 OPTIONS\r\nUser-Agent: Yealink\r\nContent-Length: 0\r\n\r\n";
+
+#[test]
+fn guard_bans_kill_switches_and_alerts_survive_kill_9() {
+    let (ga, gp, pbx, car) = (
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+        free_port("127.0.0.2"),
+        free_port("127.0.0.3"),
+    );
+    let g = Guard::start(&config(
+        ga,
+        gp,
+        pbx,
+        car,
+        "udp",
+        "[enforce]\nbanned = \"reject\"\n",
+    ));
+    // A scanner is banned (and told so, in this configuration).
+    let r = udp_request("127.0.0.1", ga, SCAN).expect("an answer in reject mode");
+    assert!(r.starts_with("SIP/2.0 403"), "{r}");
+    // Repeated refused international calls of one account escalate to a kill switch.
+    for i in 0..8 {
+        let r = udp_request(
+            "127.0.0.2",
+            gp,
+            &invite_text("01023276123456", "205", &format!("k9-{i}")),
+        );
+        assert!(r.is_some_and(|r| r.starts_with("SIP/2.0 403")));
+    }
+    let db = g.db();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while db.active_kill_switches().unwrap().is_empty() || db.active_bans(0).unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "nothing persisted: {}", g.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let alerts = db.alerts(&store::AlertFilter::default()).unwrap().len();
+    assert!(alerts >= 9, "{alerts} alerts");
+    drop(db);
+
+    let g = g.crash_and_restart();
+    g.wait_log("guard2.log", "state restored");
+    let log2 = std::fs::read_to_string(g.path("guard2.log")).unwrap();
+    assert!(log2.contains("bans=1"), "{log2}");
+    assert!(!log2.contains("kill_switches=0"), "{log2}");
+    // The ban holds after the restart: even a clean request from the scanner's address is refused.
+    let r = udp_request("127.0.0.1", ga, CLEAN).expect("an answer in reject mode");
+    assert!(r.starts_with("SIP/2.0 403") && r.contains("banned"), "{r}");
+    let db = g.db();
+    assert!(db.alerts(&store::AlertFilter::default()).unwrap().len() >= alerts);
+    assert!(!db.active_kill_switches().unwrap().is_empty());
+}
+
+#[test]
+fn guard_sighup_reloads_the_policy_without_a_restart() {
+    if skip_without(&["sipp"]) {
+        return;
+    }
+    let (ga, gp, pbx, car) = (
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+        free_port("127.0.0.2"),
+        free_port("127.0.0.3"),
+    );
+    let open =
+        "[policy.defaults.destinations]\nallow_countries = [\"*\"]\nblock_risk_at = \"never\"\n";
+    let g = Guard::start(&config(ga, gp, pbx, car, "udp", open));
+    let carrier_log = g.path("carrier.log");
+    let cl = carrier_log.display().to_string();
+    let mut carrier = sipp(
+        g.dir.path(),
+        "uas_answer.xml",
+        "127.0.0.3",
+        car,
+        "udp",
+        &["-m", "1", "-trace_msg", "-message_file", &cl],
+    );
+    let target = format!("127.0.0.1:{gp}");
+    let mut call = sipp(
+        g.dir.path(),
+        "uac_call.xml",
+        "127.0.0.2",
+        free_port("127.0.0.2"),
+        "udp",
+        &[
+            &target,
+            "-m",
+            "1",
+            "-s",
+            "01023276123456",
+            "-key",
+            "account",
+            "205",
+            "-d",
+            "100",
+        ],
+    );
+    assert!(
+        call.wait(Duration::from_secs(30)).success(),
+        "allowed before the reload: {}",
+        g.log()
+    );
+    assert!(carrier.wait(Duration::from_secs(20)).success());
+    // The admin tightens the policy (the defaults bar Sierra Leone) and sends SIGHUP.
+    std::fs::write(g.path("guard.toml"), config(ga, gp, pbx, car, "udp", "")).unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &g.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    g.wait_log("guard.log", "policy reloaded");
+    let r = udp_request(
+        "127.0.0.2",
+        gp,
+        &invite_text("01023276123456", "205", "after-hup"),
+    );
+    let r = r.expect("an answer after the reload");
+    assert!(
+        r.starts_with("SIP/2.0 403"),
+        "refused after the reload: {r}"
+    );
 }
