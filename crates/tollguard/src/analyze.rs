@@ -997,12 +997,17 @@ fn write_backtest(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
             )?;
         }
     }
-    let what = if r.labelled {
-        "Legitimate"
+    if r.labelled {
+        if !r.listed.is_empty() {
+            writeln!(out, "\nThe legitimate calls that were blocked:")?;
+        }
     } else {
-        "Legitimate-looking (domestic, plainly dialed)"
-    };
-    writeln!(out, "\n{what} calls blocked: {}", r.listed_total)?;
+        writeln!(
+            out,
+            "\nLegitimate-looking (domestic, plainly dialed) calls blocked: {}",
+            r.listed_total
+        )?;
+    }
     for c in r.listed.iter().take(20) {
         writeln!(
             out,

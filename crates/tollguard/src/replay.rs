@@ -38,11 +38,7 @@ impl Label<'_> {
             Some("legit") => Label::Legit,
             Some("fraud") => {
                 let name = t[5..].trim_start_matches([':', '=', '/', ' ']).trim();
-                Label::Fraud(if name.is_empty() {
-                    "fraud"
-                } else {
-                    name
-                })
+                Label::Fraud(if name.is_empty() { "fraud" } else { name })
             }
             _ => Label::Unknown,
         }
@@ -68,9 +64,27 @@ pub struct Call {
 
 impl Call {
     fn from_record(file: u16, r: &CallRecordRef<'_>) -> Call {
-        let tenant = r.tenant.unwrap_or("");
+        // The extension is what gets hijacked, so it is the account. An Asterisk accountcode that differs
+        // from the extension names a group of phones (a customer of an installer, a department): the tenant.
+        let account = cdr::extension_from_channel(r.channel)
+            .filter(|e| !e.is_empty())
+            .unwrap_or(r.account);
+        let tenant = match r.tenant {
+            Some(t) => t,
+            None if r.account != account => r.account,
+            None => "",
+        };
         let ua = r.user_agent.unwrap_or("");
-        let parts = [r.call_id, tenant, r.account, r.dialed, r.userfield, ua];
+        // A 16-column Master.csv has no uniqueid: the file and line name the call instead, so that its answer
+        // and end find it.
+        let fallback;
+        let call_id = if r.call_id.is_empty() {
+            fallback = format!("{file}:{}", r.line);
+            fallback.as_str()
+        } else {
+            r.call_id
+        };
+        let parts = [call_id, tenant, account, r.dialed, r.userfield, ua];
         let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
         let mut cuts = [0u32; 6];
         for (i, p) in parts.iter().enumerate() {
