@@ -74,6 +74,8 @@ const TX_LIFE_MS: Millis = 32_000;
 const INVITE_TX_LIFE_MS: Millis = 200_000;
 /// Most transaction entries kept; beyond, the oldest are forgotten (their responses go by Via).
 const MAX_TX: usize = 200_000;
+/// Requests from one source within a window after which its count goes to the engine at once.
+const EARLY_REPORT: u32 = 200;
 /// Most sources counted between two request-rate flushes.
 const MAX_COUNTED_SOURCES: usize = 100_000;
 /// Ended dialogs linger a little so that retransmitted BYEs find them.
@@ -296,6 +298,15 @@ impl Core {
         if sip::is_keepalive(&inb.data) {
             return;
         }
+        // Banned sources cost one lookup: nothing of theirs is parsed when they are dropped silently.
+        if self.settings.banned == BannedAction::Drop
+            && !self.bans.is_empty()
+            && self.is_banned(inb.source.ip(), now.engine)
+            && !self.settings.is_trusted(inb.source.ip())
+        {
+            self.stats.dropped_banned += 1;
+            return;
+        }
         let msg = match Message::parse(&inb.data) {
             Ok(m) => m,
             Err(e) => {
@@ -375,7 +386,26 @@ impl Core {
                 return;
             }
             if self.requests.len() < MAX_COUNTED_SOURCES || self.requests.contains_key(&ip) {
-                *self.requests.entry(ip).or_default() += 1;
+                let n = self.requests.entry(ip).or_default();
+                *n += 1;
+                // A flooding source is reported at once rather than at the end of the window, so that its
+                // ban comes after a few hundred requests, not after seconds of flood.
+                if *n >= EARLY_REPORT {
+                    let requests = std::mem::take(n);
+                    let mut ds = Vec::new();
+                    self.engine.on_event(
+                        &Event::Requests(RequestCount {
+                            at: now.engine,
+                            source: ip,
+                            requests,
+                        }),
+                        &mut ds,
+                    );
+                    self.apply_decisions("", ds, now, out);
+                    if self.is_banned(ip, now.engine) {
+                        return;
+                    }
+                }
             }
             if let Some(mark) = scanner_mark(msg, self.settings.scanner_fingerprints) {
                 self.ban_scanner(ip, mark.rule, &mark.reason, now, out);
@@ -953,14 +983,21 @@ impl Core {
                         self.stats.scanners_banned += 1;
                     }
                     self.bans.insert(*source, *until);
-                    out.persist.push(Persist::Ban(Ban {
-                        source: *source,
-                        since: d.at,
-                        until: *until,
-                        rule: d.rule.clone(),
-                        by: "tollguard".into(),
-                        why: d.reason.clone(),
-                    }));
+                    // The engine's own record names the rule that triggered the ban.
+                    let ban = self
+                        .engine
+                        .bans(d.at)
+                        .into_iter()
+                        .find(|b| b.source == *source && b.rule != "operator")
+                        .unwrap_or_else(|| Ban {
+                            source: *source,
+                            since: d.at,
+                            until: *until,
+                            rule: d.rule.clone(),
+                            by: "tollguard".into(),
+                            why: d.reason.clone(),
+                        });
+                    out.persist.push(Persist::Ban(ban));
                 }
                 Action::Bar { scope, classes } => {
                     if let Some(ks) = self

@@ -402,6 +402,7 @@ Call-ID: 1234\r\nCSeq: 1 OPTIONS\r\nContact: <sip:100@1.1.1.1>\r\nUser-Agent: fr
     let ban = ban.expect("a ban is persisted");
     assert_eq!(ban.source.to_string(), "203.0.113.9");
     assert!(ban.why.contains("friendly-scanner"), "{}", ban.why);
+    assert_eq!(ban.rule, "scanner_user_agent");
     assert!(c.is_banned("203.0.113.9".parse().unwrap(), NIGHT + 1));
     // Anything else from it is dropped, even a clean-looking request.
     c.on_inbound(
@@ -576,4 +577,30 @@ fn inbound_calls_from_the_carrier_go_to_the_pbx_without_a_decision() {
     let (_, dest) = forwarded_invite(&mut out);
     assert_eq!(dest, PBX.parse().unwrap());
     assert_eq!(c.stats.calls_decided, 0);
+}
+
+#[test]
+fn a_flooding_source_is_banned_after_a_few_hundred_requests() {
+    let mut c = core_with("");
+    let mut out = Output::default();
+    let flood = "OPTIONS sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.50:5060;branch=z9hG4bKfl\r\n\
+Max-Forwards: 70\r\nFrom: <sip:100@127.0.0.1>;tag=f\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: fl\r\nCSeq: 1 OPTIONS\r\n\
+User-Agent: Yealink\r\nContent-Length: 0\r\n\r\n";
+    let mut forwarded = 0;
+    for i in 0..5_000 {
+        let m = flood.replace("branch=z9hG4bKfl", &format!("branch=z9hG4bKfl{i}"));
+        c.on_inbound(&inb(&m, "203.0.113.50:5060", 0), now(i), &mut out);
+        forwarded += out.sends.len();
+        out.sends.clear();
+    }
+    assert!(c.is_banned("203.0.113.50".parse().unwrap(), NIGHT + 5_000));
+    assert!(
+        forwarded <= 1_200,
+        "{forwarded} flood requests reached the PBX"
+    );
+    assert!(
+        out.persist
+            .iter()
+            .any(|p| matches!(p, Persist::Ban(b) if b.rule == "request_rate_source"))
+    );
 }

@@ -858,3 +858,89 @@ fn guard_sighup_reloads_the_policy_without_a_restart() {
         "refused after the reload: {r}"
     );
 }
+
+#[test]
+fn guard_legitimate_calls_pass_while_another_source_floods() {
+    if skip_without(&["sipp"]) {
+        return;
+    }
+    let (ga, gp, pbx, car) = (
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+        free_port("127.0.0.2"),
+        free_port("127.0.0.3"),
+    );
+    // A call-centre tenant: its call rules only report (200 calls in 5 s of one account are otherwise, rightly,
+    // stopped), while the source rules that ban a flood stay enforced.
+    let busy = "[[tenant]]\nname = \"office\"\n\n[policy.tenants.office]\nmode = \"shadow\"\n";
+    let g = Guard::start(&config(ga, gp, pbx, car, "udp", busy));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    // About 5000 requests per second from 127.0.0.4 at the access side, until the calls are done.
+    let flooder = std::thread::spawn(move || {
+        let sock = UdpSocket::bind(("127.0.0.4", 0)).unwrap();
+        let me = sock.local_addr().unwrap();
+        let start = Instant::now();
+        let mut sent: u64 = 0;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            let due = start.elapsed().as_millis() as u64 * 5;
+            while sent < due {
+                let m = CLEAN
+                    .replace("HOSTPORT", &me.to_string())
+                    .replace("z9hG4bKclean1", &format!("z9hG4bKflood{sent}"));
+                let _ = sock.send_to(m.as_bytes(), ("127.0.0.1", ga));
+                sent += 1;
+            }
+            std::thread::yield_now();
+        }
+        sent
+    });
+    let mut carrier = sipp(
+        g.dir.path(),
+        "uas_answer.xml",
+        "127.0.0.3",
+        car,
+        "udp",
+        &["-m", "200"],
+    );
+    let target = format!("127.0.0.1:{gp}");
+    let mut calls = sipp(
+        g.dir.path(),
+        "uac_call.xml",
+        "127.0.0.2",
+        free_port("127.0.0.2"),
+        "udp",
+        &[
+            &target,
+            "-m",
+            "200",
+            "-r",
+            "40",
+            "-l",
+            "100",
+            "-s",
+            "0312345678",
+            "-key",
+            "account",
+            "201",
+            "-d",
+            "100",
+        ],
+    );
+    let status = calls.wait(Duration::from_secs(60));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let flood = flooder.join().unwrap();
+    assert!(
+        status.success(),
+        "some of the 200 legitimate calls failed during a flood of {flood} requests: {}",
+        g.log()
+    );
+    assert!(carrier.wait(Duration::from_secs(20)).success());
+    let bans = g.db().active_bans(0).unwrap();
+    assert!(
+        bans.iter()
+            .any(|b| b.source.to_string() == "127.0.0.4" && b.rule == "request_rate_source"),
+        "the flooding source is banned: {bans:?}"
+    );
+    println!("200/200 calls passed during a flood of {flood} requests");
+}
