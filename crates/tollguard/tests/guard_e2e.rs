@@ -944,3 +944,92 @@ fn guard_legitimate_calls_pass_while_another_source_floods() {
     );
     println!("200/200 calls passed during a flood of {flood} requests");
 }
+
+/// Waits until something listens on UDP `ip:port` (our own bind then fails).
+fn wait_udp_bound(ip: &str, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while UdpSocket::bind((ip.parse::<IpAddr>().unwrap(), port)).is_ok() {
+        assert!(Instant::now() < deadline, "nothing listens on {ip}:{port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn guard_password_guessing_against_a_real_registrar_is_counted_and_banned() {
+    if skip_without(&["sipp", "kamailio"]) {
+        return;
+    }
+    let (ga, gp, pbx, car) = (
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+        free_port("127.0.0.2"),
+        free_port("127.0.0.3"),
+    );
+    let g = Guard::start(&config(ga, gp, pbx, car, "udp", ""));
+    // Kamailio with digest authentication is the PBX's registrar.
+    let cfg = std::fs::read_to_string(format!("{SCENARIOS}/registrar.cfg.in"))
+        .unwrap()
+        .replace("@LISTEN@", &format!("127.0.0.2:{pbx}"));
+    let cfg_path = g.path("registrar.cfg");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let kam = Command::new("kamailio")
+        .arg("-f")
+        .arg(&cfg_path)
+        .arg("-P")
+        .arg(g.path("kamailio.pid"))
+        .arg("-w")
+        .arg(g.dir.path())
+        .args(["-m", "32", "-M", "8", "-DD", "-E"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(g.path("kamailio.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let _kam = Proc {
+        child: kam,
+        name: "kamailio".into(),
+    };
+    wait_udp_bound("127.0.0.2", pbx);
+    // A guesser with an ordinary User-Agent tries wrong passwords for ext 201.
+    let target = format!("127.0.0.1:{ga}");
+    let _guesser = sipp(
+        g.dir.path(),
+        "register_guess.xml",
+        "127.0.0.1",
+        free_port("127.0.0.1"),
+        "udp",
+        &[
+            &target,
+            "-m",
+            "40",
+            "-r",
+            "5",
+            "-key",
+            "account",
+            "201",
+            "-au",
+            "201",
+            "-ap",
+            "guess",
+            "-max_retrans",
+            "2",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ban = loop {
+        if let Some(b) = g.db().active_bans(0).unwrap().into_iter().next() {
+            break b;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the guesser was not banned: {}",
+            g.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(ban.source.to_string(), "127.0.0.1");
+    assert!(
+        ban.rule.starts_with("auth") && ban.why.contains("failed to authenticate"),
+        "banned for the registrar's answers: {ban:?}"
+    );
+    println!("guesser banned by {}: {}", ban.rule, ban.why);
+}
