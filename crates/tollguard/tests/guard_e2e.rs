@@ -1033,3 +1033,103 @@ fn guard_password_guessing_against_a_real_registrar_is_counted_and_banned() {
     );
     println!("guesser banned by {}: {}", ban.rule, ban.why);
 }
+
+#[test]
+fn guard_bridges_phones_on_tcp_to_a_pbx_on_udp() {
+    if skip_without(&["sipp"]) {
+        return;
+    }
+    let (ga, gu, pbx, phone) = (
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+        free_port("127.0.0.2"),
+        free_port("127.0.0.1"),
+    );
+    let cfg = format!(
+        "[[listen]]\naddress = \"127.0.0.1:{ga}\"\ntransport = \"tcp\"\nrole = \"access\"\n\n\
+[[listen]]\naddress = \"127.0.0.1:{gu}\"\ntransport = \"udp\"\nrole = \"access\"\n\n\
+[pbx]\naddress = \"127.0.0.2:{pbx}\"\ntransport = \"udp\"\n"
+    );
+    let g = Guard::start(&cfg);
+    let pbx_log = g.path("pbx.log");
+    let pl = pbx_log.display().to_string();
+    let mut pbx_uas = sipp(
+        g.dir.path(),
+        "uas_answer.xml",
+        "127.0.0.2",
+        pbx,
+        "udp",
+        &["-m", "1", "-trace_msg", "-message_file", &pl],
+    );
+    let target = format!("127.0.0.1:{ga}");
+    let mut uac = sipp(
+        g.dir.path(),
+        "uac_call.xml",
+        "127.0.0.1",
+        phone,
+        "tcp",
+        &[
+            &target, "-m", "1", "-s", "201", "-key", "account", "100", "-d", "200",
+        ],
+    );
+    assert!(
+        uac.wait(Duration::from_secs(30)).success(),
+        "TCP phone: {}",
+        g.log()
+    );
+    assert!(
+        pbx_uas.wait(Duration::from_secs(20)).success(),
+        "UDP PBX: {}",
+        g.log()
+    );
+    let seen = std::fs::read_to_string(&pbx_log).unwrap();
+    assert!(
+        seen.contains(&format!("Record-Route: <sip:127.0.0.1:{gu};transport=udp;lr>, <sip:127.0.0.1:{ga};transport=tcp;lr>")),
+        "double Record-Route across transports: {seen}"
+    );
+}
+
+#[test]
+fn guard_call_passes_over_ipv6() {
+    if skip_without(&["sipp"]) {
+        return;
+    }
+    if UdpSocket::bind("[::1]:0").is_err() {
+        println!("skipped: no IPv6 loopback");
+        return;
+    }
+    let (ga, pbx, phone) = (free_port("::1"), free_port("::1"), free_port("::1"));
+    let cfg = format!(
+        "[[listen]]\naddress = \"[::1]:{ga}\"\nrole = \"access\"\n\n[pbx]\naddress = \"[::1]:{pbx}\"\n"
+    );
+    let g = Guard::start(&cfg);
+    let mut pbx_uas = sipp(
+        g.dir.path(),
+        "uas_answer.xml",
+        "::1",
+        pbx,
+        "udp",
+        &["-m", "1"],
+    );
+    let target = format!("[::1]:{ga}");
+    let mut uac = sipp(
+        g.dir.path(),
+        "uac_call.xml",
+        "::1",
+        phone,
+        "udp",
+        &[
+            &target, "-m", "1", "-s", "201", "-key", "account", "100", "-d", "200",
+        ],
+    );
+    assert!(
+        uac.wait(Duration::from_secs(30)).success(),
+        "IPv6 phone: {}",
+        g.log()
+    );
+    assert!(
+        pbx_uas.wait(Duration::from_secs(20)).success(),
+        "IPv6 PBX: {}",
+        g.log()
+    );
+}
