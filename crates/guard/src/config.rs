@@ -131,6 +131,10 @@ struct PeerFile {
     address: Spanned<String>,
     #[serde(default)]
     transport: TransportKind,
+    /// PBX only: add a Path header (RFC 3327) to REGISTERs so that calls to remote phones come through the
+    /// guard (the PBX must honour Path, e.g. Asterisk `support_path = yes`).
+    #[serde(default)]
+    path: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -232,6 +236,7 @@ pub struct Listener {
 pub struct Peer {
     pub address: SocketAddr,
     pub transport: TransportKind,
+    pub path: bool,
 }
 
 /// An IPv4 or IPv6 network (`10.0.0.0/8`, `::1/128`, or a single address).
@@ -501,6 +506,7 @@ impl Settings {
             Some(p) => socket(&mut c, &p.address, "pbx.address").map(|address| Peer {
                 address,
                 transport: p.transport,
+                path: p.path,
             }),
             None => {
                 c.whole("no [pbx] section: add [pbx] address = \"<PBX address>:5060\"");
@@ -511,6 +517,7 @@ impl Settings {
             Some(p) => socket(&mut c, &p.address, "trunk.address").map(|address| Peer {
                 address,
                 transport: p.transport,
+                path: false,
             }),
             None => None,
         };

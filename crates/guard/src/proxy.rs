@@ -639,6 +639,12 @@ impl Core {
         if let Some(rr) = &rr {
             f = f.record_route(rr);
         }
+        let path =
+            (method == Method::Register && listener.role == Role::Access && self.settings.pbx.path)
+                .then(|| format!("<sip:{adv};transport={};lr>", transport.param()));
+        if let Some(p) = &path {
+            f = f.add_header("Path", p);
+        }
         if n_ours > 0 {
             f = if route_rest.is_empty() {
                 f.remove_header("Route")

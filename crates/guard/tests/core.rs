@@ -604,3 +604,35 @@ User-Agent: Yealink\r\nContent-Length: 0\r\n\r\n";
             .any(|p| matches!(p, Persist::Ban(b) if b.rule == "request_rate_source"))
     );
 }
+
+#[test]
+fn path_lets_the_pbx_reach_registered_phones_through_the_guard() {
+    let s = Settings::parse(
+        &CONFIG.replace(
+            "address = \"127.0.0.2:5070\"",
+            "address = \"127.0.0.2:5070\"\npath = true",
+        ),
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    assert!(s.pbx.path);
+    let numbering = Arc::new(Numbering::from_config(&s.numbering).unwrap());
+    let engine = Engine::new(s.policy.clone(), numbering.clone());
+    let mut c = Core::new(Arc::new(s), engine, numbering);
+    let mut out = Output::default();
+    c.on_inbound(&inb(&register("201", 1, false), PHONE, 0), now(0), &mut out);
+    let (fwd, _) = one(&mut out);
+    assert!(
+        text(&fwd).contains("Path: <sip:127.0.0.1:5060;transport=udp;lr>"),
+        "{}",
+        text(&fwd)
+    );
+    // The PBX calls the phone with the Path as Route: the guard forwards to the registered contact.
+    let inv = "INVITE sip:201@198.51.100.7:5066 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKp1\r\n\
+Route: <sip:127.0.0.1:5060;transport=udp;lr>\r\nMax-Forwards: 70\r\nFrom: <sip:100@pbx>;tag=p1\r\nTo: <sip:201@pbx>\r\n\
+Call-ID: p1\r\nCSeq: 1 INVITE\r\nContact: <sip:100@127.0.0.2:5070>\r\nContent-Length: 0\r\n\r\n";
+    c.on_inbound(&inb(inv, PBX, 0), now(10), &mut out);
+    let (fwd, dest) = forwarded_invite(&mut out);
+    assert_eq!(dest, PHONE.parse().unwrap());
+    assert!(!text(&fwd).contains("\r\nRoute:"), "{}", text(&fwd));
+}
