@@ -63,7 +63,8 @@ pub struct Call {
 }
 
 impl Call {
-    fn from_record(file: u16, r: &CallRecordRef<'_>) -> Call {
+    /// Fills this slot from a record, reusing its text buffer (no allocation once the slots are warm).
+    fn fill(&mut self, file: u16, r: &CallRecordRef<'_>) {
         // The extension is what gets hijacked, so it is the account. An Asterisk accountcode that differs
         // from the extension names a group of phones (a customer of an installer, a department): the tenant.
         let account = cdr::extension_from_channel(r.channel)
@@ -77,32 +78,45 @@ impl Call {
         let ua = r.user_agent.unwrap_or("");
         // A 16-column Master.csv has no uniqueid: the file and line name the call instead, so that its answer
         // and end find it.
-        let fallback;
-        let call_id = if r.call_id.is_empty() {
-            fallback = format!("{file}:{}", r.line);
-            fallback.as_str()
+        self.text.clear();
+        if r.call_id.is_empty() {
+            use std::fmt::Write as _;
+            let _ = write!(self.text, "{file}:{}", r.line);
         } else {
-            r.call_id
-        };
-        let parts = [call_id, tenant, account, r.dialed, r.userfield, ua];
-        let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-        let mut cuts = [0u32; 6];
-        for (i, p) in parts.iter().enumerate() {
-            text.push_str(p);
-            cuts[i] = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            self.text.push_str(r.call_id);
         }
+        self.cuts[0] = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        for (i, p) in [tenant, account, r.dialed, r.userfield, ua]
+            .iter()
+            .enumerate()
+        {
+            self.text.push_str(p);
+            self.cuts[i + 1] = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        }
+        self.file = file;
+        self.line = r.line;
+        self.start = r.start_ms();
+        self.answer = r.answer_ms();
+        self.end = r.end_ms();
+        self.duration_secs = r.duration_secs;
+        self.billable_secs = r.billable_secs;
+        self.disposition = r.disposition;
+        self.source_ip = r.source_ip;
+    }
+
+    fn empty() -> Call {
         Call {
-            file,
-            line: r.line,
-            start: r.start_ms(),
-            answer: r.answer_ms(),
-            end: r.end_ms(),
-            duration_secs: r.duration_secs,
-            billable_secs: r.billable_secs,
-            disposition: r.disposition,
-            source_ip: r.source_ip,
-            text,
-            cuts,
+            file: 0,
+            line: 0,
+            start: 0,
+            answer: None,
+            end: 0,
+            duration_secs: 0,
+            billable_secs: 0,
+            disposition: Disposition::Unknown,
+            source_ip: None,
+            text: String::new(),
+            cuts: [0; 6],
         }
     }
 
@@ -174,7 +188,8 @@ pub struct Replay {
     waiting: BinaryHeap<Reverse<(Millis, u64, usize)>>,
     /// Answers and ends to come, by time.
     steps: BinaryHeap<Reverse<(Millis, u64, Step, usize)>>,
-    slots: Vec<Option<Call>>,
+    /// Calls held, by slot; a freed slot keeps its buffer for the next call.
+    slots: Vec<Call>,
     free: Vec<usize>,
     seq: u64,
     latest_start: Millis,
@@ -213,13 +228,19 @@ impl Replay {
 
     /// Feeds one record; releases every call that can no longer be preceded by one still to come.
     pub fn push(&mut self, file: u16, record: &CallRecordRef<'_>, sink: &mut dyn Sink) {
-        let call = Call::from_record(file, record);
-        if call.start < self.last_released {
+        let slot = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Call::empty());
+                self.slots.len() - 1
+            }
+        };
+        self.slots[slot].fill(file, record);
+        let start = self.slots[slot].start;
+        if start < self.last_released {
             self.late_records += 1;
         }
-        self.latest_start = self.latest_start.max(call.start);
-        let slot = self.alloc(call);
-        let start = self.slots[slot].as_ref().map_or(0, |c| c.start);
+        self.latest_start = self.latest_start.max(start);
         self.seq += 1;
         self.waiting.push(Reverse((start, self.seq, slot)));
         let watermark = self.latest_start.saturating_sub(self.reorder_window);
@@ -230,16 +251,6 @@ impl Replay {
     pub fn finish(&mut self, sink: &mut dyn Sink) {
         self.release(None, sink);
         self.run_steps(None, sink);
-    }
-
-    fn alloc(&mut self, call: Call) -> usize {
-        if let Some(i) = self.free.pop() {
-            self.slots[i] = Some(call);
-            i
-        } else {
-            self.slots.push(Some(call));
-            self.slots.len() - 1
-        }
     }
 
     fn release(&mut self, watermark: Option<Millis>, sink: &mut dyn Sink) {
@@ -255,7 +266,7 @@ impl Replay {
     }
 
     fn attempt(&mut self, slot: usize, sink: &mut dyn Sink) {
-        let Some(call) = self.slots[slot].take() else {
+        let Some(call) = self.slots.get(slot) else {
             return;
         };
         self.last_released = self.last_released.max(call.start);
@@ -283,7 +294,7 @@ impl Replay {
             None
         };
         sink.call(Outcome {
-            call: &call,
+            call,
             destination: &destination,
             verdict,
             decisions: &self.decisions,
@@ -296,7 +307,6 @@ impl Replay {
         }
         let answered = call.answered();
         let (answer_at, end_at) = (call.answer.unwrap_or(call.start), call.end.max(call.start));
-        self.slots[slot] = Some(call);
         if answered {
             self.seq += 1;
             self.steps
@@ -313,7 +323,7 @@ impl Replay {
                 break;
             }
             self.steps.pop();
-            let Some(call) = self.slots[slot].take() else {
+            let Some(call) = self.slots.get(slot) else {
                 continue;
             };
             self.decisions.clear();
@@ -346,14 +356,12 @@ impl Replay {
             }
             if !self.decisions.is_empty() {
                 sink.later(LaterDecisions {
-                    call: &call,
+                    call,
                     decisions: &self.decisions,
                 });
             }
             if step == Step::End {
                 self.free.push(slot);
-            } else {
-                self.slots[slot] = Some(call);
             }
         }
     }
