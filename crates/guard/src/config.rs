@@ -49,6 +49,8 @@ pub enum TransportKind {
     #[default]
     Udp,
     Tcp,
+    /// TLS over TCP (listeners only: phones reach the guard over TLS; PBX and carrier use UDP or TCP).
+    Tls,
 }
 
 impl TransportKind {
@@ -56,12 +58,14 @@ impl TransportKind {
         match self {
             TransportKind::Udp => "UDP",
             TransportKind::Tcp => "TCP",
+            TransportKind::Tls => "TLS",
         }
     }
     pub fn param(self) -> &'static str {
         match self {
             TransportKind::Udp => "udp",
             TransportKind::Tcp => "tcp",
+            TransportKind::Tls => "tls",
         }
     }
 }
@@ -123,6 +127,9 @@ struct ListenFile {
     role: Role,
     /// Address written in Via and Record-Route when `address` is a wildcard or behind NAT.
     advertise: Option<Spanned<String>>,
+    /// TLS listeners: certificate chain and private key, PEM files.
+    tls_cert: Option<Spanned<PathBuf>>,
+    tls_key: Option<Spanned<PathBuf>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -229,6 +236,8 @@ pub struct Listener {
     pub role: Role,
     /// host:port written in Via and Record-Route.
     pub advertise: String,
+    /// Certificate chain and key files of a TLS listener.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// The PBX or the carrier.
@@ -486,11 +495,33 @@ impl Settings {
                     ),
                 );
             }
+            let tls = match (l.transport, &l.tls_cert, &l.tls_key) {
+                (TransportKind::Tls, Some(cert), Some(key)) => {
+                    let (cert_p, key_p) = (base.join(cert.get_ref()), base.join(key.get_ref()));
+                    if let Err(e) = crate::transport::tls_server_config(&cert_p, &key_p) {
+                        c.at(cert.span(), format!("listen.tls_cert/tls_key: {e}"));
+                    }
+                    Some((cert_p, key_p))
+                }
+                (TransportKind::Tls, _, _) => {
+                    c.at(
+                        l.address.span(),
+                        "a TLS listener needs tls_cert = \"<chain.pem>\" and tls_key = \"<key.pem>\"",
+                    );
+                    None
+                }
+                (_, Some(cert), _) => {
+                    c.at(cert.span(), "tls_cert is only for transport = \"tls\"");
+                    None
+                }
+                _ => None,
+            };
             listeners.push(Listener {
                 address,
                 transport: l.transport,
                 role: l.role,
                 advertise,
+                tls,
             });
         }
         for role in [Role::Access, Role::Pbx] {
@@ -500,6 +531,16 @@ impl Settings {
                 && file.trunk.is_some()
             {
                 c.whole("a [trunk] is configured but no listener has role = \"pbx\": point the PBX's trunk at a listener with role = \"pbx\"");
+            }
+        }
+        for (name, p) in [("pbx", &file.pbx), ("trunk", &file.trunk)] {
+            if let Some(p) = p
+                && p.transport == TransportKind::Tls
+            {
+                c.at(
+                    p.address.span(),
+                    format!("{name}.transport = \"tls\" is not supported yet: the guard accepts TLS from phones; reach the {name} over udp or tcp"),
+                );
             }
         }
         let pbx = match &file.pbx {

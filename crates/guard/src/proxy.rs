@@ -152,6 +152,8 @@ fn uri_addr(u: &Uri<'_>) -> Option<(SocketAddr, TransportKind)> {
     let ip = s.host().ip()?;
     let t = match s.transport() {
         Some(t) if t.eq_ignore_ascii_case("tcp") => TransportKind::Tcp,
+        Some(t) if t.eq_ignore_ascii_case("tls") => TransportKind::Tls,
+        _ if s.is_secure() => TransportKind::Tls,
         _ => TransportKind::Udp,
     };
     Some((SocketAddr::new(ip, s.port().unwrap_or(5060)), t))
@@ -652,7 +654,7 @@ impl Core {
                 f.replace_header("Route", &route_rest)
             };
         }
-        if transport == TransportKind::Tcp || listener.transport == TransportKind::Tcp {
+        if transport != TransportKind::Udp || listener.transport != TransportKind::Udp {
             f = f.fix_content_length();
         }
         let mut data = Vec::with_capacity(msg.as_bytes().len() + 200);
@@ -1230,7 +1232,9 @@ Reason: SIP;cause=603;text=\"{why}\"\r\nUser-Agent: tollguard\r\nContent-Length:
                 let Some(ip) = host else { return };
                 let port = v.rport().flatten().or(v.port()).unwrap_or(5060);
                 let dest = SocketAddr::new(ip, port);
-                let transport = if v.transport().is_stream() {
+                let transport = if matches!(v.transport(), sip::Transport::Tls) {
+                    TransportKind::Tls
+                } else if v.transport().is_stream() {
                     TransportKind::Tcp
                 } else {
                     TransportKind::Udp
@@ -1244,7 +1248,7 @@ Reason: SIP;cause=603;text=\"{why}\"\r\nUser-Agent: tollguard\r\nContent-Length:
             }
         };
         let mut f = Forward::new(msg).pop_via();
-        if back.transport == TransportKind::Tcp || inb.transport == TransportKind::Tcp {
+        if back.transport != TransportKind::Udp || inb.transport != TransportKind::Udp {
             f = f.fix_content_length();
         }
         let mut data = Vec::with_capacity(msg.as_bytes().len());

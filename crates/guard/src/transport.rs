@@ -7,10 +7,14 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use std::path::Path;
+
 use sip::{Frame, StreamFramer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
 
 use crate::config::{Listener, TransportKind};
 
@@ -78,8 +82,22 @@ impl Transports {
     ) -> std::io::Result<Transports> {
         let mut udp = HashMap::new();
         let mut tcp = Vec::new();
+        let mut tls = Vec::new();
         for (i, l) in listeners.iter().enumerate() {
             match l.transport {
+                TransportKind::Tls => {
+                    let (cert, key) = l.tls.clone().ok_or_else(|| {
+                        std::io::Error::other(format!(
+                            "TLS listener {} has no certificate",
+                            l.address
+                        ))
+                    })?;
+                    let cfg = tls_server_config(&cert, &key).map_err(std::io::Error::other)?;
+                    let s = TcpListener::bind(l.address).await.map_err(|e| {
+                        std::io::Error::new(e.kind(), format!("binding TLS {}: {e}", l.address))
+                    })?;
+                    tls.push((i, s, TlsAcceptor::from(Arc::new(cfg))));
+                }
                 TransportKind::Udp => {
                     let s = UdpSocket::bind(l.address).await.map_err(|e| {
                         std::io::Error::new(e.kind(), format!("binding UDP {}: {e}", l.address))
@@ -107,7 +125,11 @@ impl Transports {
         }
         for (i, l) in tcp {
             let t2 = t.clone();
-            tokio::spawn(async move { t2.accept_loop(i, l).await });
+            tokio::spawn(async move { t2.accept_loop(i, l, None).await });
+        }
+        for (i, l, acceptor) in tls {
+            let t2 = t.clone();
+            tokio::spawn(async move { t2.accept_loop(i, l, Some(acceptor)).await });
         }
         Ok(t)
     }
@@ -117,12 +139,38 @@ impl Transports {
         self.udp.get(&listener).and_then(|s| s.local_addr().ok())
     }
 
-    async fn accept_loop(self, listener: usize, l: TcpListener) {
+    async fn accept_loop(self, listener: usize, l: TcpListener, tls: Option<TlsAcceptor>) {
         loop {
             match l.accept().await {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    self.spawn_conn(stream, peer, listener);
+                    match &tls {
+                        None => {
+                            self.spawn_conn(stream, peer, listener, TransportKind::Tcp);
+                        }
+                        Some(acceptor) => {
+                            // The handshake runs in its own task so that a slow client cannot stall accepts.
+                            let (acceptor, me) = (acceptor.clone(), self.clone());
+                            tokio::spawn(async move {
+                                let hs = tokio::time::timeout(
+                                    std::time::Duration::from_secs(10),
+                                    acceptor.accept(stream),
+                                )
+                                .await;
+                                match hs {
+                                    Ok(Ok(s)) => {
+                                        me.spawn_conn(s, peer, listener, TransportKind::Tls);
+                                    }
+                                    Ok(Err(e)) => {
+                                        tracing::info!(peer = %peer, error = %e, "TLS handshake failed")
+                                    }
+                                    Err(_) => {
+                                        tracing::info!(peer = %peer, "TLS handshake timed out")
+                                    }
+                                }
+                            });
+                        }
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "TCP accept failed");
@@ -132,12 +180,16 @@ impl Transports {
         }
     }
 
-    fn spawn_conn(
+    fn spawn_conn<S>(
         &self,
-        stream: TcpStream,
+        stream: S,
         peer: SocketAddr,
         listener: usize,
-    ) -> mpsc::Sender<Vec<u8>> {
+        transport: TransportKind,
+    ) -> mpsc::Sender<Vec<u8>>
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
         let id = self
             .next_conn
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -145,7 +197,7 @@ impl Transports {
         if let Ok(mut m) = self.conns.lock() {
             m.insert(id, (peer, tx.clone()));
         }
-        let (mut rd, mut wr) = stream.into_split();
+        let (mut rd, mut wr) = tokio::io::split(stream);
         let conns = self.conns.clone();
         tokio::spawn(async move {
             while let Some(b) = rx.recv().await {
@@ -183,7 +235,7 @@ impl Transports {
                             data,
                             source: peer,
                             listener,
-                            transport: TransportKind::Tcp,
+                            transport,
                             conn: Some(id),
                         };
                         if inbound.send(m).await.is_err() {
@@ -223,7 +275,7 @@ impl Transports {
                     None => tracing::warn!(dest = %hop.dest, "no UDP listener to send from"),
                 }
             }
-            TransportKind::Tcp => {
+            TransportKind::Tcp | TransportKind::Tls => {
                 let existing = self.conns.lock().ok().and_then(|m| {
                     hop.conn
                         .and_then(|c| m.get(&c).map(|x| x.1.clone()))
@@ -235,10 +287,15 @@ impl Transports {
                 });
                 let sender = match existing {
                     Some(s) => s,
+                    None if hop.transport == TransportKind::Tls => {
+                        // The guard does not open TLS connections (phones keep theirs open).
+                        tracing::info!(dest = %hop.dest, "no TLS connection to this address; message dropped");
+                        return;
+                    }
                     None => match TcpStream::connect(hop.dest).await {
                         Ok(stream) => {
                             let _ = stream.set_nodelay(true);
-                            self.spawn_conn(stream, hop.dest, hop.listener)
+                            self.spawn_conn(stream, hop.dest, hop.listener, TransportKind::Tcp)
                         }
                         Err(e) => {
                             tracing::info!(dest = %hop.dest, error = %e, "TCP connect failed");
@@ -252,6 +309,28 @@ impl Transports {
             }
         }
     }
+}
+
+/// A TLS server configuration from PEM files (certificate chain, private key). The error says what is wrong
+/// in words for `check-config`.
+pub fn tls_server_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| format!("cannot read certificates from {}: {e}", cert.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("bad certificate in {}: {e}", cert.display()))?;
+    if chain.is_empty() {
+        return Err(format!("no certificate in {}", cert.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("cannot read a private key from {}: {e}", key.display()))?;
+    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("certificate and key do not fit together: {e}"))
 }
 
 async fn udp_loop(listener: usize, s: Arc<UdpSocket>, tx: mpsc::Sender<Inbound>) {
