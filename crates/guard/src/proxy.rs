@@ -251,6 +251,41 @@ impl Core {
             .ban(ban.source, ban.since, ban.until, &ban.by, &ban.why);
     }
 
+    /// Lifts a ban (an operator removed it from the store).
+    pub fn lift_ban(&mut self, ip: IpAddr) {
+        self.bans.remove(&ip);
+        self.engine.lift_ban(ip);
+        tracing::warn!(source = %ip, "ban lifted by an operator");
+    }
+
+    /// Sets a kill switch an operator wrote to the store: the scope is barred at once and its calls in
+    /// progress to the barred classes are ended (BYE to both sides).
+    pub fn operator_kill_switch(&mut self, ks: &KillSwitch, now: Now, out: &mut Output) {
+        let (set, ids) =
+            self.engine
+                .set_kill_switch(ks.scope.clone(), ks.classes, now.engine, &ks.by, &ks.why);
+        tracing::warn!(scope = %set.scope, classes = %set.classes, by = %set.by, why = %set.why, calls = ids.len(), "kill switch set by an operator");
+        let why = format!("kill switch by {}: {}", set.by, set.why);
+        for id in ids {
+            self.end_call(&id, &why, now, out);
+        }
+    }
+
+    /// Lifts the engine's kill switch of this scope and classes (an operator lifted it in the store).
+    pub fn lift_kill_switch(&mut self, scope: &engine::BarScope, classes: engine::ClassSet) {
+        let ids: Vec<u64> = self
+            .engine
+            .kill_switches()
+            .iter()
+            .filter(|k| &k.scope == scope && k.classes == classes)
+            .map(|k| k.id)
+            .collect();
+        for id in ids {
+            self.engine.lift_kill_switch(id);
+            tracing::warn!(scope = %scope, "kill switch lifted by an operator");
+        }
+    }
+
     pub fn is_banned(&self, ip: IpAddr, now: Millis) -> bool {
         self.bans.get(&ip).is_some_and(|u| *u > now)
     }

@@ -74,6 +74,9 @@ enum StoreJob {
 /// A guard that is bound and ready to run.
 pub struct Guard {
     config_path: PathBuf,
+    /// A second (reading) connection to the store: bans and kill switches that operators write there
+    /// (through the API or `tollguard` commands) are picked up while running.
+    watch: Option<StoreWatch>,
     core: Core,
     transports: Transports,
     inbound: mpsc::Receiver<Inbound>,
@@ -137,9 +140,14 @@ impl Guard {
         );
         let (tx, rx) = mpsc::channel(16_384);
         let transports = Transports::bind(&settings.listeners, tx).await?;
+        let watch = match &settings.store_path {
+            Some(p) => Some(StoreWatch::new(Store::open(p)?, &core)),
+            None => None,
+        };
         let store_tx = store.map(spawn_store);
         Ok(Guard {
             config_path: config_path.to_owned(),
+            watch,
             core,
             transports,
             inbound: rx,
@@ -177,6 +185,7 @@ impl Guard {
         )));
         #[cfg(unix)]
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mut watch_tick = tokio::time::interval(Duration::from_secs(1));
         let mut out = Output::default();
         loop {
             #[cfg(unix)]
@@ -216,6 +225,11 @@ impl Guard {
                         let _ = tx.send(StoreJob::Snapshot(self.clock.now().engine, Box::new(snap)));
                     }
                 }
+                _ = watch_tick.tick() => {
+                    if let Some(w) = self.watch.as_mut() {
+                        w.poll(&mut self.core, self.clock.now(), &mut out);
+                    }
+                }
                 _ = hup_fut => self.reload(),
                 _ = &mut shutdown => break,
             }
@@ -251,6 +265,89 @@ impl Guard {
             Err(e) => {
                 tracing::error!(error = %e, "policy NOT reloaded: the configuration has errors; the old policy stays in force");
             }
+        }
+    }
+}
+
+/// What the guard has seen in the store, so that a row that disappears (a ban lifted, a kill switch lifted by
+/// an operator) can be told from one the guard wrote itself and that is not persisted yet.
+struct StoreWatch {
+    store: Store,
+    bans: std::collections::HashMap<std::net::IpAddr, Millis>,
+    switches: Vec<(engine::BarScope, engine::ClassSet)>,
+}
+
+impl StoreWatch {
+    fn new(store: Store, core: &Core) -> StoreWatch {
+        let switches = core
+            .engine()
+            .kill_switches()
+            .iter()
+            .map(|k| (k.scope.clone(), k.classes))
+            .collect();
+        StoreWatch {
+            store,
+            bans: std::collections::HashMap::new(),
+            switches,
+        }
+    }
+
+    fn poll(&mut self, core: &mut Core, now: crate::proxy::Now, out: &mut Output) {
+        match self.store.active_bans(now.engine) {
+            Ok(bans) => {
+                for b in &bans {
+                    if self.bans.get(&b.source) != Some(&b.until) {
+                        if !core.is_banned(b.source, now.engine) {
+                            tracing::warn!(source = %b.source, why = %b.why, "ban set by an operator");
+                            core.restore_ban(b);
+                        }
+                        self.bans.insert(b.source, b.until);
+                    }
+                }
+                let gone: Vec<_> = self
+                    .bans
+                    .keys()
+                    .filter(|ip| !bans.iter().any(|b| b.source == **ip))
+                    .copied()
+                    .collect();
+                for ip in gone {
+                    self.bans.remove(&ip);
+                    if core.is_banned(ip, now.engine) {
+                        core.lift_ban(ip);
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "reading bans from the store"),
+        }
+        match self.store.active_kill_switches() {
+            Ok(ks) => {
+                for k in &ks {
+                    let key = (k.scope.clone(), k.classes);
+                    if !self.switches.contains(&key) {
+                        let known = core
+                            .engine()
+                            .kill_switches()
+                            .iter()
+                            .any(|e| e.scope == k.scope && e.classes == k.classes);
+                        if !known {
+                            core.operator_kill_switch(k, now, out);
+                        }
+                        self.switches.push(key);
+                    }
+                }
+                let gone: Vec<_> = self
+                    .switches
+                    .iter()
+                    .filter(|(s, c)| !ks.iter().any(|k| &k.scope == s && k.classes == *c))
+                    .cloned()
+                    .collect();
+                for (scope, classes) in gone {
+                    self.switches
+                        .retain(|(s, c)| !(s == &scope && *c == classes));
+                    core.lift_kill_switch(&scope, classes);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "reading kill switches from the store"),
         }
     }
 }

@@ -415,6 +415,14 @@ fn guard_blocked_international_call_is_refused_with_the_reason_at_the_pbx() {
     }
 }
 
+/// True when a SIPp message trace holds a BYE written by the guard itself (a call ended from the middle).
+fn guard_bye_in(trace: &str) -> bool {
+    trace.split("-----").any(|m| {
+        m.lines().any(|l| l.starts_with("BYE "))
+            && m.lines().any(|l| l.trim() == "User-Agent: tollguard")
+    })
+}
+
 fn count_invites(log: &Path, prefix: &str) -> usize {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let mut ids: Vec<&str> = Vec::new();
@@ -570,15 +578,14 @@ fn guard_replay_of_2015_is_stopped_while_other_calls_and_emergency_pass() {
     );
     assert_eq!(count_invites(&carrier_log, "110"), 1);
     // The kill switch that the engine set ended the fraud calls in progress: both sides got the guard's BYE.
-    let bye = "User-Agent: tollguard";
     let carrier_seen = std::fs::read_to_string(&carrier_log).unwrap_or_default();
     let pbx_seen = std::fs::read_to_string(&attack_log).unwrap_or_default();
     assert!(
-        carrier_seen.contains(bye),
+        guard_bye_in(&carrier_seen),
         "the carrier got no BYE from the guard"
     );
     assert!(
-        pbx_seen.contains(bye),
+        guard_bye_in(&pbx_seen),
         "the hijacked PBX leg got no BYE from the guard"
     );
 }
@@ -1131,5 +1138,104 @@ fn guard_call_passes_over_ipv6() {
         pbx_uas.wait(Duration::from_secs(20)).success(),
         "IPv6 PBX: {}",
         g.log()
+    );
+}
+
+#[test]
+fn guard_operator_kill_switch_ends_calls_in_progress_and_bars_new_ones() {
+    if skip_without(&["sipp"]) {
+        return;
+    }
+    let (ga, gp, pbx, car) = (
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+        free_port("127.0.0.2"),
+        free_port("127.0.0.3"),
+    );
+    let g = Guard::start(&config(ga, gp, pbx, car, "udp", ""));
+    let (carrier_log, pbx_log) = (g.path("carrier.log"), g.path("pbx.log"));
+    let (cl, pl) = (
+        carrier_log.display().to_string(),
+        pbx_log.display().to_string(),
+    );
+    let _carrier = sipp(
+        g.dir.path(),
+        "uas_answer.xml",
+        "127.0.0.3",
+        car,
+        "udp",
+        &["-trace_msg", "-message_file", &cl],
+    );
+    let target = format!("127.0.0.1:{gp}");
+    // A domestic call that would last 20 s.
+    let _call = sipp(
+        g.dir.path(),
+        "uac_call.xml",
+        "127.0.0.2",
+        free_port("127.0.0.2"),
+        "udp",
+        &[
+            &target,
+            "-m",
+            "1",
+            "-s",
+            "0312345678",
+            "-key",
+            "account",
+            "201",
+            "-d",
+            "20000",
+            "-trace_msg",
+            "-message_file",
+            &pl,
+        ],
+    );
+    g.wait_log("guard.log", "outbound call decided");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&carrier_log)
+        .unwrap_or_default()
+        .contains("ACK sip:")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the call was not answered: {}",
+            g.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // An operator bars every account from every paid destination (as the API would: through the store).
+    let ks = engine::KillSwitch {
+        id: 900,
+        scope: engine::BarScope::All,
+        classes: engine::ClassSet::ALL_EXTERNAL,
+        since: 0,
+        by: "operator alice".into(),
+        why: "PBX compromised, investigating".into(),
+    };
+    g.db().put_kill_switch(&ks).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let c = std::fs::read_to_string(&carrier_log).unwrap_or_default();
+        let p = std::fs::read_to_string(&pbx_log).unwrap_or_default();
+        if guard_bye_in(&c) && guard_bye_in(&p) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "both sides should get the guard's BYE: {}",
+            g.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // No new call to the barred classes passes; emergency still does not need it (see the replay test).
+    let r = udp_request(
+        "127.0.0.2",
+        gp,
+        &invite_text("0312345678", "202", "after-kill"),
+    );
+    let r = r.expect("an answer");
+    assert!(
+        r.starts_with("SIP/2.0 403") && r.contains("operator alice"),
+        "{r}"
     );
 }
