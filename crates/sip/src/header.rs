@@ -142,115 +142,79 @@ impl HeaderName {
             };
         }
         let first = name.first().map_or(0, |b| b | 0x20);
-        let candidates: &[HeaderName] = match name.len() {
-            2 => match first {
-                b't' => &[To],
-                _ => &[],
-            },
-            3 => match first {
-                b'v' => &[Via],
-                _ => &[],
-            },
-            4 => match first {
-                b'f' => &[From],
-                b'c' => &[CSeq],
-                b'd' => &[Date],
-                _ => &[],
-            },
-            5 => match first {
-                b'r' => &[Route],
-                b'a' => &[Allow],
-                b'e' => &[Event],
-                _ => &[],
-            },
-            6 => match first {
-                b's' => &[Server],
-                b'a' => &[Accept],
-                b'r' => &[Reason],
-                _ => &[],
-            },
-            7 => match first {
-                b'c' => &[CallId, Contact],
-                b'e' => &[Expires],
-                b's' => &[Subject],
-                b'r' => &[Require],
-                b'w' => &[Warning],
-                _ => &[],
-            },
-            8 => match first {
-                b'r' => &[ReferTo],
-                b'i' => &[Identity],
-                _ => &[],
-            },
-            9 => match first {
-                b's' => &[Supported],
-                b'd' => &[Diversion],
-                _ => &[],
-            },
-            10 => match first {
-                b'u' => &[UserAgent],
-                _ => &[],
-            },
-            11 => match first {
-                b'r' => &[ReferredBy, RetryAfter],
-                _ => &[],
-            },
-            12 => match first {
-                b'm' => &[MaxForwards],
-                b'c' => &[ContentType],
-                b'r' => &[RecordRoute],
-                b'a' => &[AllowEvents],
-                _ => &[],
-            },
-            13 => match first {
-                b'a' => &[Authorization],
-                b'p' => &[ProxyRequire],
-                _ => &[],
-            },
-            14 => match first {
-                b'c' => &[ContentLength],
-                b'a' => &[AcceptContact],
-                _ => &[],
-            },
-            15 => match first {
-                b's' => &[SessionExpires],
-                _ => &[],
-            },
-            16 => match first {
-                b'w' => &[WwwAuthenticate],
-                b'c' => &[ContentEncoding],
-                _ => &[],
-            },
-            18 => match first {
-                b'p' => &[ProxyAuthenticate],
-                _ => &[],
-            },
-            19 => match first {
-                b'p' => &[ProxyAuthorization, PAssertedIdentity],
-                b'r' => &[RequestDisposition],
-                _ => &[],
-            },
-            20 => match first {
-                b'p' => &[PPreferredIdentity],
-                _ => &[],
-            },
-            _ => &[],
-        };
-        for &c in candidates {
-            // Canonical names hold only letters and '-', so OR-ing 0x20 on both sides is an exact
-            // case-insensitive comparison (no other token byte maps onto a letter or '-').
-            let canon = c.as_str().as_bytes();
-            if canon.len() == name.len()
-                && canon
-                    .iter()
-                    .zip(name)
-                    .all(|(a, b)| (a | 0x20) == (b | 0x20))
-            {
-                return c;
+        // One or two candidates per (length, first letter); each is checked with a word-wise case-folding
+        // compare against the lower-case canonical name.
+        let hit = |h: HeaderName, lower: &'static [u8]| eq_fold(name, lower).then_some(h);
+        let found = match (name.len(), first) {
+            (2, b't') => hit(To, b"to"),
+            (3, b'v') => hit(Via, b"via"),
+            (4, b'f') => hit(From, b"from"),
+            (4, b'c') => hit(CSeq, b"cseq"),
+            (4, b'd') => hit(Date, b"date"),
+            (5, b'r') => hit(Route, b"route"),
+            (5, b'a') => hit(Allow, b"allow"),
+            (5, b'e') => hit(Event, b"event"),
+            (6, b's') => hit(Server, b"server"),
+            (6, b'a') => hit(Accept, b"accept"),
+            (6, b'r') => hit(Reason, b"reason"),
+            (7, b'c') => hit(CallId, b"call-id").or_else(|| hit(Contact, b"contact")),
+            (7, b'e') => hit(Expires, b"expires"),
+            (7, b's') => hit(Subject, b"subject"),
+            (7, b'r') => hit(Require, b"require"),
+            (7, b'w') => hit(Warning, b"warning"),
+            (8, b'r') => hit(ReferTo, b"refer-to"),
+            (8, b'i') => hit(Identity, b"identity"),
+            (9, b's') => hit(Supported, b"supported"),
+            (9, b'd') => hit(Diversion, b"diversion"),
+            (10, b'u') => hit(UserAgent, b"user-agent"),
+            (11, b'r') => {
+                hit(ReferredBy, b"referred-by").or_else(|| hit(RetryAfter, b"retry-after"))
             }
-        }
-        Other
+            (12, b'm') => hit(MaxForwards, b"max-forwards"),
+            (12, b'c') => hit(ContentType, b"content-type"),
+            (12, b'r') => hit(RecordRoute, b"record-route"),
+            (12, b'a') => hit(AllowEvents, b"allow-events"),
+            (13, b'a') => hit(Authorization, b"authorization"),
+            (13, b'p') => hit(ProxyRequire, b"proxy-require"),
+            (14, b'c') => hit(ContentLength, b"content-length"),
+            (14, b'a') => hit(AcceptContact, b"accept-contact"),
+            (15, b's') => hit(SessionExpires, b"session-expires"),
+            (16, b'w') => hit(WwwAuthenticate, b"www-authenticate"),
+            (16, b'c') => hit(ContentEncoding, b"content-encoding"),
+            (18, b'p') => hit(ProxyAuthenticate, b"proxy-authenticate"),
+            (19, b'p') => hit(ProxyAuthorization, b"proxy-authorization")
+                .or_else(|| hit(PAssertedIdentity, b"p-asserted-identity")),
+            (19, b'r') => hit(RequestDisposition, b"request-disposition"),
+            (20, b'p') => hit(PPreferredIdentity, b"p-preferred-identity"),
+            _ => None,
+        };
+        found.unwrap_or(Other)
     }
+}
+
+/// Case-insensitive equality with a lower-case canonical name, eight bytes at a time. Canonical names hold
+/// only letters and '-', so OR-ing 0x20 into the received bytes is an exact comparison for token bytes: no
+/// other token byte maps onto a lower-case letter or '-' (the same rule the byte-wise compare used before).
+#[inline(always)]
+fn eq_fold(name: &[u8], lower: &[u8]) -> bool {
+    if name.len() != lower.len() {
+        return false;
+    }
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    let mut a = name.chunks_exact(8);
+    let mut b = lower.chunks_exact(8);
+    for (x, y) in (&mut a).zip(&mut b) {
+        let (Ok(x), Ok(y)) = (<[u8; 8]>::try_from(x), <[u8; 8]>::try_from(y)) else {
+            return false;
+        };
+        if u64::from_le_bytes(x) | FOLD != u64::from_le_bytes(y) {
+            return false;
+        }
+    }
+    a.remainder()
+        .iter()
+        .zip(b.remainder())
+        .all(|(x, y)| (x | 0x20) == *y)
 }
 
 #[cfg(test)]

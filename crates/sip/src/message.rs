@@ -118,6 +118,7 @@ pub struct Message<'a> {
     top_via: Option<Via<'a>>,
     via_count: usize,
     contact: Option<Contact<'a>>,
+    contact_count: usize,
     from: Option<NameAddr<'a>>,
     to: Option<NameAddr<'a>>,
     call_id: Option<&'a str>,
@@ -306,8 +307,13 @@ impl<'a> Message<'a> {
 
     /// Every Via entry, top first (validated at parse time).
     pub fn via(&self) -> impl Iterator<Item = Via<'a>> + '_ {
-        self.header_values(HeaderName::Via)
-            .filter_map(|v| Via::parse(v).ok())
+        // The top entry was kept at parse time; only further entries (rare) are parsed again.
+        self.top_via.into_iter().chain(
+            self.header_values(HeaderName::Via)
+                .skip(1)
+                .take(self.via_count.saturating_sub(1))
+                .filter_map(|v| Via::parse(v).ok()),
+        )
     }
     pub fn top_via(&self) -> Option<&Via<'a>> {
         self.top_via.as_ref()
@@ -345,8 +351,13 @@ impl<'a> Message<'a> {
     }
     /// Contact elements over every Contact line (validated at parse time).
     pub fn contacts(&self) -> impl Iterator<Item = Contact<'a>> + '_ {
-        self.header_values(HeaderName::Contact)
-            .filter_map(|v| Contact::parse(v).ok())
+        // The first element was kept at parse time; only further elements are parsed again.
+        self.contact.into_iter().chain(
+            self.header_values(HeaderName::Contact)
+                .skip(1)
+                .take(self.contact_count.saturating_sub(1))
+                .filter_map(|v| Contact::parse(v).ok()),
+        )
     }
     /// Route elements, topmost first (validated at parse time).
     pub fn routes(&self) -> impl Iterator<Item = NameAddr<'a>> + '_ {
@@ -507,30 +518,50 @@ fn check_version(v: &str) -> Result<(), ParseError> {
     }
 }
 
+/// Index of the first byte at or after `from` that is below 0x20 or DEL (line ends, HT, other controls), or
+/// `s.len()`. One pass finds both the end of a header line and any control byte in it. SWAR, eight bytes at
+/// a time: `x - 0x20..` borrows out of exactly the bytes below 0x20, and the lowest flagged byte of a word is
+/// always exact (a borrow only runs towards higher bytes), which is the one taken.
 #[inline]
-fn has_ctl(s: &[u8]) -> bool {
-    #[inline]
-    fn bad(c: u8) -> bool {
-        (c < 0x20 && c != b'\t' && c != b'\r' && c != b'\n') || c == 0x7f
-    }
-    // SWAR pre-check, 8 bytes at a time: "some byte < 0x20 or == 0x7f" (may over-report after a hit, never
-    // under-report), then the exact check only for that word. HT and folded CRLF are rare in real traffic.
+fn next_special(s: &[u8], from: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = s.chunks_exact(8);
-    for c in &mut chunks {
-        let Ok(arr) = <[u8; 8]>::try_from(c) else {
-            continue;
+    let mut i = from;
+    while let Some(w) = s.get(i..i + 8) {
+        let Ok(arr) = <[u8; 8]>::try_from(w) else {
+            break;
         };
         let x = u64::from_le_bytes(arr);
         let lt = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
         let y = x ^ (0x7f * ONES);
         let del = y.wrapping_sub(ONES) & !y & HIGH;
-        if (lt | del) != 0 && c.iter().any(|&b| bad(b)) {
-            return true;
+        let hit = lt | del;
+        if hit != 0 {
+            return i + (hit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = s.get(i) {
+        if c < 0x20 || c == 0x7f {
+            return i;
+        }
+        i += 1;
+    }
+    s.len()
+}
+
+/// True when `s` holds a control byte other than HT, CR and LF (the reference the line scan is tested by).
+#[cfg(test)]
+fn has_ctl(s: &[u8]) -> bool {
+    let mut i = 0;
+    loop {
+        let p = next_special(s, i);
+        match s.get(p) {
+            None => return false,
+            Some(b'\t' | b'\r' | b'\n') => i = p + 1,
+            Some(_) => return true,
         }
     }
-    chunks.remainder().iter().any(|&b| bad(b))
 }
 
 fn first_ctl(s: &[u8]) -> u8 {
@@ -588,6 +619,7 @@ fn parse_head<'a>(b: &'a [u8], limits: &Limits, datagram: bool) -> Result<Messag
         top_via: None,
         via_count: 0,
         contact: None,
+        contact_count: 0,
         from: None,
         to: None,
         call_id: None,
@@ -641,17 +673,17 @@ fn parse_head<'a>(b: &'a [u8], limits: &Limits, datagram: bool) -> Result<Messag
         let vs_raw = i;
         let mut folds = 0usize;
         let mut j = i;
+        let mut ctl = false;
         let (ve_raw, le) = loop {
-            match memchr::memchr2(b'\r', b'\n', &b[j..]) {
+            let p = next_special(b, j);
+            match b.get(p) {
                 None => {
                     unterminated = true;
                     break (b.len(), b.len());
                 }
-                Some(k) => {
-                    let p = j + k;
-                    if b[p] == b'\n' {
-                        return Err(ParseError::BareLf { line });
-                    }
+                Some(b'\t') => j = p + 1,
+                Some(b'\n') => return Err(ParseError::BareLf { line }),
+                Some(b'\r') => {
                     match b.get(p + 1) {
                         Some(b'\n') => {}
                         None => {
@@ -674,6 +706,11 @@ fn parse_head<'a>(b: &'a [u8], limits: &Limits, datagram: bool) -> Result<Messag
                     }
                     break (p, p + 2);
                 }
+                Some(_) => {
+                    // A control byte: judged once the whole line is known (line-end errors come first).
+                    ctl = true;
+                    j = p + 1;
+                }
             }
         };
         if le - ns > max_line {
@@ -684,7 +721,7 @@ fn parse_head<'a>(b: &'a [u8], limits: &Limits, datagram: bool) -> Result<Messag
         }
         let name = HeaderName::parse(&b[ns..ns + nlen]);
         let raw_value = &b[vs_raw..ve_raw];
-        if has_ctl(raw_value) {
+        if ctl {
             let strict = matches!(
                 name,
                 HeaderName::CallId
@@ -815,6 +852,7 @@ impl<'a> Message<'a> {
                 HeaderName::Contact => {
                     for part in CommaSplit::new(v) {
                         let c = Contact::parse(part).map_err(&err)?;
+                        self.contact_count += 1;
                         self.contact.get_or_insert(c);
                     }
                 }

@@ -565,10 +565,16 @@ impl<'a> Iterator for ParamIter<'a> {
 }
 
 /// Validates a header parameter list (after the first ';'): every item non-empty, names tokens, values
-/// tokens/hosts or quoted strings.
-pub(crate) fn check_header_params(s: &str) -> Result<(), crate::error::ValueError> {
+/// tokens/hosts or quoted strings. Also returns the value of the first parameter called `want` (lower-case
+/// ASCII, matched ignoring case), exactly as [`Params::get`] would find it in the validated list: quotes
+/// stripped, "" for a flag. Lets the parse-time check cache `branch` and `tag` without a second scan.
+pub(crate) fn check_header_params_find<'s>(
+    s: &'s str,
+    want: &[u8],
+) -> Result<Option<&'s str>, crate::error::ValueError> {
     use crate::error::ValueError;
     let b = s.as_bytes();
+    let mut found: Option<&'s str> = None;
     let mut i = 0;
     loop {
         i = chars::skip_lws(b, i);
@@ -580,22 +586,36 @@ pub(crate) fn check_header_params(s: &str) -> Result<(), crate::error::ValueErro
                 ValueError::BadParameter
             });
         }
+        let hit = found.is_none()
+            && n == want.len()
+            && b.get(i..i + n).is_some_and(|name| {
+                name.iter()
+                    .zip(want)
+                    .all(|(a, w)| a.to_ascii_lowercase() == *w)
+            });
         i = chars::skip_lws(b, i + n);
+        let mut value = "";
         if b.get(i) == Some(&b'=') {
             i = chars::skip_lws(b, i + 1);
             if b.get(i) == Some(&b'"') {
-                i = chars::quoted_end(b, i).ok_or(ValueError::UnterminatedQuote)?;
+                let e = chars::quoted_end(b, i).ok_or(ValueError::UnterminatedQuote)?;
+                value = s.get(i + 1..e - 1).unwrap_or("");
+                i = e;
             } else {
                 let v = chars::run(b, i, &GEN_VALUE);
                 if v == 0 {
                     return Err(ValueError::BadParameter);
                 }
+                value = s.get(i..i + v).unwrap_or("");
                 i += v;
             }
             i = chars::skip_lws(b, i);
         }
+        if hit {
+            found = Some(value);
+        }
         match b.get(i) {
-            None => return Ok(()),
+            None => return Ok(found),
             Some(b';') => i += 1,
             Some(_) => return Err(ValueError::BadParameter),
         }
@@ -704,8 +724,16 @@ mod tests {
         assert_eq!(p.get("q"), Some("0.33"));
         assert_eq!(p.get("x"), Some("a;b"));
         assert_eq!(p.get("flag"), Some(""));
-        assert!(check_header_params(" tag = 1918 ;  q = 0.33 ; x=\"a;b\" ; flag").is_ok());
-        assert!(check_header_params(";").is_err());
-        assert!(check_header_params("a;;b").is_err());
+        let list = " tag = 1918 ;  q = 0.33 ; x=\"a;b\" ; flag";
+        assert_eq!(check_header_params_find(list, b""), Ok(None));
+        for name in ["tag", "q", "x", "flag", "none"] {
+            assert_eq!(
+                check_header_params_find(list, name.as_bytes()),
+                Ok(p.get(name)),
+                "{name}"
+            );
+        }
+        assert!(check_header_params_find(";", b"").is_err());
+        assert!(check_header_params_find("a;;b", b"").is_err());
     }
 }

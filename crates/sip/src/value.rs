@@ -119,6 +119,8 @@ pub struct Via<'a> {
     host: Host<'a>,
     port: Option<u16>,
     params: Params<'a>,
+    /// `branch` found while the parameters were validated (what `params.get("branch")` returns).
+    branch: Option<&'a str>,
 }
 
 /// RFC 3261 branch magic cookie.
@@ -174,12 +176,11 @@ impl<'a> Via<'a> {
             sb_end = i;
         }
         i = chars::skip_lws(b, i);
-        let params = match b.get(i) {
-            None => "",
+        let (params, branch) = match b.get(i) {
+            None => ("", None),
             Some(b';') => {
                 let p = &s[i + 1..];
-                uri::check_header_params(p)?;
-                p
+                (p, uri::check_header_params_find(p, b"branch")?)
             }
             Some(_) => return Err(ValueError::BadHost),
         };
@@ -190,6 +191,7 @@ impl<'a> Via<'a> {
             host,
             port,
             params: Params::new(params),
+            branch,
         })
     }
 
@@ -217,8 +219,9 @@ impl<'a> Via<'a> {
     pub fn params(&self) -> Params<'a> {
         self.params
     }
+    #[inline]
     pub fn branch(&self) -> Option<&'a str> {
-        self.params.get("branch")
+        self.branch
     }
     /// True when the branch starts with the RFC 3261 magic cookie and has something after it.
     pub fn has_rfc3261_branch(&self) -> bool {
@@ -248,6 +251,8 @@ pub struct NameAddr<'a> {
     display: Option<&'a str>,
     uri: Uri<'a>,
     params: Params<'a>,
+    /// `tag` found while the parameters were validated (what `params.get("tag")` returns).
+    tag: Option<&'a str>,
 }
 
 impl<'a> NameAddr<'a> {
@@ -311,12 +316,11 @@ impl<'a> NameAddr<'a> {
         };
         let uri = Uri::parse(uri_text)?;
         let i = chars::skip_lws(b, rest_at);
-        let params = match b.get(i) {
-            None => "",
+        let (params, tag) = match b.get(i) {
+            None => ("", None),
             Some(b';') => {
                 let p = &s[i + 1..];
-                uri::check_header_params(p)?;
-                p
+                (p, uri::check_header_params_find(p, b"tag")?)
             }
             Some(b',') => return Err(ValueError::MultipleValues),
             Some(_) => return Err(ValueError::TrailingGarbage),
@@ -326,6 +330,7 @@ impl<'a> NameAddr<'a> {
             display,
             uri,
             params: Params::new(params),
+            tag,
         })
     }
 
@@ -343,8 +348,9 @@ impl<'a> NameAddr<'a> {
     pub fn params(&self) -> Params<'a> {
         self.params
     }
+    #[inline]
     pub fn tag(&self) -> Option<&'a str> {
-        self.params.get("tag")
+        self.tag
     }
     pub fn param(&self, name: &str) -> Option<&'a str> {
         self.params.get(name)
