@@ -40,6 +40,16 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
+    if n == 0 {
+        // `parse_loop 0`: sizes of what a parse returns (moved on every return).
+        println!(
+            "Message {} B, NameAddr {} B, Uri {} B, Via {} B",
+            std::mem::size_of::<sip::Message<'_>>(),
+            std::mem::size_of::<sip::NameAddr<'_>>(),
+            std::mem::size_of::<sip::Uri<'_>>(),
+            std::mem::size_of::<sip::Via<'_>>()
+        );
+    }
     let mut acc = 0usize;
     for _ in 0..n {
         acc = acc.wrapping_add(decode(black_box(INVITE)));

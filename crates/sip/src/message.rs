@@ -574,6 +574,48 @@ fn first_ctl(s: &[u8]) -> u8 {
 /// Parses the start line and headers; with `datagram`, also frames the body (done here so that the large
 /// message is built once in place instead of being moved through several `Result`s).
 fn parse_head<'a>(b: &'a [u8], limits: &Limits, datagram: bool) -> Result<Message<'a>, ParseError> {
+    // The ~1.8 KB message is built inside the very `Result` that is returned (one return place, no move of
+    // a finished message into an `Ok`), and filled in place.
+    let mut out = Ok(Message {
+        raw: b,
+        start_text: "",
+        hdr_text: "",
+        hdr_base: 0,
+        head_len: 0,
+        body: &[],
+        start: StartLine::Response(StatusLine {
+            code: 0,
+            reason: "",
+        }),
+        entries: [Entry::default(); HEADER_CAPACITY],
+        count: 0,
+        first: [0u8; KNOWN],
+        top_via: None,
+        via_count: 0,
+        contact: None,
+        contact_count: 0,
+        from: None,
+        to: None,
+        call_id: None,
+        cseq: None,
+        max_forwards: None,
+        content_length: None,
+        anomalies: Anomalies::default(),
+    });
+    if let Ok(m) = &mut out
+        && let Err(e) = fill_head(m, b, limits, datagram)
+    {
+        out = Err(e);
+    }
+    out
+}
+
+fn fill_head<'a>(
+    m: &mut Message<'a>,
+    b: &'a [u8],
+    limits: &Limits,
+    datagram: bool,
+) -> Result<(), ParseError> {
     let max_line = limits.max_line;
     match b.first() {
         None => return Err(ParseError::Empty),
@@ -592,7 +634,11 @@ fn parse_head<'a>(b: &'a [u8], limits: &Limits, datagram: bool) -> Result<Messag
             max: max_line,
         });
     }
-    if let Some(&c) = sl.iter().find(|&&c| chars::is_ctl(c)) {
+    let mut k = next_special(sl, 0);
+    while sl.get(k) == Some(&b'\t') {
+        k = next_special(sl, k + 1);
+    }
+    if let Some(&c) = sl.get(k) {
         return Err(if c == b'\r' {
             ParseError::BareCr { line: 1 }
         } else {
@@ -605,29 +651,9 @@ fn parse_head<'a>(b: &'a [u8], limits: &Limits, datagram: bool) -> Result<Messag
     // Header lines, indexed straight into the message (built once, in place).
     let max_headers = limits.max_headers.min(HEADER_CAPACITY);
     let hdr_base = lf + 1;
-    let mut m = Message {
-        raw: b,
-        start_text,
-        hdr_text: "",
-        hdr_base,
-        head_len: 0,
-        body: &[],
-        start,
-        entries: [Entry::default(); HEADER_CAPACITY],
-        count: 0,
-        first: [0u8; KNOWN],
-        top_via: None,
-        via_count: 0,
-        contact: None,
-        contact_count: 0,
-        from: None,
-        to: None,
-        call_id: None,
-        cseq: None,
-        max_forwards: None,
-        content_length: None,
-        anomalies: Anomalies::default(),
-    };
+    m.start_text = start_text;
+    m.hdr_base = hdr_base;
+    m.start = start;
     let mut count = 0usize;
     let mut pos = hdr_base;
     let mut line = 2usize;
@@ -776,7 +802,7 @@ fn parse_head<'a>(b: &'a [u8], limits: &Limits, datagram: bool) -> Result<Messag
     if datagram {
         m.finish(Framing::Datagram)?;
     }
-    Ok(m)
+    Ok(())
 }
 
 impl<'a> Message<'a> {

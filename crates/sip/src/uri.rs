@@ -39,7 +39,7 @@ impl<'a> Uri<'a> {
         if b.is_empty() {
             return Err(UriError::Empty);
         }
-        let colon = memchr::memchr(b':', b).ok_or(UriError::MissingScheme)?;
+        let colon = chars::find_byte(b':', b).ok_or(UriError::MissingScheme)?;
         let scheme = &s[..colon];
         let rest = &s[colon + 1..];
         if scheme.eq_ignore_ascii_case("sip") {
@@ -193,14 +193,14 @@ fn check_uri_params(p: &str) -> Result<(), UriError> {
 
 impl<'a> SipUri<'a> {
     fn parse_rest(text: &'a str, secure: bool, rest: &'a str) -> Result<SipUri<'a>, UriError> {
-        let (userinfo, hostpart) = match memchr::memchr(b'@', rest.as_bytes()) {
+        let (userinfo, hostpart) = match chars::find_byte(b'@', rest.as_bytes()) {
             Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
             None => (None, rest),
         };
         let (user, password) = match userinfo {
             None => (None, None),
             Some(ui) => {
-                let (u, p) = match memchr::memchr(b':', ui.as_bytes()) {
+                let (u, p) = match chars::find_byte(b':', ui.as_bytes()) {
                     Some(c) => (&ui[..c], Some(&ui[c + 1..])),
                     None => (ui, None),
                 };
@@ -216,7 +216,7 @@ impl<'a> SipUri<'a> {
         };
         let hb = hostpart.as_bytes();
         let host_len = if hb.first() == Some(&b'[') {
-            let close = memchr::memchr(b']', hb).ok_or(UriError::BadHost)?;
+            let close = chars::find_byte(b']', hb).ok_or(UriError::BadHost)?;
             close + 1
         } else {
             chars::run(hb, 0, &HOSTNAME)
@@ -244,7 +244,7 @@ impl<'a> SipUri<'a> {
         let mut params = "";
         let mut headers = None;
         if hb.get(i) == Some(&b';') {
-            let end = memchr::memchr(b'?', &hb[i..]).map_or(hb.len(), |q| i + q);
+            let end = chars::find_byte(b'?', &hb[i..]).map_or(hb.len(), |q| i + q);
             params = &hostpart[i + 1..end];
             check_uri_params(params)?;
             i = end;

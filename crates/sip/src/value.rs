@@ -157,7 +157,7 @@ impl<'a> Via<'a> {
         i = after;
         let hs = i;
         let hl = if b.get(i) == Some(&b'[') {
-            memchr::memchr(b']', &b[i..])
+            chars::find_byte(b']', &b[i..])
                 .map(|c| c + 1)
                 .ok_or(ValueError::BadHost)?
         } else {
@@ -274,7 +274,7 @@ impl<'a> NameAddr<'a> {
             }
             lt = Some(i);
         } else {
-            lt = memchr::memchr(b'<', b);
+            lt = chars::find_byte(b'<', b);
             if let Some(l) = lt {
                 let d = chars::trim_lws(&s[..l]);
                 if !d.bytes().all(|c| TOKEN[c as usize] || chars::is_lws(c)) {
@@ -291,7 +291,7 @@ impl<'a> NameAddr<'a> {
         }
         let (uri_text, rest_at) = match lt {
             Some(l) => {
-                let g = memchr::memchr(b'>', &b[l..])
+                let g = chars::find_byte(b'>', &b[l..])
                     .map(|g| g + l)
                     .ok_or(ValueError::UnterminatedAngle)?;
                 let inner = &s[l + 1..g];
@@ -303,12 +303,12 @@ impl<'a> NameAddr<'a> {
                 (inner, g + 1)
             }
             None => {
-                let end = memchr::memchr(b';', b).unwrap_or(b.len());
+                let end = chars::find_byte(b';', b).unwrap_or(b.len());
                 let u = chars::trim_lws(&s[..end]);
-                if memchr::memchr(b'?', u.as_bytes()).is_some() {
+                if chars::find_byte(b'?', u.as_bytes()).is_some() {
                     return Err(ValueError::UnbracketedUri);
                 }
-                if memchr::memchr(b',', u.as_bytes()).is_some() {
+                if chars::find_byte(b',', u.as_bytes()).is_some() {
                     return Err(ValueError::MultipleValues);
                 }
                 (u, end)
@@ -436,12 +436,19 @@ pub(crate) fn check_call_id(s: &str) -> Result<&str, ValueError> {
     if s.is_empty() {
         return Err(ValueError::Empty);
     }
-    let (a, b) = s.split_once('@').unwrap_or((s, "x"));
-    let ok = |w: &str| !w.is_empty() && w.bytes().all(|c| chars::WORD[c as usize]);
-    if ok(a) && ok(b) {
-        Ok(s)
-    } else {
-        Err(ValueError::BadCallId)
+    // One pass: every byte a word character except a single '@' with a word on each side.
+    let b = s.as_bytes();
+    let mut at = None;
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'@' && at.is_none() {
+            at = Some(i);
+        } else if !chars::WORD[c as usize] {
+            return Err(ValueError::BadCallId);
+        }
+    }
+    match at {
+        Some(i) if i == 0 || i + 1 == b.len() => Err(ValueError::BadCallId),
+        _ => Ok(s),
     }
 }
 
@@ -686,5 +693,9 @@ mod tests {
         );
         assert!(check_call_id("intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{").is_ok());
         assert_eq!(check_call_id("a b"), Err(ValueError::BadCallId));
+        for bad in ["@b", "a@", "a@b@c", "@", "a@@b"] {
+            assert_eq!(check_call_id(bad), Err(ValueError::BadCallId), "{bad}");
+        }
+        assert_eq!(check_call_id(" a@b "), Ok("a@b"));
     }
 }
