@@ -456,7 +456,7 @@ fn bad(header: HeaderName, line: u16) -> impl Fn(ValueError) -> ParseError {
 fn parse_start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
     let b = line.as_bytes();
     if b.len() >= 4 && b[..4].eq_ignore_ascii_case(b"SIP/") {
-        let sp = memchr::memchr(b' ', b).ok_or(ParseError::BadStartLine)?;
+        let sp = chars::find_byte(b' ', b).ok_or(ParseError::BadStartLine)?;
         check_version(&line[..sp])?;
         let rest = &line[sp + 1..];
         let rb = rest.as_bytes();
@@ -476,12 +476,16 @@ fn parse_start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
         let reason = rest.get(4..).unwrap_or("");
         return Ok(StartLine::Response(StatusLine { code, reason }));
     }
-    let sp1 = memchr::memchr(b' ', b).ok_or(ParseError::BadStartLine)?;
+    let sp1 = chars::find_byte(b' ', b).ok_or(ParseError::BadStartLine)?;
     let method = &line[..sp1];
     if method.is_empty() || !method.bytes().all(|c| TOKEN[c as usize]) {
         return Err(ParseError::BadMethod);
     }
-    let sp2 = memchr::memrchr(b' ', b).ok_or(ParseError::BadStartLine)?;
+    // The version is the last few bytes: a short backward loop beats a memrchr call.
+    let sp2 = b
+        .iter()
+        .rposition(|&c| c == b' ')
+        .ok_or(ParseError::BadStartLine)?;
     if sp2 == sp1 {
         return Err(ParseError::BadStartLine);
     }
@@ -526,16 +530,30 @@ fn check_version(v: &str) -> Result<(), ParseError> {
 fn next_special(s: &[u8], from: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut i = from;
-    while let Some(w) = s.get(i..i + 8) {
-        let Ok(arr) = <[u8; 8]>::try_from(w) else {
-            break;
-        };
-        let x = u64::from_le_bytes(arr);
+    #[inline(always)]
+    fn flags(w: &[u8]) -> u64 {
+        // Always 8 bytes by construction; the fallback only avoids a panic path.
+        let x = <[u8; 8]>::try_from(w).map_or(0x2020_2020_2020_2020, u64::from_le_bytes);
         let lt = x.wrapping_sub(0x20 * ONES) & !x & HIGH;
         let y = x ^ (0x7f * ONES);
-        let del = y.wrapping_sub(ONES) & !y & HIGH;
-        let hit = lt | del;
+        lt | (y.wrapping_sub(ONES) & !y & HIGH)
+    }
+    let mut i = from;
+    // Header lines are 20-80 bytes: two words per step, one branch.
+    while let Some(w) = s.get(i..i + 16) {
+        let (lo, hi) = w.split_at(8);
+        let (a, b) = (flags(lo), flags(hi));
+        if (a | b) != 0 {
+            return i + if a != 0 {
+                (a.trailing_zeros() / 8) as usize
+            } else {
+                8 + (b.trailing_zeros() / 8) as usize
+            };
+        }
+        i += 16;
+    }
+    if let Some(w) = s.get(i..i + 8) {
+        let hit = flags(w);
         if hit != 0 {
             return i + (hit.trailing_zeros() / 8) as usize;
         }

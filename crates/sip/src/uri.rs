@@ -42,11 +42,26 @@ impl<'a> Uri<'a> {
         let colon = chars::find_byte(b':', b).ok_or(UriError::MissingScheme)?;
         let scheme = &s[..colon];
         let rest = &s[colon + 1..];
-        if scheme.eq_ignore_ascii_case("sip") {
+        // Scheme by length, compared as one case-folded word (letters only, so OR 0x20 is exact).
+        let folded = |n: usize| {
+            b.iter()
+                .take(n)
+                .fold(0u32, |acc, &c| (acc << 8) | u32::from(c | 0x20))
+        };
+        let known = match colon {
+            3 => match folded(3) {
+                0x0073_6970 => Some(0u8), // "sip"
+                0x0074_656c => Some(2),   // "tel"
+                _ => None,
+            },
+            4 if folded(4) == 0x7369_7073 => Some(1), // "sips"
+            _ => None,
+        };
+        if known == Some(0) {
             SipUri::parse_rest(s, false, rest).map(Uri::Sip)
-        } else if scheme.eq_ignore_ascii_case("sips") {
+        } else if known == Some(1) {
             SipUri::parse_rest(s, true, rest).map(Uri::Sip)
-        } else if scheme.eq_ignore_ascii_case("tel") {
+        } else if known == Some(2) {
             TelUri::parse_rest(s, rest).map(Uri::Tel)
         } else {
             let sb = scheme.as_bytes();
@@ -143,9 +158,11 @@ fn scan_escaped(b: &[u8], t: &[bool; 256], err: UriError) -> Result<(), UriError
 }
 
 fn check_escapes(s: &str) -> Result<(), UriError> {
-    // URI parts are short: a plain loop beats a memchr call here.
     let b = s.as_bytes();
-    let mut i = 0;
+    // Most URI parts hold no escape at all: find the first '%' word-wise, then check from there.
+    let Some(mut i) = chars::find_byte(b'%', b) else {
+        return Ok(());
+    };
     while i < b.len() {
         if b[i] == b'%' {
             let ok = b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)

@@ -436,19 +436,21 @@ pub(crate) fn check_call_id(s: &str) -> Result<&str, ValueError> {
     if s.is_empty() {
         return Err(ValueError::Empty);
     }
-    // One pass: every byte a word character except a single '@' with a word on each side.
+    // `word ["@" word]`: WORD has no '@', so the first run stops at the separator if there is one.
     let b = s.as_bytes();
-    let mut at = None;
-    for (i, &c) in b.iter().enumerate() {
-        if c == b'@' && at.is_none() {
-            at = Some(i);
-        } else if !chars::WORD[c as usize] {
-            return Err(ValueError::BadCallId);
+    let a = chars::run(b, 0, &chars::WORD);
+    let ok = match b.get(a) {
+        None => a > 0,
+        Some(b'@') => {
+            let r = chars::run(b, a + 1, &chars::WORD);
+            a > 0 && r > 0 && a + 1 + r == b.len()
         }
-    }
-    match at {
-        Some(i) if i == 0 || i + 1 == b.len() => Err(ValueError::BadCallId),
-        _ => Ok(s),
+        Some(_) => false,
+    };
+    if ok {
+        Ok(s)
+    } else {
+        Err(ValueError::BadCallId)
     }
 }
 
