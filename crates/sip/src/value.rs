@@ -686,6 +686,43 @@ mod tests {
         assert_eq!(u.param("opaque-data"), Some("here"));
     }
 
+    proptest::proptest! {
+        /// The `branch` and `tag` cached while the parameters are validated are exactly what a search of
+        /// the parameter list finds (first match, any case, quotes stripped, "" for a flag).
+        #[test]
+        fn cached_branch_and_tag_equal_params_get(
+            items in proptest::collection::vec(
+                (
+                    proptest::prop_oneof!["tag", "TAG", "Tag", "branch", "BRANCH", "rport", "[a-z]{1,7}"],
+                    proptest::option::of(proptest::prop_oneof!["[a-zA-Z0-9.]{1,8}", "\"[a-z ;,=]{0,6}\""]),
+                ),
+                1..5,
+            ),
+            ws in "[ ]{0,2}",
+        ) {
+            let list = items
+                .iter()
+                .map(|(n, v)| match v {
+                    Some(v) => format!("{n}{ws}={ws}{v}"),
+                    None => n.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(&format!("{ws};{ws}"));
+            let via = format!("SIP/2.0/UDP host;{list}");
+            let v = Via::parse(&via);
+            proptest::prop_assert!(v.is_ok(), "{via}: {v:?}");
+            if let Ok(v) = v {
+                proptest::prop_assert_eq!(v.branch(), v.params().get("branch"));
+            }
+            let na = format!("<sip:a@b>;{list}");
+            let n = NameAddr::parse(&na);
+            proptest::prop_assert!(n.is_ok(), "{na}: {n:?}");
+            if let Ok(n) = n {
+                proptest::prop_assert_eq!(n.tag(), n.params().get("tag"));
+            }
+        }
+    }
+
     #[test]
     fn dates_and_call_ids() {
         assert!(check_date("Sat, 15 Oct 2005 04:44:56 GMT").is_ok());
