@@ -29,7 +29,7 @@ fn dest(e164: &str, c: Country, scope: Scope, class: NumberClass) -> Destination
         scope,
         class,
         risk: RiskTier::Low,
-        risk_reason: String::new(),
+        risk_reason: "".into(),
         flags: DialFlags::default(),
     }
 }

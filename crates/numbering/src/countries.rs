@@ -376,7 +376,11 @@ fn by_code() -> &'static [u16; 1000] {
 /// The calling code at the start of E.164 digits and its length, `None` when the first 1-3 digits are no
 /// assigned code (E.164 codes are prefix-free, so the first hit is the only one).
 pub fn calling_code(e164_digits: &str) -> Option<(u16, usize)> {
-    let b = e164_digits.as_bytes();
+    calling_code_bytes(e164_digits.as_bytes())
+}
+
+/// [`calling_code`] of ASCII digits given as bytes.
+pub(crate) fn calling_code_bytes(b: &[u8]) -> Option<(u16, usize)> {
     let table = by_code();
     let mut code: u16 = 0;
     for (i, d) in b.iter().take(3).enumerate() {

@@ -170,49 +170,38 @@ impl Numbering {
     /// `user=phone`). Never fails: what cannot be understood is `NumberClass::Unknown` with flags saying why.
     pub fn classify(&self, dialed: &str) -> Destination {
         let n = normalise::normalise(&self.rules, dialed);
-        let mut dest = Destination::unknown();
-        dest.flags = n.flags;
-        match n.reading {
-            Reading::Emergency => {
-                dest.scope = Scope::Emergency;
-                dest.class = NumberClass::Emergency;
-                dest.country = self.site;
-            }
-            Reading::Service => {
-                dest.scope = Scope::Domestic;
-                dest.class = NumberClass::Service;
-                dest.country = self.site;
-            }
-            Reading::Internal => {
-                dest.scope = Scope::Internal;
-                dest.class = NumberClass::Internal;
-            }
-            Reading::Local => {
-                dest.scope = Scope::Domestic;
-                dest.country = self.site;
-            }
+        let flags = n.flags;
+        let (scope, class, country, e164) = match n.reading {
+            Reading::Emergency => (Scope::Emergency, NumberClass::Emergency, self.site, None),
+            Reading::Service => (Scope::Domestic, NumberClass::Service, self.site, None),
+            Reading::Internal => (Scope::Internal, NumberClass::Internal, None, None),
+            Reading::Local => (Scope::Domestic, NumberClass::Unknown, self.site, None),
             Reading::National | Reading::International => {
                 let digits = n.digits.as_str();
                 let (class, country) = match &self.cache {
                     Some(cache) => cache.classify(digits),
                     None => class::classify_uncached(digits),
                 };
-                dest.scope = if n.reading == Reading::National {
+                let scope = if n.reading == Reading::National {
                     Scope::Domestic
                 } else {
                     Scope::International
                 };
-                dest.class = class;
-                dest.country = country;
-                dest.e164 = E164::from_digits(digits);
+                (scope, class, country, E164::from_digits(digits))
             }
-            Reading::Unknown => {}
+            Reading::Unknown => (Scope::Unknown, NumberClass::Unknown, None, None),
+        };
+        let digits = e164.as_ref().map(E164::digits);
+        let (risk, risk_reason) = self.risk.assess(scope, class, digits, flags);
+        Destination {
+            e164,
+            country,
+            scope,
+            class,
+            risk,
+            risk_reason,
+            flags,
         }
-        let digits = dest.e164.as_ref().map(E164::digits);
-        let (risk, reason) = self.risk.assess(dest.scope, dest.class, digits, dest.flags);
-        dest.risk = risk;
-        dest.risk_reason = reason;
-        dest
     }
 
     /// The tariff that applies to a destination (longest-prefix match over the active rate table): the user's

@@ -362,6 +362,35 @@ fn scan(bytes: &[u8]) -> Scanned {
     let mut obfuscated = false;
     let mut seen_digit = false;
     let mut overflow = false;
+    if bytes.is_ascii() {
+        // What PBXs send: plain ASCII, read byte by byte (the same rules as below, minus the non-ASCII cases).
+        for &b in bytes {
+            match b {
+                b'0'..=b'9' | b'*' | b'#' => {
+                    overflow |= !keyed.push(b);
+                    seen_digit |= b.is_ascii_digit();
+                }
+                b'+' if !seen_digit => plus = true,
+                b' ' | b'-' | b'.' | b'(' | b')' | b'/' | b'\t' => {
+                    flags.insert(DialFlags::SEPARATORS)
+                }
+                _ => {
+                    flags.insert(DialFlags::JUNK_CHARACTERS);
+                    obfuscated = true;
+                }
+            }
+        }
+        if overflow {
+            flags.insert(DialFlags::JUNK_CHARACTERS);
+            obfuscated = true;
+        }
+        return Scanned {
+            keyed,
+            plus,
+            flags,
+            obfuscated,
+        };
+    }
     let text = String::from_utf8_lossy(bytes);
     for c in text.chars() {
         match c {
@@ -430,18 +459,24 @@ fn only_digits(keyed: &[u8]) -> Digits {
     d
 }
 
-/// One way of reading the digits, with what was stripped to get there.
+/// One way of reading the digits, with what was stripped to get there. The digits are kept as two borrowed
+/// parts (a calling code and the rest) and only copied out for the reading that wins: most readings tried lose.
 #[derive(Clone, Copy)]
-struct Candidate {
+struct Candidate<'a> {
     reading: Reading,
-    digits: Digits,
+    head: &'a [u8],
+    tail: &'a [u8],
     flags: DialFlags,
     strips: u8,
     implicit_outside_line: bool,
 }
 
-impl Candidate {
-    fn better_than(&self, other: &Candidate) -> bool {
+impl Candidate<'_> {
+    fn digits(&self) -> Digits {
+        Digits::from_parts(self.head, self.tail)
+    }
+
+    fn better_than(&self, other: &Candidate<'_>) -> bool {
         let (a, b) = (self.reading.danger(), other.reading.danger());
         if a != b {
             return a > b;
@@ -451,12 +486,13 @@ impl Candidate {
 }
 
 /// Applies the site's dial plan to bare digits, returning the most dangerous plausible reading.
-fn read_site(rules: &SiteRules, d: &[u8]) -> Candidate {
+fn read_site<'a>(rules: &'a SiteRules, d: &'a [u8]) -> Candidate<'a> {
     let plan = &rules.plan;
-    let cc = rules.cc.as_str();
+    let cc = rules.cc.as_bytes();
     let mut best = Candidate {
         reading: Reading::Unknown,
-        digits: Digits::from_parts(d, &[]),
+        head: &[],
+        tail: d,
         flags: DialFlags::default(),
         strips: 0,
         implicit_outside_line: false,
@@ -540,13 +576,14 @@ fn read_site(rules: &SiteRules, d: &[u8]) -> Candidate {
                 if rules.is_emergency(rest2) {
                     return Candidate {
                         reading: Reading::Emergency,
-                        digits: Digits::from_parts(rest2, &[]),
+                        head: &[],
+                        tail: rest2,
                         flags: flags2,
                         strips: strips2,
                         implicit_outside_line: *implicit,
                     };
                 }
-                let mut consider = |c: Candidate| {
+                let mut consider = |c: Candidate<'a>| {
                     if c.better_than(&best) {
                         best = c;
                     }
@@ -587,21 +624,22 @@ fn could_escalate(rules: &SiteRules, t: &[u8]) -> bool {
             .any(|c| starts(t, c.as_bytes()))
 }
 
-fn terminal(
-    rules: &SiteRules,
-    cc: &str,
-    t: &[u8],
+fn terminal<'a>(
+    rules: &'a SiteRules,
+    cc: &'a [u8],
+    t: &'a [u8],
     after_carrier: bool,
     flags: DialFlags,
     strips: u8,
     implicit: bool,
-) -> Option<Candidate> {
+) -> Option<Candidate<'a>> {
     let plan = &rules.plan;
     let intl = plan.international_prefix.as_bytes();
     let trunk = plan.trunk_prefix.as_bytes();
-    let mk = |reading, digits| Candidate {
+    let mk = |reading, head, tail| Candidate {
         reading,
-        digits,
+        head,
+        tail,
         flags,
         strips,
         implicit_outside_line: implicit,
@@ -625,47 +663,43 @@ fn terminal(
         // A national significant number never starts with 0 (that would be a carrier or international code).
         && rest.first() != Some(&b'0')
     {
-        return Some(mk(
-            Reading::National,
-            Digits::from_parts(cc.as_bytes(), rest),
-        ));
+        return Some(mk(Reading::National, cc, rest));
     }
     if implicit || after_carrier {
         // Implicit outside-line digits only escalate to international readings.
         return None;
     }
     if strips == 0 && rules.is_service(t) {
-        return Some(mk(Reading::Service, Digits::from_parts(t, &[])));
+        return Some(mk(Reading::Service, &[], t));
     }
     let nanp_like = plan.calling_code == 1 && t.len() == 10;
     if (trunk.is_empty() && t.len() >= 6) || nanp_like {
-        return Some(mk(Reading::National, Digits::from_parts(cc.as_bytes(), t)));
+        return Some(mk(Reading::National, cc, t));
     }
     let len = t.len() as u8;
     if strips == 0 && plan.extension_lengths.contains(&len) {
-        return Some(mk(Reading::Internal, Digits::from_parts(t, &[])));
+        return Some(mk(Reading::Internal, &[], t));
     }
     if t.len() >= 5 && !starts(t, trunk) {
-        return Some(mk(Reading::Local, Digits::from_parts(t, &[])));
+        return Some(mk(Reading::Local, &[], t));
     }
-    Some(mk(Reading::Unknown, Digits::from_parts(t, &[])))
+    Some(mk(Reading::Unknown, &[], t))
 }
 
 /// E.164 digits after an international prefix or `+`. The site's own country is domestic; a trunk prefix
 /// written after the site's calling code ("+81 (0)3 …") is dropped.
-fn international(
-    rules: &SiteRules,
-    e164: &[u8],
+fn international<'a>(
+    rules: &'a SiteRules,
+    e164: &'a [u8],
     flags: DialFlags,
     strips: u8,
     implicit: bool,
-) -> Candidate {
-    let cc = rules.plan.calling_code.to_string();
+) -> Candidate<'a> {
+    let cc = rules.cc.as_bytes();
     let mut reading = Reading::International;
-    let mut digits = Digits::from_parts(e164, &[]);
-    if let Some(national) = strip(e164, cc.as_bytes())
-        && countries::calling_code(std::str::from_utf8(e164).unwrap_or("")).map(|c| c.0)
-            == Some(rules.plan.calling_code)
+    let (mut head, mut tail): (&[u8], &[u8]) = (&[], e164);
+    if let Some(national) = strip(e164, cc)
+        && countries::calling_code_bytes(e164).map(|c| c.0) == Some(rules.plan.calling_code)
     {
         reading = Reading::National;
         let trunk = rules.plan.trunk_prefix.as_bytes();
@@ -674,11 +708,12 @@ fn international(
         } else {
             national
         };
-        digits = Digits::from_parts(cc.as_bytes(), national);
+        (head, tail) = (cc, national);
     }
     Candidate {
         reading,
-        digits,
+        head,
+        tail,
         flags,
         strips,
         implicit_outside_line: implicit,
@@ -732,15 +767,16 @@ pub(crate) fn normalise(rules: &SiteRules, dialed: &str) -> Normalised {
         };
     }
 
+    let in_context: Digits;
     let candidate = if scanned.plus {
         Some(international(rules, d, DialFlags::default(), 0, false))
     } else if let Some(ctx) = un.context_cc.filter(|c| *c != rules.plan.calling_code) {
         // A local number in another country's context: drop its trunk '0' and prefix the country code.
         let national = d.strip_prefix(b"0").unwrap_or(d);
-        let e = Digits::from_parts(ctx.to_string().as_bytes(), national);
+        in_context = Digits::from_parts(ctx.to_string().as_bytes(), national);
         Some(international(
             rules,
-            e.as_bytes(),
+            in_context.as_bytes(),
             DialFlags::default(),
             0,
             false,
@@ -768,7 +804,7 @@ pub(crate) fn normalise(rules: &SiteRules, dialed: &str) -> Normalised {
     }
     Normalised {
         reading: candidate.reading,
-        digits: candidate.digits,
+        digits: candidate.digits(),
         flags,
     }
 }

@@ -2,6 +2,8 @@
 //! global blacklist and tfps country risk, see data/ and scripts/gen_irsf_tables.py) and the user's own allow
 //! and deny lists (CSV of prefixes or exact numbers) loaded at run time.
 
+use std::sync::{Arc, OnceLock};
+
 use crate::error::NumberingError;
 use crate::prefix::PrefixTable;
 use crate::types::{DialFlags, NumberClass, RiskTier, Scope};
@@ -178,10 +180,90 @@ pub fn parse_user_list(text: &str, source: &str) -> Result<Vec<UserRule>, Number
     Ok(out)
 }
 
+/// Why a tier was given, written once when the lists are loaded and shared by every destination that gets it
+/// (`Arc<str>`: a classification clones a pointer, it does not format or allocate). `raised` is the same words
+/// with the note that an obfuscated dial string raised the tier to high.
+#[derive(Debug, Clone)]
+struct Reason {
+    text: Arc<str>,
+    raised: Arc<str>,
+}
+
+impl Reason {
+    fn new(text: String) -> Self {
+        let raised = format!("{text}; raised to high: the dial string was obfuscated");
+        Self {
+            text: text.into(),
+            raised: raised.into(),
+        }
+    }
+
+    /// For tiers at or above high, which obfuscation never raises.
+    fn critical(text: String) -> Self {
+        let text: Arc<str> = text.into();
+        Self {
+            raised: text.clone(),
+            text,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
     tier: RiskTier,
-    reason: String,
+    reason: Reason,
+}
+
+/// A curated hot spot, with the reasons used when the number there is also premium rate or satellite.
+#[derive(Debug, Clone)]
+struct HotSpot {
+    entry: Entry,
+    premium_abroad: Reason,
+    satellite: Reason,
+}
+
+/// The reasons that name no list entry.
+#[derive(Debug, Clone)]
+struct FixedReasons {
+    emergency: Reason,
+    internal: Reason,
+    domestic_short: Reason,
+    not_understood: Reason,
+    premium_abroad: Reason,
+    satellite: Reason,
+    domestic_premium: Reason,
+    domestic_shared_cost: Reason,
+    domestic_unknown: Reason,
+    domestic: Reason,
+    international_unlisted: Reason,
+}
+
+const PREMIUM_ABROAD: &str = "a premium-rate number abroad";
+const SATELLITE: &str = "a satellite number";
+
+fn class_target(what: &str, extra: Option<&Reason>) -> Reason {
+    let extra = extra.map(|e| format!("; {}", e.text)).unwrap_or_default();
+    Reason::critical(format!(
+        "{what}: the classic revenue-share fraud target{extra}"
+    ))
+}
+
+impl Default for FixedReasons {
+    fn default() -> Self {
+        Self {
+            emergency: Reason::new("emergency number: never blocked".into()),
+            internal: Reason::new("internal extension or PBX feature code".into()),
+            domestic_short: Reason::new("domestic short or local number".into()),
+            not_understood: Reason::new("not understood as a phone number".into()),
+            premium_abroad: class_target(PREMIUM_ABROAD, None),
+            satellite: class_target(SATELLITE, None),
+            domestic_premium: Reason::new("domestic premium-rate number".into()),
+            domestic_shared_cost: Reason::new("domestic shared-cost or information service".into()),
+            domestic_unknown: Reason::new("domestic number of unknown range".into()),
+            domestic: Reason::new("domestic number".into()),
+            international_unlisted: Reason::new("international destination not on any list".into()),
+        }
+    }
 }
 
 /// The active risk lists.
@@ -189,9 +271,11 @@ struct Entry {
 pub struct RiskBook {
     user_exact: PrefixTable<Entry>,
     user_prefix: PrefixTable<Entry>,
-    blacklist: PrefixTable<()>,
-    hot_spots: PrefixTable<Entry>,
+    /// The reason of a blacklist entry is written the first time a number matches it (18,033 entries, few hit).
+    blacklist: PrefixTable<OnceLock<Reason>>,
+    hot_spots: PrefixTable<HotSpot>,
     countries: PrefixTable<Entry>,
+    fixed: FixedReasons,
 }
 
 impl RiskBook {
@@ -199,18 +283,23 @@ impl RiskBook {
     pub fn defaults() -> Self {
         let mut book = Self::default();
         for (prefix, tier, what, source) in HOT_SPOTS {
+            let reason = Reason::new(format!(
+                "{what} (+{prefix}) is on the default high-risk list: {source}"
+            ));
             book.hot_spots.insert(
                 prefix,
-                Entry {
-                    tier: *tier,
-                    reason: format!(
-                        "{what} (+{prefix}) is on the default high-risk list: {source}"
-                    ),
+                HotSpot {
+                    premium_abroad: class_target(PREMIUM_ABROAD, Some(&reason)),
+                    satellite: class_target(SATELLITE, Some(&reason)),
+                    entry: Entry {
+                        tier: *tier,
+                        reason,
+                    },
                 },
             );
         }
         for line in TFPS_BLACKLIST.lines().filter(|l| !l.starts_with('#')) {
-            book.blacklist.insert(line.trim(), ());
+            book.blacklist.insert(line.trim(), OnceLock::new());
         }
         for line in TFPS_COUNTRIES.lines().filter(|l| !l.starts_with('#')) {
             let mut f = line.split(',');
@@ -231,10 +320,10 @@ impl RiskBook {
                 prefix,
                 Entry {
                     tier,
-                    reason: format!(
+                    reason: Reason::new(format!(
                         "{} (+{prefix}): tfps country risk {risk} = {words} (default list, tfps 2021, MIT)",
                         name.unwrap_or("?")
-                    ),
+                    )),
                 },
             );
         }
@@ -257,10 +346,10 @@ impl RiskBook {
                 } else {
                     RiskTier::Critical
                 },
-                reason: format!(
+                reason: Reason::new(format!(
                     "{verb} by user list {}: {what} +{}{note}",
                     r.origin, r.number
-                ),
+                )),
             };
             if r.exact {
                 self.user_exact.insert(&r.number, entry);
@@ -282,22 +371,19 @@ impl RiskBook {
         self.blacklist.len()
     }
 
-    /// Tier and reason for a classified destination.
+    /// Tier and reason for a classified destination. The reason is shared text (cloning it clones a pointer).
     pub fn assess(
         &self,
         scope: Scope,
         class: NumberClass,
         e164: Option<&str>,
         flags: DialFlags,
-    ) -> (RiskTier, String) {
+    ) -> (RiskTier, Arc<str>) {
         let (tier, reason) = self.assess_destination(scope, class, e164);
         if flags.is_obfuscated() && tier < RiskTier::High && scope != Scope::Emergency {
-            return (
-                RiskTier::High,
-                format!("{reason}; raised to high: the dial string was obfuscated"),
-            );
+            return (RiskTier::High, reason.raised.clone());
         }
-        (tier, reason)
+        (tier, reason.text.clone())
     }
 
     fn assess_destination(
@@ -305,74 +391,63 @@ impl RiskBook {
         scope: Scope,
         class: NumberClass,
         e164: Option<&str>,
-    ) -> (RiskTier, String) {
+    ) -> (RiskTier, &Reason) {
+        let fixed = &self.fixed;
         match scope {
-            Scope::Emergency => return (RiskTier::Low, "emergency number: never blocked".into()),
-            Scope::Internal => {
-                return (
-                    RiskTier::Low,
-                    "internal extension or PBX feature code".into(),
-                );
-            }
+            Scope::Emergency => return (RiskTier::Low, &fixed.emergency),
+            Scope::Internal => return (RiskTier::Low, &fixed.internal),
             _ => {}
         }
         let Some(n) = e164 else {
             return match scope {
-                Scope::Domestic => (RiskTier::Low, "domestic short or local number".into()),
-                _ => (RiskTier::Medium, "not understood as a phone number".into()),
+                Scope::Domestic => (RiskTier::Low, &fixed.domestic_short),
+                _ => (RiskTier::Medium, &fixed.not_understood),
             };
         };
         if let Some(e) = self.user_exact.get_exact(n) {
-            return (e.tier, e.reason.clone());
+            return (e.tier, &e.reason);
         }
         if let Some((e, _)) = self.user_prefix.longest(n) {
-            return (e.tier, e.reason.clone());
+            return (e.tier, &e.reason);
         }
-        if let Some((_, len)) = self.blacklist.longest(n) {
-            return (
-                RiskTier::Critical,
-                format!(
+        if let Some((cell, len)) = self.blacklist.longest(n) {
+            let reason = cell.get_or_init(|| {
+                Reason::critical(format!(
                     "+{} is a range reported as an IRSF fraud destination (default list: tfps globalblacklist 2021-08-20, MIT)",
                     n.get(..len).unwrap_or(n)
-                ),
-            );
+                ))
+            });
+            return (RiskTier::Critical, reason);
         }
         let hot = self.hot_spots.longest(n).map(|(e, _)| e);
         if scope == Scope::International {
-            let by_class = match class {
-                NumberClass::PremiumRate => Some("a premium-rate number abroad"),
-                NumberClass::Satellite => Some("a satellite number"),
-                _ => None,
-            };
-            if let Some(what) = by_class {
-                let extra = hot.map(|e| format!("; {}", e.reason)).unwrap_or_default();
-                return (
-                    RiskTier::Critical,
-                    format!("{what}: the classic revenue-share fraud target{extra}"),
-                );
+            match class {
+                NumberClass::PremiumRate => {
+                    let r = hot.map_or(&fixed.premium_abroad, |h| &h.premium_abroad);
+                    return (RiskTier::Critical, r);
+                }
+                NumberClass::Satellite => {
+                    let r = hot.map_or(&fixed.satellite, |h| &h.satellite);
+                    return (RiskTier::Critical, r);
+                }
+                _ => {}
             }
         }
-        if let Some(e) = hot {
-            return (e.tier, e.reason.clone());
+        if let Some(h) = hot {
+            return (h.entry.tier, &h.entry.reason);
         }
         match scope {
             Scope::Domestic => match class {
-                NumberClass::PremiumRate => (RiskTier::High, "domestic premium-rate number".into()),
-                NumberClass::SharedCost | NumberClass::Uan | NumberClass::Service => (
-                    RiskTier::Medium,
-                    "domestic shared-cost or information service".into(),
-                ),
-                NumberClass::Unknown => {
-                    (RiskTier::Medium, "domestic number of unknown range".into())
+                NumberClass::PremiumRate => (RiskTier::High, &fixed.domestic_premium),
+                NumberClass::SharedCost | NumberClass::Uan | NumberClass::Service => {
+                    (RiskTier::Medium, &fixed.domestic_shared_cost)
                 }
-                _ => (RiskTier::Low, "domestic number".into()),
+                NumberClass::Unknown => (RiskTier::Medium, &fixed.domestic_unknown),
+                _ => (RiskTier::Low, &fixed.domestic),
             },
             _ => match self.countries.longest(n) {
-                Some((e, _)) => (e.tier, e.reason.clone()),
-                None => (
-                    RiskTier::Medium,
-                    "international destination not on any list".into(),
-                ),
+                Some((e, _)) => (e.tier, &e.reason),
+                None => (RiskTier::Medium, &fixed.international_unlisted),
             },
         }
     }

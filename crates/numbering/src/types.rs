@@ -1,6 +1,7 @@
 //! Public value types of the numbering crate: destinations, classes, risk tiers, money and tariffs.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
 
@@ -216,6 +217,16 @@ impl Serialize for DialFlags {
     }
 }
 
+/// One shared empty text, so that `Destination::unknown()` does not allocate.
+fn empty_reason() -> Arc<str> {
+    static EMPTY: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
+    EMPTY.clone()
+}
+
+fn serialize_str<S: Serializer>(s: &Arc<str>, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s)
+}
+
 /// The outcome of classifying a dial string.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Destination {
@@ -226,7 +237,10 @@ pub struct Destination {
     pub class: NumberClass,
     pub risk: RiskTier,
     /// Why the risk tier was given, in words, with the list entry's source ("default list: tfps globalblacklist 2021-08-20").
-    pub risk_reason: String,
+    /// Shared text written once when the risk lists are loaded: cloning a `Destination` never copies it.
+    /// Reads like a `&str` (`Deref`, `Display`); build one with `"words".into()` or `Arc::from(string)`.
+    #[serde(serialize_with = "serialize_str")]
+    pub risk_reason: Arc<str>,
     pub flags: DialFlags,
 }
 
@@ -238,7 +252,7 @@ impl Destination {
             scope: Scope::Unknown,
             class: NumberClass::Unknown,
             risk: RiskTier::Medium,
-            risk_reason: String::new(),
+            risk_reason: empty_reason(),
             flags: DialFlags::default(),
         }
     }

@@ -48,7 +48,7 @@ pub fn intl(c: Country, e164: &str, risk: RiskTier) -> Destination {
         risk_reason: if risk >= RiskTier::High {
             "test list".into()
         } else {
-            String::new()
+            "".into()
         },
         flags: DialFlags::default(),
     }
@@ -69,7 +69,7 @@ pub fn domestic(n: u32) -> Destination {
         scope: Scope::Domestic,
         class: NumberClass::Fixed,
         risk: RiskTier::Low,
-        risk_reason: String::new(),
+        risk_reason: "".into(),
         flags: DialFlags::default(),
     }
 }
@@ -89,7 +89,7 @@ pub fn emergency() -> Destination {
         scope: Scope::Emergency,
         class: NumberClass::Emergency,
         risk: RiskTier::Low,
-        risk_reason: String::new(),
+        risk_reason: "".into(),
         flags: DialFlags::default(),
     }
 }
