@@ -230,6 +230,9 @@ impl SiteRules {
     }
 
     fn is_emergency(&self, d: &[u8]) -> bool {
+        if d.len() > self.emergency_max {
+            return false;
+        }
         self.emergency
             .iter()
             .chain(UNIVERSAL_EMERGENCY)
@@ -487,6 +490,59 @@ impl Candidate<'_> {
 
 /// Applies the site's dial plan to bare digits, returning the most dangerous plausible reading.
 fn read_site<'a>(rules: &'a SiteRules, d: &'a [u8]) -> Candidate<'a> {
+    read_plain(rules, d).unwrap_or_else(|| read_every_way(rules, d))
+}
+
+/// The answer of [`read_every_way`] for the common case, found without trying every reading: no outside-line
+/// digit is configured, the digits start with no caller-ID prefix and no carrier code, and neither implicit
+/// outside-line digit (0, 9) could lead to an international or emergency reading. Then every reading but the
+/// plain one is impossible or loses, so the plain one is the answer. `None`: not that case, try every way.
+/// (`fast_path_agrees_with_every_way` checks this against the full enumeration.)
+fn read_plain<'a>(rules: &'a SiteRules, d: &'a [u8]) -> Option<Candidate<'a>> {
+    let plan = &rules.plan;
+    if d.is_empty() || plan.outside_line.as_deref().is_some_and(|s| !s.is_empty()) {
+        return None;
+    }
+    if plan
+        .caller_id_prefixes
+        .iter()
+        .any(|p| starts(d, p.as_bytes()))
+        || plan.carrier_codes.iter().any(|c| starts(d, c.as_bytes()))
+    {
+        return None;
+    }
+    for implicit in [b"0", b"9"] {
+        if let Some(after) = strip(d, implicit)
+            && could_escalate(rules, after)
+        {
+            return None;
+        }
+    }
+    if rules.is_emergency(d) {
+        return Some(Candidate {
+            reading: Reading::Emergency,
+            head: &[],
+            tail: d,
+            flags: DialFlags::default(),
+            strips: 0,
+            implicit_outside_line: false,
+        });
+    }
+    // `terminal` only declines empty digits or readings after a carrier or an implicit outside line.
+    terminal(
+        rules,
+        rules.cc.as_bytes(),
+        d,
+        false,
+        DialFlags::default(),
+        0,
+        false,
+    )
+}
+
+/// Tries every plausible reading (outside line, caller-ID prefix in either order, carrier code, prefixes) and
+/// keeps the most dangerous; an emergency reading after harmless prefixes wins at once.
+fn read_every_way<'a>(rules: &'a SiteRules, d: &'a [u8]) -> Candidate<'a> {
     let plan = &rules.plan;
     let cc = rules.cc.as_bytes();
     let mut best = Candidate {
@@ -806,5 +862,88 @@ pub(crate) fn normalise(rules: &SiteRules, dialed: &str) -> Normalised {
         reading: candidate.reading,
         digits: candidate.digits(),
         flags,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn same_candidate(a: &Candidate<'_>, b: &Candidate<'_>) -> bool {
+        a.reading == b.reading
+            && a.digits().as_bytes() == b.digits().as_bytes()
+            && a.flags == b.flags
+            && a.strips == b.strips
+            && a.implicit_outside_line == b.implicit_outside_line
+    }
+
+    fn sites() -> Vec<SiteRules> {
+        let mut v: Vec<SiteRules> = ["JP", "US", "GB", "DE", "AU", "FR", "RU", "KR", "BR", "IT"]
+            .iter()
+            .filter_map(|c| plan_for_country(c))
+            .map(|p| SiteRules::new(p, default_feature_codes()))
+            .collect();
+        let mut with_outside = DialPlan::japan();
+        with_outside.outside_line = Some("9".into());
+        v.push(SiteRules::new(with_outside, default_feature_codes()));
+        let mut odd = DialPlan::japan();
+        odd.carrier_codes.push(String::new());
+        odd.caller_id_prefixes.push("9".into());
+        v.push(SiteRules::new(odd, default_feature_codes()));
+        v
+    }
+
+    fn dialed() -> impl Strategy<Value = String> {
+        let head = prop::sample::select(vec![
+            "", "0", "00", "010", "0010", "001", "0033", "0033010", "184", "186", "1840", "0184",
+            "9", "90", "9010", "011", "1", "8", "810", "0011", "000", "0110", "0119", "0911",
+            "112", "9112", "81", "0081", "01081", "0120", "090", "03", "04", "06", "07", "020",
+        ]);
+        (head, "[0-9]{0,14}").prop_map(|(h, t)| format!("{h}{t}"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn fast_path_agrees_with_every_way(d in dialed()) {
+            for rules in &sites() {
+                if let Some(fast) = read_plain(rules, d.as_bytes()) {
+                    let full = read_every_way(rules, d.as_bytes());
+                    prop_assert!(
+                        same_candidate(&fast, &full),
+                        "{} {d}: fast {:?} {} vs full {:?} {}",
+                        rules.plan.country,
+                        fast.reading,
+                        fast.digits().as_str(),
+                        full.reading,
+                        full.digits().as_str()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_takes_the_common_forms() {
+        let jp = SiteRules::new(DialPlan::japan(), default_feature_codes());
+        for d in [
+            "0312345678",
+            "09012345678",
+            "0120123456",
+            "010442079460000",
+            "0102327612345",
+        ] {
+            assert!(read_plain(&jp, d.as_bytes()).is_some(), "{d}");
+        }
+        // Forms that need every reading tried.
+        for d in [
+            "0033010232761234",
+            "184010232761234",
+            "0110",
+            "9010442079460000",
+        ] {
+            assert!(read_plain(&jp, d.as_bytes()).is_none(), "{d}");
+        }
     }
 }

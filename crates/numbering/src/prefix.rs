@@ -41,14 +41,49 @@ pub(crate) fn encode(digits: &[u8]) -> Option<u64> {
     Some(v | ((digits.len() as u64) << 52))
 }
 
+/// The encoded values of every prefix of a number, computed once and shared by all the tables a number is
+/// looked up in (the risk book consults up to five).
+#[derive(Clone, Copy)]
+pub(crate) struct DigitKey {
+    /// `values[n]`: the first n digits encoded as by [`encode`].
+    values: [u64; 16],
+    /// Number of digits considered (at most 15).
+    len: usize,
+    /// The first four digits as 0..=9999, when there are four.
+    first4: Option<usize>,
+}
+
+impl DigitKey {
+    /// `None` when `digits` is empty or not all ASCII digits.
+    pub fn new(digits: &str) -> Option<Self> {
+        let b = digits.as_bytes();
+        if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let len = b.len().min(15);
+        let mut values = [0u64; 16];
+        let mut v = 0u64;
+        for (i, d) in b.iter().take(len).enumerate() {
+            v = v * 10 + u64::from(d - b'0');
+            values[i + 1] = v | ((i as u64 + 1) << 52);
+        }
+        Some(Self {
+            values,
+            len,
+            first4: first4_index(b),
+        })
+    }
+}
+
 /// Maps digit prefixes (1 to 15 digits) to values, answering the longest prefix of a number.
 #[derive(Debug, Clone)]
 pub(crate) struct PrefixTable<V> {
     map: DigitMap<V>,
-    /// Bit n set when some entry has n digits.
+    /// Bit n set when some entry has n digits (n < 4 are the only lengths probed without `by_first4`).
     lengths: u16,
-    /// Bit per 4-digit start (0000..9999) of entries with 4 or more digits.
-    first4: Vec<u64>,
+    /// Per 4-digit start (0000..9999), bit n set when an entry of n >= 4 digits begins with it: a lookup probes
+    /// only lengths that exist under the number's own start (empty until the first long entry).
+    by_first4: Vec<u16>,
 }
 
 impl<V> Default for PrefixTable<V> {
@@ -56,7 +91,7 @@ impl<V> Default for PrefixTable<V> {
         Self {
             map: DigitMap::default(),
             lengths: 0,
-            first4: vec![0; 10_000usize.div_ceil(64)],
+            by_first4: Vec::new(),
         }
     }
 }
@@ -68,6 +103,9 @@ fn first4_index(digits: &[u8]) -> Option<usize> {
             .fold(0usize, |a, d| a * 10 + usize::from(d.wrapping_sub(b'0'))),
     )
 }
+
+/// Lengths below four, probed for every number.
+const SHORT_LENGTHS: u16 = 0b1110;
 
 impl<V> PrefixTable<V> {
     pub fn len(&self) -> usize {
@@ -81,10 +119,13 @@ impl<V> PrefixTable<V> {
             return false;
         };
         self.lengths |= 1 << b.len();
-        if let Some(i) = first4_index(b)
-            && let Some(word) = self.first4.get_mut(i / 64)
-        {
-            *word |= 1 << (i % 64);
+        if let Some(i) = first4_index(b) {
+            if self.by_first4.is_empty() {
+                self.by_first4 = vec![0; 10_000];
+            }
+            if let Some(mask) = self.by_first4.get_mut(i) {
+                *mask |= 1 << b.len();
+            }
         }
         self.map.insert(key, value);
         true
@@ -92,31 +133,41 @@ impl<V> PrefixTable<V> {
 
     /// Value stored for exactly this prefix.
     pub fn get_exact(&self, digits: &str) -> Option<&V> {
+        if self.map.is_empty() {
+            return None;
+        }
         self.map.get(&encode(digits.as_bytes())?)
     }
 
     /// Longest stored prefix of `digits` (ASCII digits) and its length.
     pub fn longest(&self, digits: &str) -> Option<(&V, usize)> {
-        let b = digits.as_bytes();
-        if self.map.is_empty() || b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+        if self.map.is_empty() {
             return None;
         }
-        let max = b.len().min(15);
-        // Running values of every prefix, computed once.
-        let mut values = [0u64; 16];
-        let mut v = 0u64;
-        for (i, d) in b.iter().take(max).enumerate() {
-            v = v * 10 + u64::from(d - b'0');
-            values[i + 1] = v;
+        self.longest_key(&DigitKey::new(digits)?)
+    }
+
+    /// Longest stored prefix of a number already turned into a [`DigitKey`], and its length.
+    pub fn longest_key(&self, key: &DigitKey) -> Option<(&V, usize)> {
+        if self.map.is_empty() {
+            return None;
         }
-        let long_possible = first4_index(b)
-            .and_then(|i| self.first4.get(i / 64).map(|w| w & (1 << (i % 64)) != 0))
-            .unwrap_or(false);
-        for len in (1..=max).rev() {
-            if self.lengths & (1 << len) == 0 || (len >= 4 && !long_possible) {
-                continue;
-            }
-            if let Some(found) = self.map.get(&(values[len] | ((len as u64) << 52))) {
+        let long = key
+            .first4
+            .and_then(|i| self.by_first4.get(i))
+            .copied()
+            .unwrap_or(0);
+        // Lengths that exist and fit in the number, longest first.
+        let fits = if key.len >= 15 {
+            u16::MAX
+        } else {
+            (1u16 << (key.len + 1)) - 1
+        };
+        let mut mask = ((self.lengths & SHORT_LENGTHS) | long) & fits;
+        while mask != 0 {
+            let len = 15 - mask.leading_zeros() as usize;
+            mask &= !(1 << len);
+            if let Some(found) = key.values.get(len).and_then(|k| self.map.get(k)) {
                 return Some((found, len));
             }
         }

@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::error::NumberingError;
-use crate::prefix::PrefixTable;
+use crate::prefix::{DigitKey, PrefixTable};
 use crate::types::{DialFlags, NumberClass, RiskTier, Scope};
 
 const TFPS_COUNTRIES: &str = include_str!("../data/irsf_country_risk.csv");
@@ -407,10 +407,12 @@ impl RiskBook {
         if let Some(e) = self.user_exact.get_exact(n) {
             return (e.tier, &e.reason);
         }
-        if let Some((e, _)) = self.user_prefix.longest(n) {
+        // Every prefix of the number encoded once for all the tables below.
+        let key = DigitKey::new(n);
+        if let Some((e, _)) = key.as_ref().and_then(|k| self.user_prefix.longest_key(k)) {
             return (e.tier, &e.reason);
         }
-        if let Some((cell, len)) = self.blacklist.longest(n) {
+        if let Some((cell, len)) = key.as_ref().and_then(|k| self.blacklist.longest_key(k)) {
             let reason = cell.get_or_init(|| {
                 Reason::critical(format!(
                     "+{} is a range reported as an IRSF fraud destination (default list: tfps globalblacklist 2021-08-20, MIT)",
@@ -419,7 +421,10 @@ impl RiskBook {
             });
             return (RiskTier::Critical, reason);
         }
-        let hot = self.hot_spots.longest(n).map(|(e, _)| e);
+        let hot = key
+            .as_ref()
+            .and_then(|k| self.hot_spots.longest_key(k))
+            .map(|(e, _)| e);
         if scope == Scope::International {
             match class {
                 NumberClass::PremiumRate => {
@@ -445,7 +450,7 @@ impl RiskBook {
                 NumberClass::Unknown => (RiskTier::Medium, &fixed.domestic_unknown),
                 _ => (RiskTier::Low, &fixed.domestic),
             },
-            _ => match self.countries.longest(n) {
+            _ => match key.as_ref().and_then(|k| self.countries.longest_key(k)) {
                 Some((e, _)) => (e.tier, &e.reason),
                 None => (RiskTier::Medium, &fixed.international_unlisted),
             },
