@@ -40,11 +40,18 @@ impl Digits {
         // Only ASCII digits, '*' and '#' are ever pushed.
         std::str::from_utf8(self.as_bytes()).unwrap_or("")
     }
+    /// `a` then `b`, cut at `MAX_DIGITS`.
     fn from_parts(a: &[u8], b: &[u8]) -> Self {
         let mut d = Self::new();
-        for &x in a.iter().chain(b) {
-            d.push(x);
+        let a = a.get(..a.len().min(MAX_DIGITS)).unwrap_or(&[]);
+        let b = b.get(..b.len().min(MAX_DIGITS - a.len())).unwrap_or(&[]);
+        if let Some(dst) = d.buf.get_mut(..a.len()) {
+            dst.copy_from_slice(a);
         }
+        if let Some(dst) = d.buf.get_mut(a.len()..a.len() + b.len()) {
+            dst.copy_from_slice(b);
+        }
+        d.len = (a.len() + b.len()) as u8;
         d
     }
 }
@@ -116,6 +123,40 @@ pub(crate) struct SiteRules {
     pub cc: String,
     /// Longest emergency number: longer strings skip the emergency comparisons.
     emergency_max: usize,
+    /// First-two-digit masks (see [`pair_mask`]) of the prefixes that can lead abroad after an outside-line
+    /// digit (international, carrier, caller-ID) and of those that rule out the plain reading (carrier,
+    /// caller-ID). Computed from `plan` in `new`; `plan` is not changed afterwards.
+    escalate_pairs: u128,
+    plain_pairs: u128,
+}
+
+/// Bit `10 * a + b` set when some prefix could start with the digits `a b`: a cheap "certainly not" before
+/// comparing a dozen prefixes. Prefixes shorter than two digits (or not digits) set every bit they could.
+fn pair_mask<'a>(prefixes: impl IntoIterator<Item = &'a String>) -> u128 {
+    let mut mask = 0u128;
+    for p in prefixes {
+        match p.as_bytes() {
+            [a @ b'0'..=b'9', b @ b'0'..=b'9', ..] => {
+                mask |= 1 << (u32::from(a - b'0') * 10 + u32::from(b - b'0'));
+            }
+            [a @ b'0'..=b'9'] => {
+                mask |= ((1u128 << 10) - 1) << (u32::from(a - b'0') * 10);
+            }
+            _ => mask = u128::MAX,
+        }
+    }
+    mask
+}
+
+/// False only when no prefix counted in `mask` can start `t`.
+#[inline]
+fn might_start(mask: u128, t: &[u8]) -> bool {
+    match t {
+        [a @ b'0'..=b'9', b @ b'0'..=b'9', ..] => {
+            mask & (1 << (u32::from(a - b'0') * 10 + u32::from(b - b'0'))) != 0
+        }
+        _ => true,
+    }
 }
 
 /// Numbers answered everywhere by mobile phones and many PBXs: always treated as emergency.
@@ -219,8 +260,16 @@ impl SiteRules {
             .map(|e| e.len())
             .max()
             .unwrap_or(0);
+        let escalate_pairs = pair_mask(
+            std::iter::once(&plan.international_prefix)
+                .chain(&plan.carrier_codes)
+                .chain(&plan.caller_id_prefixes),
+        );
+        let plain_pairs = pair_mask(plan.carrier_codes.iter().chain(&plan.caller_id_prefixes));
         Self {
             cc: plan.calling_code.to_string(),
+            escalate_pairs,
+            plain_pairs,
             plan,
             feature_codes,
             emergency,
@@ -453,6 +502,9 @@ fn symbol_flags(body: &[u8], flags: &mut DialFlags) -> bool {
 }
 
 fn only_digits(keyed: &[u8]) -> Digits {
+    if keyed.iter().all(u8::is_ascii_digit) {
+        return Digits::from_parts(keyed, &[]);
+    }
     let mut d = Digits::new();
     for &b in keyed {
         if b.is_ascii_digit() {
@@ -503,11 +555,12 @@ fn read_plain<'a>(rules: &'a SiteRules, d: &'a [u8]) -> Option<Candidate<'a>> {
     if d.is_empty() || plan.outside_line.as_deref().is_some_and(|s| !s.is_empty()) {
         return None;
     }
-    if plan
-        .caller_id_prefixes
-        .iter()
-        .any(|p| starts(d, p.as_bytes()))
-        || plan.carrier_codes.iter().any(|c| starts(d, c.as_bytes()))
+    if might_start(rules.plain_pairs, d)
+        && (plan
+            .caller_id_prefixes
+            .iter()
+            .any(|p| starts(d, p.as_bytes()))
+            || plan.carrier_codes.iter().any(|c| starts(d, c.as_bytes())))
     {
         return None;
     }
@@ -671,13 +724,16 @@ fn read_every_way<'a>(rules: &'a SiteRules, d: &'a [u8]) -> Candidate<'a> {
 /// True when `t` starts with something that can precede an international or emergency number.
 fn could_escalate(rules: &SiteRules, t: &[u8]) -> bool {
     let plan = &rules.plan;
-    t.len() <= rules.emergency_max + 3
-        || starts(t, plan.international_prefix.as_bytes())
-        || plan.carrier_codes.iter().any(|c| starts(t, c.as_bytes()))
-        || plan
-            .caller_id_prefixes
-            .iter()
-            .any(|c| starts(t, c.as_bytes()))
+    if t.len() <= rules.emergency_max + 3 {
+        return true;
+    }
+    might_start(rules.escalate_pairs, t)
+        && (starts(t, plan.international_prefix.as_bytes())
+            || plan.carrier_codes.iter().any(|c| starts(t, c.as_bytes()))
+            || plan
+                .caller_id_prefixes
+                .iter()
+                .any(|c| starts(t, c.as_bytes())))
 }
 
 fn terminal<'a>(
