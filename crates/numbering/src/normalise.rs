@@ -852,10 +852,18 @@ pub(crate) fn normalise(rules: &SiteRules, dialed: &str) -> Normalised {
     let keyed = scanned.keyed.as_bytes();
 
     // Feature codes: "*72" + number forwards calls there (a classic fraud path): classify the number.
+    // The code must stand as written: "*+82…" is a symbol before +82, not "*82" before a number.
+    let raw: &[u8] = if percent {
+        &decoded
+    } else {
+        un.number.as_bytes()
+    };
+    let raw = raw.trim_ascii_start();
     let mut body: &[u8] = keyed;
     let symbol_first = matches!(keyed.first(), Some(b'*' | b'#'));
     for code in rules.feature_codes.iter().filter(|_| symbol_first) {
         if let Some(rest) = strip(keyed, code.as_bytes())
+            && raw.starts_with(code.as_bytes())
             && rest.iter().any(u8::is_ascii_digit)
         {
             flags.insert(DialFlags::FEATURE_CODE);

@@ -422,3 +422,17 @@ fn config_loads_user_lists_and_tariffs_from_files() {
     assert!(Numbering::from_config(&bad).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Found by the decoration proptest: a symbol before `+82…` is not the NANP feature code `*82`.
+#[test]
+fn a_symbol_before_a_plus_is_not_a_feature_code() {
+    let n = numbering::Numbering::japan_defaults();
+    let plain = n.classify("+82100000");
+    let led = n.classify("*+82100000");
+    assert_eq!(led.country, plain.country);
+    assert_eq!(led.e164, plain.e164);
+    assert!(led.flags.is_obfuscated());
+    // A real feature code still works: "*72" then the number forwards calls there.
+    let fwd = n.classify("*72 010 232 76 123456");
+    assert_eq!(fwd.country.map(|c| c.calling_code), Some(232));
+}
