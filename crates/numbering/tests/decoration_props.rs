@@ -17,7 +17,9 @@ fn international() -> impl Strategy<Value = String> {
 fn domestic() -> impl Strategy<Value = String> {
     prop_oneof![
         "[2-9][0-9]{8}",
-        "1[1-9][0-9]{7}",
+        // After a 01x area code the subscriber number starts with 2-9 in Japan: "0184 001100" is no real
+        // number, and its "0 184 001 100" reading (outside line, caller-ID prefix, carrier code) is international.
+        "1[1-9][2-9][0-9]{6}",
         "(120|800|570|990)[0-9]{6}",
         "(50|70|80|90|20)[0-9]{8}",
     ]
