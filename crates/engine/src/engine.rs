@@ -559,36 +559,37 @@ impl Engine {
         ten.attempts_day.add(Span::Day, at, 1);
         ten.recent.push(at, seq);
         let trules = &policy.profile(ten.profile).rules;
-        check(
-            hits,
-            RuleId::VelocityTenantMinute,
-            &trules.velocity_tenant_minute,
-            ten.attempts_min.total(Span::Minute, at),
-            off,
-            Unit::Calls,
-            Span::Minute.secs(),
-            Subject::Tenant,
-        );
-        check(
-            hits,
-            RuleId::VelocityTenantHour,
-            &trules.velocity_tenant_hour,
-            ten.attempts_hour.total(Span::Hour, at),
-            off,
-            Unit::Calls,
-            Span::Hour.secs(),
-            Subject::Tenant,
-        );
-        check(
-            hits,
-            RuleId::VelocityTenantDay,
-            &trules.velocity_tenant_day,
-            ten.attempts_day.total(Span::Day, at),
-            off,
-            Unit::Calls,
-            Span::Day.secs(),
-            Subject::Tenant,
-        );
+        for (rule, r, total, span) in [
+            (
+                RuleId::VelocityTenantMinute,
+                &trules.velocity_tenant_minute,
+                ten.attempts_min.total(Span::Minute, at),
+                Span::Minute,
+            ),
+            (
+                RuleId::VelocityTenantHour,
+                &trules.velocity_tenant_hour,
+                ten.attempts_hour.total(Span::Hour, at),
+                Span::Hour,
+            ),
+            (
+                RuleId::VelocityTenantDay,
+                &trules.velocity_tenant_day,
+                ten.attempts_day.total(Span::Day, at),
+                Span::Day,
+            ),
+        ] {
+            check(
+                hits,
+                rule,
+                r,
+                total,
+                off,
+                Unit::Calls,
+                span.secs(),
+                Subject::Tenant,
+            );
+        }
         check(
             hits,
             RuleId::ConcurrentTenant,
@@ -599,49 +600,46 @@ impl Engine {
             0,
             Subject::Tenant,
         );
+        // Tenant spend per window (watched, paid destinations only), with calls in progress and this call's
+        // least charge; the month window reports no length.
         let textra = ten.calls.accrued(at) + rate.minimum();
-        check(
-            hits,
-            RuleId::MoneyTenantHour,
-            &trules.money_tenant_hour,
-            if paid {
-                (ten.cost_hour.total(Span::Hour, at) + textra) / 1000
-            } else {
-                0
-            },
-            off,
-            Unit::Money,
-            Span::Hour.secs(),
-            Subject::Tenant,
-        );
-        check(
-            hits,
-            RuleId::MoneyTenantDay,
-            &trules.money_tenant_day,
-            if paid {
-                (ten.cost_day.total(Span::Day, at) + textra) / 1000
-            } else {
-                0
-            },
-            off,
-            Unit::Money,
-            Span::Day.secs(),
-            Subject::Tenant,
-        );
-        check(
-            hits,
-            RuleId::MoneyTenantMonth,
-            &trules.money_tenant_month,
-            if paid {
-                (ten.cost_month.total(m.month) + textra) / 1000
-            } else {
-                0
-            },
-            off,
-            Unit::Money,
-            0,
-            Subject::Tenant,
-        );
+        let spent = if paid {
+            [
+                ten.cost_hour.total(Span::Hour, at),
+                ten.cost_day.total(Span::Day, at),
+                ten.cost_month.total(m.month),
+            ]
+            .map(|c| (c + textra) / 1000)
+        } else {
+            [0; 3]
+        };
+        for ((rule, r, secs), measured) in [
+            (
+                RuleId::MoneyTenantHour,
+                &trules.money_tenant_hour,
+                Span::Hour.secs(),
+            ),
+            (
+                RuleId::MoneyTenantDay,
+                &trules.money_tenant_day,
+                Span::Day.secs(),
+            ),
+            (RuleId::MoneyTenantMonth, &trules.money_tenant_month, 0),
+        ]
+        .into_iter()
+        .zip(spent)
+        {
+            check(
+                hits,
+                rule,
+                r,
+                measured,
+                off,
+                Unit::Money,
+                secs,
+                Subject::Tenant,
+            );
+        }
 
         // Dialed number and its range (watched classes only).
         let mut number_key = 0u64;
