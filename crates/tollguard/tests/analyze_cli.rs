@@ -115,6 +115,26 @@ fn write_fixture(dir: &Path, attack: bool) -> PathBuf {
     path
 }
 
+/// `tollguard backtest --quiet --policy <dir>/<name> [extra…] <cdr>` with the policy text written first.
+fn backtest(
+    dir: &Path,
+    name: &str,
+    policy: &str,
+    extra: &[&str],
+    cdr: &Path,
+) -> std::process::Output {
+    let path = dir.join(name);
+    std::fs::write(&path, policy).unwrap();
+    bin()
+        .args(["backtest", "--quiet"])
+        .args(extra)
+        .arg("--policy")
+        .arg(&path)
+        .arg(cdr)
+        .output()
+        .unwrap()
+}
+
 fn json_of(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -221,14 +241,13 @@ fn a_clean_office_is_not_hit() {
 fn backtest_of_a_report_only_policy_blocks_nothing_but_still_alerts() {
     let dir = tempfile::tempdir().unwrap();
     let file = write_fixture(dir.path(), true);
-    let policy = dir.path().join("shadow.toml");
-    std::fs::write(&policy, "[defaults]\nmode = \"shadow\"\n").unwrap();
-    let out = bin()
-        .args(["backtest", "--format", "json", "--quiet", "--policy"])
-        .arg(&policy)
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = backtest(
+        dir.path(),
+        "shadow.toml",
+        "[defaults]\nmode = \"shadow\"\n",
+        &["--format", "json"],
+        &file,
+    );
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -252,14 +271,7 @@ fn backtest_of_a_report_only_policy_blocks_nothing_but_still_alerts() {
 fn backtest_reports_money_saved_with_the_default_policy() {
     let dir = tempfile::tempdir().unwrap();
     let file = write_fixture(dir.path(), true);
-    let policy = dir.path().join("empty.toml");
-    std::fs::write(&policy, "").unwrap();
-    let out = bin()
-        .args(["backtest", "--quiet", "--policy"])
-        .arg(&policy)
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = backtest(dir.path(), "empty.toml", "", &[], &file);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("money saved:"), "{text}");
     assert!(text.contains("Legitimate calls blocked: 0"), "{text}");
@@ -269,18 +281,21 @@ fn backtest_reports_money_saved_with_the_default_policy() {
 fn a_broken_policy_is_named_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let file = write_fixture(dir.path(), false);
-    let policy = dir.path().join("bad.toml");
-    std::fs::write(&policy, "[defaults]\nmode = \"shadow\"\nspeling = 1\n").unwrap();
-    let out = bin()
-        .args(["backtest", "--quiet", "--policy"])
-        .arg(&policy)
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = backtest(
+        dir.path(),
+        "bad.toml",
+        "[defaults]\nmode = \"shadow\"\nspeling = 1\n",
+        &[],
+        &file,
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml"), "{err}");
-    assert!(err.contains('3'), "the line of the error: {err}");
+    assert!(
+        err.contains("line 3, column 1"),
+        "the line of the error: {err}"
+    );
+    assert!(err.contains("speling"), "the wrong key is named: {err}");
 }
 
 #[test]
