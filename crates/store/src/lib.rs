@@ -10,6 +10,8 @@ use std::path::Path;
 
 use engine::{Ban, Decision, KillSwitch, Millis, Snapshot};
 use rusqlite::{Connection, OptionalExtension, params};
+
+mod tokens;
 use serde::{Deserialize, Serialize};
 
 /// Errors of the store, with the operation that failed.
@@ -149,6 +151,8 @@ impl Store {
             .map_err(sql("setting the busy timeout"))?;
         conn.execute_batch(SCHEMA)
             .map_err(sql("creating the schema"))?;
+        conn.execute_batch(tokens::SCHEMA)
+            .map_err(sql("creating the token tables"))?;
         Ok(Store { conn })
     }
 

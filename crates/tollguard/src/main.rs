@@ -6,6 +6,8 @@ use clap::{Parser, Subcommand};
 
 mod analyze;
 mod check_config;
+mod ctl;
+mod demo;
 mod html;
 mod number;
 mod replay;
@@ -31,6 +33,10 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Check a guard configuration file and explain each error with its line.
     CheckConfig(check_config::CheckConfigArgs),
+    /// Operate a running guard from a terminal: status, alerts, bans, kill switches, calls in progress.
+    Ctl(ctl::CtlArgs),
+    /// Replay the 2015 hijacking live against a real guard on loopback and watch it being stopped.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +55,8 @@ fn main() -> ExitCode {
         Command::Backtest(args) => analyze::run_backtest(args),
         Command::Serve(args) => serve::run(args),
         Command::CheckConfig(args) => check_config::run(args),
+        Command::Ctl(args) => ctl::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(code) => code,

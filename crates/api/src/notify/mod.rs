@@ -1,0 +1,1 @@
+//! Notifications: alerts delivered to people (webhooks, e-mail, syslog). Being written.
