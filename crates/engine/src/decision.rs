@@ -81,6 +81,22 @@ impl DestClass {
         }
     }
 
+    /// The class's name as the API and policy files spell it (its serde name): "international", "toll_free"…
+    pub fn name(self) -> &'static str {
+        match self {
+            DestClass::Internal => "internal",
+            DestClass::Domestic => "domestic",
+            DestClass::Mobile => "mobile",
+            DestClass::TollFree => "toll_free",
+            DestClass::SharedCost => "shared_cost",
+            DestClass::Service => "service",
+            DestClass::International => "international",
+            DestClass::Premium => "premium",
+            DestClass::Satellite => "satellite",
+            DestClass::Unknown => "unknown",
+        }
+    }
+
     const fn bit(self) -> u16 {
         1 << self as u16
     }

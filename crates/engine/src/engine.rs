@@ -129,17 +129,17 @@ fn is_international(c: DestClass) -> bool {
 }
 
 /// Key of the "everything" scope in the kill-switch index.
-const ALL_SCOPE: u64 = u64::MAX;
+pub(crate) const ALL_SCOPE: u64 = u64::MAX;
 
 /// How often (in event time) idle keys are swept.
 const EXPIRE_EVERY: Millis = 10 * 60_000;
 
 /// The fraud engine. One per site (or per node); not shared between threads (`&mut self` on every event).
 pub struct Engine {
-    policy: Policy,
+    pub(crate) policy: Policy,
     rates: Arc<dyn RateTable>,
-    hasher: KeyHasher,
-    accounts: BoundedMap<AccountState>,
+    pub(crate) hasher: KeyHasher,
+    pub(crate) accounts: BoundedMap<AccountState>,
     tenants: BoundedMap<TenantState>,
     sources: BoundedMap<SourceState>,
     numbers: BoundedMap<NumberState>,
@@ -148,7 +148,7 @@ pub struct Engine {
     call_log: CallLog,
     switches: Vec<KillSwitch>,
     /// Classes barred per scope (key of the account, the tenant, or ALL_SCOPE): an O(1) check per call.
-    barred: crate::keys::IdMap<ClassSet>,
+    pub(crate) barred: crate::keys::IdMap<ClassSet>,
     next_switch_id: u64,
     last_expire: Millis,
     day_cache: DayCache,
@@ -342,6 +342,9 @@ impl Engine {
         acct.attempts_min.add(Span::Minute, at, 1);
         acct.attempts_hour.add(Span::Hour, at, 1);
         acct.attempts_day.add(Span::Day, at, 1);
+        if ClassSet::INTERNATIONAL.contains(class) {
+            acct.international_day.add(Span::Day, at, 1);
+        }
         acct.recent.push(at, seq);
 
         // Destination policy.

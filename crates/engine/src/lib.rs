@@ -26,6 +26,7 @@ pub mod keys;
 pub mod policy;
 mod rule_id;
 pub mod state;
+mod summary;
 pub mod window;
 
 pub use cost::{Rate, RateTable};
@@ -39,3 +40,4 @@ pub use explain::destination_words;
 pub use policy::{Mode, Policy, PolicyError, Profile, Rule, Rules};
 pub use rule_id::RuleId;
 pub use state::{Ban, KillSwitch};
+pub use summary::AccountSummary;

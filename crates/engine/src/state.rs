@@ -109,6 +109,10 @@ pub struct AccountState {
     pub attempts_min: Ring,
     pub attempts_hour: Ring,
     pub attempts_day: Ring,
+    /// Attempts to international, premium-rate and satellite destinations in the last 24 h (for the operator's
+    /// account summary; no rule reads it). Absent from older snapshots, hence the default.
+    #[serde(default)]
+    pub international_day: Ring,
     pub failed_hour: Ring,
     pub denied_hour: Ring,
     pub cost_hour: Ring,
@@ -139,6 +143,7 @@ impl AccountState {
             attempts_min: Ring::default(),
             attempts_hour: Ring::default(),
             attempts_day: Ring::default(),
+            international_day: Ring::default(),
             failed_hour: Ring::default(),
             denied_hour: Ring::default(),
             cost_hour: Ring::default(),
