@@ -226,6 +226,12 @@ struct GuardFile {
     dialogs: DialogsFile,
     #[serde(default)]
     clock: ClockFile,
+    /// The operator API and the notifications are configured in the same file; crate `api` reads and
+    /// checks these sections (`api::config`), the guard only lets them through.
+    #[serde(default, rename = "api")]
+    _api: Option<toml::Value>,
+    #[serde(default, rename = "notify")]
+    _notify: Option<toml::Value>,
 }
 
 /// A listening socket.

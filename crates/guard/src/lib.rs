@@ -4,11 +4,12 @@
 //! calls are answered with the decision's status and reason, banned sources are dropped, kill switches end
 //! calls in progress. See README.md and docs/inline-proxy.md.
 //!
-//! Layout: [`config`] (the TOML file), [`proxy`] (the pure core: message + time in, messages + records
+//! Layout: [`config`] (the TOML file), [`control`] (commands and live events for the API), [`proxy`] (the pure core: message + time in, messages + records
 //! out), [`dialog`], [`fingerprint`], [`transport`] (tokio sockets), [`service`] (the running guard: sockets,
 //! core, timers, store, SIGHUP).
 
 pub mod config;
+pub mod control;
 pub mod dialog;
 pub mod fingerprint;
 pub mod proxy;
@@ -16,5 +17,6 @@ pub mod service;
 pub mod transport;
 
 pub use config::{ConfigError, ConfigErrors, Settings};
+pub use control::{CallInfo, ControlError, GuardHandle, GuardStatus, LiveEvent, SyncReport};
 pub use proxy::{Core, Now, Output, Persist};
 pub use service::{Guard, GuardError};

@@ -25,6 +25,7 @@ use numbering::Numbering;
 use sip::{Forward, HeaderName, Message, Method, ResponseBuilder, Uri};
 
 use crate::config::{AccountFrom, BannedAction, Role, Settings, TransportKind};
+use crate::control::{CallInfo, LiveEvent};
 use crate::dialog::{Dialog, Dialogs};
 use crate::fingerprint::scanner_mark;
 use crate::transport::{Hop, Inbound, Outgoing};
@@ -53,10 +54,12 @@ pub enum Persist {
 pub struct Output {
     pub sends: Vec<Outgoing>,
     pub persist: Vec<Persist>,
+    /// For the live stream; filled only while somebody listens ([`Core::set_live`]).
+    pub events: Vec<LiveEvent>,
 }
 
 /// Counters of the guard (logged, and for the operator API later).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct GuardStats {
     pub requests: u64,
     pub responses: u64,
@@ -144,6 +147,8 @@ pub struct Core {
     requests: HashMap<IpAddr, u32>,
     decisions: Vec<Decision>,
     local_seq: u64,
+    /// Somebody listens to the live stream: build its events (else nothing is allocated for it).
+    live: bool,
     pub stats: GuardStats,
 }
 
@@ -220,6 +225,7 @@ impl Core {
             requests: HashMap::new(),
             decisions: Vec::new(),
             local_seq: 0,
+            live: false,
             stats: GuardStats::default(),
         }
     }
@@ -260,19 +266,29 @@ impl Core {
 
     /// Sets a kill switch an operator wrote to the store: the scope is barred at once and its calls in
     /// progress to the barred classes are ended (BYE to both sides).
-    pub fn operator_kill_switch(&mut self, ks: &KillSwitch, now: Now, out: &mut Output) {
+    pub fn operator_kill_switch(
+        &mut self,
+        ks: &KillSwitch,
+        now: Now,
+        out: &mut Output,
+    ) -> Vec<String> {
         let (set, ids) =
             self.engine
                 .set_kill_switch(ks.scope.clone(), ks.classes, now.engine, &ks.by, &ks.why);
         tracing::warn!(scope = %set.scope, classes = %set.classes, by = %set.by, why = %set.why, calls = ids.len(), "kill switch set by an operator");
         let why = format!("kill switch by {}: {}", set.by, set.why);
-        for id in ids {
-            self.end_call(&id, &why, now, out);
-        }
+        ids.into_iter()
+            .filter(|id| self.end_call(id, &why, now, out))
+            .collect()
     }
 
     /// Lifts the engine's kill switch of this scope and classes (an operator lifted it in the store).
-    pub fn lift_kill_switch(&mut self, scope: &engine::BarScope, classes: engine::ClassSet) {
+    /// Returns whether a switch was in force.
+    pub fn lift_kill_switch(
+        &mut self,
+        scope: &engine::BarScope,
+        classes: engine::ClassSet,
+    ) -> bool {
         let ids: Vec<u64> = self
             .engine
             .kill_switches()
@@ -280,10 +296,12 @@ impl Core {
             .filter(|k| &k.scope == scope && k.classes == classes)
             .map(|k| k.id)
             .collect();
+        let lifted = !ids.is_empty();
         for id in ids {
             self.engine.lift_kill_switch(id);
             tracing::warn!(scope = %scope, "kill switch lifted by an operator");
         }
+        lifted
     }
 
     pub fn is_banned(&self, ip: IpAddr, now: Millis) -> bool {
@@ -292,6 +310,35 @@ impl Core {
 
     pub fn dialogs_in_progress(&self) -> usize {
         self.dialogs.in_progress().count()
+    }
+
+    /// Whether to publish [`LiveEvent`]s in [`Output::events`].
+    pub fn set_live(&mut self, on: bool) {
+        self.live = on;
+    }
+
+    /// Calls in progress (of one tenant, or all), oldest first.
+    pub fn calls(&self, tenant: Option<&str>) -> Vec<CallInfo> {
+        let mut v: Vec<CallInfo> = self
+            .dialogs
+            .in_progress()
+            .filter(|d| tenant.is_none_or(|t| t == d.tenant))
+            .map(|d| CallInfo {
+                call_id: d.call_id.clone(),
+                tenant: d.tenant.clone(),
+                account: d.account.clone(),
+                dialed: d.dialed.clone(),
+                started: d.started,
+                answered: d.answered,
+            })
+            .collect();
+        v.sort_by(|a, b| (a.started, &a.call_id).cmp(&(b.started, &b.call_id)));
+        v
+    }
+
+    /// Active bans (for the status page).
+    pub fn bans_active(&self, now: Millis) -> usize {
+        self.bans.values().filter(|u| **u > now).count()
     }
 
     fn is_ours(&self, a: SocketAddr) -> bool {
@@ -939,6 +986,32 @@ impl Core {
             verdict = ?verdict,
             "outbound call decided"
         );
+        if self.live {
+            let (verdict_word, sip_status) = match verdict {
+                Verdict::Block { sip_status } => {
+                    ("blocked", self.settings.block_status.unwrap_or(sip_status))
+                }
+                _ if destination.is_emergency() => ("emergency", 0),
+                _ => ("allowed", 0),
+            };
+            out.events.push(LiveEvent::Call {
+                at: now.engine,
+                tenant: tenant_name.clone(),
+                account: account.clone(),
+                call_id: call_id.to_owned(),
+                dialed: dialed.clone(),
+                e164: destination.e164.map(|e| e.to_string()),
+                country: destination.country.map(|c| c.name.to_owned()),
+                class: engine::DestClass::of(&destination).as_str().to_owned(),
+                verdict: verdict_word.to_owned(),
+                sip_status,
+                reason: if sip_status != 0 {
+                    reason.clone()
+                } else {
+                    None
+                },
+            });
+        }
         self.apply_decisions(&tenant_name, decisions, now, out);
         match verdict {
             Verdict::Block { sip_status } => {
@@ -998,6 +1071,13 @@ impl Core {
     ) {
         if decisions.is_empty() {
             return;
+        }
+        if self.live {
+            out.events
+                .extend(decisions.iter().map(|d| LiveEvent::Decision {
+                    tenant: tenant.to_owned(),
+                    decision: d.clone(),
+                }));
         }
         for d in &decisions {
             tracing::warn!(
@@ -1093,21 +1173,31 @@ impl Core {
             .get(call_id)
             .map(|d| d.tenant.clone())
             .unwrap_or_default();
+        if self.live {
+            out.events.push(LiveEvent::CallEnded {
+                at: now.engine,
+                tenant: tenant.clone(),
+                call_id: call_id.to_owned(),
+                billable_secs: answered.map(secs).unwrap_or(0),
+                by_guard: cause == EndCause::Terminated,
+            });
+        }
         self.apply_decisions(&tenant, ds, now, out);
     }
 
     /// Ends a call in progress from the middle: BYE to both sides once answered, CANCEL towards the callee
     /// before (the callee's 487 then reaches the caller).
-    pub fn end_call(&mut self, call_id: &str, why: &str, now: Now, out: &mut Output) {
+    /// Returns whether the call was in progress (and is now being ended).
+    pub fn end_call(&mut self, call_id: &str, why: &str, now: Now, out: &mut Output) -> bool {
         let Some(d) = self.dialogs.get(call_id).cloned() else {
             tracing::info!(
                 call_id,
                 "kill switch: call not (or no longer) in progress here"
             );
-            return;
+            return false;
         };
         if d.ended {
-            return;
+            return false;
         }
         if let Some(x) = self.dialogs.get_mut(call_id) {
             x.ended = true;
@@ -1170,6 +1260,7 @@ impl Core {
             now,
             out,
         );
+        true
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1331,6 +1422,13 @@ Reason: SIP;cause=603;text=\"{why}\"\r\nUser-Agent: tollguard\r\nContent-Length:
                 let mut ds = Vec::new();
                 self.engine.on_event(&Event::CallAnswered(ev), &mut ds);
                 let tenant = d.tenant.clone();
+                if self.live {
+                    out.events.push(LiveEvent::CallAnswered {
+                        at: now.engine,
+                        tenant: tenant.clone(),
+                        call_id: call_id.to_owned(),
+                    });
+                }
                 self.apply_decisions(&tenant, ds, now, out);
             }
         } else if status >= 300 {

@@ -13,6 +13,7 @@ use store::Store;
 use tokio::sync::mpsc;
 
 use crate::config::{ConfigErrors, Settings};
+use crate::control::{Command, GuardHandle, GuardStatus, SyncReport};
 use crate::proxy::{Core, Now, Output, Persist};
 use crate::transport::{Inbound, Transports};
 
@@ -83,7 +84,14 @@ pub struct Guard {
     store_tx: Option<std::sync::mpsc::Sender<StoreJob>>,
     clock: Clock,
     numbering: Arc<Numbering>,
+    settings: Arc<Settings>,
+    commands: mpsc::Receiver<Command>,
+    handle: GuardHandle,
+    started_at: Millis,
 }
+
+/// How many live events a slow subscriber may fall behind before it loses the oldest.
+const LIVE_BACKLOG: usize = 4096;
 
 impl Guard {
     /// Loads the configuration and the stored state, and binds the listeners.
@@ -145,7 +153,18 @@ impl Guard {
             None => None,
         };
         let store_tx = store.map(spawn_store);
+        let (cmd_tx, commands) = mpsc::channel(64);
+        let (events, _) = tokio::sync::broadcast::channel(LIVE_BACKLOG);
+        let handle = GuardHandle {
+            commands: cmd_tx,
+            events,
+            settings: settings.clone(),
+        };
         Ok(Guard {
+            settings,
+            commands,
+            handle,
+            started_at: now.engine,
             config_path: config_path.to_owned(),
             watch,
             core,
@@ -155,6 +174,11 @@ impl Guard {
             clock,
             numbering,
         })
+    }
+
+    /// A handle for the operator API, the demo and tests: commands and the live event stream.
+    pub fn handle(&self) -> GuardHandle {
+        self.handle.clone()
     }
 
     /// Lines saying where the guard listens (printed by `tollguard serve`).
@@ -188,6 +212,7 @@ impl Guard {
         let mut watch_tick = tokio::time::interval(Duration::from_secs(1));
         let mut out = Output::default();
         loop {
+            self.core.set_live(self.handle.events.receiver_count() > 0);
             #[cfg(unix)]
             let hup_fut = async {
                 match hup.as_mut() {
@@ -230,7 +255,16 @@ impl Guard {
                         w.poll(&mut self.core, self.clock.now(), &mut out);
                     }
                 }
-                _ = hup_fut => self.reload(),
+                Some(cmd) = self.commands.recv() => {
+                    // Sends of a kill switch's BYEs go out before the answer, so that "the API returned"
+                    // means "the calls are being ended".
+                    let reply = self.command(cmd, &mut out);
+                    self.flush(&mut out).await;
+                    reply.send();
+                }
+                _ = hup_fut => {
+                    let _ = self.reload();
+                }
                 _ = &mut shutdown => break,
             }
             self.flush(&mut out).await;
@@ -242,7 +276,70 @@ impl Guard {
         tracing::info!(stats = ?self.core.stats, "guard stopped");
     }
 
+    /// Serves one command; the answer is sent after the output is flushed.
+    fn command(&mut self, cmd: Command, out: &mut Output) -> Reply {
+        let now = self.clock.now();
+        match cmd {
+            Command::Status(reply) => {
+                let status = GuardStatus {
+                    version: env!("CARGO_PKG_VERSION"),
+                    started_at: self.started_at,
+                    now: now.engine,
+                    clock_speed: self.settings.clock_speed,
+                    stats: self.core.stats,
+                    engine: self.core.engine().stats(),
+                    sizes: self.core.engine().sizes(),
+                    calls_in_progress: self.core.dialogs_in_progress(),
+                    bans_active: self.core.bans_active(now.engine),
+                    kill_switches: self.core.engine().kill_switches().to_vec(),
+                    listeners: self.describe(),
+                };
+                Reply::new(reply, status)
+            }
+            Command::Calls { tenant, reply } => {
+                Reply::new(reply, self.core.calls(tenant.as_deref()))
+            }
+            Command::EndCall {
+                call_id,
+                tenant,
+                why,
+                reply,
+            } => {
+                let in_scope = self
+                    .core
+                    .calls(tenant.as_deref())
+                    .iter()
+                    .any(|c| c.call_id == call_id);
+                let ended = in_scope && self.core.end_call(&call_id, &why, now, out);
+                Reply::new(reply, ended)
+            }
+            Command::SyncStore(reply) => {
+                let report = match self.watch.as_mut() {
+                    Some(w) => w.poll(&mut self.core, now, out),
+                    None => SyncReport::default(),
+                };
+                Reply::new(reply, report)
+            }
+            Command::Accounts { tenant, reply } => Reply::new(
+                reply,
+                self.core
+                    .engine()
+                    .account_summaries(tenant.as_deref(), now.engine),
+            ),
+            Command::ReloadPolicy(reply) => {
+                let r = self.reload();
+                Reply::new(reply, r)
+            }
+        }
+    }
+
     async fn flush(&mut self, out: &mut Output) {
+        if !out.events.is_empty() {
+            for e in out.events.drain(..) {
+                // No receiver is not an error: nobody is watching right now.
+                let _ = self.handle.events.send(e);
+            }
+        }
         for p in out.persist.drain(..) {
             if let Some(tx) = &self.store_tx {
                 let _ = tx.send(StoreJob::Persist(p));
@@ -254,16 +351,18 @@ impl Guard {
     }
 
     /// SIGHUP: re-read the policy; the engine keeps its state (snapshot → restore under the new policy).
-    fn reload(&mut self) {
+    fn reload(&mut self) -> Result<(), String> {
         match Settings::reload_policy(&self.config_path) {
             Ok(policy) => {
                 let snap = self.core.engine().snapshot();
                 let rates: Arc<dyn engine::RateTable> = self.numbering.clone();
                 self.core.set_engine(Engine::restore(policy, rates, snap));
                 tracing::warn!(config = %self.config_path.display(), "policy reloaded");
+                Ok(())
             }
             Err(e) => {
                 tracing::error!(error = %e, "policy NOT reloaded: the configuration has errors; the old policy stays in force");
+                Err(e.to_string())
             }
         }
     }
@@ -292,7 +391,8 @@ impl StoreWatch {
         }
     }
 
-    fn poll(&mut self, core: &mut Core, now: crate::proxy::Now, out: &mut Output) {
+    fn poll(&mut self, core: &mut Core, now: crate::proxy::Now, out: &mut Output) -> SyncReport {
+        let mut report = SyncReport::default();
         match self.store.active_bans(now.engine) {
             Ok(bans) => {
                 for b in &bans {
@@ -300,6 +400,7 @@ impl StoreWatch {
                         if !core.is_banned(b.source, now.engine) {
                             tracing::warn!(source = %b.source, why = %b.why, "ban set by an operator");
                             core.restore_ban(b);
+                            report.bans_set += 1;
                         }
                         self.bans.insert(b.source, b.until);
                     }
@@ -314,6 +415,7 @@ impl StoreWatch {
                     self.bans.remove(&ip);
                     if core.is_banned(ip, now.engine) {
                         core.lift_ban(ip);
+                        report.bans_lifted += 1;
                     }
                 }
             }
@@ -330,7 +432,9 @@ impl StoreWatch {
                             .iter()
                             .any(|e| e.scope == k.scope && e.classes == k.classes);
                         if !known {
-                            core.operator_kill_switch(k, now, out);
+                            let ended = core.operator_kill_switch(k, now, out);
+                            report.kill_switches_set += 1;
+                            report.calls_ended.extend(ended);
                         }
                         self.switches.push(key);
                     }
@@ -344,11 +448,14 @@ impl StoreWatch {
                 for (scope, classes) in gone {
                     self.switches
                         .retain(|(s, c)| !(s == &scope && *c == classes));
-                    core.lift_kill_switch(&scope, classes);
+                    if core.lift_kill_switch(&scope, classes) {
+                        report.kill_switches_lifted += 1;
+                    }
                 }
             }
             Err(e) => tracing::error!(error = %e, "reading kill switches from the store"),
         }
+        report
     }
 }
 
@@ -366,7 +473,7 @@ fn spawn_store(store: Store) -> std::sync::mpsc::Sender<StoreJob> {
         while let Ok(job) = rx.recv() {
             let r = match job {
                 StoreJob::Persist(Persist::Ban(b)) => store.put_ban(&b),
-                StoreJob::Persist(Persist::KillSwitch(k)) => store.put_kill_switch(&k),
+                StoreJob::Persist(Persist::KillSwitch(k)) => store.put_kill_switch(&k).map(|_| ()),
                 StoreJob::Persist(Persist::Alerts { tenant, decisions }) => {
                     store.insert_alerts(&tenant, &decisions).map(|_| ())
                 }
@@ -378,4 +485,19 @@ fn spawn_store(store: Store) -> std::sync::mpsc::Sender<StoreJob> {
         }
     });
     tx
+}
+
+/// An answer to a command, sent once the command's output has gone out on the wire.
+struct Reply(Box<dyn FnOnce() + Send>);
+
+impl Reply {
+    fn new<T: Send + 'static>(tx: tokio::sync::oneshot::Sender<T>, value: T) -> Reply {
+        Reply(Box::new(move || {
+            // The asker may have given up waiting; nothing to do then.
+            let _ = tx.send(value);
+        }))
+    }
+    fn send(self) {
+        (self.0)();
+    }
 }

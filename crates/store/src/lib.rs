@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 use std::path::Path;
 
-use engine::{Ban, Decision, KillSwitch, Millis, Snapshot};
+use engine::{Ban, BarScope, ClassSet, Decision, KillSwitch, Millis, Snapshot};
 use rusqlite::{Connection, OptionalExtension, params};
 
 mod tokens;
@@ -52,6 +52,15 @@ pub struct StoredAlert {
     pub decision: Decision,
     pub acked_by: Option<String>,
     pub acked_at: Option<Millis>,
+}
+
+/// A kill switch as stored: in force, or lifted (by whom, when).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillSwitchRecord {
+    #[serde(flatten)]
+    pub switch: KillSwitch,
+    pub lifted_at: Option<Millis>,
+    pub lifted_by: Option<String>,
 }
 
 /// Which alerts to list.
@@ -213,22 +222,51 @@ impl Store {
 
     // ---- kill switches ----------------------------------------------------------------------------------
 
-    /// Records a kill switch in force.
-    pub fn put_kill_switch(&self, ks: &KillSwitch) -> Result<()> {
-        let body = serde_json::to_string(ks).map_err(|source| StoreError::Decode {
-            what: "kill switch",
-            source,
-        })?;
-        let id = i64::try_from(ks.id).unwrap_or(i64::MAX);
+    /// Records a kill switch in force and returns the store's id for it. A switch of the same scope and
+    /// classes that is already in force is updated rather than duplicated, so that the guard persisting what
+    /// the engine decided and an operator setting the same switch through the API leave one row. The ids are
+    /// the store's own (the engine numbers its switches per process; they restart at 1 after a restart).
+    pub fn put_kill_switch(&self, ks: &KillSwitch) -> Result<i64> {
+        let existing = self
+            .active_kill_switches()?
+            .into_iter()
+            .find(|k| k.scope == ks.scope && k.classes == ks.classes);
+        let encode = |k: &KillSwitch| {
+            serde_json::to_string(k).map_err(|source| StoreError::Decode {
+                what: "kill switch",
+                source,
+            })
+        };
+        if let Some(old) = existing {
+            // Keep the first `since`: the switch has been in force from then.
+            let mut k = ks.clone();
+            k.id = old.id;
+            k.since = old.since.min(ks.since);
+            let id = i64::try_from(k.id).unwrap_or(i64::MAX);
+            self.conn
+                .execute(
+                    "UPDATE kill_switches SET since = ?2, body = ?3 WHERE id = ?1",
+                    params![id, k.since, encode(&k)?],
+                )
+                .map_err(sql("updating a kill switch"))?;
+            return Ok(id);
+        }
         self.conn
             .execute(
-                "INSERT INTO kill_switches(id, since, body) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(id) DO UPDATE SET since = excluded.since, body = excluded.body,
-                     lifted_at = NULL, lifted_by = NULL",
-                params![id, ks.since, body],
+                "INSERT INTO kill_switches(since, body) VALUES (?1, ?2)",
+                params![ks.since, encode(ks)?],
             )
             .map_err(sql("saving a kill switch"))?;
-        Ok(())
+        let id = self.conn.last_insert_rowid();
+        let mut k = ks.clone();
+        k.id = u64::try_from(id).unwrap_or(0);
+        self.conn
+            .execute(
+                "UPDATE kill_switches SET body = ?2 WHERE id = ?1",
+                params![id, encode(&k)?],
+            )
+            .map_err(sql("saving a kill switch"))?;
+        Ok(id)
     }
 
     /// Marks a kill switch lifted (kept for history). Returns whether it was in force.
@@ -244,24 +282,74 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Kill switches in force, oldest first.
+    /// Lifts the switches in force on this scope (all of them, or only those barring exactly `classes`).
+    /// Returns how many were lifted.
+    pub fn lift_kill_switches(
+        &self,
+        scope: &BarScope,
+        classes: Option<ClassSet>,
+        at: Millis,
+        by: &str,
+    ) -> Result<usize> {
+        let mut n = 0;
+        for k in self.active_kill_switches()? {
+            if &k.scope == scope
+                && classes.is_none_or(|c| c == k.classes)
+                && self.lift_kill_switch(k.id, at, by)?
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Kill switches in force, oldest first, with the store's ids.
     pub fn active_kill_switches(&self) -> Result<Vec<KillSwitch>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT body FROM kill_switches WHERE lifted_at IS NULL ORDER BY id")
-            .map_err(sql("listing kill switches"))?;
+        Ok(self
+            .kill_switch_history(true, 10_000)?
+            .into_iter()
+            .map(|h| h.switch)
+            .collect())
+    }
+
+    /// Kill switches, newest first when `active_only` is false (history with who lifted them and when),
+    /// oldest first when true.
+    pub fn kill_switch_history(
+        &self,
+        active_only: bool,
+        limit: usize,
+    ) -> Result<Vec<KillSwitchRecord>> {
+        let q = if active_only {
+            "SELECT id, body, lifted_at, lifted_by FROM kill_switches WHERE lifted_at IS NULL ORDER BY id LIMIT ?1"
+        } else {
+            "SELECT id, body, lifted_at, lifted_by FROM kill_switches ORDER BY id DESC LIMIT ?1"
+        };
+        let mut stmt = self.conn.prepare(q).map_err(sql("listing kill switches"))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = stmt
-            .query_map([], |r| r.get::<_, String>(0))
+            .query_map(params![limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })
             .map_err(sql("listing kill switches"))?;
         let mut out = Vec::new();
-        for body in rows {
-            let body = body.map_err(sql("reading a kill switch"))?;
-            out.push(
+        for row in rows {
+            let (id, body, lifted_at, lifted_by) = row.map_err(sql("reading a kill switch"))?;
+            let mut switch: KillSwitch =
                 serde_json::from_str(&body).map_err(|source| StoreError::Decode {
                     what: "kill switch",
                     source,
-                })?,
-            );
+                })?;
+            switch.id = u64::try_from(id).unwrap_or(0);
+            out.push(KillSwitchRecord {
+                switch,
+                lifted_at,
+                lifted_by,
+            });
         }
         Ok(out)
     }

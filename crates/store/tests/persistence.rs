@@ -115,10 +115,10 @@ fn a_lifted_kill_switch_is_no_longer_in_force() {
         by: "ops".into(),
         why: "test".into(),
     };
-    s.put_kill_switch(&ks).unwrap();
-    assert!(s.lift_kill_switch(1, 5, "ops").unwrap());
+    let id = u64::try_from(s.put_kill_switch(&ks).unwrap()).unwrap();
+    assert!(s.lift_kill_switch(id, 5, "ops").unwrap());
     assert!(
-        !s.lift_kill_switch(1, 6, "ops").unwrap(),
+        !s.lift_kill_switch(id, 6, "ops").unwrap(),
         "lifting twice reports nothing lifted"
     );
     assert!(s.active_kill_switches().unwrap().is_empty());
@@ -163,4 +163,66 @@ fn lifting_a_ban_removes_it() {
     assert!(s.lift_ban("192.0.2.1".parse().unwrap()).unwrap());
     assert!(!s.lift_ban("192.0.2.1".parse().unwrap()).unwrap());
     assert!(s.active_bans(0).unwrap().is_empty());
+}
+
+#[test]
+fn the_same_kill_switch_set_twice_is_one_row_with_the_stores_id() {
+    let s = Store::in_memory().unwrap();
+    let acme = BarScope::Tenant {
+        tenant: "acme".into(),
+    };
+    let ks = |id: u64, since: i64, by: &str| KillSwitch {
+        id,
+        scope: acme.clone(),
+        classes: ClassSet::INTERNATIONAL,
+        since,
+        by: by.into(),
+        why: "pumping to +232".into(),
+    };
+    // The engine numbers its switches from 1 in every process: its id must not decide the row.
+    let a = s.put_kill_switch(&ks(1, 100, "tollguard")).unwrap();
+    let b = s.put_kill_switch(&ks(1, 200, "token:ops1")).unwrap();
+    assert_eq!(
+        a, b,
+        "same scope and classes in force: updated, not duplicated"
+    );
+    let other = s
+        .put_kill_switch(&KillSwitch {
+            scope: BarScope::All,
+            ..ks(1, 300, "token:ops1")
+        })
+        .unwrap();
+    assert_ne!(other, a, "another scope is another switch");
+    let active = s.active_kill_switches().unwrap();
+    assert_eq!(active.len(), 2);
+    assert_eq!(active[0].id, u64::try_from(a).unwrap());
+    assert_eq!(active[0].since, 100, "in force since it was first set");
+    assert_eq!(active[0].by, "token:ops1");
+
+    assert_eq!(
+        s.lift_kill_switches(&acme, Some(ClassSet::INTERNATIONAL), 400, "token:ops2")
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.lift_kill_switches(&acme, None, 401, "token:ops2")
+            .unwrap(),
+        0,
+        "nothing left in force on that scope"
+    );
+    let active = s.active_kill_switches().unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0].scope, BarScope::All);
+    let history = s.kill_switch_history(false, 10).unwrap();
+    assert_eq!(history.len(), 2);
+    let lifted = history
+        .iter()
+        .find(|h| h.switch.scope == acme)
+        .expect("the lifted switch stays in the history");
+    assert_eq!(lifted.lifted_at, Some(400));
+    assert_eq!(lifted.lifted_by.as_deref(), Some("token:ops2"));
+
+    // Set again after lifting: a new row (a new episode), not the old one revived.
+    let again = s.put_kill_switch(&ks(2, 500, "tollguard")).unwrap();
+    assert_ne!(again, a);
 }

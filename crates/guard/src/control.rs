@@ -1,0 +1,228 @@
+//! Control of a running guard from other tasks (the operator API, the demo, tests): a cloneable
+//! [`GuardHandle`] that sends commands to the task owning the core and waits for their answers, and the
+//! stream of [`LiveEvent`]s (call verdicts, decisions, answers, ends) that the core publishes.
+//!
+//! Commands go through a channel rather than a lock because the core is owned by one task (the engine is
+//! `&mut` on every message); a command is served between two batches of SIP messages, so an operator's kill
+//! switch takes effect within one batch, not one polling period.
+
+use std::sync::Arc;
+
+use engine::{KillSwitch, Millis};
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::config::Settings;
+use crate::proxy::GuardStats;
+
+/// Why a command could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("the guard is not running (it stopped or is shutting down)")]
+    Stopped,
+    #[error("the policy was not reloaded, the old one stays in force: {0}")]
+    Policy(String),
+}
+
+/// A snapshot of the guard's state for the status page.
+#[derive(Debug, Clone, Serialize)]
+pub struct GuardStatus {
+    pub version: &'static str,
+    /// Engine time when the guard started and now (the engine clock may run faster than the wall clock).
+    pub started_at: Millis,
+    pub now: Millis,
+    pub clock_speed: f64,
+    pub stats: GuardStats,
+    pub engine: engine::Stats,
+    pub sizes: engine::StateSizes,
+    pub calls_in_progress: usize,
+    pub bans_active: usize,
+    pub kill_switches: Vec<KillSwitch>,
+    pub listeners: Vec<String>,
+}
+
+/// One call in progress through the trunk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallInfo {
+    pub call_id: String,
+    pub tenant: String,
+    pub account: String,
+    pub dialed: String,
+    /// Engine time of the INVITE and of the answer.
+    pub started: Millis,
+    pub answered: Option<Millis>,
+}
+
+/// What [`GuardHandle::sync_store`] changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub bans_set: usize,
+    pub bans_lifted: usize,
+    pub kill_switches_set: usize,
+    pub kill_switches_lifted: usize,
+    /// Calls in progress that were ended (BYE or CANCEL sent) because of a kill switch.
+    pub calls_ended: Vec<String>,
+}
+
+/// What the guard publishes as it works. Receivers that lag lose the oldest events (the stream is for
+/// watching; the store keeps the record).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// A decision of the engine (what the store records as an alert). `tenant` is empty for decisions that
+    /// concern only a source address (a scanner).
+    Decision {
+        tenant: String,
+        decision: engine::Decision,
+    },
+    /// An outbound call attempt and its verdict.
+    Call {
+        at: Millis,
+        tenant: String,
+        account: String,
+        call_id: String,
+        dialed: String,
+        e164: Option<String>,
+        country: Option<String>,
+        class: String,
+        /// "allowed", "blocked" or "emergency" (emergency calls always pass).
+        verdict: String,
+        /// The SIP status sent back when blocked (0 when the call went on).
+        sip_status: u16,
+        reason: Option<String>,
+    },
+    CallAnswered {
+        at: Millis,
+        tenant: String,
+        call_id: String,
+    },
+    CallEnded {
+        at: Millis,
+        tenant: String,
+        call_id: String,
+        billable_secs: u32,
+        /// Ended by tollguard (a kill switch or an operator), not by the caller or callee.
+        by_guard: bool,
+    },
+}
+
+impl LiveEvent {
+    /// The tenant the event belongs to (empty: none, e.g. a scanner's source).
+    pub fn tenant(&self) -> &str {
+        match self {
+            LiveEvent::Decision { tenant, .. }
+            | LiveEvent::Call { tenant, .. }
+            | LiveEvent::CallAnswered { tenant, .. }
+            | LiveEvent::CallEnded { tenant, .. } => tenant,
+        }
+    }
+}
+
+/// A request to the task that owns the core.
+pub(crate) enum Command {
+    Status(oneshot::Sender<GuardStatus>),
+    Calls {
+        tenant: Option<String>,
+        reply: oneshot::Sender<Vec<CallInfo>>,
+    },
+    EndCall {
+        call_id: String,
+        tenant: Option<String>,
+        why: String,
+        reply: oneshot::Sender<bool>,
+    },
+    SyncStore(oneshot::Sender<SyncReport>),
+    Accounts {
+        tenant: Option<String>,
+        reply: oneshot::Sender<Vec<engine::AccountSummary>>,
+    },
+    ReloadPolicy(oneshot::Sender<Result<(), String>>),
+}
+
+/// A handle on a running guard. Cheap to clone; every method waits for the guard's answer.
+#[derive(Clone)]
+pub struct GuardHandle {
+    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) events: broadcast::Sender<LiveEvent>,
+    pub(crate) settings: Arc<Settings>,
+}
+
+impl std::fmt::Debug for GuardHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardHandle")
+            .field("subscribers", &self.events.receiver_count())
+            .finish()
+    }
+}
+
+impl GuardHandle {
+    /// The live events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+        self.events.subscribe()
+    }
+
+    /// The configuration the guard runs with.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.clone()
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, ControlError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| ControlError::Stopped)?;
+        rx.await.map_err(|_| ControlError::Stopped)
+    }
+
+    pub async fn status(&self) -> Result<GuardStatus, ControlError> {
+        self.ask(Command::Status).await
+    }
+
+    /// Calls in progress, of one tenant or of all.
+    pub async fn calls(&self, tenant: Option<String>) -> Result<Vec<CallInfo>, ControlError> {
+        self.ask(|reply| Command::Calls { tenant, reply }).await
+    }
+
+    /// Ends one call in progress (BYE to both sides once answered, CANCEL before). `Ok(false)`: no such
+    /// call in progress (in that tenant).
+    pub async fn end_call(
+        &self,
+        call_id: String,
+        tenant: Option<String>,
+        why: String,
+    ) -> Result<bool, ControlError> {
+        self.ask(|reply| Command::EndCall {
+            call_id,
+            tenant,
+            why,
+            reply,
+        })
+        .await
+    }
+
+    /// Applies now the bans and kill switches just written to the store (otherwise picked up within a
+    /// second). Returns once they are enforced: calls in the barred scope have been sent their BYE.
+    pub async fn sync_store(&self) -> Result<SyncReport, ControlError> {
+        self.ask(Command::SyncStore).await
+    }
+
+    /// Per-account counters (last 24 h, month to date), of one tenant or of all.
+    pub async fn accounts(
+        &self,
+        tenant: Option<String>,
+    ) -> Result<Vec<engine::AccountSummary>, ControlError> {
+        self.ask(|reply| Command::Accounts { tenant, reply }).await
+    }
+
+    /// Re-reads the policy from the configuration file, like SIGHUP. The engine keeps its state; on an
+    /// error the old policy stays in force.
+    pub async fn reload_policy(&self) -> Result<(), ControlError> {
+        self.ask(Command::ReloadPolicy)
+            .await?
+            .map_err(ControlError::Policy)
+    }
+}
