@@ -405,6 +405,8 @@ struct Scanned {
     plus: bool,
     flags: DialFlags,
     obfuscated: bool,
+    /// A '*' or '#' is among `keyed`.
+    symbols: bool,
 }
 
 fn scan(bytes: &[u8]) -> Scanned {
@@ -437,6 +439,7 @@ fn scan(bytes: &[u8]) -> Scanned {
             obfuscated = true;
         }
         return Scanned {
+            symbols: keyed.as_bytes().iter().any(|b| !b.is_ascii_digit()),
             keyed,
             plus,
             flags,
@@ -473,6 +476,7 @@ fn scan(bytes: &[u8]) -> Scanned {
         obfuscated = true;
     }
     Scanned {
+        symbols: keyed.as_bytes().iter().any(|b| !b.is_ascii_digit()),
         keyed,
         plus,
         flags,
@@ -834,6 +838,117 @@ fn international<'a>(
 
 /// Turns a dial string into a reading of its digits plus the flags saying how it was written.
 pub(crate) fn normalise(rules: &SiteRules, dialed: &str) -> Normalised {
+    // What PBXs send almost always: ASCII digits, maybe a '+', separators or symbols, and nothing a URI or
+    // percent-encoding needs. One pass over the bytes reads it; anything else takes the general path, which
+    // gives the same answer for these strings (`plain_scan_agrees_with_the_general_path`).
+    match scan_plain(dialed.as_bytes()) {
+        Some((raw, scanned)) => {
+            read_scanned(rules, raw, &scanned, None, DialFlags::default(), false)
+        }
+        None => normalise_general(rules, dialed),
+    }
+}
+
+/// Byte classes of [`scan_plain`], one table lookup per byte.
+const B_JUNK: u8 = 0;
+const B_DIGIT: u8 = 1;
+const B_SYMBOL: u8 = 2;
+const B_PLUS: u8 = 3;
+const B_SEPARATOR: u8 = 4;
+/// URI syntax, percent-encoding, non-ASCII: only the general path reads these.
+const B_GENERAL: u8 = 5;
+
+const BYTE_CLASS: [u8; 256] = {
+    let mut t = [B_JUNK; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        t[b] = match b as u8 {
+            b'0'..=b'9' => B_DIGIT,
+            b'*' | b'#' => B_SYMBOL,
+            b'+' => B_PLUS,
+            b' ' | b'-' | b'.' | b'(' | b')' | b'/' | b'\t' => B_SEPARATOR,
+            b'<' | b':' | b';' | b'%' | 0x80..=0xFF => B_GENERAL,
+            _ => B_JUNK,
+        };
+        b += 1;
+    }
+    t
+};
+
+/// `str::trim` of an ASCII string: the ASCII `White_Space` characters (incl. vertical tab, which
+/// `trim_ascii` keeps).
+fn trim_ascii_white(mut b: &[u8]) -> &[u8] {
+    let white = |c: &u8| matches!(c, b'\t'..=b'\r' | b' ');
+    while let [first, rest @ ..] = b
+        && white(first)
+    {
+        b = rest;
+    }
+    while let [rest @ .., last] = b
+        && white(last)
+    {
+        b = rest;
+    }
+    b
+}
+
+/// The single-pass reading of a plain ASCII dial string (no URI, no `%`): what [`unwrap_uri`] and [`scan`]
+/// give for it, computed in one pass. `None` when the general path is needed.
+fn scan_plain(bytes: &[u8]) -> Option<(&[u8], Scanned)> {
+    let raw = trim_ascii_white(bytes);
+    let mut keyed = Digits::new();
+    let mut len = 0usize;
+    let mut seen = [false; 6];
+    let mut plus = false;
+    let mut junk_plus = false;
+    for &b in raw {
+        let class = BYTE_CLASS[usize::from(b)];
+        seen[usize::from(class)] = true;
+        match class {
+            B_DIGIT | B_SYMBOL => {
+                if let Some(slot) = keyed.buf.get_mut(len) {
+                    *slot = b;
+                }
+                len += 1;
+            }
+            B_PLUS => {
+                // A '+' before any digit marks E.164; after one it is junk.
+                if seen[usize::from(B_DIGIT)] {
+                    junk_plus = true;
+                } else {
+                    plus = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    if seen[usize::from(B_GENERAL)] {
+        return None;
+    }
+    let overflow = len > MAX_DIGITS;
+    keyed.len = len.min(MAX_DIGITS) as u8;
+    let mut flags = DialFlags::default();
+    if seen[usize::from(B_SEPARATOR)] {
+        flags.insert(DialFlags::SEPARATORS);
+    }
+    let obfuscated = seen[usize::from(B_JUNK)] || junk_plus || overflow;
+    if obfuscated {
+        flags.insert(DialFlags::JUNK_CHARACTERS);
+    }
+    Some((
+        raw,
+        Scanned {
+            keyed,
+            plus,
+            flags,
+            obfuscated,
+            symbols: seen[usize::from(B_SYMBOL)],
+        },
+    ))
+}
+
+/// The general path: URIs, percent-encoding, non-ASCII text.
+fn normalise_general(rules: &SiteRules, dialed: &str) -> Normalised {
     let un = unwrap_uri(dialed);
     let mut flags = DialFlags::default();
     if un.uri {
@@ -847,33 +962,57 @@ pub(crate) fn normalise(rules: &SiteRules, dialed: &str) -> Normalised {
     } else {
         scan(un.number.as_bytes())
     };
-    flags.insert(scanned.flags);
-    let mut obfuscated = scanned.obfuscated || percent;
-    let keyed = scanned.keyed.as_bytes();
-
-    // Feature codes: "*72" + number forwards calls there (a classic fraud path): classify the number.
-    // The code must stand as written: "*+82…" is a symbol before +82, not "*82" before a number.
     let raw: &[u8] = if percent {
         &decoded
     } else {
         un.number.as_bytes()
     };
-    let raw = raw.trim_ascii_start();
-    let mut body: &[u8] = keyed;
-    let symbol_first = matches!(keyed.first(), Some(b'*' | b'#'));
-    for code in rules.feature_codes.iter().filter(|_| symbol_first) {
-        if let Some(rest) = strip(keyed, code.as_bytes())
-            && raw.starts_with(code.as_bytes())
-            && rest.iter().any(u8::is_ascii_digit)
-        {
-            flags.insert(DialFlags::FEATURE_CODE);
-            body = rest;
-            break;
+    read_scanned(
+        rules,
+        raw.trim_ascii_start(),
+        &scanned,
+        un.context_cc,
+        flags,
+        percent,
+    )
+}
+
+/// Everything after the scan: feature codes, symbols, the dial plan. `raw` is the dial string as written
+/// (after URI syntax and percent-encoding), for the feature-code check.
+fn read_scanned(
+    rules: &SiteRules,
+    raw: &[u8],
+    scanned: &Scanned,
+    context_cc: Option<u16>,
+    mut flags: DialFlags,
+    percent: bool,
+) -> Normalised {
+    flags.insert(scanned.flags);
+    let mut obfuscated = scanned.obfuscated || percent;
+    let keyed = scanned.keyed.as_bytes();
+
+    let only: Digits;
+    let d: &[u8] = if scanned.symbols {
+        // Feature codes: "*72" + number forwards calls there (a classic fraud path): classify the number.
+        // The code must stand as written: "*+82…" is a symbol before +82, not "*82" before a number.
+        let mut body: &[u8] = keyed;
+        let symbol_first = matches!(keyed.first(), Some(b'*' | b'#'));
+        for code in rules.feature_codes.iter().filter(|_| symbol_first) {
+            if let Some(rest) = strip(keyed, code.as_bytes())
+                && raw.starts_with(code.as_bytes())
+                && rest.iter().any(u8::is_ascii_digit)
+            {
+                flags.insert(DialFlags::FEATURE_CODE);
+                body = rest;
+                break;
+            }
         }
-    }
-    let digits = only_digits(body);
-    let d = digits.as_bytes();
-    obfuscated |= symbol_flags(body, &mut flags);
+        only = only_digits(body);
+        obfuscated |= symbol_flags(body, &mut flags);
+        only.as_bytes()
+    } else {
+        keyed
+    };
     let led_by_symbol = flags.contains(DialFlags::LEADING_SYMBOL);
 
     if d.is_empty() {
@@ -882,7 +1021,7 @@ pub(crate) fn normalise(rules: &SiteRules, dialed: &str) -> Normalised {
         }
         return Normalised {
             reading: Reading::Unknown,
-            digits,
+            digits: Digits::new(),
             flags,
         };
     }
@@ -890,10 +1029,12 @@ pub(crate) fn normalise(rules: &SiteRules, dialed: &str) -> Normalised {
     let in_context: Digits;
     let candidate = if scanned.plus {
         Some(international(rules, d, DialFlags::default(), 0, false))
-    } else if let Some(ctx) = un.context_cc.filter(|c| *c != rules.plan.calling_code) {
+    } else if let Some(ctx) = context_cc.filter(|c| *c != rules.plan.calling_code) {
         // A local number in another country's context: drop its trunk '0' and prefix the country code.
         let national = d.strip_prefix(b"0").unwrap_or(d);
-        in_context = Digits::from_parts(ctx.to_string().as_bytes(), national);
+        let mut code = [0u8; 3];
+        let code = code_digits(ctx, &mut code);
+        in_context = Digits::from_parts(code, national);
         Some(international(
             rules,
             in_context.as_bytes(),
@@ -927,6 +1068,20 @@ pub(crate) fn normalise(rules: &SiteRules, dialed: &str) -> Normalised {
         digits: candidate.digits(),
         flags,
     }
+}
+
+/// The decimal digits of a calling code (1 to 3 digits) in `buf`, without allocating.
+fn code_digits(code: u16, buf: &mut [u8; 3]) -> &[u8] {
+    let (h, t, u) = (code / 100 % 10, code / 10 % 10, code % 10);
+    *buf = [b'0' + h as u8, b'0' + t as u8, b'0' + u as u8];
+    let skip = if h > 0 {
+        0
+    } else if t > 0 {
+        1
+    } else {
+        2
+    };
+    buf.get(skip..).unwrap_or(&[])
 }
 
 #[cfg(test)]
@@ -986,6 +1141,75 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn same_normalised(a: &Normalised, b: &Normalised) -> bool {
+        a.reading == b.reading && a.digits.as_bytes() == b.digits.as_bytes() && a.flags == b.flags
+    }
+
+    /// Dial strings made of what the one-pass scan reads (and a few bytes that send it to the general path).
+    fn plain_dialed() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(vec![
+            "0", "1", "2", "3", "4", "5", "7", "8", "9", "00", "010", "0033", "184", "232", "81",
+            "110", "119", "*", "#", "+", " ", "-", ".", "(", ")", "/", "\t", "\n", "\u{b}", "\r",
+            "a", "x", "=", "*72", "*21*", "**21*", "#31#", "*67", "%", ";", ":", "<", "\u{a0}",
+            "１",
+        ]);
+        prop::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn plain_scan_agrees_with_the_general_path(d in plain_dialed()) {
+            for rules in &sites() {
+                let fast = normalise(rules, &d);
+                let general = normalise_general(rules, &d);
+                prop_assert!(
+                    same_normalised(&fast, &general),
+                    "{} {d:?}: fast {:?} {} {:?} vs general {:?} {} {:?}",
+                    rules.plan.country,
+                    fast.reading,
+                    fast.digits.as_str(),
+                    fast.flags,
+                    general.reading,
+                    general.digits.as_str(),
+                    general.flags
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn plain_scan_reads_the_trunk_forms_and_declines_the_rest() {
+        for d in [
+            "0312345678",
+            "+1 212 555 0123",
+            "#0102327612345",
+            " 03-1234-5678\u{b}",
+            "*72 0312",
+        ] {
+            assert!(scan_plain(d.as_bytes()).is_some(), "{d:?}");
+        }
+        for d in [
+            "tel:+232",
+            "%23010",
+            "sip:1@x",
+            "０３",
+            "03\u{a0}1234",
+            "<0312>",
+            "03;x",
+        ] {
+            assert!(scan_plain(d.as_bytes()).is_none(), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn calling_code_digits() {
+        let mut b = [0u8; 3];
+        assert_eq!(code_digits(1, &mut b), b"1");
+        assert_eq!(code_digits(44, &mut b), b"44");
+        assert_eq!(code_digits(232, &mut b), b"232");
     }
 
     #[test]
