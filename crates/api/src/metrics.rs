@@ -1,0 +1,226 @@
+//! Prometheus metrics (prometheus-client, OpenMetrics text at `GET /metrics`): API requests by method, route
+//! and outcome; calls by verdict, alerts by rule and severity and money at stake per tenant (counted from
+//! the guard's live events since the API started); bans and kill switches active and engine keys tracked
+//! (read from the guard at each scrape); API request durations.
+//!
+//! The guard does not expose the engine's per-decision latency, so there is no decision latency histogram
+//! here; `tollguard_api_request_duration_seconds` measures the API's own handling time.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use guard::LiveEvent;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
+
+/// Every metric of the API, registered once.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<Labels, Counter>,
+    request_seconds: Family<Labels, Histogram>,
+    auth_failures: Counter,
+    calls: Family<Labels, Counter>,
+    alerts: Family<Labels, Counter>,
+    at_stake: Family<Labels, Counter<f64, AtomicU64>>,
+    bans_active: Gauge,
+    kill_switches_active: Gauge,
+    engine_keys: Family<Labels, Gauge>,
+    calls_in_progress: Gauge,
+    events_lagged: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("tollguard");
+        let requests = Family::<Labels, Counter>::default();
+        registry.register(
+            "api_requests",
+            "API requests by method, route and outcome (HTTP status)",
+            requests.clone(),
+        );
+        let request_seconds =
+            Family::<Labels, Histogram>::new_with_constructor(new_request_histogram as fn() -> _);
+        registry.register(
+            "api_request_duration_seconds",
+            "Time the API took to answer, by route",
+            request_seconds.clone(),
+        );
+        let auth_failures = Counter::default();
+        registry.register(
+            "api_auth_failures",
+            "Requests refused for a missing, wrong or revoked token, or rate-limited",
+            auth_failures.clone(),
+        );
+        let calls = Family::<Labels, Counter>::default();
+        registry.register(
+            "calls",
+            "Outbound call attempts by verdict (allowed, blocked, emergency), since the API started",
+            calls.clone(),
+        );
+        let alerts = Family::<Labels, Counter>::default();
+        registry.register(
+            "alerts",
+            "Engine decisions (alerts) by rule and severity, since the API started",
+            alerts.clone(),
+        );
+        let at_stake = Family::<Labels, Counter<f64, AtomicU64>>::default();
+        registry.register(
+            "money_at_stake",
+            "Sum of the money at stake of decisions, by tenant and currency, since the API started",
+            at_stake.clone(),
+        );
+        let bans_active = Gauge::default();
+        registry.register(
+            "bans_active",
+            "Source addresses banned now",
+            bans_active.clone(),
+        );
+        let kill_switches_active = Gauge::default();
+        registry.register(
+            "kill_switches_active",
+            "Kill switches in force now",
+            kill_switches_active.clone(),
+        );
+        let engine_keys = Family::<Labels, Gauge>::default();
+        registry.register(
+            "engine_keys_tracked",
+            "Keys the engine keeps state for, by kind (accounts, tenants, sources, numbers, ranges)",
+            engine_keys.clone(),
+        );
+        let calls_in_progress = Gauge::default();
+        registry.register(
+            "calls_in_progress",
+            "Calls in progress through the guard",
+            calls_in_progress.clone(),
+        );
+        let events_lagged = Counter::default();
+        registry.register(
+            "api_events_lagged",
+            "Live events the metrics counter missed because it fell behind",
+            events_lagged.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            request_seconds,
+            auth_failures,
+            calls,
+            alerts,
+            at_stake,
+            bans_active,
+            kill_switches_active,
+            engine_keys,
+            calls_in_progress,
+            events_lagged,
+        }
+    }
+
+    pub fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&vec![
+                ("method", method.to_owned()),
+                ("route", route.to_owned()),
+                ("outcome", status.to_string()),
+            ])
+            .inc();
+        self.request_seconds
+            .get_or_create(&vec![("route", route.to_owned())])
+            .observe(seconds);
+    }
+
+    pub fn auth_failure(&self) {
+        self.auth_failures.inc();
+    }
+
+    /// Counts one live event.
+    pub fn event(&self, e: &LiveEvent) {
+        match e {
+            LiveEvent::Call { verdict, .. } => {
+                self.calls
+                    .get_or_create(&vec![("verdict", verdict.clone())])
+                    .inc();
+            }
+            LiveEvent::Decision { tenant, decision } => {
+                let level = match decision.level {
+                    engine::Level::Warning => "warning",
+                    engine::Level::Critical => "critical",
+                };
+                self.alerts
+                    .get_or_create(&vec![
+                        ("rule", decision.rule.clone()),
+                        ("severity", level.to_owned()),
+                    ])
+                    .inc();
+                if let Some(a) = decision.at_stake
+                    && a.millis > 0
+                {
+                    let currency = String::from_utf8_lossy(&a.currency.0).into_owned();
+                    self.at_stake
+                        .get_or_create(&vec![("tenant", tenant.clone()), ("currency", currency)])
+                        .inc_by(a.millis as f64 / 1000.0);
+                }
+            }
+            LiveEvent::CallAnswered { .. } | LiveEvent::CallEnded { .. } => {}
+        }
+    }
+
+    pub fn lagged(&self, n: u64) {
+        self.events_lagged.inc_by(n);
+    }
+
+    /// Sets the gauges from the guard's status.
+    pub fn guard_status(&self, s: &guard::GuardStatus) {
+        let g = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        self.bans_active.set(g(s.bans_active));
+        self.kill_switches_active.set(g(s.kill_switches.len()));
+        self.calls_in_progress.set(g(s.calls_in_progress));
+        for (kind, n) in [
+            ("accounts", s.sizes.accounts),
+            ("tenants", s.sizes.tenants),
+            ("sources", s.sizes.sources),
+            ("numbers", s.sizes.numbers),
+            ("ranges", s.sizes.ranges),
+        ] {
+            self.engine_keys
+                .get_or_create(&vec![("kind", kind.to_owned())])
+                .set(g(n));
+        }
+    }
+
+    /// The OpenMetrics text.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+fn new_request_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 14))
+}
+
+/// Counts the guard's live events into the metrics until the guard stops.
+pub(crate) async fn count_events(
+    metrics: Arc<Metrics>,
+    mut rx: tokio::sync::broadcast::Receiver<LiveEvent>,
+) {
+    loop {
+        match rx.recv().await {
+            Ok(e) => metrics.event(&e),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => metrics.lagged(n),
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
