@@ -139,7 +139,9 @@ fn region_index(c: Option<Country>) -> u64 {
         .unwrap_or(1023)
 }
 
-fn region_from_index(i: u64, code: u16) -> Option<Country> {
+/// The region of a cache entry; `e164` gives the calling code of a territory sharing one (rows of SUB_PREFIXES
+/// do not carry it), so the code is only looked up for those.
+fn region_from_index(i: u64, e164: &[u8]) -> Option<Country> {
     let i = usize::try_from(i).ok()?;
     if let Some(r) = COUNTRIES.get(i) {
         return Some(Country {
@@ -152,7 +154,7 @@ fn region_from_index(i: u64, code: u16) -> Option<Country> {
     Some(Country {
         iso2: r.1,
         name: r.2,
-        calling_code: code,
+        calling_code: countries::calling_code_bytes(e164).map_or(0, |c| c.0),
     })
 }
 
@@ -191,8 +193,7 @@ impl PrefixCache {
         }
     }
 
-    fn key(e164: &str) -> Option<u64> {
-        let b = e164.as_bytes();
+    fn key(b: &[u8]) -> Option<u64> {
         if b.is_empty() || b.len() > 15 {
             return None;
         }
@@ -204,14 +205,15 @@ impl PrefixCache {
     }
 
     /// Class and country of E.164 digits, from the cache or computed and remembered.
-    pub fn classify(&self, e164: &str) -> (NumberClass, Option<Country>) {
+    pub fn classify(&self, e164: &[u8]) -> (NumberClass, Option<Country>) {
+        let uncached = || classify_uncached(std::str::from_utf8(e164).unwrap_or(""));
         let Some(key) = Self::key(e164) else {
-            return classify_uncached(e164);
+            return uncached();
         };
         // key < 2^36: fits above the 14 bits of value.
         let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let Some(bucket) = self.buckets.get((h >> 52) as usize % BUCKETS) else {
-            return classify_uncached(e164);
+            return uncached();
         };
         let mut seen = [0u64; WAYS];
         for (slot, seen) in bucket.0.iter().zip(seen.iter_mut()) {
@@ -221,12 +223,11 @@ impl PrefixCache {
                     .get((entry & 0xF) as usize)
                     .copied()
                     .unwrap_or(NumberClass::Unknown);
-                let code = countries::calling_code(e164).map(|c| c.0).unwrap_or(0);
-                return (class, region_from_index((entry >> 4) & 0x3FF, code));
+                return (class, region_from_index((entry >> 4) & 0x3FF, e164));
             }
             *seen = entry;
         }
-        let (class, country) = classify_uncached(e164);
+        let (class, country) = uncached();
         let value = VALID | key << 14 | region_index(country) << 4 | class_index(class);
         // An empty way if there is one, else a victim chosen from the bucket's contents and the key, so that
         // no fixed pair of prefixes keeps evicting each other.
@@ -249,7 +250,7 @@ mod tests {
     fn prefixes_sharing_a_bucket_do_not_evict_each_other() {
         let cache = PrefixCache::new();
         let bucket_of = |n: &str| {
-            PrefixCache::key(n)
+            PrefixCache::key(n.as_bytes())
                 .map(|k| (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize % BUCKETS)
         };
         // Four different German numbers (different cache keys) that land in one bucket.
@@ -263,15 +264,18 @@ mod tests {
                 same.push(n);
             }
         }
-        let answers: Vec<_> = same.iter().map(|n| cache.classify(n)).collect();
+        let answers: Vec<_> = same.iter().map(|n| cache.classify(n.as_bytes())).collect();
         for _ in 0..3 {
             for (n, a) in same.iter().zip(&answers) {
-                assert_eq!(&cache.classify(n), a, "{n}");
+                assert_eq!(&cache.classify(n.as_bytes()), a, "{n}");
             }
         }
         // A direct-mapped cache would miss on every lookup above; here every key is still present.
         let bucket = bucket_of(first).and_then(|b| cache.buckets.get(b));
-        let keys: Vec<u64> = same.iter().filter_map(|n| PrefixCache::key(n)).collect();
+        let keys: Vec<u64> = same
+            .iter()
+            .filter_map(|n| PrefixCache::key(n.as_bytes()))
+            .collect();
         let held = bucket
             .map(|b| {
                 b.0.iter()
@@ -315,8 +319,8 @@ mod tests {
             "8816123456789",
         ] {
             let a = classify_uncached(n);
-            assert_eq!(cache.classify(n), a, "{n} miss");
-            assert_eq!(cache.classify(n), a, "{n} hit");
+            assert_eq!(cache.classify(n.as_bytes()), a, "{n} miss");
+            assert_eq!(cache.classify(n.as_bytes()), a, "{n} hit");
         }
     }
 }

@@ -177,22 +177,22 @@ impl Numbering {
             Reading::Internal => (Scope::Internal, NumberClass::Internal, None, None),
             Reading::Local => (Scope::Domestic, NumberClass::Unknown, self.site, None),
             Reading::National | Reading::International => {
-                let digits = n.digits.as_str();
+                let digits = n.digits.as_bytes();
                 let (class, country) = match &self.cache {
                     Some(cache) => cache.classify(digits),
-                    None => class::classify_uncached(digits),
+                    None => class::classify_uncached(n.digits.as_str()),
                 };
                 let scope = if n.reading == Reading::National {
                     Scope::Domestic
                 } else {
                     Scope::International
                 };
-                (scope, class, country, E164::from_digits(digits))
+                (scope, class, country, E164::from_digit_bytes(digits))
             }
             Reading::Unknown => (Scope::Unknown, NumberClass::Unknown, None, None),
         };
-        let digits = e164.as_ref().map(E164::digits);
-        let (risk, risk_reason) = self.risk.assess(scope, class, digits, flags);
+        let digits = e164.as_ref().map(E164::digit_bytes);
+        let (risk, risk_reason) = self.risk.assess_digits(scope, class, digits, flags);
         Destination {
             e164,
             country,

@@ -1,6 +1,6 @@
 //! Longest-prefix lookup over E.164 digit prefixes, used by the risk lists and the rate tables.
-//! A hash map keyed by (length, value) plus a mask of the lengths present and a bitmap of the first four digits
-//! of long entries, so that a miss costs a handful of cheap probes instead of fifteen hash lookups.
+//! A hash map keyed by (length, value) plus, per first four digits, a mask of the entry lengths that can match
+//! there, so that a number with no entry under its start costs one array read instead of hash lookups.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -41,37 +41,56 @@ pub(crate) fn encode(digits: &[u8]) -> Option<u64> {
     Some(v | ((digits.len() as u64) << 52))
 }
 
-/// The encoded values of every prefix of a number, computed once and shared by all the tables a number is
-/// looked up in (the risk book consults up to five).
+/// A number prepared once for all the tables it is looked up in (the risk book consults up to five): its
+/// first four digits, which select the lengths worth probing, and its digits as one integer, from which the
+/// encoded prefix of a probed length is derived. Most numbers probe nothing, so no prefix is encoded up front.
 #[derive(Clone, Copy)]
 pub(crate) struct DigitKey {
-    /// `values[n]`: the first n digits encoded as by [`encode`].
-    values: [u64; 16],
-    /// Number of digits considered (at most 15).
+    /// All digits considered, as one integer.
+    value: u64,
+    /// Number of digits considered (1 to 15).
     len: usize,
     /// The first four digits as 0..=9999, when there are four.
     first4: Option<usize>,
 }
 
+const POW10: [u64; 16] = {
+    let mut t = [1u64; 16];
+    let mut i = 1;
+    while i < 16 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
 impl DigitKey {
     /// `None` when `digits` is empty or not all ASCII digits.
-    pub fn new(digits: &str) -> Option<Self> {
-        let b = digits.as_bytes();
-        if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+    pub fn new(digits: &[u8]) -> Option<Self> {
+        if digits.is_empty() {
             return None;
         }
-        let len = b.len().min(15);
-        let mut values = [0u64; 16];
-        let mut v = 0u64;
-        for (i, d) in b.iter().take(len).enumerate() {
-            v = v * 10 + u64::from(d - b'0');
-            values[i + 1] = v | ((i as u64 + 1) << 52);
+        let len = digits.len().min(15);
+        let mut value = 0u64;
+        let mut all_digits = true;
+        for d in digits {
+            all_digits &= d.is_ascii_digit();
         }
-        Some(Self {
-            values,
-            len,
-            first4: first4_index(b),
-        })
+        if !all_digits {
+            return None;
+        }
+        for d in digits.get(..len).unwrap_or(&[]) {
+            value = value * 10 + u64::from(d - b'0');
+        }
+        let first4 = (len >= 4).then(|| (value / POW10[len - 4]) as usize);
+        Some(Self { value, len, first4 })
+    }
+
+    /// The first `n` digits (1 <= n <= len) encoded as by [`encode`].
+    #[inline]
+    fn prefix(&self, n: usize) -> u64 {
+        let shift = POW10.get(self.len.saturating_sub(n)).copied().unwrap_or(1);
+        (self.value / shift) | ((n as u64) << 52)
     }
 }
 
@@ -79,10 +98,11 @@ impl DigitKey {
 #[derive(Debug, Clone)]
 pub(crate) struct PrefixTable<V> {
     map: DigitMap<V>,
-    /// Bit n set when some entry has n digits (n < 4 are the only lengths probed without `by_first4`).
+    /// Bit n set when some entry has n digits (used for numbers shorter than four digits).
     lengths: u16,
-    /// Per 4-digit start (0000..9999), bit n set when an entry of n >= 4 digits begins with it: a lookup probes
-    /// only lengths that exist under the number's own start (empty until the first long entry).
+    /// Per 4-digit start (0000..9999), bit n set when an entry of n digits is a prefix of, or begins with,
+    /// that start: a lookup probes only lengths that can match under the number's own start, so most numbers
+    /// probe nothing (empty until the first entry).
     by_first4: Vec<u16>,
 }
 
@@ -96,16 +116,17 @@ impl<V> Default for PrefixTable<V> {
     }
 }
 
-fn first4_index(digits: &[u8]) -> Option<usize> {
-    let head = digits.get(..4)?;
-    Some(
-        head.iter()
-            .fold(0usize, |a, d| a * 10 + usize::from(d.wrapping_sub(b'0'))),
-    )
+/// The 4-digit starts an entry can match under: its own start, or for an entry of fewer than four digits
+/// every start that begins with it.
+fn first4_range(digits: &[u8]) -> std::ops::Range<usize> {
+    let n = digits.len().min(4);
+    let head = digits
+        .iter()
+        .take(4)
+        .fold(0usize, |a, d| a * 10 + usize::from(d.wrapping_sub(b'0')));
+    let width = [10_000, 1000, 100, 10, 1][n];
+    head * width..head * width + width
 }
-
-/// Lengths below four, probed for every number.
-const SHORT_LENGTHS: u16 = 0b1110;
 
 impl<V> PrefixTable<V> {
     pub fn len(&self) -> usize {
@@ -119,11 +140,11 @@ impl<V> PrefixTable<V> {
             return false;
         };
         self.lengths |= 1 << b.len();
-        if let Some(i) = first4_index(b) {
-            if self.by_first4.is_empty() {
-                self.by_first4 = vec![0; 10_000];
-            }
-            if let Some(mask) = self.by_first4.get_mut(i) {
+        if self.by_first4.is_empty() {
+            self.by_first4 = vec![0; 10_000];
+        }
+        if let Some(masks) = self.by_first4.get_mut(first4_range(b)) {
+            for mask in masks {
                 *mask |= 1 << b.len();
             }
         }
@@ -132,11 +153,11 @@ impl<V> PrefixTable<V> {
     }
 
     /// Value stored for exactly this prefix.
-    pub fn get_exact(&self, digits: &str) -> Option<&V> {
+    pub fn get_exact(&self, digits: &[u8]) -> Option<&V> {
         if self.map.is_empty() {
             return None;
         }
-        self.map.get(&encode(digits.as_bytes())?)
+        self.map.get(&encode(digits)?)
     }
 
     /// Longest stored prefix of `digits` (ASCII digits) and its length.
@@ -144,30 +165,26 @@ impl<V> PrefixTable<V> {
         if self.map.is_empty() {
             return None;
         }
-        self.longest_key(&DigitKey::new(digits)?)
+        self.longest_key(&DigitKey::new(digits.as_bytes())?)
     }
 
     /// Longest stored prefix of a number already turned into a [`DigitKey`], and its length.
     pub fn longest_key(&self, key: &DigitKey) -> Option<(&V, usize)> {
-        if self.map.is_empty() {
-            return None;
-        }
-        let long = key
-            .first4
-            .and_then(|i| self.by_first4.get(i))
-            .copied()
-            .unwrap_or(0);
+        let lengths = match key.first4 {
+            Some(i) => self.by_first4.get(i).copied().unwrap_or(0),
+            None => self.lengths,
+        };
         // Lengths that exist and fit in the number, longest first.
         let fits = if key.len >= 15 {
             u16::MAX
         } else {
             (1u16 << (key.len + 1)) - 1
         };
-        let mut mask = ((self.lengths & SHORT_LENGTHS) | long) & fits;
+        let mut mask = lengths & fits;
         while mask != 0 {
             let len = 15 - mask.leading_zeros() as usize;
             mask &= !(1 << len);
-            if let Some(found) = key.values.get(len).and_then(|k| self.map.get(k)) {
+            if let Some(found) = self.map.get(&key.prefix(len)) {
                 return Some((found, len));
             }
         }
@@ -192,7 +209,61 @@ mod tests {
         assert_eq!(t.longest("2327612345678"), Some((&3, 13)));
         assert_eq!(t.longest("23"), None);
         assert_eq!(t.longest("x232"), None);
-        assert_eq!(t.get_exact("232"), Some(&1));
-        assert_eq!(t.get_exact("0232"), None);
+        assert_eq!(t.get_exact(b"232"), Some(&1));
+        assert_eq!(t.get_exact(b"0232"), None);
+    }
+
+    /// The per-start length masks never hide an entry: every lookup agrees with trying every prefix.
+    #[test]
+    fn masked_lookup_agrees_with_trying_every_prefix() {
+        let entries = [
+            "1",
+            "12",
+            "1212",
+            "121255",
+            "2",
+            "232",
+            "23276",
+            "2327612345",
+            "44",
+            "4420",
+            "442079",
+            "7",
+            "77",
+            "881",
+            "8816",
+            "999999999999999",
+            "0",
+            "09",
+        ];
+        let mut t = PrefixTable::default();
+        for (i, e) in entries.iter().enumerate() {
+            assert!(t.insert(e, i));
+        }
+        let naive = |n: &str| {
+            (1..=n.len().min(15))
+                .rev()
+                .find_map(|l| entries.iter().position(|e| *e == &n[..l]).map(|i| (i, l)))
+        };
+        let mut x = 0x1234_5678_9abc_def0u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = 1 + (x % 17) as usize;
+            let digits: String = (0..len)
+                .map(|i| char::from(b'0' + ((x >> (i * 3)) % 10) as u8))
+                .collect();
+            // Bias towards the stored starts so that hits are common.
+            let n = match x % 4 {
+                0 => digits,
+                k => format!(
+                    "{}{digits}",
+                    entries[(x as usize / 7 + k as usize) % entries.len()]
+                ),
+            };
+            let got = t.longest(&n).map(|(v, l)| (*v, l));
+            assert_eq!(got, naive(&n), "{n}");
+        }
     }
 }

@@ -379,6 +379,17 @@ impl RiskBook {
         e164: Option<&str>,
         flags: DialFlags,
     ) -> (RiskTier, Arc<str>) {
+        self.assess_digits(scope, class, e164.map(str::as_bytes), flags)
+    }
+
+    /// [`RiskBook::assess`] of E.164 digits given as bytes (what the classifier holds).
+    pub(crate) fn assess_digits(
+        &self,
+        scope: Scope,
+        class: NumberClass,
+        e164: Option<&[u8]>,
+        flags: DialFlags,
+    ) -> (RiskTier, Arc<str>) {
         let (tier, reason) = self.assess_destination(scope, class, e164);
         if flags.is_obfuscated() && tier < RiskTier::High && scope != Scope::Emergency {
             return (RiskTier::High, reason.raised.clone());
@@ -390,7 +401,7 @@ impl RiskBook {
         &self,
         scope: Scope,
         class: NumberClass,
-        e164: Option<&str>,
+        e164: Option<&[u8]>,
     ) -> (RiskTier, &Reason) {
         let fixed = &self.fixed;
         match scope {
@@ -416,7 +427,7 @@ impl RiskBook {
             let reason = cell.get_or_init(|| {
                 Reason::critical(format!(
                     "+{} is a range reported as an IRSF fraud destination (default list: tfps globalblacklist 2021-08-20, MIT)",
-                    n.get(..len).unwrap_or(n)
+                    String::from_utf8_lossy(n.get(..len).unwrap_or(n))
                 ))
             });
             return (RiskTier::Critical, reason);

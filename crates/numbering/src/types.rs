@@ -15,12 +15,16 @@ pub struct E164 {
 impl E164 {
     /// Builds from ASCII digits without the `+`; `None` when empty, longer than 15 or not all digits.
     pub fn from_digits(digits: &str) -> Option<Self> {
-        let b = digits.as_bytes();
+        Self::from_digit_bytes(digits.as_bytes())
+    }
+
+    /// [`E164::from_digits`] of bytes.
+    pub(crate) fn from_digit_bytes(b: &[u8]) -> Option<Self> {
         if b.is_empty() || b.len() > 15 || !b.iter().all(u8::is_ascii_digit) {
             return None;
         }
         let mut out = [0u8; 15];
-        out[..b.len()].copy_from_slice(b);
+        out.get_mut(..b.len())?.copy_from_slice(b);
         Some(Self {
             len: b.len() as u8,
             digits: out,
@@ -30,7 +34,12 @@ impl E164 {
     /// The digits without `+`.
     pub fn digits(&self) -> &str {
         // Only ASCII digits are ever stored.
-        std::str::from_utf8(&self.digits[..self.len as usize]).unwrap_or("")
+        std::str::from_utf8(self.digit_bytes()).unwrap_or("")
+    }
+
+    /// The digits without `+`, as bytes (no UTF-8 check).
+    pub(crate) fn digit_bytes(&self) -> &[u8] {
+        self.digits.get(..usize::from(self.len)).unwrap_or(&[])
     }
 }
 
