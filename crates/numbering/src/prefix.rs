@@ -70,20 +70,25 @@ impl DigitKey {
         if digits.is_empty() {
             return None;
         }
-        let len = digits.len().min(15);
         let mut value = 0u64;
-        let mut all_digits = true;
-        for d in digits {
-            all_digits &= d.is_ascii_digit();
+        let mut first4 = None;
+        for (i, d) in digits.iter().enumerate() {
+            let v = d.wrapping_sub(b'0');
+            if v > 9 {
+                return None;
+            }
+            if i < 15 {
+                value = value * 10 + u64::from(v);
+            }
+            if i == 3 {
+                first4 = Some(value as usize);
+            }
         }
-        if !all_digits {
-            return None;
-        }
-        for d in digits.get(..len).unwrap_or(&[]) {
-            value = value * 10 + u64::from(d - b'0');
-        }
-        let first4 = (len >= 4).then(|| (value / POW10[len - 4]) as usize);
-        Some(Self { value, len, first4 })
+        Some(Self {
+            value,
+            len: digits.len().min(15),
+            first4,
+        })
     }
 
     /// The first `n` digits (1 <= n <= len) encoded as by [`encode`].
@@ -169,18 +174,25 @@ impl<V> PrefixTable<V> {
     }
 
     /// Longest stored prefix of a number already turned into a [`DigitKey`], and its length.
+    /// Inlined up to the mask test: most numbers have no entry under their start and leave here.
+    #[inline]
     pub fn longest_key(&self, key: &DigitKey) -> Option<(&V, usize)> {
         let lengths = match key.first4 {
             Some(i) => self.by_first4.get(i).copied().unwrap_or(0),
             None => self.lengths,
         };
-        // Lengths that exist and fit in the number, longest first.
-        let fits = if key.len >= 15 {
-            u16::MAX
-        } else {
-            (1u16 << (key.len + 1)) - 1
-        };
-        let mut mask = lengths & fits;
+        // Lengths that exist and fit in the number.
+        let fits = (2u32 << key.len.min(15)) - 1;
+        let mask = lengths & fits as u16;
+        if mask == 0 {
+            return None;
+        }
+        self.probe(key, mask)
+    }
+
+    /// The hash probes of [`PrefixTable::longest_key`], longest length first.
+    #[inline(never)]
+    fn probe(&self, key: &DigitKey, mut mask: u16) -> Option<(&V, usize)> {
         while mask != 0 {
             let len = 15 - mask.leading_zeros() as usize;
             mask &= !(1 << len);
