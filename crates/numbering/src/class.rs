@@ -193,6 +193,7 @@ impl PrefixCache {
         }
     }
 
+    #[cfg(test)]
     fn key(b: &[u8]) -> Option<u64> {
         if b.is_empty() || b.len() > 15 {
             return None;
@@ -205,9 +206,16 @@ impl PrefixCache {
     }
 
     /// Class and country of E.164 digits, from the cache or computed and remembered.
+    #[cfg(test)]
     pub fn classify(&self, e164: &[u8]) -> (NumberClass, Option<Country>) {
+        self.classify_keyed(e164, Self::key(e164))
+    }
+
+    /// [`PrefixCache::classify`] with the key already computed (by `DigitKey::cache_key`, in the pass over
+    /// the digits that also prepares the risk lookups).
+    pub fn classify_keyed(&self, e164: &[u8], key: Option<u64>) -> (NumberClass, Option<Country>) {
         let uncached = || classify_uncached(std::str::from_utf8(e164).unwrap_or(""));
-        let Some(key) = Self::key(e164) else {
+        let Some(key) = key else {
             return uncached();
         };
         // key < 2^36: fits above the 14 bits of value.
@@ -285,6 +293,27 @@ mod tests {
             })
             .unwrap_or(0);
         assert_eq!(held, WAYS);
+    }
+
+    #[test]
+    fn digit_key_gives_the_cache_key() {
+        for n in [
+            "1",
+            "12",
+            "81312345678",
+            "812",
+            "123456789",
+            "1234567890",
+            "999999999999999",
+            "2327612345",
+            "000000000",
+            "0000000001",
+        ] {
+            let key = crate::prefix::DigitKey::new(n.as_bytes()).and_then(|k| k.cache_key());
+            assert_eq!(key, PrefixCache::key(n.as_bytes()), "{n}");
+        }
+        let long = crate::prefix::DigitKey::new(b"1234567890123456");
+        assert_eq!(long.and_then(|k| k.cache_key()), None);
     }
 
     #[test]

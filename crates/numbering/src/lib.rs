@@ -27,6 +27,7 @@ pub use types::*;
 
 use class::PrefixCache;
 use normalise::{Reading, SiteRules};
+use prefix::DigitKey;
 
 /// Everything the crate needs to turn a dialed string into a priced, risk-rated destination:
 /// the site's dial plan, risk lists and tariffs. Cheap to share between threads (`Send + Sync`).
@@ -171,15 +172,23 @@ impl Numbering {
     pub fn classify(&self, dialed: &str) -> Destination {
         let n = normalise::normalise(&self.rules, dialed);
         let flags = n.flags;
-        let (scope, class, country, e164) = match n.reading {
-            Reading::Emergency => (Scope::Emergency, NumberClass::Emergency, self.site, None),
-            Reading::Service => (Scope::Domestic, NumberClass::Service, self.site, None),
-            Reading::Internal => (Scope::Internal, NumberClass::Internal, None, None),
-            Reading::Local => (Scope::Domestic, NumberClass::Unknown, self.site, None),
+        let (scope, class, country, e164, key) = match n.reading {
+            Reading::Emergency => (
+                Scope::Emergency,
+                NumberClass::Emergency,
+                self.site,
+                None,
+                None,
+            ),
+            Reading::Service => (Scope::Domestic, NumberClass::Service, self.site, None, None),
+            Reading::Internal => (Scope::Internal, NumberClass::Internal, None, None, None),
+            Reading::Local => (Scope::Domestic, NumberClass::Unknown, self.site, None, None),
             Reading::National | Reading::International => {
                 let digits = n.digits.as_bytes();
+                // One pass over the digits checks them, keys the prefix cache and prepares the risk lookups.
+                let key = DigitKey::new(digits);
                 let (class, country) = match &self.cache {
-                    Some(cache) => cache.classify(digits),
+                    Some(cache) => cache.classify_keyed(digits, key.and_then(|k| k.cache_key())),
                     None => class::classify_uncached(n.digits.as_str()),
                 };
                 let scope = if n.reading == Reading::National {
@@ -187,12 +196,17 @@ impl Numbering {
                 } else {
                     Scope::International
                 };
-                (scope, class, country, E164::from_digit_bytes(digits))
+                let e164 = key.and_then(|_| E164::from_checked_digits(digits));
+                // The risk lists look at the E.164 number only (none when there are more than 15 digits).
+                let key = key.filter(|_| e164.is_some());
+                (scope, class, country, e164, key)
             }
-            Reading::Unknown => (Scope::Unknown, NumberClass::Unknown, None, None),
+            Reading::Unknown => (Scope::Unknown, NumberClass::Unknown, None, None, None),
         };
         let digits = e164.as_ref().map(E164::digit_bytes);
-        let (risk, risk_reason) = self.risk.assess_digits(scope, class, digits, flags);
+        let (risk, risk_reason) = self
+            .risk
+            .assess_keyed(scope, class, digits, key.as_ref(), flags);
         Destination {
             e164,
             country,

@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::class::CACHE_KEY_DIGITS;
+
 /// Multiply-rotate hasher for integer keys (keys are our own encoded digits, not attacker-chosen strings
 /// in bulk, and the table is built once).
 #[derive(Default, Clone, Copy)]
@@ -50,8 +52,12 @@ pub(crate) struct DigitKey {
     value: u64,
     /// Number of digits considered (1 to 15).
     len: usize,
+    /// Number of digits given (may exceed 15).
+    given: usize,
     /// The first four digits as 0..=9999, when there are four.
     first4: Option<usize>,
+    /// The first nine digits (or all when fewer) as one integer: the prefix cache's key.
+    first9: u64,
 }
 
 const POW10: [u64; 16] = {
@@ -72,6 +78,7 @@ impl DigitKey {
         }
         let mut value = 0u64;
         let mut first4 = None;
+        let mut first9 = 0;
         for (i, d) in digits.iter().enumerate() {
             let v = d.wrapping_sub(b'0');
             if v > 9 {
@@ -83,12 +90,31 @@ impl DigitKey {
             if i == 3 {
                 first4 = Some(value as usize);
             }
+            if i == CACHE_KEY_DIGITS - 1 {
+                first9 = value;
+            }
+        }
+        if digits.len() < CACHE_KEY_DIGITS {
+            first9 = value;
         }
         Some(Self {
             value,
             len: digits.len().min(15),
+            given: digits.len(),
             first4,
+            first9,
         })
+    }
+
+    /// The prefix cache's key of the number (see `PrefixCache`): a leading 1, the first nine digits, and the
+    /// length in the low four bits. `None` for more than 15 digits (no E.164 number).
+    pub fn cache_key(&self) -> Option<u64> {
+        if self.given > 15 {
+            return None;
+        }
+        let k = self.given.min(CACHE_KEY_DIGITS);
+        let v = POW10.get(k)? + self.first9;
+        Some(v << 4 | self.given as u64)
     }
 
     /// The first `n` digits (1 <= n <= len) encoded as by [`encode`].

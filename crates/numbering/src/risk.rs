@@ -390,7 +390,20 @@ impl RiskBook {
         e164: Option<&[u8]>,
         flags: DialFlags,
     ) -> (RiskTier, Arc<str>) {
-        let (tier, reason) = self.assess_destination(scope, class, e164);
+        let key = e164.and_then(DigitKey::new);
+        self.assess_keyed(scope, class, e164, key.as_ref(), flags)
+    }
+
+    /// [`RiskBook::assess`] with the number's [`DigitKey`] already made (it must be that of `e164`).
+    pub(crate) fn assess_keyed(
+        &self,
+        scope: Scope,
+        class: NumberClass,
+        e164: Option<&[u8]>,
+        key: Option<&DigitKey>,
+        flags: DialFlags,
+    ) -> (RiskTier, Arc<str>) {
+        let (tier, reason) = self.assess_destination(scope, class, e164, key);
         if flags.is_obfuscated() && tier < RiskTier::High && scope != Scope::Emergency {
             return (RiskTier::High, reason.raised.clone());
         }
@@ -402,6 +415,7 @@ impl RiskBook {
         scope: Scope,
         class: NumberClass,
         e164: Option<&[u8]>,
+        key: Option<&DigitKey>,
     ) -> (RiskTier, &Reason) {
         let fixed = &self.fixed;
         match scope {
@@ -418,12 +432,10 @@ impl RiskBook {
         if let Some(e) = self.user_exact.get_exact(n) {
             return (e.tier, &e.reason);
         }
-        // Every prefix of the number encoded once for all the tables below.
-        let key = DigitKey::new(n);
-        if let Some((e, _)) = key.as_ref().and_then(|k| self.user_prefix.longest_key(k)) {
+        if let Some((e, _)) = key.and_then(|k| self.user_prefix.longest_key(k)) {
             return (e.tier, &e.reason);
         }
-        if let Some((cell, len)) = key.as_ref().and_then(|k| self.blacklist.longest_key(k)) {
+        if let Some((cell, len)) = key.and_then(|k| self.blacklist.longest_key(k)) {
             let reason = cell.get_or_init(|| {
                 Reason::critical(format!(
                     "+{} is a range reported as an IRSF fraud destination (default list: tfps globalblacklist 2021-08-20, MIT)",
@@ -433,7 +445,6 @@ impl RiskBook {
             return (RiskTier::Critical, reason);
         }
         let hot = key
-            .as_ref()
             .and_then(|k| self.hot_spots.longest_key(k))
             .map(|(e, _)| e);
         if scope == Scope::International {
@@ -461,7 +472,7 @@ impl RiskBook {
                 NumberClass::Unknown => (RiskTier::Medium, &fixed.domestic_unknown),
                 _ => (RiskTier::Low, &fixed.domestic),
             },
-            _ => match key.as_ref().and_then(|k| self.countries.longest_key(k)) {
+            _ => match key.and_then(|k| self.countries.longest_key(k)) {
                 Some((e, _)) => (e.tier, &e.reason),
                 None => (RiskTier::Medium, &fixed.international_unlisted),
             },

@@ -31,6 +31,19 @@ impl E164 {
         })
     }
 
+    /// [`E164::from_digits`] of bytes already known to be ASCII digits (checked by the caller's own pass).
+    pub(crate) fn from_checked_digits(b: &[u8]) -> Option<Self> {
+        if b.is_empty() || b.len() > 15 {
+            return None;
+        }
+        let mut out = [0u8; 15];
+        out.get_mut(..b.len())?.copy_from_slice(b);
+        Some(Self {
+            len: b.len() as u8,
+            digits: out,
+        })
+    }
+
     /// The digits without `+`.
     pub fn digits(&self) -> &str {
         // Only ASCII digits are ever stored.
