@@ -1,1 +1,70 @@
-//! Notifications: alerts delivered to people (webhooks, e-mail, syslog). Being written.
+//! Notifications: brings the engine's alerts to people. Owns the `[notify]` section of the config file,
+//! the wording of alerts in English and Japanese, the payloads (generic JSON, Slack, Teams, e-mail, RFC 5424
+//! syslog), routing per tenant and severity, storm collapse, retries with back-off, and delivery counters.
+//!
+//! The caller hands [`Alert`]s to a [`Notifier`]; `send` never blocks and never fails. Each recipient has its
+//! own bounded queue and its own tasks, so a slow SMTP server cannot delay a Slack webhook.
+
+mod config;
+mod deliver;
+mod mini_toml;
+mod notifier;
+mod payload;
+mod wording;
+
+pub use config::{
+    EmailConfig, EmailTls, NotifyConfig, NotifyConfigError, RetryConfig, SyslogConfig,
+    WebhookConfig, WebhookFormat,
+};
+pub use notifier::{ChannelStats, Delivery, Notifier, NotifyStats};
+pub use payload::{Content, Message, syslog_line, webhook_payload};
+pub use wording::{Burst, body, body_in, burst_body, burst_headline, format_money, headline};
+
+use serde::{Deserialize, Serialize};
+
+/// One alert to deliver: the engine's decision, the tenant it concerns, and its row id in the store if it
+/// was saved there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: Option<i64>,
+    /// Tenant ("acme"); "" for a single-site installation.
+    pub tenant: String,
+    pub decision: engine::Decision,
+}
+
+/// Language of a recipient's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lang {
+    #[default]
+    En,
+    Ja,
+}
+
+impl Lang {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ja => "ja",
+        }
+    }
+}
+
+/// The kind of a recipient, for counters and delivery reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Webhook,
+    Email,
+    Syslog,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Webhook => "webhook",
+            Channel::Email => "email",
+            Channel::Syslog => "syslog",
+        }
+    }
+}

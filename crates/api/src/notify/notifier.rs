@@ -1,0 +1,517 @@
+//! The running notifier: routes each alert to the recipients that want it (tenant, level), collapses
+//! storms, and delivers with retries, counting every outcome. Each recipient has a bounded queue (drop the
+//! oldest when full: the newest alerts matter most in an attack), a collector task that applies storm
+//! collapse, and a sender task that delivers one message at a time.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::Utc;
+use chrono_tz::Tz;
+use engine::Level;
+use serde::Serialize;
+use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::config::{NotifyConfig, RetryConfig, SyslogTarget, facility_code, parse_tz};
+use super::deliver::{EmailTarget, WebhookTarget, send_syslog, with_retries};
+use super::payload::{Message, syslog_line};
+use super::wording::Burst;
+use super::{Alert, Channel, Lang};
+
+/// Counters of one channel since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ChannelStats {
+    /// Messages delivered.
+    pub delivered: u64,
+    /// Messages given up (after the retries, or refused for good).
+    pub failed: u64,
+    /// Alerts folded into a collapsed message instead of going out alone.
+    pub collapsed: u64,
+    /// Alerts dropped because a recipient's queue was full.
+    pub dropped: u64,
+    /// Attempts beyond the first.
+    pub retries: u64,
+}
+
+/// Counters per channel, for the metrics endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct NotifyStats {
+    pub webhook: ChannelStats,
+    pub email: ChannelStats,
+    pub syslog: ChannelStats,
+}
+
+/// One delivery outcome, as broadcast to observers (tests, the demo's live log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    pub channel: Channel,
+    /// The recipient's name (a webhook's configured name or its scheme and host, never its secret path).
+    pub recipient: String,
+    pub ok: bool,
+    /// The message's headline (e-mail subject).
+    pub subject: String,
+    /// Alerts the message stands for: 1, or the count of a collapsed message.
+    pub alerts: u64,
+    pub collapsed: bool,
+    pub attempts: u32,
+    pub error: Option<String>,
+}
+
+#[derive(Default)]
+struct Counters {
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    collapsed: AtomicU64,
+    dropped: AtomicU64,
+    retries: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> ChannelStats {
+        ChannelStats {
+            delivered: self.delivered.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            collapsed: self.collapsed.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// How a recipient is reached.
+enum Target {
+    Webhook(WebhookTarget),
+    Email(EmailTarget),
+    Syslog {
+        target: Result<SyslogTarget, String>,
+        facility: u8,
+        hostname: String,
+        app_name: String,
+    },
+}
+
+struct Recipient {
+    channel: Channel,
+    name: String,
+    tenants: Vec<String>,
+    min_level: Level,
+    lang: Lang,
+    tz: Tz,
+    queue: Mutex<VecDeque<Alert>>,
+    wake: Notify,
+}
+
+impl Recipient {
+    fn wants(&self, a: &Alert) -> bool {
+        a.decision.level >= self.min_level
+            && (self.tenants.is_empty() || self.tenants.contains(&a.tenant))
+    }
+}
+
+struct Shared {
+    recipients: Vec<Arc<Recipient>>,
+    queue_cap: usize,
+    counters: [Counters; 3],
+    deliveries: broadcast::Sender<Delivery>,
+}
+
+impl Shared {
+    fn counters(&self, c: Channel) -> &Counters {
+        let i = match c {
+            Channel::Webhook => 0,
+            Channel::Email => 1,
+            Channel::Syslog => 2,
+        };
+        // The array has one entry per channel: the index is always in range.
+        &self.counters[i]
+    }
+}
+
+/// Aborts the tasks when the last handle goes away.
+struct Tasks(Vec<JoinHandle<()>>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+/// Handle to the running notifier; cheap to clone.
+#[derive(Clone)]
+pub struct Notifier {
+    shared: Arc<Shared>,
+    _tasks: Arc<Tasks>,
+}
+
+/// Messages waiting for a recipient's sender task; past this the collector drops (and counts) them.
+const OUTBOX: usize = 256;
+
+impl Notifier {
+    /// Starts one collector and one sender task per recipient on the current Tokio runtime. Without a
+    /// runtime nothing is delivered: the error is logged and alerts are counted as dropped.
+    pub fn start(config: NotifyConfig) -> Notifier {
+        let (deliveries, _) = broadcast::channel(1024);
+        let timeout = Duration::from_secs_f64(config.retry.timeout_secs);
+        let mut recipients = Vec::new();
+        let mut targets = Vec::new();
+        for w in &config.webhook {
+            let mut headers: Vec<(String, String)> = w
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            for (k, var) in &w.headers_env {
+                match std::env::var(var) {
+                    Ok(v) => headers.push((k.clone(), v)),
+                    Err(_) => {
+                        tracing::error!(header = %k, variable = %var, "webhook header's environment variable is not set; sending without it")
+                    }
+                }
+            }
+            let client = reqwest::Client::builder()
+                .timeout(timeout)
+                .user_agent(concat!("tollguard/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(
+                    |e| tracing::error!(error = %e, "cannot create the HTTP client for webhooks"),
+                )
+                .ok();
+            let name = w.name.clone().unwrap_or_else(|| url_origin(&w.url));
+            recipients.push(recipient(
+                Channel::Webhook,
+                name,
+                &w.tenants,
+                w.min_level,
+                w.lang,
+                parse_tz(w.timezone.as_deref(), w.lang),
+            ));
+            targets.push(Target::Webhook(WebhookTarget {
+                client,
+                url: w.url.clone(),
+                format: w.format,
+                headers,
+            }));
+        }
+        for e in &config.email {
+            let name = e
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{} via {}:{}", e.to.join(", "), e.host, e.port()));
+            recipients.push(recipient(
+                Channel::Email,
+                name,
+                &e.tenants,
+                e.min_level,
+                e.lang,
+                parse_tz(e.timezone.as_deref(), e.lang),
+            ));
+            targets.push(Target::Email(EmailTarget::new(e, timeout)));
+        }
+        if let Some(s) = &config.syslog {
+            recipients.push(recipient(
+                Channel::Syslog,
+                s.address.clone(),
+                &s.tenants,
+                s.min_level,
+                s.lang,
+                Tz::UTC,
+            ));
+            targets.push(Target::Syslog {
+                target: SyslogTarget::parse(&s.address),
+                facility: facility_code(&s.facility).unwrap_or(16),
+                hostname: s.hostname.clone().unwrap_or_else(machine_name),
+                app_name: s.app_name.clone(),
+            });
+        }
+        let shared = Arc::new(Shared {
+            recipients,
+            queue_cap: config.queue.max(1),
+            counters: Default::default(),
+            deliveries,
+        });
+        let mut tasks = Vec::new();
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                let window = Duration::from_secs_f64(config.collapse_secs.clamp(0.0, 3600.0));
+                for (r, target) in shared.recipients.iter().zip(targets) {
+                    let (tx, rx) = mpsc::channel(OUTBOX);
+                    tasks.push(rt.spawn(collect(shared.clone(), r.clone(), window, tx)));
+                    tasks.push(rt.spawn(deliver(
+                        shared.clone(),
+                        r.clone(),
+                        target,
+                        config.retry.clone(),
+                        rx,
+                    )));
+                }
+            }
+            Err(_) => {
+                tracing::error!(
+                    "notifier started outside a Tokio runtime: no notification will be sent"
+                );
+            }
+        }
+        Notifier {
+            shared,
+            _tasks: Arc::new(Tasks(tasks)),
+        }
+    }
+
+    /// Hands an alert over; never blocks, never fails. Recipients that do not want it never see it.
+    pub fn send(&self, alert: Alert) {
+        let wanted: Vec<&Arc<Recipient>> = self
+            .shared
+            .recipients
+            .iter()
+            .filter(|r| r.wants(&alert))
+            .collect();
+        let Some((last, others)) = wanted.split_last() else {
+            return;
+        };
+        for r in others {
+            self.enqueue(r, alert.clone());
+        }
+        self.enqueue(last, alert);
+    }
+
+    fn enqueue(&self, r: &Recipient, alert: Alert) {
+        let dropped = {
+            let mut q = r.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            let dropped = if q.len() >= self.shared.queue_cap {
+                q.pop_front()
+            } else {
+                None
+            };
+            q.push_back(alert);
+            dropped
+        };
+        if let Some(old) = dropped {
+            self.shared
+                .counters(r.channel)
+                .dropped
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(channel = r.channel.as_str(), recipient = %r.name, rule = %old.decision.rule, "notification queue full: oldest alert dropped");
+        }
+        r.wake.notify_one();
+    }
+
+    /// Counters per channel since start.
+    pub fn stats(&self) -> NotifyStats {
+        NotifyStats {
+            webhook: self.shared.counters(Channel::Webhook).snapshot(),
+            email: self.shared.counters(Channel::Email).snapshot(),
+            syslog: self.shared.counters(Channel::Syslog).snapshot(),
+        }
+    }
+
+    /// Every delivery outcome from now on. A receiver that falls more than 1024 behind loses the oldest.
+    pub fn subscribe_deliveries(&self) -> broadcast::Receiver<Delivery> {
+        self.shared.deliveries.subscribe()
+    }
+
+    /// How many recipients are configured.
+    pub fn recipients(&self) -> usize {
+        self.shared.recipients.len()
+    }
+}
+
+fn recipient(
+    channel: Channel,
+    name: String,
+    tenants: &[String],
+    min_level: Level,
+    lang: Lang,
+    tz: Tz,
+) -> Arc<Recipient> {
+    Arc::new(Recipient {
+        channel,
+        name,
+        tenants: tenants.to_vec(),
+        min_level,
+        lang,
+        tz,
+        queue: Mutex::new(VecDeque::new()),
+        wake: Notify::new(),
+    })
+}
+
+/// "https://hooks.slack.com": a webhook's path often is its secret, so logs and counters never show it.
+fn url_origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    format!("{scheme}://{host}")
+}
+
+fn machine_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+/// A tenant's storm window at one recipient: alerts after the first are folded until `until`.
+struct Window {
+    until: Instant,
+    burst: Burst,
+}
+
+/// Takes alerts off the recipient's queue and turns them into messages: the first of a burst at once,
+/// the rest folded into one message per window and tenant.
+async fn collect(
+    shared: Arc<Shared>,
+    r: Arc<Recipient>,
+    window: Duration,
+    out: mpsc::Sender<Message>,
+) {
+    let window_secs = window.as_secs_f64().round() as u64;
+    let mut windows: HashMap<String, Window> = HashMap::new();
+    let counters = shared.counters(r.channel);
+    let emit = |m: Message| {
+        if let Err(mpsc::error::TrySendError::Full(m)) = out.try_send(m) {
+            counters.dropped.fetch_add(m.alerts(), Ordering::Relaxed);
+            tracing::warn!(channel = r.channel.as_str(), recipient = %r.name, "notification outbox full: message dropped");
+        }
+    };
+    loop {
+        loop {
+            let next = r
+                .queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop_front();
+            let Some(alert) = next else { break };
+            if window.is_zero() {
+                emit(Message::alert(&alert, r.lang, r.tz));
+                continue;
+            }
+            match windows.get_mut(&alert.tenant) {
+                Some(w) => w.burst.add(&alert.decision),
+                None => {
+                    emit(Message::alert(&alert, r.lang, r.tz));
+                    windows.insert(
+                        alert.tenant.clone(),
+                        Window {
+                            until: Instant::now() + window,
+                            burst: Burst::new(&alert.tenant, window_secs),
+                        },
+                    );
+                }
+            }
+        }
+        let now = Instant::now();
+        // Windows that ended: send what they folded and keep watching (a storm that goes on gets one
+        // message per window), or close them when nothing came.
+        windows.retain(|_, w| {
+            if w.until > now {
+                return true;
+            }
+            if w.burst.count == 0 {
+                return false;
+            }
+            let fresh = Burst::new(&w.burst.tenant, window_secs);
+            let mut burst = std::mem::replace(&mut w.burst, fresh);
+            burst.finish();
+            counters.collapsed.fetch_add(burst.count, Ordering::Relaxed);
+            emit(Message::burst(burst, r.lang, Utc::now()));
+            w.until = now + window;
+            true
+        });
+        let next_deadline = windows.values().map(|w| w.until).min();
+        match next_deadline {
+            Some(at) => {
+                tokio::select! {
+                    _ = r.wake.notified() => {}
+                    _ = tokio::time::sleep_until(at) => {}
+                }
+            }
+            None => r.wake.notified().await,
+        }
+    }
+}
+
+/// Delivers the recipient's messages one at a time, with retries.
+async fn deliver(
+    shared: Arc<Shared>,
+    r: Arc<Recipient>,
+    target: Target,
+    retry: RetryConfig,
+    mut rx: mpsc::Receiver<Message>,
+) {
+    let counters = shared.counters(r.channel);
+    // Syslog over a datagram socket has no acknowledgement: one retry covers a socket hiccup.
+    let syslog_retry = RetryConfig {
+        attempts: retry.attempts.min(2),
+        ..retry.clone()
+    };
+    while let Some(m) = rx.recv().await {
+        let outcome = match &target {
+            Target::Webhook(w) => with_retries(&retry, || w.post(&m)).await,
+            Target::Email(e) => with_retries(&retry, || e.send(&m)).await,
+            Target::Syslog {
+                target,
+                facility,
+                hostname,
+                app_name,
+            } => match target {
+                Ok(t) => {
+                    let line = syslog_line(&m, *facility, hostname, app_name);
+                    with_retries(&syslog_retry, || send_syslog(t, &line)).await
+                }
+                Err(e) => super::deliver::Outcome {
+                    ok: false,
+                    attempts: 0,
+                    error: Some(e.clone()),
+                },
+            },
+        };
+        counters.retries.fetch_add(
+            u64::from(outcome.attempts.saturating_sub(1)),
+            Ordering::Relaxed,
+        );
+        let collapsed = matches!(m.content, super::payload::Content::Burst(_));
+        if outcome.ok {
+            counters.delivered.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(channel = r.channel.as_str(), recipient = %r.name, attempts = outcome.attempts, alerts = m.alerts(), subject = %m.headline, "notification delivered");
+        } else {
+            counters.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(channel = r.channel.as_str(), recipient = %r.name, attempts = outcome.attempts, error = outcome.error.as_deref().unwrap_or(""), subject = %m.headline, "notification not delivered");
+        }
+        // Nobody listening is fine: the broadcast is for observers only.
+        let _ = shared.deliveries.send(Delivery {
+            channel: r.channel,
+            recipient: r.name.clone(),
+            ok: outcome.ok,
+            subject: m.headline.clone(),
+            alerts: m.alerts(),
+            collapsed,
+            attempts: outcome.attempts,
+            error: outcome.error,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_origin_hides_path_query_and_credentials() {
+        assert_eq!(
+            url_origin("https://hooks.slack.com/services/T0/B0/secret?x=1"),
+            "https://hooks.slack.com"
+        );
+        assert_eq!(
+            url_origin("http://user:pw@127.0.0.1:8080/x"),
+            "http://127.0.0.1:8080"
+        );
+    }
+}

@@ -1,0 +1,1153 @@
+//! The words of an alert, in English and in Japanese: a one-line headline (e-mail subject, chat title) and a
+//! body with the rule, the key, the numbers against the limit, the calls, the money at stake and what was
+//! done about it. The English body starts with the engine's own sentence; the Japanese one is written from
+//! the decision's fields (and the country and call length the engine's sentence names), then keeps the
+//! English sentence as the original so nothing is lost in translation. `tollguard demo` reuses these.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chrono_tz::Tz;
+use engine::{Action, Amount, BarScope, ClassSet, Decision, DestClass, Level, Unit};
+
+use super::Lang;
+
+/// The time zone a language's readers expect when the recipient names none.
+pub(crate) fn default_tz(lang: Lang) -> Tz {
+    match lang {
+        Lang::En => Tz::UTC,
+        Lang::Ja => Tz::Asia__Tokyo,
+    }
+}
+
+/// "[CRITICAL] acme: traffic pumping by ext 205 — call blocked, 525 JPY at stake".
+pub fn headline(d: &Decision, tenant: &str, lang: Lang) -> String {
+    let who = Who::of(d);
+    let label = rule_label(&d.rule, lang);
+    let done = action_short(d, lang);
+    let stake = d.at_stake.as_ref().map(|a| format_money(a, lang));
+    match lang {
+        Lang::En => {
+            let mut s = format!("[{}] ", level_word(d.level, lang));
+            if !tenant.is_empty() {
+                let _ = write!(s, "{tenant}: ");
+            }
+            let _ = write!(s, "{label} ({})", who.en());
+            let mut tail = Vec::new();
+            if let Some(done) = done {
+                tail.push(done);
+            }
+            if let Some(m) = stake {
+                tail.push(format!("{m} at stake"));
+            }
+            if !tail.is_empty() {
+                let _ = write!(s, " — {}", tail.join(", "));
+            }
+            s
+        }
+        Lang::Ja => {
+            let mut s = format!("【{}】", level_word(d.level, lang));
+            if !tenant.is_empty() {
+                let _ = write!(s, "{tenant}: ");
+            }
+            let _ = write!(s, "{} {label}", who.ja());
+            let mut tail = Vec::new();
+            if let Some(done) = done {
+                tail.push(done);
+            }
+            if let Some(m) = stake {
+                tail.push(format!("損害見込み {m}"));
+            }
+            if !tail.is_empty() {
+                let _ = write!(s, " — {}", tail.join("、"));
+            }
+            s
+        }
+    }
+}
+
+/// The full message, times in the language's usual zone (UTC for English, Asia/Tokyo for Japanese).
+pub fn body(d: &Decision, tenant: &str, lang: Lang) -> String {
+    body_in(d, tenant, lang, default_tz(lang))
+}
+
+/// The full message with times in `tz`.
+pub fn body_in(d: &Decision, tenant: &str, lang: Lang, tz: Tz) -> String {
+    let mut s = String::new();
+    let calls = calls_words(&d.calls, lang);
+    let when = local_time(d.at, tz);
+    match lang {
+        Lang::En => {
+            let _ = writeln!(s, "{}.", d.reason.trim_end_matches('.'));
+            let _ = writeln!(s);
+            let _ = writeln!(
+                s,
+                "Rule: {} ({}, {})",
+                d.rule,
+                rule_label(&d.rule, lang),
+                level_word(d.level, lang).to_lowercase()
+            );
+            let _ = writeln!(s, "Key: {}", d.key);
+            if !tenant.is_empty() {
+                let _ = writeln!(s, "Tenant: {tenant}");
+            }
+            if let Some(m) = measured_words(d, lang) {
+                let _ = writeln!(s, "Measured: {m}");
+            }
+            if let Some(c) = calls {
+                let _ = writeln!(s, "Calls: {c}");
+            }
+            if let Some(a) = &d.at_stake {
+                let _ = writeln!(s, "Money at stake: {}", format_money(a, lang));
+            }
+            let _ = writeln!(s, "Action: {}", action_long(d, lang, tz));
+            let _ = write!(s, "When: {when}");
+        }
+        Lang::Ja => {
+            let _ = writeln!(s, "{}", situation_ja(d));
+            let _ = writeln!(s, "{}", action_long(d, lang, tz));
+            if let Some(a) = &d.at_stake {
+                let _ = writeln!(s, "損害見込み {}", format_money(a, lang));
+            }
+            let _ = writeln!(s);
+            let _ = writeln!(
+                s,
+                "ルール: {}（{}、{}）",
+                d.rule,
+                rule_label(&d.rule, lang),
+                level_word(d.level, lang)
+            );
+            let _ = writeln!(s, "対象: {}", d.key);
+            if !tenant.is_empty() {
+                let _ = writeln!(s, "テナント: {tenant}");
+            }
+            if let Some(m) = measured_words(d, lang) {
+                let _ = writeln!(s, "測定値: {m}");
+            }
+            if let Some(c) = calls {
+                let _ = writeln!(s, "該当通話: {c}");
+            }
+            let _ = writeln!(s, "日時: {when}");
+            let _ = write!(s, "原文: {}", d.reason);
+        }
+    }
+    s
+}
+
+/// Alerts folded into one message at the end of a storm-collapse window.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Burst {
+    pub tenant: String,
+    /// How many alerts this message stands for.
+    pub count: u64,
+    /// Alerts per rule, most frequent first.
+    pub by_rule: Vec<(String, u64)>,
+    /// Alerts per key ("account acme/205"), most frequent first, at most ten.
+    pub by_key: Vec<(String, u64)>,
+    /// Sum of the money at stake, one amount per currency.
+    pub at_stake: Vec<Amount>,
+    pub level: Option<Level>,
+    pub window_secs: u64,
+    /// The last alert folded in, for its sentence.
+    pub last: Option<Decision>,
+}
+
+impl Burst {
+    pub(crate) fn new(tenant: &str, window_secs: u64) -> Burst {
+        Burst {
+            tenant: tenant.to_owned(),
+            window_secs,
+            ..Burst::default()
+        }
+    }
+
+    pub(crate) fn add(&mut self, d: &Decision) {
+        self.count += 1;
+        bump(&mut self.by_rule, &d.rule);
+        bump(&mut self.by_key, &d.key);
+        if let Some(a) = &d.at_stake {
+            match self.at_stake.iter_mut().find(|x| x.currency == a.currency) {
+                Some(x) => x.millis = x.millis.saturating_add(a.millis),
+                None => self.at_stake.push(*a),
+            }
+        }
+        self.level = self.level.max(Some(d.level));
+        self.last = Some(d.clone());
+    }
+
+    pub(crate) fn finish(&mut self) {
+        self.by_rule
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        self.by_key
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        self.by_key.truncate(10);
+    }
+
+    /// "and 37 more alerts for acme: pumping ×30, velocity_account_minute ×7, at stake 52,500 JPY".
+    pub fn summary(&self, lang: Lang) -> String {
+        let rules: Vec<String> = self
+            .by_rule
+            .iter()
+            .map(|(r, n)| format!("{r} ×{n}"))
+            .collect();
+        let money: Vec<String> = self
+            .at_stake
+            .iter()
+            .map(|a| format_money(a, lang))
+            .collect();
+        match lang {
+            Lang::En => {
+                let whom = if self.tenant.is_empty() {
+                    String::new()
+                } else {
+                    format!(" for {}", self.tenant)
+                };
+                let mut s = format!(
+                    "and {} more alert{}{whom}: {}",
+                    self.count,
+                    if self.count == 1 { "" } else { "s" },
+                    rules.join(", ")
+                );
+                if !money.is_empty() {
+                    let _ = write!(s, ", at stake {}", money.join(" + "));
+                }
+                s
+            }
+            Lang::Ja => {
+                let whom = if self.tenant.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}で", self.tenant)
+                };
+                let mut s = format!(
+                    "{whom}さらに{}件のアラート: {}",
+                    self.count,
+                    rules.join("、")
+                );
+                if !money.is_empty() {
+                    let _ = write!(s, "、損害見込み 合計{}", money.join(" + "));
+                }
+                s
+            }
+        }
+    }
+}
+
+fn bump(list: &mut Vec<(String, u64)>, name: &str) {
+    match list.iter_mut().find(|(n, _)| n == name) {
+        Some((_, c)) => *c += 1,
+        None => list.push((name.to_owned(), 1)),
+    }
+}
+
+/// "[CRITICAL] acme: 49 more alerts in 60 s, 25,725 JPY at stake".
+pub fn burst_headline(b: &Burst, lang: Lang) -> String {
+    let level = level_word(b.level.unwrap_or(Level::Warning), lang);
+    let money: Vec<String> = b.at_stake.iter().map(|a| format_money(a, lang)).collect();
+    match lang {
+        Lang::En => {
+            let mut s = format!("[{level}] ");
+            if !b.tenant.is_empty() {
+                let _ = write!(s, "{}: ", b.tenant);
+            }
+            let _ = write!(s, "{} more alerts in {} s", b.count, b.window_secs);
+            if !money.is_empty() {
+                let _ = write!(s, ", {} at stake", money.join(" + "));
+            }
+            s
+        }
+        Lang::Ja => {
+            let mut s = format!("【{level}】");
+            if !b.tenant.is_empty() {
+                let _ = write!(s, "{}: ", b.tenant);
+            }
+            let _ = write!(s, "{}秒間にさらに{}件のアラート", b.window_secs, b.count);
+            if !money.is_empty() {
+                let _ = write!(s, "、損害見込み 合計{}", money.join(" + "));
+            }
+            s
+        }
+    }
+}
+
+/// The collapsed message: the summary line, the keys most alerted on, and the last alert's sentence.
+pub fn burst_body(b: &Burst, lang: Lang) -> String {
+    let mut s = b.summary(lang);
+    s.push_str(".\n\n");
+    let (keys, last) = match lang {
+        Lang::En => ("Most alerted", "Last alert"),
+        Lang::Ja => ("アラートの多い対象", "最後のアラート"),
+    };
+    if !b.by_key.is_empty() {
+        let _ = writeln!(s, "{keys}:");
+        for (k, n) in &b.by_key {
+            let _ = writeln!(s, "  {k} ×{n}");
+        }
+    }
+    if let Some(d) = &b.last {
+        let sentence = match lang {
+            Lang::En => d.reason.clone(),
+            Lang::Ja => situation_ja(d),
+        };
+        let _ = write!(s, "{last}: {sentence}");
+    }
+    s.trim_end().to_owned()
+}
+
+/// "52,500 JPY" / "52,500円"; other currencies with two decimals ("12.50 USD").
+pub fn format_money(a: &Amount, lang: Lang) -> String {
+    let code = std::str::from_utf8(&a.currency.0).unwrap_or("???");
+    let neg = a.millis < 0;
+    let m = a.millis.unsigned_abs();
+    let sign = if neg { "-" } else { "" };
+    if code == "JPY" {
+        let yen = (m + 500) / 1000;
+        match lang {
+            Lang::En => format!("{sign}{} JPY", group(yen)),
+            Lang::Ja => format!("{sign}{}円", group(yen)),
+        }
+    } else {
+        let cents = (m + 5) / 10;
+        format!("{sign}{}.{:02} {code}", group(cents / 100), cents % 100)
+    }
+}
+
+fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn level_word(l: Level, lang: Lang) -> &'static str {
+    match (l, lang) {
+        (Level::Warning, Lang::En) => "WARNING",
+        (Level::Critical, Lang::En) => "CRITICAL",
+        (Level::Warning, Lang::Ja) => "警告",
+        (Level::Critical, Lang::Ja) => "重大",
+    }
+}
+
+/// What the rule detects, in a few words.
+pub(crate) fn rule_label(rule: &str, lang: Lang) -> String {
+    let (en, ja) = match rule {
+        "pumping" => ("traffic pumping", "トラフィックパンピングの疑い"),
+        r if r.starts_with("velocity_") => ("unusual call rate", "異常な発信頻度"),
+        r if r.starts_with("concurrent_") => ("too many calls at once", "同時通話数の超過"),
+        "failed_account_hour" => ("many unanswered calls", "未応答の発信の多発"),
+        "denied_account_hour" => (
+            "repeated calls to barred destinations",
+            "禁止宛先への発信の繰り返し",
+        ),
+        "repeat_number_hour" => (
+            "same number called again and again",
+            "同一番号への繰り返し発信",
+        ),
+        "range_walk_hour" => ("number-range walk", "番号帯の総当たり"),
+        r if r.starts_with("money_") => ("spending limit", "通話料金の上限超過"),
+        "destination_class" | "destination_country" | "deny_prefix" => {
+            ("destination not allowed", "許可されていない宛先")
+        }
+        "risk_tier" => ("high-risk destination", "高リスクの宛先"),
+        "off_hours_international" => (
+            "international call outside business hours",
+            "営業時間外の国際発信",
+        ),
+        "obfuscated" => ("obfuscated dial string", "偽装されたダイヤル文字列"),
+        "prefix_probe" => ("prefix probing", "プレフィックスの探索"),
+        "novelty_first_international" => ("first international call", "初めての国際発信"),
+        "novelty_country" => ("first call to a country", "初めての国への発信"),
+        "novelty_risk" => ("first call to a risky destination", "初めての高リスク宛先"),
+        "novelty_hours" => ("call at an unusual hour", "普段と異なる時間帯の発信"),
+        "novelty_spend" => ("unusual spending", "普段と異なる通話料金"),
+        "auth_source_minute" | "auth_source_hour" => ("password guessing", "パスワードの総当たり"),
+        "auth_usernames_source" => ("extension scanning", "内線番号のスキャン"),
+        "auth_account_hour" => (
+            "password guessing on an account",
+            "アカウントへのパスワード攻撃",
+        ),
+        "auth_success_after_failures" => {
+            ("login after many failures", "多数の失敗後のログイン成功")
+        }
+        "auth_new_network" => (
+            "registration from a new network",
+            "新しいネットワークからの登録",
+        ),
+        "scanner_user_agent" => ("SIP scanner", "SIPスキャナー"),
+        "request_rate_source" => ("request flood", "リクエストの急増"),
+        "kill_switch" => ("kill switch", "キルスイッチ"),
+        "ban" => ("banned source", "遮断中の送信元"),
+        other => (other, other),
+    };
+    match lang {
+        Lang::En => en.to_owned(),
+        Lang::Ja => ja.to_owned(),
+    }
+}
+
+/// Who or what the decision is about, from its key ("account acme/205", "source 203.0.113.9"…).
+enum Who<'a> {
+    Account(&'a str),
+    Source(&'a str),
+    Tenant(&'a str),
+    Site,
+    Number(&'a str),
+    Range(&'a str),
+    KillSwitch(&'a str),
+    Other(&'a str),
+}
+
+impl<'a> Who<'a> {
+    fn of(d: &'a Decision) -> Who<'a> {
+        let k = d.key.as_str();
+        if let Some(a) = k.strip_prefix("account ") {
+            Who::Account(a.rsplit('/').next().unwrap_or(a))
+        } else if let Some(s) = k.strip_prefix("source ") {
+            Who::Source(s)
+        } else if let Some(t) = k.strip_prefix("tenant ") {
+            Who::Tenant(t)
+        } else if k == "the site" || k == "every account" {
+            Who::Site
+        } else if let Some(n) = k.strip_prefix("number ") {
+            Who::Number(n)
+        } else if let Some(r) = k.strip_prefix("range ") {
+            Who::Range(r)
+        } else if let Some(id) = k.strip_prefix("kill switch ") {
+            Who::KillSwitch(id)
+        } else if let Some(a) = k.strip_prefix("ext ") {
+            Who::Account(a.split(' ').next().unwrap_or(a))
+        } else {
+            Who::Other(k)
+        }
+    }
+
+    fn en(&self) -> String {
+        match self {
+            Who::Account(a) => format!("ext {a}"),
+            Who::Source(s) => format!("source {s}"),
+            Who::Tenant(t) => format!("tenant {t}"),
+            Who::Site => "the site".to_owned(),
+            Who::Number(n) => format!("number {n}"),
+            Who::Range(r) => format!("range {r}"),
+            Who::KillSwitch(id) => format!("kill switch {id}"),
+            Who::Other(k) => (*k).to_owned(),
+        }
+    }
+
+    fn ja(&self) -> String {
+        match self {
+            Who::Account(a) => format!("内線{a}"),
+            Who::Source(s) => format!("送信元 {s}"),
+            Who::Tenant(t) => format!("テナント {t}"),
+            Who::Site => "サイト全体".to_owned(),
+            Who::Number(n) => format!("番号 {n}"),
+            Who::Range(r) => format!("番号帯 {r}"),
+            Who::KillSwitch(id) => format!("キルスイッチ {id}"),
+            Who::Other(k) => (*k).to_owned(),
+        }
+    }
+}
+
+/// The extension named in the engine's sentence ("… last by ext 205 of acme …"), for rules keyed on a
+/// number, a range or a tenant.
+fn ext_in_reason(reason: &str) -> Option<&str> {
+    let at = reason.find("ext ")?;
+    let rest = reason.get(at + 4..)?;
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == ',' || c == ':' || c == ';')
+        .unwrap_or(rest.len());
+    rest.get(..end).filter(|s| !s.is_empty())
+}
+
+/// The caller in Japanese: 内線205, or the key's words when the key is not an account.
+fn caller_ja(d: &Decision) -> String {
+    match Who::of(d) {
+        Who::Account(a) => format!("内線{a}"),
+        other => match ext_in_reason(&d.reason) {
+            Some(a) => format!("内線{a}"),
+            None => other.ja(),
+        },
+    }
+}
+
+/// "30±2 s" in the engine's pumping sentence.
+fn call_length(reason: &str) -> Option<(u32, u32)> {
+    let pm = reason.find('±')?;
+    let before = reason.get(..pm)?;
+    let secs_start = before
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    let secs = before.get(secs_start..)?.parse().ok()?;
+    let after = reason.get(pm + '±'.len_utf8()..)?;
+    let end = after
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(after.len());
+    let jitter = after.get(..end)?.parse().ok()?;
+    Some((secs, jitter))
+}
+
+/// The number in parentheses of the engine's destination words: "Sierra Leone (+23276123456)".
+fn number_in_reason(reason: &str) -> Option<&str> {
+    let at = reason.find("(+")?;
+    let rest = reason.get(at + 1..)?;
+    let end = rest.find(')')?;
+    rest.get(..end)
+}
+
+/// The destination in Japanese: "シエラレオネ宛て", from the country the engine's sentence names.
+fn destination_ja(reason: &str) -> Option<String> {
+    let country = COUNTRIES_JA
+        .iter()
+        .filter(|(en, _)| reason.contains(en))
+        .max_by_key(|(en, _)| en.len())
+        .map(|(_, ja)| (*ja).to_owned());
+    match (country, number_in_reason(reason)) {
+        (Some(c), Some(n)) => Some(format!("{c}（{n}）")),
+        (Some(c), None) => Some(c),
+        (None, Some(n)) => Some(n.to_owned()),
+        (None, None) => None,
+    }
+}
+
+/// Countries most seen in toll fraud (IRSF destinations, satellite and premium ranges) and Japan's usual
+/// correspondents. A country not listed keeps its English name.
+const COUNTRIES_JA: &[(&str, &str)] = &[
+    ("Sierra Leone", "シエラレオネ"),
+    ("Guinea-Bissau", "ギニアビサウ"),
+    ("Guinea", "ギニア"),
+    ("Gambia", "ガンビア"),
+    ("Liberia", "リベリア"),
+    ("Somalia", "ソマリア"),
+    ("Senegal", "セネガル"),
+    ("Mali", "マリ"),
+    ("Nigeria", "ナイジェリア"),
+    ("Ghana", "ガーナ"),
+    ("Chad", "チャド"),
+    ("Congo", "コンゴ"),
+    ("Zimbabwe", "ジンバブエ"),
+    ("Tunisia", "チュニジア"),
+    ("Egypt", "エジプト"),
+    ("Morocco", "モロッコ"),
+    ("Cuba", "キューバ"),
+    ("Haiti", "ハイチ"),
+    ("Jamaica", "ジャマイカ"),
+    ("Dominican Republic", "ドミニカ共和国"),
+    ("Grenada", "グレナダ"),
+    ("Guyana", "ガイアナ"),
+    ("Bolivia", "ボリビア"),
+    ("Latvia", "ラトビア"),
+    ("Lithuania", "リトアニア"),
+    ("Estonia", "エストニア"),
+    ("Belarus", "ベラルーシ"),
+    ("Serbia", "セルビア"),
+    ("Albania", "アルバニア"),
+    ("Bosnia and Herzegovina", "ボスニア・ヘルツェゴビナ"),
+    ("Kosovo", "コソボ"),
+    ("Montenegro", "モンテネグロ"),
+    ("Moldova", "モルドバ"),
+    ("Russia", "ロシア"),
+    ("Ukraine", "ウクライナ"),
+    ("Romania", "ルーマニア"),
+    ("Cook Islands", "クック諸島"),
+    ("Nauru", "ナウル"),
+    ("Tuvalu", "ツバル"),
+    ("Tokelau", "トケラウ"),
+    ("Niue", "ニウエ"),
+    ("Papua New Guinea", "パプアニューギニア"),
+    ("Solomon Islands", "ソロモン諸島"),
+    ("Vanuatu", "バヌアツ"),
+    ("Maldives", "モルディブ"),
+    ("Afghanistan", "アフガニスタン"),
+    ("Pakistan", "パキスタン"),
+    ("Bangladesh", "バングラデシュ"),
+    ("Sri Lanka", "スリランカ"),
+    ("Iran", "イラン"),
+    ("Iraq", "イラク"),
+    ("Palestine", "パレスチナ"),
+    ("Lebanon", "レバノン"),
+    ("Japan", "日本"),
+    ("United States", "アメリカ"),
+    ("Canada", "カナダ"),
+    ("United Kingdom", "イギリス"),
+    ("Germany", "ドイツ"),
+    ("France", "フランス"),
+    ("Italy", "イタリア"),
+    ("Spain", "スペイン"),
+    ("China", "中国"),
+    ("Hong Kong", "香港"),
+    ("Taiwan", "台湾"),
+    ("South Korea", "韓国"),
+    ("Korea", "韓国"),
+    ("Philippines", "フィリピン"),
+    ("Vietnam", "ベトナム"),
+    ("Viet Nam", "ベトナム"),
+    ("Thailand", "タイ"),
+    ("Indonesia", "インドネシア"),
+    ("Malaysia", "マレーシア"),
+    ("Singapore", "シンガポール"),
+    ("India", "インド"),
+    ("Australia", "オーストラリア"),
+    ("Brazil", "ブラジル"),
+    ("Mexico", "メキシコ"),
+    ("Peru", "ペルー"),
+];
+
+fn window_ja(secs: u32) -> String {
+    match secs {
+        0 => String::new(),
+        s if s % 86_400 == 0 && s > 86_400 => format!("{}日間", s / 86_400),
+        s if s % 3600 == 0 => format!("{}時間", s / 3600),
+        s if s % 60 == 0 => format!("{}分間", s / 60),
+        s => format!("{s}秒間"),
+    }
+}
+
+fn window_en(secs: u32) -> String {
+    match secs {
+        0 => String::new(),
+        s if s % 86_400 == 0 && s > 86_400 => format!("{} days", s / 86_400),
+        s if s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// The currency the money rules count in: the one of the money at stake, JPY when unknown.
+fn currency_of(d: &Decision) -> String {
+    d.at_stake
+        .as_ref()
+        .and_then(|a| std::str::from_utf8(&a.currency.0).ok().map(str::to_owned))
+        .unwrap_or_else(|| "JPY".to_owned())
+}
+
+fn unit_words(d: &Decision, lang: Lang) -> String {
+    let cur = currency_of(d);
+    let (en, ja): (&str, &str) = match d.unit {
+        Unit::Calls => ("call attempts", "回の発信"),
+        Unit::ConcurrentCalls => ("calls at once", "件の同時通話"),
+        Unit::FailedCalls => ("unanswered calls", "件の未応答"),
+        Unit::DeniedCalls => ("calls to barred destinations", "件の禁止宛先への発信"),
+        Unit::DistinctNumbers => ("different numbers", "種類の番号"),
+        Unit::DistinctPrefixes => ("different prefixes", "種類のプレフィックス"),
+        Unit::SimilarCalls => ("similar answered calls", "件の類似した通話"),
+        Unit::Money => {
+            return match (lang, cur.as_str()) {
+                (Lang::Ja, "JPY") => "円".to_owned(),
+                _ => format!(" {cur}"),
+            };
+        }
+        Unit::Failures => ("failed logins", "回の認証失敗"),
+        Unit::DistinctUsernames => ("different user names", "種類のユーザー名"),
+        Unit::Requests => ("requests", "件のリクエスト"),
+        Unit::Flag => ("", ""),
+        Unit::Percent => ("% of the usual daily spend", "%（普段の1日の利用額比）"),
+    };
+    match lang {
+        Lang::En => en.to_owned(),
+        Lang::Ja => ja.to_owned(),
+    }
+}
+
+/// "5 similar answered calls in 1 h (threshold 4)" / "1時間に5件の類似した通話（しきい値 4）".
+fn measured_words(d: &Decision, lang: Lang) -> Option<String> {
+    if d.unit == Unit::Flag {
+        return None;
+    }
+    let u = unit_words(d, lang);
+    let sep = if d.unit == Unit::Percent || d.unit == Unit::Money {
+        ""
+    } else {
+        " "
+    };
+    Some(match lang {
+        Lang::En => {
+            let w = window_en(d.window_secs);
+            let w = if w.is_empty() {
+                String::new()
+            } else {
+                format!(" in {w}")
+            };
+            format!(
+                "{}{sep}{u}{w} (threshold {}{sep}{u})",
+                d.measured, d.threshold
+            )
+        }
+        Lang::Ja => {
+            let w = window_ja(d.window_secs);
+            let w = if w.is_empty() {
+                String::new()
+            } else {
+                format!("{w}に")
+            };
+            format!("{w}{}{u}（しきい値 {}{u}）", d.measured, d.threshold)
+        }
+    })
+}
+
+fn calls_words(calls: &[String], lang: Lang) -> Option<String> {
+    if calls.is_empty() {
+        return None;
+    }
+    const SHOWN: usize = 5;
+    let shown: Vec<&str> = calls.iter().take(SHOWN).map(String::as_str).collect();
+    let mut s = shown.join(", ");
+    let more = calls.len().saturating_sub(SHOWN);
+    if more > 0 {
+        match lang {
+            Lang::En => {
+                let _ = write!(s, " and {more} more");
+            }
+            Lang::Ja => {
+                let _ = write!(s, " ほか{more}件");
+            }
+        }
+    }
+    Some(s)
+}
+
+fn local_time(at: i64, tz: Tz) -> String {
+    chrono::DateTime::from_timestamp_millis(at)
+        .map(|t| {
+            t.with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M:%S %Z")
+                .to_string()
+        })
+        .unwrap_or_else(|| at.to_string())
+}
+
+fn scope_ja(s: &BarScope) -> String {
+    match s {
+        BarScope::All => "全アカウント".to_owned(),
+        BarScope::Tenant { tenant } => format!("テナント {tenant}"),
+        BarScope::Account { tenant, account } if tenant.is_empty() => format!("内線{account}"),
+        BarScope::Account { tenant, account } => format!("{tenant} の内線{account}"),
+    }
+}
+
+fn classes_ja(c: ClassSet) -> String {
+    if c == ClassSet::INTERNATIONAL {
+        return "国際".to_owned();
+    }
+    let names: Vec<&str> = c
+        .classes()
+        .into_iter()
+        .map(|c| match c {
+            DestClass::Internal => "内線",
+            DestClass::Domestic => "国内固定",
+            DestClass::Mobile => "携帯",
+            DestClass::TollFree => "フリーダイヤル",
+            DestClass::SharedCost => "ナビダイヤル等",
+            DestClass::Service => "サービス番号",
+            DestClass::International => "国際",
+            DestClass::Premium => "有料情報サービス",
+            DestClass::Satellite => "衛星",
+            DestClass::Unknown => "不明な番号",
+        })
+        .collect();
+    names.join("・")
+}
+
+fn kill_switch_id(d: &Decision) -> Option<&str> {
+    d.key.strip_prefix("kill switch ")
+}
+
+fn lift_command(d: &Decision) -> String {
+    format!(
+        "tollguard ctl kill-switch off {}",
+        kill_switch_id(d).unwrap_or("<id>")
+    )
+}
+
+/// A few words for the headline: "call blocked", "source banned", "international calls barred".
+fn action_short(d: &Decision, lang: Lang) -> Option<String> {
+    if d.shadow {
+        return Some(match lang {
+            Lang::En => "shadow mode, nothing enforced".to_owned(),
+            Lang::Ja => "シャドーモード（未実施）".to_owned(),
+        });
+    }
+    let s = match (&d.action, lang) {
+        (Action::Warn, _) => return None,
+        (Action::Block { .. }, Lang::En) => "call blocked".to_owned(),
+        (Action::Block { .. }, Lang::Ja) => "通話を遮断".to_owned(),
+        (Action::Ban { .. }, Lang::En) => "source banned".to_owned(),
+        (Action::Ban { .. }, Lang::Ja) => "送信元を遮断".to_owned(),
+        (Action::Bar { classes, .. }, Lang::En) => format!("{classes} calls barred"),
+        (Action::Bar { classes, .. }, Lang::Ja) => format!("{}発信を停止", classes_ja(*classes)),
+        (Action::EndCalls { call_ids, .. }, Lang::En) => format!("{} calls ended", call_ids.len()),
+        (Action::EndCalls { call_ids, .. }, Lang::Ja) => {
+            format!("通話中の{}件を切断", call_ids.len())
+        }
+    };
+    Some(s)
+}
+
+/// What was done, as a sentence, with how to undo it where an operator must.
+fn action_long(d: &Decision, lang: Lang, tz: Tz) -> String {
+    if d.shadow {
+        return match lang {
+            Lang::En => "Shadow mode: nothing was enforced; this is what the rule would have done."
+                .to_owned(),
+            Lang::Ja => "シャドーモードのため、遮断などは実施していません（検知のみ）。".to_owned(),
+        };
+    }
+    match (&d.action, lang) {
+        (Action::Warn, Lang::En) => {
+            "Nothing was blocked: the call went through. Check whether it is legitimate.".to_owned()
+        }
+        (Action::Warn, Lang::Ja) => {
+            "通話は遮断していません。正当な利用か確認してください。".to_owned()
+        }
+        (Action::Block { sip_status }, Lang::En) => {
+            if let Some(id) = kill_switch_id(d) {
+                format!(
+                    "The call was blocked (SIP {sip_status}) by kill switch {id}. Lift it with `{}`.",
+                    lift_command(d)
+                )
+            } else {
+                format!("The call was blocked (SIP {sip_status}).")
+            }
+        }
+        (Action::Block { sip_status }, Lang::Ja) => {
+            if let Some(id) = kill_switch_id(d) {
+                format!(
+                    "キルスイッチ {id} によりこの通話を遮断しました（SIP {sip_status}）。解除するには `{}` を実行してください。",
+                    lift_command(d)
+                )
+            } else {
+                format!("この通話を遮断しました（SIP {sip_status}）。")
+            }
+        }
+        (Action::Ban { source, until }, Lang::En) => format!(
+            "{source} is banned until {}: every request from it is refused.",
+            local_time(*until, tz)
+        ),
+        (Action::Ban { source, until }, Lang::Ja) => format!(
+            "送信元 {source} を {} まで遮断しました（すべての要求を拒否します）。",
+            local_time(*until, tz)
+        ),
+        (Action::Bar { scope, classes }, Lang::En) => format!(
+            "{classes} calls of {scope} are barred until an operator lifts the kill switch: `{}`.",
+            lift_command(d)
+        ),
+        (Action::Bar { scope, classes }, Lang::Ja) => format!(
+            "{}の{}発信を停止しました。解除するまで停止が続きます。解除: `{}`",
+            scope_ja(scope),
+            classes_ja(*classes),
+            lift_command(d)
+        ),
+        (Action::EndCalls { scope, call_ids }, Lang::En) => format!(
+            "{} call(s) in progress of {scope} were ended.",
+            call_ids.len()
+        ),
+        (Action::EndCalls { scope, call_ids }, Lang::Ja) => format!(
+            "{}の通話中の{}件を切断しました。",
+            scope_ja(scope),
+            call_ids.len()
+        ),
+    }
+}
+
+/// What happened, in Japanese, as a PBX admin in Tokyo would say it.
+fn situation_ja(d: &Decision) -> String {
+    let who = caller_ja(d);
+    let n = d.measured;
+    let th = d.threshold;
+    let w = window_ja(d.window_secs);
+    let dest = destination_ja(&d.reason);
+    let dest_to = dest
+        .as_deref()
+        .map(|x| format!("{x}宛て"))
+        .unwrap_or_else(|| "宛先".to_owned());
+    let cur = currency_of(d);
+    let yen = |v: i64| {
+        if cur == "JPY" {
+            format!("{}円", group(v.unsigned_abs()))
+        } else {
+            format!("{v} {cur}")
+        }
+    };
+    let rule = d.rule.as_str();
+    match rule {
+        "pumping" => {
+            let len = call_length(&d.reason)
+                .map(|(s, j)| format!("、{s}±{j}秒"))
+                .unwrap_or_default();
+            format!(
+                "{who}から{dest_to}の短い国際電話が異常に発信されています（{w}に{n}通話{len}、上限{th}通話）。トラフィックパンピングの疑いがあります。"
+            )
+        }
+        r if r.starts_with("velocity_tenant") => format!(
+            "{}で{w}に{n}回の発信がありました（上限{th}回）。通常と異なる発信頻度です。",
+            Who::of(d).ja()
+        ),
+        r if r.starts_with("velocity_") => format!(
+            "{who}が{w}に{n}回発信しました（上限{th}回）。通常と異なる発信頻度です。最後の発信は{dest_to}です。"
+        ),
+        "concurrent_tenant" => format!(
+            "{}の同時通話が{n}件になるところでした（上限{th}件）。",
+            Who::of(d).ja()
+        ),
+        "concurrent_account" => {
+            format!("{who}の同時通話が{n}件になるところでした（上限{th}件）。")
+        }
+        "failed_account_hour" => format!(
+            "{who}で{w}に未応答の発信が{n}件ありました（上限{th}件）。発信経路を探られている可能性があります。"
+        ),
+        "denied_account_hour" => format!(
+            "{who}が{w}に禁止された宛先へ{n}回発信を試みました（上限{th}回）。ポリシーで禁止された発信が試されています。"
+        ),
+        "repeat_number_hour" => format!(
+            "{}が{w}に{n}回発信されました（上限{th}回）。最後の発信元は{who}です。",
+            dest.as_deref().unwrap_or("同じ番号")
+        ),
+        "range_walk_hour" => format!(
+            "{}の番号帯で{w}に{n}種類の番号が発信されました（上限{th}）。番号の総当たりの疑いがあります。最後の発信元は{who}です。",
+            d.key.trim_start_matches("range ")
+        ),
+        r if r.starts_with("money_tenant") => format!(
+            "{}の通話料金が{w}で{}に達します（上限{}）。",
+            Who::of(d).ja(),
+            yen(n),
+            yen(th)
+        ),
+        r if r.starts_with("money_") => format!(
+            "{who}の通話料金が{w}で{}に達します（上限{}）。",
+            yen(n),
+            yen(th)
+        ),
+        "destination_class" | "destination_country" | "deny_prefix" => {
+            format!("{who}がポリシーで許可されていない宛先（{dest_to}）へ発信しました。")
+        }
+        "risk_tier" => format!("{who}が不正利用の危険が高い宛先（{dest_to}）へ発信しました。"),
+        "off_hours_international" => {
+            format!("{who}が営業時間外に国際電話（{dest_to}）を発信しました。")
+        }
+        "obfuscated" => format!(
+            "{who}が偽装されたダイヤル文字列を発信しました。発信制限をすり抜けるための手口です。"
+        ),
+        "prefix_probe" => format!(
+            "{who}が同じ番号に{n}種類のプレフィックスを付けて発信を試みました（1分間、上限{th}）。攻撃者がよく使う探索です。"
+        ),
+        "novelty_first_international" => {
+            format!("{who}が初めて国際電話を発信しました（{dest_to}）。")
+        }
+        "novelty_country" => format!("{who}が初めてこの国へ発信しました（{dest_to}）。"),
+        "novelty_risk" => format!("{who}が初めて高リスクの宛先へ発信しました（{dest_to}）。"),
+        "novelty_hours" => {
+            format!("{who}が普段は発信しない時間帯に発信しました（{dest_to}）。")
+        }
+        "novelty_spend" => {
+            format!("{who}の24時間の通話料金が普段の{n}%になっています（上限{th}%）。")
+        }
+        "auth_source_minute" | "auth_source_hour" => format!(
+            "{}から{w}に{n}回の認証失敗がありました（上限{th}回）。パスワードの総当たりの疑いがあります。",
+            Who::of(d).ja()
+        ),
+        "auth_usernames_source" => format!(
+            "{}が{w}に{n}種類のユーザー名を試しました（上限{th}）。内線番号のスキャンの疑いがあります。",
+            Who::of(d).ja()
+        ),
+        "auth_account_hour" => format!(
+            "{who}へのログインが{w}に{n}回失敗しました（上限{th}回）。パスワードが狙われています。"
+        ),
+        "auth_success_after_failures" => format!(
+            "{who}が{n}回の認証失敗の後にログインに成功しました（上限{th}回）。パスワードが破られた可能性があります。"
+        ),
+        "auth_new_network" => {
+            format!("{who}がこれまでにないネットワークから登録しました。")
+        }
+        "scanner_user_agent" => format!(
+            "{}が既知のSIPスキャナーのUser-Agentを使っています。",
+            Who::of(d).ja()
+        ),
+        "request_rate_source" => format!(
+            "{}から{w}に{n}件のリクエストがありました（上限{th}件）。スキャンまたはフラッド攻撃の疑いがあります。",
+            Who::of(d).ja()
+        ),
+        "kill_switch" => match &d.action {
+            Action::Bar { scope, classes } => format!(
+                "キルスイッチにより{}の{}発信を停止しています。",
+                scope_ja(scope),
+                classes_ja(*classes)
+            ),
+            Action::EndCalls { scope, call_ids } => format!(
+                "キルスイッチにより{}の通話中の{}件（禁止宛先）を切断します。",
+                scope_ja(scope),
+                call_ids.len()
+            ),
+            _ => format!("{who}が停止中の宛先（{dest_to}）へ発信しました。"),
+        },
+        "ban" => match &d.action {
+            Action::Ban { source, .. } => format!("送信元 {source} を遮断します。"),
+            _ => format!("{}は遮断中です。", Who::of(d).ja()),
+        },
+        other => format!("ルール {other} が検知しました（測定値 {n}、上限 {th}）。"),
+    }
+}
+
+/// Rules per name for the collapsed summary, kept for callers that want the counts as a map.
+pub(crate) fn rule_counts(b: &Burst) -> BTreeMap<String, u64> {
+    b.by_rule.iter().cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::decision::String3;
+
+    pub(crate) fn pumping() -> Decision {
+        Decision {
+            at: 1_430_500_000_000,
+            rule: "pumping".into(),
+            level: Level::Critical,
+            action: Action::Block { sip_status: 403 },
+            shadow: false,
+            key: "account acme/205".into(),
+            measured: 5,
+            threshold: 4,
+            unit: Unit::SimilarCalls,
+            window_secs: 3600,
+            call_id: Some("c5".into()),
+            calls: vec!["c1".into(), "c2".into(), "c3".into(), "c4".into(), "c5".into(), "c6".into()],
+            at_stake: Some(Amount {
+                millis: 525_000,
+                currency: String3(*b"JPY"),
+            }),
+            reason: "ext 205 of acme made 5 answered calls of 30±2 s to Sierra Leone in 1 h (limit 4): looks like traffic pumping; 525 JPY at stake. Call blocked".into(),
+        }
+    }
+
+    #[test]
+    fn money_is_grouped_and_yen_has_no_decimals() {
+        let a = |m, c: &[u8; 3]| Amount {
+            millis: m,
+            currency: String3(*c),
+        };
+        assert_eq!(format_money(&a(52_500_000, b"JPY"), Lang::En), "52,500 JPY");
+        assert_eq!(format_money(&a(52_500_000, b"JPY"), Lang::Ja), "52,500円");
+        assert_eq!(format_money(&a(525_000, b"JPY"), Lang::Ja), "525円");
+        assert_eq!(
+            format_money(&a(1_234_567_890, b"USD"), Lang::En),
+            "1,234,567.89 USD"
+        );
+        assert_eq!(format_money(&a(0, b"EUR"), Lang::En), "0.00 EUR");
+    }
+
+    #[test]
+    fn pumping_in_japanese_names_country_length_and_money() {
+        let d = pumping();
+        let b = body(&d, "acme", Lang::Ja);
+        assert!(b.contains("内線205からシエラレオネ宛て"), "{b}");
+        assert!(b.contains("1時間に5通話、30±2秒、上限4通話"), "{b}");
+        assert!(b.contains("この通話を遮断しました"), "{b}");
+        assert!(b.contains("損害見込み 525円"), "{b}");
+        assert!(b.contains("JST"), "{b}");
+        let h = headline(&d, "acme", Lang::Ja);
+        assert_eq!(
+            h,
+            "【重大】acme: 内線205 トラフィックパンピングの疑い — 通話を遮断、損害見込み 525円"
+        );
+    }
+
+    #[test]
+    fn english_body_has_reason_numbers_calls_and_action() {
+        let d = pumping();
+        let b = body(&d, "acme", Lang::En);
+        assert!(
+            b.starts_with("ext 205 of acme made 5 answered calls"),
+            "{b}"
+        );
+        assert!(
+            b.contains(
+                "Measured: 5 similar answered calls in 1 h (threshold 4 similar answered calls)"
+            ),
+            "{b}"
+        );
+        assert!(b.contains("Calls: c1, c2, c3, c4, c5 and 1 more"), "{b}");
+        assert!(b.contains("Money at stake: 525 JPY"), "{b}");
+        assert!(b.contains("The call was blocked (SIP 403)."), "{b}");
+        assert_eq!(
+            headline(&d, "acme", Lang::En),
+            "[CRITICAL] acme: traffic pumping (ext 205) — call blocked, 525 JPY at stake"
+        );
+    }
+
+    #[test]
+    fn kill_switch_bar_says_how_to_lift_it() {
+        let mut d = pumping();
+        d.rule = "kill_switch".into();
+        d.key = "kill switch 7".into();
+        d.action = Action::Bar {
+            scope: BarScope::Account {
+                tenant: "acme".into(),
+                account: "205".into(),
+            },
+            classes: ClassSet::INTERNATIONAL,
+        };
+        let ja = body(&d, "acme", Lang::Ja);
+        assert!(
+            ja.contains("acme の内線205の国際発信を停止しました"),
+            "{ja}"
+        );
+        assert!(ja.contains("tollguard ctl kill-switch off 7"), "{ja}");
+        let en = body(&d, "acme", Lang::En);
+        assert!(en.contains("`tollguard ctl kill-switch off 7`"), "{en}");
+    }
+
+    #[test]
+    fn ban_gives_until_in_the_readers_zone() {
+        let mut d = pumping();
+        d.rule = "scanner_user_agent".into();
+        d.key = "source 203.0.113.9".into();
+        d.action = Action::Ban {
+            source: "203.0.113.9"
+                .parse()
+                .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
+            until: 0,
+        };
+        let ja = body(&d, "", Lang::Ja);
+        assert!(
+            ja.contains("送信元 203.0.113.9 を 1970-01-01 09:00:00 JST まで遮断しました"),
+            "{ja}"
+        );
+        let en = body(&d, "", Lang::En);
+        assert!(
+            en.contains("203.0.113.9 is banned until 1970-01-01 00:00:00 UTC"),
+            "{en}"
+        );
+    }
+
+    #[test]
+    fn burst_summary_counts_rules_and_sums_money() {
+        let mut b = Burst::new("acme", 60);
+        let d = pumping();
+        for _ in 0..30 {
+            b.add(&d);
+        }
+        let mut v = pumping();
+        v.rule = "velocity_account_minute".into();
+        v.at_stake = Some(Amount {
+            millis: 1_500_000,
+            currency: String3(*b"JPY"),
+        });
+        for _ in 0..7 {
+            b.add(&v);
+        }
+        b.finish();
+        assert_eq!(
+            b.summary(Lang::En),
+            "and 37 more alerts for acme: pumping ×30, velocity_account_minute ×7, at stake 26,250 JPY"
+        );
+        assert_eq!(
+            b.summary(Lang::Ja),
+            "acmeでさらに37件のアラート: pumping ×30、velocity_account_minute ×7、損害見込み 合計26,250円"
+        );
+        assert_eq!(rule_counts(&b).get("pumping"), Some(&30));
+    }
+}

@@ -1,0 +1,697 @@
+//! Notifications over real loopback sockets: a webhook receiver and an SMTP sink written here (minimal
+//! HTTP/1.1 and SMTP), and a UDP socket standing in for syslogd. They receive the alerts of a replayed
+//! toll-fraud attack (short answered calls to Sierra Leone from ext 205 of acme) with the reason and the
+//! money at stake. Nothing sleeps to wait: every wait is for a message, with a deadline.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use api::notify::{Alert, Delivery, Notifier, NotifyConfig};
+use engine::decision::String3;
+use engine::{Action, Amount, Decision, Level, Unit};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{broadcast, mpsc};
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// The n-th pumping alert of the attack, as the engine words it: each short call adds 105 JPY at stake.
+fn attack(tenant: &str, n: i64) -> Alert {
+    let calls: Vec<String> = (1..=n.min(10)).map(|i| format!("sl-{i}@pbx")).collect();
+    let stake = 105_000 * n;
+    Alert {
+        id: Some(n),
+        tenant: tenant.to_owned(),
+        decision: Decision {
+            at: 1_430_525_700_000 + n * 31_000,
+            rule: "pumping".into(),
+            level: Level::Critical,
+            action: Action::Block { sip_status: 403 },
+            shadow: false,
+            key: format!("account {tenant}/205"),
+            measured: n,
+            threshold: 4,
+            unit: Unit::SimilarCalls,
+            window_secs: 3600,
+            call_id: calls.last().cloned(),
+            calls,
+            at_stake: Some(Amount {
+                millis: stake,
+                currency: String3(*b"JPY"),
+            }),
+            reason: format!(
+                "ext 205 of {tenant} made {n} answered calls of 30±2 s to Sierra Leone in 1 h (limit 4): looks like traffic pumping; {} JPY at stake. Call blocked",
+                stake / 1000
+            ),
+        },
+    }
+}
+
+fn warning(tenant: &str) -> Alert {
+    let mut a = attack(tenant, 1);
+    a.decision.level = Level::Warning;
+    a.decision.rule = "novelty_country".into();
+    a.decision.action = Action::Warn;
+    a.decision.reason = format!(
+        "ext 205 of {tenant} called Sierra Leone for the first time (Sierra Leone (+23276123456))"
+    );
+    a
+}
+
+fn config(text: &str) -> NotifyConfig {
+    match NotifyConfig::from_toml_str(text) {
+        Ok(c) => c,
+        Err(e) => panic!("test config: {e}\n{text}"),
+    }
+}
+
+/// Retries fast so that tests do not wait for production back-off.
+const FAST: &str = "[notify.retry]\nattempts = 3\nfirst_backoff_secs = 0.01\nmax_backoff_secs = 0.05\ntimeout_secs = 2\n";
+
+async fn within<T>(what: &str, f: impl std::future::Future<Output = Option<T>>) -> T {
+    match tokio::time::timeout(DEADLINE, f).await {
+        Ok(Some(v)) => v,
+        Ok(None) => panic!("{what}: channel closed"),
+        Err(_) => panic!("{what}: nothing within {DEADLINE:?}"),
+    }
+}
+
+async fn delivery(rx: &mut broadcast::Receiver<Delivery>) -> Delivery {
+    within("delivery report", async { rx.recv().await.ok() }).await
+}
+
+// ---------------------------------------------------------------- webhook receiver
+
+struct Request {
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct Hook {
+    addr: SocketAddr,
+    rx: mpsc::UnboundedReceiver<Request>,
+    seen: Arc<AtomicUsize>,
+}
+
+impl Hook {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+    async fn next(&mut self) -> Request {
+        within("webhook request", self.rx.recv()).await
+    }
+    fn seen(&self) -> usize {
+        self.seen.load(Ordering::SeqCst)
+    }
+}
+
+/// A webhook receiver answering the given statuses in order, then 200 for every further request.
+async fn hook(statuses: &[u16]) -> Hook {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let (tx, rx) = mpsc::unbounded_channel();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let statuses: Arc<Vec<u16>> = Arc::new(statuses.to_vec());
+    let count = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let (tx, statuses, count) = (tx.clone(), statuses.clone(), count.clone());
+            tokio::spawn(async move {
+                let _ = serve_http(sock, tx, statuses, count).await;
+            });
+        }
+    });
+    Hook { addr, rx, seen }
+}
+
+async fn serve_http(
+    sock: TcpStream,
+    tx: mpsc::UnboundedSender<Request>,
+    statuses: Arc<Vec<u16>>,
+    count: Arc<AtomicUsize>,
+) -> std::io::Result<()> {
+    let mut r = BufReader::new(sock);
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let path = line.split(' ').nth(1).unwrap_or("").to_owned();
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            r.read_line(&mut h).await?;
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.push((k.trim().to_owned(), v.trim().to_owned()));
+            }
+        }
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        r.read_exact(&mut body).await?;
+        let n = count.fetch_add(1, Ordering::SeqCst);
+        let status = statuses.get(n).copied().unwrap_or(200);
+        let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let _ = tx.send(Request {
+            path,
+            headers,
+            body,
+        });
+        let reply = format!(
+            "HTTP/1.1 {status} X\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok"
+        );
+        r.get_mut().write_all(reply.as_bytes()).await?;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_json_carries_reason_money_and_decision() {
+    let mut h = hook(&[]).await;
+    let n = Notifier::start(config(&format!(
+        "[notify]\n[[notify.webhook]]\nurl = \"{}\"\nheaders = {{ Authorization = \"Bearer t0ken\" }}\n",
+        h.url("/alerts")
+    )));
+    n.send(attack("acme", 5));
+    let req = h.next().await;
+    assert_eq!(req.path, "/alerts");
+    assert_eq!(req.header("authorization"), Some("Bearer t0ken"));
+    assert_eq!(req.header("content-type"), Some("application/json"));
+    let b = &req.body;
+    assert_eq!(b["kind"], "alert");
+    assert_eq!(b["tenant"], "acme");
+    assert_eq!(b["level"], "critical");
+    assert_eq!(b["id"], 5);
+    assert_eq!(
+        b["headline"],
+        "[CRITICAL] acme: traffic pumping (ext 205) — call blocked, 525 JPY at stake"
+    );
+    let body = b["body"].as_str().unwrap_or("");
+    assert!(
+        body.contains("to Sierra Leone in 1 h (limit 4): looks like traffic pumping"),
+        "{body}"
+    );
+    assert!(body.contains("Money at stake: 525 JPY"), "{body}");
+    assert_eq!(b["decision"]["at_stake"]["millis"], 525_000);
+    assert_eq!(b["decision"]["rule"], "pumping");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_and_teams_receive_their_own_payloads_in_japanese() {
+    let mut slack = hook(&[]).await;
+    let mut teams = hook(&[]).await;
+    let mut card = hook(&[]).await;
+    let n = Notifier::start(config(&format!(
+        "[notify]\n\
+         [[notify.webhook]]\nurl = \"{}\"\nformat = \"slack\"\nlang = \"ja\"\n\
+         [[notify.webhook]]\nurl = \"{}\"\nformat = \"teams\"\nlang = \"ja\"\n\
+         [[notify.webhook]]\nurl = \"{}\"\nformat = \"teams_message_card\"\n",
+        slack.url("/s"),
+        teams.url("/t"),
+        card.url("/c")
+    )));
+    n.send(attack("acme", 5));
+
+    let s = slack.next().await.body;
+    assert_eq!(
+        s["text"],
+        "【重大】acme: 内線205 トラフィックパンピングの疑い — 通話を遮断、損害見込み 525円"
+    );
+    assert_eq!(s["blocks"][0]["type"], "header");
+    let section = s["blocks"][1]["text"]["text"].as_str().unwrap_or("");
+    assert!(
+        section.contains("内線205からシエラレオネ宛ての短い国際電話が異常に発信されています"),
+        "{section}"
+    );
+    assert!(section.contains("損害見込み 525円"), "{section}");
+
+    let t = teams.next().await.body;
+    assert_eq!(t["type"], "message");
+    let a = &t["attachments"][0];
+    assert_eq!(a["contentType"], "application/vnd.microsoft.card.adaptive");
+    assert_eq!(a["content"]["type"], "AdaptiveCard");
+    let texts: Vec<&str> = a["content"]["body"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|b| b["text"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        texts.iter().any(|t| t.contains("損害見込み 525円")),
+        "{texts:?}"
+    );
+
+    let c = card.next().await.body;
+    assert_eq!(c["@type"], "MessageCard");
+    assert_eq!(c["themeColor"], "D70000");
+    assert!(
+        c["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Money at stake: 525 JPY")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_retries_after_503_then_delivers() {
+    let mut h = hook(&[503, 503]).await;
+    let n = Notifier::start(config(&format!(
+        "[notify]\n{FAST}[[notify.webhook]]\nurl = \"{}\"\n",
+        h.url("/x")
+    )));
+    let mut d = n.subscribe_deliveries();
+    n.send(attack("acme", 5));
+    for _ in 0..3 {
+        assert_eq!(h.next().await.body["kind"], "alert");
+    }
+    let report = delivery(&mut d).await;
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.attempts, 3);
+    assert_eq!(h.seen(), 3);
+    let s = n.stats().webhook;
+    assert_eq!((s.delivered, s.failed, s.retries), (1, 0, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_is_not_retried_on_400() {
+    let h = hook(&[400]).await;
+    let n = Notifier::start(config(&format!(
+        "[notify]\n{FAST}[[notify.webhook]]\nurl = \"{}\"\n",
+        h.url("/x")
+    )));
+    let mut d = n.subscribe_deliveries();
+    n.send(attack("acme", 5));
+    let report = delivery(&mut d).await;
+    assert!(!report.ok);
+    assert_eq!(report.attempts, 1);
+    assert!(
+        report.error.as_deref().unwrap_or("").contains("400"),
+        "{report:?}"
+    );
+    assert_eq!(h.seen(), 1);
+    let s = n.stats().webhook;
+    assert_eq!((s.delivered, s.failed, s.retries), (0, 1, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_webhook_gives_up_after_the_configured_attempts() {
+    // A port that was just free: connections are refused.
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let n = Notifier::start(config(&format!(
+        "[notify]\n{FAST}[[notify.webhook]]\nname = \"noc\"\nurl = \"http://127.0.0.1:{port}/x\"\n"
+    )));
+    let mut d = n.subscribe_deliveries();
+    n.send(attack("acme", 5));
+    let report = delivery(&mut d).await;
+    assert!(!report.ok);
+    assert_eq!(report.recipient, "noc");
+    assert_eq!(report.attempts, 3);
+    assert!(
+        report
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("gave up after 3 attempts"),
+        "{report:?}"
+    );
+    assert_eq!(n.stats().webhook.failed, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storm_of_50_alerts_is_one_message_then_one_collapsed_message_of_49() {
+    let mut h = hook(&[]).await;
+    let n = Notifier::start(config(&format!(
+        "[notify]\ncollapse_secs = 1\n[[notify.webhook]]\nurl = \"{}\"\n",
+        h.url("/x")
+    )));
+    let mut d = n.subscribe_deliveries();
+    for i in 1..=50 {
+        let mut a = attack("acme", i);
+        if i > 43 {
+            a.decision.rule = "velocity_account_minute".into();
+        }
+        n.send(a);
+    }
+    let first = h.next().await.body;
+    assert_eq!(first["kind"], "alert");
+    assert_eq!(first["id"], 1);
+    let second = h.next().await.body;
+    assert_eq!(second["kind"], "collapsed", "{second}");
+    assert_eq!(second["count"], 49);
+    assert_eq!(second["by_rule"]["pumping"], 42);
+    assert_eq!(second["by_rule"]["velocity_account_minute"], 7);
+    // 105 JPY × (2 + 3 + … + 50) at stake.
+    let yen: i64 = (2..=50).map(|i| 105 * i).sum();
+    assert_eq!(second["at_stake"][0]["millis"], yen * 1000);
+    assert_eq!(
+        second["summary"],
+        format!(
+            "and 49 more alerts for acme: pumping ×42, velocity_account_minute ×7, at stake {} JPY",
+            group(yen)
+        )
+    );
+    // Nothing else is pending for acme: the next message is another tenant's alert, sent after.
+    n.send(attack("globex", 1));
+    assert_eq!(h.next().await.body["tenant"], "globex");
+    let reports = [
+        delivery(&mut d).await,
+        delivery(&mut d).await,
+        delivery(&mut d).await,
+    ];
+    let counts: Vec<(u64, bool)> = reports.iter().map(|r| (r.alerts, r.collapsed)).collect();
+    assert_eq!(counts, [(1, false), (49, true), (1, false)]);
+    let s = n.stats().webhook;
+    assert_eq!((s.delivered, s.collapsed, s.dropped), (3, 49, 0));
+}
+
+fn group(n: i64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_scoped_recipients_never_get_another_tenants_alerts() {
+    let mut acme = hook(&[]).await;
+    let mut globex = hook(&[]).await;
+    let mut all = hook(&[]).await;
+    let n = Notifier::start(config(&format!(
+        "[notify]\n\
+         [[notify.webhook]]\nurl = \"{}\"\ntenants = [\"acme\"]\n\
+         [[notify.webhook]]\nurl = \"{}\"\ntenants = [\"globex\"]\n\
+         [[notify.webhook]]\nurl = \"{}\"\n",
+        acme.url("/a"),
+        globex.url("/g"),
+        all.url("/all")
+    )));
+    // globex's alert first: were it routed to acme's receiver, acme would see it before its own.
+    n.send(attack("globex", 5));
+    n.send(attack("acme", 5));
+    assert_eq!(acme.next().await.body["tenant"], "acme");
+    assert_eq!(globex.next().await.body["tenant"], "globex");
+    let mut both = vec![
+        all.next().await.body["tenant"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned(),
+        all.next().await.body["tenant"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned(),
+    ];
+    both.sort();
+    assert_eq!(both, ["acme", "globex"]);
+    assert_eq!(acme.seen(), 1);
+    assert_eq!(globex.seen(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn critical_only_recipient_skips_warnings() {
+    let mut h = hook(&[]).await;
+    let n = Notifier::start(config(&format!(
+        "[notify]\n[[notify.webhook]]\nurl = \"{}\"\nmin_level = \"critical\"\n",
+        h.url("/x")
+    )));
+    n.send(warning("acme"));
+    n.send(attack("acme", 5));
+    let got = h.next().await.body;
+    assert_eq!(got["level"], "critical");
+    assert_eq!(got["decision"]["rule"], "pumping");
+    assert_eq!(h.seen(), 1);
+}
+
+#[test]
+fn full_queue_drops_the_oldest_and_counts_it() {
+    // No runtime: nothing is consumed, so the queue of 2 keeps the 2 newest of 5 alerts.
+    let n = Notifier::start(config(
+        "[notify]\nqueue = 2\n[[notify.webhook]]\nurl = \"http://127.0.0.1:9/x\"\n",
+    ));
+    for i in 1..=5 {
+        n.send(attack("acme", i));
+    }
+    assert_eq!(n.stats().webhook.dropped, 3);
+    assert_eq!(n.stats().email.dropped, 0);
+}
+
+// ---------------------------------------------------------------- SMTP sink
+
+struct Mail {
+    from: String,
+    to: Vec<String>,
+    data: String,
+}
+
+/// An SMTP server that accepts every message (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT).
+async fn smtp_sink() -> (SocketAddr, mpsc::UnboundedReceiver<Mail>) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let _ = serve_smtp(sock, tx).await;
+            });
+        }
+    });
+    (addr, rx)
+}
+
+async fn serve_smtp(sock: TcpStream, tx: mpsc::UnboundedSender<Mail>) -> std::io::Result<()> {
+    let mut r = BufReader::new(sock);
+    r.get_mut().write_all(b"220 sink.test ESMTP\r\n").await?;
+    let (mut from, mut to) = (String::new(), Vec::new());
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let cmd = line.trim_end().to_owned();
+        let upper = cmd.to_ascii_uppercase();
+        let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            b"250-sink.test\r\n250 8BITMIME\r\n"
+        } else if upper.starts_with("MAIL FROM:") {
+            from = cmd[10..].trim().to_owned();
+            to.clear();
+            b"250 OK\r\n"
+        } else if upper.starts_with("RCPT TO:") {
+            to.push(cmd[8..].trim().to_owned());
+            b"250 OK\r\n"
+        } else if upper == "DATA" {
+            r.get_mut().write_all(b"354 end with .\r\n").await?;
+            let mut data = String::new();
+            loop {
+                let mut l = String::new();
+                if r.read_line(&mut l).await? == 0 {
+                    return Ok(());
+                }
+                if l == ".\r\n" {
+                    break;
+                }
+                data.push_str(l.strip_prefix('.').unwrap_or(&l));
+            }
+            let _ = tx.send(Mail {
+                from: from.clone(),
+                to: to.clone(),
+                data,
+            });
+            b"250 OK queued\r\n"
+        } else if upper == "QUIT" {
+            r.get_mut().write_all(b"221 bye\r\n").await?;
+            return Ok(());
+        } else if upper == "RSET" || upper == "NOOP" {
+            b"250 OK\r\n"
+        } else {
+            b"502 not implemented\r\n"
+        };
+        r.get_mut().write_all(reply).await?;
+    }
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for v in s.bytes().filter_map(val) {
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// The Subject header, with RFC 2047 encoded words decoded.
+fn subject(headers: &str) -> String {
+    let unfolded = headers.replace("\r\n ", " ").replace("\r\n\t", " ");
+    let raw = unfolded
+        .lines()
+        .find_map(|l| l.strip_prefix("Subject: "))
+        .unwrap_or("");
+    // Whitespace between two encoded words is dropped (RFC 2047 §6.2); elsewhere it stays.
+    let mut out = String::new();
+    let mut prev_encoded = false;
+    for w in raw.split_whitespace() {
+        let encoded = w.to_ascii_lowercase().starts_with("=?utf-8?b?") && w.ends_with("?=");
+        let joined = encoded && prev_encoded;
+        if !out.is_empty() && !joined {
+            out.push(' ');
+        }
+        if encoded {
+            out.push_str(
+                &String::from_utf8(base64_decode(&w[10..w.len() - 2])).unwrap_or_default(),
+            );
+        } else {
+            out.push_str(w);
+        }
+        prev_encoded = encoded;
+    }
+    out
+}
+
+fn decoded_body(data: &str) -> (String, String) {
+    let (headers, body) = data.split_once("\r\n\r\n").unwrap_or((data, ""));
+    assert!(
+        headers.contains("Content-Transfer-Encoding: base64"),
+        "{headers}"
+    );
+    (
+        headers.to_owned(),
+        String::from_utf8(base64_decode(body)).unwrap_or_default(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_reaches_the_smtp_sink_in_japanese_and_english() {
+    let (addr, mut mails) = smtp_sink().await;
+    let n = Notifier::start(config(&format!(
+        "[notify]\n{FAST}\
+         [[notify.email]]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"tollguard@pbx.example.jp\"\nto = [\"soumu@example.jp\"]\nlang = \"ja\"\n\
+         [[notify.email]]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"tollguard@pbx.example.jp\"\nto = [\"noc@example.com\", \"oncall@example.com\"]\n",
+        port = addr.port()
+    )));
+    let mut d = n.subscribe_deliveries();
+    n.send(attack("acme", 5));
+    let mut got = vec![
+        within("mail", mails.recv()).await,
+        within("mail", mails.recv()).await,
+    ];
+    got.sort_by_key(|m| m.to.len());
+    let [ja, en] = <[Mail; 2]>::try_from(got).unwrap_or_else(|_| unreachable!());
+
+    assert_eq!(ja.from, "<tollguard@pbx.example.jp>");
+    assert_eq!(ja.to, ["<soumu@example.jp>"]);
+    let (headers, body) = decoded_body(&ja.data);
+    assert_eq!(
+        subject(&headers),
+        "【重大】acme: 内線205 トラフィックパンピングの疑い — 通話を遮断、損害見込み 525円"
+    );
+    assert!(
+        headers.contains("Content-Type: text/plain; charset=utf-8"),
+        "{headers}"
+    );
+    assert!(body.contains("内線205からシエラレオネ宛ての短い国際電話が異常に発信されています（1時間に5通話、30±2秒、上限4通話）"), "{body}");
+    assert!(
+        body.contains("この通話を遮断しました（SIP 403）。"),
+        "{body}"
+    );
+    assert!(body.contains("損害見込み 525円"), "{body}");
+    assert!(
+        body.contains("原文: ext 205 of acme made 5 answered calls"),
+        "{body}"
+    );
+
+    assert_eq!(en.to, ["<noc@example.com>", "<oncall@example.com>"]);
+    let (headers, body) = decoded_body(&en.data);
+    assert_eq!(
+        subject(&headers),
+        "[CRITICAL] acme: traffic pumping (ext 205) — call blocked, 525 JPY at stake"
+    );
+    assert!(
+        body.contains("looks like traffic pumping; 525 JPY at stake"),
+        "{body}"
+    );
+    assert!(body.contains("Money at stake: 525 JPY"), "{body}");
+    assert!(
+        body.contains("Calls: sl-1@pbx, sl-2@pbx, sl-3@pbx, sl-4@pbx, sl-5@pbx"),
+        "{body}"
+    );
+
+    for _ in 0..2 {
+        let r = delivery(&mut d).await;
+        assert!(r.ok, "{r:?}");
+    }
+    assert_eq!(n.stats().email.delivered, 2);
+}
+
+// ---------------------------------------------------------------- syslog
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syslog_gets_an_rfc5424_line_over_udp() {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind loopback");
+    let addr = sock.local_addr().expect("addr");
+    let n = Notifier::start(config(&format!(
+        "[notify]\n[notify.syslog]\naddress = \"udp://{addr}\"\nfacility = \"local3\"\nhostname = \"gw1\"\n"
+    )));
+    let mut d = n.subscribe_deliveries();
+    n.send(attack("acme", 5));
+    let mut buf = vec![0; 4096];
+    let len = within("syslog datagram", async { sock.recv(&mut buf).await.ok() }).await;
+    let line = String::from_utf8(buf[..len].to_vec()).expect("UTF-8");
+    // <PRI>VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG; local3 (19) × 8 + crit (2) = 154.
+    let fields: Vec<&str> = line.splitn(7, ' ').collect();
+    assert_eq!(fields[0], "<154>1", "{line}");
+    assert_eq!(fields[1], "2015-05-02T00:17:35.000Z", "{line}");
+    assert_eq!(fields[2], "gw1");
+    assert_eq!(fields[3], "tollguard");
+    assert!(fields[4].parse::<u32>().is_ok(), "{line}");
+    assert_eq!(fields[5], "pumping");
+    let rest = fields[6];
+    assert!(rest.starts_with("[tollguard@32473 tenant=\"acme\" level=\"critical\" rule=\"pumping\" key=\"account acme/205\" measured=\"5\" threshold=\"4\" window_secs=\"3600\" at_stake=\"525 JPY\" alert_id=\"5\"] \u{feff}"), "{line}");
+    assert!(
+        rest.ends_with("looks like traffic pumping; 525 JPY at stake. Call blocked"),
+        "{line}"
+    );
+    let r = delivery(&mut d).await;
+    assert!(r.ok && r.channel == api::notify::Channel::Syslog, "{r:?}");
+    assert_eq!(n.stats().syslog.delivered, 1);
+}
