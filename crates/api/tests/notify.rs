@@ -386,6 +386,89 @@ async fn storm_of_50_alerts_is_one_message_then_one_collapsed_message_of_49() {
     assert_eq!((s.delivered, s.collapsed, s.dropped), (3, 49, 0));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_sends_what_the_storm_window_holds_at_once_in_japanese() {
+    let mut h = hook(&[]).await;
+    // A window of an hour: only `close` can bring the collapsed message out within the test's deadline.
+    let n = Notifier::start(config(&format!(
+        "[notify]\ncollapse_secs = 3600\n[[notify.webhook]]\nurl = \"{}\"\nformat = \"slack\"\nlang = \"ja\"\n",
+        h.url("/x")
+    )));
+    for i in 1..=10 {
+        n.send(attack("acme", i));
+    }
+    assert!(
+        h.next().await.body["text"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("【重大】acme: 内線205")
+    );
+    n.close(DEADLINE).await;
+    let collapsed = h.next().await.body;
+    let text = collapsed["text"].as_str().unwrap_or("");
+    let yen: i64 = (2..=10).map(|i| 105 * i).sum();
+    assert_eq!(
+        text,
+        format!(
+            "【重大】acme: 3600秒間にさらに9件のアラート、損害見込み 合計{}円",
+            group(yen)
+        )
+    );
+    let section = collapsed["blocks"][1]["text"]["text"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        section.starts_with("acmeでさらに9件のアラート: pumping ×9"),
+        "{section}"
+    );
+    assert!(
+        section.contains("最後のアラート: 内線205からシエラレオネ宛て"),
+        "{section}"
+    );
+    // Closed: further alerts are not taken.
+    n.send(attack("acme", 11));
+    assert_eq!(n.stats().webhook.delivered, 2);
+    assert_eq!(h.seen(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_header_is_read_from_the_environment() {
+    let mut h = hook(&[]).await;
+    // Cargo sets CARGO_PKG_NAME for the tests it runs; a real config names e.g. TOLLGUARD_HOOK_AUTH.
+    let n = Notifier::start(config(&format!(
+        "[notify]\n[[notify.webhook]]\nurl = \"{}\"\nheaders_env = {{ X-Hook-Secret = \"CARGO_PKG_NAME\" }}\n",
+        h.url("/x")
+    )));
+    n.send(attack("acme", 5));
+    assert_eq!(h.next().await.header("x-hook-secret"), Some("api"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_never_answers_times_out_and_is_retried() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            held.push(sock);
+        }
+    });
+    let n = Notifier::start(config(&format!(
+        "[notify]\n[notify.retry]\nattempts = 2\nfirst_backoff_secs = 0.01\ntimeout_secs = 0.2\n\
+         [[notify.webhook]]\nurl = \"http://{addr}/x\"\n"
+    )));
+    let mut d = n.subscribe_deliveries();
+    n.send(attack("acme", 5));
+    let r = delivery(&mut d).await;
+    assert!(!r.ok);
+    assert_eq!(r.attempts, 2);
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    assert_eq!(n.stats().webhook.retries, 1);
+}
+
 fn group(n: i64) -> String {
     let s = n.to_string();
     let mut out = String::new();

@@ -4,7 +4,7 @@
 //! collapse, and a sender task that delivers one message at a time.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -117,6 +117,8 @@ struct Shared {
     queue_cap: usize,
     counters: [Counters; 3],
     deliveries: broadcast::Sender<Delivery>,
+    /// Set by `close`: collectors send what their windows hold and stop.
+    closing: AtomicBool,
 }
 
 impl Shared {
@@ -132,11 +134,16 @@ impl Shared {
 }
 
 /// Aborts the tasks when the last handle goes away.
-struct Tasks(Vec<JoinHandle<()>>);
+struct Tasks(Mutex<Vec<JoinHandle<()>>>);
 
 impl Drop for Tasks {
     fn drop(&mut self) {
-        for t in &self.0 {
+        for t in self
+            .0
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
             t.abort();
         }
     }
@@ -146,7 +153,7 @@ impl Drop for Tasks {
 #[derive(Clone)]
 pub struct Notifier {
     shared: Arc<Shared>,
-    _tasks: Arc<Tasks>,
+    tasks: Arc<Tasks>,
 }
 
 /// Messages waiting for a recipient's sender task; past this the collector drops (and counts) them.
@@ -234,6 +241,7 @@ impl Notifier {
             queue_cap: config.queue.max(1),
             counters: Default::default(),
             deliveries,
+            closing: AtomicBool::new(false),
         });
         let mut tasks = Vec::new();
         match tokio::runtime::Handle::try_current() {
@@ -259,12 +267,15 @@ impl Notifier {
         }
         Notifier {
             shared,
-            _tasks: Arc::new(Tasks(tasks)),
+            tasks: Arc::new(Tasks(Mutex::new(tasks))),
         }
     }
 
     /// Hands an alert over; never blocks, never fails. Recipients that do not want it never see it.
     pub fn send(&self, alert: Alert) {
+        if self.shared.closing.load(Ordering::Relaxed) {
+            return;
+        }
         let wanted: Vec<&Arc<Recipient>> = self
             .shared
             .recipients
@@ -313,6 +324,30 @@ impl Notifier {
     /// Every delivery outcome from now on. A receiver that falls more than 1024 behind loses the oldest.
     pub fn subscribe_deliveries(&self) -> broadcast::Receiver<Delivery> {
         self.shared.deliveries.subscribe()
+    }
+
+    /// Stops taking alerts, sends at once what the storm windows hold (instead of at their end), and waits
+    /// up to `deadline` for the messages under way to be delivered or given up. For a clean shutdown and
+    /// for `tollguard demo`, whose replay ends before a window would. Alerts sent after this are dropped.
+    pub async fn close(&self, deadline: Duration) {
+        self.shared.closing.store(true, Ordering::SeqCst);
+        for r in &self.shared.recipients {
+            r.wake.notify_one();
+        }
+        let tasks: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.tasks.0.lock().unwrap_or_else(PoisonError::into_inner));
+        let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
+        let all = async {
+            for t in tasks {
+                let _ = t.await;
+            }
+        };
+        if tokio::time::timeout(deadline, all).await.is_err() {
+            tracing::warn!("notifications still under way at shutdown were abandoned");
+            for a in aborts {
+                a.abort();
+            }
+        }
     }
 
     /// How many recipients are configured.
@@ -407,11 +442,12 @@ async fn collect(
                 }
             }
         }
+        let closing = shared.closing.load(Ordering::SeqCst);
         let now = Instant::now();
         // Windows that ended: send what they folded and keep watching (a storm that goes on gets one
         // message per window), or close them when nothing came.
         windows.retain(|_, w| {
-            if w.until > now {
+            if w.until > now && !closing {
                 return true;
             }
             if w.burst.count == 0 {
@@ -425,6 +461,10 @@ async fn collect(
             w.until = now + window;
             true
         });
+        if closing {
+            // Dropping `out` lets the sender finish what it has and stop.
+            return;
+        }
         let next_deadline = windows.values().map(|w| w.until).min();
         match next_deadline {
             Some(at) => {
