@@ -128,6 +128,8 @@ pub(crate) struct SiteRules {
     /// caller-ID). Computed from `plan` in `new`; `plan` is not changed afterwards.
     escalate_pairs: u128,
     plain_pairs: u128,
+    /// `plan.outside_line` is set and not empty (the fast path does not apply).
+    outside_line_configured: bool,
 }
 
 /// Bit `10 * a + b` set when some prefix could start with the digits `a b`: a cheap "certainly not" before
@@ -270,6 +272,7 @@ impl SiteRules {
             cc: plan.calling_code.to_string(),
             escalate_pairs,
             plain_pairs,
+            outside_line_configured: plan.outside_line.as_deref().is_some_and(|s| !s.is_empty()),
             plan,
             feature_codes,
             emergency,
@@ -556,7 +559,7 @@ fn read_site<'a>(rules: &'a SiteRules, d: &'a [u8]) -> Candidate<'a> {
 /// (`fast_path_agrees_with_every_way` checks this against the full enumeration.)
 fn read_plain<'a>(rules: &'a SiteRules, d: &'a [u8]) -> Option<Candidate<'a>> {
     let plan = &rules.plan;
-    if d.is_empty() || plan.outside_line.as_deref().is_some_and(|s| !s.is_empty()) {
+    if d.is_empty() || rules.outside_line_configured {
         return None;
     }
     if might_start(rules.plain_pairs, d)
@@ -897,6 +900,28 @@ fn trim_ascii_white(mut b: &[u8]) -> &[u8] {
 fn scan_plain(bytes: &[u8]) -> Option<(&[u8], Scanned)> {
     let raw = trim_ascii_white(bytes);
     let mut keyed = Digits::new();
+    // Most trunks send bare digits, perhaps after a '+': checked without a branch per byte, copied at once.
+    let (plus, body) = match raw {
+        [b'+', rest @ ..] => (true, rest),
+        _ => (false, raw),
+    };
+    if body.len() <= MAX_DIGITS
+        && body.iter().fold(true, |all, b| all & b.is_ascii_digit())
+        && let Some(dst) = keyed.buf.get_mut(..body.len())
+    {
+        dst.copy_from_slice(body);
+        keyed.len = body.len() as u8;
+        return Some((
+            raw,
+            Scanned {
+                keyed,
+                plus,
+                flags: DialFlags::default(),
+                obfuscated: false,
+                symbols: false,
+            },
+        ));
+    }
     let mut len = 0usize;
     let mut seen = [false; 6];
     let mut plus = false;
