@@ -7,6 +7,7 @@
 //! [`notify`]. See README.md and docs/api.md.
 
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod dto;
 mod error;
