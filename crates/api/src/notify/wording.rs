@@ -117,7 +117,12 @@ pub fn body_in(d: &Decision, tenant: &str, lang: Lang, tz: Tz) -> String {
                 rule_label(&d.rule, lang),
                 level_word(d.level, lang)
             );
-            let _ = writeln!(s, "対象: {}", d.key);
+            let who = Who::of(d).ja();
+            if who == d.key {
+                let _ = writeln!(s, "対象: {who}");
+            } else {
+                let _ = writeln!(s, "対象: {who}（{}）", d.key);
+            }
             if !tenant.is_empty() {
                 let _ = writeln!(s, "テナント: {tenant}");
             }
@@ -664,6 +669,12 @@ fn measured_words(d: &Decision, lang: Lang) -> Option<String> {
     } else {
         " "
     };
+    // The limit repeats the unit only where it is not obvious from the measured value: money, percent.
+    let th_unit = if sep.is_empty() {
+        u.clone()
+    } else {
+        String::new()
+    };
     Some(match lang {
         Lang::En => {
             let w = window_en(d.window_secs);
@@ -673,7 +684,7 @@ fn measured_words(d: &Decision, lang: Lang) -> Option<String> {
                 format!(" in {w}")
             };
             format!(
-                "{}{sep}{u}{w} (threshold {}{sep}{u})",
+                "{}{sep}{u}{w} (threshold {}{th_unit})",
                 d.measured, d.threshold
             )
         }
@@ -684,7 +695,7 @@ fn measured_words(d: &Decision, lang: Lang) -> Option<String> {
             } else {
                 format!("{w}に")
             };
-            format!("{w}{}{u}（しきい値 {}{u}）", d.measured, d.threshold)
+            format!("{w}{}{u}（しきい値 {}{th_unit}）", d.measured, d.threshold)
         }
     })
 }
@@ -860,10 +871,21 @@ fn situation_ja(d: &Decision) -> String {
     let th = d.threshold;
     let w = window_ja(d.window_secs);
     let dest = destination_ja(&d.reason);
-    let dest_to = dest
+    let wn = if w.is_empty() {
+        String::new()
+    } else {
+        format!("{w}に")
+    };
+    let wd = if w.is_empty() {
+        String::new()
+    } else {
+        format!("{w}で")
+    };
+    // "（シエラレオネ宛て）" after a sentence's subject, or nothing when the sentence names no destination.
+    let paren = dest
         .as_deref()
-        .map(|x| format!("{x}宛て"))
-        .unwrap_or_else(|| "宛先".to_owned());
+        .map(|x| format!("（{x}宛て）"))
+        .unwrap_or_default();
     let cur = currency_of(d);
     let yen = |v: i64| {
         if cur == "JPY" {
@@ -878,16 +900,24 @@ fn situation_ja(d: &Decision) -> String {
             let len = call_length(&d.reason)
                 .map(|(s, j)| format!("、{s}±{j}秒"))
                 .unwrap_or_default();
+            let (to, kind) = match dest.as_deref() {
+                Some(x) if !x.starts_with("日本") => (format!("{x}宛ての"), "国際電話"),
+                Some(x) => (format!("{x}宛ての"), "通話"),
+                None => ("同じ宛先への".to_owned(), "通話"),
+            };
             format!(
-                "{who}から{dest_to}の短い国際電話が異常に発信されています（{w}に{n}通話{len}、上限{th}通話）。トラフィックパンピングの疑いがあります。"
+                "{who}から{to}短い{kind}が異常に発信されています（{wn}{n}通話{len}、上限{th}通話）。トラフィックパンピングの疑いがあります。"
             )
         }
         r if r.starts_with("velocity_tenant") => format!(
-            "{}で{w}に{n}回の発信がありました（上限{th}回）。通常と異なる発信頻度です。",
+            "{}で{wn}{n}回の発信がありました（上限{th}回）。通常と異なる発信頻度です。",
             Who::of(d).ja()
         ),
         r if r.starts_with("velocity_") => format!(
-            "{who}が{w}に{n}回発信しました（上限{th}回）。通常と異なる発信頻度です。最後の発信は{dest_to}です。"
+            "{who}が{wn}{n}回発信しました（上限{th}回）。通常と異なる発信頻度です。{}",
+            dest.as_deref()
+                .map(|x| format!("最後の発信は{x}宛てです。"))
+                .unwrap_or_default()
         ),
         "concurrent_tenant" => format!(
             "{}の同時通話が{n}件になるところでした（上限{th}件）。",
@@ -897,36 +927,36 @@ fn situation_ja(d: &Decision) -> String {
             format!("{who}の同時通話が{n}件になるところでした（上限{th}件）。")
         }
         "failed_account_hour" => format!(
-            "{who}で{w}に未応答の発信が{n}件ありました（上限{th}件）。発信経路を探られている可能性があります。"
+            "{who}で{wn}未応答の発信が{n}件ありました（上限{th}件）。発信経路を探られている可能性があります。"
         ),
         "denied_account_hour" => format!(
-            "{who}が{w}に禁止された宛先へ{n}回発信を試みました（上限{th}回）。ポリシーで禁止された発信が試されています。"
+            "{who}が{wn}禁止された宛先へ{n}回発信を試みました（上限{th}回）。ポリシーで禁止された発信が試されています。"
         ),
         "repeat_number_hour" => format!(
-            "{}が{w}に{n}回発信されました（上限{th}回）。最後の発信元は{who}です。",
+            "{}が{wn}{n}回発信されました（上限{th}回）。最後の発信元は{who}です。",
             dest.as_deref().unwrap_or("同じ番号")
         ),
         "range_walk_hour" => format!(
-            "{}の番号帯で{w}に{n}種類の番号が発信されました（上限{th}）。番号の総当たりの疑いがあります。最後の発信元は{who}です。",
+            "{}の番号帯で{wn}{n}種類の番号が発信されました（上限{th}）。番号の総当たりの疑いがあります。最後の発信元は{who}です。",
             d.key.trim_start_matches("range ")
         ),
         r if r.starts_with("money_tenant") => format!(
-            "{}の通話料金が{w}で{}に達します（上限{}）。",
+            "{}の通話料金が{wd}{}に達します（上限{}）。",
             Who::of(d).ja(),
             yen(n),
             yen(th)
         ),
         r if r.starts_with("money_") => format!(
-            "{who}の通話料金が{w}で{}に達します（上限{}）。",
+            "{who}の通話料金が{wd}{}に達します（上限{}）。",
             yen(n),
             yen(th)
         ),
         "destination_class" | "destination_country" | "deny_prefix" => {
-            format!("{who}がポリシーで許可されていない宛先（{dest_to}）へ発信しました。")
+            format!("{who}がポリシーで許可されていない宛先{paren}へ発信しました。")
         }
-        "risk_tier" => format!("{who}が不正利用の危険が高い宛先（{dest_to}）へ発信しました。"),
+        "risk_tier" => format!("{who}が不正利用の危険が高い宛先{paren}へ発信しました。"),
         "off_hours_international" => {
-            format!("{who}が営業時間外に国際電話（{dest_to}）を発信しました。")
+            format!("{who}が営業時間外に国際電話{paren}を発信しました。")
         }
         "obfuscated" => format!(
             "{who}が偽装されたダイヤル文字列を発信しました。発信制限をすり抜けるための手口です。"
@@ -935,26 +965,26 @@ fn situation_ja(d: &Decision) -> String {
             "{who}が同じ番号に{n}種類のプレフィックスを付けて発信を試みました（1分間、上限{th}）。攻撃者がよく使う探索です。"
         ),
         "novelty_first_international" => {
-            format!("{who}が初めて国際電話を発信しました（{dest_to}）。")
+            format!("{who}が初めて国際電話を発信しました{paren}。")
         }
-        "novelty_country" => format!("{who}が初めてこの国へ発信しました（{dest_to}）。"),
-        "novelty_risk" => format!("{who}が初めて高リスクの宛先へ発信しました（{dest_to}）。"),
+        "novelty_country" => format!("{who}が初めてこの国へ発信しました{paren}。"),
+        "novelty_risk" => format!("{who}が初めて高リスクの宛先へ発信しました{paren}。"),
         "novelty_hours" => {
-            format!("{who}が普段は発信しない時間帯に発信しました（{dest_to}）。")
+            format!("{who}が普段は発信しない時間帯に発信しました{paren}。")
         }
         "novelty_spend" => {
             format!("{who}の24時間の通話料金が普段の{n}%になっています（上限{th}%）。")
         }
         "auth_source_minute" | "auth_source_hour" => format!(
-            "{}から{w}に{n}回の認証失敗がありました（上限{th}回）。パスワードの総当たりの疑いがあります。",
+            "{} から{wn}{n}回の認証失敗がありました（上限{th}回）。パスワードの総当たりの疑いがあります。",
             Who::of(d).ja()
         ),
         "auth_usernames_source" => format!(
-            "{}が{w}に{n}種類のユーザー名を試しました（上限{th}）。内線番号のスキャンの疑いがあります。",
+            "{} が{wn}{n}種類のユーザー名を試しました（上限{th}）。内線番号のスキャンの疑いがあります。",
             Who::of(d).ja()
         ),
         "auth_account_hour" => format!(
-            "{who}へのログインが{w}に{n}回失敗しました（上限{th}回）。パスワードが狙われています。"
+            "{who}へのログインが{wn}{n}回失敗しました（上限{th}回）。パスワードが狙われています。"
         ),
         "auth_success_after_failures" => format!(
             "{who}が{n}回の認証失敗の後にログインに成功しました（上限{th}回）。パスワードが破られた可能性があります。"
@@ -963,11 +993,11 @@ fn situation_ja(d: &Decision) -> String {
             format!("{who}がこれまでにないネットワークから登録しました。")
         }
         "scanner_user_agent" => format!(
-            "{}が既知のSIPスキャナーのUser-Agentを使っています。",
+            "{} が既知のSIPスキャナーのUser-Agentを使っています。",
             Who::of(d).ja()
         ),
         "request_rate_source" => format!(
-            "{}から{w}に{n}件のリクエストがありました（上限{th}件）。スキャンまたはフラッド攻撃の疑いがあります。",
+            "{} から{wn}{n}件のリクエストがありました（上限{th}件）。スキャンまたはフラッド攻撃の疑いがあります。",
             Who::of(d).ja()
         ),
         "kill_switch" => match &d.action {
@@ -981,7 +1011,7 @@ fn situation_ja(d: &Decision) -> String {
                 scope_ja(scope),
                 call_ids.len()
             ),
-            _ => format!("{who}が停止中の宛先（{dest_to}）へ発信しました。"),
+            _ => format!("{who}が停止中の宛先{paren}へ発信しました。"),
         },
         "ban" => match &d.action {
             Action::Ban { source, .. } => format!("送信元 {source} を遮断します。"),
@@ -1020,6 +1050,55 @@ mod tests {
                 currency: String3(*b"JPY"),
             }),
             reason: "ext 205 of acme made 5 answered calls of 30±2 s to Sierra Leone in 1 h (limit 4): looks like traffic pumping; 525 JPY at stake. Call blocked".into(),
+        }
+    }
+
+    #[test]
+    fn every_rule_reads_well_in_japanese_without_window_or_destination() {
+        let mut names: Vec<&str> = vec!["ban", "kill_switch", "something_new"];
+        names.extend([
+            "destination_class",
+            "destination_country",
+            "deny_prefix",
+            "risk_tier",
+            "off_hours_international",
+            "velocity_account_minute",
+            "velocity_tenant_hour",
+            "concurrent_account",
+            "concurrent_tenant",
+            "failed_account_hour",
+            "denied_account_hour",
+            "repeat_number_hour",
+            "range_walk_hour",
+            "pumping",
+            "money_account_day",
+            "money_tenant_month",
+            "novelty_country",
+            "novelty_risk",
+            "novelty_first_international",
+            "novelty_hours",
+            "novelty_spend",
+            "obfuscated",
+            "prefix_probe",
+            "auth_source_minute",
+            "auth_usernames_source",
+            "auth_account_hour",
+            "auth_success_after_failures",
+            "auth_new_network",
+            "scanner_user_agent",
+            "request_rate_source",
+        ]);
+        for rule in names {
+            let mut d = pumping();
+            d.rule = rule.into();
+            d.window_secs = 0;
+            d.reason = "something happened".into();
+            let s = situation_ja(&d);
+            for bad in ["がに", "（）", "宛先宛て", "{", "  "] {
+                assert!(!s.contains(bad), "{rule}: {s}");
+            }
+            assert!(s.ends_with('。'), "{rule}: {s}");
+            assert_ne!(rule_label(rule, Lang::Ja), "", "{rule}");
         }
     }
 
@@ -1064,9 +1143,7 @@ mod tests {
             "{b}"
         );
         assert!(
-            b.contains(
-                "Measured: 5 similar answered calls in 1 h (threshold 4 similar answered calls)"
-            ),
+            b.contains("Measured: 5 similar answered calls in 1 h (threshold 4)"),
             "{b}"
         );
         assert!(b.contains("Calls: c1, c2, c3, c4, c5 and 1 more"), "{b}");
