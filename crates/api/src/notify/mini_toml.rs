@@ -810,6 +810,58 @@ address = "127.0.0.1:514"
         assert!(table(t.get("syslog").unwrap()).get("address").is_some());
     }
 
+    /// Bad input gives an error, never a panic or a hang: every prefix of a full section, and seeded
+    /// random text made of TOML's own characters.
+    #[test]
+    fn never_panics_on_truncated_or_random_input() {
+        let full = r#"[guard]
+x = ["a", { b = 'c' }]
+[notify]
+q = 1_0
+f = -0.5e1
+[[notify.webhook]]
+url = "h\u00e9\""
+h = { A = """x""" }
+m = """
+line \
+  more"""
+l = '''
+raw'''
+[notify.s]
+t = [1,
+# c
+2,]
+"#;
+        for cut in (0..=full.len()).filter(|i| full.is_char_boundary(*i)) {
+            let _ = section(&full[..cut], "notify");
+        }
+        let n = section(full, "notify").unwrap().unwrap();
+        let hooks = table(&n).get("webhook").unwrap();
+        let Value::Array(items) = &hooks.value else {
+            panic!()
+        };
+        let h = table(&items[0]);
+        assert_eq!(h.get("url").unwrap().value, Value::Str("hé\"".into()));
+        assert_eq!(h.get("m").unwrap().value, Value::Str("line more".into()));
+        assert_eq!(h.get("l").unwrap().value, Value::Str("raw".into()));
+        let alphabet: Vec<char> = "[]{}=.,\"'#\\\n\r ntfu0123456789+-_eE:xé".chars().collect();
+        let mut seed: u64 = 0x2015_0502;
+        for _ in 0..3000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = (seed >> 33) as usize % 60;
+            let mut text = String::from("[notify]\n");
+            for _ in 0..len {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                text.push(alphabet[(seed >> 33) as usize % alphabet.len()]);
+            }
+            let _ = section(&text, "notify");
+        }
+    }
+
     #[test]
     fn no_section_is_none() {
         assert_eq!(notify("[guard]\nx = 1\n").unwrap(), None);
