@@ -778,3 +778,29 @@ async fn syslog_gets_an_rfc5424_line_over_udp() {
     assert!(r.ok && r.channel == api::notify::Channel::Syslog, "{r:?}");
     assert_eq!(n.stats().syslog.delivered, 1);
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syslog_reaches_a_local_socket_like_dev_log() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("log");
+    let sock = tokio::net::UnixDatagram::bind(&path).expect("bind socket");
+    let n = Notifier::start(config(&format!(
+        "[notify]\n[notify.syslog]\naddress = \"{}\"\nmin_level = \"warning\"\n",
+        path.display()
+    )));
+    n.send(warning("globex"));
+    let mut buf = vec![0; 4096];
+    let len = within("syslog datagram", async { sock.recv(&mut buf).await.ok() }).await;
+    let line = String::from_utf8(buf[..len].to_vec()).expect("UTF-8");
+    // local0 (16) × 8 + warning (4) = 132.
+    assert!(line.starts_with("<132>1 "), "{line}");
+    assert!(
+        line.contains(" novelty_country [tollguard@32473 tenant=\"globex\" level=\"warning\""),
+        "{line}"
+    );
+    assert!(
+        line.ends_with("called Sierra Leone for the first time (Sierra Leone (+23276123456))"),
+        "{line}"
+    );
+}
