@@ -186,7 +186,7 @@ impl Numbering {
             Reading::National | Reading::International => {
                 let digits = n.digits.as_bytes();
                 // One pass over the digits checks them, keys the prefix cache and prepares the risk lookups.
-                let key = DigitKey::new(digits);
+                let key = DigitKey::of_e164(digits);
                 let (class, country) = match &self.cache {
                     Some(cache) => cache.classify_keyed(digits, key.and_then(|k| k.cache_key())),
                     None => class::classify_uncached(n.digits.as_str()),
@@ -196,9 +196,8 @@ impl Numbering {
                 } else {
                     Scope::International
                 };
+                // No key: not 1 to 15 digits, so no E.164 number (and nothing for the risk lists to look up).
                 let e164 = key.and_then(|_| E164::from_checked_digits(digits));
-                // The risk lists look at the E.164 number only (none when there are more than 15 digits).
-                let key = key.filter(|_| e164.is_some());
                 (scope, class, country, e164, key)
             }
             Reading::Unknown => (Scope::Unknown, NumberClass::Unknown, None, None, None),
