@@ -1,0 +1,304 @@
+//! The demo's sentences in English and Japanese: the live log, the progress lines and the summary. The
+//! guard's own reasons (the engine's sentences, as carried in the SIP Warning header) are quoted as given.
+
+use std::path::Path;
+
+use super::clock::hm;
+use super::config::DemoPorts;
+use super::internet::ScanResult;
+use super::outcome::{AttackOutcome, Attempt, OfficeOutcome};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum Lang {
+    En,
+    Ja,
+}
+
+/// 1234567 → "1,234,567".
+pub fn yen(n: i64) -> String {
+    let s = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+impl Lang {
+    pub fn ja(self) -> bool {
+        self == Lang::Ja
+    }
+
+    pub fn banner(self, speed: f64, start: i64, end: i64, open: bool) -> String {
+        let policy_en = if open {
+            "policy: every country allowed and risk lists off, as in 2015 — only the behaviour rules stand"
+        } else {
+            "policy: the defaults of a new installation (ext 203 may also call the United States)"
+        };
+        let policy_ja = if open {
+            "ポリシー: 2015年と同じく全ての国への発信を許可、リスクリスト無効 — 振る舞い検知のみで防御"
+        } else {
+            "ポリシー: 新規導入時の既定値（内線203のみ米国への発信を許可）"
+        };
+        if self.ja() {
+            format!(
+                "tollguard デモ: 2015年の IP-PBX 乗っ取り（シエラレオネ +232 への大量発信）をループバック上で再現します。\n\
+金曜日 {}〜{} (日本時間) を {speed:.0} 倍速で再生（実時間 約{:.0}秒）。SIP は全て本物の guard を通ります。\n{policy_ja}\n",
+                hm(start),
+                hm(end),
+                (end - start) as f64 / 1000.0 / speed
+            )
+        } else {
+            format!(
+                "tollguard demo: the 2015 IP-PBX hijacking (floods of calls to Sierra Leone +232) replayed on loopback.\n\
+Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP message goes through the real guard.\n{policy_en}\n",
+                hm(start),
+                hm(end),
+                (end - start) as f64 / 1000.0 / speed
+            )
+        }
+    }
+
+    pub fn setup(self, p: &DemoPorts, config: &Path) -> String {
+        if self.ja() {
+            format!(
+                "  guard: 電話/インターネット側 udp {}, PBX トランク側 udp {} · PBX {} · キャリア {} · 設定 {}\n",
+                p.access,
+                p.pbx_side,
+                p.pbx,
+                p.carrier,
+                config.display()
+            )
+        } else {
+            format!(
+                "  guard: phones/internet side udp {}, PBX trunk side udp {} · PBX {} · carrier {} · config {}\n",
+                p.access,
+                p.pbx_side,
+                p.pbx,
+                p.carrier,
+                config.display()
+            )
+        }
+    }
+
+    pub fn office_call(self, a: &Attempt) -> String {
+        let dest = match (&a.country, &a.e164) {
+            (Some(c), _) if c != "Japan" => format!("{} ({c})", a.dialed),
+            _ => a.dialed.clone(),
+        };
+        match (self.ja(), a.result) {
+            (false, "completed") => format!(
+                "ext {} → {dest}: connected, {} s (office call)",
+                a.ext, a.billable_secs
+            ),
+            (true, "completed") => format!(
+                "内線{} → {dest}: 通話 {} 秒（通常業務）",
+                a.ext, a.billable_secs
+            ),
+            (false, _) => format!(
+                "ext {} → {dest}: {} {} — LEGITIMATE CALL NOT CONNECTED: {}",
+                a.ext,
+                a.result,
+                a.sip_status,
+                a.reason.as_deref().unwrap_or("")
+            ),
+            (true, _) => format!(
+                "内線{} → {dest}: {} {} — 正規の通話が接続されませんでした: {}",
+                a.ext,
+                a.result,
+                a.sip_status,
+                a.reason.as_deref().unwrap_or("")
+            ),
+        }
+    }
+
+    pub fn attack_call(self, a: &Attempt, dest: &str) -> String {
+        let reason = a.reason.as_deref().unwrap_or("");
+        match (self.ja(), a.result) {
+            (false, "completed") => format!(
+                "ext {} → {dest} PASSED: answered, {} s, {} JPY on the bill",
+                a.ext,
+                a.billable_secs,
+                yen(a.cost_jpy)
+            ),
+            (true, "completed") => format!(
+                "内線{} → {dest} 通過: {} 秒通話、{} 円の請求",
+                a.ext,
+                a.billable_secs,
+                yen(a.cost_jpy)
+            ),
+            (false, "ended_by_guard") => format!(
+                "ext {} → {dest} CUT OFF by tollguard after {} s ({} JPY): {reason}",
+                a.ext,
+                a.billable_secs,
+                yen(a.cost_jpy)
+            ),
+            (true, "ended_by_guard") => format!(
+                "内線{} → {dest} tollguard が {} 秒で切断（{} 円）: {reason}",
+                a.ext,
+                a.billable_secs,
+                yen(a.cost_jpy)
+            ),
+            (false, "refused") => format!(
+                "ext {} → {dest} blocked ({}): {reason}",
+                a.ext, a.sip_status
+            ),
+            (true, "refused") => {
+                format!("内線{} → {dest} 遮断 ({}): {reason}", a.ext, a.sip_status)
+            }
+            (false, _) => format!("ext {} → {dest}: no answer", a.ext),
+            (true, _) => format!("内線{} → {dest}: 応答なし", a.ext),
+        }
+    }
+
+    pub fn emergency(self, a: &Attempt) -> String {
+        match (self.ja(), a.passed()) {
+            (false, true) => format!(
+                "ext {} → 110 (police): CONNECTED — emergency numbers are never blocked, even on a barred extension",
+                a.ext
+            ),
+            (true, true) => format!(
+                "内線{} → 110（警察）: 接続 — 緊急通報は発信停止中の内線からでも必ず通ります",
+                a.ext
+            ),
+            (false, false) => format!(
+                "ext {} → 110: NOT CONNECTED ({}) — this is a defect",
+                a.ext, a.sip_status
+            ),
+            (true, false) => format!(
+                "内線{} → 110: 接続されませんでした ({}) — 不具合です",
+                a.ext, a.sip_status
+            ),
+        }
+    }
+
+    pub fn hijack(self, ip: &str, status: Option<u16>) -> String {
+        let s = status.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+        if self.ja() {
+            format!(
+                "攻撃者 {ip} がメーカー既定のパスワードで内線205にログイン → PBX の応答 {s}（正しいパスワードなので PBX は受け入れます）"
+            )
+        } else {
+            format!(
+                "attacker {ip} logs in to ext 205 with the vendor's default password → PBX answers {s} (a correct password: the PBX accepts it)"
+            )
+        }
+    }
+
+    pub fn scan_starts(self, ip: &str, ua: &str, guess: bool) -> String {
+        match (self.ja(), guess) {
+            (false, false) => format!(
+                "scanner {ip} (User-Agent {ua}) probes the PBX like sipvicious: OPTIONS, then REGISTER for ext 100–299"
+            ),
+            (false, true) => {
+                format!("scanner {ip} (posing as \"{ua}\") guesses passwords of ext 100–299")
+            }
+            (true, false) => format!(
+                "スキャナ {ip}（User-Agent {ua}）が sipvicious と同様に探索: OPTIONS、内線100〜299へ REGISTER"
+            ),
+            (true, true) => {
+                format!("スキャナ {ip}（\"{ua}\" を詐称）が内線100〜299のパスワードを推測")
+            }
+        }
+    }
+
+    pub fn scan_result(self, r: &ScanResult) -> String {
+        let cracked = if r.cracked.is_empty() {
+            String::new()
+        } else {
+            format!(" cracked: {}", r.cracked.join(", "))
+        };
+        match (self.ja(), r.banned) {
+            (false, true) => format!(
+                "scanner {} BANNED: {} of {} requests answered, then silence; {} password found{cracked}",
+                r.source,
+                r.answered,
+                r.requests,
+                if r.cracked.is_empty() { "no" } else { "a" }
+            ),
+            (true, true) => format!(
+                "スキャナ {} を遮断: {} 件中 {} 件に応答した後は無応答。パスワード発見 {} 件{cracked}",
+                r.source,
+                r.requests,
+                r.answered,
+                r.cracked.len()
+            ),
+            (false, false) => format!(
+                "scanner {} was NOT banned ({} of {} answered)",
+                r.source, r.answered, r.requests
+            ),
+            (true, false) => format!(
+                "スキャナ {} は遮断されませんでした（{} 件中 {} 件応答）",
+                r.source, r.requests, r.answered
+            ),
+        }
+    }
+
+    pub fn progress(self, at: i64, f: &OfficeOutcome, a: &AttackOutcome) -> String {
+        if self.ja() {
+            format!(
+                "── {} 業務通話 {}/{} 件接続 · 攻撃 {} 回試行、{} 件通過、{} 円",
+                hm(at),
+                f.passed,
+                f.attempts,
+                a.attempts,
+                a.passed,
+                yen(a.money_lost_jpy)
+            )
+        } else {
+            format!(
+                "── {} office calls {}/{} connected · attack {} tries, {} passed, {} JPY",
+                hm(at),
+                f.passed,
+                f.attempts,
+                a.attempts,
+                a.passed,
+                yen(a.money_lost_jpy)
+            )
+        }
+    }
+
+    pub fn html_written(self, path: &Path) -> String {
+        if self.ja() {
+            format!("HTML レポート: {}", path.display())
+        } else {
+            format!("HTML report: {}", path.display())
+        }
+    }
+
+    pub fn keep_running(self, p: &DemoPorts, config: &Path, store: &Path) -> String {
+        if self.ja() {
+            format!(
+                "\nguard は動作中です（Ctrl-C で終了）。\n  SIP: 電話側 udp {} / トランク側 udp {}\n  設定: {}\n  ストア（遮断・キルスイッチ・アラート）: {}\n  操作: tollguard ctl（docs/demo.md 参照）",
+                p.access,
+                p.pbx_side,
+                config.display(),
+                store.display()
+            )
+        } else {
+            format!(
+                "\nThe guard keeps running (Ctrl-C to stop).\n  SIP: phones side udp {} / trunk side udp {}\n  config: {}\n  store (bans, kill switches, alerts): {}\n  operate it: tollguard ctl (see docs/demo.md)",
+                p.access,
+                p.pbx_side,
+                config.display(),
+                store.display()
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yen_groups_thousands() {
+        assert_eq!(yen(0), "0");
+        assert_eq!(yen(525), "525");
+        assert_eq!(yen(1_750_000), "1,750,000");
+        assert_eq!(yen(-1234), "-1,234");
+    }
+}
