@@ -767,11 +767,24 @@ fn kill_switch_id(d: &Decision) -> Option<&str> {
     d.key.strip_prefix("kill switch ")
 }
 
+/// The `tollguard ctl` command that lifts the kill switch behind a decision. A bar names its scope and
+/// classes; a call blocked by a switch does not, so the operator lists the switches first.
 fn lift_command(d: &Decision) -> String {
-    format!(
-        "tollguard ctl kill-switch off {}",
-        kill_switch_id(d).unwrap_or("<id>")
-    )
+    match &d.action {
+        Action::Bar { scope, classes } => {
+            let scope = match scope {
+                BarScope::All => "all".to_owned(),
+                BarScope::Tenant { tenant } => format!("tenant:{tenant}"),
+                BarScope::Account { tenant, account } => format!("account:{tenant}/{account}"),
+            };
+            let names: Vec<&str> = classes.classes().into_iter().map(DestClass::name).collect();
+            format!(
+                "tollguard ctl kill-switch off --scope {scope} --class {} --why \"…\"",
+                names.join(",")
+            )
+        }
+        _ => "tollguard ctl kill-switch off --scope SCOPE".to_owned(),
+    }
 }
 
 /// A few words for the headline: "call blocked", "source banned", "international calls barred".
@@ -817,7 +830,7 @@ fn action_long(d: &Decision, lang: Lang, tz: Tz) -> String {
         (Action::Block { sip_status }, Lang::En) => {
             if let Some(id) = kill_switch_id(d) {
                 format!(
-                    "The call was blocked (SIP {sip_status}) by kill switch {id}. Lift it with `{}`.",
+                    "The call was blocked (SIP {sip_status}) by kill switch {id}: `tollguard ctl kill-switch list` shows it, `{}` lifts it.",
                     lift_command(d)
                 )
             } else {
@@ -827,7 +840,7 @@ fn action_long(d: &Decision, lang: Lang, tz: Tz) -> String {
         (Action::Block { sip_status }, Lang::Ja) => {
             if let Some(id) = kill_switch_id(d) {
                 format!(
-                    "キルスイッチ {id} によりこの通話を遮断しました（SIP {sip_status}）。解除するには `{}` を実行してください。",
+                    "キルスイッチ {id} によりこの通話を遮断しました（SIP {sip_status}）。確認: `tollguard ctl kill-switch list`、解除: `{}`",
                     lift_command(d)
                 )
             } else {
@@ -1172,9 +1185,15 @@ mod tests {
             ja.contains("acme の内線205の国際発信を停止しました"),
             "{ja}"
         );
-        assert!(ja.contains("tollguard ctl kill-switch off 7"), "{ja}");
+        assert!(
+            ja.contains("tollguard ctl kill-switch off --scope account:acme/205 --class international,premium,satellite"),
+            "{ja}"
+        );
         let en = body(&d, "acme", Lang::En);
-        assert!(en.contains("`tollguard ctl kill-switch off 7`"), "{en}");
+        assert!(
+            en.contains("`tollguard ctl kill-switch off --scope account:acme/205"),
+            "{en}"
+        );
     }
 
     #[test]
