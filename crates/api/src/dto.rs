@@ -95,10 +95,13 @@ pub struct BanView {
 #[serde(deny_unknown_fields)]
 pub struct BanRequest {
     /// IPv4 or IPv6 address to ban.
+    #[schema(example = "203.0.113.9")]
     pub source: String,
     /// How long, in minutes (1 to 525600, a year).
+    #[schema(minimum = 1, maximum = 525600)]
     pub minutes: u32,
     /// Why, in words (recorded with the ban and in the audit log).
+    #[schema(min_length = 1, max_length = 500)]
     pub why: String,
 }
 
@@ -129,6 +132,22 @@ impl From<guard::SyncReport> for SyncView {
             calls_ended: r.calls_ended,
         }
     }
+}
+
+/// A destination class as kill switches and policies name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassName {
+    Internal,
+    Domestic,
+    Mobile,
+    TollFree,
+    SharedCost,
+    Service,
+    International,
+    Premium,
+    Satellite,
+    Unknown,
 }
 
 /// The scope of a kill switch.
@@ -168,8 +187,10 @@ pub struct KillSwitchRequest {
     pub account: Option<String>,
     /// Destination classes to bar: internal, domestic, mobile, toll_free, shared_cost, service, international,
     /// premium, satellite, unknown. Emergency numbers are never barred.
+    #[schema(value_type = Vec<ClassName>, min_items = 1)]
     pub classes: Vec<String>,
     /// Why, in words.
+    #[schema(min_length = 1, max_length = 500)]
     pub why: String,
 }
 
@@ -180,6 +201,7 @@ pub struct KillSwitchLift {
     pub tenant: Option<String>,
     pub account: Option<String>,
     /// Only the switch barring exactly these classes; omitted: every switch of the scope.
+    #[schema(value_type = Option<Vec<ClassName>>)]
     pub classes: Option<Vec<String>>,
     #[serde(default)]
     pub why: String,
@@ -306,6 +328,7 @@ pub struct TokenRequest {
     /// Tenants the token may see and act on; omitted or null: every tenant (only for unscoped creators).
     pub tenants: Option<Vec<String>>,
     /// Who or what the token is for.
+    #[schema(min_length = 1, max_length = 200)]
     pub label: String,
 }
 

@@ -960,7 +960,7 @@ pub(crate) async fn show_policy(
 }
 
 #[utoipa::path(post, path = "/api/v1/policy/validate", tag = "policy", security(("bearer" = [])),
-    request_body(content = String, description = "A policy file (TOML)", content_type = "application/toml"),
+    request_body(content = String, description = "A policy file (TOML text; any content type)", content_type = "text/plain"),
     responses(
         (status = 200, description = "The policy is valid", body = PolicyCheck),
         (status = 401, description = "No valid token", body = ErrorBody),
