@@ -39,8 +39,9 @@ fn check_common(v: &serde_json::Value) {
         "the attack ran: {attack}"
     );
     assert_eq!(attack["stopped"], true, "the attack was stopped: {attack}");
+    // Three channels at once: the calls already in flight when a rule fires pass too.
     assert!(
-        attack["passed"].as_u64().unwrap_or(99) <= 5,
+        attack["passed"].as_u64().unwrap_or(99) <= 10,
         "stopped within a handful of calls: {attack}"
     );
     // No legitimate call blocked, and they did go through.
@@ -72,12 +73,67 @@ fn check_common(v: &serde_json::Value) {
     let unprotected = v["unprotected_2015"]["cost_jpy"].as_i64().unwrap_or(0);
     assert!(unprotected >= 1_000_000, "{}", v["unprotected_2015"]);
     assert!(lost * 100 < unprotected, "lost {lost} vs {unprotected}");
+    // The guard's critical alerts reached the office's webhook, worded for people.
+    let alerts = v["alerts_delivered"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!alerts.is_empty(), "no alert delivered: {}", v["decisions"]);
+    assert!(
+        alerts.iter().all(|a| a["body"]["source"] == "tollguard"),
+        "{alerts:?}"
+    );
+    // Among them, the one that matters: ext 205 of the office, in words.
+    assert!(
+        alerts.iter().any(|a| a["body"]["tenant"] == "tokyo-office"
+            && a["body"]["headline"]
+                .as_str()
+                .is_some_and(|h| h.contains("205"))),
+        "no alert about ext 205: {alerts:?}"
+    );
+    // The guard's own decisions include the kill switch on ext 205 and the bans of both scanners.
+    let decisions = v["decisions"].as_array().cloned().unwrap_or_default();
+    assert!(
+        decisions.iter().any(
+            |d| d["action"] == "bar" && d["reason"].as_str().is_some_and(|r| r.contains("205"))
+        ),
+        "no kill switch on ext 205: {decisions:?}"
+    );
+    for ip in ["127.0.0.66", "127.0.0.67"] {
+        assert!(
+            decisions
+                .iter()
+                .any(|d| d["action"] == "ban" && d["key"].as_str().is_some_and(|k| k.contains(ip))),
+            "{ip} not banned by the guard: {decisions:?}"
+        );
+    }
 }
 
 #[test]
 fn demo_json_with_default_policy_stops_the_attack_at_its_first_call() {
-    let (v, _) = demo(&["--format", "json", "--speed", "240", "--duration", "24m"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let html = dir.path().join("demo.html");
+    let html_arg = html.display().to_string();
+    let (v, _) = demo(&[
+        "--format",
+        "json",
+        "--speed",
+        "240",
+        "--duration",
+        "24m",
+        "--html",
+        &html_arg,
+    ]);
     check_common(&v);
+    // The HTML report stands alone: inline SVG charts, no external asset.
+    let page = std::fs::read_to_string(&html).expect("HTML report written");
+    assert!(
+        page.contains("<svg") && page.contains("Sierra Leone"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("http://") && !page.contains("https://") && !page.contains("<script src")
+    );
     // With the defaults, international calls outside the allow-list are refused: nothing reaches the bill.
     assert_eq!(v["attack"]["passed"], 0, "{}", v["attack"]);
     assert_eq!(v["attack"]["money_lost_jpy"], 0);
@@ -118,6 +174,8 @@ fn demo_in_japanese_explains_itself_in_japanese() {
     assert!(text.contains("内線205"), "{text}");
     assert!(text.contains("緊急通報"), "{text}");
     assert!(text.contains("結果"), "{text}");
+    // The alert as delivered to the office, in Japanese (api::notify wording).
+    assert!(text.contains("通知") && text.contains("【重大】"), "{text}");
 }
 
 #[test]

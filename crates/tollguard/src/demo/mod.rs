@@ -12,6 +12,7 @@ mod outcome;
 mod pbx;
 mod report;
 mod scenario;
+mod webhook;
 mod wire;
 mod words;
 
@@ -89,7 +90,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let duration_secs = parse_duration(&args.duration)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // Two workers: the guard's core and the simulators do not wait on each other's timers.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()?;
     rt.block_on(scenario::run(&args, duration_secs))

@@ -53,7 +53,7 @@ pub fn summary_lines(o: &Outcome, lang: Lang) -> Vec<(String, String)> {
             a.ended_by_guard
         ),
         (true, Some(t)) => format!(
-            "at {} after {} calls had passed ({} JPY); all {} later attempts refused, {} calls in progress cut off by tollguard",
+            "at {} after {} calls had passed ({} JPY); all {} later attempts refused, {} call(s) in progress cut off by tollguard",
             hms(t),
             a.passed,
             yen(a.money_lost_jpy),
@@ -181,17 +181,31 @@ pub fn summary_lines(o: &Outcome, lang: Lang) -> Vec<(String, String)> {
             yen(a.money_lost_jpy), yen(i64::from(u.calls)), u.secs_each, yen(u.cost_jpy), yen(u.reported_bill_jpy), u.days_to_bar
         ))
     });
-    if let Some(al) = o.alerts_delivered.first() {
-        let text = al
-            .body
-            .get("text")
-            .and_then(|t| t.as_str())
-            .map(str::to_owned)
-            .unwrap_or_else(|| al.body.to_string());
-        lines.push((
-            if ja { "通知" } else { "Alert" }.into(),
-            format!("{} {text}", hms(al.received_ms)),
-        ));
+    if let Some(al) = chosen_alert(o) {
+        let field = |k: &str| {
+            al.body
+                .get(k)
+                .and_then(|t| t.as_str())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let headline = field("headline");
+        // The first paragraph says what happened; the rest (rule, key, how to lift) is in the JSON and HTML.
+        let full = field("body");
+        let body = full.split("\n\n").next().unwrap_or("").to_owned();
+        let n = o.alerts_delivered.len();
+        let text = if ja {
+            format!(
+                "{} に受信（計 {n} 件）\n{headline}\n{body}",
+                hms(al.received_ms)
+            )
+        } else {
+            format!(
+                "received {} ({n} delivered in all)\n{headline}\n{body}",
+                hms(al.received_ms)
+            )
+        };
+        lines.push((if ja { "通知" } else { "Alert" }.into(), text));
     } else if let Some(d) = o.decisions.iter().find(|d| d.action != "warn") {
         lines.push((
             if ja { "判定" } else { "Decision" }.into(),
@@ -215,6 +229,20 @@ pub fn summary_lines(o: &Outcome, lang: Lang) -> Vec<(String, String)> {
     lines
 }
 
+/// The alert that tells the story best: the kill switch if there was one, else the first delivered.
+fn chosen_alert(o: &Outcome) -> Option<&super::outcome::DeliveredAlert> {
+    let is_bar = |a: &&super::outcome::DeliveredAlert| {
+        a.body
+            .get("decision")
+            .and_then(|d| d.get("action"))
+            .is_some_and(|x| x.to_string().to_ascii_lowercase().contains("bar"))
+    };
+    o.alerts_delivered
+        .iter()
+        .find(is_bar)
+        .or_else(|| o.alerts_delivered.first())
+}
+
 pub fn summary(o: &Outcome, lang: Lang) -> String {
     let mut s = String::new();
     let title = if lang.ja() {
@@ -236,7 +264,11 @@ pub fn summary(o: &Outcome, lang: Lang) -> String {
     };
     let _ = writeln!(s, "{title}");
     for (label, text) in summary_lines(o, lang) {
-        let _ = writeln!(s, "{label:<10} {text}");
+        let mut lines = text.lines();
+        let _ = writeln!(s, "{label:<10} {}", lines.next().unwrap_or(""));
+        for l in lines {
+            let _ = writeln!(s, "{:<10} {l}", "");
+        }
     }
     s
 }

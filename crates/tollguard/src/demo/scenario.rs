@@ -10,9 +10,12 @@ use super::carrier::{self, CarrierLog};
 use super::clock::{SimClock, hms, last_friday_1930};
 use super::config::{DemoPorts, TENANT, guard_toml};
 use super::internet;
-use super::outcome::{self, Attempt, Caller, EmergencyOutcome, Outcome, Unprotected2015};
+use super::outcome::{
+    self, Attempt, Caller, EmergencyOutcome, GuardDecision, Outcome, Unprotected2015,
+};
 use super::pbx::{self, CallEnd, RegistrarLog, Trunk};
 use super::report;
+use super::webhook;
 use super::wire::Endpoint;
 use super::words::Lang;
 use super::{DemoArgs, Format};
@@ -127,6 +130,11 @@ pub async fn run(args: &DemoArgs, duration_secs: u32) -> anyhow::Result<ExitCode
     let end_ms = start_ms + i64::from(duration_secs) * 1000;
     let attack_start_ms = start_ms + 5 * 60_000;
 
+    // The office's chat/ticket system, receiving the guard's critical alerts as webhooks.
+    let shared_clock = Arc::new(Mutex::new(SimClock::new(start_ms, args.speed)));
+    let (webhook_url, webhook_inbox) = webhook::start(shared_clock.clone()).await?;
+    let notify_lang = if lang.ja() { "ja" } else { "en" };
+
     let mut started = None;
     let mut last_err = None;
     for _ in 0..3 {
@@ -143,13 +151,13 @@ pub async fn run(args: &DemoArgs, duration_secs: u32) -> anyhow::Result<ExitCode
             start_ms,
             args.speed,
             args.allow_all_countries,
-            None,
+            Some((&webhook_url, notify_lang)),
         );
         let path = dir.path().join("guard.toml");
         std::fs::write(&path, &text)?;
         match guard::Guard::start(&path).await {
             Ok(g) => {
-                started = Some((g, ports, path));
+                started = Some((g, ports, path, text));
                 break;
             }
             // A port taken between the probe and the bind: probe again.
@@ -157,16 +165,73 @@ pub async fn run(args: &DemoArgs, duration_secs: u32) -> anyhow::Result<ExitCode
             Err(e) => return Err(anyhow::anyhow!("the demo configuration was refused: {e}")),
         }
     }
-    let Some((g, ports, config_path)) = started else {
+    let Some((g, ports, config_path, config_text)) = started else {
         return Err(last_err.unwrap_or_else(|| anyhow::anyhow!("could not start the guard")));
     };
-    let clock = SimClock::new(start_ms, args.speed);
-    // HOOK(guard control): take `g.handle()` here, anchor the clock on `status().now`, and subscribe to the
-    // live events (decisions, bans, kill switches) for the log and the outcome.
+    let handle = g.handle();
+    let mut events = handle.subscribe();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let guard_task = tokio::spawn(g.run(async move {
         let _ = stop_rx.await;
     }));
+    // The simulators read the engine's own clock: anchored on the guard's reading, same speed.
+    let clock = match handle.status().await {
+        Ok(st) => SimClock::new(st.now, st.clock_speed),
+        Err(_) => SimClock::new(start_ms, args.speed),
+    };
+    if let Ok(mut c) = shared_clock.lock() {
+        *c = clock;
+    }
+    // The guard's alerts go to the notifier as `tollguard serve` sends them (webhook to the receiver above).
+    let notifier = match api::notify::NotifyConfig::from_toml_str(&config_text) {
+        Ok(c) => Some(api::notify::Notifier::start(c)),
+        Err(e) => {
+            tracing::warn!(error = %e, "demo notifications not configured");
+            None
+        }
+    };
+    let decisions: Arc<Mutex<Vec<GuardDecision>>> = Arc::default();
+    let event_task = {
+        let (live, decisions) = (live.clone(), decisions.clone());
+        let notifier = notifier.clone();
+        tokio::spawn(async move {
+            loop {
+                let ev = match events.recv().await {
+                    Ok(ev) => ev,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                };
+                let guard::LiveEvent::Decision { tenant, decision } = ev else {
+                    continue;
+                };
+                let action = action_word(&decision.action);
+                if matches!(action, "ban" | "bar" | "end_calls") {
+                    let text = if live.lang.ja() {
+                        api::notify::headline(&decision, &tenant, api::notify::Lang::Ja)
+                    } else {
+                        decision.reason.clone()
+                    };
+                    live.say(decision.at, &format!("tollguard ▶ {text}"));
+                }
+                if let Ok(mut d) = decisions.lock() {
+                    d.push(GuardDecision {
+                        at: decision.at,
+                        rule: decision.rule.clone(),
+                        action: action.to_owned(),
+                        key: decision.key.clone(),
+                        reason: decision.reason.clone(),
+                    });
+                }
+                if let Some(n) = &notifier {
+                    n.send(api::notify::Alert {
+                        id: None,
+                        tenant,
+                        decision,
+                    });
+                }
+            }
+        })
+    };
 
     live.plain(&lang.banner(args.speed, start_ms, end_ms, args.allow_all_countries));
     live.plain(&lang.setup(&ports, &config_path));
@@ -291,6 +356,10 @@ pub async fn run(args: &DemoArgs, duration_secs: u32) -> anyhow::Result<ExitCode
         });
     }
     while tasks.join_next().await.is_some() {}
+    // Let the last alerts reach the webhook before the summary.
+    if let Some(n) = &notifier {
+        n.close(std::time::Duration::from_secs(5)).await;
+    }
 
     let obs = std::mem::take(
         &mut *observed
@@ -353,8 +422,8 @@ pub async fn run(args: &DemoArgs, duration_secs: u32) -> anyhow::Result<ExitCode
             reported_bill_jpy: 5_000_000,
             days_to_bar: 3,
         },
-        decisions: Vec::new(),
-        alerts_delivered: Vec::new(),
+        decisions: decisions.lock().map(|d| d.clone()).unwrap_or_default(),
+        alerts_delivered: webhook_inbox.lock().map(|d| d.clone()).unwrap_or_default(),
         calls,
     };
     match args.format {
@@ -377,6 +446,7 @@ pub async fn run(args: &DemoArgs, duration_secs: u32) -> anyhow::Result<ExitCode
     }
     let _ = stop_tx.send(());
     let _ = guard_task.await;
+    event_task.abort();
     let ok = out.attack.stopped || out.attack.passed == 0;
     let ok = ok && out.office.blocked.is_empty() && out.emergency.as_ref().is_none_or(|e| e.passed);
     Ok(if ok {
@@ -384,6 +454,16 @@ pub async fn run(args: &DemoArgs, duration_secs: u32) -> anyhow::Result<ExitCode
     } else {
         ExitCode::from(1)
     })
+}
+
+fn action_word(a: &engine::Action) -> &'static str {
+    match a {
+        engine::Action::Warn => "warn",
+        engine::Action::Block { .. } => "block",
+        engine::Action::Ban { .. } => "ban",
+        engine::Action::Bar { .. } => "bar",
+        engine::Action::EndCalls { .. } => "end_calls",
+    }
 }
 
 fn now_wall_ms() -> i64 {
