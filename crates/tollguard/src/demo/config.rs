@@ -22,7 +22,13 @@ pub fn guard_toml(
     speed: f64,
     allow_all_countries: bool,
     webhook: Option<(&str, &str)>,
+    api: bool,
 ) -> String {
+    let api = if api {
+        "\n# --keep-running: the operator API (and `tollguard ctl`) on a free loopback port.\n[api]\nlisten = \"127.0.0.1:0\"\n"
+    } else {
+        ""
+    };
     let open = if allow_all_countries {
         "\n# --allow-all-countries: as the PBXs of 2015, every country may be called and risk lists are ignored;\n\
 # only the behaviour rules (pumping, velocity, concurrency, money) are left.\n\
@@ -77,7 +83,7 @@ start_ms = {clock_start_ms}
 # The salesperson on ext 203 calls customers in the United States; everything else is the default policy.
 [policy.tenants.{TENANT}.accounts."203".destinations]
 allow_countries = ["US"]
-{open}{notify}"#,
+{open}{notify}{api}"#,
         access = p.access,
         pbx_side = p.pbx_side,
         pbx = p.pbx,

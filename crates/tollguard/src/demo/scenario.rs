@@ -152,6 +152,7 @@ pub async fn run(args: &DemoArgs, duration_secs: u32) -> anyhow::Result<ExitCode
             args.speed,
             args.allow_all_countries,
             Some((&webhook_url, notify_lang)),
+            args.keep_running,
         );
         let path = dir.path().join("guard.toml");
         std::fs::write(&path, &text)?;
@@ -170,6 +171,12 @@ pub async fn run(args: &DemoArgs, duration_secs: u32) -> anyhow::Result<ExitCode
     };
     let handle = g.handle();
     let mut events = handle.subscribe();
+    // --keep-running: the operator API, so that the user can explore the guard afterwards (`tollguard ctl`).
+    let api_lines = if args.keep_running {
+        start_api(&config_path, &handle, &dir.path().join("tollguard.db")).await
+    } else {
+        Vec::new()
+    };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let guard_task = tokio::spawn(g.run(async move {
         let _ = stop_rx.await;
@@ -309,7 +316,7 @@ pub async fn run(args: &DemoArgs, duration_secs: u32) -> anyhow::Result<ExitCode
             clock.sleep_until(emergency_at).await;
             let r = t.call("205", "110", 90.0).await;
             let a = Attempt::new(Caller::Emergency, "205", "110", &r, &n);
-            l.say(r.placed_ms, &l.lang.emergency(&a));
+            l.say(r.ended_ms, &l.lang.emergency(&a));
             if let Ok(mut o) = o.lock() {
                 o.calls.push(a);
             }
@@ -327,10 +334,7 @@ pub async fn run(args: &DemoArgs, duration_secs: u32) -> anyhow::Result<ExitCode
             l.say(clock.now_ms(), &l.lang.scan_starts(ip, ua, guess));
             match internet::scan(ip, access, clock, ua, guess).await {
                 Ok(r) => {
-                    l.say(
-                        r.silenced_at.unwrap_or_else(|| clock.now_ms()),
-                        &l.lang.scan_result(&r),
-                    );
+                    l.say(clock.now_ms(), &l.lang.scan_result(&r));
                     if let Ok(mut s) = s.lock() {
                         s.push(r);
                     }
@@ -437,12 +441,14 @@ pub async fn run(args: &DemoArgs, duration_secs: u32) -> anyhow::Result<ExitCode
         }
     }
     if args.keep_running {
-        // HOOK(operator API): when `tollguard serve` wires the API, print its URL and a token here.
+        for l in &api_lines {
+            println!("  {l}");
+        }
         println!(
             "{}",
             lang.keep_running(&ports, &config_path, &dir.path().join("tollguard.db"))
         );
-        let _ = tokio::signal::ctrl_c().await;
+        wait_for_stop_signal().await;
     }
     let _ = stop_tx.send(());
     let _ = guard_task.await;
@@ -454,6 +460,55 @@ pub async fn run(args: &DemoArgs, duration_secs: u32) -> anyhow::Result<ExitCode
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Starts the operator API from the `[api]` section of the demo configuration; lines to print (URL, token).
+async fn start_api(
+    config: &std::path::Path,
+    handle: &guard::GuardHandle,
+    store: &std::path::Path,
+) -> Vec<String> {
+    let cfg = match api::ApiConfig::load(config) {
+        Ok(Some(c)) => c,
+        Ok(None) => return Vec::new(),
+        Err(e) => return vec![format!("operator API not started: {e}")],
+    };
+    let token = match api::bootstrap_admin(&cfg, store) {
+        Ok(t) => t,
+        Err(e) => return vec![format!("operator API not started: {e}")],
+    };
+    match api::bind(cfg, handle.clone(), store.to_owned()).await {
+        Ok(bound) => {
+            let url = format!("http://{}", bound.local_addr());
+            tokio::spawn(bound.run(std::future::pending::<()>()));
+            let mut lines = vec![format!("operator API: {url}")];
+            if let Some(t) = token {
+                lines.push(format!("export TOLLGUARD_URL={url} TOLLGUARD_TOKEN={t}"));
+                lines.push(
+                    "tollguard ctl status; tollguard ctl alerts; tollguard ctl kill-switch list"
+                        .into(),
+                );
+            }
+            lines
+        }
+        Err(e) => vec![format!("operator API not started: {e}")],
+    }
+}
+
+/// Ctrl-C, or SIGTERM from a service manager.
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn action_word(a: &engine::Action) -> &'static str {
@@ -515,7 +570,7 @@ async fn office_worker(
         let hold = (dice.between(40, 240) as f64).min(left as f64);
         let r = trunk.call(ext, &dialed, hold).await;
         let a = Attempt::new(Caller::Office, ext, &dialed, &r, &numbering);
-        live.say(r.placed_ms, &live.lang.office_call(&a));
+        live.say(r.ended_ms, &live.lang.office_call(&a));
         if let Ok(mut o) = observed.lock() {
             o.calls.push(a);
         }
@@ -562,7 +617,7 @@ async fn attack_channel(
         let hold = 29.0 + (dice.between(0, 20) as f64) / 10.0;
         let r = trunk.call("205", &dialed, hold).await;
         let a = Attempt::new(Caller::Attacker, "205", &dialed, &r, &numbering);
-        live.say(r.placed_ms, &live.lang.attack_call(&a, &masked(&a)));
+        live.say(r.ended_ms, &live.lang.attack_call(&a, &masked(&a)));
         let refused = matches!(r.end, CallEnd::Refused(..));
         if let Ok(mut o) = observed.lock() {
             if refused && o.first_attack_refusal_ms.is_none_or(|t| t > r.placed_ms) {

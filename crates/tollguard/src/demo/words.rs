@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::clock::hm;
+use super::clock::{hm, hms};
 use super::config::DemoPorts;
 use super::internet::ScanResult;
 use super::outcome::{AttackOutcome, Attempt, OfficeOutcome};
@@ -115,8 +115,41 @@ Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP me
         }
     }
 
+    /// The guard's reason for a refused or ended call, shortened for one log line: the kill switch's long
+    /// explanation is printed once (when it is set), not on every refused call.
+    pub fn short_reason(self, reason: &str) -> String {
+        let ja = self.ja();
+        if let Some((_, since)) = reason.split_once(" are barred since ") {
+            let hhmm = since.split_whitespace().nth(1).unwrap_or("");
+            return if ja {
+                format!("キルスイッチにより国際発信停止中（{hhmm} から）")
+            } else {
+                format!("barred by the kill switch set at {hhmm}")
+            };
+        }
+        if ja {
+            if reason.contains("not an allowed destination") {
+                return "ポリシーで許可されていない宛先国".into();
+            }
+            if reason.contains("obfuscated") {
+                return "記号で偽装されたダイヤル（# 付き）".into();
+            }
+            if reason.contains("in progress") {
+                return "発信停止により通話中の呼を切断".into();
+            }
+        }
+        // "ext 205 of acme called Sierra Leone (+232…): Sierra Leone is not …; 175 JPY at stake. Call blocked"
+        let tail = match reason.split_once("): ") {
+            Some((_, t)) => t,
+            None => reason,
+        };
+        tail.trim_end_matches(". Call blocked")
+            .trim_end_matches('.')
+            .to_owned()
+    }
+
     pub fn attack_call(self, a: &Attempt, dest: &str) -> String {
-        let reason = a.reason.as_deref().unwrap_or("");
+        let reason = self.short_reason(a.reason.as_deref().unwrap_or(""));
         match (self.ja(), a.result) {
             (false, "completed") => format!(
                 "ext {} → {dest} PASSED: answered, {} s, {} JPY on the bill",
@@ -213,17 +246,19 @@ Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP me
         };
         match (self.ja(), r.banned) {
             (false, true) => format!(
-                "scanner {} BANNED: {} of {} requests answered, then silence; {} password found{cracked}",
+                "scanner {} BANNED: {} of {} requests answered, silence since {}; {} password found{cracked}",
                 r.source,
                 r.answered,
                 r.requests,
+                r.silenced_at.map(hms).unwrap_or_default(),
                 if r.cracked.is_empty() { "no" } else { "a" }
             ),
             (true, true) => format!(
-                "スキャナ {} を遮断: {} 件中 {} 件に応答した後は無応答。パスワード発見 {} 件{cracked}",
+                "スキャナ {} を遮断: {} 件中 {} 件に応答、{} 以降は無応答。パスワード発見 {} 件{cracked}",
                 r.source,
                 r.requests,
                 r.answered,
+                r.silenced_at.map(hms).unwrap_or_default(),
                 r.cracked.len()
             ),
             (false, false) => format!(
@@ -293,6 +328,26 @@ Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP me
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasons_shortened_for_the_log() {
+        let barred = "ext 205 of acme called Guinea (+22462609812): international calls of ext 205 of acme are barred since 2026-11-27 19:31 by tollguard (long story). Call blocked";
+        assert_eq!(
+            Lang::En.short_reason(barred),
+            "barred by the kill switch set at 19:31"
+        );
+        assert!(Lang::Ja.short_reason(barred).contains("19:31"));
+        let denied = "ext 205 of acme called Cuba (+5350178656): Cuba is not an allowed destination in the policy; 180 JPY at stake. Call blocked";
+        assert_eq!(
+            Lang::En.short_reason(denied),
+            "Cuba is not an allowed destination in the policy; 180 JPY at stake"
+        );
+        assert_eq!(
+            Lang::Ja.short_reason(denied),
+            "ポリシーで許可されていない宛先国"
+        );
+        assert_eq!(Lang::En.short_reason("plain words"), "plain words");
+    }
 
     #[test]
     fn yen_groups_thousands() {
