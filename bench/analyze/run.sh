@@ -2,11 +2,12 @@
 # Whole-command benchmark of `tollguard backtest` over generated Asterisk CDRs (cdr::synth bench_mix: an office,
 # a 60-agent call centre, a night-time US caller, and an attack every week), with every rule on.
 # Prints CDRs per second of CPU time and peak RSS for two file sizes: memory must not grow with the file.
-# Usage: bench/analyze/run.sh [LINES]   (default 1000000; writes into bench/out/, which git ignores)
+# Usage: bench/analyze/run.sh [LINES]   (default 1000000; writes into $BENCH_OUT, default bench/out/, which git
+# ignores)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 lines="${1:-1000000}"
-out=bench/out
+out="${BENCH_OUT:-bench/out}"
 mkdir -p "$out"
 cargo build --release -q -p tollguard -p cdr --bins --examples
 target="${CARGO_TARGET_DIR:-target}/release"
@@ -14,16 +15,18 @@ for n in $((lines / 4)) "$lines"; do
   f="$out/cdr_$n.csv"
   [ -s "$f" ] || "$target/examples/synth" --scenario bench_mix --out "$f" --lines "$n" >/dev/null
 done
-printf '%-12s %10s %10s %14s %12s %s\n' lines user_s wall_s "CDRs/s(CPU)" peak_rss_MB result
+printf '%-12s %10s %10s %14s %10s %12s %12s %s\n' lines user_s wall_s "CDRs/s(CPU)" ns/CDR peak_rss_MB json_rss_MB result
 for n in $((lines / 4)) "$lines"; do
   f="$out/cdr_$n.csv"
   # Timed run: text report (what a person runs); memory must not depend on the file size.
   /usr/bin/time -f '%U %e %M' -o "$out/time.txt" "$target/tollguard" backtest --policy bench/analyze/policy.toml \
     --quiet "$f" > "$out/result.txt"
   read -r user wall rss < "$out/time.txt"
-  # Untimed run: the JSON form, to score the decisions against the generator's labels. (It lists every decision,
-  # so its memory grows with the number of decisions.)
-  "$target/tollguard" backtest --policy bench/analyze/policy.toml --quiet --format json "$f" > "$out/result.json"
+  # Second run: the JSON form, to score the decisions against the generator's labels. It lists every decision
+  # (spooled to a temporary file, so its memory does not grow with them either): its peak RSS is printed too.
+  /usr/bin/time -f '%M' -o "$out/time_json.txt" "$target/tollguard" backtest --policy bench/analyze/policy.toml --quiet --format json "$f" > "$out/result.json"
   result=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print("blocked %d, legit blocked %d, fraud %d" % (j["blocked_calls"], j["legit_blocked"], sum(a["calls"] for a in j["attacks"])))' "$out/result.json")
-  printf '%-12s %10s %10s %14.0f %12.1f %s\n' "$n" "$user" "$wall" "$(python3 -c "print($n / max($user, 0.01))")" "$(python3 -c "print($rss / 1024)")" "$result"
+  read -r jrss < "$out/time_json.txt"
+  printf '%-12s %10s %10s %14.0f %10.0f %12.1f %12.1f %s\n' "$n" "$user" "$wall" "$(python3 -c "print($n / max($user, 0.01))")" \
+    "$(python3 -c "print($user * 1e9 / $n)")" "$(python3 -c "print($rss / 1024)")" "$(python3 -c "print($jrss / 1024)")" "$result"
 done
