@@ -106,7 +106,8 @@ impl<R: BufRead> LineSource<R> {
 ///
 /// Fields are ranges into `buf` itself: a quoted field's range excludes its quotes, and only a field holding a
 /// doubled quote (`""`) is rewritten (shifted left inside its own bytes), so the common line costs no copy.
-/// Fields are short, so a plain byte scan beats `memchr`'s set-up cost here.
+/// Closing quotes and delimiters are found with `memchr`: a quoted field's end is found in one probe instead
+/// of a byte-at-a-time loop (callgrind: fewer instructions per 270-byte Master.csv line than the loop).
 pub(crate) fn split_in_place(
     buf: &mut [u8],
     delim: u8,
@@ -122,7 +123,7 @@ pub(crate) fn split_in_place(
             let start = r;
             let mut w = r;
             loop {
-                let Some(q) = buf[r..len].iter().position(|&b| b == b'"') else {
+                let Some(q) = memchr::memchr(b'"', &buf[r..len]) else {
                     return Err(CdrLineErrorKind::UnterminatedQuote { column });
                 };
                 let q = r + q;
@@ -151,7 +152,7 @@ pub(crate) fn split_in_place(
                 return Err(CdrLineErrorKind::TextAfterQuote { column });
             }
         } else {
-            let e = match buf[r..len].iter().position(|&b| b == delim) {
+            let e = match memchr::memchr(delim, &buf[r..len]) {
                 Some(i) => r + i,
                 None => len,
             };

@@ -143,7 +143,7 @@ fn replay_files(common: &Common, policy: Policy, mode: Mode) -> anyhow::Result<R
     let numbering = Arc::new(Numbering::japan_defaults());
     let engine = Engine::new(policy, numbering.clone());
     let mut replay = Replay::new(engine, numbering, common.reorder_window);
-    let mut report = Report::new(mode, tz, currency, common.format == Format::Json);
+    let mut report = Report::new(mode, tz, currency, common.format == Format::Json)?;
     let progress = !common.quiet && std::io::stderr().is_terminal();
 
     let mut inputs: Vec<(String, Box<dyn Read>, u64)> = Vec::new();
@@ -233,6 +233,9 @@ fn replay_files(common: &Common, policy: Policy, mode: Mode) -> anyhow::Result<R
         eprint!("\r{:60}\r", "");
     }
     report.late_records = replay.late_records;
+    if let Some(log) = report.log.as_mut() {
+        log.finish()?;
+    }
     report.engine_state = serde_json::to_value(replay.engine().sizes()).unwrap_or(Value::Null);
     Ok(report)
 }
@@ -350,8 +353,8 @@ struct Report {
     destinations: HashMap<DestKey, Count>,
     hours: BTreeMap<i64, Hour>,
     alerts: HashMap<(String, String, &'static str), AlertGroup>,
-    /// Every decision, for `--format json`.
-    log: Option<Vec<Value>>,
+    /// Every decision, for `--format json`: streamed to a spool file, not kept in memory.
+    log: Option<DecisionLog>,
     labelled: bool,
     attacks: BTreeMap<String, AttackTally>,
     legit: Count,
@@ -412,8 +415,13 @@ impl std::fmt::Display for DestKey {
 }
 
 impl Report {
-    fn new(mode: Mode, tz: cdr::Tz, currency: Currency, keep_log: bool) -> Report {
-        Report {
+    fn new(mode: Mode, tz: cdr::Tz, currency: Currency, keep_log: bool) -> anyhow::Result<Report> {
+        let log = if keep_log {
+            Some(DecisionLog::create()?)
+        } else {
+            None
+        };
+        Ok(Report {
             mode,
             tz,
             currency,
@@ -436,7 +444,6 @@ impl Report {
             destinations: HashMap::new(),
             hours: BTreeMap::new(),
             alerts: HashMap::new(),
-            log: keep_log.then(Vec::new),
             labelled: false,
             attacks: BTreeMap::new(),
             legit: Count::default(),
@@ -445,7 +452,8 @@ impl Report {
             listed_total: 0,
             peak_held: 0,
             engine_state: Value::Null,
-        }
+            log,
+        })
     }
 
     fn hit(&self) -> bool {
@@ -510,18 +518,18 @@ impl Report {
                 None => {}
             }
             if let Some(log) = self.log.as_mut() {
-                log.push(json!({
-                    "file": call.file,
-                    "line": call.line,
-                    "call_id": call.call_id(),
-                    "at": d.at,
-                    "at_local": chrono::DateTime::from_timestamp_millis(d.at)
+                log.write(&LoggedDecision {
+                    account: call.account(),
+                    at: d.at,
+                    at_local: chrono::DateTime::from_timestamp_millis(d.at)
                         .map(|t| t.with_timezone(&self.tz).to_rfc3339()),
-                    "account": call.account(),
-                    "tenant": call.tenant(),
-                    "dialed": call.dialed(),
-                    "decision": d,
-                }));
+                    call_id: call.call_id(),
+                    decision: d,
+                    dialed: call.dialed(),
+                    file: call.file,
+                    line: call.line,
+                    tenant: call.tenant(),
+                });
             }
         }
     }
@@ -743,7 +751,11 @@ fn output(common: &Common, r: &Report) -> anyhow::Result<()> {
     match common.format {
         Format::Text => write_text(&mut out, r)?,
         Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &to_json(r))?;
+            let doc = JsonReport {
+                top: to_json(r),
+                decisions: r.log.as_ref(),
+            };
+            serde_json::to_writer_pretty(&mut out, &doc)?;
             writeln!(out)?;
         }
     }
@@ -1090,8 +1102,141 @@ fn to_json(r: &Report) -> Value {
         "legit_calls": r.legit.calls, "legit_blocked": r.legit_blocked.calls,
         "legitimate_blocked_listed": listed, "legitimate_blocked_total": r.listed_total,
         "alerts": alerts,
-        "decisions": r.log.as_deref().unwrap_or(&[]),
+        // Streamed from the spool file by `JsonReport`.
+        "decisions": [],
     })
+}
+
+/// One decision as `--format json` lists it (fields in the order the JSON object sorts them).
+#[derive(serde::Serialize)]
+struct LoggedDecision<'a> {
+    account: &'a str,
+    at: Millis,
+    at_local: Option<String>,
+    call_id: &'a str,
+    decision: &'a Decision,
+    dialed: &'a str,
+    file: u16,
+    line: u64,
+    tenant: &'a str,
+}
+
+/// The decisions of a JSON report, spooled to a temporary file one per line as they are made, so that memory
+/// does not grow with the number of decisions (a million-line attack makes hundreds of thousands). The file is
+/// removed when the log is dropped.
+struct DecisionLog {
+    path: PathBuf,
+    out: Option<std::io::BufWriter<File>>,
+    error: Option<std::io::Error>,
+}
+
+impl DecisionLog {
+    fn create() -> anyhow::Result<DecisionLog> {
+        let dir = std::env::temp_dir();
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let path = dir.join(format!(
+            "tollguard-decisions-{}-{stamp}.jsonl",
+            std::process::id()
+        ));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .with_context(|| {
+                format!(
+                    "cannot create a spool file for the decisions in {} (set TMPDIR to a writable folder)",
+                    dir.display()
+                )
+            })?;
+        Ok(DecisionLog {
+            path,
+            out: Some(std::io::BufWriter::with_capacity(64 * 1024, file)),
+            error: None,
+        })
+    }
+
+    fn write(&mut self, d: &LoggedDecision<'_>) {
+        let Some(out) = self.out.as_mut() else {
+            return;
+        };
+        let r = serde_json::to_writer(&mut *out, d)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n"));
+        if let Err(e) = r {
+            self.error.get_or_insert(e);
+            self.out = None;
+        }
+    }
+
+    /// Flushes the spool; reports the first write error (a full disk) as one clear line.
+    fn finish(&mut self) -> anyhow::Result<()> {
+        if let Some(mut out) = self.out.take()
+            && let Err(e) = out.flush()
+        {
+            self.error.get_or_insert(e);
+        }
+        match self.error.take() {
+            Some(e) => Err(anyhow::anyhow!(
+                "cannot write the decisions to the spool file {}: {e}",
+                self.path.display()
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for DecisionLog {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The JSON report: the summary object, with its `decisions` array read back from the spool one at a time.
+struct JsonReport<'a> {
+    top: Value,
+    decisions: Option<&'a DecisionLog>,
+}
+
+impl serde::Serialize for JsonReport<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Some(map) = self.top.as_object() else {
+            return self.top.serialize(s);
+        };
+        let mut m = s.serialize_map(Some(map.len()))?;
+        for (k, v) in map {
+            match (k.as_str(), self.decisions) {
+                ("decisions", Some(log)) => m.serialize_entry(k, &Spooled(&log.path))?,
+                _ => m.serialize_entry(k, v)?,
+            }
+        }
+        m.end()
+    }
+}
+
+/// A spool file of JSON lines, serialised as an array without loading it whole.
+struct Spooled<'a>(&'a Path);
+
+impl serde::Serialize for Spooled<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        use std::io::BufRead;
+        let file = File::open(self.0).map_err(|e| {
+            S::Error::custom(format!(
+                "cannot read the decisions back from {}: {e}",
+                self.0.display()
+            ))
+        })?;
+        let mut seq = s.serialize_seq(None)?;
+        for line in BufReader::new(file).lines() {
+            let line = line.map_err(S::Error::custom)?;
+            let v: Value = serde_json::from_str(&line).map_err(S::Error::custom)?;
+            seq.serialize_element(&v)?;
+        }
+        seq.end()
+    }
 }
 
 fn to_html(r: &Report) -> String {

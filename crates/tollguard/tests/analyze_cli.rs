@@ -334,3 +334,49 @@ fn the_embedded_sample_shows_the_2015_weekend_stopped() {
         "{attack}"
     );
 }
+
+#[test]
+fn json_decisions_stream_through_a_spool_file_that_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path(), true);
+    let spool = dir.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    let out = bin()
+        .env("TMPDIR", &spool)
+        .arg("analyze")
+        .arg(&file)
+        .args(["--format", "json", "--quiet"])
+        .output()
+        .unwrap();
+    let j = json_of(&out);
+    let decisions = j["decisions"].as_array().unwrap();
+    // Every blocked call of the pump has its decision listed, read back from the spool in order.
+    assert!(
+        decisions.len() as u64 >= j["blocked_calls"].as_u64().unwrap(),
+        "{} decisions for {} blocked calls",
+        decisions.len(),
+        j["blocked_calls"]
+    );
+    let times: Vec<u64> = decisions
+        .iter()
+        .map(|d| d["at"].as_u64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order");
+    assert_eq!(
+        std::fs::read_dir(&spool).unwrap().count(),
+        0,
+        "the spool file is removed after the report"
+    );
+
+    // A spool folder that cannot be written is one clear error, not a panic.
+    let out = bin()
+        .env("TMPDIR", dir.path().join("no-such-folder"))
+        .arg("analyze")
+        .arg(&file)
+        .args(["--format", "json", "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("TMPDIR"), "{err}");
+}
