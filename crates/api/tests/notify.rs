@@ -339,7 +339,8 @@ async fn unreachable_webhook_gives_up_after_the_configured_attempts() {
     assert_eq!(n.stats().webhook.failed, 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Paused time: the 1 s window passes as soon as the runtime has nothing else to do, not in real time.
+#[tokio::test(start_paused = true)]
 async fn storm_of_50_alerts_is_one_message_then_one_collapsed_message_of_49() {
     let mut h = hook(&[]).await;
     let n = Notifier::start(config(&format!(
@@ -441,6 +442,33 @@ async fn secret_header_is_read_from_the_environment() {
     )));
     n.send(attack("acme", 5));
     assert_eq!(h.next().await.header("x-hook-secret"), Some("api"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unset_secret_header_fails_each_delivery_without_posting() {
+    let h = hook(&[]).await;
+    // The file is valid (check-config passes on a machine without the secret); delivery cannot be.
+    let n = Notifier::start(config(&format!(
+        "[notify]\ncollapse_secs = 0\n[[notify.webhook]]\nname = \"noc\"\nurl = \"{}\"\nheaders_env = {{ Authorization = \"TOLLGUARD_TEST_SURELY_UNSET_VAR\" }}\n",
+        h.url("/x")
+    )));
+    let mut d = n.subscribe_deliveries();
+    n.send(attack("acme", 5));
+    n.send(attack("globex", 5));
+    for _ in 0..2 {
+        let r = delivery(&mut d).await;
+        assert!(!r.ok);
+        assert_eq!((r.recipient.as_str(), r.attempts), ("noc", 1));
+        assert_eq!(
+            r.error.as_deref(),
+            Some(
+                "the environment variable TOLLGUARD_TEST_SURELY_UNSET_VAR (webhook header Authorization) is not set"
+            )
+        );
+    }
+    let s = n.stats().webhook;
+    assert_eq!((s.delivered, s.failed, s.retries), (0, 2, 0));
+    assert_eq!(h.seen(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -744,6 +772,30 @@ async fn email_reaches_the_smtp_sink_in_japanese_and_english() {
         assert!(r.ok, "{r:?}");
     }
     assert_eq!(n.stats().email.delivered, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unset_smtp_password_fails_the_delivery_and_spares_the_relay() {
+    let (addr, mut mails) = smtp_sink().await;
+    let n = Notifier::start(config(&format!(
+        "[notify]\n{FAST}\
+         [[notify.email]]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nusername = \"tollguard\"\npassword_env = \"TOLLGUARD_TEST_SURELY_UNSET_VAR\"\nfrom = \"tollguard@pbx.example.jp\"\nto = [\"noc@example.com\"]\n",
+        addr.port()
+    )));
+    let mut d = n.subscribe_deliveries();
+    n.send(attack("acme", 5));
+    let r = delivery(&mut d).await;
+    assert!(!r.ok);
+    assert_eq!(r.attempts, 1);
+    assert!(
+        r.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("TOLLGUARD_TEST_SURELY_UNSET_VAR (SMTP password) is not set"),
+        "{r:?}"
+    );
+    assert_eq!(n.stats().email.failed, 1);
+    assert!(mails.try_recv().is_err());
 }
 
 // ---------------------------------------------------------------- syslog

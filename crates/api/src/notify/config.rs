@@ -7,10 +7,11 @@ use std::net::IpAddr;
 
 use chrono_tz::Tz;
 use engine::Level;
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use toml::Spanned;
 
 use super::Lang;
-use super::mini_toml::{self, Node, NodeDe, Value};
 
 /// Everything under `[notify]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -242,28 +243,70 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The whole config file as far as notifications care: other sections (`[api]`, `[[listen]]`,
+/// `[policy]`…) belong to other crates and are skipped, so this is not `deny_unknown_fields`.
+#[derive(Deserialize)]
+struct ConfigFile {
+    notify: Option<NotifyConfig>,
+}
+
 impl NotifyConfig {
-    /// Reads the `[notify]` section of the whole config file (other sections are not looked at). A file
-    /// without one gives the defaults: no recipient.
+    /// Reads the `[notify]` section of the whole config file (other sections must be valid TOML but are
+    /// not interpreted). A file without one gives the defaults: no recipient.
     pub fn from_toml_str(text: &str) -> Result<NotifyConfig, NotifyConfigError> {
-        let located = |pos: Option<usize>, message: String| {
-            let (line, column) = pos.map_or((0, 0), |p| line_col(text, p));
+        let located = |offset: Option<usize>, message: String| {
+            let (line, column) = offset.map_or((0, 0), |o| line_col(text, o));
             NotifyConfigError {
                 line,
                 column,
                 message,
             }
         };
-        let node = mini_toml::section(text, "notify").map_err(|e| located(e.pos, e.message))?;
-        let Some(node) = node else {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map(|s| s.start);
+            // toml words syntax errors on several lines ("invalid array\nexpected `]`"): one line here.
+            let message = e
+                .message()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(", ");
+            // Only `[notify]` is typed, so an error in a file that is valid TOML is in `[notify]`.
+            let message = if toml::from_str::<de::IgnoredAny>(text).is_ok() {
+                format!("[notify]: {message}")
+            } else {
+                message
+            };
+            located(offset, message)
+        })?;
+        let Some(config) = file.notify else {
             return Ok(NotifyConfig::default());
         };
-        let config = NotifyConfig::deserialize(NodeDe(&node))
-            .map_err(|e| located(e.pos, format!("[notify]: {}", e.message)))?;
-        config
-            .validate()
-            .map_err(|(path, message)| located(Some(pos_of(&node, &path)), message))?;
+        config.validate().map_err(|(path, message)| {
+            // The file parsed a moment ago, so it parses again; the positions are only read on error.
+            let places = toml::from_str::<PlacesFile>(text).ok();
+            let offset = places.and_then(|p| p.notify).map(|n| place_of(&n, &path));
+            located(offset, message)
+        })?;
         Ok(config)
+    }
+
+    /// Environment variables named by `headers_env` and `password_env` that are not set in this process:
+    /// the recipients needing them will fail their deliveries (for `tollguard check-config` to warn).
+    pub fn unset_env_vars(&self) -> Vec<String> {
+        let named = self
+            .webhook
+            .iter()
+            .flat_map(|w| w.headers_env.values())
+            .chain(self.email.iter().filter_map(|e| e.password_env.as_ref()));
+        let mut unset: Vec<String> = named
+            .filter(|v| std::env::var_os(v.as_str()).is_none())
+            .cloned()
+            .collect();
+        unset.sort();
+        unset.dedup();
+        unset
     }
 
     /// Checks what types cannot say. The error names the offending key as a path from `[notify]`.
@@ -320,12 +363,14 @@ impl NotifyConfig {
                 return err(at("url"), format!("webhook url {:?} has no host", w.url));
             }
             check_tz(w.timezone.as_deref()).or_else(|m| err(at("timezone"), m))?;
+            // Only the names are checked here: the values are read at start, so that `check-config`
+            // works on a machine that does not hold the secrets.
             for (name, var) in &w.headers_env {
-                if std::env::var_os(var).is_none() {
+                if !is_env_name(var) {
                     return err(
                         at("headers_env"),
                         format!(
-                            "header {name} is to be read from the environment variable {var}, which is not set"
+                            "header {name}: {var:?} is not an environment variable name (letters, digits and _, not starting with a digit)"
                         ),
                     );
                 }
@@ -361,11 +406,13 @@ impl NotifyConfig {
                 return err(at("password_env"), "password_env needs a username".into());
             }
             if let Some(var) = &e.password_env
-                && std::env::var_os(var).is_none()
+                && !is_env_name(var)
             {
                 return err(
                     at("password_env"),
-                    format!("the environment variable {var} (SMTP password) is not set"),
+                    format!(
+                        "password_env {var:?} is not an environment variable name (letters, digits and _, not starting with a digit)"
+                    ),
                 );
             }
             check_tz(e.timezone.as_deref()).or_else(|m| err(at("timezone"), m))?;
@@ -387,6 +434,15 @@ impl NotifyConfig {
         }
         Ok(())
     }
+}
+
+/// A portable environment variable name (POSIX): `TOLLGUARD_SMTP_PASSWORD`, not `smtp password` or `$X`.
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn check_tz(tz: Option<&str>) -> Result<(), String> {
@@ -439,30 +495,83 @@ enum PathPart {
     Idx(usize),
 }
 
-/// Offset of the deepest node of `path` that exists (the key's own position for the last step).
-fn pos_of(root: &Node, path: &[PathPart]) -> usize {
-    let mut node = root;
-    let mut pos = root.pos;
-    for part in path {
-        match (part, &node.value) {
-            (PathPart::Key(k), Value::Table(t)) => match t.entries.iter().find(|e| e.key == *k) {
-                Some(e) => {
-                    pos = e.key_pos;
-                    node = &e.node;
-                }
-                None => return pos,
-            },
-            (PathPart::Idx(i), Value::Array(items)) => match items.get(*i) {
-                Some(n) => {
-                    pos = n.pos;
-                    node = n;
-                }
-                None => return pos,
-            },
-            _ => return pos,
-        }
+/// The `[notify]` section again, keeping only where each key is: validation runs on the typed config,
+/// which has no positions, and its errors name a path that is looked up here.
+#[derive(Deserialize)]
+struct PlacesFile {
+    notify: Option<Place>,
+}
+
+/// Keys with their byte spans in the file, arrays, and values (whose content is not kept).
+enum Place {
+    Table(Vec<(Spanned<String>, Place)>),
+    Array(Vec<Place>),
+    Leaf,
+}
+
+impl<'de> Deserialize<'de> for Place {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Place, D::Error> {
+        d.deserialize_any(PlaceVisitor)
     }
-    pos
+}
+
+struct PlaceVisitor;
+
+impl<'de> Visitor<'de> for PlaceVisitor {
+    type Value = Place;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a TOML value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Place, E> {
+        Ok(Place::Leaf)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Place, E> {
+        Ok(Place::Leaf)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Place, E> {
+        Ok(Place::Leaf)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Place, E> {
+        Ok(Place::Leaf)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Place, E> {
+        Ok(Place::Leaf)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Place, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Place::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Place, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = map.next_entry()? {
+            entries.push(entry);
+        }
+        Ok(Place::Table(entries))
+    }
+}
+
+/// Offset of the deepest key of `path` that exists; validation only names keys that are present.
+fn place_of(root: &Place, path: &[PathPart]) -> usize {
+    let mut place = root;
+    let mut offset = 0;
+    for part in path {
+        let next = match (part, place) {
+            (PathPart::Key(k), Place::Table(entries)) => entries
+                .iter()
+                .find(|(key, _)| key.get_ref() == k)
+                .map(|(key, p)| (Some(key.span().start), p)),
+            (PathPart::Idx(i), Place::Array(items)) => items.get(*i).map(|p| (None, p)),
+            _ => None,
+        };
+        let Some((key_offset, p)) = next else { break };
+        offset = key_offset.unwrap_or(offset);
+        place = p;
+    }
+    offset
 }
 
 #[cfg(test)]
@@ -562,7 +671,7 @@ address = "udp://127.0.0.1:514"
     }
 
     #[test]
-    fn bad_url_tz_facility_and_missing_env_are_refused() {
+    fn bad_url_tz_facility_and_env_var_name_are_refused() {
         for (from, to, line) in [
             ("url = \"https://hooks", "url = \"ftp://hooks", 11),
             (
@@ -577,8 +686,13 @@ address = "udp://127.0.0.1:514"
             ),
             (
                 "to = [\"noc@example.jp\"]",
-                "to = [\"noc@example.jp\"]\nusername = \"u\"\npassword_env = \"TOLLGUARD_TEST_SURELY_UNSET_VAR\"",
+                "to = [\"noc@example.jp\"]\nusername = \"u\"\npassword_env = \"SMTP PASSWORD\"",
                 22,
+            ),
+            (
+                "lang = \"ja\"\n\n[[notify.email]]",
+                "lang = \"ja\"\nheaders_env = { Authorization = \"$HOOK\" }\n\n[[notify.email]]",
+                16,
             ),
         ] {
             let text = FILE.replace(from, to);
@@ -589,9 +703,123 @@ address = "udp://127.0.0.1:514"
     }
 
     #[test]
+    fn unset_env_vars_are_not_a_config_error_but_are_listed() {
+        let text = FILE.replace(
+            "to = [\"noc@example.jp\"]",
+            "to = [\"noc@example.jp\"]\nusername = \"u\"\npassword_env = \"TOLLGUARD_TEST_SURELY_UNSET_VAR\"",
+        ) + "\n[[notify.webhook]]\nurl = \"http://127.0.0.1:9/x\"\nheaders_env = { A = \"CARGO_PKG_NAME\", B = \"TOLLGUARD_TEST_SURELY_UNSET_VAR\" }\n";
+        let c = NotifyConfig::from_toml_str(&text).unwrap();
+        assert_eq!(c.unset_env_vars(), ["TOLLGUARD_TEST_SURELY_UNSET_VAR"]);
+        assert!(
+            NotifyConfig::from_toml_str(FILE)
+                .unwrap()
+                .unset_env_vars()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn env_var_names() {
+        for ok in ["TOLLGUARD_HOOK_AUTH", "_X", "a1"] {
+            assert!(is_env_name(ok), "{ok}");
+        }
+        for bad in ["", "1X", "$X", "SMTP PASSWORD", "A-B", "ＡＢ"] {
+            assert!(!is_env_name(bad), "{bad}");
+        }
+    }
+
+    /// Other sections are other crates' business: any valid TOML there (dates, nested arrays, strings
+    /// that look like headers) is skipped, and `[notify]` may use every TOML form.
+    #[test]
+    fn other_sections_are_skipped_and_every_toml_form_is_read() {
+        let text = r#"
+# guard settings with things notify never interprets
+[guard]
+since = 2024-01-01T00:00:00Z
+notes = """
+[notify]
+not a header"""
+rates = [ ["+232", 1.5], # comment
+  ["+44", 0.1] ]
+
+[[listen]]
+addr = "udp:0.0.0.0:5060"
+
+[notify]
+collapse_secs = 0.5
+queue = 1_000
+retry.attempts = 2
+
+[[notify.webhook]]
+url = "http://127.0.0.1:9/a"
+headers = { Authorization = 'Bearer x', "X-Tag" = "t\u00e9" }
+tenants = [
+  "acme",   # the first
+  "globex",
+]
+
+[[notify.webhook]]
+url = "http://127.0.0.1:9/b"
+headers.X-One = "1"
+
+[notify.syslog]
+address = "127.0.0.1:514"
+
+[policy]
+at = 07:30:00
+"#;
+        let c = NotifyConfig::from_toml_str(text).unwrap();
+        assert_eq!((c.collapse_secs, c.queue, c.retry.attempts), (0.5, 1000, 2));
+        assert_eq!(c.webhook.len(), 2);
+        assert_eq!(c.webhook[0].headers["X-Tag"], "té");
+        assert_eq!(c.webhook[0].tenants, ["acme", "globex"]);
+        assert_eq!(c.webhook[1].headers["X-One"], "1");
+        // A validation error after a section with dates is still placed on its key.
+        let bad = text.replace("address = \"127.0.0.1:514\"", "address = \"nowhere\"");
+        let e = NotifyConfig::from_toml_str(&bad).unwrap_err();
+        assert_eq!((e.line, e.column), (32, 1), "{e}");
+        // A dotted key is placed on its last part.
+        let bad = text.replace("retry.attempts = 2", "retry.attempts = 0");
+        let e = NotifyConfig::from_toml_str(&bad).unwrap_err();
+        assert_eq!((e.line, e.column), (17, 7), "{e}");
+    }
+
+    /// Bad input gives an error with a position, never a panic: every prefix of a full file.
+    #[test]
+    fn truncated_files_give_errors_not_panics() {
+        for cut in (0..=FILE.len()).filter(|i| FILE.is_char_boundary(*i)) {
+            if let Err(e) = NotifyConfig::from_toml_str(&FILE[..cut]) {
+                assert!(e.line >= 1 && e.column >= 1, "{cut}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn syntax_error_outside_notify_is_not_blamed_on_notify() {
+        let e = NotifyConfig::from_toml_str(
+            "[guard]
+x = = 1
+[notify]
+",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(!e.message.contains("[notify]"), "{e}");
+        let e = NotifyConfig::from_toml_str(
+            "[notify]
+queue = 1
+queue = 2
+",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+    }
+
+    #[test]
     fn syntax_errors_have_positions() {
         let e = NotifyConfig::from_toml_str("[notify]\nqueue = [1,\n").unwrap_err();
         assert_eq!(e.line, 3, "{e}");
+        assert_eq!(e.to_string(), "3:1: invalid array, expected `]`");
         let e = NotifyConfig::from_toml_str("[notify]\nqueue = \"many\"\n").unwrap_err();
         assert_eq!((e.line, e.column), (2, 9), "{e}");
     }

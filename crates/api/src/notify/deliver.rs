@@ -88,10 +88,15 @@ pub(crate) struct WebhookTarget {
     pub url: String,
     pub format: WebhookFormat,
     pub headers: Vec<(String, String)>,
+    /// Set when a secret header could not be read at start: every delivery fails with this reason.
+    pub unusable: Option<String>,
 }
 
 impl WebhookTarget {
     pub(crate) async fn post(&self, m: &Message) -> Attempt {
+        if let Some(why) = &self.unusable {
+            return Attempt::Final(why.clone());
+        }
         let Some(client) = &self.client else {
             return Attempt::Final(
                 "the HTTP client could not be created (see the log at start)".into(),
@@ -144,7 +149,13 @@ pub(crate) struct EmailTarget {
 }
 
 impl EmailTarget {
-    pub(crate) fn new(c: &EmailConfig, timeout: Duration) -> EmailTarget {
+    /// `password`: the value of `password_env` read at start, or why it could not be read (then every
+    /// delivery fails with that reason rather than trying the relay without credentials).
+    pub(crate) fn new(
+        c: &EmailConfig,
+        password: Result<Option<String>, String>,
+        timeout: Duration,
+    ) -> EmailTarget {
         let builder = match c.tls {
             EmailTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&c.host),
             EmailTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&c.host),
@@ -152,20 +163,18 @@ impl EmailTarget {
                 c.host.as_str(),
             )),
         };
-        let transport = builder
-            .map(|b| {
-                let mut b = b.port(c.port()).timeout(Some(timeout));
-                if let Some(user) = &c.username {
-                    let password = c
-                        .password_env
-                        .as_ref()
-                        .and_then(|v| std::env::var(v).ok())
-                        .unwrap_or_default();
-                    b = b.credentials(Credentials::new(user.clone(), password));
-                }
-                b.build()
-            })
-            .map_err(|e| format!("SMTP relay {}: {e}", c.host));
+        let transport = password.and_then(|password| {
+            builder
+                .map(|b| {
+                    let mut b = b.port(c.port()).timeout(Some(timeout));
+                    if let Some(user) = &c.username {
+                        let password = password.unwrap_or_default();
+                        b = b.credentials(Credentials::new(user.clone(), password));
+                    }
+                    b.build()
+                })
+                .map_err(|e| format!("SMTP relay {}: {e}", c.host))
+        });
         let mailbox = |a: &str| {
             a.parse::<Mailbox>()
                 .map_err(|e| format!("e-mail address {a:?}: {e}"))

@@ -7,7 +7,6 @@
 
 mod config;
 mod deliver;
-mod mini_toml;
 mod notifier;
 mod payload;
 mod wording;

@@ -173,11 +173,18 @@ impl Notifier {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
+            let name = w.name.clone().unwrap_or_else(|| url_origin(&w.url));
+            // Secrets are read here, not when the file is checked. Posting without the header would
+            // only earn a 401 (or worse, reach an endpoint that then trusts nothing): each delivery
+            // fails instead, with the reason, and is counted.
+            let mut unusable = None;
             for (k, var) in &w.headers_env {
                 match std::env::var(var) {
                     Ok(v) => headers.push((k.clone(), v)),
-                    Err(_) => {
-                        tracing::error!(header = %k, variable = %var, "webhook header's environment variable is not set; sending without it")
+                    Err(e) => {
+                        let why = env_problem(var, &e, &format!("webhook header {k}"));
+                        tracing::error!(channel = "webhook", recipient = %name, "{why}; its notifications will fail");
+                        unusable.get_or_insert(why);
                     }
                 }
             }
@@ -189,7 +196,6 @@ impl Notifier {
                     |e| tracing::error!(error = %e, "cannot create the HTTP client for webhooks"),
                 )
                 .ok();
-            let name = w.name.clone().unwrap_or_else(|| url_origin(&w.url));
             recipients.push(recipient(
                 Channel::Webhook,
                 name,
@@ -203,6 +209,7 @@ impl Notifier {
                 url: w.url.clone(),
                 format: w.format,
                 headers,
+                unusable,
             }));
         }
         for e in &config.email {
@@ -210,6 +217,15 @@ impl Notifier {
                 .name
                 .clone()
                 .unwrap_or_else(|| format!("{} via {}:{}", e.to.join(", "), e.host, e.port()));
+            let password = match &e.password_env {
+                None => Ok(None),
+                Some(var) => std::env::var(var)
+                    .map(Some)
+                    .map_err(|err| env_problem(var, &err, "SMTP password")),
+            };
+            if let Err(why) = &password {
+                tracing::error!(channel = "email", recipient = %name, "{why}; its notifications will fail");
+            }
             recipients.push(recipient(
                 Channel::Email,
                 name,
@@ -218,7 +234,7 @@ impl Notifier {
                 e.lang,
                 parse_tz(e.timezone.as_deref(), e.lang),
             ));
-            targets.push(Target::Email(EmailTarget::new(e, timeout)));
+            targets.push(Target::Email(EmailTarget::new(e, password, timeout)));
         }
         if let Some(s) = &config.syslog {
             recipients.push(recipient(
@@ -374,6 +390,18 @@ fn recipient(
         queue: Mutex::new(VecDeque::new()),
         wake: Notify::new(),
     })
+}
+
+/// Why a secret could not be read, for the log and each failed delivery.
+fn env_problem(var: &str, e: &std::env::VarError, what: &str) -> String {
+    match e {
+        std::env::VarError::NotPresent => {
+            format!("the environment variable {var} ({what}) is not set")
+        }
+        std::env::VarError::NotUnicode(_) => {
+            format!("the environment variable {var} ({what}) is not valid UTF-8")
+        }
+    }
 }
 
 /// "https://hooks.slack.com": a webhook's path often is its secret, so logs and counters never show it.
