@@ -152,13 +152,17 @@ pub fn summary_lines(o: &Outcome, lang: Lang) -> Vec<(String, String)> {
                 s.cracked.len()
             )
         } else if s.banned {
+            let silence = if s.answered == 0 {
+                "silent from its first request".to_owned()
+            } else {
+                format!("silence after the {}", ordinal(s.answered))
+            };
             format!(
-                "{} ({}) banned: answered {} of {} requests (silence after the {}), {} passwords found",
+                "{} ({}) banned: answered {} of {} requests ({silence}), {} passwords found",
                 s.source,
                 s.user_agent,
                 s.answered,
                 s.requests,
-                ordinal(s.answered.max(1)),
                 s.cracked.len()
             )
         } else {
