@@ -150,14 +150,20 @@ impl Store {
         Self::init(conn)
     }
 
-    fn init(conn: Connection) -> Result<Store> {
+    fn init(mut conn: Connection) -> Result<Store> {
         // WAL: readers never block the writer; FULL: a commit survives power loss, not only kill -9.
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(sql("enabling WAL"))?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(sql("setting synchronous=FULL"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(sql("setting the busy timeout"))?;
+        // Several connections write (the guard's writer, the API): a writer that finds the database locked
+        // retries every millisecond for up to 5 s. SQLite's own busy timeout backs off to 100 ms sleeps, which
+        // would put an operator's kill switch behind a burst of alerts for a tenth of a second or more.
+        conn.busy_handler(Some(|attempt: i32| {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            attempt < 5_000
+        }))
+        .map_err(sql("setting the busy handler"))?;
         conn.execute_batch(SCHEMA)
             .map_err(sql("creating the schema"))?;
         conn.execute_batch(tokens::SCHEMA)
@@ -227,6 +233,20 @@ impl Store {
     /// the engine decided and an operator setting the same switch through the API leave one row. The ids are
     /// the store's own (the engine numbers its switches per process; they restart at 1 after a restart).
     pub fn put_kill_switch(&self, ks: &KillSwitch) -> Result<i64> {
+        // One transaction: one disk sync, and no other writer between the lookup and the write.
+        // IMMEDIATE: take the write lock first (waiting in the busy handler); a read-then-write transaction
+        // would fail at once with SQLITE_BUSY when another writer committed in between.
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(sql("starting a transaction"))?;
+        let id = self.put_kill_switch_in(ks)?;
+        tx.commit().map_err(sql("committing a kill switch"))?;
+        Ok(id)
+    }
+
+    fn put_kill_switch_in(&self, ks: &KillSwitch) -> Result<i64> {
         let existing = self
             .active_kill_switches()?
             .into_iter()
@@ -358,29 +378,43 @@ impl Store {
 
     /// Stores alerts in one transaction; returns their ids in order.
     pub fn insert_alerts(&mut self, tenant: &str, decisions: &[Decision]) -> Result<Vec<i64>> {
+        let mut ids = self.insert_alert_batches(&[(tenant, decisions)])?;
+        Ok(ids.pop().unwrap_or_default())
+    }
+
+    /// Stores several tenants' alerts in one transaction (one disk sync for a burst); returns the ids per
+    /// batch, in order.
+    pub fn insert_alert_batches(
+        &mut self,
+        batches: &[(&str, &[Decision])],
+    ) -> Result<Vec<Vec<i64>>> {
         let tx = self
             .conn
             .transaction()
             .map_err(sql("starting a transaction"))?;
-        let mut ids = Vec::with_capacity(decisions.len());
+        let mut out = Vec::with_capacity(batches.len());
         {
             let mut stmt = tx
                 .prepare_cached(
                     "INSERT INTO alerts(at, tenant, rule, body) VALUES (?1, ?2, ?3, ?4)",
                 )
                 .map_err(sql("saving alerts"))?;
-            for d in decisions {
-                let body = serde_json::to_string(d).map_err(|source| StoreError::Decode {
-                    what: "alert",
-                    source,
-                })?;
-                stmt.execute(params![d.at, tenant, d.rule, body])
-                    .map_err(sql("saving an alert"))?;
-                ids.push(tx.last_insert_rowid());
+            for (tenant, decisions) in batches {
+                let mut ids = Vec::with_capacity(decisions.len());
+                for d in *decisions {
+                    let body = serde_json::to_string(d).map_err(|source| StoreError::Decode {
+                        what: "alert",
+                        source,
+                    })?;
+                    stmt.execute(params![d.at, tenant, d.rule, body])
+                        .map_err(sql("saving an alert"))?;
+                    ids.push(tx.last_insert_rowid());
+                }
+                out.push(ids);
             }
         }
         tx.commit().map_err(sql("committing alerts"))?;
-        Ok(ids)
+        Ok(out)
     }
 
     /// Alerts matching the filter, newest first.

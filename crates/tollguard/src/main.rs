@@ -46,7 +46,14 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // The demo tells its own story on stdout; the guard's warnings would drown it.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new(if matches!(cli.command, Command::Demo(_)) {
+                        "error"
+                    } else {
+                        "warn"
+                    })
+                }),
         )
         .init();
     let result = match cli.command {

@@ -1,6 +1,8 @@
 //! `tollguard number`: explain how a dialed string is classified and priced, in words a PBX admin reads
 //! (or as JSON with `--format json`).
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -64,11 +66,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("cannot set up numbering (check --country, lists, tariffs)")?;
     let dest = numbering.classify(&args.dialed);
     match args.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&to_json(&numbering, &args.dialed, &dest))?
-        ),
-        Format::Text => print_text(&numbering, &args.dialed, &dest),
+        Format::Json => {
+            let mut j = serde_json::to_string_pretty(&to_json(&numbering, &args.dialed, &dest))?;
+            j.push('\n');
+            std::io::stdout().write_all(j.as_bytes())?;
+        }
+        Format::Text => {
+            std::io::stdout().write_all(text(&numbering, &args.dialed, &dest).as_bytes())?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -86,33 +91,49 @@ fn to_json(n: &Numbering, dialed: &str, dest: &Destination) -> serde_json::Value
     })
 }
 
-fn print_text(n: &Numbering, dialed: &str, d: &Destination) {
-    println!("dialed        {dialed}");
+/// The explanation as text (written at once, so that a closed pipe is one error, not a panic).
+fn text(n: &Numbering, dialed: &str, d: &Destination) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "dialed        {dialed}");
     let plan = n.plan();
     let ol = plan
         .outside_line
         .as_deref()
         .map(|o| format!(", outside line {o}"))
         .unwrap_or_default();
-    println!(
+    let _ = writeln!(
+        o,
         "dial plan     {} (international {}, trunk {}{ol})",
         plan.country, plan.international_prefix, plan.trunk_prefix
     );
     match d.e164 {
-        Some(e) => println!("E.164         {e}"),
-        None => println!("E.164         (none: not a public number in E.164 form)"),
+        Some(e) => {
+            let _ = writeln!(o, "E.164         {e}");
+        }
+        None => {
+            let _ = writeln!(o, "E.164         (none: not a public number in E.164 form)");
+        }
     }
     match d.country {
-        Some(c) => println!("country       {} ({}, +{})", c.name, c.iso2, c.calling_code),
-        None => println!("country       unknown"),
+        Some(c) => {
+            let _ = writeln!(
+                o,
+                "country       {} ({}, +{})",
+                c.name, c.iso2, c.calling_code
+            );
+        }
+        None => {
+            let _ = writeln!(o, "country       unknown");
+        }
     }
-    println!("class         {:?}", d.class);
-    println!("scope         {}", scope_words(d.scope));
+    let _ = writeln!(o, "class         {:?}", d.class);
+    let _ = writeln!(o, "scope         {}", scope_words(d.scope));
     if d.flags.is_empty() {
-        println!("written as    plain digits");
+        let _ = writeln!(o, "written as    plain digits");
     } else {
         for (i, words) in d.flags.descriptions().enumerate() {
-            println!(
+            let _ = writeln!(
+                o,
                 "{}{words}",
                 if i == 0 {
                     "written with  "
@@ -122,7 +143,7 @@ fn print_text(n: &Numbering, dialed: &str, d: &Destination) {
             );
         }
     }
-    println!("risk          {:?}: {}", d.risk, d.risk_reason);
+    let _ = writeln!(o, "risk          {:?}: {}", d.risk, d.risk_reason);
     match n.tariff(d) {
         Some(t) => {
             let source = match &t.source {
@@ -136,7 +157,8 @@ fn print_text(n: &Numbering, dialed: &str, d: &Destination) {
             } else {
                 format!("+{}", t.prefix)
             };
-            println!(
+            let _ = writeln!(
+                o,
                 "price         {}.{:03} {}/min, billed {}/{} s, setup {} ({} {prefix})",
                 t.per_minute.millis / 1000,
                 t.per_minute.millis % 1000,
@@ -146,12 +168,23 @@ fn print_text(n: &Numbering, dialed: &str, d: &Destination) {
                 t.setup,
                 t.name
             );
-            println!("price source  {source}");
-            println!("call cost     30 s: {}   60 s: {}", t.cost(30), t.cost(60));
+            let _ = writeln!(o, "price source  {source}");
+            let _ = writeln!(
+                o,
+                "call cost     30 s: {}   60 s: {}",
+                t.cost(30),
+                t.cost(60)
+            );
         }
         None if d.is_emergency() => {
-            println!("price         none (emergency calls are never priced or blocked)")
+            let _ = writeln!(
+                o,
+                "price         none (emergency calls are never priced or blocked)"
+            );
         }
-        None => println!("price         no tariff applies"),
+        None => {
+            let _ = writeln!(o, "price         no tariff applies");
+        }
     }
+    o
 }

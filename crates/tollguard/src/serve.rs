@@ -47,18 +47,81 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    // The operator API is configured in the same file ([api]); without that section the guard runs alone.
+    let api_config = match api::ApiConfig::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("tollguard serve: the configuration has errors; nothing was started");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if api_config.is_some() && settings.store_path.is_none() {
+        eprintln!(
+            "{}: the [api] section needs a [store] path (tokens, alerts and the audit log live there); nothing was started",
+            args.config.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
     rt.block_on(async {
         let guard = guard::Guard::start(&args.config)
             .await
             .with_context(|| format!("starting the guard from {}", args.config.display()))?;
+        let handle = guard.handle();
+        let mut lines = guard.describe();
+        let api = match (api_config, settings.store_path.clone()) {
+            (Some(cfg), Some(store_path)) => {
+                let token = api::bootstrap_admin(&cfg, &store_path)
+                    .context("creating the first admin token of the operator API")?;
+                let bound = api::bind(cfg, handle.clone(), store_path)
+                    .await
+                    .context("starting the operator API")?;
+                let scheme = if bound.tls() { "https" } else { "http" };
+                lines.push(format!(
+                    "operator API on {scheme}://{} (tollguard ctl --url {scheme}://{})",
+                    bound.local_addr(),
+                    bound.local_addr()
+                ));
+                if let Some(t) = token {
+                    lines.push(format!(
+                        "first admin token (shown ONCE, only its hash is stored): {t}"
+                    ));
+                    lines.push(
+                        "  use it with: export TOLLGUARD_TOKEN=<token>; tollguard ctl status"
+                            .into(),
+                    );
+                }
+                Some(bound)
+            }
+            _ => None,
+        };
         let mut stdout = std::io::stdout().lock();
-        for line in guard.describe() {
+        for line in lines {
             let _ = writeln!(stdout, "tollguard serve: {line}");
         }
         let _ = writeln!(stdout, "tollguard serve: ready");
         let _ = stdout.flush();
         drop(stdout);
-        guard.run(shutdown()).await;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let api_task = api.map(|bound| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(bound.run(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }))
+        });
+        guard
+            .run(async {
+                shutdown().await;
+            })
+            .await;
+        let _ = stop_tx.send(true);
+        if let Some(t) = api_task {
+            match t.await {
+                Ok(Err(e)) => tracing::error!(error = %e, "operator API stopped with an error"),
+                Err(e) => tracing::error!(error = %e, "operator API task failed"),
+                Ok(Ok(())) => {}
+            }
+        }
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
