@@ -102,6 +102,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let _ = writeln!(stdout, "tollguard serve: ready");
         let _ = stdout.flush();
         drop(stdout);
+        // Alerts to people ([notify]): every decision of the guard goes to the notifier.
+        let notify = std::fs::read_to_string(&args.config)
+            .ok()
+            .map(|text| api::notify::NotifyConfig::from_toml_str(&text));
+        let notifier = match notify {
+            Some(Ok(cfg))
+                if !(cfg.webhook.is_empty() && cfg.email.is_empty() && cfg.syslog.is_none()) =>
+            {
+                let n = api::notify::Notifier::start(cfg);
+                let _forward = api::notify::forward_decisions(handle.subscribe(), n.clone());
+                Some(n)
+            }
+            Some(Err(e)) => {
+                anyhow::bail!("{}: {e}", args.config.display());
+            }
+            _ => None,
+        };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let api_task = api.map(|bound| {
             let mut stop = stop_rx.clone();
@@ -115,6 +132,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             })
             .await;
         let _ = stop_tx.send(true);
+        if let Some(n) = &notifier {
+            // Storm summaries held back are sent now; give deliveries a few seconds.
+            n.close(std::time::Duration::from_secs(5)).await;
+        }
         if let Some(t) = api_task {
             match t.await {
                 Ok(Err(e)) => tracing::error!(error = %e, "operator API stopped with an error"),

@@ -67,3 +67,31 @@ impl Channel {
         }
     }
 }
+
+/// Feeds every decision the guard publishes to the notifier until the guard stops (what `tollguard serve`
+/// runs when the configuration has a `[notify]` section). A receiver that lags loses the oldest events and
+/// says how many.
+pub fn forward_decisions(
+    mut events: tokio::sync::broadcast::Receiver<guard::LiveEvent>,
+    notifier: Notifier,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(guard::LiveEvent::Decision { tenant, decision }) => notifier.send(Alert {
+                    id: None,
+                    tenant,
+                    decision,
+                }),
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::error!(
+                        missed = n,
+                        "notifications fell behind the guard: alerts not notified (they are in the store)"
+                    );
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    })
+}
