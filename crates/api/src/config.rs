@@ -74,17 +74,8 @@ struct File {
     api: Option<ApiConfig>,
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset.min(text.len())).unwrap_or("");
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, column)
-}
+/// One line:column convention for every section of the file: the guard's.
+use guard::config::line_col;
 
 /// Byte offset of the `[api]` header (0 when not found).
 fn api_header_offset(text: &str) -> usize {

@@ -236,12 +236,8 @@ pub struct NotifyConfigError {
     pub message: String,
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset.min(text.len())).unwrap_or("");
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
-}
+/// One line:column convention for every section of the file: the guard's.
+use guard::config::line_col;
 
 /// The whole config file as far as notifications care: other sections (`[api]`, `[[listen]]`,
 /// `[policy]`…) belong to other crates and are skipped, so this is not `deny_unknown_fields`.
