@@ -287,31 +287,20 @@ pub fn syslog_line(m: &Message, facility: u8, hostname: &str, app_name: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use engine::decision::String3;
-    use engine::{Action, Amount, Decision, Unit};
+    use engine::Decision;
 
+    /// The wording tests' pumping decision, at the epoch, without calls, and with a reason that needs
+    /// escaping in syslog structured data.
     fn alert() -> Alert {
         Alert {
             id: Some(9),
             tenant: "acme".into(),
             decision: Decision {
                 at: 0,
-                rule: "pumping".into(),
-                level: Level::Critical,
-                action: Action::Block { sip_status: 403 },
-                shadow: false,
-                key: "account acme/205".into(),
-                measured: 5,
-                threshold: 4,
-                unit: Unit::SimilarCalls,
-                window_secs: 3600,
                 call_id: None,
                 calls: vec![],
-                at_stake: Some(Amount {
-                    millis: 525_000,
-                    currency: String3(*b"JPY"),
-                }),
                 reason: "ext 205 of acme made 5 answered calls of 30±2 s to Sierra Leone in 1 h (limit 4): \"quoted\" ]".into(),
+                ..crate::notify::wording::tests::pumping()
             },
         }
     }

@@ -1040,7 +1040,7 @@ pub(crate) fn rule_counts(b: &Burst) -> BTreeMap<String, u64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use engine::decision::String3;
 
