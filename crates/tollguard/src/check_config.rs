@@ -19,7 +19,37 @@ pub fn run(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
         "json" => true,
         other => anyhow::bail!("--format {other}: use text or json"),
     };
-    match guard::Settings::load(&args.file) {
+    // One file configures the guard, the operator API ([api]) and the notifications ([notify]): every
+    // section's errors are reported together, each with its line.
+    let file = args.file.display().to_string();
+    let mut sections = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(&args.file) {
+        if let Err(e) = api::ApiConfig::from_toml_str(&text) {
+            sections.push(guard::ConfigError {
+                file: file.clone(),
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            });
+        }
+        if let Err(e) = api::notify::NotifyConfig::from_toml_str(&text) {
+            sections.push(guard::ConfigError {
+                file: file.clone(),
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            });
+        }
+    }
+    let loaded = match guard::Settings::load(&args.file) {
+        Ok(s) if sections.is_empty() => Ok(s),
+        Ok(_) => Err(guard::ConfigErrors(sections)),
+        Err(mut errors) => {
+            errors.0.extend(sections);
+            Err(errors)
+        }
+    };
+    match loaded {
         Ok(s) => {
             if json {
                 let v = serde_json::json!({

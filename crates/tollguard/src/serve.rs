@@ -56,6 +56,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
+    // [notify] is checked before anything starts, like the rest of the file.
+    let notify_config = match std::fs::read_to_string(&args.config)
+        .map(|text| api::notify::NotifyConfig::from_toml_str(&text))
+    {
+        Ok(Ok(c)) => Some(c),
+        Ok(Err(e)) => {
+            eprintln!("{}:{e}", args.config.display());
+            eprintln!("tollguard serve: the configuration has errors; nothing was started");
+            return Ok(ExitCode::from(1));
+        }
+        // Unreadable now although Settings::load read it a moment ago: the guard's start reports it.
+        Err(_) => None,
+    };
     if api_config.is_some() && settings.store_path.is_none() {
         eprintln!(
             "{}: the [api] section needs a [store] path (tokens, alerts and the audit log live there); nothing was started",
@@ -103,22 +116,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let _ = stdout.flush();
         drop(stdout);
         // Alerts to people ([notify]): every decision of the guard goes to the notifier.
-        let notify = std::fs::read_to_string(&args.config)
-            .ok()
-            .map(|text| api::notify::NotifyConfig::from_toml_str(&text));
-        let notifier = match notify {
-            Some(Ok(cfg))
-                if !(cfg.webhook.is_empty() && cfg.email.is_empty() && cfg.syslog.is_none()) =>
-            {
+        let notifier = notify_config
+            .filter(|c| !(c.webhook.is_empty() && c.email.is_empty() && c.syslog.is_none()))
+            .map(|cfg| {
                 let n = api::notify::Notifier::start(cfg);
                 let _forward = api::notify::forward_decisions(handle.subscribe(), n.clone());
-                Some(n)
-            }
-            Some(Err(e)) => {
-                anyhow::bail!("{}: {e}", args.config.display());
-            }
-            _ => None,
-        };
+                n
+            });
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let api_task = api.map(|bound| {
             let mut stop = stop_rx.clone();

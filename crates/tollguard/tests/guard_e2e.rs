@@ -471,6 +471,47 @@ fn guard_check_config_points_at_the_line() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
 }
 
+#[test]
+fn guard_check_config_also_checks_the_api_and_notify_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    // The guard's part is valid; [api] and [notify] each carry a misspelt key.
+    std::fs::write(
+        &p,
+        "[[listen]]\naddress = \"127.0.0.1:5060\"\n[pbx]\naddress = \"127.0.0.2:5070\"\n\
+[api]\nlistn = \"127.0.0.1:8080\"\n[[notify.webhook]]\nurl = \"http://127.0.0.1:9/x\"\nformt = \"slack\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tollguard"))
+        .arg("check-config")
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("bad.toml:6:1") && text.contains("listn"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bad.toml:9:1") && text.contains("formt"),
+        "{text}"
+    );
+    assert!(text.contains("2 error(s)"), "{text}");
+    // `serve` refuses the same file before starting anything.
+    let out = Command::new(env!("CARGO_BIN_EXE_tollguard"))
+        .args(["serve", "--config"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing was started"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Sends one request from `from` (ip) to the guard and returns the first final response (None on timeout).
 fn udp_request(from: &str, to: u16, text: &str) -> Option<String> {
     let sock = UdpSocket::bind((from.parse::<IpAddr>().unwrap(), 0)).unwrap();
