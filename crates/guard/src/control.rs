@@ -13,6 +13,7 @@ use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::config::Settings;
+use crate::latency::{DecisionLatency, LatencySnapshot};
 use crate::proxy::GuardStats;
 
 /// Why a command could not be served.
@@ -145,6 +146,7 @@ pub struct GuardHandle {
     pub(crate) commands: mpsc::Sender<Command>,
     pub(crate) events: broadcast::Sender<LiveEvent>,
     pub(crate) settings: Arc<Settings>,
+    pub(crate) latency: Arc<DecisionLatency>,
 }
 
 impl std::fmt::Debug for GuardHandle {
@@ -164,6 +166,13 @@ impl GuardHandle {
     /// The configuration the guard runs with.
     pub fn settings(&self) -> Arc<Settings> {
         self.settings.clone()
+    }
+
+    /// How long outbound calls waited for their verdict, from the INVITE read off the socket (queueing
+    /// included) to the engine's decision applied: one count per INVITE decided (retransmissions are not
+    /// decided again). Read directly from the counters, without asking the guard's task.
+    pub fn decision_latency(&self) -> LatencySnapshot {
+        self.latency.snapshot()
     }
 
     async fn ask<T>(

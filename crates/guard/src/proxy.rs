@@ -28,6 +28,7 @@ use crate::config::{AccountFrom, BannedAction, Role, Settings, TransportKind};
 use crate::control::{CallInfo, LiveEvent};
 use crate::dialog::{Dialog, Dialogs};
 use crate::fingerprint::scanner_mark;
+use crate::latency::DecisionLatency;
 use crate::transport::{Hop, Inbound, Outgoing};
 
 /// Clock readings: wall time for protocol timers, engine time for the rules (the engine's clock may run
@@ -149,6 +150,8 @@ pub struct Core {
     local_seq: u64,
     /// Somebody listens to the live stream: build its events (else nothing is allocated for it).
     live: bool,
+    /// Time from an outbound INVITE read off the socket to its verdict (read by the operator API).
+    latency: Arc<DecisionLatency>,
     pub stats: GuardStats,
 }
 
@@ -226,6 +229,7 @@ impl Core {
             decisions: Vec::new(),
             local_seq: 0,
             live: false,
+            latency: Arc::default(),
             stats: GuardStats::default(),
         }
     }
@@ -236,6 +240,11 @@ impl Core {
 
     pub fn engine_mut(&mut self) -> &mut Engine {
         &mut self.engine
+    }
+
+    /// The decision latency counters (shared: they keep counting while the reader holds them).
+    pub fn decision_latency(&self) -> Arc<DecisionLatency> {
+        self.latency.clone()
     }
 
     pub fn settings(&self) -> &Settings {
@@ -1013,6 +1022,7 @@ impl Core {
             });
         }
         self.apply_decisions(&tenant_name, decisions, now, out);
+        self.latency.record(inb.received.elapsed());
         match verdict {
             Verdict::Block { sip_status } => {
                 self.stats.calls_blocked += 1;

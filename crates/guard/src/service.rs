@@ -159,6 +159,7 @@ impl Guard {
             commands: cmd_tx,
             events,
             settings: settings.clone(),
+            latency: core.decision_latency(),
         };
         Ok(Guard {
             settings,

@@ -29,6 +29,8 @@ pub struct Inbound {
     pub transport: TransportKind,
     /// The TCP connection it came on.
     pub conn: Option<u64>,
+    /// When it was read off the socket (the decision latency of a call is measured from here).
+    pub received: std::time::Instant,
 }
 
 impl Inbound {
@@ -237,6 +239,7 @@ impl Transports {
                             listener,
                             transport,
                             conn: Some(id),
+                            received: std::time::Instant::now(),
                         };
                         if inbound.send(m).await.is_err() {
                             break 'read;
@@ -345,6 +348,7 @@ async fn udp_loop(listener: usize, s: Arc<UdpSocket>, tx: mpsc::Sender<Inbound>)
                     listener,
                     transport: TransportKind::Udp,
                     conn: None,
+                    received: std::time::Instant::now(),
                 };
                 if tx.send(m).await.is_err() {
                     return;

@@ -255,3 +255,76 @@ async fn operators_see_calls_and_a_kill_switch_ends_them_before_the_command_retu
         "a stopped guard answers no more"
     );
 }
+
+/// The decision latency histogram counts each outbound INVITE decided exactly once — an allowed call and a
+/// blocked one, not a retransmission, not an OPTIONS — and its buckets are cumulative up to that count.
+#[tokio::test]
+async fn decision_latency_counts_each_invite_decided_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let pbx = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+    let pbx_addr = pbx.local_addr().unwrap();
+    let carrier = UdpSocket::bind("127.0.0.3:0").await.unwrap();
+    let carrier_addr = carrier.local_addr().unwrap();
+    let port = free_udp();
+    let cfg = format!(
+        "[[listen]]\naddress = \"127.0.0.1:{port}\"\nrole = \"pbx\"\n\n[pbx]\naddress = \"{pbx_addr}\"\n\
+[trunk]\naddress = \"{carrier_addr}\"\n\n[[tenant]]\nname = \"acme\"\n"
+    );
+    let path = dir.path().join("guard.toml");
+    std::fs::write(&path, cfg).unwrap();
+    let guard = Guard::start(&path).await.unwrap();
+    let handle = guard.handle();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(guard.run(async {
+        let _ = stop_rx.await;
+    }));
+    let guard_addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert_eq!(handle.decision_latency().count(), 0);
+
+    // A domestic call, forwarded to the carrier...
+    let call = invite("0312345678", "201", pbx_addr, "lat-1");
+    pbx.send_to(call.as_bytes(), guard_addr).await.unwrap();
+    recv_starting(&carrier, "INVITE ").await;
+    // ...its retransmission (same branch: not decided again), an OPTIONS (not a call)...
+    pbx.send_to(call.as_bytes(), guard_addr).await.unwrap();
+    let options = format!(
+        "OPTIONS sip:carrier.example SIP/2.0\r\n\
+Via: SIP/2.0/UDP {pbx_addr};branch=z9hG4bKopt1;rport\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:201@pbx.example>;tag=o1\r\n\
+To: <sip:carrier.example>\r\n\
+Call-ID: opt-1\r\n\
+CSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n"
+    );
+    pbx.send_to(options.as_bytes(), guard_addr).await.unwrap();
+    // ...and Sierra Leone, refused by the default policy. The guard reads one socket in order: once this
+    // refusal is back, the two messages before it have been handled.
+    pbx.send_to(
+        invite("01023276123456", "205", pbx_addr, "lat-2").as_bytes(),
+        guard_addr,
+    )
+    .await
+    .unwrap();
+    let (refused, _) = recv_starting(&pbx, "SIP/2.0 403").await;
+    assert!(refused.contains("Call-ID: lat-2"), "{refused}");
+
+    let snap = handle.decision_latency();
+    let status = handle.status().await.unwrap();
+    assert_eq!(status.stats.calls_decided, 2);
+    assert_eq!(snap.count(), 2, "{snap:?}");
+    let buckets = snap.cumulative();
+    assert_eq!(buckets.len(), guard::latency::BOUNDED_BUCKETS + 1);
+    assert!(
+        buckets
+            .windows(2)
+            .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
+        "bounds ascending, counts cumulative: {buckets:?}"
+    );
+    assert_eq!(buckets.last().copied(), Some((f64::INFINITY, 2)));
+    assert_eq!(snap.per_bucket().iter().map(|b| b.1).sum::<u64>(), 2);
+    assert!(snap.sum_seconds.is_finite() && snap.sum_seconds >= 0.0);
+
+    let _ = stop_tx.send(());
+    running.await.unwrap();
+}

@@ -56,6 +56,7 @@ fn inb(data: &str, from: &str, listener: usize) -> Inbound {
         listener,
         transport: TransportKind::Udp,
         conn: None,
+        received: std::time::Instant::now(),
     }
 }
 

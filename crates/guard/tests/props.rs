@@ -40,6 +40,7 @@ fn feed(c: &mut Core, data: Vec<u8>, from: &str, listener: usize, t: i64) {
         listener,
         transport: TransportKind::Udp,
         conn: None,
+        received: std::time::Instant::now(),
     };
     let now = Now {
         wall: 1_736_949_600_000 + t,
