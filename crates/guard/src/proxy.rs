@@ -958,7 +958,7 @@ impl Core {
         .unwrap_or(from_user);
         let dialed = msg
             .request_uri()
-            .and_then(|u| u.user().map(str::to_owned))
+            .and_then(|u| u.user().map(dialed_as_dialed))
             .unwrap_or_default();
         let destination = self.numbering.classify(&dialed);
         let call_id = msg.call_id().unwrap_or("");
@@ -1572,4 +1572,32 @@ enum CallFate {
         account: String,
         dialed: String,
     },
+}
+
+/// The dialed string as the user pressed it, for reasons, logs and the call list: a PBX escapes `#` and `*` in
+/// the Request-URI (`%23010232…`, RFC 3261 section 25.1), an admin reads `#010232…`. Escapes that would decode
+/// to control characters or invalid UTF-8 are kept as received, so nothing odd reaches a log line.
+fn dialed_as_dialed(user: &str) -> String {
+    match sip::percent_decode(user) {
+        std::borrow::Cow::Borrowed(_) => user.to_owned(),
+        std::borrow::Cow::Owned(bytes) => match String::from_utf8(bytes) {
+            Ok(s) if !s.chars().any(char::is_control) => s,
+            _ => user.to_owned(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dialed_as_dialed;
+
+    #[test]
+    fn escaped_hash_and_star_read_as_dialed_but_control_characters_stay_escaped() {
+        assert_eq!(dialed_as_dialed("%23010232761234"), "#010232761234");
+        assert_eq!(dialed_as_dialed("%2A99%23"), "*99#");
+        assert_eq!(dialed_as_dialed("0312345678"), "0312345678");
+        assert_eq!(dialed_as_dialed("123%0A456"), "123%0A456");
+        assert_eq!(dialed_as_dialed("%FF%FE"), "%FF%FE");
+        assert_eq!(dialed_as_dialed("100%"), "100%");
+    }
 }

@@ -421,10 +421,26 @@ fn machine_name() -> String {
         .unwrap_or_else(|| "-".to_owned())
 }
 
-/// A tenant's storm window at one recipient: alerts after the first are folded until `until`.
+/// A tenant's storm window at one recipient: alerts after the first are folded until `until`, except the
+/// first of each rule and level, which goes at once — a scanner's warning must not hide, for a whole window,
+/// the hijacked extension that starts calling Africa a minute later. What was sent at once is remembered for as
+/// long as the storm goes on (the window is renewed), so a storm costs one message per rule and level, then one
+/// collapsed message per window.
 struct Window {
     until: Instant,
     burst: Burst,
+    sent: Vec<(String, Level)>,
+}
+
+impl Window {
+    /// Whether this alert is the first of its rule and level in the storm (and remembers it).
+    fn first_of_its_kind(&mut self, d: &engine::Decision) -> bool {
+        if self.sent.iter().any(|(r, l)| *r == d.rule && *l == d.level) {
+            return false;
+        }
+        self.sent.push((d.rule.clone(), d.level));
+        true
+    }
 }
 
 /// Takes alerts off the recipient's queue and turns them into messages: the first of a burst at once,
@@ -457,7 +473,13 @@ async fn collect(
                 continue;
             }
             match windows.get_mut(&alert.tenant) {
-                Some(w) => w.burst.add(&alert.decision),
+                Some(w) => {
+                    if w.first_of_its_kind(&alert.decision) {
+                        emit(Message::alert(&alert, r.lang, r.tz));
+                    } else {
+                        w.burst.add(&alert.decision);
+                    }
+                }
                 None => {
                     emit(Message::alert(&alert, r.lang, r.tz));
                     windows.insert(
@@ -465,6 +487,7 @@ async fn collect(
                         Window {
                             until: Instant::now() + window,
                             burst: Burst::new(&alert.tenant, window_secs),
+                            sent: vec![(alert.decision.rule.clone(), alert.decision.level)],
                         },
                     );
                 }
@@ -570,6 +593,61 @@ async fn deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A scanner's warning opens the tenant's storm window; the hijacked extension's first block, its kill
+    /// switch and its first barred call a moment later must still go at once, and only the repeats fold.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_new_kind_of_alert_is_not_folded_into_an_earlier_storm() {
+        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = sock.local_addr().expect("addr");
+        let config = NotifyConfig::from_toml_str(&format!(
+            "[notify]\ncollapse_secs = 600\n[notify.syslog]\naddress = \"udp://{addr}\"\n"
+        ))
+        .expect("config");
+        let n = Notifier::start(config);
+        let mut deliveries = n.subscribe_deliveries();
+        let alert = |rule: &str, level: Level| {
+            let mut d = crate::notify::wording::tests::pumping();
+            d.rule = rule.to_owned();
+            d.level = level;
+            Alert {
+                id: None,
+                tenant: "acme".to_owned(),
+                decision: d,
+            }
+        };
+        n.send(alert("auth_usernames_source", Level::Critical));
+        n.send(alert("destination_country", Level::Critical));
+        n.send(alert("destination_country", Level::Critical));
+        n.send(alert("velocity_account_minute", Level::Warning));
+        n.send(alert("velocity_account_minute", Level::Critical));
+        for _ in 0..5 {
+            n.send(alert("kill_switch", Level::Critical));
+        }
+        let mut at_once = Vec::new();
+        while at_once.len() < 5 {
+            let d = tokio::time::timeout(Duration::from_secs(10), deliveries.recv())
+                .await
+                .expect("a delivery within 10 s")
+                .expect("delivery");
+            assert!(!d.collapsed, "{d:?}");
+            at_once.push(d.subject);
+        }
+        assert!(at_once[0].contains("extension scanning"), "{at_once:?}");
+        // The repeats wait for the window (600 s): closing sends them as one message with their count.
+        n.close(Duration::from_secs(5)).await;
+        let d = tokio::time::timeout(Duration::from_secs(10), deliveries.recv())
+            .await
+            .expect("the collapsed message")
+            .expect("delivery");
+        assert!(d.collapsed, "{d:?}");
+        assert_eq!(
+            d.alerts, 5,
+            "1 destination_country + 4 kill_switch folded: {d:?}"
+        );
+    }
 
     #[test]
     fn url_origin_hides_path_query_and_credentials() {

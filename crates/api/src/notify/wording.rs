@@ -811,6 +811,33 @@ fn action_short(d: &Decision, lang: Lang) -> Option<String> {
     Some(s)
 }
 
+/// What a warning left alone, in the words of what it was about: a call that went through, a source that is
+/// still answered (a scanner or a password guesser, banned only if it goes on), or an account's registrations.
+fn warn_long(d: &Decision, lang: Lang) -> String {
+    let source = d
+        .key
+        .strip_prefix("source ")
+        .filter(|_| d.call_id.is_none());
+    match (d.call_id.is_some(), source, lang) {
+        (true, _, Lang::En) => {
+            "Nothing was blocked: the call went through. Check whether it is legitimate.".to_owned()
+        }
+        (true, _, Lang::Ja) => "通話は遮断していません。正当な利用か確認してください。".to_owned(),
+        (false, Some(ip), Lang::En) => format!(
+            "Nothing was blocked yet: {ip} is still answered, and tollguard bans it if it goes on. If it is not one of your phones or offices, ban it now: `tollguard ctl ban add {ip} --minutes 1440 --why \"…\"`."
+        ),
+        (false, Some(ip), Lang::Ja) => format!(
+            "まだ遮断していません。{ip} からの要求には応答しており、続く場合は自動的に遮断します。自社の電話機や拠点でなければ、今すぐ遮断できます: `tollguard ctl ban add {ip} --minutes 1440 --why \"…\"`"
+        ),
+        (false, None, Lang::En) => {
+            "Nothing was blocked. Check whether this was your own staff or equipment.".to_owned()
+        }
+        (false, None, Lang::Ja) => {
+            "遮断はしていません。自社の職員や機器によるものか確認してください。".to_owned()
+        }
+    }
+}
+
 /// What was done, as a sentence, with how to undo it where an operator must.
 fn action_long(d: &Decision, lang: Lang, tz: Tz) -> String {
     if d.shadow {
@@ -821,12 +848,7 @@ fn action_long(d: &Decision, lang: Lang, tz: Tz) -> String {
         };
     }
     match (&d.action, lang) {
-        (Action::Warn, Lang::En) => {
-            "Nothing was blocked: the call went through. Check whether it is legitimate.".to_owned()
-        }
-        (Action::Warn, Lang::Ja) => {
-            "通話は遮断していません。正当な利用か確認してください。".to_owned()
-        }
+        (Action::Warn, lang) => warn_long(d, lang),
         (Action::Block { sip_status }, Lang::En) => {
             if let Some(id) = kill_switch_id(d) {
                 format!(
@@ -1113,6 +1135,35 @@ pub(crate) mod tests {
             assert!(s.ends_with('。'), "{rule}: {s}");
             assert_ne!(rule_label(rule, Lang::Ja), "", "{rule}");
         }
+    }
+
+    #[test]
+    fn a_warning_about_a_scanner_says_it_is_still_answered_not_that_a_call_went_through() {
+        let mut d = pumping();
+        d.rule = "auth_usernames_source".into();
+        d.action = Action::Warn;
+        d.level = Level::Warning;
+        d.key = "source 203.0.113.9".into();
+        d.call_id = None;
+        d.calls.clear();
+        d.at_stake = None;
+        let en = body(&d, "", Lang::En);
+        assert!(!en.contains("the call went through"), "{en}");
+        assert!(en.contains("203.0.113.9 is still answered"), "{en}");
+        assert!(
+            en.contains("tollguard ctl ban add 203.0.113.9 --minutes 1440"),
+            "{en}"
+        );
+        let ja = body(&d, "", Lang::Ja);
+        assert!(!ja.contains("通話は遮断していません"), "{ja}");
+        assert!(
+            ja.contains("203.0.113.9 からの要求には応答しており"),
+            "{ja}"
+        );
+        // A warning on a call keeps saying the call went through.
+        let mut call = pumping();
+        call.action = Action::Warn;
+        assert!(body(&call, "acme", Lang::En).contains("the call went through"));
     }
 
     #[test]

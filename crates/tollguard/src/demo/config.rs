@@ -39,8 +39,9 @@ pub fn guard_toml(
     let notify = webhook
         .map(|(url, lang)| {
             format!(
-                "\n# Critical alerts to the office's chat or ticket system (here: the demo's own receiver).\n\
-[notify]\ncollapse_secs = 0\n\n[[notify.webhook]]\nname = \"office-chat\"\nurl = \"{url}\"\nformat = \"json\"\n\
+                "\n# Critical alerts to the office's chat or ticket system (here: the demo's own receiver). The first\n\
+# alert goes at once; a storm after it becomes one message with a count (collapse_secs, default 60 s).\n\
+[notify]\n\n[[notify.webhook]]\nname = \"office-chat\"\nurl = \"{url}\"\nformat = \"json\"\n\
 min_level = \"critical\"\nlang = \"{lang}\"\n"
             )
         })

@@ -197,17 +197,24 @@ pub fn summary_lines(o: &Outcome, lang: Lang) -> Vec<(String, String)> {
         // The first paragraph says what happened; the rest (rule, key, how to lift) is in the JSON and HTML.
         let full = field("body");
         let body = full.split("\n\n").next().unwrap_or("").to_owned();
-        let n = o.alerts_delivered.len();
-        let text = if ja {
-            format!(
-                "{} に受信（計 {n} 件）\n{headline}\n{body}",
+        let (messages, folded) = delivered_counts(o);
+        let text = match (ja, folded) {
+            (true, 0) => format!(
+                "{} に受信（計 {messages} 件）\n{headline}\n{body}",
                 hms(al.received_ms)
-            )
-        } else {
-            format!(
-                "received {} ({n} delivered in all)\n{headline}\n{body}",
+            ),
+            (true, _) => format!(
+                "{} に受信（計 {messages} 通。種類ごとの最初の警報は即時、繰り返しの {folded} 件は件数付きの 1 通にまとめて送信）\n{headline}\n{body}",
                 hms(al.received_ms)
-            )
+            ),
+            (false, 0) => format!(
+                "received {} ({messages} delivered in all)\n{headline}\n{body}",
+                hms(al.received_ms)
+            ),
+            (false, _) => format!(
+                "received {} ({messages} messages in all: the first alert of each kind at once, then {folded} repeats collapsed into one message with their count)\n{headline}\n{body}",
+                hms(al.received_ms)
+            ),
         };
         lines.push((if ja { "通知" } else { "Alert" }.into(), text));
     } else if let Some(d) = o.decisions.iter().find(|d| d.action != "warn") {
@@ -241,10 +248,24 @@ fn chosen_alert(o: &Outcome) -> Option<&super::outcome::DeliveredAlert> {
             .and_then(|d| d.get("action"))
             .is_some_and(|x| x.to_string().to_ascii_lowercase().contains("bar"))
     };
+    let single =
+        |a: &&super::outcome::DeliveredAlert| a.body.get("kind") != Some(&"collapsed".into());
     o.alerts_delivered
         .iter()
+        .filter(single)
         .find(is_bar)
-        .or_else(|| o.alerts_delivered.first())
+        .or_else(|| o.alerts_delivered.iter().find(single))
+}
+
+/// Messages the webhook received, and how many alerts the storm collapse folded into them.
+fn delivered_counts(o: &Outcome) -> (usize, u64) {
+    let folded = o
+        .alerts_delivered
+        .iter()
+        .filter(|a| a.body.get("kind").and_then(|k| k.as_str()) == Some("collapsed"))
+        .filter_map(|a| a.body.get("count").and_then(|c| c.as_u64()))
+        .sum();
+    (o.alerts_delivered.len(), folded)
 }
 
 pub fn summary(o: &Outcome, lang: Lang) -> String {

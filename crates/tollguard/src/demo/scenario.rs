@@ -79,7 +79,13 @@ pub struct Observed {
     pub calls: Vec<Attempt>,
     /// When the first attack call was refused (the extension is barred from then on, in the default policy).
     pub first_attack_refusal_ms: Option<i64>,
+    /// Attack calls refused by the kill switch so far: the live log shows the first few, then says that the rest
+    /// are refused the same way (the progress lines count them), instead of a hundred identical lines.
+    pub barred_refusals: u32,
 }
+
+/// Refusals by the kill switch shown one by one in the live log before they are only counted.
+const BARRED_LINES_SHOWN: u32 = 3;
 
 type Shared = Arc<Mutex<Observed>>;
 
@@ -617,9 +623,24 @@ async fn attack_channel(
         let hold = 29.0 + (dice.between(0, 20) as f64) / 10.0;
         let r = trunk.call("205", &dialed, hold).await;
         let a = Attempt::new(Caller::Attacker, "205", &dialed, &r, &numbering);
-        live.say(r.ended_ms, &live.lang.attack_call(&a, &masked(&a)));
         let refused = matches!(r.end, CallEnd::Refused(..));
+        let by_kill_switch = refused
+            && a.reason
+                .as_deref()
+                .is_some_and(|why| why.contains(" are barred since "));
         if let Ok(mut o) = observed.lock() {
+            if by_kill_switch {
+                o.barred_refusals += 1;
+            }
+            match o.barred_refusals {
+                n if !by_kill_switch || n <= BARRED_LINES_SHOWN => {
+                    live.say(r.ended_ms, &live.lang.attack_call(&a, &masked(&a)));
+                }
+                n if n == BARRED_LINES_SHOWN + 1 => {
+                    live.say(r.ended_ms, &live.lang.barred_from_now_on());
+                }
+                _ => {}
+            }
             if refused && o.first_attack_refusal_ms.is_none_or(|t| t > r.placed_ms) {
                 o.first_attack_refusal_ms = Some(r.placed_ms);
             }

@@ -272,6 +272,15 @@ Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP me
         }
     }
 
+    /// Said once, instead of every later refusal of the barred extension.
+    pub fn barred_from_now_on(self) -> String {
+        if self.ja() {
+            "内線205 は発信を続けていますが、以降の試行もすべてキルスイッチで拒否されます（件数は下の経過行に表示）".into()
+        } else {
+            "ext 205 keeps dialling; every further attempt is refused by the kill switch the same way (the progress lines count them)".into()
+        }
+    }
+
     pub fn progress(self, at: i64, f: &OfficeOutcome, a: &AttackOutcome) -> String {
         if self.ja() {
             format!(
