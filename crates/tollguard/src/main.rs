@@ -69,14 +69,23 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             // `tollguard analyze … | head` closing the pipe is not an error worth a message.
-            if err
-                .downcast_ref::<std::io::Error>()
-                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            {
+            if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
             eprintln!("tollguard: {err:#}");
             ExitCode::from(2)
         }
     }
+}
+
+/// Whether the error is, somewhere in its chain, stdout closed by the reader (`… | head`), also when the JSON
+/// writer wrapped it.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    let pipe = Some(std::io::ErrorKind::BrokenPipe);
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>().map(std::io::Error::kind) == pipe
+            || e.downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == pipe
+    })
 }

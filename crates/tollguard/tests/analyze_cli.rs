@@ -380,3 +380,33 @@ fn json_decisions_stream_through_a_spool_file_that_is_removed() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("TMPDIR"), "{err}");
 }
+
+/// `tollguard analyze --sample --format json | head -c 100`: the reader closes the pipe early; tollguard stops
+/// quietly (exit 0, nothing on stderr) instead of printing "Broken pipe" through the JSON writer's error.
+#[test]
+fn a_reader_that_closes_the_pipe_early_gets_no_error() {
+    use std::io::Read;
+    let mut child = bin()
+        .args(["analyze", "--sample", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start tollguard");
+    let mut first = [0u8; 100];
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_exact(&mut first)
+        .expect("the start of the JSON");
+    // The pipe's read end is dropped here, before the rest of the report is written.
+    let out = child.wait_with_output().expect("tollguard ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("Broken pipe"), "{err}");
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    assert!(
+        first.starts_with(b"{"),
+        "{:?}",
+        String::from_utf8_lossy(&first)
+    );
+}
