@@ -888,7 +888,7 @@ fn write_verdict(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
     }
     writeln!(
         out,
-        "  calls        {} suspicious calls ({} of all calls)",
+        "  calls        {} suspicious calls, of {} calls in all",
         html::group_thousands(r.blocked as i64),
         html::group_thousands(r.all.calls as i64)
     )?;
