@@ -3,18 +3,26 @@
 //! the guard's live events since the API started); bans and kill switches active and engine keys tracked
 //! (read from the guard at each scrape); API request durations.
 //!
-//! The guard does not expose the engine's per-decision latency, so there is no decision latency histogram
-//! here; `tollguard_api_request_duration_seconds` measures the API's own handling time.
+//! Read at each scrape by collectors rather than counted here: the guard's decision latency histogram
+//! (`tollguard_decision_latency_seconds`, from the INVITE read off the socket to the verdict, since the guard
+//! started; the guard records it in atomic buckets, see `guard::latency`) and the notifier's delivery
+//! counters by channel (`tollguard_notify_*_total`, present when `[notify]` has recipients).
+//! `tollguard_api_request_duration_seconds` measures the API's own handling time.
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
 
 use guard::LiveEvent;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::notify::{ChannelStats, Notifier};
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -33,6 +41,23 @@ pub struct Metrics {
     engine_keys: Family<Labels, Gauge>,
     calls_in_progress: Gauge,
     events_lagged: Counter,
+    sources: Arc<Sources>,
+}
+
+/// What the collectors read at each scrape, attached once known.
+#[derive(Default)]
+struct Sources {
+    guard: OnceLock<guard::GuardHandle>,
+    notifier: OnceLock<Notifier>,
+}
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sources")
+            .field("guard", &self.guard.get().is_some())
+            .field("notifier", &self.notifier.get().is_some())
+            .finish()
+    }
 }
 
 impl Default for Metrics {
@@ -111,8 +136,12 @@ impl Metrics {
             "Live events the metrics counter missed because it fell behind",
             events_lagged.clone(),
         );
+        let sources = Arc::new(Sources::default());
+        registry.register_collector(Box::new(DecisionLatencyCollector(sources.clone())));
+        registry.register_collector(Box::new(NotifyCollector(sources.clone())));
         Metrics {
             registry,
+            sources,
             requests,
             request_seconds,
             auth_failures,
@@ -125,6 +154,16 @@ impl Metrics {
             calls_in_progress,
             events_lagged,
         }
+    }
+
+    /// Exports the guard's decision latency histogram (read from `handle` at each scrape). Once.
+    pub fn watch_guard(&self, handle: guard::GuardHandle) {
+        let _ = self.sources.guard.set(handle);
+    }
+
+    /// Exports the notifier's delivery counters (read from it at each scrape). Once.
+    pub fn watch_notifier(&self, notifier: Notifier) {
+        let _ = self.sources.notifier.set(notifier);
     }
 
     pub fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
@@ -204,6 +243,83 @@ impl Metrics {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)
+    }
+}
+
+/// `tollguard_decision_latency_seconds` from the guard's atomic buckets.
+#[derive(Debug)]
+struct DecisionLatencyCollector(Arc<Sources>);
+
+impl Collector for DecisionLatencyCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(handle) = self.0.guard.get() else {
+            return Ok(());
+        };
+        let snap = handle.decision_latency();
+        let mut m = encoder.encode_descriptor(
+            "decision_latency_seconds",
+            "Time from an outbound INVITE read off the socket to its verdict (engine decision and policy \
+             applied), one count per call attempt decided, since the guard started.",
+            None,
+            MetricType::Histogram,
+        )?;
+        // The encoder accumulates: it takes the count of each bucket alone.
+        m.encode_histogram::<NoLabelSet>(snap.sum_seconds, snap.count(), &snap.per_bucket(), None)
+    }
+}
+
+/// `tollguard_notify_*_total{channel}` from the notifier's counters.
+#[derive(Debug)]
+struct NotifyCollector(Arc<Sources>);
+
+type ChannelFigure = fn(&ChannelStats) -> u64;
+
+const NOTIFY_COUNTERS: [(&str, &str, ChannelFigure); 5] = [
+    (
+        "notify_delivered",
+        "Notification messages delivered, by channel (webhook, email, syslog).",
+        |c| c.delivered,
+    ),
+    (
+        "notify_failed",
+        "Notification messages given up (after their retries, or refused for good), by channel.",
+        |c| c.failed,
+    ),
+    (
+        "notify_retries",
+        "Notification delivery attempts beyond the first, by channel.",
+        |c| c.retries,
+    ),
+    (
+        "notify_dropped",
+        "Alerts not notified because a recipient's queue was full, by channel.",
+        |c| c.dropped,
+    ),
+    (
+        "notify_collapsed",
+        "Alerts folded into a storm summary instead of going out alone, by channel.",
+        |c| c.collapsed,
+    ),
+];
+
+impl Collector for NotifyCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(notifier) = self.0.notifier.get() else {
+            return Ok(());
+        };
+        let stats = notifier.stats();
+        for (name, help, figure) in NOTIFY_COUNTERS {
+            let mut m = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (channel, s) in [
+                ("webhook", &stats.webhook),
+                ("email", &stats.email),
+                ("syslog", &stats.syslog),
+            ] {
+                let labels = [("channel", channel)];
+                ConstCounter::new(figure(s)).encode(m.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
     }
 }
 

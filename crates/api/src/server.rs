@@ -217,6 +217,8 @@ pub async fn bind(
     let (ready_tx, ready_rx) = mpsc::channel(64);
     let (stop_streams, stop_rx) = watch::channel(false);
     let events = handle.subscribe();
+    let metrics = Metrics::new();
+    metrics.watch_guard(handle.clone());
     let state = AppState(Arc::new(Inner {
         handle,
         limiter: LoginLimiter::new(config.failed_logins_per_minute),
@@ -224,7 +226,7 @@ pub async fn bind(
         store,
         token_store,
         tokens: book,
-        metrics: Arc::new(Metrics::new()),
+        metrics: Arc::new(metrics),
         stop: stop_rx,
     }));
     Ok(BoundApi {
@@ -250,6 +252,12 @@ impl BoundApi {
     /// Whether the API serves HTTPS.
     pub fn tls(&self) -> bool {
         self.listener.tls.is_some()
+    }
+
+    /// Exports the notifier's delivery counters by channel in `/metrics` (`tollguard_notify_*_total`).
+    pub fn with_notifier(self, notifier: crate::notify::Notifier) -> BoundApi {
+        self.state.metrics.watch_notifier(notifier);
+        self
     }
 
     /// Serves until `shutdown` completes; event streams are closed then, and requests in flight finish.

@@ -1,6 +1,8 @@
 //! The operator API over real HTTP on loopback, in front of a real guard: authentication, roles, tenant
 //! isolation, the first admin token, the audit log, failed-login limits, the refusal of plain HTTP on the
-//! network, the live event stream, the metrics and the kill switch ending a call before the answer returns.
+//! network, HTTPS with a self-signed certificate and with a private CA (through `api::client`, as `tollguard
+//! ctl --ca-cert` uses it), the live event stream, the metrics (decision latency, notification counters) and
+//! the kill switch ending a call before the answer returns.
 
 mod common;
 
@@ -399,6 +401,14 @@ async fn a_network_address_without_tls_is_refused_at_start() {
     assert!(bound.is_ok(), "explicitly allowed: {bound:?}");
 }
 
+/// The value of the sample named exactly `name` (with its labels, if any) in an OpenMetrics text.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter_map(|l| l.rsplit_once(' '))
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, v)| v.parse().ok())
+}
+
 /// Reads server-sent events until `done` holds for those read so far; returns them as (name, data).
 async fn read_events(
     resp: &mut reqwest::Response,
@@ -547,9 +557,29 @@ async fn metrics_are_prometheus_text_with_the_counters() {
         "tollguard_kill_switches_active ",
         "tollguard_engine_keys_tracked{kind=\"accounts\"}",
         "tollguard_api_request_duration_seconds_bucket",
+        "# TYPE tollguard_decision_latency_seconds histogram",
     ] {
         assert!(text.contains(needle), "{needle} missing:\n{text}");
     }
+    // One INVITE decided: one count, and cumulative buckets ending at +Inf with that count.
+    assert_eq!(
+        sample(&text, "tollguard_decision_latency_seconds_count"),
+        Some(1.0),
+        "{text}"
+    );
+    let buckets: Vec<(String, f64)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("tollguard_decision_latency_seconds_bucket{le=\""))
+        .filter_map(|l| l.split_once("\"} "))
+        .map(|(le, v)| (le.to_owned(), v.parse().unwrap()))
+        .collect();
+    assert!(buckets.len() > 10, "{buckets:?}");
+    assert!(buckets.windows(2).all(|w| w[0].1 <= w[1].1), "{buckets:?}");
+    assert_eq!(buckets.last(), Some(&("+Inf".to_owned(), 1.0)));
+    assert!(
+        !text.contains("tollguard_notify_"),
+        "no notifier attached, no notification counters"
+    );
     // A tenant-scoped token does not get the global figures.
     let scoped = r.token("viewer", Some(&["acme"])).await;
     assert_eq!(r.get("/metrics", &scoped).await.0, 403);
@@ -609,4 +639,217 @@ async fn policy_validation_names_the_line() {
     assert_eq!(resp.status().as_u16(), 200);
     let (s, b) = r.get("/api/v1/policy", &op).await;
     assert_eq!((s, b["source"].as_str()), (200, Some("default")), "{b}");
+}
+
+/// A second API on the rig's guard and store (so the rig's tokens work), started with `config` and given
+/// the notifier when there is one; returns its address and what stops it.
+async fn second_api(
+    r: &Rig,
+    config: api::ApiConfig,
+    notifier: Option<api::notify::Notifier>,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let mut bound = api::bind(config, r.handle.clone(), r.store_path.clone())
+        .await
+        .unwrap();
+    if let Some(n) = notifier {
+        bound = bound.with_notifier(n);
+    }
+    let addr = bound.local_addr();
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(bound.run(async move {
+        let _ = rx.await;
+    }));
+    (addr, stop)
+}
+
+fn loopback_api() -> api::ApiConfig {
+    api::ApiConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_export_the_notification_counters_by_channel() {
+    let r = rig().await;
+    // A webhook on a port that was just free: connections are refused, 2 attempts, then given up.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = api::notify::NotifyConfig::from_toml_str(&format!(
+        "[notify]\n[notify.retry]\nattempts = 2\nfirst_backoff_secs = 0.01\nmax_backoff_secs = 0.05\n\
+         timeout_secs = 2\n[[notify.webhook]]\nname = \"noc\"\nurl = \"http://127.0.0.1:{port}/hook\"\n"
+    ))
+    .unwrap();
+    let notifier = api::notify::Notifier::start(config);
+    let mut deliveries = notifier.subscribe_deliveries();
+    let (addr, _stop) = second_api(&r, loopback_api(), Some(notifier.clone())).await;
+    notifier.send(api::notify::Alert {
+        id: None,
+        tenant: "acme".into(),
+        decision: decision("pumping", "ext 205 of acme pumped Sierra Leone"),
+    });
+    let report = tokio::time::timeout(std::time::Duration::from_secs(10), deliveries.recv())
+        .await
+        .expect("a delivery report within 10 s")
+        .unwrap();
+    assert!(!report.ok && report.attempts == 2, "{report:?}");
+    let text = r
+        .client
+        .get(format!("http://{addr}/metrics"))
+        .bearer_auth(&r.admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (name, want) in [
+        ("tollguard_notify_failed_total{channel=\"webhook\"}", 1.0),
+        ("tollguard_notify_retries_total{channel=\"webhook\"}", 1.0),
+        ("tollguard_notify_delivered_total{channel=\"webhook\"}", 0.0),
+        ("tollguard_notify_dropped_total{channel=\"webhook\"}", 0.0),
+        ("tollguard_notify_collapsed_total{channel=\"webhook\"}", 0.0),
+        ("tollguard_notify_delivered_total{channel=\"email\"}", 0.0),
+        ("tollguard_notify_failed_total{channel=\"syslog\"}", 0.0),
+    ] {
+        assert_eq!(sample(&text, name), Some(want), "{name}:\n{text}");
+    }
+    assert!(
+        text.contains("# TYPE tollguard_notify_failed counter"),
+        "{text}"
+    );
+}
+
+/// A self-signed certificate for 127.0.0.1 as `openssl req -x509` makes one (marked as a CA, which webpki
+/// refuses as a server's certificate), and its key, as PEM files in `dir` named after `name`.
+fn self_signed(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let (cert_file, key_file) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+    );
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    (cert_file, key_file)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_a_self_signed_certificate_works_for_a_client_that_trusts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path(), "api");
+    let (other, _) = self_signed(dir.path(), "other");
+    let r = rig_with(api::ApiConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls_cert: Some(cert.clone()),
+        tls_key: Some(key.clone()),
+        ..Default::default()
+    })
+    .await;
+    let https = r.url.replacen("http://", "https://", 1);
+    let trusting =
+        api::client::Client::with_ca_cert(&https, Some(r.admin.clone()), Some(&cert)).unwrap();
+    let status = trusting.json("GET", "/api/v1/status", None).await.unwrap();
+    assert!(status["version"].is_string(), "{status}");
+    // Over HTTPS as over HTTP: no token, no answer.
+    let anonymous = api::client::Client::with_ca_cert(&https, None, Some(&cert)).unwrap();
+    match anonymous.json("GET", "/api/v1/status", None).await {
+        Err(api::client::ClientError::Api { status: 401, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    // Without the certificate, or with another one, the server is not trusted: the error says why.
+    for untrusting in [
+        api::client::Client::new(&https, Some(r.admin.clone())).unwrap(),
+        api::client::Client::with_ca_cert(&https, Some(r.admin.clone()), Some(&other)).unwrap(),
+    ] {
+        match untrusting.json("GET", "/api/v1/status", None).await {
+            Err(api::client::ClientError::Unreachable { detail, .. }) => {
+                assert!(detail.contains("certificate"), "{detail}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Plain HTTP to the TLS port gets no answer.
+    let plain = api::client::Client::new(&r.url, Some(r.admin.clone())).unwrap();
+    let e = plain.json("GET", "/api/v1/status", None).await.unwrap_err();
+    assert!(
+        matches!(e, api::client::ClientError::Unreachable { .. }),
+        "{e:?}"
+    );
+    // With TLS, a network address is accepted (without it, refused: see the test above).
+    let network = api::ApiConfig {
+        listen: "0.0.0.0:8443".parse().unwrap(),
+        tls_cert: Some(cert),
+        tls_key: Some(key),
+        ..Default::default()
+    };
+    assert_eq!(network.check(), Ok(()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_a_private_ca_works_for_a_client_given_the_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "tollguard test CA");
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &*ca)
+        .unwrap();
+    let (ca_file, cert, key) = (
+        dir.path().join("ca.pem"),
+        dir.path().join("api.crt"),
+        dir.path().join("api.key"),
+    );
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    std::fs::write(&cert, leaf.pem()).unwrap();
+    std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
+
+    let r = rig().await;
+    let (addr, _stop) = second_api(
+        &r,
+        api::ApiConfig {
+            tls_cert: Some(cert),
+            tls_key: Some(key),
+            ..loopback_api()
+        },
+        None,
+    )
+    .await;
+    let https = format!("https://{addr}");
+    let client =
+        api::client::Client::with_ca_cert(&https, Some(r.admin.clone()), Some(&ca_file)).unwrap();
+    let tokens = client.json("GET", "/api/v1/tokens", None).await.unwrap();
+    assert!(tokens.as_array().is_some_and(|t| !t.is_empty()), "{tokens}");
+    let untrusting = api::client::Client::new(&https, Some(r.admin.clone())).unwrap();
+    assert!(
+        untrusting
+            .json("GET", "/api/v1/status", None)
+            .await
+            .is_err()
+    );
+    // The CA's certificate vouches for 127.0.0.1 only: by another name the server is refused.
+    let by_name = format!("https://localhost:{}", addr.port());
+    let wrong_name =
+        api::client::Client::with_ca_cert(&by_name, Some(r.admin.clone()), Some(&ca_file)).unwrap();
+    match wrong_name.json("GET", "/api/v1/status", None).await {
+        Err(api::client::ClientError::Unreachable { detail, .. }) => {
+            assert!(detail.contains("certificate"), "{detail}")
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -1,7 +1,8 @@
 //! `tollguard ctl`: the operator API from a terminal (status, alerts, bans, kill switches, calls in progress,
 //! counters, policy, tokens, audit log). Human tables by default, `--format json` for scripts. The token
 //! comes from `--token` or `TOLLGUARD_TOKEN` and is never printed; a refusal exits non-zero with the
-//! server's sentence.
+//! server's sentence. An API on HTTPS with a private CA or a self-signed certificate is trusted with
+//! `--ca-cert FILE` or `TOLLGUARD_CA_CERT`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -18,6 +19,10 @@ pub struct CtlArgs {
     /// API token (tg_…) [default: $TOLLGUARD_TOKEN]. Prefer the variable: arguments show in `ps`.
     #[arg(long, global = true)]
     pub token: Option<String>,
+    /// PEM file of a CA (or the API's self-signed certificate) to trust for an https:// URL, besides the
+    /// public roots [default: $TOLLGUARD_CA_CERT].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_cert: Option<std::path::PathBuf>,
     /// Output: human tables, or the API's JSON.
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -209,7 +214,19 @@ pub fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| std::env::var("TOLLGUARD_TOKEN").ok())
         .filter(|t| !t.trim().is_empty());
-    let client = Client::new(&url, token.map(|t| t.trim().to_owned()))?;
+    let ca_cert = args.ca_cert.clone().or_else(|| {
+        std::env::var_os("TOLLGUARD_CA_CERT")
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    });
+    let client =
+        match Client::with_ca_cert(&url, token.map(|t| t.trim().to_owned()), ca_cert.as_deref()) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("tollguard ctl: {e}");
+                return Ok(ExitCode::from(1));
+            }
+        };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -232,6 +249,16 @@ pub fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
                 eprintln!(
                     "tollguard ctl: give a token with TOLLGUARD_TOKEN=tg_… (printed once by the first `tollguard serve`, \
                      or made with `tollguard ctl token create`)"
+                );
+            }
+            if let Some(ClientError::Unreachable { detail, .. }) = e.downcast_ref::<ClientError>()
+                && url.starts_with("https://")
+                && ca_cert.is_none()
+                && detail.contains("certificate")
+            {
+                eprintln!(
+                    "tollguard ctl: if the API's certificate is self-signed or from a private CA, trust it with \
+                     --ca-cert FILE (or TOLLGUARD_CA_CERT=FILE)"
                 );
             }
             Ok(ExitCode::from(1))
@@ -805,6 +832,32 @@ mod tests {
         );
         assert!(scope_fields("acme").is_err());
         assert!(scope_fields("account:acme").is_err());
+    }
+
+    #[test]
+    fn ca_cert_is_a_global_option() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            ctl: CtlArgs,
+        }
+        let cli = Cli::try_parse_from([
+            "ctl",
+            "--url",
+            "https://127.0.0.1:8443",
+            "status",
+            "--ca-cert",
+            "/etc/tollguard/ca.pem",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.ctl.ca_cert.as_deref(),
+            Some(std::path::Path::new("/etc/tollguard/ca.pem"))
+        );
+        assert!(matches!(cli.ctl.command, CtlCommand::Status));
+        let cli = Cli::try_parse_from(["ctl", "calls"]).unwrap();
+        assert_eq!(cli.ctl.ca_cert, None);
     }
 
     #[test]

@@ -82,13 +82,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("starting the guard from {}", args.config.display()))?;
         let handle = guard.handle();
         let mut lines = guard.describe();
+        // Alerts to people ([notify]): every decision of the guard goes to the notifier. Started before the
+        // API so that /metrics exports its delivery counters.
+        let notifier = notify_config
+            .filter(|c| !(c.webhook.is_empty() && c.email.is_empty() && c.syslog.is_none()))
+            .map(|cfg| {
+                let n = api::notify::Notifier::start(cfg);
+                let _forward = api::notify::forward_decisions(handle.subscribe(), n.clone());
+                n
+            });
         let api = match (api_config, settings.store_path.clone()) {
             (Some(cfg), Some(store_path)) => {
                 let token = api::bootstrap_admin(&cfg, &store_path)
                     .context("creating the first admin token of the operator API")?;
-                let bound = api::bind(cfg, handle.clone(), store_path)
+                let mut bound = api::bind(cfg, handle.clone(), store_path)
                     .await
                     .context("starting the operator API")?;
+                if let Some(n) = &notifier {
+                    bound = bound.with_notifier(n.clone());
+                }
                 let scheme = if bound.tls() { "https" } else { "http" };
                 lines.push(format!(
                     "operator API on {scheme}://{} (tollguard ctl --url {scheme}://{})",
@@ -115,14 +127,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let _ = writeln!(stdout, "tollguard serve: ready");
         let _ = stdout.flush();
         drop(stdout);
-        // Alerts to people ([notify]): every decision of the guard goes to the notifier.
-        let notifier = notify_config
-            .filter(|c| !(c.webhook.is_empty() && c.email.is_empty() && c.syslog.is_none()))
-            .map(|cfg| {
-                let n = api::notify::Notifier::start(cfg);
-                let _forward = api::notify::forward_decisions(handle.subscribe(), n.clone());
-                n
-            });
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let api_task = api.map(|bound| {
             let mut stop = stop_rx.clone();
