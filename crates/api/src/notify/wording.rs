@@ -1,7 +1,7 @@
 //! The words of an alert, in English and in Japanese: a one-line headline (e-mail subject, chat title) and a
 //! body with the rule, the key, the numbers against the limit, the calls, the money at stake and what was
 //! done about it. The English body starts with the engine's own sentence; the Japanese one is written from
-//! the decision's fields (and the country and call length the engine's sentence names), then keeps the
+//! the decision's fields (the country from the number the sentence quotes, the call length it names), then keeps the
 //! English sentence as the original so nothing is lost in translation. `tollguard demo` reuses these.
 
 use std::collections::BTreeMap;
@@ -504,19 +504,31 @@ fn number_in_reason(reason: &str) -> Option<&str> {
     rest.get(..end)
 }
 
-/// The destination in Japanese: "シエラレオネ宛て", from the country the engine's sentence names.
+/// The destination in Japanese: "シエラレオネ（+23276123456）". The country comes from the number itself
+/// (numbering's calling-code table), not from the sentence's words: a kill switch's sentence names the barred
+/// call's country and, in parentheses, the one of the call that set it. Without a number, the longest country
+/// name the sentence contains.
 fn destination_ja(reason: &str) -> Option<String> {
-    let country = COUNTRIES_JA
-        .iter()
-        .filter(|(en, _)| reason.contains(en))
-        .max_by_key(|(en, _)| en.len())
-        .map(|(_, ja)| (*ja).to_owned());
-    match (country, number_in_reason(reason)) {
+    let number = number_in_reason(reason);
+    let country = match number.and_then(|n| numbering::country_of(n.trim_start_matches('+'))) {
+        Some(c) => Some(country_ja(c.name).unwrap_or(c.name).to_owned()),
+        None => country_ja(reason).map(str::to_owned),
+    };
+    match (country, number) {
         (Some(c), Some(n)) => Some(format!("{c}（{n}）")),
         (Some(c), None) => Some(c),
         (None, Some(n)) => Some(n.to_owned()),
         (None, None) => None,
     }
+}
+
+/// The Japanese name of the longest listed country that `text` contains.
+fn country_ja(text: &str) -> Option<&'static str> {
+    COUNTRIES_JA
+        .iter()
+        .filter(|(en, _)| text.contains(en))
+        .max_by_key(|(en, _)| en.len())
+        .map(|(_, ja)| *ja)
 }
 
 /// Countries most seen in toll fraud (IRSF destinations, satellite and premium ranges) and Japan's usual
@@ -1164,6 +1176,24 @@ pub(crate) mod tests {
         let mut call = pumping();
         call.action = Action::Warn;
         assert!(body(&call, "acme", Lang::En).contains("the call went through"));
+    }
+
+    #[test]
+    fn the_japanese_destination_is_the_numbers_country_not_the_longest_name_in_the_sentence() {
+        let barred = "ext 205 of acme called Cuba (+5350178656): international calls of ext 205 of acme are barred since 2026-11-27 19:31 by tollguard (ext 205 tried 4 barred destinations in 1 h (limit 3), last Sierra Leone (+23276959840)). Call blocked";
+        assert_eq!(
+            destination_ja(barred).as_deref(),
+            Some("キューバ（+5350178656）")
+        );
+        // A country not in the Japanese list keeps its English name, still from the number.
+        assert_eq!(
+            destination_ja("ext 201 called Iceland (+3545512345)").as_deref(),
+            Some("Iceland（+3545512345）")
+        );
+        assert_eq!(
+            destination_ja("calls to Somalia are barred").as_deref(),
+            Some("ソマリア")
+        );
     }
 
     #[test]
