@@ -262,3 +262,52 @@ pub fn skip_without(tools: &[&str]) -> bool {
     }
     false
 }
+
+impl Guard {
+    /// The operator API's URL, from the line `serve` printed ("operator API on http://…").
+    pub fn api_url(&self) -> String {
+        self.banner
+            .iter()
+            .find_map(|l| l.split("operator API on ").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("serve printed no API address: {:?}", self.banner))
+            .to_owned()
+    }
+
+    /// The first admin token, from the line `serve` printed once.
+    pub fn admin_token(&self) -> String {
+        self.banner
+            .iter()
+            .find_map(|l| l.split("first admin token").nth(1))
+            .and_then(|rest| rest.split_whitespace().last())
+            .filter(|t| t.starts_with("tg_"))
+            .unwrap_or_else(|| panic!("serve printed no admin token: {:?}", self.banner))
+            .to_owned()
+    }
+
+    /// Runs the real `tollguard ctl ARGS` against this guard's API, the token in TOLLGUARD_TOKEN.
+    pub fn ctl(&self, token: &str, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_tollguard"))
+            .arg("ctl")
+            .args(args)
+            .env("TOLLGUARD_URL", self.api_url())
+            .env("TOLLGUARD_TOKEN", token)
+            .output()
+            .unwrap()
+    }
+}
+
+/// SIPp's cumulative (successful, failed) call counts from the `-trace_screen` file it wrote at exit in `dir`.
+pub fn sipp_counts(dir: &Path, scenario: &str, p: &Proc) -> Option<(u64, u64)> {
+    let stem = scenario.strip_suffix(".xml").unwrap_or(scenario);
+    let text =
+        std::fs::read_to_string(dir.join(format!("{stem}_{}_screen.log", p.child.id()))).ok()?;
+    let last = |what: &str| {
+        text.lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with(what))
+            .and_then(|l| l.rsplit('|').next())
+            .and_then(|n| n.trim().parse::<u64>().ok())
+    };
+    Some((last("Successful call")?, last("Failed call")?))
+}
