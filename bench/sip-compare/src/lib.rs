@@ -12,26 +12,8 @@ pub fn digest(parts: &[usize]) -> usize {
         .fold(0usize, |a, &b| a.wrapping_mul(31).wrapping_add(b))
 }
 
-pub fn decode_sip(buf: &[u8]) -> usize {
-    let m = sip::Message::parse(buf).expect("sip parses");
-    let mut acc = m.request_uri().map_or(0, |u| u.as_str().len());
-    for v in m.via() {
-        acc += v.branch().map_or(0, str::len) + v.sent_by().len();
-    }
-    acc += m.from_tag().map_or(0, str::len) + m.to_tag().map_or(0, str::len);
-    acc += m.call_id().map_or(0, str::len);
-    acc += m
-        .cseq()
-        .map_or(0, |c| c.seq as usize + c.method.as_str().len());
-    acc += m.max_forwards().map_or(0, usize::from);
-    acc += m.content_length().map_or(0, |c| c as usize);
-    acc += m
-        .contacts()
-        .filter_map(|c| c.addr().map(|a| a.uri().as_str().len()))
-        .sum::<usize>();
-    acc += m.user_agent().map_or(0, str::len);
-    acc
-}
+// `decode_sip`: the guard's decode, one copy for this comparison and the sip crate's own bench and example.
+include!("../../../crates/sip/benches/common/guard_decode.rs");
 
 pub fn decode_rsipstack(buf: &[u8]) -> usize {
     use rsipstack::sip::prelude::*;

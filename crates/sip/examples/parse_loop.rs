@@ -4,36 +4,14 @@
 //!     valgrind --tool=callgrind /work/tgt/sipperf/release/examples/parse_loop 1000
 //!     valgrind --tool=callgrind /work/tgt/sipperf/release/examples/parse_loop 2000
 //!
-//! (difference of the two totals / 1000 = instructions per message). The decode is the one of
-//! bench/sip-compare (`decode_sip`): R-URI, every Via (branch, sent-by), From/To tags, Call-ID, CSeq,
-//! Max-Forwards, Content-Length, Contact URIs, User-Agent.
+//! (difference of the two totals / 1000 = instructions per message). The decode is benches/common/guard_decode.rs,
+//! the same as the criterion bench and bench/sip-compare.
 
 use std::hint::black_box;
 
 const INVITE: &[u8] = include_bytes!("../tests/fixtures/invite720.sip");
 
-fn decode(buf: &[u8]) -> usize {
-    let Ok(m) = sip::Message::parse(buf) else {
-        return 0;
-    };
-    let mut acc = m.request_uri().map_or(0, |u| u.as_str().len());
-    for v in m.via() {
-        acc += v.branch().map_or(0, str::len) + v.sent_by().len();
-    }
-    acc += m.from_tag().map_or(0, str::len) + m.to_tag().map_or(0, str::len);
-    acc += m.call_id().map_or(0, str::len);
-    acc += m
-        .cseq()
-        .map_or(0, |c| c.seq as usize + c.method.as_str().len());
-    acc += m.max_forwards().map_or(0, usize::from);
-    acc += m.content_length().map_or(0, |c| c as usize);
-    acc += m
-        .contacts()
-        .filter_map(|c| c.addr().map(|a| a.uri().as_str().len()))
-        .sum::<usize>();
-    acc += m.user_agent().map_or(0, str::len);
-    acc
-}
+include!("../benches/common/guard_decode.rs");
 
 fn main() {
     let n: usize = std::env::args()
@@ -52,7 +30,7 @@ fn main() {
     }
     let mut acc = 0usize;
     for _ in 0..n {
-        acc = acc.wrapping_add(decode(black_box(INVITE)));
+        acc = acc.wrapping_add(decode_sip(black_box(INVITE)));
     }
     black_box(acc);
 }

@@ -14,14 +14,9 @@ use std::time::{Duration, Instant};
 use common::*;
 
 fn call_passes(transport: &str) {
-    let (ga, gp, pbx, car, phone, pbx_uac) = (
-        free_port("127.0.0.1"),
-        free_port("127.0.0.1"),
-        free_port("127.0.0.2"),
-        free_port("127.0.0.3"),
-        free_port("127.0.0.1"),
-        free_port("127.0.0.2"),
-    );
+    let (ga, gp, pbx, car) = guard_ports();
+    let phone = free_port("127.0.0.1");
+    let pbx_uac = free_port("127.0.0.2");
     let g = Guard::start(&config(ga, gp, pbx, car, transport, ""));
     let d = g.dir.path();
     let mut pbx_uas = sipp(
@@ -116,13 +111,8 @@ fn guard_blocked_international_call_is_refused_with_the_reason_at_the_pbx() {
     if skip_without(&["sipp"]) {
         return;
     }
-    let (ga, gp, pbx, car, pbx_uac) = (
-        free_port("127.0.0.1"),
-        free_port("127.0.0.1"),
-        free_port("127.0.0.2"),
-        free_port("127.0.0.3"),
-        free_port("127.0.0.2"),
-    );
+    let (ga, gp, pbx, car) = guard_ports();
+    let pbx_uac = free_port("127.0.0.2");
     let g = Guard::start(&config(
         ga,
         gp,
@@ -211,15 +201,10 @@ fn guard_replay_of_2015_is_stopped_while_other_calls_and_emergency_pass() {
     if skip_without(&["sipp"]) {
         return;
     }
-    let (ga, gp, pbx, car, fraud, legit, emergency) = (
-        free_port("127.0.0.1"),
-        free_port("127.0.0.1"),
-        free_port("127.0.0.2"),
-        free_port("127.0.0.3"),
-        free_port("127.0.0.2"),
-        free_port("127.0.0.2"),
-        free_port("127.0.0.2"),
-    );
+    let (ga, gp, pbx, car) = guard_ports();
+    let fraud = free_port("127.0.0.2");
+    let legit = free_port("127.0.0.2");
+    let emergency = free_port("127.0.0.2");
     // Every country allowed and no risk-list block: the behaviour rules must stop it. The engine's clock runs
     // 20 times faster from a Saturday night, so 1.5 s SIPp calls are the 30 s calls of 2015.
     let extra = format!(
@@ -353,12 +338,7 @@ fn guard_replay_of_2015_is_stopped_while_other_calls_and_emergency_pass() {
 }
 
 fn scanner_is_banned(tool: &str, args: &[&str]) {
-    let (ga, gp, pbx, car) = (
-        free_port("127.0.0.1"),
-        free_port("127.0.0.1"),
-        free_port("127.0.0.2"),
-        free_port("127.0.0.3"),
-    );
+    let (ga, gp, pbx, car) = guard_ports();
     let g = Guard::start(&config(ga, gp, pbx, car, "udp", ""));
     let pbx_log = g.path("pbx.log");
     let pl = pbx_log.display().to_string();
@@ -550,12 +530,7 @@ CSeq: 1 OPTIONS\r\nUser-Agent: Yealink\r\nContent-Length: 0\r\n\r\n";
 
 #[test]
 fn guard_bans_kill_switches_and_alerts_survive_kill_9() {
-    let (ga, gp, pbx, car) = (
-        free_port("127.0.0.1"),
-        free_port("127.0.0.1"),
-        free_port("127.0.0.2"),
-        free_port("127.0.0.3"),
-    );
+    let (ga, gp, pbx, car) = guard_ports();
     let g = Guard::start(&config(
         ga,
         gp,
@@ -604,12 +579,7 @@ fn guard_sighup_reloads_the_policy_without_a_restart() {
     if skip_without(&["sipp"]) {
         return;
     }
-    let (ga, gp, pbx, car) = (
-        free_port("127.0.0.1"),
-        free_port("127.0.0.1"),
-        free_port("127.0.0.2"),
-        free_port("127.0.0.3"),
-    );
+    let (ga, gp, pbx, car) = guard_ports();
     let open =
         "[policy.defaults.destinations]\nallow_countries = [\"*\"]\nblock_risk_at = \"never\"\n";
     let g = Guard::start(&config(ga, gp, pbx, car, "udp", open));
@@ -674,12 +644,7 @@ fn guard_legitimate_calls_pass_while_another_source_floods() {
     if skip_without(&["sipp"]) {
         return;
     }
-    let (ga, gp, pbx, car) = (
-        free_port("127.0.0.1"),
-        free_port("127.0.0.1"),
-        free_port("127.0.0.2"),
-        free_port("127.0.0.3"),
-    );
+    let (ga, gp, pbx, car) = guard_ports();
     // A call-centre tenant: its call rules only report (200 calls in 5 s of one account are otherwise, rightly,
     // stopped), while the source rules that ban a flood stay enforced.
     let busy = "[[tenant]]\nname = \"office\"\n\n[policy.tenants.office]\nmode = \"shadow\"\n";
@@ -769,12 +734,7 @@ fn guard_password_guessing_against_a_real_registrar_is_counted_and_banned() {
     if skip_without(&["sipp", "kamailio"]) {
         return;
     }
-    let (ga, gp, pbx, car) = (
-        free_port("127.0.0.1"),
-        free_port("127.0.0.1"),
-        free_port("127.0.0.2"),
-        free_port("127.0.0.3"),
-    );
+    let (ga, gp, pbx, car) = guard_ports();
     let g = Guard::start(&config(ga, gp, pbx, car, "udp", ""));
     // Kamailio with digest authentication is the PBX's registrar.
     let cfg = std::fs::read_to_string(format!("{SCENARIOS}/registrar.cfg.in"))
@@ -949,12 +909,7 @@ fn guard_operator_kill_switch_ends_calls_in_progress_and_bars_new_ones() {
     if skip_without(&["sipp"]) {
         return;
     }
-    let (ga, gp, pbx, car) = (
-        free_port("127.0.0.1"),
-        free_port("127.0.0.1"),
-        free_port("127.0.0.2"),
-        free_port("127.0.0.3"),
-    );
+    let (ga, gp, pbx, car) = guard_ports();
     let g = Guard::start(&config(ga, gp, pbx, car, "udp", ""));
     let (carrier_log, pbx_log) = (g.path("carrier.log"), g.path("pbx.log"));
     let (cl, pl) = (

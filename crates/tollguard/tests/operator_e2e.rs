@@ -186,12 +186,7 @@ fn operator_kill_switch_ends_one_tenants_calls_bars_new_ones_and_lifts() {
     if skip_without(&["sipp"]) {
         return;
     }
-    let (ga, gp, pbx, car) = (
-        free_port("127.0.0.1"),
-        free_port("127.0.0.1"),
-        free_port("127.0.0.2"),
-        free_port("127.0.0.3"),
-    );
+    let (ga, gp, pbx, car) = guard_ports();
     // Two tenants, told apart by their PBX's address on the PBX-side listener; the United States allowed.
     let extra = format!(
         r#"[clock]
@@ -505,12 +500,7 @@ fn operator_alert_of_a_replayed_2015_attack_reaches_a_webhook_and_a_mailbox() {
         .unwrap();
     let mut hook = rt.block_on(sinks::hook(&[]));
     let (smtp, mut mails) = rt.block_on(sinks::smtp_sink());
-    let (ga, gp, pbx, car) = (
-        free_port("127.0.0.1"),
-        free_port("127.0.0.1"),
-        free_port("127.0.0.2"),
-        free_port("127.0.0.3"),
-    );
+    let (ga, gp, pbx, car) = guard_ports();
     // As guard_e2e's replay of 2015: every country allowed, the engine's clock 20 times faster from a Saturday
     // night (1.5 s SIPp calls are the 30 s calls of 2015). Every alert goes out alone (no storm window).
     let extra = format!(

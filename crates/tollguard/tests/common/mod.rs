@@ -36,6 +36,17 @@ pub fn free_port(ip: &str) -> u16 {
     panic!("no free port on {ip}");
 }
 
+/// The four ports of the usual set-up: the guard's access and PBX-side listeners on 127.0.0.1, the PBX on
+/// 127.0.0.2, the carrier on 127.0.0.3 — as `(ga, gp, pbx, car)`, the names the tests give them.
+pub fn guard_ports() -> (u16, u16, u16, u16) {
+    (
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+        free_port("127.0.0.2"),
+        free_port("127.0.0.3"),
+    )
+}
+
 /// A process started by a test; killed (by its own handle) when dropped.
 pub struct Proc {
     pub child: Child,
