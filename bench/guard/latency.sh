@@ -1,0 +1,94 @@
+#!/bin/sh
+# The guard's decision latency under SIPp load, as an operator sees it: `tollguard serve` (release build) with
+# the operator API, SIPp calls at each rate, and per step the delta of `tollguard_decision_latency_seconds`
+# scraped from /metrics: INVITEs decided (must equal SIPp's calls), mean, and the bucket holding p50/p90/p99.
+# The latency runs from the INVITE read off the socket to its verdict (docs/api.md, "Metrics").
+#
+#   bench/guard/latency.sh [rates...]    default rates: 100 400 800; each step lasts STEP_SECS (8)
+#
+# Needs sipp, curl, python3 and a release build: cargo build --release -p tollguard (CARGO_TARGET_DIR honoured).
+# Same calls as run.sh: tenant in shadow mode (every rule runs, nothing refused), store and API on.
+set -eu
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+TG=${TOLLGUARD:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tollguard}
+SCN=$ROOT/crates/guard/tests/sipp
+RATES=${*:-100 400 800}
+STEP=${STEP_SECS:-8}
+W=$(mktemp -d)
+PIDS=""
+trap 'kill $PIDS 2>/dev/null; rm -rf "$W"' EXIT INT TERM
+[ -x "$TG" ] || { echo "build first: cargo build --release -p tollguard" >&2; exit 1; }
+
+GUARD_PORT=26060; API_PORT=26443; CARRIER_PORT=26080; UAC_PORT=26090
+cat > "$W/guard.toml" <<CFG
+[[tenant]]
+name = "bench"
+[policy.tenants.bench]
+mode = "shadow"
+[[listen]]
+address = "127.0.0.1:$GUARD_PORT"
+role = "pbx"
+[pbx]
+address = "127.0.0.2:5060"
+[trunk]
+address = "127.0.0.3:$CARRIER_PORT"
+[store]
+path = "$W/guard.db"
+[api]
+listen = "127.0.0.1:$API_PORT"
+[log]
+level = "error"
+CFG
+"$TG" serve --config "$W/guard.toml" > "$W/guard.out" 2> "$W/guard.err" &
+PIDS="$PIDS $!"
+for i in $(seq 50); do grep -q ready "$W/guard.out" 2>/dev/null && break; sleep 0.1; done
+TOKEN=$(grep -o 'tg_[0-9a-f_]*' "$W/guard.out")
+sipp -sf "$SCN/uas_answer.xml" -i 127.0.0.3 -bind_local -p $CARRIER_PORT -nostdin -bg > "$W/uas.out" 2>&1 || true
+PIDS="$PIDS $(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' "$W/uas.out")"
+
+scrape() {
+  curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API_PORT/metrics" |
+    grep '^tollguard_decision_latency_seconds' > "$1"
+}
+scrape "$W/m0"
+printf "%6s %9s %7s %9s %9s %9s %9s %9s\n" rate calls_ok failed decided mean_us p50_us p90_us p99_us
+i=0
+for rate in $RATES; do
+  i=$((i + 1))
+  (cd "$W" && sipp -sf "$SCN/uac_call.xml" 127.0.0.1:$GUARD_PORT -i 127.0.0.2 -bind_local -p $UAC_PORT -nostdin \
+      -m $((rate * STEP)) -r $rate -l $((rate * 4)) -s 0312345678 -key account 201 -d 100 -timeout $((STEP * 4))s \
+      -trace_stat -stf "$W/stat_$rate.csv" > /dev/null 2>&1) || true
+  scrape "$W/m$i"
+  ok=$(tail -1 "$W/stat_$rate.csv" | awk -F';' '{print $16}')      # SuccessfulCall(C)
+  failed=$(tail -1 "$W/stat_$rate.csv" | awk -F';' '{print $18}')  # FailedCall(C)
+  python3 - "$W/m$((i - 1))" "$W/m$i" "$rate" "$ok" "$failed" <<'PY'
+import re, sys
+
+def load(path):
+    buckets, count, total = {}, 0.0, 0.0
+    for line in open(path):
+        m = re.match(r'tollguard_decision_latency_seconds_bucket\{le="([^"]+)"\} (\S+)', line)
+        if m:
+            buckets[m.group(1)] = float(m.group(2))
+        elif line.startswith("tollguard_decision_latency_seconds_count "):
+            count = float(line.split()[1])
+        elif line.startswith("tollguard_decision_latency_seconds_sum "):
+            total = float(line.split()[1])
+    return buckets, count, total
+
+(b0, c0, s0), (b1, c1, s1) = load(sys.argv[1]), load(sys.argv[2])
+n = c1 - c0
+bounds = sorted(b1, key=lambda le: float("inf") if le == "+Inf" else float(le))
+
+def upper(q):
+    # The upper bound of the bucket holding the q-quantile of this step's decisions.
+    for le in bounds:
+        if n and b1[le] - b0.get(le, 0.0) >= q * n:
+            return le if le == "+Inf" else "%g" % (float(le) * 1e6)
+    return "-"
+
+mean = "%.1f" % ((s1 - s0) / n * 1e6) if n else "-"
+print("%6s %9s %7s %9d %9s %9s %9s %9s" % (sys.argv[3], sys.argv[4], sys.argv[5], n, mean,
+      upper(0.5), upper(0.9), upper(0.99)))
+PY
+done
