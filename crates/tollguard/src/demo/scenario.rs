@@ -177,9 +177,24 @@ pub async fn run(args: &DemoArgs, duration_secs: u32) -> anyhow::Result<ExitCode
     };
     let handle = g.handle();
     let mut events = handle.subscribe();
-    // --keep-running: the operator API, so that the user can explore the guard afterwards (`tollguard ctl`).
+    // The guard's alerts go to the notifier as `tollguard serve` sends them (webhook to the receiver above).
+    let notifier = match api::notify::NotifyConfig::from_toml_str(&config_text) {
+        Ok(c) => Some(api::notify::Notifier::start(c)),
+        Err(e) => {
+            tracing::warn!(error = %e, "demo notifications not configured");
+            None
+        }
+    };
+    // --keep-running: the operator API, so that the user can explore the guard afterwards (`tollguard ctl`),
+    // with the notifier's delivery counters in its /metrics as under `tollguard serve`.
     let api_lines = if args.keep_running {
-        start_api(&config_path, &handle, &dir.path().join("tollguard.db")).await
+        start_api(
+            &config_path,
+            &handle,
+            &dir.path().join("tollguard.db"),
+            notifier.as_ref(),
+        )
+        .await
     } else {
         Vec::new()
     };
@@ -195,14 +210,6 @@ pub async fn run(args: &DemoArgs, duration_secs: u32) -> anyhow::Result<ExitCode
     if let Ok(mut c) = shared_clock.lock() {
         *c = clock;
     }
-    // The guard's alerts go to the notifier as `tollguard serve` sends them (webhook to the receiver above).
-    let notifier = match api::notify::NotifyConfig::from_toml_str(&config_text) {
-        Ok(c) => Some(api::notify::Notifier::start(c)),
-        Err(e) => {
-            tracing::warn!(error = %e, "demo notifications not configured");
-            None
-        }
-    };
     let decisions: Arc<Mutex<Vec<GuardDecision>>> = Arc::default();
     let event_task = {
         let (live, decisions) = (live.clone(), decisions.clone());
@@ -473,6 +480,7 @@ async fn start_api(
     config: &std::path::Path,
     handle: &guard::GuardHandle,
     store: &std::path::Path,
+    notifier: Option<&api::notify::Notifier>,
 ) -> Vec<String> {
     let cfg = match api::ApiConfig::load(config) {
         Ok(Some(c)) => c,
@@ -484,7 +492,10 @@ async fn start_api(
         Err(e) => return vec![format!("operator API not started: {e}")],
     };
     match api::bind(cfg, handle.clone(), store.to_owned()).await {
-        Ok(bound) => {
+        Ok(mut bound) => {
+            if let Some(n) = notifier {
+                bound = bound.with_notifier(n.clone());
+            }
             let url = format!("http://{}", bound.local_addr());
             tokio::spawn(bound.run(std::future::pending::<()>()));
             let mut lines = vec![format!("operator API: {url}")];
