@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use std::os::unix::process::CommandExt;
 
 fn call_passes(transport: &str) {
     let (ga, gp, pbx, car) = guard_ports();
@@ -750,6 +751,8 @@ fn guard_password_guessing_against_a_real_registrar_is_counted_and_banned() {
         .arg("-w")
         .arg(g.dir.path())
         .args(["-m", "32", "-M", "8", "-DD", "-E"])
+        // Its own process group, so that the test's clean-up ends the forked workers too.
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(g.path("kamailio.log")).unwrap())
         .spawn()

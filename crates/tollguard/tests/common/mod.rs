@@ -72,6 +72,13 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        // A peer started in its own process group (`process_group(0)`, e.g. Kamailio, whose workers are forked
+        // children) is killed with its whole group: killing the main process alone left the workers running
+        // and holding the port after the test. For other processes there is no such group and this is a no-op.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
