@@ -278,23 +278,32 @@ impl CallRecord {
 /// `PJSIP/205-00000012` → `205`, `PJSIP/ntt-trunk-0000002f` → `ntt-trunk`, `Local/205@from-internal-00000001;1`
 /// → `205`, `IAX2/205-1234` → `205`. Returns `None` when nothing sensible is left.
 pub fn extension_from_channel(channel: &str) -> Option<&str> {
-    let (_, rest) = channel.split_once('/')?;
+    // Byte searches: '/', '@', ';' and '-' are ASCII, so every cut below falls on a character boundary, and a
+    // byte loop over these short strings costs a fraction of a `str` pattern search.
+    let b = channel.as_bytes();
+    let slash = b.iter().position(|&c| c == b'/')?;
+    let rest = b.get(slash + 1..)?;
     // Local channels: `205@context-...;1`; SIP peers dialled as `trunk/number` don't occur in `channel`.
-    let rest = match rest.find(['@', ';']) {
+    let rest = match rest.iter().position(|&c| c == b'@' || c == b';') {
         Some(i) => rest.get(..i)?,
         None => rest,
     };
-    let rest = match rest.rsplit_once('-') {
-        Some((name, suffix))
-            if !name.is_empty()
-                && !suffix.is_empty()
-                && suffix.bytes().all(|b| b.is_ascii_hexdigit()) =>
+    let rest = match rest.iter().rposition(|&c| c == b'-') {
+        Some(i)
+            if i > 0
+                && i + 1 < rest.len()
+                && rest.get(i + 1..)?.iter().all(u8::is_ascii_hexdigit) =>
         {
-            name
+            rest.get(..i)?
         }
         _ => rest,
     };
-    if rest.is_empty() { None } else { Some(rest) }
+    if rest.is_empty() {
+        None
+    } else {
+        let start = slash + 1;
+        channel.get(start..start + rest.len())
+    }
 }
 
 /// The display name inside an Asterisk caller id: `"Taro Tanaka" <205>` → `Taro Tanaka`, `Reception <200>` →
@@ -334,6 +343,38 @@ mod tests {
         assert_eq!(extension_from_channel(""), None);
         assert_eq!(extension_from_channel("PJSIP/"), None);
         assert_eq!(extension_from_channel("garbage"), None);
+    }
+
+    /// The `str`-pattern version the byte search replaced.
+    fn extension_by_str_search(channel: &str) -> Option<&str> {
+        let (_, rest) = channel.split_once('/')?;
+        let rest = match rest.find(['@', ';']) {
+            Some(i) => rest.get(..i)?,
+            None => rest,
+        };
+        let rest = match rest.rsplit_once('-') {
+            Some((name, suffix))
+                if !name.is_empty()
+                    && !suffix.is_empty()
+                    && suffix.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                name
+            }
+            _ => rest,
+        };
+        if rest.is_empty() { None } else { Some(rest) }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn byte_search_reads_channels_as_the_str_search_did(
+            channel in "[A-Za-z0-9/@;\\-éア ]{0,24}"
+        ) {
+            proptest::prop_assert_eq!(
+                extension_from_channel(&channel),
+                extension_by_str_search(&channel)
+            );
+        }
     }
 
     #[test]

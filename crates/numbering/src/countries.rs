@@ -398,16 +398,99 @@ pub(crate) fn calling_code_bytes(b: &[u8]) -> Option<(u16, usize)> {
     None
 }
 
+/// Rows of [`SUB_PREFIXES`] arranged for lookup by the calling code; built once.
+struct SubIndex {
+    /// NANP rows of exactly four digits ("1" and an area code), by area code: row + 1, 0 for none. Most of
+    /// the table is NANP, and a call to the US or Canada should not compare ninety prefixes.
+    nanp: [u8; 1000],
+    /// Every other row, as (calling code, row), by calling code then table order.
+    rest: Vec<(u16, usize)>,
+    /// The run of `rest` for each calling code: (start, end).
+    runs: Box<[(u16, u16); 1000]>,
+}
+
+fn sub_index() -> &'static SubIndex {
+    static INDEX: std::sync::OnceLock<SubIndex> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut nanp = [0u8; 1000];
+        let mut rest = Vec::new();
+        for (i, (prefix, _, _)) in SUB_PREFIXES.iter().enumerate() {
+            let Some((code, _)) = calling_code(prefix) else {
+                continue;
+            };
+            let area = match prefix.as_bytes() {
+                [b'1', a, b, c] => Some(
+                    usize::from(a - b'0') * 100
+                        + usize::from(b - b'0') * 10
+                        + usize::from(c - b'0'),
+                ),
+                _ => None,
+            };
+            match (area, u8::try_from(i + 1)) {
+                // The first row of a prefix wins, as in a scan of the table.
+                (Some(area), Ok(row)) if code == 1 => {
+                    if nanp[area] == 0 {
+                        nanp[area] = row;
+                    }
+                }
+                _ => rest.push((code, i)),
+            }
+        }
+        rest.sort_by_key(|&(code, row)| (code, row));
+        let mut runs = Box::new([(0u16, 0u16); 1000]);
+        for (i, &(code, _)) in rest.iter().enumerate() {
+            let (Some(run), Ok(i)) = (runs.get_mut(usize::from(code)), u16::try_from(i)) else {
+                continue;
+            };
+            if run.0 == run.1 {
+                *run = (i, i + 1);
+            } else {
+                run.1 = i + 1;
+            }
+        }
+        SubIndex { nanp, rest, runs }
+    })
+}
+
 /// The country or network of a full E.164 number (digits without `+`).
 pub fn country_of(e164_digits: &str) -> Option<Country> {
     let (code, _) = calling_code(e164_digits)?;
-    let mut best: Option<(&str, &str, usize)> = None;
-    for (prefix, iso2, name) in SUB_PREFIXES {
-        if e164_digits.starts_with(prefix) && best.is_none_or(|(_, _, l)| prefix.len() > l) {
-            best = Some((iso2, name, prefix.len()));
+    let digits = e164_digits.as_bytes();
+    let index = sub_index();
+    // Longest prefix wins; among equally long ones the first row of the table.
+    let mut best: Option<(&str, &str, usize, usize)> = None;
+    if code == 1
+        && let [_, a, b, c, ..] = digits
+        && a.is_ascii_digit()
+        && b.is_ascii_digit()
+        && c.is_ascii_digit()
+    {
+        let area = usize::from(a - b'0') * 100 + usize::from(b - b'0') * 10 + usize::from(c - b'0');
+        if let Some((_, iso2, name)) = index
+            .nanp
+            .get(area)
+            .and_then(|row| usize::from(*row).checked_sub(1))
+            .and_then(|row| SUB_PREFIXES.get(row))
+        {
+            best = Some((iso2, name, 4, usize::from(index.nanp[area]) - 1));
         }
     }
-    if let Some((iso2, name, _)) = best {
+    let (from, to) = index.runs.get(usize::from(code)).copied().unwrap_or((0, 0));
+    for &(_, row) in index
+        .rest
+        .get(usize::from(from)..usize::from(to))
+        .unwrap_or(&[])
+    {
+        let Some((prefix, iso2, name)) = SUB_PREFIXES.get(row) else {
+            continue;
+        };
+        let longer =
+            best.is_none_or(|(_, _, l, r)| prefix.len() > l || (prefix.len() == l && row < r));
+        if longer && digits.starts_with(prefix.as_bytes()) {
+            best = Some((iso2, name, prefix.len(), row));
+        }
+    }
+    if let Some((iso2, name, _, _)) = best {
         return Some(Country {
             iso2,
             name,
@@ -465,6 +548,50 @@ mod tests {
             Some(881)
         );
         assert_eq!(country_of("2800000"), None, "+280 is unassigned");
+    }
+
+    /// The lookup before the index: a scan of the whole table, longest prefix first, then table order.
+    fn country_by_scan(e164_digits: &str) -> Option<Country> {
+        let (code, _) = calling_code(e164_digits)?;
+        let mut best: Option<(&str, &str, usize)> = None;
+        for (prefix, iso2, name) in SUB_PREFIXES {
+            if e164_digits.starts_with(prefix) && best.is_none_or(|(_, _, l)| prefix.len() > l) {
+                best = Some((iso2, name, prefix.len()));
+            }
+        }
+        if let Some((iso2, name, _)) = best {
+            return Some(Country {
+                iso2,
+                name,
+                calling_code: code,
+            });
+        }
+        country_by_code(code)
+    }
+
+    #[test]
+    fn indexed_lookup_matches_a_scan_of_the_table() {
+        let mut numbers: Vec<String> = Vec::new();
+        for area in 0..1000 {
+            numbers.push(format!("1{area:03}5550123"));
+            numbers.push(format!("1{area:03}"));
+            numbers.push(format!("1{area:02}"));
+        }
+        for (prefix, _, _) in SUB_PREFIXES {
+            numbers.push(prefix.to_string());
+            numbers.push(format!("{prefix}123456"));
+            numbers.push(prefix[..prefix.len() - 1].to_string());
+            numbers.push(format!("{}9{}", &prefix[..prefix.len() - 1], "1234567"));
+        }
+        for (code, _, _) in COUNTRIES {
+            numbers.push(format!("{code}123456789"));
+        }
+        numbers.extend(
+            ["", "0", "1", "1x23", "7", "79", "28000", "999999999999999"].map(String::from),
+        );
+        for n in &numbers {
+            assert_eq!(country_of(n), country_by_scan(n), "{n}");
+        }
     }
 
     #[test]
