@@ -705,15 +705,19 @@ impl Report {
     }
 
     fn sorted_alerts(&self) -> Vec<&AlertGroup> {
-        let mut v: Vec<&AlertGroup> = self.alerts.values().collect();
-        v.sort_by(|a, b| {
+        let mut v: Vec<(&(String, String, &'static str), &AlertGroup)> =
+            self.alerts.iter().collect();
+        // The group's key last: two accounts alerted at the same instant by the same rule must not come out
+        // in the hash map's (random) order, or two runs over one file differ.
+        v.sort_by(|(ka, a), (kb, b)| {
             b.first
                 .level
                 .cmp(&a.first.level)
                 .then(a.first.at.cmp(&b.first.at))
                 .then(a.first.rule.cmp(&b.first.rule))
+                .then_with(|| ka.cmp(kb))
         });
-        v
+        v.into_iter().map(|(_, g)| g).collect()
     }
 
     fn top(&self, m: &HashMap<DestKey, Count>, n: usize) -> Vec<(DestKey, Count)> {
