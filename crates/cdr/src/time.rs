@@ -16,6 +16,8 @@ pub struct SiteClock {
     /// (local hour number since the epoch, UTC offset in seconds) of the last hours looked up.
     cache: [(i64, i32); 2],
     next_slot: usize,
+    /// The last valid `YYYY-MM-DD` parsed and its day number.
+    last_date: Option<([u8; 10], i64)>,
 }
 
 impl SiteClock {
@@ -25,6 +27,7 @@ impl SiteClock {
             tz,
             cache: [(i64::MIN, 0); 2],
             next_slot: 0,
+            last_date: None,
         }
     }
 
@@ -80,7 +83,20 @@ impl SiteClock {
     /// Parses a local `YYYY-MM-DD HH:MM:SS` (also `T` instead of the space, and an ignored `.fraction`) to UTC.
     /// Returns `None` when the text is not such a time.
     pub fn parse_local(&mut self, text: &[u8]) -> Option<DateTime<Utc>> {
-        let (local, nanos) = parse_datetime_fields(text)?;
+        // The three times of a line, and the lines around it, nearly always share their date: its check and
+        // day number are remembered (only a valid date is).
+        let days = match (text.get(..10), &self.last_date) {
+            (Some(date), Some((last, days))) if date == last.as_slice() => *days,
+            _ => {
+                let days = parse_date(text)?;
+                if let Some(date) = text.get(..10).and_then(|d| <[u8; 10]>::try_from(d).ok()) {
+                    self.last_date = Some((date, days));
+                }
+                days
+            }
+        };
+        let (secs, nanos) = parse_time_of_day(text)?;
+        let local = days * 86_400 + secs;
         let utc = self.local_seconds_to_utc(local)?;
         DateTime::from_timestamp(utc, nanos)
     }
@@ -98,29 +114,46 @@ fn naive_from_seconds(local: i64) -> Option<NaiveDateTime> {
 /// `YYYY-MM-DD HH:MM:SS[.fff]` → (seconds since the epoch as if the time were UTC, nanoseconds). Hand-written
 /// because it runs three times per CDR line.
 pub(crate) fn parse_datetime_fields(text: &[u8]) -> Option<(i64, u32)> {
-    let t = text;
-    if t.len() < 19 {
+    let days = parse_date(text)?;
+    let (secs, nanos) = parse_time_of_day(text)?;
+    // A leap second (:60) is folded into the next second, as the PBX's own clock would have done.
+    Some((days * 86_400 + secs, nanos))
+}
+
+fn digit(t: &[u8], i: usize) -> Option<u32> {
+    let b = *t.get(i)?;
+    if b.is_ascii_digit() {
+        Some(u32::from(b - b'0'))
+    } else {
+        None
+    }
+}
+
+/// The `YYYY-MM-DD` at the start of `t` as days since 1970-01-01 (a real calendar date, else `None`).
+fn parse_date(t: &[u8]) -> Option<i64> {
+    if t.get(4) != Some(&b'-') || t.get(7) != Some(&b'-') {
         return None;
     }
-    let d = |i: usize| -> Option<u32> {
-        let b = *t.get(i)?;
-        if b.is_ascii_digit() {
-            Some(u32::from(b - b'0'))
-        } else {
-            None
-        }
-    };
-    let sep_ok = t.get(4) == Some(&b'-')
-        && t.get(7) == Some(&b'-')
-        && matches!(t.get(10), Some(b' ' | b'T'))
-        && t.get(13) == Some(&b':')
-        && t.get(16) == Some(&b':');
-    if !sep_ok {
-        return None;
-    }
+    let d = |i: usize| digit(t, i);
     let year = d(0)? * 1000 + d(1)? * 100 + d(2)? * 10 + d(3)?;
     let month = d(5)? * 10 + d(6)?;
     let day = d(8)? * 10 + d(9)?;
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    Some(days_from_civil(i64::from(year), month, day))
+}
+
+/// The ` HH:MM:SS[.fff]` (or `T…`) from byte 10 to the end of `t`: seconds into the day and nanoseconds.
+fn parse_time_of_day(t: &[u8]) -> Option<(i64, u32)> {
+    if t.len() < 19
+        || !matches!(t.get(10), Some(b' ' | b'T'))
+        || t.get(13) != Some(&b':')
+        || t.get(16) != Some(&b':')
+    {
+        return None;
+    }
+    let d = |i: usize| digit(t, i);
     let hour = d(11)? * 10 + d(12)?;
     let minute = d(14)? * 10 + d(15)?;
     let second = d(17)? * 10 + d(18)?;
@@ -140,21 +173,10 @@ pub(crate) fn parse_datetime_fields(text: &[u8]) -> Option<(i64, u32)> {
         }
         nanos = n;
     }
-    if !(1..=12).contains(&month)
-        || day == 0
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
+    if hour > 23 || minute > 59 || second > 60 {
         return None;
     }
-    let days = days_from_civil(i64::from(year), month, day);
-    // A leap second (:60) is folded into the next second, as the PBX's own clock would have done.
-    Some((
-        days * 86_400 + i64::from(hour * 3600 + minute * 60 + second),
-        nanos,
-    ))
+    Some((i64::from(hour * 3600 + minute * 60 + second), nanos))
 }
 
 fn days_in_month(year: u32, month: u32) -> u32 {
@@ -270,6 +292,37 @@ mod tests {
             );
         }
         assert!(clock.parse_local(b"2024-02-29 00:00:00").is_some());
+    }
+
+    #[test]
+    fn the_remembered_date_never_changes_an_answer() {
+        // parse_local remembers the last valid date; every answer must equal a fresh clock's.
+        let lines: [&[u8]; 9] = [
+            b"2025-06-06 19:30:00",
+            b"2025-06-06 25:30:00",
+            b"2025-06-06 19:31:00",
+            b"2025-06-07 00:00:01",
+            b"2025-02-30 00:00:00",
+            b"2025-06-07 00:00:02",
+            b"2025-06-07",
+            b"2025-06-06T23:59:59.5",
+            b"2024-02-29 12:00:00",
+        ];
+        let mut memo = SiteClock::new(chrono_tz::Asia::Tokyo);
+        for line in lines {
+            let fresh = SiteClock::new(chrono_tz::Asia::Tokyo).parse_local(line);
+            assert_eq!(
+                memo.parse_local(line),
+                fresh,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        assert_eq!(
+            memo.parse_local(b"2025-06-07 00:00:02"),
+            Some(Utc.with_ymd_and_hms(2025, 6, 6, 15, 0, 2).unwrap())
+        );
+        assert_eq!(memo.parse_local(b"2025-06-06 25:30:00"), None);
     }
 
     #[test]
