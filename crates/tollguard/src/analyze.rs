@@ -290,6 +290,8 @@ struct AttackTally {
 /// Alerts with the same rule, key and action, collapsed.
 #[derive(Debug)]
 struct AlertGroup {
+    /// (rule, tenant/account or the decision's key, action): what groups the alerts, and their last sort key.
+    key: (String, String, &'static str),
     first: Decision,
     count: u64,
     last_at: Millis,
@@ -352,7 +354,10 @@ struct Report {
     blocked_destinations: HashMap<DestKey, Count>,
     destinations: HashMap<DestKey, Count>,
     hours: BTreeMap<i64, Hour>,
-    alerts: HashMap<(String, String, &'static str), AlertGroup>,
+    /// Alert groups by their key joined with U+001F (see `AlertGroup::key`), looked up through `alert_key_buf`
+    /// without allocating: most calls of a busy site carry a decision.
+    alerts: HashMap<String, AlertGroup>,
+    alert_key_buf: String,
     /// Every decision, for `--format json`: streamed to a spool file, not kept in memory.
     log: Option<DecisionLog>,
     labelled: bool,
@@ -444,6 +449,7 @@ impl Report {
             destinations: HashMap::new(),
             hours: BTreeMap::new(),
             alerts: HashMap::new(),
+            alert_key_buf: String::new(),
             labelled: false,
             attacks: BTreeMap::new(),
             legit: Count::default(),
@@ -490,24 +496,39 @@ impl Report {
                 self.first_critical.get_or_insert(d.at);
             }
             // One line per rule, account and action: 10,000 blocked calls of one pump are one alert, counted.
-            let who = if call.account().is_empty() && call.tenant().is_empty() {
-                d.key.clone()
+            let by_call = !(call.account().is_empty() && call.tenant().is_empty());
+            let action = action_kind(&d.action);
+            let buf = &mut self.alert_key_buf;
+            buf.clear();
+            buf.push_str(&d.rule);
+            buf.push('\u{1f}');
+            if by_call {
+                buf.push_str(call.tenant());
+                buf.push('/');
+                buf.push_str(call.account());
             } else {
-                format!("{}/{}", call.tenant(), call.account())
-            };
-            let key = (d.rule.clone(), who, action_kind(&d.action));
+                buf.push_str(&d.key);
+            }
+            buf.push('\u{1f}');
+            buf.push_str(action);
             let stake = d.at_stake.map_or(0, |a| a.millis);
             let room = self.alerts.len() < 100_000;
-            match self.alerts.get_mut(&key) {
+            match self.alerts.get_mut(self.alert_key_buf.as_str()) {
                 Some(g) => {
                     g.count += 1;
                     g.last_at = g.last_at.max(d.at);
                     g.stake_max = g.stake_max.max(stake);
                 }
                 None if room => {
+                    let who = if by_call {
+                        format!("{}/{}", call.tenant(), call.account())
+                    } else {
+                        d.key.clone()
+                    };
                     self.alerts.insert(
-                        key,
+                        self.alert_key_buf.clone(),
                         AlertGroup {
+                            key: (d.rule.clone(), who, action),
                             first: d.clone(),
                             count: 1,
                             last_at: d.at,
@@ -595,17 +616,19 @@ impl Sink for Report {
 
         // Ground truth, when the CDRs carry it.
         let label = call.label();
-        let top_rule = o
-            .decisions
-            .iter()
-            .max_by_key(|d| d.level)
-            .map(|d| (d.rule.clone(), d.reason.clone()));
+        // The strongest decision's rule and reason, copied only for a call that gets listed.
+        let top_rule = || {
+            o.decisions
+                .iter()
+                .max_by_key(|d| d.level)
+                .map(|d| (d.rule.clone(), d.reason.clone()))
+        };
         match label {
             Label::Unknown => {
                 let looks_legit =
                     matches!(group_of(class), 0) && !o.destination.flags.is_obfuscated();
                 if blocked && looks_legit && !self.labelled {
-                    self.list(call, o.destination, top_rule);
+                    self.list(call, o.destination, top_rule());
                 }
             }
             Label::Legit => {
@@ -613,7 +636,7 @@ impl Sink for Report {
                 self.legit.add(cost);
                 if blocked {
                     self.legit_blocked.add(cost);
-                    self.list(call, o.destination, top_rule);
+                    self.list(call, o.destination, top_rule());
                 }
             }
             Label::Fraud(name) => {
@@ -706,7 +729,7 @@ impl Report {
 
     fn sorted_alerts(&self) -> Vec<&AlertGroup> {
         let mut v: Vec<(&(String, String, &'static str), &AlertGroup)> =
-            self.alerts.iter().collect();
+            self.alerts.values().map(|g| (&g.key, g)).collect();
         // The group's key last: two accounts alerted at the same instant by the same rule must not come out
         // in the hash map's (random) order, or two runs over one file differ.
         v.sort_by(|(ka, a), (kb, b)| {
