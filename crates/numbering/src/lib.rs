@@ -225,14 +225,15 @@ impl Numbering {
         }
         let e = dest.e164.as_ref()?;
         let intl = dest.scope == Scope::International;
+        let key = DigitKey::of_e164(e.digit_bytes());
         if let Some(t) = self
             .user_tariffs
             .as_ref()
-            .and_then(|u| u.lookup(e.digits(), intl))
+            .and_then(|u| u.lookup_e164(key.as_ref(), intl))
         {
             return Some(t);
         }
-        self.default_tariffs.lookup(e.digits(), intl)
+        self.default_tariffs.lookup_e164(key.as_ref(), intl)
     }
 
     /// What a call of `seconds` to this destination would cost, if a tariff applies.

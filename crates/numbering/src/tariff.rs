@@ -2,7 +2,7 @@
 //! match on E.164 digits, and the embedded JPY estimates used until the site loads its carrier's table.
 
 use crate::error::NumberingError;
-use crate::prefix::PrefixTable;
+use crate::prefix::{DigitKey, PrefixTable};
 use crate::types::{Currency, Money, Tariff, TariffSource};
 
 const DEFAULT_JPY: &str = include_str!("../data/tariffs_jpy_estimates.csv");
@@ -161,8 +161,23 @@ impl RateTable {
 
     /// Longest-prefix tariff for E.164 digits; the `*` fallback applies only when `international`.
     pub fn lookup(&self, e164: &str, international: bool) -> Option<&Tariff> {
-        if let Some((i, _)) = self.index.longest(e164) {
-            return self.tariffs.get(*i);
+        let found = self.index.longest(e164).map(|(i, _)| *i);
+        self.found_or_fallback(found, international)
+    }
+
+    /// [`RateTable::lookup`] of a number already known to be E.164 digits (its key computed the quick way).
+    pub(crate) fn lookup_e164(
+        &self,
+        key: Option<&DigitKey>,
+        international: bool,
+    ) -> Option<&Tariff> {
+        let found = key.and_then(|k| self.index.longest_key(k)).map(|(i, _)| *i);
+        self.found_or_fallback(found, international)
+    }
+
+    fn found_or_fallback(&self, found: Option<usize>, international: bool) -> Option<&Tariff> {
+        if let Some(i) = found {
+            return self.tariffs.get(i);
         }
         if international {
             return self.fallback.and_then(|i| self.tariffs.get(i));
