@@ -64,17 +64,62 @@ fn tier_words(r: RiskTier) -> &'static str {
 
 /// "Sierra Leone (+23276123456)", "a premium-rate number (+81990123456)", "\"*99#\" (unrecognised)".
 pub fn destination_words(d: &Destination, dialed: &str, class: DestClass) -> String {
-    let number = d
-        .e164
-        .map(|e| e.to_string())
-        .unwrap_or_else(|| format!("\"{dialed}\""));
+    let mut s = String::with_capacity(48);
+    push_destination_words(&mut s, d, dialed, class);
+    s
+}
+
+/// [`destination_words`] appended to `s` (string pushes, no formatting machinery: kill switches explain every
+/// refused call with it).
+fn push_destination_words(s: &mut String, d: &Destination, dialed: &str, class: DestClass) {
+    let number = |s: &mut String| match d.e164 {
+        Some(e) => {
+            s.push('+');
+            s.push_str(e.digits());
+        }
+        None => {
+            s.push('"');
+            s.push_str(dialed);
+            s.push('"');
+        }
+    };
     match (class, d.country) {
         (DestClass::Premium | DestClass::Satellite, Some(c)) => {
-            format!("a {} number in {} ({number})", class.as_str(), c.name)
+            s.push_str("a ");
+            s.push_str(class.as_str());
+            s.push_str(" number in ");
+            s.push_str(c.name);
+            s.push_str(" (");
+            number(s);
+            s.push(')');
         }
-        (DestClass::International, Some(c)) => format!("{} ({number})", c.name),
-        (DestClass::Unknown, _) => format!("{number} (a number the dial plan does not recognise)"),
-        _ => format!("a {} number ({number})", class.as_str()),
+        (DestClass::International, Some(c)) => {
+            s.push_str(c.name);
+            s.push_str(" (");
+            number(s);
+            s.push(')');
+        }
+        (DestClass::Unknown, _) => {
+            number(s);
+            s.push_str(" (a number the dial plan does not recognise)");
+        }
+        _ => {
+            s.push_str("a ");
+            s.push_str(class.as_str());
+            s.push_str(" number (");
+            number(s);
+            s.push(')');
+        }
+    }
+}
+
+/// [`account_words`] appended to `s`.
+fn push_account_words(s: &mut String, tenant: &str, account: &str) {
+    s.push_str("ext ");
+    s.push_str(account);
+    if !tenant.is_empty() {
+        s.push_str(" of ");
+        s.push_str(tenant);
     }
 }
 
@@ -385,28 +430,67 @@ fn local_time(cal: &SiteCalendar, at: Millis) -> String {
         .unwrap_or_default()
 }
 
+/// The parts of a kill switch's explanation that do not depend on the call, per (switch id, class): its key
+/// and the end of its sentence. A switch refuses every call of its scope, often thousands in a row, and its local
+/// time and reason are the costly part to format.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KillSwitchWords(Vec<(u64, DestClass, String, String)>);
+
+impl KillSwitchWords {
+    /// Forgets everything (a switch was lifted: its words are never needed again).
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    fn get(&mut self, ks: &KillSwitch, class: DestClass, cal: &SiteCalendar) -> (&str, &str) {
+        let i = match self
+            .0
+            .iter()
+            .position(|(id, c, ..)| *id == ks.id && *c == class)
+        {
+            Some(i) => i,
+            None => {
+                let key = format!("kill switch {}", ks.id);
+                let tail = format!(
+                    "{} calls of {} are barred since {} by {} ({}). Call blocked",
+                    class.as_str(),
+                    ks.scope,
+                    local_time(cal, ks.since),
+                    ks.by,
+                    ks.why
+                );
+                self.0.push((ks.id, class, key, tail));
+                self.0.len() - 1
+            }
+        };
+        self.0
+            .get(i)
+            .map_or(("", ""), |(.., key, tail)| (key.as_str(), tail.as_str()))
+    }
+}
+
 pub(crate) fn kill_switch(
     ks: &KillSwitch,
     a: &CallAttempt<'_>,
     class: DestClass,
     cal: &SiteCalendar,
+    words: &mut KillSwitchWords,
 ) -> Decision {
-    let who = account_words(a.tenant, a.account);
+    let (key, tail) = words.get(ks, class, cal);
+    let mut reason =
+        String::with_capacity(a.tenant.len() + a.account.len() + a.dialed.len() + tail.len() + 64);
+    push_account_words(&mut reason, a.tenant, a.account);
+    reason.push_str(" called ");
+    push_destination_words(&mut reason, a.destination, a.dialed, class);
+    reason.push_str(": ");
+    reason.push_str(tail);
     let mut d = plain(
         a.at,
         RuleId::KillSwitch.as_str(),
         Level::Critical,
         Action::Block { sip_status: 403 },
-        format!("kill switch {}", ks.id),
-        format!(
-            "{who} called {}: {} calls of {} are barred since {} by {} ({}). Call blocked",
-            destination_words(a.destination, a.dialed, class),
-            class.as_str(),
-            ks.scope,
-            local_time(cal, ks.since),
-            ks.by,
-            ks.why
-        ),
+        key.to_owned(),
+        reason,
     );
     d.call_id = Some(a.call_id.to_owned());
     d
@@ -659,5 +743,131 @@ pub(crate) fn requests(r: &RequestCount, level: Level, n: i64, th: i64, rule: &R
             "{} sent {n} requests in 1 min (limit {th}): a scanner or a flood",
             r.source
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use numbering::{Country, DialFlags, E164, NumberClass, Scope};
+
+    fn dest(e164: Option<&str>, country: Option<Country>, class: NumberClass) -> Destination {
+        Destination {
+            e164: e164.and_then(E164::from_digits),
+            country,
+            scope: Scope::International,
+            class,
+            risk: RiskTier::Low,
+            risk_reason: "".into(),
+            flags: DialFlags::default(),
+        }
+    }
+
+    /// The sentence as it was first written with `format!`: the pushes must give the same bytes.
+    fn destination_words_reference(d: &Destination, dialed: &str, class: DestClass) -> String {
+        let number = d
+            .e164
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| format!("\"{dialed}\""));
+        match (class, d.country) {
+            (DestClass::Premium | DestClass::Satellite, Some(c)) => {
+                format!("a {} number in {} ({number})", class.as_str(), c.name)
+            }
+            (DestClass::International, Some(c)) => format!("{} ({number})", c.name),
+            (DestClass::Unknown, _) => {
+                format!("{number} (a number the dial plan does not recognise)")
+            }
+            _ => format!("a {} number ({number})", class.as_str()),
+        }
+    }
+
+    const SL: Country = Country {
+        iso2: "SL",
+        name: "Sierra Leone",
+        calling_code: 232,
+    };
+
+    #[test]
+    fn destination_words_match_the_formatted_sentence() {
+        let dests = [
+            dest(Some("23276123456"), Some(SL), NumberClass::Mobile),
+            dest(None, Some(SL), NumberClass::Mobile),
+            dest(Some("881649797782"), None, NumberClass::Satellite),
+            dest(None, None, NumberClass::Unknown),
+        ];
+        for d in &dests {
+            for class in [
+                DestClass::Internal,
+                DestClass::Domestic,
+                DestClass::Mobile,
+                DestClass::TollFree,
+                DestClass::SharedCost,
+                DestClass::Service,
+                DestClass::International,
+                DestClass::Premium,
+                DestClass::Satellite,
+                DestClass::Unknown,
+            ] {
+                for dialed in ["", "*99#", "01023276123456"] {
+                    assert_eq!(
+                        destination_words(d, dialed, class),
+                        destination_words_reference(d, dialed, class)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kill_switch_explanation_is_the_formatted_one_and_words_are_per_switch_and_class() {
+        let cal = SiteCalendar::japan();
+        let d = dest(Some("23276123456"), Some(SL), NumberClass::Mobile);
+        let mut words = KillSwitchWords::default();
+        for (id, tenant, account) in [(1, "", "204"), (2, "acme", "205"), (1, "", "204")] {
+            let ks = KillSwitch {
+                id,
+                scope: BarScope::Account {
+                    tenant: tenant.into(),
+                    account: account.into(),
+                },
+                classes: crate::decision::ClassSet::INTERNATIONAL,
+                since: 1_749_205_813_000 + id as i64,
+                by: "tollguard".into(),
+                why: format!("reason {id}"),
+            };
+            for class in [DestClass::International, DestClass::Premium] {
+                let a = CallAttempt {
+                    at: 1_749_205_900_000,
+                    call_id: "c1",
+                    tenant,
+                    account,
+                    source: None,
+                    user_agent: "",
+                    authenticated: true,
+                    dialed: "01023276123456",
+                    destination: &d,
+                    route: "",
+                };
+                let got = kill_switch(&ks, &a, class, &cal, &mut words);
+                let reason = format!(
+                    "{} called {}: {} calls of {} are barred since {} by {} ({}). Call blocked",
+                    account_words(tenant, account),
+                    destination_words_reference(&d, a.dialed, class),
+                    class.as_str(),
+                    ks.scope,
+                    local_time(&cal, ks.since),
+                    ks.by,
+                    ks.why
+                );
+                assert_eq!(got.reason, reason);
+                assert_eq!(got.key, format!("kill switch {id}"));
+                assert_eq!(got.call_id.as_deref(), Some("c1"));
+                assert_eq!(got.rule, "kill_switch");
+            }
+        }
+        // One entry per (switch, class) seen, however many calls; cleared on demand.
+        assert_eq!(words.0.len(), 4);
+        words.clear();
+        assert!(words.0.is_empty());
     }
 }

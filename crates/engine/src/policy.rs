@@ -821,6 +821,11 @@ impl Policy {
         }
     }
 
+    /// Number of profiles (the defaults, each tenant's and each account's with overrides).
+    pub fn profile_count(&self) -> usize {
+        self.profiles.len()
+    }
+
     /// The profile at an index (the defaults for an index out of range).
     pub fn profile(&self, idx: usize) -> &Profile {
         static DEFAULT: std::sync::OnceLock<Profile> = std::sync::OnceLock::new();

@@ -56,10 +56,14 @@ pub struct Ring {
 }
 
 impl Ring {
+    #[inline]
     fn slot(bucket: i64) -> usize {
         bucket.rem_euclid(BUCKETS as i64) as usize
     }
 
+    // Inlined so that the span's bucket length is a constant at each call site: the division by it then compiles
+    // to a multiplication.
+    #[inline]
     fn advance(&mut self, bucket: i64) {
         if bucket <= self.head {
             return;
@@ -79,6 +83,7 @@ impl Ring {
     }
 
     /// Adds `amount` at time `at`.
+    #[inline]
     pub fn add(&mut self, span: Span, at: Millis, amount: i64) {
         let b = at.div_euclid(span.bucket_ms());
         self.advance(b);
@@ -90,7 +95,17 @@ impl Ring {
         self.total += amount;
     }
 
+    /// Adds `amount` at time `at` and returns the sum inside the window ending at `at`: the same as `add`
+    /// followed by `total(span, at)` (after adding, the ring's head is at or past `at`'s bucket, so that total is
+    /// the running one), without dividing twice.
+    #[inline]
+    pub fn add_total(&mut self, span: Span, at: Millis, amount: i64) -> i64 {
+        self.add(span, at, amount);
+        self.total
+    }
+
     /// The sum inside the window ending at `now` (without modifying the ring).
+    #[inline]
     pub fn total(&self, span: Span, now: Millis) -> i64 {
         let b = now.div_euclid(span.bucket_ms());
         if b <= self.head {
@@ -196,6 +211,38 @@ mod tests {
         assert_eq!(r.total(s, 3_600_000), 15);
         r.add(s, 0, 7); // a whole hour late: ignored
         assert_eq!(r.total(s, 3_600_000), 15);
+    }
+
+    #[test]
+    fn add_total_is_add_then_total() {
+        // In order, late, very late, and after gaps of every length, for each span.
+        for span in [Span::Minute, Span::TenMinutes, Span::Hour, Span::Day] {
+            let b = span.bucket_ms();
+            let times = [
+                0,
+                1,
+                b - 1,
+                b,
+                3 * b + 7,
+                2 * b,
+                -b,
+                14 * b,
+                13 * b,
+                26 * b + 1,
+                27 * b,
+                12 * b,
+                40 * b,
+                29 * b,
+            ];
+            let (mut a, mut r) = (Ring::default(), Ring::default());
+            for (k, &t) in times.iter().enumerate() {
+                let amount = k as i64 + 1;
+                a.add(span, t, amount);
+                let expected = a.total(span, t);
+                assert_eq!(r.add_total(span, t, amount), expected, "{span:?} at {t}");
+                assert_eq!(a, r);
+            }
+        }
     }
 
     #[test]
