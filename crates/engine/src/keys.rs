@@ -187,12 +187,100 @@ impl<V: Idle> BoundedMap<V> {
 /// Capacity of the call log.
 pub const CALL_LOG: usize = 16_384;
 
-/// A ring of the most recent call ids, addressed by sequence number. Slots keep their string buffers, so once
-/// warm, recording a call id copies bytes and never allocates.
+/// Call ids up to this many bytes are kept inside their slot (Asterisk uniqueids, UUIDs and most SIP Call-IDs).
+const INLINE_ID: usize = 46;
+
+/// One remembered call id: short ids inline (recording one copies bytes into a slot next to the previous one),
+/// longer ones in a string buffer that the slot keeps and reuses.
+#[derive(Debug, Clone)]
+struct Slot {
+    seq: u64,
+    len: u8,
+    inline: [u8; INLINE_ID],
+    long: String,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            seq: 0,
+            len: 0,
+            inline: [0; INLINE_ID],
+            long: String::new(),
+        }
+    }
+}
+
+impl Slot {
+    fn set(&mut self, seq: u64, id: &str) {
+        self.seq = seq;
+        match self.inline.get_mut(..id.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(id.as_bytes());
+                self.len = id.len() as u8;
+                self.long.clear();
+            }
+            None => {
+                self.len = u8::MAX;
+                self.long.clear();
+                self.long.push_str(id);
+            }
+        }
+    }
+
+    fn id(&self) -> &str {
+        if self.len == u8::MAX {
+            return &self.long;
+        }
+        // The bytes were copied from a &str whole, so they are UTF-8; the check never fails.
+        self.inline
+            .get(..usize::from(self.len))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
+    }
+}
+
+/// A ring of the most recent call ids, addressed by sequence number. Once warm, recording a call id copies
+/// bytes and never allocates. Serialised as before slots went inline: `{"slots": [[seq, "id"], …], "next_seq"}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(from = "CallLogWire", into = "CallLogWire")]
 pub struct CallLog {
+    slots: Vec<Slot>,
+    next_seq: u64,
+}
+
+/// The call log as snapshots store it.
+#[derive(Clone, Serialize, Deserialize)]
+struct CallLogWire {
     slots: Vec<(u64, String)>,
     next_seq: u64,
+}
+
+impl From<CallLog> for CallLogWire {
+    fn from(l: CallLog) -> Self {
+        CallLogWire {
+            slots: l.slots.iter().map(|s| (s.seq, s.id().to_owned())).collect(),
+            next_seq: l.next_seq,
+        }
+    }
+}
+
+impl From<CallLogWire> for CallLog {
+    fn from(w: CallLogWire) -> Self {
+        let slots = w
+            .slots
+            .iter()
+            .map(|(seq, id)| {
+                let mut s = Slot::default();
+                s.set(*seq, id);
+                s
+            })
+            .collect();
+        CallLog {
+            slots,
+            next_seq: w.next_seq,
+        }
+    }
 }
 
 impl CallLog {
@@ -202,12 +290,10 @@ impl CallLog {
         let seq = self.next_seq;
         let i = (seq % CALL_LOG as u64) as usize;
         if self.slots.len() < CALL_LOG {
-            self.slots.resize_with(CALL_LOG, || (0, String::new()));
+            self.slots.resize_with(CALL_LOG, Slot::default);
         }
         if let Some(slot) = self.slots.get_mut(i) {
-            slot.0 = seq;
-            slot.1.clear();
-            slot.1.push_str(call_id);
+            slot.set(seq, call_id);
         }
         seq
     }
@@ -215,7 +301,7 @@ impl CallLog {
     /// The call id of a sequence number, if still remembered.
     pub fn get(&self, seq: u64) -> Option<&str> {
         let slot = self.slots.get((seq % CALL_LOG as u64) as usize)?;
-        (slot.0 == seq && seq != 0).then_some(slot.1.as_str())
+        (slot.seq == seq && seq != 0).then_some(slot.id())
     }
 
     pub fn ids(&self, seqs: impl Iterator<Item = u64>) -> Vec<String> {
@@ -271,6 +357,69 @@ mod tests {
         }
         assert_eq!(l.get(first), None);
         assert_eq!(l.get(0), None);
+    }
+
+    #[test]
+    fn call_log_keeps_short_and_long_ids_and_reuses_slots() {
+        let mut l = CallLog::default();
+        let long = "x".repeat(INLINE_ID + 1);
+        let exact = "y".repeat(INLINE_ID);
+        let ids = [
+            "",
+            "1748822416.28114",
+            "é-ü@host",
+            exact.as_str(),
+            long.as_str(),
+        ];
+        let seqs: Vec<u64> = ids.iter().map(|id| l.record(id)).collect();
+        for (seq, id) in seqs.iter().zip(ids) {
+            assert_eq!(l.get(*seq), Some(id));
+        }
+        // A slot that held a long id, then a short one (and the other way round), returns the latest.
+        for round in 0..3 {
+            for (k, id) in ids.iter().enumerate() {
+                let id = if round % 2 == 0 {
+                    ids[ids.len() - 1 - k]
+                } else {
+                    id
+                };
+                let seq = l.record(id);
+                assert_eq!(l.get(seq), Some(id));
+                for _ in 0..CALL_LOG - 1 {
+                    l.record("z");
+                }
+                assert_eq!(l.get(seq), Some(id));
+                l.record("w");
+                assert_eq!(l.get(seq), None);
+            }
+        }
+    }
+
+    #[test]
+    fn call_log_serialises_as_sequence_and_id_pairs() {
+        let mut l = CallLog::default();
+        assert_eq!(
+            serde_json::to_string(&l).unwrap(),
+            r#"{"slots":[],"next_seq":0}"#
+        );
+        let long = "L".repeat(100);
+        l.record("a");
+        l.record(&long);
+        let v: serde_json::Value = serde_json::to_value(&l).unwrap();
+        let slots = v["slots"].as_array().unwrap();
+        assert_eq!(slots.len(), CALL_LOG);
+        assert_eq!(slots[1], serde_json::json!([1, "a"]));
+        assert_eq!(slots[2], serde_json::json!([2, long]));
+        assert_eq!(slots[3], serde_json::json!([0, ""]));
+        assert_eq!(v["next_seq"], 2);
+        // What older snapshots hold reads back the same.
+        let back: CallLog = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(back.get(1), Some("a"));
+        assert_eq!(back.get(2), Some(long.as_str()));
+        assert_eq!(serde_json::to_value(&back).unwrap(), v);
+        let old: CallLog =
+            serde_json::from_str(r#"{"slots":[[0,""],[1,"b"]],"next_seq":1}"#).unwrap();
+        assert_eq!(old.get(1), Some("b"));
     }
 
     #[test]

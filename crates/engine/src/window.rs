@@ -73,10 +73,14 @@ impl Ring {
             self.sums = [0; BUCKETS];
             self.total = 0;
         } else {
-            for b in self.head + 1..=bucket {
-                let i = Self::slot(b);
-                self.total -= self.sums[i];
-                self.sums[i] = 0;
+            // The buckets after the head, in ring order (one remainder, then a wrap-around step).
+            let mut i = Self::slot(self.head);
+            for _ in 0..steps {
+                i = if i + 1 == BUCKETS { 0 } else { i + 1 };
+                if let Some(sum) = self.sums.get_mut(i) {
+                    self.total -= *sum;
+                    *sum = 0;
+                }
             }
         }
         self.head = bucket;
@@ -115,9 +119,12 @@ impl Ring {
         if steps >= BUCKETS as i64 {
             return 0;
         }
+        // The buckets that left the window are the `steps` after the head, as in `advance`.
         let mut t = self.total;
-        for gone in self.head + 1 - BUCKETS as i64..=b - BUCKETS as i64 {
-            t -= self.sums[Self::slot(gone)];
+        let mut i = Self::slot(self.head);
+        for _ in 0..steps {
+            i = if i + 1 == BUCKETS { 0 } else { i + 1 };
+            t -= self.sums.get(i).copied().unwrap_or(0);
         }
         t
     }
@@ -241,6 +248,50 @@ mod tests {
                 let expected = a.total(span, t);
                 assert_eq!(r.add_total(span, t, amount), expected, "{span:?} at {t}");
                 assert_eq!(a, r);
+            }
+        }
+    }
+
+    /// The ring against a plain list of (time, amount): every read after every add, for gaps of 0 to 30
+    /// buckets, late amounts and negative times.
+    #[test]
+    fn ring_matches_a_list_of_amounts() {
+        for span in [Span::Minute, Span::Hour, Span::Day] {
+            let b = span.bucket_ms();
+            let mut ring = Ring::default();
+            let mut kept: Vec<(i64, i64)> = Vec::new();
+            let mut head = 0i64; // a new ring's head
+            let mut t = -40 * b;
+            let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+            for n in 0..3_000i64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let step = (x % 31) as i64 * b / 2 + (x >> 8) as i64 % b;
+                let late = if x.is_multiple_of(7) {
+                    -((x >> 16) as i64 % (14 * b))
+                } else {
+                    0
+                };
+                if late == 0 {
+                    t += step;
+                }
+                let at = t + late;
+                ring.add(span, at, n % 5 + 1);
+                let bucket = at.div_euclid(b);
+                head = head.max(bucket);
+                if bucket > head - BUCKETS as i64 {
+                    kept.push((bucket, n % 5 + 1));
+                }
+                for now in [at, t, t + b, t + 5 * b, t + 11 * b, t + 12 * b] {
+                    let nb = now.div_euclid(b).max(head);
+                    let expected: i64 = kept
+                        .iter()
+                        .filter(|(k, _)| *k > nb - BUCKETS as i64)
+                        .map(|(_, a)| a)
+                        .sum();
+                    assert_eq!(ring.total(span, now), expected, "{span:?} n {n} now {now}");
+                }
             }
         }
     }
