@@ -16,7 +16,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 
-use crate::csv::{Field, LineRead, LineSource, split_in_place};
+use crate::csv::{Field, LineRead, LineSource, Span, collapse_quotes, scan_fields, split_in_place};
 use crate::error::{CdrConfigError, CdrLineError, CdrLineErrorKind};
 use crate::flat;
 use crate::format::{CdrFormat, ReadOptions, detect_format};
@@ -54,6 +54,10 @@ pub struct CdrReader<R> {
     clock: SiteClock,
     fields: Vec<Field>,
     lossy: String,
+    /// Field ranges of the Asterisk fast path ([`scan_fields`]).
+    spans: Vec<Span>,
+    /// Text of the fast path's fields that held doubled quotes, collapsed.
+    unquoted: String,
     queue: VecDeque<Result<CallRecord, CdrLineError>>,
     slot: Option<CallRecord>,
     acc: AccPairing,
@@ -128,6 +132,8 @@ impl<R: BufRead> CdrReader<R> {
             clock: SiteClock::new(tz),
             fields: Vec::with_capacity(32),
             lossy: String::new(),
+            spans: Vec::with_capacity(32),
+            unquoted: String::new(),
             queue: VecDeque::new(),
             slot: None,
             acc: AccPairing::new(opts.max_open_calls),
@@ -226,11 +232,22 @@ impl<R: BufRead> CdrReader<R> {
 
     /// Reads the next non-blank line into `src.buf`. `Ok(false)` at the end of input.
     fn read_line(&mut self) -> Result<bool, CdrLineError> {
+        self.read_line_mode(false)
+    }
+
+    /// Reads the next non-blank line, into `src.buf` or (`borrow`) lent from the input's buffer when it lies
+    /// whole in it: see [`LineSource::current`]. `Ok(false)` at the end of input.
+    fn read_line_mode(&mut self, borrow: bool) -> Result<bool, CdrLineError> {
         loop {
             if self.finished {
                 return Ok(false);
             }
-            match self.src.next_line() {
+            let read = if borrow {
+                self.src.next_line_borrowed()
+            } else {
+                self.src.next_line()
+            };
+            match read {
                 Err(e) => {
                     self.finished = true;
                     return Err(CdrLineError {
@@ -252,16 +269,92 @@ impl<R: BufRead> CdrReader<R> {
                 }
                 Ok(LineRead::Line) => {}
             }
-            if self.src.line_no == 1 && self.src.buf.starts_with(BOM) {
-                self.src.buf.drain(..BOM.len());
+            if self.src.line_no == 1 {
+                self.src.materialize();
+                if self.src.buf.starts_with(BOM) {
+                    self.src.buf.drain(..BOM.len());
+                }
             }
-            if !self.src.buf.iter().all(u8::is_ascii_whitespace) {
+            if !self.src.current().iter().all(u8::is_ascii_whitespace) {
                 return Ok(true);
             }
         }
     }
 
+    /// The Asterisk fast path, once the first data line is behind (header row and BOM handled by `next_flat`):
+    /// the line is read in place from the input's buffer when it lies whole in it, split without being edited
+    /// ([`scan_fields`]: only fields holding doubled quotes are collapsed, into `unquoted`), and checked as
+    /// UTF-8 once. A line with invalid UTF-8 goes through `next_flat`'s general path (lossy conversion), so the
+    /// records and errors are those of the general path.
+    fn next_asterisk(
+        &mut self,
+        format: CdrFormat,
+    ) -> Option<Result<CallRecordRef<'_>, CdrLineError>> {
+        match self.read_line_mode(true) {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => return Some(Err(self.count_err(e))),
+        }
+        let line = self.src.line_no;
+        let utf8 = match scan_fields(self.src.current(), b',', &mut self.spans) {
+            Ok(true) => true,
+            Ok(false) => std::str::from_utf8(self.src.current()).is_ok(),
+            Err(kind) => return Some(Err(self.count_err(CdrLineError { line, kind }))),
+        };
+        if !utf8 {
+            self.src.materialize();
+            return self.flat_line(format, line);
+        }
+        let CdrReader {
+            src,
+            spans,
+            unquoted,
+            clock,
+            opts,
+            stats,
+            ..
+        } = self;
+        let Ok(text) = std::str::from_utf8(src.current()) else {
+            stats.errors += 1;
+            return Some(Err(CdrLineError {
+                line,
+                kind: CdrLineErrorKind::Header("internal: line changed while read".into()),
+            }));
+        };
+        unquoted.clear();
+        for sp in spans.iter_mut().filter(|sp| sp.doubled) {
+            let start = unquoted.len();
+            collapse_quotes(text.get(sp.start..sp.end).unwrap_or(""), unquoted);
+            sp.start = start;
+            sp.end = unquoted.len();
+            sp.unquoted = true;
+        }
+        let unquoted = unquoted.as_str();
+        let spans = spans.as_slice();
+        let get = |i: usize| match spans.get(i) {
+            Some(sp) if sp.unquoted => unquoted.get(sp.start..sp.end).unwrap_or(""),
+            Some(sp) => text.get(sp.start..sp.end).unwrap_or(""),
+            None => "",
+        };
+        let custom = format == CdrFormat::AsteriskCustom;
+        match flat::asterisk_with(spans.len(), get, custom, opts.asterisk_columns, clock, line) {
+            Ok(r) => {
+                stats.records += 1;
+                Some(Ok(r))
+            }
+            Err(kind) => {
+                stats.errors += 1;
+                Some(Err(CdrLineError { line, kind }))
+            }
+        }
+    }
+
     fn next_flat(&mut self, format: CdrFormat) -> Option<Result<CallRecordRef<'_>, CdrLineError>> {
+        if !self.first_data_line
+            && matches!(format, CdrFormat::AsteriskCsv | CdrFormat::AsteriskCustom)
+        {
+            return self.next_asterisk(format);
+        }
         let delim = match (&self.opts.generic, format) {
             (Some(m), CdrFormat::GenericCsv) => m.delimiter_byte(),
             _ => b',',
@@ -323,6 +416,29 @@ impl<R: BufRead> CdrReader<R> {
             break len;
         };
         let line = self.src.line_no;
+        self.build_flat(format, line, len)
+    }
+
+    /// Splits the line in `src.buf` and builds its record (the general path, for a line `next_asterisk` could
+    /// not take).
+    fn flat_line(
+        &mut self,
+        format: CdrFormat,
+        line: u64,
+    ) -> Option<Result<CallRecordRef<'_>, CdrLineError>> {
+        match split_in_place(&mut self.src.buf, b',', &mut self.fields) {
+            Ok(len) => self.build_flat(format, line, len),
+            Err(kind) => Some(Err(self.count_err(CdrLineError { line, kind }))),
+        }
+    }
+
+    /// The record of the split line `src.buf[..len]`.
+    fn build_flat(
+        &mut self,
+        format: CdrFormat,
+        line: u64,
+        len: usize,
+    ) -> Option<Result<CallRecordRef<'_>, CdrLineError>> {
         let text: &str = match std::str::from_utf8(&self.src.buf[..len]) {
             Ok(t) => t,
             Err(_) => {
@@ -530,4 +646,170 @@ pub fn read_all(
         }
     }
     Ok((records, errors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The general path every Asterisk line took before the fast path: copy, `split_in_place`, whole-line UTF-8
+    /// check (lossy on failure), `asterisk_csv`.
+    fn reference(text: &[u8]) -> Vec<Result<CallRecord, CdrLineError>> {
+        let mut clock = SiteClock::new(ReadOptions::for_format(CdrFormat::AsteriskCsv).site_tz);
+        let mut out = Vec::new();
+        let mut fields = Vec::new();
+        let mut lossy = String::new();
+        for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
+            let line = i as u64 + 1;
+            let mut buf = raw.strip_suffix(b"\r").unwrap_or(raw).to_vec();
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let len = match split_in_place(&mut buf, b',', &mut fields) {
+                Ok(len) => len,
+                Err(kind) => {
+                    out.push(Err(CdrLineError { line, kind }));
+                    continue;
+                }
+            };
+            let text: &str = match std::str::from_utf8(&buf[..len]) {
+                Ok(t) => t,
+                Err(_) => {
+                    make_lossy(&buf[..len], &mut fields, &mut lossy);
+                    lossy.as_str()
+                }
+            };
+            out.push(
+                flat::asterisk_csv(text, &fields, AsteriskColumns::Auto, &mut clock, line)
+                    .map(|r| r.to_owned_record())
+                    .map_err(|kind| CdrLineError { line, kind }),
+            );
+        }
+        out
+    }
+
+    use crate::format::AsteriskColumns;
+
+    const FIRST: &str = "\"\",\"201\",\"0312345678\",\"from-internal\",\"\"\"A\"\" <201>\",\"PJSIP/201-00000001\",\
+        \"\",\"Dial\",\"PJSIP/0312345678@trunk,60\",\"2025-06-02 09:00:16\",,\"2025-06-02 09:00:18\",2,0,\
+        \"NO ANSWER\",\"DOCUMENTATION\",\"1748822416.1\",\"legit\"";
+
+    fn column() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(b"\"ACME\"".to_vec()),
+            Just(b"\"\"".to_vec()),
+            Just(Vec::new()),
+            Just(b"\"201\"".to_vec()),
+            Just(b"\"\"\"Agent\"\" <340>\"".to_vec()),
+            Just("\"Jos\u{e9}\"".as_bytes().to_vec()),
+            Just(b"\"bad\xff\"".to_vec()),
+            Just(b"\"PJSIP/340-00006dd2\"".to_vec()),
+            Just(b"\"2025-06-02 09:00:16\"".to_vec()),
+            Just(b"\"2025-06-02 10:00:17\"".to_vec()),
+            Just(b"\"2025-02-30 10:00:17\"".to_vec()),
+            Just(b"\"1748822416.28114\"".to_vec()),
+            Just(b"\"legit\"".to_vec()),
+            Just(b"\"ANSWERED\"".to_vec()),
+            Just(b"32".to_vec()),
+            Just(b"x\"y".to_vec()),
+            Just(b"\"a,b\"".to_vec()),
+            Just(b"\"open".to_vec()),
+            Just(b"\"closed\"x".to_vec()),
+        ]
+    }
+
+    /// A line of 15 to 22 columns built on a valid record so that many lines reach the record builder.
+    fn line() -> impl Strategy<Value = Vec<u8>> {
+        (
+            15usize..23,
+            proptest::collection::vec((0usize..22, column()), 0..4),
+            prop_oneof![4 => Just(&b"\n"[..]), 1 => Just(&b"\r\n"[..]), 1 => Just(&b"\n \n"[..])],
+        )
+            .prop_map(|(n, edits, end)| {
+                let mut buf = FIRST.as_bytes().to_vec();
+                let mut cols = Vec::new();
+                split_in_place(&mut buf, b',', &mut cols).expect("valid");
+                let mut cols: Vec<Vec<u8>> = cols
+                    .iter()
+                    .map(|f| {
+                        let v = &buf[f.start..f.end];
+                        if f.quoted {
+                            let mut q = vec![b'"'];
+                            for &b in v {
+                                q.push(b);
+                                if b == b'"' {
+                                    q.push(b'"');
+                                }
+                            }
+                            q.push(b'"');
+                            q
+                        } else {
+                            v.to_vec()
+                        }
+                    })
+                    .collect();
+                cols.resize(n, b"\"x\"".to_vec());
+                for (i, v) in edits {
+                    if let Some(c) = cols.get_mut(i) {
+                        *c = v;
+                    }
+                }
+                let mut l = cols.join(&b","[..]);
+                l.extend_from_slice(end);
+                l
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn fast_asterisk_path_reads_as_the_general_path(
+            lines in proptest::collection::vec(line(), 0..12),
+            cap in 1usize..700,
+            last_newline in any::<bool>(),
+        ) {
+            let mut text = format!("{FIRST}\n").into_bytes();
+            for l in &lines {
+                text.extend_from_slice(l);
+            }
+            if !last_newline && text.last() == Some(&b'\n') {
+                text.pop();
+            }
+            let want = reference(&text);
+            let input = BufReader::with_capacity(cap, &text[..]);
+            let reader = CdrReader::new(input, ReadOptions::for_format(CdrFormat::AsteriskCsv))
+                .expect("options");
+            let got: Vec<_> = reader.collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn fast_path_lines_keep_their_numbers_and_text() {
+        let mut text = format!(
+            "{FIRST}\n\n{}\r\n\"broken,\n",
+            FIRST.replace("\"legit\"", "\"\"\"x\"\"y\"")
+        )
+        .into_bytes();
+        text.extend_from_slice(
+            FIRST
+                .replace("\"201\",\"0312", "\"2\u{e9}\u{1}\",\"0312")
+                .as_bytes(),
+        );
+        text.push(b'\n');
+        let bad = text.iter().position(|&b| b == 1).expect("marker");
+        text[bad] = 0xff;
+        let reader = CdrReader::new(&text[..], ReadOptions::for_format(CdrFormat::AsteriskCsv))
+            .expect("options");
+        let (records, errors): (Vec<_>, Vec<_>) = reader.partition(Result::is_ok);
+        let records: Vec<CallRecord> = records.into_iter().filter_map(Result::ok).collect();
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[1].line, 3);
+        assert_eq!(records[1].userfield, "\"x\"y");
+        assert_eq!(records[1].caller_name, "A");
+        assert_eq!(records[2].line, 5);
+        assert_eq!(records[2].caller, "2\u{e9}\u{fffd}");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].as_ref().err().map(|e| e.line), Some(4));
+    }
 }

@@ -6,7 +6,7 @@
 //! both ends (no DST change inside it); ambiguous local times (the repeated hour when DST ends) take the earlier
 //! instant, and non-existent ones (the skipped hour) are read with the offset in force just before the gap.
 
-use chrono::{DateTime, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// Converts the site's local times to UTC, with a small offset cache. One per reader (not shared).
@@ -18,6 +18,9 @@ pub struct SiteClock {
     next_slot: usize,
     /// The last valid `YYYY-MM-DD` parsed and its day number.
     last_date: Option<([u8; 10], i64)>,
+    /// The last UTC day built (days since the epoch) and its chrono date: spares chrono's day-number-to-date
+    /// conversion (`NaiveDate::from_num_days_from_ce_opt`) for the many times of the same day.
+    last_utc_day: Option<(i64, NaiveDate)>,
 }
 
 impl SiteClock {
@@ -28,6 +31,7 @@ impl SiteClock {
             cache: [(i64::MIN, 0); 2],
             next_slot: 0,
             last_date: None,
+            last_utc_day: None,
         }
     }
 
@@ -98,7 +102,25 @@ impl SiteClock {
         let (secs, nanos) = parse_time_of_day(text)?;
         let local = days * 86_400 + secs;
         let utc = self.local_seconds_to_utc(local)?;
-        DateTime::from_timestamp(utc, nanos)
+        self.utc_instant(utc, nanos)
+    }
+
+    /// `DateTime::from_timestamp(secs, nanos)` with the date of the last day remembered.
+    fn utc_instant(&mut self, secs: i64, nanos: u32) -> Option<DateTime<Utc>> {
+        let day = secs.div_euclid(86_400);
+        let date = match self.last_utc_day {
+            Some((d, date)) if d == day => date,
+            _ => {
+                let date = DateTime::from_timestamp(day.checked_mul(86_400)?, 0)?.date_naive();
+                self.last_utc_day = Some((day, date));
+                date
+            }
+        };
+        let time = NaiveTime::from_num_seconds_from_midnight_opt(
+            u32::try_from(secs.rem_euclid(86_400)).ok()?,
+            nanos,
+        )?;
+        Some(date.and_time(time).and_utc())
     }
 
     /// The local wall-clock time of a UTC instant (for writers and the scenario generator).
@@ -323,6 +345,23 @@ mod tests {
             Some(Utc.with_ymd_and_hms(2025, 6, 6, 15, 0, 2).unwrap())
         );
         assert_eq!(memo.parse_local(b"2025-06-06 25:30:00"), None);
+    }
+
+    proptest::proptest! {
+        /// `utc_instant` remembers the last UTC day: whatever the order of calls, it must build exactly what
+        /// `DateTime::from_timestamp` builds, out-of-range seconds (None) included.
+        #[test]
+        fn the_remembered_utc_day_never_changes_an_instant(
+            secs in proptest::collection::vec(-10_000_000_000_000i64..10_000_000_000_000, 1..12),
+            nanos in 0u32..1_000_000_000,
+        ) {
+            let mut clock = SiteClock::new(chrono_tz::UTC);
+            for s in secs {
+                for t in [s, s + 1, s - 1, s + 86_399, s.div_euclid(86_400) * 86_400] {
+                    proptest::prop_assert_eq!(clock.utc_instant(t, nanos), DateTime::from_timestamp(t, nanos));
+                }
+            }
+        }
     }
 
     #[test]
