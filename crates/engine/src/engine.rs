@@ -464,8 +464,8 @@ impl Engine {
         // Free calls (toll-free, service) are never refused by a money cap.
         // Money rules count spend on watched destinations only: a busy domestic call centre is not fraud.
         let paid = watched && rate.minimum() > 0;
-        let extra = acct.calls.accrued(at) + rate.minimum();
         let acct_money = if paid {
+            let extra = acct.calls.accrued(at) + rate.minimum();
             [
                 acct.cost_hour.total(Span::Hour, at) + extra,
                 acct.cost_day.total(Span::Day, at) + extra,
@@ -509,8 +509,8 @@ impl Engine {
         );
 
         // Novelty against the account's own history.
-        let b = acct.baseline;
-        if b.mature(at) && watched {
+        let b = &acct.baseline;
+        if watched && b.mature(at) {
             let intl = is_international(class);
             if intl && !b.ever_international {
                 push_level(
@@ -624,8 +624,8 @@ impl Engine {
         );
         // Tenant spend per window (watched, paid destinations only), with calls in progress and this call's
         // least charge; the month window reports no length.
-        let textra = ten.calls.accrued(at) + rate.minimum();
         let spent = if paid {
+            let textra = ten.calls.accrued(at) + rate.minimum();
             [
                 ten.cost_hour.total(Span::Hour, at),
                 ten.cost_day.total(Span::Day, at),
@@ -725,20 +725,21 @@ impl Engine {
             );
         }
 
+        let call = CallState {
+            started: at,
+            seq,
+            account: akey,
+            tenant: tkey,
+            rate,
+            answered: None,
+            class,
+            cc: d.country.map_or(0, |c| c.calling_code),
+            watched,
+        };
         if hits.is_empty() {
             // The common path: allowed, learned, nothing said.
             learn_attempt(acct, d, class, at, &m);
-            calls.entry(hasher.one(KeyKind::Call, a.call_id), || CallState {
-                started: at,
-                seq,
-                account: akey,
-                tenant: tkey,
-                rate,
-                answered: None,
-                class,
-                cc: d.country.map_or(0, |c| c.calling_code),
-                watched,
-            });
+            calls.entry(hasher.one(KeyKind::Call, a.call_id), || call);
             return Verdict::Allow;
         }
 
@@ -806,22 +807,9 @@ impl Engine {
             }
             Verdict::Block { sip_status: 403 }
         } else {
-            let Some(acct) = self.accounts.get_mut(akey) else {
-                return Verdict::Warn;
-            };
+            // Warned (most warnings are repeats, kept quiet above): the call goes ahead like an allowed one.
             learn_attempt(acct, d, class, at, &m);
-            self.calls
-                .entry(self.hasher.one(KeyKind::Call, a.call_id), || CallState {
-                    started: at,
-                    seq,
-                    account: akey,
-                    tenant: tkey,
-                    rate,
-                    answered: None,
-                    class,
-                    cc: d.country.map_or(0, |c| c.calling_code),
-                    watched,
-                });
+            calls.entry(hasher.one(KeyKind::Call, a.call_id), || call);
             Verdict::Warn
         }
     }
