@@ -172,10 +172,19 @@ fn digest(
     let mut e = Engine::new(policy.clone(), numbering.clone());
     let mut h = std::collections::hash_map::DefaultHasher::new();
     let mut decisions = 0usize;
+    // With REPLAY_DUMP=FILE, every decision is also written there (one Debug line each), to see what differs
+    // when two digests do.
+    let mut dump = std::env::var_os("REPLAY_DUMP")
+        .map(|p| std::io::BufWriter::new(std::fs::File::create(p).expect("REPLAY_DUMP file")));
     run(&mut e, calls, order, |v, out| {
         format!("{v:?}").hash(&mut h);
         for d in out {
-            format!("{d:?}").hash(&mut h);
+            let line = format!("{d:?}");
+            if let Some(f) = dump.as_mut() {
+                use std::io::Write;
+                writeln!(f, "{line}").expect("REPLAY_DUMP write");
+            }
+            line.hash(&mut h);
             decisions += 1;
         }
     });
