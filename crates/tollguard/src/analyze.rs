@@ -198,10 +198,11 @@ fn replay_files(common: &Common, policy: Policy, mode: Mode) -> anyhow::Result<R
         };
         let mut next_progress = 0u64;
         while let Some(item) = reader.next_ref() {
-            match item {
+            // Matched by reference: moving the record out copied its ~400 bytes for every line.
+            match &item {
                 Ok(rec) => {
                     stat.records += 1;
-                    replay.push(file_no, &rec, &mut report);
+                    replay.push(file_no, rec, &mut report);
                     report.peak_held = report.peak_held.max(replay.held());
                 }
                 Err(e) => {
