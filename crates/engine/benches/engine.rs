@@ -17,6 +17,22 @@ use engine::{
 };
 use numbering::{Country, Destination, DialFlags, E164, NumberClass, RiskTier, Scope};
 
+const JP: Country = Country {
+    iso2: "JP",
+    name: "Japan",
+    calling_code: 81,
+};
+const US: Country = Country {
+    iso2: "US",
+    name: "United States",
+    calling_code: 1,
+};
+const SL: Country = Country {
+    iso2: "SL",
+    name: "Sierra Leone",
+    calling_code: 232,
+};
+
 struct Table;
 impl RateTable for Table {
     fn rate(&self, d: &Destination) -> Option<Rate> {
@@ -50,21 +66,9 @@ struct Call {
 }
 
 fn traffic(n: usize) -> (Vec<Destination>, Vec<Call>) {
-    let jp = Country {
-        iso2: "JP",
-        name: "Japan",
-        calling_code: 81,
-    };
-    let us = Country {
-        iso2: "US",
-        name: "United States",
-        calling_code: 1,
-    };
-    let sl = Country {
-        iso2: "SL",
-        name: "Sierra Leone",
-        calling_code: 232,
-    };
+    let jp = JP;
+    let us = US;
+    let sl = SL;
     let mut dests = Vec::new();
     for i in 0..20_000u32 {
         let d = match i % 200 {
@@ -218,16 +222,8 @@ off_hours_critical = 10
 
 /// Calls of the CDR mix: one destination per call (distinct numbers), about one call every 3.5 s.
 fn mix_traffic(n: usize) -> (Vec<Destination>, Vec<Call>) {
-    let jp = Country {
-        iso2: "JP",
-        name: "Japan",
-        calling_code: 81,
-    };
-    let us = Country {
-        iso2: "US",
-        name: "United States",
-        calling_code: 1,
-    };
+    let jp = JP;
+    let us = US;
     let start = 1_748_822_400_000i64; // 2025-06-02 09:00 JST
     let mut dests = Vec::with_capacity(n);
     let mut calls = Vec::with_capacity(n);

@@ -796,18 +796,7 @@ mod tests {
             dest(None, None, NumberClass::Unknown),
         ];
         for d in &dests {
-            for class in [
-                DestClass::Internal,
-                DestClass::Domestic,
-                DestClass::Mobile,
-                DestClass::TollFree,
-                DestClass::SharedCost,
-                DestClass::Service,
-                DestClass::International,
-                DestClass::Premium,
-                DestClass::Satellite,
-                DestClass::Unknown,
-            ] {
+            for class in DestClass::ALL {
                 for dialed in ["", "*99#", "01023276123456"] {
                     assert_eq!(
                         destination_words(d, dialed, class),
