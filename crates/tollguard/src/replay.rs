@@ -51,6 +51,9 @@ impl Label<'_> {
 /// to the call's spill buffer. 112 holds the usual ~50–90 bytes, so a held call is one contiguous block.
 const INLINE_TEXT: usize = 112;
 
+/// How many waiting calls a new record's place is searched among from the back before a binary search.
+const BACK_SCAN: usize = 64;
+
 /// One call as the replay keeps it while it waits: its strings packed inline (see [`INLINE_TEXT`]).
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -327,7 +330,19 @@ impl Replay {
         // Sorted by (start, arrival): a record goes after every held record that starts no later than it.
         match self.waiting.back() {
             Some(&(last, _)) if last > start => {
-                let at = self.waiting.partition_point(|&(s, _)| s <= start);
+                // Only the calls that started while this one lasted are behind it: a few, so the place is searched
+                // from the back first (a binary search over thousands of held calls missed the cache at every
+                // probe: 2 % of the run in perf); a long call falls back to the binary search.
+                let len = self.waiting.len();
+                let near = (0..len)
+                    .rev()
+                    .take(BACK_SCAN)
+                    .find(|&i| self.waiting.get(i).is_some_and(|&(s, _)| s <= start));
+                let at = match near {
+                    Some(i) => i + 1,
+                    None if len <= BACK_SCAN => 0,
+                    None => self.waiting.partition_point(|&(s, _)| s <= start),
+                };
                 self.waiting.insert(at, (start, n));
             }
             _ => self.waiting.push_back((start, n)),
@@ -575,6 +590,27 @@ mod tests {
             assert_eq!(parts[2], r.dialed, "{id}");
             assert_eq!(parts[3], "legit");
         }
+    }
+
+    #[test]
+    fn a_record_that_started_before_every_waiting_call_goes_first() {
+        // Few calls waiting, the newest record started before all of them: its place is the front.
+        let at = |secs: i64| {
+            chrono::DateTime::from_timestamp(1_750_000_000 + secs, 0).unwrap_or_default()
+        };
+        let mut replay = replay();
+        let mut seen = Seen::default();
+        for (line, start, end) in [(1u64, 10, 30), (2, 20, 31), (3, 5, 32), (4, 20, 33)] {
+            let mut r = cdr::CallRecord::empty(line, at(start));
+            r.end = at(end);
+            r.call_id = format!("c{line}");
+            r.account = "201".into();
+            r.dialed = "0312345678".into();
+            replay.push(0, &r.as_borrowed(), &mut seen);
+        }
+        replay.finish(&mut seen);
+        let order: Vec<&str> = seen.calls.iter().map(|c| c.1.as_str()).collect();
+        assert_eq!(order, ["c3", "c1", "c2", "c4"]);
     }
 
     #[test]
