@@ -7,15 +7,9 @@
 #
 # Needs sipp, kamailio and a release build: cargo build --release -p tollguard (CARGO_TARGET_DIR honoured).
 set -eu
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TG=${TOLLGUARD:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tollguard}
-SCN=$ROOT/crates/guard/tests/sipp
-RATES=${*:-50 100 200 400}
-STEP=${STEP_SECS:-10}
-WORK=$(mktemp -d)
-trap 'kill $PIDS 2>/dev/null; rm -rf "$WORK"' EXIT INT TERM
-PIDS=""
-[ -x "$TG" ] || { echo "build first: cargo build --release -p tollguard" >&2; exit 1; }
+DEFAULT_RATES="50 100 200 400"
+DEFAULT_STEP=10
+. "$(dirname "$0")/common.sh"
 
 GUARD_PORT=25060; KAM_PORT=25070; CARRIER_PORT=25080; UAC_PORT=25090
 cat > "$WORK/guard.toml" <<CFG

@@ -248,16 +248,7 @@ fn mix_traffic(n: usize) -> (Vec<Destination>, Vec<Call>) {
         let number = (x >> 24) % 100_000_000;
         let (d, dialed) = match (x >> 16) % 1000 {
             // 0.5% international (and the attack), to distinct US numbers.
-            _ if attack => (
-                dest(
-                    &format!("1{:010}", (x >> 20) % 10_000_000_000),
-                    us,
-                    Scope::International,
-                    NumberClass::FixedOrMobile,
-                ),
-                None,
-            ),
-            0..=4 => (
+            n if attack || n <= 4 => (
                 dest(
                     &format!("1{:010}", (x >> 20) % 10_000_000_000),
                     us,
