@@ -159,6 +159,8 @@ pub struct Engine {
     cluster: Vec<u64>,
     /// Country names by calling code, learned from destinations (for sentences about calls that ended).
     country_names: std::collections::HashMap<u16, &'static str>,
+    /// The call whose attempt was last let through goes to a watched destination (see [`Engine::answer_matters`]).
+    last_watched: bool,
     stats: Stats,
 }
 
@@ -202,6 +204,7 @@ impl Engine {
             hits: Vec::with_capacity(16),
             cluster: Vec::with_capacity(16),
             country_names: std::collections::HashMap::new(),
+            last_watched: true,
             stats: Stats::default(),
             floors: Floors::of(&policy),
             policy,
@@ -234,6 +237,14 @@ impl Engine {
         }
     }
 
+    /// Whether the `CallAnswered` of the call whose attempt was fed last changes anything: only calls to watched
+    /// destinations (international, premium… per the account's policy) count as in progress and accrue money
+    /// once answered. For any other call (an allowed domestic call, a blocked one) the engine would ignore the
+    /// answer, so a replay of CDRs may leave it out (a live feed just sends it). True before any attempt.
+    pub fn answer_matters(&self) -> bool {
+        self.last_watched
+    }
+
     /// Feeds one event. Decisions (alerts and actions) are appended to `out`; nothing is appended and nothing is
     /// allocated for the common allowed call. The returned verdict is the fate of the event's call or request.
     pub fn on_event(&mut self, event: &Event<'_>, out: &mut Vec<Decision>) -> Verdict {
@@ -263,6 +274,8 @@ impl Engine {
 
     fn on_attempt(&mut self, a: &CallAttempt<'_>, out: &mut Vec<Decision>) -> Verdict {
         let d: &Destination = a.destination;
+        // Set again below for a call that goes ahead to a watched destination.
+        self.last_watched = false;
         // Emergency numbers pass before anything else: no ban, kill switch or rule applies.
         if d.is_emergency() {
             self.stats.emergency += 1;
@@ -746,6 +759,7 @@ impl Engine {
             // The common path: allowed, learned, nothing said.
             learn_attempt(acct, d, class, at, &m);
             calls.entry(hasher.one(KeyKind::Call, a.call_id), || call);
+            self.last_watched = watched;
             return Verdict::Allow;
         }
 
@@ -816,6 +830,7 @@ impl Engine {
             // Warned (most warnings are repeats, kept quiet above): the call goes ahead like an allowed one.
             learn_attempt(acct, d, class, at, &m);
             calls.entry(hasher.one(KeyKind::Call, a.call_id), || call);
+            self.last_watched = watched;
             Verdict::Warn
         }
     }
@@ -1935,6 +1950,104 @@ mod tests {
         let after = in_progress(&e).expect("account");
         assert_eq!(after, before);
         assert!(after.accrued(t0 + 600_000) > 0);
+    }
+
+    /// A replay may leave out the answers [`Engine::answer_matters`] says do not matter: the decisions and the
+    /// state afterwards are those of the engine that saw every answer.
+    #[test]
+    fn answers_that_do_not_matter_can_be_left_out() {
+        let numbering = Arc::new(numbering::Numbering::japan_defaults());
+        let policy = Policy::from_toml_str("[defaults.destinations]\nallow_countries = [\"US\"]\n")
+            .expect("policy");
+        let mut all = Engine::new(policy.clone(), numbering.clone());
+        let mut some = Engine::new(policy, numbering.clone());
+        let (mut out_all, mut out_some) = (Vec::new(), Vec::new());
+        let t0 = 1_748_826_000_000; // a Monday, 10:00 in Tokyo
+        let dialed = [
+            "0312345678",
+            "01012125550100",
+            "09012345678",
+            "0990123456",
+            "0102327612345",
+            "01012125550101",
+        ];
+        let (mut kept, mut left) = (0, 0);
+        let mut ends: Vec<(Millis, String, u32)> = Vec::new();
+        for i in 0..60i64 {
+            let dial = dialed[(i % 6) as usize];
+            let dest = numbering.classify(dial);
+            let id = format!("c{i}");
+            let at = t0 + i * 20_000;
+            // Ends due before this attempt happen first, in both engines.
+            ends.sort_by_key(|&(t, _, _)| std::cmp::Reverse(t));
+            while ends.last().is_some_and(|&(t, _, _)| t <= at) {
+                let Some((t, id, secs)) = ends.pop() else {
+                    break;
+                };
+                for (e, out) in [(&mut all, &mut out_all), (&mut some, &mut out_some)] {
+                    e.on_event(
+                        &Event::CallEnded(CallEnded {
+                            at: t,
+                            call_id: &id,
+                            duration_secs: secs + 5,
+                            billable_secs: secs,
+                            cause: crate::event::EndCause::Normal,
+                        }),
+                        out,
+                    );
+                }
+            }
+            let attempt = CallAttempt {
+                at,
+                call_id: &id,
+                tenant: "",
+                account: if i % 2 == 0 { "205" } else { "206" },
+                source: None,
+                user_agent: "",
+                authenticated: true,
+                dialed: dial,
+                destination: &dest,
+                route: "",
+            };
+            let v = all.on_event(&Event::CallAttempt(attempt.clone()), &mut out_all);
+            let v2 = some.on_event(&Event::CallAttempt(attempt), &mut out_some);
+            assert_eq!(v, v2);
+            if v.is_block() {
+                continue;
+            }
+            let answer = Event::CallAnswered(CallAnswered {
+                at: at + 3_000,
+                call_id: &id,
+            });
+            all.on_event(&answer, &mut out_all);
+            if some.answer_matters() {
+                some.on_event(&answer, &mut out_some);
+                kept += 1;
+            } else {
+                left += 1;
+            }
+            ends.push((
+                at + 3_000 + 30_000 + (i % 7) * 1_000,
+                id.clone(),
+                30 + (i % 7) as u32,
+            ));
+            // Calls in progress (what answers feed: concurrency and money accruing) are the same at every step.
+            for account in ["205", "206"] {
+                let key = all.hasher.two(KeyKind::Account, "", account);
+                let progress = |e: &Engine| e.accounts.get(key).map(|a| a.calls);
+                assert_eq!(progress(&all), progress(&some), "call {i}");
+            }
+        }
+        assert!(kept > 0 && left > 0, "kept {kept}, left out {left}");
+        assert_eq!(out_all, out_some);
+        assert!(!out_all.is_empty(), "the mix raises alerts");
+        let state = |e: &Engine| {
+            let mut v = serde_json::to_value(e.snapshot()).expect("json");
+            // Only the number of events fed differs.
+            v["stats"]["events"] = serde_json::Value::Null;
+            v
+        };
+        assert_eq!(state(&all), state(&some));
     }
 
     /// A rule fires through `check` exactly when it did with the floor worked out per call: for every profile

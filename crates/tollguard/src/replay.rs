@@ -34,7 +34,9 @@ pub enum Label<'a> {
 
 impl Label<'_> {
     pub fn from_userfield(s: &str) -> Label<'_> {
-        let t = s.trim();
+        // Only the start is trimmed before the word is matched (the same answers as trimming both ends: five
+        // characters either are the word or are not), so a `legit` label costs no scan to its end.
+        let t = s.trim_start();
         let head = t.get(..5);
         if head.is_some_and(|h| h.eq_ignore_ascii_case("legit")) {
             Label::Legit
@@ -411,7 +413,9 @@ impl Replay {
         }
         let answered = call.answered();
         let (answer_at, end_at) = (call.answer.unwrap_or(call.start), call.end.max(call.start));
-        if answered {
+        // Most answers change nothing in the engine (a domestic call is not counted in progress): those are not
+        // scheduled, which saves a step in the queue and a visit to the call when it comes due.
+        if answered && self.engine.answer_matters() {
             self.step_seq += 1;
             self.steps
                 .push(Reverse((answer_at, self.step_seq, Step::Answer, n)));
@@ -655,5 +659,32 @@ mod tests {
         assert_eq!(Label::from_userfield("FRAUD"), Label::Fraud("fraud"));
         assert_eq!(Label::from_userfield(""), Label::Unknown);
         assert_eq!(Label::from_userfield("ü"), Label::Unknown);
+        // Trimming only the start reads every label as trimming both ends did.
+        for s in [
+            " legit ",
+            "legit\u{3000}",
+            "\u{3000}legit",
+            "leg ",
+            "  fraud  ",
+            "fraud: x ",
+            "fraudster",
+            " Legi",
+            "legi\u{3000}",
+            "\u{2003}FRAUD:pump",
+            "fraud\t",
+            "\t",
+            "",
+        ] {
+            let t = s.trim();
+            let old = match t.get(..5) {
+                Some(h) if h.eq_ignore_ascii_case("legit") => Label::Legit,
+                Some(h) if h.eq_ignore_ascii_case("fraud") => {
+                    let name = t[5..].trim_start_matches([':', '=', '/', ' ']).trim();
+                    Label::Fraud(if name.is_empty() { "fraud" } else { name })
+                }
+                _ => Label::Unknown,
+            };
+            assert_eq!(Label::from_userfield(s), old, "{s:?}");
+        }
     }
 }
