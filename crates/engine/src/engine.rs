@@ -2009,7 +2009,7 @@ mod tests {
                 destination: &dest,
                 route: "",
             };
-            let v = all.on_event(&Event::CallAttempt(attempt.clone()), &mut out_all);
+            let v = all.on_event(&Event::CallAttempt(attempt), &mut out_all);
             let v2 = some.on_event(&Event::CallAttempt(attempt), &mut out_some);
             assert_eq!(v, v2);
             if v.is_block() {
