@@ -43,6 +43,77 @@ fn japan_class_bytes(n: &[u8]) -> NumberClass {
     }
 }
 
+/// Answers of [`JAPAN_BY_START`] beyond the classes (which are indexes into [`CLASSES`]).
+const JP_FIXED_BY_LENGTH: u8 = 0xFE;
+
+/// [`japan_class_bytes`] of a national number by its first three digits, `a * 100 + b * 10 + c`: the class,
+/// or [`JP_FIXED_BY_LENGTH`] where the answer is fixed for 8 to 10 digits and unknown otherwise. Written from
+/// the same rules at compile time; `japanese_start_table_agrees_with_the_rules` checks every start and length.
+const JAPAN_BY_START: [u8; 1000] = {
+    let mut t = [0u8; 1000];
+    let mut i = 0;
+    while i < 1000 {
+        let (a, b) = (i / 100, i / 10 % 10);
+        let class = if i == 120 || i == 800 {
+            NumberClass::TollFree
+        } else if i == 570 {
+            NumberClass::SharedCost
+        } else if i == 990 {
+            NumberClass::PremiumRate
+        } else if i == 180 {
+            NumberClass::Service
+        } else if a == 5 && b == 0 {
+            NumberClass::Voip
+        } else if (a == 7 || a == 8 || a == 9) && b == 0 {
+            NumberClass::Mobile
+        } else if a == 2 && b == 0 {
+            NumberClass::Pager
+        } else if a == 6 && b == 0 {
+            NumberClass::Personal
+        } else if a >= 1 {
+            t[i] = JP_FIXED_BY_LENGTH;
+            i += 1;
+            continue;
+        } else {
+            NumberClass::Unknown
+        };
+        t[i] = class as u8;
+        i += 1;
+    }
+    t
+};
+
+/// [`japan_class_bytes`] with one table read for national numbers of three digits or more (all but a few).
+#[inline]
+fn japan_class_fast(n: &[u8]) -> NumberClass {
+    if let [a, b, c, ..] = n {
+        let (a, b, c) = (
+            a.wrapping_sub(b'0'),
+            b.wrapping_sub(b'0'),
+            c.wrapping_sub(b'0'),
+        );
+        if a < 10 && b < 10 && c < 10 {
+            let i = usize::from(a) * 100 + usize::from(b) * 10 + usize::from(c);
+            match JAPAN_BY_START.get(i).copied() {
+                Some(JP_FIXED_BY_LENGTH) => {
+                    return if (8..=10).contains(&n.len()) {
+                        NumberClass::Fixed
+                    } else {
+                        NumberClass::Unknown
+                    };
+                }
+                Some(x) => {
+                    if let Some(class) = CLASSES.get(usize::from(x)) {
+                        return *class;
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+    japan_class_bytes(n)
+}
+
 /// Classes of the international networks, which libphonenumber barely describes.
 fn network_class(e164: &str, code: u16) -> Option<NumberClass> {
     let starts = |p: &str| e164.starts_with(p);
@@ -166,6 +237,7 @@ pub(crate) fn classify_uncached(e164: &str) -> (NumberClass, Option<Country>) {
     (class, country)
 }
 
+/// Every class in declaration order (`CLASSES[c as usize] == c`, checked by `class_table_is_in_declaration_order`).
 const CLASSES: [NumberClass; 15] = [
     NumberClass::Fixed,
     NumberClass::Mobile,
@@ -186,6 +258,16 @@ const CLASSES: [NumberClass; 15] = [
 
 fn class_index(c: NumberClass) -> u64 {
     CLASSES.iter().position(|x| *x == c).unwrap_or(14) as u64
+}
+
+/// Japan, as `countries::country_by_code(81)` gives it (without the index lookup).
+#[inline]
+fn japan() -> Option<Country> {
+    Some(Country {
+        iso2: "JP",
+        name: "Japan",
+        calling_code: 81,
+    })
 }
 
 /// Region index: rows of COUNTRIES, then rows of SUB_PREFIXES; 1023 means none.
@@ -273,20 +355,35 @@ impl PrefixCache {
     /// Class and country of E.164 digits, from the cache or computed and remembered.
     #[cfg(test)]
     pub fn classify(&self, e164: &[u8]) -> (NumberClass, Option<Country>) {
-        self.classify_keyed(e164, Self::key(e164))
+        let key = crate::prefix::DigitKey::new(e164);
+        self.classify_keyed(e164, key.as_ref())
     }
 
-    /// [`PrefixCache::classify`] with the key already computed (by `DigitKey::cache_key`, in the pass over
-    /// the digits that also prepares the risk lookups).
-    pub fn classify_keyed(&self, e164: &[u8], key: Option<u64>) -> (NumberClass, Option<Country>) {
-        // Japan's classes are a few prefix tests: cheaper than a lookup, and caching them would fill the cache
+    /// [`PrefixCache::classify`] of digits whose [`DigitKey`](crate::prefix::DigitKey) is already made
+    /// (`None`: not 1 to 15 digits); the cache key is folded from it only for numbers that use the cache.
+    #[inline]
+    pub fn classify_keyed(
+        &self,
+        e164: &[u8],
+        key: Option<&crate::prefix::DigitKey<'_>>,
+    ) -> (NumberClass, Option<Country>) {
+        // Japan's classes are a table read: cheaper than a lookup, and caching them would fill the cache
         // with Japanese mobiles, which share no nine-digit prefixes (97 of 100 bench numbers missed it). +81 is
         // no shared code, so its country is Japan whatever follows.
         if let [b'8', b'1', national @ ..] = e164 {
-            return (japan_class_bytes(national), countries::country_by_code(81));
+            return (japan_class_fast(national), japan());
         }
+        self.classify_cached(e164, key)
+    }
+
+    /// [`PrefixCache::classify_keyed`] of a number outside Japan.
+    fn classify_cached(
+        &self,
+        e164: &[u8],
+        key: Option<&crate::prefix::DigitKey<'_>>,
+    ) -> (NumberClass, Option<Country>) {
         let uncached = || classify_uncached(std::str::from_utf8(e164).unwrap_or(""));
-        let Some(key) = key else {
+        let Some(key) = key.and_then(|k| k.cache_key()) else {
             return uncached();
         };
         // key < 2^36: fits above the 14 bits of value.
@@ -404,6 +501,52 @@ mod tests {
             ("662345678", NumberClass::Fixed),
         ] {
             assert_eq!(japan_class(n), c, "{n}");
+        }
+    }
+
+    #[test]
+    fn class_table_is_in_declaration_order() {
+        for (i, c) in CLASSES.iter().enumerate() {
+            assert_eq!(*c as usize, i, "{c:?}");
+        }
+        assert_eq!(japan(), countries::country_by_code(81));
+    }
+
+    /// The start table gives what the rules give, for every national start of 0 to 4 digits (leading zeros
+    /// included), at every length from 0 to 15, whatever digits follow; and for starts that are not digits.
+    #[test]
+    fn japanese_start_table_agrees_with_the_rules() {
+        let mut checked = 0;
+        for width in 0..=4u32 {
+            for start in 0..10u32.pow(width) {
+                let head = if width == 0 {
+                    String::new()
+                } else {
+                    format!("{start:0w$}", w = width as usize)
+                };
+                for fill in ['0', '1', '5', '9'] {
+                    for len in head.len()..=15 {
+                        let mut n = head.clone();
+                        while n.len() < len {
+                            n.push(fill);
+                        }
+                        assert_eq!(
+                            japan_class_fast(n.as_bytes()),
+                            japan_class_bytes(n.as_bytes()),
+                            "{n}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 500_000, "{checked}");
+        for n in ["*12345678", "1#2345678", "12:345678", "9/0123456", "", "x"] {
+            assert_eq!(
+                japan_class_fast(n.as_bytes()),
+                japan_class_bytes(n.as_bytes()),
+                "{n}"
+            );
         }
     }
 

@@ -26,7 +26,7 @@ pub use tariff::{RateTable, parse_price};
 pub use types::*;
 
 use class::PrefixCache;
-use normalise::{Reading, SiteRules};
+use normalise::{Digits, Read, Reading, SiteRules};
 use prefix::DigitKey;
 
 /// Everything the crate needs to turn a dialed string into a priced, risk-rated destination:
@@ -170,42 +170,57 @@ impl Numbering {
     /// Classifies what was dialed (a bare dial string, a `tel:` URI, or the user part of a `sip:` URI with
     /// `user=phone`). Never fails: what cannot be understood is `NumberClass::Unknown` with flags saying why.
     pub fn classify(&self, dialed: &str) -> Destination {
-        let n = normalise::normalise(&self.rules, dialed);
-        let flags = n.flags;
-        let (scope, class, country, e164, key) = match n.reading {
-            Reading::Emergency => (
-                Scope::Emergency,
-                NumberClass::Emergency,
-                self.site,
-                None,
-                None,
-            ),
-            Reading::Service => (Scope::Domestic, NumberClass::Service, self.site, None, None),
-            Reading::Internal => (Scope::Internal, NumberClass::Internal, None, None, None),
-            Reading::Local => (Scope::Domestic, NumberClass::Unknown, self.site, None, None),
-            Reading::National | Reading::International => {
-                let digits = n.digits.as_bytes();
-                // One pass over the digits checks them, keys the prefix cache and prepares the risk lookups.
-                let key = DigitKey::of_e164(digits);
-                let (class, country) = match &self.cache {
-                    Some(cache) => cache.classify_keyed(digits, key.and_then(|k| k.cache_key())),
-                    None => class::classify_uncached(n.digits.as_str()),
-                };
-                let scope = if n.reading == Reading::National {
-                    Scope::Domestic
-                } else {
-                    Scope::International
-                };
-                // No key: not 1 to 15 digits, so no E.164 number (and nothing for the risk lists to look up).
-                let e164 = key.and_then(|_| E164::from_checked_digits(digits));
-                (scope, class, country, e164, key)
+        normalise::normalise_then(&self.rules, dialed, |n| self.destination(n))
+    }
+
+    /// The destination of a reading: class and country, E.164 form, risk.
+    #[inline]
+    fn destination(&self, n: Read<'_>) -> Destination {
+        let (scope, class, country) = match n.reading {
+            Reading::Emergency => (Scope::Emergency, NumberClass::Emergency, self.site),
+            Reading::Service => (Scope::Domestic, NumberClass::Service, self.site),
+            Reading::Internal => (Scope::Internal, NumberClass::Internal, None),
+            Reading::Local => (Scope::Domestic, NumberClass::Unknown, self.site),
+            Reading::National => return self.public_destination(Scope::Domestic, n),
+            Reading::International => return self.public_destination(Scope::International, n),
+            Reading::Unknown => (Scope::Unknown, NumberClass::Unknown, None),
+        };
+        let (risk, risk_reason) = self.risk.assess_keyed(scope, class, None, None, n.flags);
+        Destination {
+            e164: None,
+            country,
+            scope,
+            class,
+            risk,
+            risk_reason,
+            flags: n.flags,
+        }
+    }
+
+    /// [`Numbering::destination`] of a national or international reading.
+    #[inline]
+    fn public_destination(&self, scope: Scope, n: Read<'_>) -> Destination {
+        // 1 to 15 digits: an E.164 number, built straight from the reading's parts, and its key for the
+        // class, the risk lists and the cache, made once.
+        let e164 = E164::from_parts(n.head, n.tail);
+        let key = e164.as_ref().map(DigitKey::of_e164);
+        let (class, country) = match (&e164, &self.cache) {
+            (Some(e), Some(cache)) => cache.classify_keyed(e.digit_bytes(), key.as_ref()),
+            (Some(e), None) => class::classify_uncached(e.digits()),
+            // No E.164 number (and nothing for the risk lists to look up); the class of the digits as read
+            // all the same.
+            (None, cache) => {
+                let digits = Digits::from_parts(n.head, n.tail);
+                match cache {
+                    Some(cache) => cache.classify_keyed(digits.as_bytes(), None),
+                    None => class::classify_uncached(digits.as_str()),
+                }
             }
-            Reading::Unknown => (Scope::Unknown, NumberClass::Unknown, None, None, None),
         };
         let digits = e164.as_ref().map(E164::digit_bytes);
-        let (risk, risk_reason) = self
-            .risk
-            .assess_keyed(scope, class, digits, key.as_ref(), flags);
+        let (risk, risk_reason) =
+            self.risk
+                .assess_keyed(scope, class, digits, key.as_ref(), n.flags);
         Destination {
             e164,
             country,
@@ -213,7 +228,7 @@ impl Numbering {
             class,
             risk,
             risk_reason,
-            flags,
+            flags: n.flags,
         }
     }
 
@@ -225,15 +240,15 @@ impl Numbering {
         }
         let e = dest.e164.as_ref()?;
         let intl = dest.scope == Scope::International;
-        let key = DigitKey::of_e164(e.digit_bytes());
+        let key = DigitKey::of_e164(e);
         if let Some(t) = self
             .user_tariffs
             .as_ref()
-            .and_then(|u| u.lookup_e164(key.as_ref(), intl))
+            .and_then(|u| u.lookup_e164(Some(&key), intl))
         {
             return Some(t);
         }
-        self.default_tariffs.lookup_e164(key.as_ref(), intl)
+        self.default_tariffs.lookup_e164(Some(&key), intl)
     }
 
     /// What a call of `seconds` to this destination would cost, if a tariff applies.

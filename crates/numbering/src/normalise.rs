@@ -41,7 +41,7 @@ impl Digits {
         std::str::from_utf8(self.as_bytes()).unwrap_or("")
     }
     /// `a` then `b`, cut at `MAX_DIGITS`.
-    fn from_parts(a: &[u8], b: &[u8]) -> Self {
+    pub(crate) fn from_parts(a: &[u8], b: &[u8]) -> Self {
         let mut d = Self::new();
         let a = a.get(..a.len().min(MAX_DIGITS)).unwrap_or(&[]);
         let b = b.get(..b.len().min(MAX_DIGITS - a.len())).unwrap_or(&[]);
@@ -104,6 +104,7 @@ impl Reading {
     }
 }
 
+#[cfg(test)]
 #[derive(Clone, Copy)]
 pub(crate) struct Normalised {
     pub reading: Reading,
@@ -533,9 +534,20 @@ struct Candidate<'a> {
     implicit_outside_line: bool,
 }
 
-impl Candidate<'_> {
+impl<'a> Candidate<'a> {
+    #[cfg(test)]
     fn digits(&self) -> Digits {
         Digits::from_parts(self.head, self.tail)
+    }
+
+    /// The reading handed on, with `flags` (the candidate's own and those of the scan).
+    fn read(&self, flags: DialFlags) -> Read<'a> {
+        Read {
+            reading: self.reading,
+            head: self.head,
+            tail: self.tail,
+            flags,
+        }
     }
 
     fn better_than(&self, other: &Candidate<'_>) -> bool {
@@ -839,16 +851,66 @@ fn international<'a>(
     }
 }
 
-/// Turns a dial string into a reading of its digits plus the flags saying how it was written.
-pub(crate) fn normalise(rules: &SiteRules, dialed: &str) -> Normalised {
-    // What PBXs send almost always: ASCII digits, maybe a '+', separators or symbols, and nothing a URI or
+/// A reading of a dial string: its digits as two borrowed parts (a calling code and the rest, joined they are
+/// what [`Normalised::digits`] holds, which cuts them at `MAX_DIGITS`), and the flags saying how it was written.
+#[derive(Clone, Copy)]
+pub(crate) struct Read<'a> {
+    pub reading: Reading,
+    pub head: &'a [u8],
+    pub tail: &'a [u8],
+    pub flags: DialFlags,
+}
+
+/// Reads a dial string and hands the reading to `f`, digits borrowed (from the dial string or the site's
+/// calling code for what trunks send), so that nothing is copied that the caller does not need.
+pub(crate) fn normalise_then<R>(
+    rules: &SiteRules,
+    dialed: &str,
+    f: impl FnOnce(Read<'_>) -> R,
+) -> R {
+    // What trunks send almost always: bare ASCII digits, perhaps after a '+'. Read in place; this is what
+    // `read_scanned` does with the scan of such a string (no symbols, no flags, nothing obfuscated).
+    let raw = trim_ascii_white(dialed.as_bytes());
+    let (plus, body) = match raw {
+        [b'+', rest @ ..] => (true, rest),
+        _ => (false, raw),
+    };
+    if !body.is_empty()
+        && body.len() <= MAX_DIGITS
+        && body.iter().fold(true, |all, b| all & b.is_ascii_digit())
+    {
+        let c = if plus {
+            international(rules, body, DialFlags::default(), 0, false)
+        } else {
+            read_site(rules, body)
+        };
+        return f(c.read(c.flags));
+    }
+    // What PBXs send otherwise: ASCII digits, maybe a '+', separators or symbols, and nothing a URI or
     // percent-encoding needs. One pass over the bytes reads it; anything else takes the general path, which
     // gives the same answer for these strings (`plain_scan_agrees_with_the_general_path`).
     match scan_plain(dialed.as_bytes()) {
         Some((raw, scanned)) => {
-            read_scanned(rules, raw, &scanned, None, DialFlags::default(), false)
+            read_scanned(rules, raw, &scanned, None, DialFlags::default(), false, f)
         }
-        None => normalise_general(rules, dialed),
+        None => normalise_general_then(rules, dialed, f),
+    }
+}
+
+/// Turns a dial string into a reading of its digits plus the flags saying how it was written.
+#[cfg(test)]
+pub(crate) fn normalise(rules: &SiteRules, dialed: &str) -> Normalised {
+    normalise_then(rules, dialed, |r| Normalised::from(r))
+}
+
+#[cfg(test)]
+impl From<Read<'_>> for Normalised {
+    fn from(r: Read<'_>) -> Self {
+        Self {
+            reading: r.reading,
+            digits: Digits::from_parts(r.head, r.tail),
+            flags: r.flags,
+        }
     }
 }
 
@@ -973,7 +1035,13 @@ fn scan_plain(bytes: &[u8]) -> Option<(&[u8], Scanned)> {
 }
 
 /// The general path: URIs, percent-encoding, non-ASCII text.
+#[cfg(test)]
 fn normalise_general(rules: &SiteRules, dialed: &str) -> Normalised {
+    normalise_general_then(rules, dialed, |r| Normalised::from(r))
+}
+
+/// [`normalise_general`], handing the reading to `f`.
+fn normalise_general_then<R>(rules: &SiteRules, dialed: &str, f: impl FnOnce(Read<'_>) -> R) -> R {
     let un = unwrap_uri(dialed);
     let mut flags = DialFlags::default();
     if un.uri {
@@ -999,19 +1067,21 @@ fn normalise_general(rules: &SiteRules, dialed: &str) -> Normalised {
         un.context_cc,
         flags,
         percent,
+        f,
     )
 }
 
 /// Everything after the scan: feature codes, symbols, the dial plan. `raw` is the dial string as written
 /// (after URI syntax and percent-encoding), for the feature-code check.
-fn read_scanned(
+fn read_scanned<R>(
     rules: &SiteRules,
     raw: &[u8],
     scanned: &Scanned,
     context_cc: Option<u16>,
     mut flags: DialFlags,
     percent: bool,
-) -> Normalised {
+    f: impl FnOnce(Read<'_>) -> R,
+) -> R {
     flags.insert(scanned.flags);
     let mut obfuscated = scanned.obfuscated || percent;
     let keyed = scanned.keyed.as_bytes();
@@ -1044,11 +1114,12 @@ fn read_scanned(
         if obfuscated {
             flags.insert(DialFlags::OBFUSCATED);
         }
-        return Normalised {
+        return f(Read {
             reading: Reading::Unknown,
-            digits: Digits::new(),
+            head: &[],
+            tail: &[],
             flags,
-        };
+        });
     }
 
     let in_context: Digits;
@@ -1078,21 +1149,18 @@ fn read_scanned(
         && d.len() <= 4
     {
         flags.insert(DialFlags::FEATURE_CODE);
-        return Normalised {
+        return f(Read {
             reading: Reading::Internal,
-            digits: Digits::from_parts(keyed, &[]),
+            head: keyed,
+            tail: &[],
             flags,
-        };
+        });
     }
     flags.insert(candidate.flags);
     if obfuscated {
         flags.insert(DialFlags::OBFUSCATED);
     }
-    Normalised {
-        reading: candidate.reading,
-        digits: candidate.digits(),
-        flags,
-    }
+    f(candidate.read(flags))
 }
 
 /// The decimal digits of a calling code (1 to 3 digits) in `buf`, without allocating.

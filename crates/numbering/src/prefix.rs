@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::class::CACHE_KEY_DIGITS;
+use crate::types::E164;
 
 /// Multiply-rotate hasher for integer keys (keys are our own encoded digits, not attacker-chosen strings
 /// in bulk, and the table is built once).
@@ -43,21 +44,16 @@ pub(crate) fn encode(digits: &[u8]) -> Option<u64> {
     Some(v | ((digits.len() as u64) << 52))
 }
 
-/// A number prepared once for all the tables it is looked up in (the risk book consults up to five): its
-/// first four digits, which select the lengths worth probing, and its digits as one integer, from which the
-/// encoded prefix of a probed length is derived. Most numbers probe nothing, so no prefix is encoded up front.
+/// A number prepared once for all the tables it is looked up in (the risk book consults up to five, the rate
+/// tables two): its first four digits, which select what a table holds under that start, and the digits
+/// themselves, from which the encoded prefix of a probed length (rare) or the prefix cache's key is folded on
+/// demand. Making one reads four bytes: most lookups need nothing more.
 #[derive(Clone, Copy)]
-pub(crate) struct DigitKey {
-    /// All digits considered, as one integer.
-    value: u64,
-    /// Number of digits considered (1 to 15).
-    len: usize,
-    /// Number of digits given (may exceed 15).
-    given: usize,
+pub(crate) struct DigitKey<'a> {
+    /// ASCII digits (checked when made); may be more than 15, of which the first 15 are considered.
+    digits: &'a [u8],
     /// The first four digits as 0..=9999, when there are four.
     first4: Option<usize>,
-    /// The first nine digits (or all when fewer) as one integer: the prefix cache's key.
-    first9: u64,
 }
 
 const POW10: [u64; 16] = {
@@ -70,106 +66,102 @@ const POW10: [u64; 16] = {
     t
 };
 
-impl DigitKey {
+/// The decimal value of ASCII digits (at most 19, so that it fits; callers pass at most 15).
+#[inline]
+fn fold(digits: &[u8]) -> u64 {
+    digits
+        .iter()
+        .fold(0, |v, d| v * 10 + u64::from(d.wrapping_sub(b'0')))
+}
+
+/// The first four digits of `b` as 0..=9999; `None` when shorter (the caller has checked they are digits).
+#[inline]
+fn first4_of(b: &[u8]) -> Option<usize> {
+    match b {
+        [a, b, c, d, ..] => Some(
+            usize::from(a.wrapping_sub(b'0')) * 1000
+                + usize::from(b.wrapping_sub(b'0')) * 100
+                + usize::from(c.wrapping_sub(b'0')) * 10
+                + usize::from(d.wrapping_sub(b'0')),
+        ),
+        _ => None,
+    }
+}
+
+impl<'a> DigitKey<'a> {
     /// `None` when `digits` is empty or not all ASCII digits.
-    pub fn new(digits: &[u8]) -> Option<Self> {
-        if digits.is_empty() {
+    pub fn new(digits: &'a [u8]) -> Option<Self> {
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        let mut value = 0u64;
-        let mut first4 = None;
-        let mut first9 = 0;
-        for (i, d) in digits.iter().enumerate() {
-            let v = d.wrapping_sub(b'0');
-            if v > 9 {
-                return None;
-            }
-            if i < 15 {
-                value = value * 10 + u64::from(v);
-            }
-            if i == 3 {
-                first4 = Some(value as usize);
-            }
-            if i == CACHE_KEY_DIGITS - 1 {
-                first9 = value;
-            }
-        }
-        if digits.len() < CACHE_KEY_DIGITS {
-            first9 = value;
-        }
         Some(Self {
-            value,
-            len: digits.len().min(15),
-            given: digits.len(),
-            first4,
-            first9,
+            digits,
+            first4: first4_of(digits),
         })
     }
 
-    /// [`DigitKey::new`] of an E.164 number (1 to 15 digits; `None` otherwise): the same key, computed in
-    /// three straight folds (first four digits, up to nine, the rest) instead of tests on every digit.
-    pub fn of_e164(digits: &[u8]) -> Option<Self> {
-        let given = digits.len();
-        if given == 0 || given > 15 {
-            return None;
+    /// The key of an E.164 number, whose digits are known to be 1 to 15 ASCII digits: no check.
+    #[inline]
+    pub fn of_e164(e: &'a E164) -> Self {
+        let digits = e.digit_bytes();
+        Self {
+            digits,
+            first4: first4_of(digits),
         }
-        let mut ok = true;
-        let mut fold = |v: u64, part: &[u8]| {
-            part.iter().fold(v, |v, d| {
-                let x = d.wrapping_sub(b'0');
-                ok &= x <= 9;
-                v * 10 + u64::from(x)
-            })
-        };
-        let (head, rest) = digits.split_at(given.min(4));
-        let v4 = fold(0, head);
-        let (mid, tail) = rest.split_at(rest.len().min(CACHE_KEY_DIGITS - 4));
-        let v9 = fold(v4, mid);
-        let value = fold(v9, tail);
-        ok.then_some(Self {
-            value,
-            len: given,
-            given,
-            first4: (given >= 4).then_some(v4 as usize),
-            first9: v9,
-        })
+    }
+
+    /// Number of digits considered (1 to 15).
+    #[inline]
+    fn len(&self) -> usize {
+        self.digits.len().min(15)
     }
 
     /// The prefix cache's key of the number (see `PrefixCache`): a leading 1, the first nine digits, and the
     /// length in the low four bits. `None` for more than 15 digits (no E.164 number).
     pub fn cache_key(&self) -> Option<u64> {
-        if self.given > 15 {
+        let given = self.digits.len();
+        if given > 15 {
             return None;
         }
-        let k = self.given.min(CACHE_KEY_DIGITS);
-        let v = POW10.get(k)? + self.first9;
-        Some(v << 4 | self.given as u64)
+        let k = given.min(CACHE_KEY_DIGITS);
+        let v = POW10.get(k)? + fold(self.digits.get(..k)?);
+        Some(v << 4 | given as u64)
     }
 
     /// The first `n` digits (1 <= n <= len) encoded as by [`encode`].
     #[inline]
     fn prefix(&self, n: usize) -> u64 {
-        let shift = POW10.get(self.len.saturating_sub(n)).copied().unwrap_or(1);
-        (self.value / shift) | ((n as u64) << 52)
+        fold(self.digits.get(..n).unwrap_or(&[])) | ((n as u64) << 52)
     }
+}
+
+/// What a table holds under one 4-digit start.
+#[derive(Debug, Clone, Copy, Default)]
+struct Start {
+    /// Bit n set when an entry of n > 4 digits begins with the start (its lengths are probed, longest first).
+    long: u16,
+    /// The longest entry of at most four digits that is a prefix of the start: (index + 1) << 3 | length,
+    /// 0 for none. It answers every number under the start that no longer entry matches, without hashing.
+    short: u32,
 }
 
 /// Maps digit prefixes (1 to 15 digits) to values, answering the longest prefix of a number.
 #[derive(Debug, Clone)]
 pub(crate) struct PrefixTable<V> {
-    map: DigitMap<V>,
+    /// Encoded prefix → index into `values`.
+    map: DigitMap<u32>,
+    values: Vec<V>,
     /// Bit n set when some entry has n digits (used for numbers shorter than four digits).
     lengths: u16,
-    /// Per 4-digit start (0000..9999), bit n set when an entry of n digits is a prefix of, or begins with,
-    /// that start: a lookup probes only lengths that can match under the number's own start, so most numbers
-    /// probe nothing (empty until the first entry).
-    by_first4: Vec<u16>,
+    /// Per 4-digit start (0000..9999): the entries that can match under it (empty until the first entry).
+    by_first4: Vec<Start>,
 }
 
 impl<V> Default for PrefixTable<V> {
     fn default() -> Self {
         Self {
             map: DigitMap::default(),
+            values: Vec::new(),
             lengths: 0,
             by_first4: Vec::new(),
         }
@@ -193,22 +185,43 @@ impl<V> PrefixTable<V> {
         self.map.len()
     }
 
-    /// Inserts or replaces; `false` when the prefix is not 1 to 15 ASCII digits.
+    /// Inserts or replaces; `false` when the prefix is not 1 to 15 ASCII digits (or the table is full).
     pub fn insert(&mut self, prefix: &str, value: V) -> bool {
         let b = prefix.as_bytes();
         let Some(key) = encode(b) else {
             return false;
         };
+        if let Some(&i) = self.map.get(&key) {
+            if let Some(slot) = self.values.get_mut(i as usize) {
+                *slot = value;
+            }
+            return true;
+        }
+        let i = self.values.len();
+        // Index and length share a u32 in `Start::short`.
+        let Some(short) = u32::try_from(i + 1)
+            .ok()
+            .filter(|x| *x < 1 << 28)
+            .map(|x| x << 3 | b.len() as u32)
+        else {
+            return false;
+        };
+        self.values.push(value);
+        self.map.insert(key, i as u32);
         self.lengths |= 1 << b.len();
         if self.by_first4.is_empty() {
-            self.by_first4 = vec![0; 10_000];
+            self.by_first4 = vec![Start::default(); 10_000];
         }
-        if let Some(masks) = self.by_first4.get_mut(first4_range(b)) {
-            for mask in masks {
-                *mask |= 1 << b.len();
+        if let Some(starts) = self.by_first4.get_mut(first4_range(b)) {
+            for start in starts {
+                if b.len() > 4 {
+                    start.long |= 1 << b.len();
+                } else if start.short & 7 < b.len() as u32 {
+                    // Two different entries of one length cannot both be prefixes of one start.
+                    start.short = short;
+                }
             }
         }
-        self.map.insert(key, value);
         true
     }
 
@@ -217,7 +230,8 @@ impl<V> PrefixTable<V> {
         if self.map.is_empty() {
             return None;
         }
-        self.map.get(&encode(digits)?)
+        let i = *self.map.get(&encode(digits)?)?;
+        self.values.get(i as usize)
     }
 
     /// Longest stored prefix of `digits` (ASCII digits) and its length.
@@ -229,30 +243,45 @@ impl<V> PrefixTable<V> {
     }
 
     /// Longest stored prefix of a number already turned into a [`DigitKey`], and its length.
-    /// Inlined up to the mask test: most numbers have no entry under their start and leave here.
+    /// Inlined up to the per-start read: most numbers have no entry longer than four digits under their start
+    /// and are answered there.
     #[inline]
-    pub fn longest_key(&self, key: &DigitKey) -> Option<(&V, usize)> {
-        let lengths = match key.first4 {
-            Some(i) => self.by_first4.get(i).copied().unwrap_or(0),
-            None => self.lengths,
+    pub fn longest_key(&self, key: &DigitKey<'_>) -> Option<(&V, usize)> {
+        let Some(i) = key.first4 else {
+            // Fewer than four digits: probe every length that exists and fits.
+            let fits = (2u32 << key.len()) - 1;
+            let mask = self.lengths & fits as u16;
+            return if mask == 0 {
+                None
+            } else {
+                self.probe(key, mask)
+            };
         };
-        // Lengths that exist and fit in the number.
-        let fits = (2u32 << key.len.min(15)) - 1;
-        let mask = lengths & fits as u16;
-        if mask == 0 {
+        let start = self.by_first4.get(i).copied().unwrap_or_default();
+        if start.long != 0 {
+            let fits = (2u32 << key.len()) - 1;
+            let mask = start.long & fits as u16;
+            if mask != 0
+                && let Some(found) = self.probe(key, mask)
+            {
+                return Some(found);
+            }
+        }
+        if start.short == 0 {
             return None;
         }
-        self.probe(key, mask)
+        let value = self.values.get((start.short >> 3) as usize - 1)?;
+        Some((value, (start.short & 7) as usize))
     }
 
     /// The hash probes of [`PrefixTable::longest_key`], longest length first.
     #[inline(never)]
-    fn probe(&self, key: &DigitKey, mut mask: u16) -> Option<(&V, usize)> {
+    fn probe(&self, key: &DigitKey<'_>, mut mask: u16) -> Option<(&V, usize)> {
         while mask != 0 {
             let len = 15 - mask.leading_zeros() as usize;
             mask &= !(1 << len);
-            if let Some(found) = self.map.get(&key.prefix(len)) {
-                return Some((found, len));
+            if let Some(&i) = self.map.get(&key.prefix(len)) {
+                return Some((self.values.get(i as usize)?, len));
             }
         }
         None
@@ -295,14 +324,28 @@ mod tests {
             "000000000000001",
             "2327612345",
         ] {
-            let a = DigitKey::of_e164(n.as_bytes()).map(|k| (k.value, k.len, k.first4, k.first9));
-            let b = DigitKey::new(n.as_bytes()).map(|k| (k.value, k.len, k.first4, k.first9));
-            assert_eq!(a, b, "{n}");
-            assert!(a.is_some());
+            let e = E164::from_digits(n);
+            assert!(e.is_some(), "{n}");
+            let Some(e) = e else { continue };
+            let a = DigitKey::of_e164(&e);
+            let b = DigitKey::new(n.as_bytes());
+            assert_eq!(
+                Some((a.digits, a.first4)),
+                b.map(|b| (b.digits, b.first4)),
+                "{n}"
+            );
+            assert_eq!(a.len(), n.len());
+            for l in 1..=n.len() {
+                assert_eq!(Some(a.prefix(l)), encode(&n.as_bytes()[..l]), "{n} {l}");
+            }
         }
-        for n in ["", "12a4", "1234567890123456", "+123"] {
-            assert!(DigitKey::of_e164(n.as_bytes()).is_none(), "{n}");
+        for n in ["", "12a4", "+123"] {
+            assert!(DigitKey::new(n.as_bytes()).is_none(), "{n}");
         }
+        // More than 15 digits: the first 15 are considered.
+        let long = DigitKey::new(b"1234567890123456");
+        assert_eq!(long.map(|k| k.len()), Some(15));
+        assert_eq!(long.map(|k| k.prefix(15)), encode(b"123456789012345"));
     }
 
     /// The per-start length masks never hide an entry: every lookup agrees with trying every prefix.
@@ -357,5 +400,15 @@ mod tests {
             let got = t.longest(&n).map(|(v, l)| (*v, l));
             assert_eq!(got, naive(&n), "{n}");
         }
+        // Replacing a value keeps its place, for the hash probes and the per-start answer alike.
+        assert!(t.insert("232", 100));
+        assert!(t.insert("2327612345", 101));
+        assert_eq!(t.len(), entries.len());
+        assert_eq!(t.longest("23299").map(|(v, l)| (*v, l)), Some((100, 3)));
+        assert_eq!(
+            t.longest("232761234567").map(|(v, l)| (*v, l)),
+            Some((101, 10))
+        );
+        assert_eq!(t.get_exact(b"232"), Some(&100));
     }
 }

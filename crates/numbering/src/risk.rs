@@ -400,7 +400,7 @@ impl RiskBook {
         scope: Scope,
         class: NumberClass,
         e164: Option<&[u8]>,
-        key: Option<&DigitKey>,
+        key: Option<&DigitKey<'_>>,
         flags: DialFlags,
     ) -> (RiskTier, Arc<str>) {
         let (tier, reason) = self.assess_destination(scope, class, e164, key);
@@ -415,7 +415,7 @@ impl RiskBook {
         scope: Scope,
         class: NumberClass,
         e164: Option<&[u8]>,
-        key: Option<&DigitKey>,
+        key: Option<&DigitKey<'_>>,
     ) -> (RiskTier, &Reason) {
         let fixed = &self.fixed;
         match scope {

@@ -168,7 +168,7 @@ impl RateTable {
     /// [`RateTable::lookup`] of a number already known to be E.164 digits (its key computed the quick way).
     pub(crate) fn lookup_e164(
         &self,
-        key: Option<&DigitKey>,
+        key: Option<&DigitKey<'_>>,
         international: bool,
     ) -> Option<&Tariff> {
         let found = key.and_then(|k| self.index.longest_key(k)).map(|(i, _)| *i);
