@@ -131,6 +131,84 @@ pub(crate) struct SiteRules {
     plain_pairs: u128,
     /// `plan.outside_line` is set and not empty (the fast path does not apply).
     outside_line_configured: bool,
+    /// The trunk-prefix reading decided by the first three digits, see [`QuickNational`].
+    quick: QuickNational,
+}
+
+/// Per three leading digits `xyz` (index `100x + 10y + z`), the least length from which every digit string
+/// starting so is read by [`read_plain`] as the national number after the trunk prefix, without trying the
+/// other readings; 0 where the first three digits do not decide it. The conditions are those `read_plain`
+/// tests, each one decided by `xyz` alone or not used (see [`QuickNational::new`]);
+/// `quick_national_reading_is_the_plain_reading` checks every start at every length against `read_plain`.
+#[derive(Clone, PartialEq, Eq)]
+struct QuickNational([u8; 1000]);
+
+impl std::fmt::Debug for QuickNational {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let starts = self.0.iter().filter(|l| **l != 0).count();
+        write!(f, "QuickNational({starts} starts)")
+    }
+}
+
+/// `p` could be a prefix of a string that starts with `known` (they agree wherever both have a digit).
+fn could_prefix(p: &[u8], known: &[u8]) -> bool {
+    p.iter().zip(known).all(|(a, b)| a == b)
+}
+
+impl QuickNational {
+    fn new(plan: &DialPlan, emergency_max: usize, outside_line_configured: bool) -> Self {
+        let mut t = [0u8; 1000];
+        let trunk = plan.trunk_prefix.as_bytes();
+        let intl = plan.international_prefix.as_bytes();
+        // `read_plain` declines when an outside line is configured; a trunk prefix longer than two digits
+        // would leave no digit of the national number among the three.
+        if outside_line_configured || trunk.is_empty() || trunk.len() > 2 {
+            return Self(t);
+        }
+        for (i, slot) in t.iter_mut().enumerate() {
+            let xyz = [
+                b'0' + (i / 100) as u8,
+                b'0' + (i / 10 % 10) as u8,
+                b'0' + (i % 10) as u8,
+            ];
+            // No caller-ID prefix and no carrier code starts the string (else `read_plain` declines).
+            if plan
+                .caller_id_prefixes
+                .iter()
+                .chain(&plan.carrier_codes)
+                .any(|p| could_prefix(p.as_bytes(), &xyz))
+            {
+                continue;
+            }
+            // After an implicit outside-line digit, nothing that leads abroad: no international prefix, carrier
+            // code or caller-ID prefix can start the rest (its first two digits are known), and the rest is
+            // longer than `could_escalate`'s limit (below).
+            let implicit = xyz[0] == b'0' || xyz[0] == b'9';
+            if implicit
+                && std::iter::once(&plan.international_prefix)
+                    .chain(&plan.carrier_codes)
+                    .chain(&plan.caller_id_prefixes)
+                    .any(|p| could_prefix(p.as_bytes(), &xyz[1..]))
+            {
+                continue;
+            }
+            // `terminal`: not the international prefix, then the trunk prefix followed by a digit other than 0.
+            if intl.is_empty() || could_prefix(intl, &xyz) {
+                continue;
+            }
+            if !xyz.starts_with(trunk) || xyz.get(trunk.len()) == Some(&b'0') {
+                continue;
+            }
+            // Lengths: a national number of six digits or more, no emergency number (none is longer than
+            // `emergency_max`), and after an implicit outside-line digit more than `emergency_max + 3` digits.
+            let mut least = (trunk.len() + 6).max(emergency_max + 1).max(3);
+            if implicit {
+                least = least.max(emergency_max + 5);
+            }
+            *slot = u8::try_from(least).unwrap_or(0);
+        }
+        Self(t)
+    }
 }
 
 /// Bit `10 * a + b` set when some prefix could start with the digits `a b`: a cheap "certainly not" before
@@ -269,11 +347,13 @@ impl SiteRules {
                 .chain(&plan.caller_id_prefixes),
         );
         let plain_pairs = pair_mask(plan.carrier_codes.iter().chain(&plan.caller_id_prefixes));
+        let outside_line_configured = plan.outside_line.as_deref().is_some_and(|s| !s.is_empty());
         Self {
+            quick: QuickNational::new(&plan, emergency_max, outside_line_configured),
             cc: plan.calling_code.to_string(),
             escalate_pairs,
             plain_pairs,
-            outside_line_configured: plan.outside_line.as_deref().is_some_and(|s| !s.is_empty()),
+            outside_line_configured,
             plan,
             feature_codes,
             emergency,
@@ -568,8 +648,46 @@ fn read_site<'a>(rules: &'a SiteRules, d: &'a [u8]) -> Candidate<'a> {
 /// digit is configured, the digits start with no caller-ID prefix and no carrier code, and neither implicit
 /// outside-line digit (0, 9) could lead to an international or emergency reading. Then every reading but the
 /// plain one is impossible or loses, so the plain one is the answer. `None`: not that case, try every way.
-/// (`fast_path_agrees_with_every_way` checks this against the full enumeration.)
+/// (`fast_path_agrees_with_every_way` checks this against the full enumeration.) The commonest answer, the
+/// national number after the trunk prefix, is decided by the first three digits and the length first.
+#[inline]
 fn read_plain<'a>(rules: &'a SiteRules, d: &'a [u8]) -> Option<Candidate<'a>> {
+    quick_national(rules, d).or_else(|| read_plain_checked(rules, d))
+}
+
+/// The national reading of `d` when [`QuickNational`] decides it.
+#[inline]
+fn quick_national<'a>(rules: &'a SiteRules, d: &'a [u8]) -> Option<Candidate<'a>> {
+    let [x, y, z, ..] = d else {
+        return None;
+    };
+    let (x, y, z) = (
+        x.wrapping_sub(b'0'),
+        y.wrapping_sub(b'0'),
+        z.wrapping_sub(b'0'),
+    );
+    if x > 9 || y > 9 || z > 9 {
+        return None;
+    }
+    let least = *rules
+        .quick
+        .0
+        .get(usize::from(x) * 100 + usize::from(y) * 10 + usize::from(z))?;
+    if least == 0 || d.len() < usize::from(least) {
+        return None;
+    }
+    Some(Candidate {
+        reading: Reading::National,
+        head: rules.cc.as_bytes(),
+        tail: d.get(rules.plan.trunk_prefix.len()..)?,
+        flags: DialFlags::default(),
+        strips: 0,
+        implicit_outside_line: false,
+    })
+}
+
+/// [`read_plain`] by its tests one after the other.
+fn read_plain_checked<'a>(rules: &'a SiteRules, d: &'a [u8]) -> Option<Candidate<'a>> {
     let plan = &rules.plan;
     if d.is_empty() || rules.outside_line_configured {
         return None;
@@ -875,12 +993,11 @@ pub(crate) fn normalise_then<R>(
         [b'+', rest @ ..] => (true, rest),
         _ => (false, raw),
     };
-    if !body.is_empty()
-        && body.len() <= MAX_DIGITS
-        && body.iter().fold(true, |all, b| all & b.is_ascii_digit())
-    {
+    if !body.is_empty() && body.len() <= MAX_DIGITS && all_digits(body) {
         let c = if plus {
             international(rules, body, DialFlags::default(), 0, false)
+        } else if let Some(c) = quick_national(rules, body) {
+            c
         } else {
             read_site(rules, body)
         };
@@ -911,6 +1028,27 @@ impl From<Read<'_>> for Normalised {
             digits: Digits::from_parts(r.head, r.tail),
             flags: r.flags,
         }
+    }
+}
+
+/// Every byte of `b` is an ASCII digit: eight bytes at a time (then the last eight), as dial strings are ten
+/// to twenty bytes long. In a word: a byte of 0x80 or more sets its own high bit, one above '9' sets it in
+/// `x + 0x46`, one below '0' in `x - 0x30` (the borrow it passes on only spoils bytes after one already found
+/// wrong; no carry happens while no byte is 0x80 or more).
+#[inline]
+fn all_digits(b: &[u8]) -> bool {
+    const ONES: u64 = u64::MAX / 0xFF;
+    let word = |c: &[u8; 8]| {
+        let x = u64::from_le_bytes(*c);
+        (x | x.wrapping_add(ONES * 0x46) | x.wrapping_sub(ONES * 0x30)) & (ONES * 0x80) == 0
+    };
+    match b.last_chunk::<8>() {
+        Some(last) => {
+            b.chunks_exact(8)
+                .all(|c| c.first_chunk::<8>().is_some_and(word))
+                && word(last)
+        }
+        None => b.iter().all(u8::is_ascii_digit),
     }
 }
 
@@ -1270,6 +1408,83 @@ mod tests {
                     general.flags
                 );
             }
+        }
+    }
+
+    #[test]
+    fn word_digit_check_agrees_with_a_byte_loop() {
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for len in 0..=49usize {
+            for b in 0..=255u8 {
+                for _ in 0..6 {
+                    let mut s: Vec<u8> = (0..len).map(|_| b'0' + (next() % 10) as u8).collect();
+                    let r = next();
+                    if len > 0 {
+                        s[r as usize % len] = b;
+                        if r.is_multiple_of(3) {
+                            s[(r >> 8) as usize % len] = (r >> 16) as u8;
+                        }
+                    }
+                    assert_eq!(all_digits(&s), s.iter().all(u8::is_ascii_digit), "{s:?}");
+                }
+            }
+        }
+    }
+
+    /// Every three-digit start at every length from 3 to 20, followed by digits chosen to meet each prefix the
+    /// plans know: wherever the quick reading answers, it is what the tests of `read_plain` one by one give,
+    /// and what trying every reading gives.
+    #[test]
+    fn quick_national_reading_is_the_plain_reading() {
+        let fills = [
+            "0", "1", "9", "00", "010", "0033", "0036", "001", "0091", "184", "186", "011", "0011",
+            "000", "112", "911", "110", "7", "810", "8",
+        ];
+        let mut answered = 0;
+        for rules in &sites() {
+            for start in 0..1000 {
+                for fill in fills {
+                    for len in 3..=20 {
+                        let mut d = format!("{start:03}{fill}");
+                        while d.len() < len {
+                            d.push_str(fill);
+                        }
+                        d.truncate(len);
+                        let Some(quick) = quick_national(rules, d.as_bytes()) else {
+                            continue;
+                        };
+                        answered += 1;
+                        let checked = read_plain_checked(rules, d.as_bytes());
+                        let full = read_every_way(rules, d.as_bytes());
+                        assert!(
+                            checked.is_some_and(|c| same_candidate(&quick, &c)),
+                            "{} {d}",
+                            rules.plan.country
+                        );
+                        assert!(same_candidate(&quick, &full), "{} {d}", rules.plan.country);
+                    }
+                }
+            }
+        }
+        assert!(answered > 100_000, "{answered}");
+        let jp = SiteRules::new(DialPlan::japan(), default_feature_codes());
+        for d in ["0312345678", "09012345678", "0120123456", "05012345678"] {
+            assert!(quick_national(&jp, d.as_bytes()).is_some(), "{d}");
+        }
+        for d in [
+            "0102327612345",
+            "0033012345678",
+            "0184312345678",
+            "0312",
+            "110",
+        ] {
+            assert!(quick_national(&jp, d.as_bytes()).is_none(), "{d}");
         }
     }
 

@@ -395,6 +395,7 @@ impl RiskBook {
     }
 
     /// [`RiskBook::assess`] with the number's [`DigitKey`] already made (it must be that of `e164`).
+    #[inline]
     pub(crate) fn assess_keyed(
         &self,
         scope: Scope,

@@ -31,23 +31,21 @@ impl E164 {
         })
     }
 
-    /// `head` then `tail` as one number: `None` unless together they are 1 to 15 ASCII digits. The digits
-    /// are checked eight at a time once they are in place (they are a dozen bytes; a loop costs more).
+    /// `head` then `tail` as one number, `None` unless 1 to 15 digits together. The parts must be ASCII
+    /// digits: they are what normalisation read, which keeps nothing else in a national or international
+    /// reading (checked in debug builds). Copied by word moves: the parts are a few bytes long and a `memcpy`
+    /// call costs more than the copy.
     #[inline]
     pub(crate) fn from_parts(head: &[u8], tail: &[u8]) -> Option<Self> {
         let len = head.len() + tail.len();
         if len == 0 || len > 15 {
             return None;
         }
+        debug_assert!(head.iter().chain(tail).all(u8::is_ascii_digit));
         let mut digits = [0u8; 15];
-        digits.get_mut(..head.len())?.copy_from_slice(head);
-        digits.get_mut(head.len()..len)?.copy_from_slice(tail);
-        // The 16th byte and those after `len` read as '0'.
-        let mut bytes = [0u8; 16];
-        bytes.get_mut(..15)?.copy_from_slice(&digits);
-        let used = (1u128 << (8 * len)) - 1;
-        let x = u128::from_le_bytes(bytes) & used | (u128::MAX / 0xFF * 0x30) & !used;
-        all_ascii_digits(x).then_some(Self {
+        copy_short(digits.get_mut(..head.len())?, head);
+        copy_short(digits.get_mut(head.len()..len)?, tail);
+        Some(Self {
             len: len as u8,
             digits,
         })
@@ -65,15 +63,30 @@ impl E164 {
     }
 }
 
-/// Every byte of `x` is an ASCII digit. A byte of 0x80 or more sets its high bit in `x`; one above '9' sets it
-/// in `x + 0x46`; one below '0' sets it in `x - 0x30` (a borrow it passes on only spoils bytes after a byte
-/// already found wrong, and a carry cannot happen once no byte is 0x80 or more).
+/// `dst.copy_from_slice(src)` for at most 16 bytes of equal length, by two overlapping fixed-size moves
+/// (a `memcpy` call costs more than the copy).
 #[inline]
-fn all_ascii_digits(x: u128) -> bool {
-    const ONES: u128 = u128::MAX / 0xFF;
-    let above = x.wrapping_add(ONES * 0x46);
-    let below = x.wrapping_sub(ONES * 0x30);
-    (x | above | below) & (ONES * 0x80) == 0
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    fn both<const N: usize>(dst: &mut [u8], src: &[u8]) {
+        if let (Some(d), Some(s)) = (dst.first_chunk_mut::<N>(), src.first_chunk::<N>()) {
+            *d = *s;
+        }
+        if let (Some(d), Some(s)) = (dst.last_chunk_mut::<N>(), src.last_chunk::<N>()) {
+            *d = *s;
+        }
+    }
+    match src.len() {
+        0 => {}
+        1 => {
+            if let (Some(d), Some(s)) = (dst.first_mut(), src.first()) {
+                *d = *s;
+            }
+        }
+        2..=3 => both::<2>(dst, src),
+        4..=7 => both::<4>(dst, src),
+        8..=16 => both::<8>(dst, src),
+        _ => dst.copy_from_slice(src),
+    }
 }
 
 impl fmt::Display for E164 {
@@ -485,30 +498,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn digit_check_of_sixteen_bytes_agrees_with_a_byte_loop() {
-        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
-        for pos in 0..16 {
-            for b in 0..=255u8 {
-                for _ in 0..4 {
-                    // Random digits around the byte under test, and sometimes a second random byte.
-                    let mut bytes = [0u8; 16];
-                    for slot in &mut bytes {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        *slot = b'0' + (x % 10) as u8;
-                    }
-                    bytes[pos] = b;
-                    if x.is_multiple_of(3) {
-                        bytes[(x >> 8) as usize % 16] = (x >> 16) as u8;
-                    }
-                    assert_eq!(
-                        all_ascii_digits(u128::from_le_bytes(bytes)),
-                        bytes.iter().all(u8::is_ascii_digit),
-                        "{bytes:?}"
-                    );
-                }
-            }
+    fn short_copies_copy() {
+        for n in 0..=20usize {
+            let src: Vec<u8> = (0..n as u8).map(|i| i * 7 + 1).collect();
+            let mut dst = vec![0u8; n];
+            copy_short(&mut dst, &src);
+            assert_eq!(dst, src, "{n}");
         }
     }
 
@@ -530,14 +525,7 @@ mod tests {
             );
             assert!(E164::from_digits(&joined).is_some(), "{joined}");
         }
-        for (head, tail) in [
-            ("", ""),
-            ("81", "90123456789012"),
-            ("81", "9012/45678"),
-            ("8a", "90"),
-            ("81", "9\u{0}"),
-            ("", "1234567890123456"),
-        ] {
+        for (head, tail) in [("", ""), ("81", "90123456789012"), ("", "1234567890123456")] {
             assert_eq!(
                 E164::from_parts(head.as_bytes(), tail.as_bytes()),
                 None,
