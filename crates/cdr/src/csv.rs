@@ -99,6 +99,18 @@ impl<R: BufRead> LineSource<R> {
         }
     }
 
+    /// The current line as `(buffer, length)`: the line is `buffer[..length]`, and the buffer may go on past it
+    /// (the rest of `input`'s buffer for a borrowed line), for readers that take whole blocks at a time.
+    pub fn current_with_tail(&mut self) -> (&[u8], usize) {
+        match self.borrowed {
+            Some(len) => match self.input.fill_buf() {
+                Ok(b) if b.len() >= len => (b, len),
+                _ => (&[], 0),
+            },
+            None => (&self.buf, self.buf.len()),
+        }
+    }
+
     /// Copies a borrowed current line into `buf` (for the paths that edit the line in place).
     pub fn materialize(&mut self) {
         if let Some(len) = self.borrowed.take() {
@@ -390,6 +402,19 @@ pub(crate) fn collapse_quotes(raw: &str, out: &mut String) {
 /// Parses an unsigned integer column (`duration`, `billsec`). Accepts a fractional part (cdr_custom's `billsec,f`)
 /// and truncates it; surrounding spaces are allowed.
 pub(crate) fn parse_u32(text: &[u8]) -> Option<u32> {
+    // The common case, 1 to 9 digits and nothing else, in one pass.
+    if (1..=9).contains(&text.len()) {
+        let mut n = 0u32;
+        let mut digits = true;
+        for &b in text {
+            let d = b.wrapping_sub(b'0');
+            digits &= d <= 9;
+            n = n.wrapping_mul(10).wrapping_add(u32::from(d));
+        }
+        if digits {
+            return Some(n);
+        }
+    }
     let text = text.trim_ascii();
     let int = match memchr::memchr(b'.', text) {
         Some(i) => {
@@ -603,13 +628,154 @@ mod tests {
         ]
     }
 
+    /// The fields `split_marked` (SSE2 or SWAR masks) gives for `line` followed in its buffer by `tail`, as
+    /// `split_in_place` gives them, or `None` when it hands the line over to the scalar path.
+    #[allow(clippy::type_complexity)]
+    fn marked(line: &[u8], tail: &[u8], swar: bool) -> Option<(usize, Vec<(Vec<u8>, bool)>)> {
+        use crate::marks::{Cols, Marked, split_marked, split_marked_swar};
+        let mut buf = line.to_vec();
+        buf.extend_from_slice(tail);
+        let mut cols = Cols::new();
+        let split = if swar {
+            split_marked_swar
+        } else {
+            split_marked
+        };
+        if split(&buf, line.len(), b',', &mut cols) == Marked::Other {
+            return None;
+        }
+        let fields = cols
+            .bounds
+            .iter()
+            .take(cols.n)
+            .enumerate()
+            .map(|(k, &(s, e))| {
+                let (s, e) = (s as usize, e as usize);
+                let quoted = s > 0 && line[s - 1] == b'"';
+                let raw = &line[s..e];
+                let mut v = Vec::new();
+                let mut i = 0;
+                while i < raw.len() {
+                    v.push(raw[i]);
+                    i += if cols.doubled >> k & 1 == 1 && raw[i] == b'"' {
+                        2
+                    } else {
+                        1
+                    };
+                }
+                (v, quoted)
+            })
+            .collect();
+        Some((cols.n, fields))
+    }
+
+    /// `marked` agrees with `split_in_place` whenever it takes a line (and with itself across mask versions).
+    fn check_marked(
+        line: &[u8],
+        tail: &[u8],
+    ) -> Result<bool, proptest::test_runner::TestCaseError> {
+        let want = split_bytes(line);
+        let got = marked(line, tail, false);
+        proptest::prop_assert_eq!(&got, &marked(line, tail, true));
+        if let Some((n, fields)) = got {
+            let want = want.map_err(|e| {
+                proptest::test_runner::TestCaseError::fail(format!("split failed: {e:?}"))
+            })?;
+            proptest::prop_assert_eq!(n, want.len());
+            proptest::prop_assert_eq!(&fields[..], &want[..n.min(crate::marks::MAX_COLS)]);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn wellformed_field() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            proptest::collection::vec(prop_oneof![Just(b'1'), Just(b' '), Just(b'x')], 0..70),
+            proptest::collection::vec(
+                prop_oneof![
+                    Just(&b"x"[..]),
+                    Just(&b","[..]),
+                    Just(&b"\"\""[..]),
+                    Just(&b"0123456789abcdef"[..]),
+                ],
+                0..10
+            )
+            .prop_map(|parts| {
+                let mut v = vec![b'"'];
+                for p in parts {
+                    v.extend_from_slice(p);
+                }
+                v.push(b'"');
+                v
+            }),
+        ]
+    }
+
+    #[test]
+    fn marked_split_takes_asterisk_lines() {
+        let line = br#""callcentre","340","09044645965","from-internal","""Agent"" <340>","PJSIP/340-00006dd2","","Dial","PJSIP/09044645965@ntt-trunk,60,T","2025-06-02 09:00:16",,"2025-06-02 09:00:18",2,0,"FAILED","DOCUMENTATION","1748822416.28114","legit""#;
+        for tail in [&b""[..], b"\n", b"\n\"next\",\"line\"", &[b'"'; 70]] {
+            let (n, fields) = marked(line, tail, false).expect("taken");
+            assert_eq!(n, 18);
+            assert_eq!(fields[4], (b"\"Agent\" <340>".to_vec(), true));
+            assert_eq!(fields[10], (Vec::new(), false));
+            assert_eq!(fields[12], (b"2".to_vec(), false));
+            assert_eq!(Ok(fields), split_bytes(line));
+        }
+        for line in [
+            &b""[..],
+            b",",
+            b"\"\"",
+            b"\"\"\"\"",
+            b"a,\"b,c\",",
+            &[b','; 64],
+            &[b','; 63],
+        ] {
+            assert!(
+                marked(line, b"", false).is_some(),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+            assert!(check_marked(line, b"").is_ok());
+        }
+        // Handed over: stray quote, text after a quote, unterminated, non-ASCII.
+        for line in [
+            &b"ab\"c,\"d\""[..],
+            b"\"a\"x",
+            b"\"a,b",
+            b"\"a\"\"",
+            "\"é\"".as_bytes(),
+        ] {
+            assert_eq!(
+                marked(line, b"", false),
+                None,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn scan_gives_the_fields_and_errors_of_split(
-            fields in proptest::collection::vec(field_text(), 1..23)
+            fields in proptest::collection::vec(field_text(), 1..23),
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
         ) {
             let line = fields.join(&b","[..]);
             proptest::prop_assert_eq!(scan(&line), split_bytes(&line));
+            check_marked(&line, &tail)?;
+        }
+
+        /// Well-formed ASCII lines, long fields across the 64-byte blocks, up to 40 fields: always taken by the
+        /// bitmask split, with the fields of `split_in_place`.
+        #[test]
+        fn marked_split_gives_the_fields_of_split(
+            fields in proptest::collection::vec(wellformed_field(), 1..40),
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
+        ) {
+            let line = fields.join(&b","[..]);
+            proptest::prop_assert!(check_marked(&line, &tail)?, "not taken: {}", String::from_utf8_lossy(&line));
         }
 
         #[test]

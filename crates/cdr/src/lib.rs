@@ -21,6 +21,7 @@ mod format;
 mod generic;
 mod json;
 mod kamailio;
+mod marks;
 mod reader;
 mod record;
 pub mod synth;

@@ -23,6 +23,7 @@ use crate::format::{CdrFormat, ReadOptions, detect_format};
 use crate::generic::{GenericLayout, generic_line};
 use crate::json::{Feed, JsonDocs, freeswitch_record};
 use crate::kamailio::AccPairing;
+use crate::marks::{Cols, MAX_COLS, Marked, split_marked};
 use crate::record::{CallRecord, CallRecordRef};
 use crate::time::{SiteClock, parse_datetime_fields};
 
@@ -56,6 +57,8 @@ pub struct CdrReader<R> {
     lossy: String,
     /// Field ranges of the Asterisk fast path ([`scan_fields`]).
     spans: Vec<Span>,
+    /// Field ranges of the Asterisk fast path's bitmask split ([`split_marked`]).
+    cols: Cols,
     /// Text of the fast path's fields that held doubled quotes, collapsed.
     unquoted: String,
     queue: VecDeque<Result<CallRecord, CdrLineError>>,
@@ -133,6 +136,7 @@ impl<R: BufRead> CdrReader<R> {
             fields: Vec::with_capacity(32),
             lossy: String::new(),
             spans: Vec::with_capacity(32),
+            cols: Cols::new(),
             unquoted: String::new(),
             queue: VecDeque::new(),
             slot: None,
@@ -296,6 +300,10 @@ impl<R: BufRead> CdrReader<R> {
             Err(e) => return Some(Err(self.count_err(e))),
         }
         let line = self.src.line_no;
+        let (buf, len) = self.src.current_with_tail();
+        if split_marked(buf, len, b',', &mut self.cols) == Marked::Fields {
+            return self.asterisk_marked(format, line);
+        }
         let utf8 = match scan_fields(self.src.current(), b',', &mut self.spans) {
             Ok(true) => true,
             Ok(false) => std::str::from_utf8(self.src.current()).is_ok(),
@@ -338,6 +346,81 @@ impl<R: BufRead> CdrReader<R> {
         };
         let custom = format == CdrFormat::AsteriskCustom;
         match flat::asterisk_with(spans.len(), get, custom, opts.asterisk_columns, clock, line) {
+            Ok(r) => {
+                stats.records += 1;
+                Some(Ok(r))
+            }
+            Err(kind) => {
+                stats.errors += 1;
+                Some(Err(CdrLineError { line, kind }))
+            }
+        }
+    }
+
+    /// The record of the current line, split by [`split_marked`] (so all ASCII and well formed): same record
+    /// and errors as the scalar path of [`CdrReader::next_asterisk`]. Fields with doubled quotes are collapsed
+    /// into `unquoted`, except a caller id of the usual `"""Name"" <ext>"` shape: only its name is used
+    /// ([`name_from_clid`](crate::record::name_from_clid)), and the raw text from its second quote on has the
+    /// same name as the collapsed text (both read up to the first quote after the leading one).
+    fn asterisk_marked(
+        &mut self,
+        format: CdrFormat,
+        line: u64,
+    ) -> Option<Result<CallRecordRef<'_>, CdrLineError>> {
+        let CdrReader {
+            src,
+            cols,
+            unquoted,
+            clock,
+            opts,
+            stats,
+            ..
+        } = self;
+        let (buf, len) = src.current_with_tail();
+        let Some(Ok(text)) = buf.get(..len).map(std::str::from_utf8) else {
+            stats.errors += 1;
+            return Some(Err(CdrLineError {
+                line,
+                kind: CdrLineErrorKind::Header("internal: line changed while read".into()),
+            }));
+        };
+        let custom = format == CdrFormat::AsteriskCustom;
+        let clid = if custom { 0 } else { 4 };
+        unquoted.clear();
+        let mut collapsed = 0u32;
+        let mut doubled = cols.doubled;
+        while doubled != 0 {
+            let k = doubled.trailing_zeros() as usize;
+            doubled &= doubled - 1;
+            let Some(b) = cols.bounds.get_mut(k) else {
+                break;
+            };
+            let raw = text.get(b.0 as usize..b.1 as usize).unwrap_or("");
+            if k == clid && raw.starts_with("\"\"") {
+                b.0 += 1;
+                continue;
+            }
+            let start = unquoted.len();
+            collapse_quotes(raw, unquoted);
+            *b = (start as u32, unquoted.len() as u32);
+            collapsed |= 1 << k;
+        }
+        let unquoted = unquoted.as_str();
+        let (bounds, n) = (&cols.bounds, cols.n);
+        // Layouts read columns below 21 and only of lines with at most 21 fields (`MAX_COLS` is 32).
+        let get = |i: usize| {
+            if i >= n.min(MAX_COLS) {
+                return "";
+            }
+            let (s, e) = bounds[i % MAX_COLS];
+            let from = if collapsed >> (i % MAX_COLS) & 1 != 0 {
+                unquoted
+            } else {
+                text
+            };
+            from.get(s as usize..e as usize).unwrap_or("")
+        };
+        match flat::asterisk_with(n, get, custom, opts.asterisk_columns, clock, line) {
             Ok(r) => {
                 stats.records += 1;
                 Some(Ok(r))
@@ -702,6 +785,11 @@ mod tests {
             Just(Vec::new()),
             Just(b"\"201\"".to_vec()),
             Just(b"\"\"\"Agent\"\" <340>\"".to_vec()),
+            Just(b"\"\"\"Agent <340>\"".to_vec()),
+            Just(b"\"\"\"\"\"\"\"".to_vec()),
+            Just(b"\" \"\"A\"\" <1>\"".to_vec()),
+            Just(b"\"Jo\"\"e <1>\"".to_vec()),
+            Just(b"\"\"\"A\"\"\"\"B\"\" <1>\"".to_vec()),
             Just("\"Jos\u{e9}\"".as_bytes().to_vec()),
             Just(b"\"bad\xff\"".to_vec()),
             Just(b"\"PJSIP/340-00006dd2\"".to_vec()),

@@ -33,7 +33,7 @@ impl Disposition {
     /// Asterisk's disposition text (`ANSWERED`, `NO ANSWER`, ...), as written by `ast_cdr_disp2str`. Also accepts
     /// FreeSWITCH hangup causes, because FreeSWITCH's Asterisk-compatible template puts them in that column.
     pub fn from_asterisk(text: &str) -> Disposition {
-        match text.trim() {
+        match trim(text) {
             "ANSWERED" => Disposition::Answered,
             "NO ANSWER" | "NOANSWER" => Disposition::NoAnswer,
             "BUSY" => Disposition::Busy,
@@ -306,12 +306,23 @@ pub fn extension_from_channel(channel: &str) -> Option<&str> {
     }
 }
 
+/// `text.trim()`, without its scan when both ends are printable ASCII (then there is nothing to trim).
+#[inline(always)]
+fn trim(text: &str) -> &str {
+    let printable = |b: Option<&u8>| b.is_some_and(|&b| (0x21..0x80).contains(&b));
+    if printable(text.as_bytes().first()) && printable(text.as_bytes().last()) {
+        text
+    } else {
+        text.trim()
+    }
+}
+
 /// The display name inside an Asterisk caller id: `"Taro Tanaka" <205>` → `Taro Tanaka`, `Reception <200>` →
 /// `Reception`, `205` → `` (no name).
 pub fn name_from_clid(clid: &str) -> &str {
     // Byte searches ('"' and '<' are ASCII, so the cuts fall on character boundaries): a `str` pattern search
     // costs a searcher set-up per call on these short strings.
-    let clid = clid.trim();
+    let clid = trim(clid);
     let b = clid.as_bytes();
     if b.first() == Some(&b'"') {
         return match b.iter().skip(1).position(|&c| c == b'"') {

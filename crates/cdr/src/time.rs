@@ -21,6 +21,50 @@ pub struct SiteClock {
     /// The last UTC day built (days since the epoch) and its chrono date: spares chrono's day-number-to-date
     /// conversion (`NaiveDate::from_num_days_from_ce_opt`) for the many times of the same day.
     last_utc_day: Option<(i64, NaiveDate)>,
+    /// The last local hour read whose UTC offset holds for the whole hour (see [`HourMemo`]).
+    hour: Option<HourMemo>,
+}
+
+/// A local hour `YYYY-MM-DD HH` already read, so that another time of it costs only its `:MM:SS`: the key is
+/// its first 13 bytes as two overlapping words (bytes 0..8 and 5..13), the answer the UTC date and second of
+/// the day at which the local hour starts. Only hours whose offset the hour cache keeps (no DST change inside)
+/// are remembered, so a hit answers what the slow path answers.
+#[derive(Clone, Copy, Debug)]
+struct HourMemo {
+    key: (u64, u64),
+    date: NaiveDate,
+    /// UTC second of `date` at which the local hour starts.
+    second: u32,
+}
+
+/// The two words of the `YYYY-MM-DD HH` of a 19-byte time (bytes 0..8 and 5..13).
+#[inline(always)]
+fn hour_key(t: &[u8; 19]) -> (u64, u64) {
+    let [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, ..] = *t;
+    (
+        u64::from_le_bytes([a0, a1, a2, a3, a4, a5, a6, a7]),
+        u64::from_le_bytes([a5, a6, a7, a8, a9, a10, a11, a12]),
+    )
+}
+
+/// `:MM:SS` (bytes 13..19 of a 19-byte time) as seconds into the hour, `None` unless two digits each with
+/// MM ≤ 59 and SS ≤ 60 (a leap second reads as the next second, as in [`parse_time_of_day`]).
+#[inline(always)]
+fn minute_second(t: &[u8; 19]) -> Option<u32> {
+    let [.., c1, m1, m2, c2, s1, s2] = *t;
+    let d = |b: u8| {
+        let v = b.wrapping_sub(b'0');
+        (v <= 9).then_some(u32::from(v))
+    };
+    if c1 != b':' || c2 != b':' {
+        return None;
+    }
+    let minute = d(m1)? * 10 + d(m2)?;
+    let second = d(s1)? * 10 + d(s2)?;
+    if minute > 59 || second > 60 {
+        return None;
+    }
+    Some(minute * 60 + second)
 }
 
 impl SiteClock {
@@ -32,6 +76,7 @@ impl SiteClock {
             next_slot: 0,
             last_date: None,
             last_utc_day: None,
+            hour: None,
         }
     }
 
@@ -87,6 +132,52 @@ impl SiteClock {
     /// Parses a local `YYYY-MM-DD HH:MM:SS` (also `T` instead of the space, and an ignored `.fraction`) to UTC.
     /// Returns `None` when the text is not such a time.
     pub fn parse_local(&mut self, text: &[u8]) -> Option<DateTime<Utc>> {
+        // The common case: a plain 19-byte time of the hour read last ([`HourMemo`]).
+        let exact = <&[u8; 19]>::try_from(text).ok();
+        if let (Some(t), Some(memo)) = (exact, &self.hour)
+            && hour_key(t) == memo.key
+            && let Some(into_hour) = minute_second(t)
+            && into_hour < 3600
+        {
+            let second = memo.second + into_hour;
+            if second < 86_400 {
+                let time = NaiveTime::from_num_seconds_from_midnight_opt(second, 0)?;
+                return Some(memo.date.and_time(time).and_utc());
+            }
+        }
+        let (utc, local) = self.parse_local_slow(text)?;
+        if let Some(t) = exact
+            && minute_second(t).is_some_and(|s| s < 3600)
+        {
+            self.remember_hour(t, local);
+        }
+        Some(utc)
+    }
+
+    /// After the slow path read the 19-byte time `t` (not `59:60`) at `local` seconds: remembers its hour when
+    /// the hour cache holds it, i.e. its offset is the same through the whole hour.
+    fn remember_hour(&mut self, t: &[u8; 19], local: i64) {
+        let hour = local.div_euclid(3600);
+        let Some(&(_, offset)) = self.cache.iter().find(|(h, _)| *h == hour) else {
+            return;
+        };
+        let start = hour * 3600 - i64::from(offset);
+        let day = start.div_euclid(86_400);
+        let second = u32::try_from(start - day * 86_400).ok();
+        let date = day
+            .checked_mul(86_400)
+            .and_then(|s| DateTime::from_timestamp(s, 0));
+        if let (Some(second), Some(date)) = (second, date) {
+            self.hour = Some(HourMemo {
+                key: hour_key(t),
+                date: date.date_naive(),
+                second,
+            });
+        }
+    }
+
+    /// [`SiteClock::parse_local`] without the hour memo; also gives the local seconds read.
+    fn parse_local_slow(&mut self, text: &[u8]) -> Option<(DateTime<Utc>, i64)> {
         // The three times of a line, and the lines around it, nearly always share their date: its check and
         // day number are remembered (only a valid date is).
         let days = match (text.get(..10), &self.last_date) {
@@ -102,7 +193,7 @@ impl SiteClock {
         let (secs, nanos) = parse_time_of_day(text)?;
         let local = days * 86_400 + secs;
         let utc = self.local_seconds_to_utc(local)?;
-        self.utc_instant(utc, nanos)
+        Some((self.utc_instant(utc, nanos)?, local))
     }
 
     /// `DateTime::from_timestamp(secs, nanos)` with the date of the last day remembered.
@@ -348,6 +439,37 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The hour memo (and the date memo, and the hour cache) never change an answer: any sequence of times,
+        /// around DST changes and leap seconds, in zones with whole and half-hour offsets, reads as with a fresh
+        /// clock for each time.
+        #[test]
+        fn the_remembered_hour_never_changes_an_answer(
+            zone in 0usize..3,
+            times in proptest::collection::vec(
+                (0usize..12, proptest::prop_oneof![0u32..60, proptest::strategy::Just(59)], proptest::prop_oneof![0u32..61, proptest::strategy::Just(60)]),
+                1..40,
+            ),
+        ) {
+            let tz = [chrono_tz::America::New_York, chrono_tz::Asia::Kolkata, chrono_tz::Asia::Tokyo][zone];
+            let hours = [
+                "2025-03-09 01", "2025-03-09 02", "2025-03-09 03", "2025-11-02 01", "2025-11-02 00",
+                "2025-06-02 09", "2025-06-02 23", "2025-06-03 00", "2025-06-02T09", "2025-02-29 10",
+                "2025-06-02 24", "2024-12-31 23",
+            ];
+            let mut memo = SiteClock::new(tz);
+            for (h, m, s) in times {
+                let mut text = format!("{}:{m:02}:{s:02}", hours[h]);
+                if m == 7 {
+                    text.push_str(".5");
+                }
+                if m == 8 {
+                    text.replace_range(13..14, "-");
+                }
+                let fresh = SiteClock::new(tz).parse_local(text.as_bytes());
+                proptest::prop_assert_eq!(memo.parse_local(text.as_bytes()), fresh, "{}", text);
+            }
+        }
+
         /// `utc_instant` remembers the last UTC day: whatever the order of calls, it must build exactly what
         /// `DateTime::from_timestamp` builds, out-of-range seconds (None) included.
         #[test]
