@@ -401,6 +401,7 @@ pub(crate) fn collapse_quotes(raw: &str, out: &mut String) {
 
 /// Parses an unsigned integer column (`duration`, `billsec`). Accepts a fractional part (cdr_custom's `billsec,f`)
 /// and truncates it; surrounding spaces are allowed.
+#[inline]
 pub(crate) fn parse_u32(text: &[u8]) -> Option<u32> {
     // The common case, 1 to 9 digits and nothing else, in one pass.
     if (1..=9).contains(&text.len()) {
@@ -415,6 +416,11 @@ pub(crate) fn parse_u32(text: &[u8]) -> Option<u32> {
             return Some(n);
         }
     }
+    parse_u32_general(text)
+}
+
+#[inline(never)]
+fn parse_u32_general(text: &[u8]) -> Option<u32> {
     let text = text.trim_ascii();
     let int = match memchr::memchr(b'.', text) {
         Some(i) => {

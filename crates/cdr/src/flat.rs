@@ -36,14 +36,23 @@ pub(crate) fn required_time(
     value: &str,
     column: &'static str,
 ) -> Result<DateTime<Utc>, CdrLineErrorKind> {
+    required_time_bytes(clock, value.as_bytes(), column)
+}
+
+#[inline(always)]
+fn required_time_bytes(
+    clock: &mut SiteClock,
+    value: &[u8],
+    column: &'static str,
+) -> Result<DateTime<Utc>, CdrLineErrorKind> {
     if value.is_empty() {
         return Err(CdrLineErrorKind::MissingValue { column });
     }
     clock
-        .parse_local(value.as_bytes())
+        .parse_local(value)
         .ok_or_else(|| CdrLineErrorKind::BadTime {
             column,
-            value: excerpt(value.as_bytes()),
+            value: excerpt(value),
         })
 }
 
@@ -53,21 +62,54 @@ pub(crate) fn optional_time(
     value: &str,
     column: &'static str,
 ) -> Result<Option<DateTime<Utc>>, CdrLineErrorKind> {
-    if value.is_empty() || value.starts_with("0000-00-00") {
+    optional_time_bytes(clock, value.as_bytes(), column)
+}
+
+#[inline(always)]
+fn optional_time_bytes(
+    clock: &mut SiteClock,
+    value: &[u8],
+    column: &'static str,
+) -> Result<Option<DateTime<Utc>>, CdrLineErrorKind> {
+    if value.is_empty() || value.starts_with(b"0000-00-00") {
         return Ok(None);
     }
-    required_time(clock, value, column).map(Some)
+    required_time_bytes(clock, value, column).map(Some)
 }
 
 pub(crate) fn number(value: &str, column: &'static str) -> Result<u32, CdrLineErrorKind> {
-    parse_u32(value.as_bytes()).ok_or_else(|| CdrLineErrorKind::BadNumber {
+    number_bytes(value.as_bytes(), column)
+}
+
+#[inline(always)]
+fn number_bytes(value: &[u8], column: &'static str) -> Result<u32, CdrLineErrorKind> {
+    parse_u32(value).ok_or_else(|| CdrLineErrorKind::BadNumber {
         column,
-        value: excerpt(value.as_bytes()),
+        value: excerpt(value),
     })
 }
 
+/// The columns of one line as the Asterisk record builder reads them: column `i` as text, `""` when absent,
+/// or as bytes for the columns it only parses (times, numbers), which need no `str`.
+pub(crate) trait Columns<'a> {
+    fn text(&self, i: usize) -> &'a str;
+    fn bytes(&self, i: usize) -> &'a [u8] {
+        self.text(i).as_bytes()
+    }
+}
+
+/// Columns read by a function.
+struct ByFn<F>(F);
+
+impl<'a, F: Fn(usize) -> &'a str> Columns<'a> for ByFn<F> {
+    #[inline(always)]
+    fn text(&self, i: usize) -> &'a str {
+        (self.0)(i)
+    }
+}
+
 /// Where each column sits in one Asterisk line (`cdr_csv` or `cdr_custom`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct AsteriskLayout {
     accountcode: usize,
     src: usize,
@@ -213,17 +255,18 @@ fn cdr_csv_layout<'a>(
 /// Builds the record of one Asterisk line whose column `i` reads `get(i)` (`""` when absent).
 #[inline(always)]
 fn build_asterisk<'a>(
-    get: impl Fn(usize) -> &'a str,
+    cols: &impl Columns<'a>,
     l: &AsteriskLayout,
     clock: &mut SiteClock,
     line: u64,
 ) -> Result<CallRecordRef<'a>, CdrLineErrorKind> {
-    let get_opt = |i: Option<usize>| i.map(&get).unwrap_or("");
-    let start = required_time(clock, get(l.start), "start")?;
-    let answer = optional_time(clock, get(l.answer), "answer")?;
-    let end = required_time(clock, get(l.end), "end")?;
-    let duration_secs = number(get(l.duration), "duration")?;
-    let billable_secs = number(get(l.billsec), "billsec")?;
+    let get = |i: usize| cols.text(i);
+    let get_opt = |i: Option<usize>| i.map(get).unwrap_or("");
+    let start = required_time_bytes(clock, cols.bytes(l.start), "start")?;
+    let answer = optional_time_bytes(clock, cols.bytes(l.answer), "answer")?;
+    let end = required_time_bytes(clock, cols.bytes(l.end), "end")?;
+    let duration_secs = number_bytes(cols.bytes(l.duration), "duration")?;
+    let billable_secs = number_bytes(cols.bytes(l.billsec), "billsec")?;
     let disposition_text = get(l.disposition);
     let src = get(l.src);
     let channel = get(l.channel);
@@ -277,12 +320,12 @@ pub(crate) fn asterisk_csv<'a>(
 ) -> Result<CallRecordRef<'a>, CdrLineErrorKind> {
     let get = |i: usize| field(text, fields, i);
     let layout = cdr_csv_layout(fields.len(), || get(16), columns)?;
-    build_asterisk(get, &layout, clock, line)
+    build_asterisk(&ByFn(get), &layout, clock, line)
 }
 
 /// One Asterisk line (`cdr_csv` when `custom` is false, else `cdr_custom`) of `n` columns whose column `i`
-/// reads `get(i)`: the reader's fast path, which hands over fields without a `Field` table over one string.
-/// Same checks and same record as [`asterisk_csv`] / [`asterisk_custom`].
+/// reads `get(i)`: the reader's scalar fast path, which hands over fields without a `Field` table over one
+/// string. Same checks and same record as [`asterisk_csv`] / [`asterisk_custom`].
 pub(crate) fn asterisk_with<'a>(
     n: usize,
     get: impl Fn(usize) -> &'a str,
@@ -291,12 +334,36 @@ pub(crate) fn asterisk_with<'a>(
     clock: &mut SiteClock,
     line: u64,
 ) -> Result<CallRecordRef<'a>, CdrLineErrorKind> {
+    asterisk_columns(n, &ByFn(get), custom, columns, clock, line)
+}
+
+/// `cdr_csv` with `loguniqueid` and `loguserfield` (18 columns), the usual Master.csv.
+const CDR_CSV_18: AsteriskLayout = AsteriskLayout {
+    uniqueid: Some(16),
+    userfield: Some(17),
+    ..CDR_CSV_BASE
+};
+
+/// [`asterisk_with`] over any [`Columns`]. Inlined, so that the record is built where the reader returns it;
+/// the usual 18-column layout has a copy of the builder of its own, where every column index is a constant.
+#[inline(always)]
+pub(crate) fn asterisk_columns<'a>(
+    n: usize,
+    cols: &impl Columns<'a>,
+    custom: bool,
+    columns: AsteriskColumns,
+    clock: &mut SiteClock,
+    line: u64,
+) -> Result<CallRecordRef<'a>, CdrLineErrorKind> {
     if custom {
         custom_count(n)?;
-        return build_asterisk(get, &CDR_CUSTOM, clock, line);
+        return build_asterisk(cols, &CDR_CUSTOM, clock, line);
     }
-    let layout = cdr_csv_layout(n, || get(16), columns)?;
-    build_asterisk(get, &layout, clock, line)
+    let layout = cdr_csv_layout(n, || cols.text(16), columns)?;
+    if n == 18 && layout == CDR_CSV_18 {
+        return build_asterisk(cols, &CDR_CSV_18, clock, line);
+    }
+    build_asterisk(cols, &layout, clock, line)
 }
 
 fn custom_count(n: usize) -> Result<(), CdrLineErrorKind> {
@@ -318,7 +385,7 @@ pub(crate) fn asterisk_custom<'a>(
     line: u64,
 ) -> Result<CallRecordRef<'a>, CdrLineErrorKind> {
     custom_count(fields.len())?;
-    build_asterisk(|i| field(text, fields, i), &CDR_CUSTOM, clock, line)
+    build_asterisk(&ByFn(|i| field(text, fields, i)), &CDR_CUSTOM, clock, line)
 }
 
 /// One FreeSWITCH `mod_cdr_csv` line (`example` template and its longer `snom`/`linksys` siblings).

@@ -46,11 +46,12 @@ pub(crate) enum Marked {
     Other,
 }
 
-/// Masks of one 64-byte block: bit `i` describes byte `i`.
+/// Masks of one 64-byte block: bit `i` of `quote`/`delim` describes byte `i`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Masks {
     quote: u64,
     delim: u64,
+    /// With an exact classification bit `i` is set when byte `i` is ≥ 0x80; else only nonzero when any is.
     high: u64,
 }
 
@@ -60,9 +61,10 @@ struct Masks {
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[target_feature(enable = "sse2")]
 #[inline]
-fn classify_sse2(block: &[u8; 64], delim: u8) -> Masks {
+fn classify_sse2(block: &[u8; 64], delim: u8, exact_high: bool) -> Masks {
     use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_set_epi64x, _mm_set1_epi8,
+        __m128i, _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8,
+        _mm_setzero_si128,
     };
     let q = _mm_set1_epi8(b'"' as i8);
     let d = _mm_set1_epi8(delim as i8);
@@ -71,13 +73,21 @@ fn classify_sse2(block: &[u8; 64], delim: u8) -> Masks {
         delim: 0,
         high: 0,
     };
+    let mut any = _mm_setzero_si128();
     for k in 0..4 {
         let (lo, hi) = (word(block, 16 * k), word(block, 16 * k + 8));
         let v: __m128i = _mm_set_epi64x(hi as i64, lo as i64);
         let bits = |x: __m128i| u64::from(_mm_movemask_epi8(x) as u32 & 0xffff) << (16 * k);
         m.quote |= bits(_mm_cmpeq_epi8(v, q));
         m.delim |= bits(_mm_cmpeq_epi8(v, d));
-        m.high |= bits(v);
+        if exact_high {
+            m.high |= bits(v);
+        } else {
+            any = _mm_or_si128(any, v);
+        }
+    }
+    if !exact_high {
+        m.high = u64::from(_mm_movemask_epi8(any) as u32 & 0xffff);
     }
     m
 }
@@ -89,7 +99,7 @@ fn classify_sse2(block: &[u8; 64], delim: u8) -> Masks {
     allow(dead_code)
 )]
 #[inline(always)]
-fn classify_swar(block: &[u8; 64], delim: u8) -> Masks {
+fn classify_swar(block: &[u8; 64], delim: u8, exact_high: bool) -> Masks {
     const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -108,12 +118,20 @@ fn classify_swar(block: &[u8; 64], delim: u8) -> Masks {
         delim: 0,
         high: 0,
     };
+    let mut any = 0u64;
     for k in 0..8 {
         let w = word(block, 8 * k);
         let shift = 8 * k;
         m.quote |= gather(zero_bytes(w ^ qpat)) << shift;
         m.delim |= gather(zero_bytes(w ^ dpat)) << shift;
-        m.high |= gather(w & HIGH) << shift;
+        if exact_high {
+            m.high |= gather(w & HIGH) << shift;
+        } else {
+            any |= w;
+        }
+    }
+    if !exact_high {
+        m.high = any & HIGH;
     }
     m
 }
@@ -163,7 +181,73 @@ pub(crate) fn split_marked(buf: &[u8], len: usize, delim: u8, cols: &mut Cols) -
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[target_feature(enable = "sse2")]
 fn split_sse2(buf: &[u8], len: usize, delim: u8, cols: &mut Cols) -> Marked {
-    split_with(buf, len, delim, cols, |b, d| classify_sse2(b, d))
+    split_with(buf, len, delim, cols, |b, d, exact| {
+        classify_sse2(b, d, exact)
+    })
+}
+
+/// What one block hands to the next (bit 0 of each speaks of the byte before the block), and the results so far.
+struct Scan {
+    /// All ones when the previous block ended inside quotes.
+    inside: u64,
+    /// The byte before is a quote.
+    prev_quote: u64,
+    /// The byte before is a quote or a field end (the line start counts).
+    prev_open_ok: u64,
+    /// The byte before is a parity-closing quote: this one must be a quote or a field end.
+    pending_close: u64,
+    /// A quoting rule is broken somewhere.
+    bad: u64,
+    field_start: u32,
+    k: usize,
+    doubled: u32,
+}
+
+impl Scan {
+    /// Takes the block of masks `quote`/`delim` (already cut to the line) starting at `base`; `end_bit` marks the
+    /// line's end when it lies in this block (a virtual delimiter).
+    #[inline(always)]
+    fn block(&mut self, q: u64, delim: u64, end_bit: u64, base: u32, cols: &mut Cols) {
+        let p = prefix_xor(q) ^ self.inside;
+        self.inside = ((p as i64) >> 63) as u64;
+        let ends = (delim & !p) | end_bit;
+        let closing = q & !p;
+        let opening = q & p;
+        let quote_or_end = q | ends;
+        self.bad |= self.pending_close & !quote_or_end;
+        self.bad |= closing & !(quote_or_end >> 1) & !(1 << 63);
+        self.pending_close = closing >> 63;
+        self.bad |= opening & !((quote_or_end << 1) | self.prev_open_ok);
+        self.prev_open_ok = quote_or_end >> 63;
+        let quote_before = (q << 1) | self.prev_quote;
+        self.prev_quote = q >> 63;
+        // Second quotes of doubled pairs (an opening quote follows a field end, never a quote): rare, so the
+        // field of each is found apart from the loop over field ends (the ends before it in this block).
+        let mut pairs = opening & quote_before;
+        while pairs != 0 {
+            let before = ends & ((pairs & pairs.wrapping_neg()) - 1);
+            let field = self.k + before.count_ones() as usize;
+            if field < MAX_COLS {
+                self.doubled |= 1 << field;
+            }
+            pairs &= pairs - 1;
+        }
+        let mut e_bits = ends;
+        let (mut k, mut field_start) = (self.k, self.field_start);
+        while e_bits != 0 {
+            let bit = e_bits.trailing_zeros();
+            let e = base + bit;
+            // A quoted field ends with its closing quote, the byte before its end.
+            let quoted = ((quote_before >> bit) & 1) as u32;
+            if let Some(slot) = cols.bounds.get_mut(k) {
+                *slot = (field_start + quoted, e - quoted);
+            }
+            k += 1;
+            field_start = e + 1;
+            e_bits &= e_bits - 1;
+        }
+        (self.k, self.field_start) = (k, field_start);
+    }
 }
 
 #[inline(always)]
@@ -172,85 +256,66 @@ fn split_with(
     len: usize,
     delim: u8,
     cols: &mut Cols,
-    classify: impl Fn(&[u8; 64], u8) -> Masks,
+    classify: impl Fn(&[u8; 64], u8, bool) -> Masks,
 ) -> Marked {
     if len > buf.len() || len >= u32::MAX as usize - 64 {
         return Marked::Other;
     }
-    // State carried from one block to the next (bit 0 speaks of the byte before the block).
-    let mut inside = 0u64; // all ones when the previous block ended inside quotes
-    let mut prev_quote = 0u64; // the byte before is a quote
-    let mut prev_open_ok = 1u64; // the byte before is a quote or a field end (the line start counts)
-    let mut pending_close = 0u64; // the byte before is a parity-closing quote: this one must be a quote or end
-    let mut open_pair = false; // a doubled pair seen in the field still open at the block's end
-    let mut bad = 0u64;
+    let mut scan = Scan {
+        inside: 0,
+        prev_quote: 0,
+        prev_open_ok: 1,
+        pending_close: 0,
+        bad: 0,
+        field_start: 0,
+        k: 0,
+        doubled: 0,
+    };
     let mut high = 0u64;
-    let mut field_start = 0u32;
-    let mut k = 0usize;
-    let mut doubled = 0u32;
+    // Whole blocks of the line (the line's end is a virtual delimiter at `len`, so a line of 64 bytes ends in
+    // a block of its own); their high-bit test is folded (any byte ≥ 0x80).
     let mut base = 0usize;
-    let mut pad = [0u8; 64];
-    // Blocks cover 0..=len: the end of the line is a virtual delimiter at `len`.
-    while base <= len {
-        let rest = len - base;
-        let block: &[u8; 64] = match buf.get(base..base + 64).and_then(|b| b.try_into().ok()) {
-            Some(b) => b,
-            None => {
-                // Only the last block of a line can land here, so `pad` is still all zeros.
-                let tail = buf.get(base..len).unwrap_or(&[]);
-                if let Some(dst) = pad.get_mut(..tail.len()) {
-                    dst.copy_from_slice(tail);
-                }
-                &pad
-            }
+    while base + 64 <= len {
+        let Some(block) = buf
+            .get(base..base + 64)
+            .and_then(|b| <&[u8; 64]>::try_from(b).ok())
+        else {
+            return Marked::Other;
         };
-        let m = classify(block, delim);
-        let (valid, end_bit) = if rest < 64 {
-            ((1u64 << rest) - 1, 1u64 << rest)
-        } else {
-            (!0, 0)
-        };
-        let q = m.quote & valid;
-        high |= m.high & valid;
-        let p = prefix_xor(q) ^ inside;
-        inside = ((p as i64) >> 63) as u64;
-        let ends = (m.delim & valid & !p) | end_bit;
-        let closing = q & !p;
-        let opening = q & p;
-        let quote_or_end = q | ends;
-        bad |= pending_close & !quote_or_end;
-        bad |= closing & !(quote_or_end >> 1) & !(1 << 63);
-        pending_close = closing >> 63;
-        bad |= opening & !((quote_or_end << 1) | prev_open_ok);
-        prev_open_ok = quote_or_end >> 63;
-        let quote_before = (q << 1) | prev_quote;
-        prev_quote = q >> 63;
-        // Second quotes of doubled pairs (an opening quote follows a field end, never a quote).
-        let mut pairs = opening & quote_before;
-        let mut e_bits = ends;
-        while e_bits != 0 {
-            let bit = e_bits.trailing_zeros();
-            let e = (base as u32) + bit;
-            let below = (1u64 << bit) - 1;
-            // A quoted field ends with its closing quote, the byte before its end.
-            let quoted = ((quote_before >> bit) & 1) as u32;
-            let has_pair = open_pair || pairs & below != 0;
-            pairs &= !below;
-            open_pair = false;
-            if let Some(slot) = cols.bounds.get_mut(k) {
-                *slot = (field_start + quoted, e.wrapping_sub(quoted));
-                doubled |= u32::from(has_pair) << k;
-            }
-            k += 1;
-            field_start = e + 1;
-            e_bits &= e_bits - 1;
-        }
-        open_pair |= pairs != 0;
+        let m = classify(block, delim, false);
+        high |= m.high;
+        scan.block(m.quote, m.delim, 0, base as u32, cols);
         base += 64;
     }
-    cols.n = k;
-    cols.doubled = doubled;
-    if bad | high | inside != 0 {
+    // The last block: bytes past the line are read when the buffer has them (or zeros), and cut off.
+    let rest = len - base;
+    let mut pad = [0u8; 64];
+    let block = match buf
+        .get(base..base + 64)
+        .and_then(|b| <&[u8; 64]>::try_from(b).ok())
+    {
+        Some(b) => b,
+        None => {
+            let tail = buf.get(base..len).unwrap_or(&[]);
+            if let Some(dst) = pad.get_mut(..tail.len()) {
+                dst.copy_from_slice(tail);
+            }
+            &pad
+        }
+    };
+    let m = classify(block, delim, true);
+    let valid = (1u64 << rest) - 1;
+    high |= m.high & valid;
+    scan.block(
+        m.quote & valid,
+        m.delim & valid,
+        1 << rest,
+        base as u32,
+        cols,
+    );
+    cols.n = scan.k;
+    cols.doubled = scan.doubled;
+    if scan.bad | high | scan.inside != 0 {
         Marked::Other
     } else {
         Marked::Fields
@@ -292,7 +357,11 @@ mod tests {
             let block: [u8; 64] = bytes.try_into().expect("64 bytes");
             // SAFETY: as in `split_marked`: compiled only where SSE2 is enabled for the whole build.
             #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-            proptest::prop_assert_eq!(unsafe { classify_sse2(&block, delim) }, classify_swar(&block, delim));
+            proptest::prop_assert_eq!(unsafe { classify_sse2(&block, delim, true) }, classify_swar(&block, delim, true));
+            #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+            // SAFETY: as above.
+            proptest::prop_assert_eq!(unsafe { classify_sse2(&block, delim, false) }.high != 0, classify_swar(&block, delim, false).high != 0);
+            proptest::prop_assert_eq!(classify_swar(&block, delim, false).high != 0, !block.is_ascii());
         }
     }
 
@@ -303,7 +372,7 @@ mod tests {
         block[7] = b',';
         block[8] = 0xC3;
         block[63] = b'"';
-        let m = classify_swar(&block, b',');
+        let m = classify_swar(&block, b',', true);
         assert_eq!(m.quote, 1 | 1 << 63);
         assert_eq!(m.delim, 1 << 7);
         assert_eq!(m.high, 1 << 8);

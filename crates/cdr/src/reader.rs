@@ -405,22 +405,14 @@ impl<R: BufRead> CdrReader<R> {
             *b = (start as u32, unquoted.len() as u32);
             collapsed |= 1 << k;
         }
-        let unquoted = unquoted.as_str();
-        let (bounds, n) = (&cols.bounds, cols.n);
-        // Layouts read columns below 21 and only of lines with at most 21 fields (`MAX_COLS` is 32).
-        let get = |i: usize| {
-            if i >= n.min(MAX_COLS) {
-                return "";
-            }
-            let (s, e) = bounds[i % MAX_COLS];
-            let from = if collapsed >> (i % MAX_COLS) & 1 != 0 {
-                unquoted
-            } else {
-                text
-            };
-            from.get(s as usize..e as usize).unwrap_or("")
+        let columns = MarkedColumns {
+            text,
+            unquoted: unquoted.as_str(),
+            bounds: &cols.bounds,
+            collapsed,
+            n: cols.n,
         };
-        match flat::asterisk_with(n, get, custom, opts.asterisk_columns, clock, line) {
+        match flat::asterisk_columns(cols.n, &columns, custom, opts.asterisk_columns, clock, line) {
             Ok(r) => {
                 stats.records += 1;
                 Some(Ok(r))
@@ -677,6 +669,45 @@ impl<R: BufRead> CdrReader<R> {
                 }
             }
         }
+    }
+}
+
+/// The fields of a line split by [`split_marked`]: in the line, or (bit set in `collapsed`) in the buffer of
+/// collapsed fields.
+struct MarkedColumns<'a> {
+    text: &'a str,
+    unquoted: &'a str,
+    bounds: &'a [(u32, u32); MAX_COLS],
+    collapsed: u32,
+    n: usize,
+}
+
+impl<'a> MarkedColumns<'a> {
+    #[inline(always)]
+    fn range(&self, i: usize) -> Option<(&'a str, usize, usize)> {
+        let &(s, e) = self.bounds.get(i).filter(|_| i < self.n)?;
+        let from = if self.collapsed >> i & 1 != 0 {
+            self.unquoted
+        } else {
+            self.text
+        };
+        Some((from, s as usize, e as usize))
+    }
+}
+
+impl<'a> flat::Columns<'a> for MarkedColumns<'a> {
+    #[inline(always)]
+    fn text(&self, i: usize) -> &'a str {
+        self.range(i)
+            .and_then(|(from, s, e)| from.get(s..e))
+            .unwrap_or("")
+    }
+
+    #[inline(always)]
+    fn bytes(&self, i: usize) -> &'a [u8] {
+        self.range(i)
+            .and_then(|(from, s, e)| from.as_bytes().get(s..e))
+            .unwrap_or(&[])
     }
 }
 

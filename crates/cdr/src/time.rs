@@ -40,11 +40,12 @@ struct HourMemo {
 /// The two words of the `YYYY-MM-DD HH` of a 19-byte time (bytes 0..8 and 5..13).
 #[inline(always)]
 fn hour_key(t: &[u8; 19]) -> (u64, u64) {
-    let [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, ..] = *t;
-    (
-        u64::from_le_bytes([a0, a1, a2, a3, a4, a5, a6, a7]),
-        u64::from_le_bytes([a5, a6, a7, a8, a9, a10, a11, a12]),
-    )
+    let word = |i: usize| {
+        t.get(i..i + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    (word(0), word(5))
 }
 
 /// `:MM:SS` (bytes 13..19 of a 19-byte time) as seconds into the hour, `None` unless two digits each with
@@ -131,20 +132,26 @@ impl SiteClock {
 
     /// Parses a local `YYYY-MM-DD HH:MM:SS` (also `T` instead of the space, and an ignored `.fraction`) to UTC.
     /// Returns `None` when the text is not such a time.
+    #[inline]
     pub fn parse_local(&mut self, text: &[u8]) -> Option<DateTime<Utc>> {
         // The common case: a plain 19-byte time of the hour read last ([`HourMemo`]).
-        let exact = <&[u8; 19]>::try_from(text).ok();
-        if let (Some(t), Some(memo)) = (exact, &self.hour)
+        if let Ok(t) = <&[u8; 19]>::try_from(text)
+            && let Some(memo) = &self.hour
             && hour_key(t) == memo.key
             && let Some(into_hour) = minute_second(t)
             && into_hour < 3600
+            && let Some(time) =
+                NaiveTime::from_num_seconds_from_midnight_opt(memo.second + into_hour, 0)
         {
-            let second = memo.second + into_hour;
-            if second < 86_400 {
-                let time = NaiveTime::from_num_seconds_from_midnight_opt(second, 0)?;
-                return Some(memo.date.and_time(time).and_utc());
-            }
+            return Some(memo.date.and_time(time).and_utc());
         }
+        self.parse_local_miss(text)
+    }
+
+    /// [`SiteClock::parse_local`] when the hour memo does not answer: the slow path, then the memo updated.
+    #[inline(never)]
+    fn parse_local_miss(&mut self, text: &[u8]) -> Option<DateTime<Utc>> {
+        let exact = <&[u8; 19]>::try_from(text).ok();
         let (utc, local) = self.parse_local_slow(text)?;
         if let Some(t) = exact
             && minute_second(t).is_some_and(|s| s < 3600)
