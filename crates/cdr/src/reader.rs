@@ -345,16 +345,11 @@ impl<R: BufRead> CdrReader<R> {
             None => "",
         };
         let custom = format == CdrFormat::AsteriskCustom;
-        match flat::asterisk_with(spans.len(), get, custom, opts.asterisk_columns, clock, line) {
-            Ok(r) => {
-                stats.records += 1;
-                Some(Ok(r))
-            }
-            Err(kind) => {
-                stats.errors += 1;
-                Some(Err(CdrLineError { line, kind }))
-            }
-        }
+        counted(
+            stats,
+            line,
+            flat::asterisk_with(spans.len(), get, custom, opts.asterisk_columns, clock, line),
+        )
     }
 
     /// The record of the current line, split by [`split_marked`] (so all ASCII and well formed): same record
@@ -412,16 +407,11 @@ impl<R: BufRead> CdrReader<R> {
             collapsed,
             n: cols.n,
         };
-        match flat::asterisk_columns(cols.n, &columns, custom, opts.asterisk_columns, clock, line) {
-            Ok(r) => {
-                stats.records += 1;
-                Some(Ok(r))
-            }
-            Err(kind) => {
-                stats.errors += 1;
-                Some(Err(CdrLineError { line, kind }))
-            }
-        }
+        counted(
+            stats,
+            line,
+            flat::asterisk_columns(cols.n, &columns, custom, opts.asterisk_columns, clock, line),
+        )
     }
 
     fn next_flat(&mut self, format: CdrFormat) -> Option<Result<CallRecordRef<'_>, CdrLineError>> {
@@ -712,6 +702,24 @@ impl<'a> flat::Columns<'a> for MarkedColumns<'a> {
 }
 
 /// Slow path for a line with invalid UTF-8: each field is converted lossily into `out`, and `fields` re-pointed.
+/// A record or the error of line `line`, counted in `stats`.
+fn counted<'a>(
+    stats: &mut ReadStats,
+    line: u64,
+    built: Result<CallRecordRef<'a>, CdrLineErrorKind>,
+) -> Option<Result<CallRecordRef<'a>, CdrLineError>> {
+    match built {
+        Ok(r) => {
+            stats.records += 1;
+            Some(Ok(r))
+        }
+        Err(kind) => {
+            stats.errors += 1;
+            Some(Err(CdrLineError { line, kind }))
+        }
+    }
+}
+
 fn make_lossy(buf: &[u8], fields: &mut [Field], out: &mut String) {
     out.clear();
     for f in fields.iter_mut() {
