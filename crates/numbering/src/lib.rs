@@ -185,16 +185,7 @@ impl Numbering {
             Reading::International => return self.public_destination(Scope::International, n),
             Reading::Unknown => (Scope::Unknown, NumberClass::Unknown, None),
         };
-        let (risk, risk_reason) = self.risk.assess_keyed(scope, class, None, None, n.flags);
-        Destination {
-            e164: None,
-            country,
-            scope,
-            class,
-            risk,
-            risk_reason,
-            flags: n.flags,
-        }
+        self.assessed(scope, class, country, None, None, n.flags)
     }
 
     /// [`Numbering::destination`] of a national or international reading.
@@ -217,10 +208,22 @@ impl Numbering {
                 }
             }
         };
+        self.assessed(scope, class, country, e164, key.as_ref(), n.flags)
+    }
+
+    /// The destination with its risk assessed (from the E.164 digits and their key, when there is a number).
+    #[inline]
+    fn assessed(
+        &self,
+        scope: Scope,
+        class: NumberClass,
+        country: Option<Country>,
+        e164: Option<E164>,
+        key: Option<&DigitKey>,
+        flags: DialFlags,
+    ) -> Destination {
         let digits = e164.as_ref().map(E164::digit_bytes);
-        let (risk, risk_reason) =
-            self.risk
-                .assess_keyed(scope, class, digits, key.as_ref(), n.flags);
+        let (risk, risk_reason) = self.risk.assess_keyed(scope, class, digits, key, flags);
         Destination {
             e164,
             country,
@@ -228,7 +231,7 @@ impl Numbering {
             class,
             risk,
             risk_reason,
-            flags: n.flags,
+            flags,
         }
     }
 
