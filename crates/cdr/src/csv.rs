@@ -735,8 +735,9 @@ mod tests {
             b"\"\"",
             b"\"\"\"\"",
             b"a,\"b,c\",",
-            &[b','; 64],
-            &[b','; 63],
+            &[b','; 31],
+            &[b'x'; 64],
+            &[b'x'; 63],
         ] {
             assert!(
                 marked(line, b"", false).is_some(),
@@ -745,12 +746,14 @@ mod tests {
             );
             assert!(check_marked(line, b"").is_ok());
         }
-        // Handed over: stray quote, text after a quote, unterminated, non-ASCII.
+        // Handed over: stray quote, text after a quote, unterminated, non-ASCII, more than `MAX_COLS` fields.
         for line in [
             &b"ab\"c,\"d\""[..],
             b"\"a\"x",
             b"\"a,b",
             b"\"a\"\"",
+            &[b','; 32],
+            &[b','; 64],
             "\"é\"".as_bytes(),
         ] {
             assert_eq!(
@@ -773,15 +776,17 @@ mod tests {
             check_marked(&line, &tail)?;
         }
 
-        /// Well-formed ASCII lines, long fields across the 64-byte blocks, up to 40 fields: always taken by the
-        /// bitmask split, with the fields of `split_in_place`.
+        /// Well-formed ASCII lines, long fields across the 64-byte blocks and the 8-block chunks, up to 40 fields:
+        /// taken by the bitmask split when they have at most `MAX_COLS` fields, with the fields of
+        /// `split_in_place`.
         #[test]
         fn marked_split_gives_the_fields_of_split(
             fields in proptest::collection::vec(wellformed_field(), 1..40),
             tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
         ) {
             let line = fields.join(&b","[..]);
-            proptest::prop_assert!(check_marked(&line, &tail)?, "not taken: {}", String::from_utf8_lossy(&line));
+            let taken = check_marked(&line, &tail)?;
+            proptest::prop_assert_eq!(taken, fields.len() <= crate::marks::MAX_COLS, "{}", String::from_utf8_lossy(&line));
         }
 
         #[test]

@@ -12,36 +12,72 @@
 //! The masks come from SSE2 on x86_64 (baseline there; the value intrinsics are safe functions since Rust 1.87)
 //! and from a portable SWAR version elsewhere; a test holds both equal on every target that has SSE2.
 
-/// Fields whose ranges are kept (the line's total field count is still counted past it).
+/// Most fields a line may have to be taken by the split (longer lines take the scalar path).
 pub(crate) const MAX_COLS: usize = 32;
 
-/// The fields of one line as [`split_marked`] found them.
+/// Slots of [`Cols::bounds`]: the fields of a block are written at `k & (SLOTS - 1)` without a bounds check, and
+/// a block is only walked while `k` ≤ [`MAX_COLS`], so `k` < `MAX_COLS + 65` ≤ `SLOTS` and no slot is reused.
+const SLOTS: usize = 128;
+
+/// Blocks classified before their fields are walked (the two loops each keep their state in registers).
+const CHUNK: usize = 8;
+
+/// The fields of one line as [`split_marked`] found them, and its scratch space (kept across lines).
 #[derive(Clone, Debug)]
 pub(crate) struct Cols {
-    /// `(start, end)` of each of the first [`MAX_COLS`] fields' text in the line, quotes excluded. A field with
-    /// doubled quotes (bit set in `doubled`) still holds them (`a ""b""`): the caller collapses it.
-    pub bounds: [(u32, u32); MAX_COLS],
-    /// Number of fields in the line (may exceed [`MAX_COLS`]).
+    /// `(start, end)` of each field's text in the line (the first `n`), quotes excluded. A field with doubled
+    /// quotes (bit set in `doubled`) still holds them (`a ""b""`): the caller collapses it.
+    pub bounds: [(u32, u32); SLOTS],
+    /// Number of fields in the line (at most [`MAX_COLS`] when the split took it).
     pub n: usize,
-    /// Bit `k`: field `k` (< [`MAX_COLS`]) holds doubled quotes.
+    /// Bit `k`: field `k` holds doubled quotes.
     pub doubled: u32,
+    /// Per block of the chunk being split: field ends, quotes just before each byte, second quotes of pairs.
+    ends: [u64; CHUNK],
+    quote_before: [u64; CHUNK],
+    pairs: [u64; CHUNK],
 }
 
 impl Cols {
     pub fn new() -> Cols {
         Cols {
-            bounds: [(0, 0); MAX_COLS],
+            bounds: [(0, 0); SLOTS],
             n: 0,
             doubled: 0,
+            ends: [0; CHUNK],
+            quote_before: [0; CHUNK],
+            pairs: [0; CHUNK],
         }
+    }
+}
+
+/// A line that [`split_marked`] found to be all ASCII: its sub-slices are `str`s without a UTF-8 check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AsciiLine<'a>(&'a [u8]);
+
+impl<'a> AsciiLine<'a> {
+    /// Bytes `s..e` of the line as text, `None` when out of range.
+    #[inline(always)]
+    pub fn get(self, s: usize, e: usize) -> Option<&'a str> {
+        let bytes = self.0.get(s..e)?;
+        // SAFETY: an `AsciiLine` is only built by `split_with`, and only when its `high` test found no byte
+        // ≥ 0x80 in the whole line (`buf[..len]`, which is `self.0`): ASCII bytes, and so any range of them,
+        // are valid UTF-8. The test `a_line_with_a_high_byte_is_never_ascii` holds this.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+    }
+
+    /// The whole line as bytes.
+    #[inline(always)]
+    pub fn bytes(self) -> &'a [u8] {
+        self.0
     }
 }
 
 /// What [`split_marked`] made of a line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Marked {
-    /// The line is ASCII and well formed: `Cols` holds its fields.
-    Fields,
+pub(crate) enum Marked<'a> {
+    /// The line is ASCII, well formed and has at most [`MAX_COLS`] fields: `Cols` holds its fields.
+    Fields(AsciiLine<'a>),
     /// Anything else: read the line with the scalar path.
     Other,
 }
@@ -165,8 +201,14 @@ fn prefix_xor(mut x: u64) -> u64 {
 /// quote that makes it odd (opening, or second of a pair) must follow a quote, a delimiter outside quotes or the
 /// start; the line must end outside quotes. Then every field holding a quote starts and ends with one and holds
 /// only doubled pairs in between: exactly the fields `split_in_place` reads, with the same boundaries. Lines
-/// that break a rule, or hold a byte ≥ 0x80, give [`Marked::Other`] (`cols` is then meaningless).
-pub(crate) fn split_marked(buf: &[u8], len: usize, delim: u8, cols: &mut Cols) -> Marked {
+/// that break a rule, hold a byte ≥ 0x80 or more than [`MAX_COLS`] fields give [`Marked::Other`] (`cols` is then
+/// meaningless).
+pub(crate) fn split_marked<'a>(
+    buf: &'a [u8],
+    len: usize,
+    delim: u8,
+    cols: &mut Cols,
+) -> Marked<'a> {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
         // SAFETY: `split_sse2` only requires the SSE2 target feature, and this block is compiled only when
@@ -180,14 +222,14 @@ pub(crate) fn split_marked(buf: &[u8], len: usize, delim: u8, cols: &mut Cols) -
 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[target_feature(enable = "sse2")]
-fn split_sse2(buf: &[u8], len: usize, delim: u8, cols: &mut Cols) -> Marked {
+fn split_sse2<'a>(buf: &'a [u8], len: usize, delim: u8, cols: &mut Cols) -> Marked<'a> {
     split_with(buf, len, delim, cols, |b, d, exact| {
         classify_sse2(b, d, exact)
     })
 }
 
-/// What one block hands to the next (bit 0 of each speaks of the byte before the block), and the results so far.
-struct Scan {
+/// What one block hands to the next (bit 0 of each speaks of the byte before the block).
+struct Carry {
     /// All ones when the previous block ended inside quotes.
     inside: u64,
     /// The byte before is a quote.
@@ -198,16 +240,20 @@ struct Scan {
     pending_close: u64,
     /// A quoting rule is broken somewhere.
     bad: u64,
-    field_start: u32,
-    k: usize,
-    doubled: u32,
 }
 
-impl Scan {
-    /// Takes the block of masks `quote`/`delim` (already cut to the line) starting at `base`; `end_bit` marks the
-    /// line's end when it lies in this block (a virtual delimiter).
+/// A block's masks, as its fields are walked: field ends, quotes just before each byte, second quotes of pairs.
+struct Ends {
+    ends: u64,
+    quote_before: u64,
+    pairs: u64,
+}
+
+impl Carry {
+    /// Takes the block of masks `quote`/`delim` (already cut to the line); `end_bit` marks the line's end when it
+    /// lies in this block (a virtual delimiter).
     #[inline(always)]
-    fn block(&mut self, q: u64, delim: u64, end_bit: u64, base: u32, cols: &mut Cols) {
+    fn block(&mut self, q: u64, delim: u64, end_bit: u64) -> Ends {
         let p = prefix_xor(q) ^ self.inside;
         self.inside = ((p as i64) >> 63) as u64;
         let ends = (delim & !p) | end_bit;
@@ -221,109 +267,190 @@ impl Scan {
         self.prev_open_ok = quote_or_end >> 63;
         let quote_before = (q << 1) | self.prev_quote;
         self.prev_quote = q >> 63;
-        // Second quotes of doubled pairs (an opening quote follows a field end, never a quote): rare, so the
-        // field of each is found apart from the loop over field ends (the ends before it in this block).
-        let mut pairs = opening & quote_before;
-        while pairs != 0 {
-            let before = ends & ((pairs & pairs.wrapping_neg()) - 1);
-            let field = self.k + before.count_ones() as usize;
-            if field < MAX_COLS {
-                self.doubled |= 1 << field;
-            }
-            pairs &= pairs - 1;
+        Ends {
+            ends,
+            quote_before,
+            // Second quotes of doubled pairs: an opening quote after a quote (a field's first quote follows a
+            // field end, never a quote).
+            pairs: opening & quote_before,
         }
-        let mut e_bits = ends;
-        let (mut k, mut field_start) = (self.k, self.field_start);
-        while e_bits != 0 {
-            let bit = e_bits.trailing_zeros();
-            let e = base + bit;
-            // A quoted field ends with its closing quote, the byte before its end.
-            let quoted = ((quote_before >> bit) & 1) as u32;
-            if let Some(slot) = cols.bounds.get_mut(k) {
-                *slot = (field_start + quoted, e - quoted);
-            }
-            k += 1;
-            field_start = e + 1;
-            e_bits &= e_bits - 1;
-        }
-        (self.k, self.field_start) = (k, field_start);
     }
 }
 
+/// Writes the fields that end in one block (starting at `base`) from field `*k` on; `PAIRS`: the block holds
+/// second quotes of doubled pairs (`pairs`), whose fields are marked in `doubled`.
 #[inline(always)]
-fn split_with(
-    buf: &[u8],
+fn walk<const PAIRS: bool>(
+    e: &Ends,
+    base: u32,
+    k: &mut usize,
+    field_start: &mut u32,
+    doubled: &mut u64,
+    bounds: &mut [(u32, u32); SLOTS],
+) {
+    let (mut bits, mut pairs) = (e.ends, e.pairs);
+    let (mut kk, mut start) = (*k, *field_start);
+    while bits != 0 {
+        let bit = bits.trailing_zeros();
+        let end = base + bit;
+        // A quoted field ends with its closing quote, the byte before its end.
+        let quoted = ((e.quote_before >> bit) & 1) as u32;
+        if let Some(slot) = bounds.get_mut(kk & (SLOTS - 1)) {
+            *slot = (start + quoted, end - quoted);
+        }
+        if PAIRS {
+            // The bits up to this field end: a pair among them lies in this field.
+            let upto = bits ^ (bits - 1);
+            if pairs & upto != 0 {
+                *doubled |= 1 << (kk & 63);
+                pairs &= !upto;
+            }
+        }
+        kk += 1;
+        start = end + 1;
+        bits &= bits - 1;
+    }
+    if PAIRS && pairs != 0 {
+        // Pairs after the block's last field end: in the field that goes on into the next block.
+        *doubled |= 1 << (kk & 63);
+    }
+    (*k, *field_start) = (kk, start);
+}
+
+#[inline(always)]
+fn split_with<'a>(
+    buf: &'a [u8],
     len: usize,
     delim: u8,
     cols: &mut Cols,
     classify: impl Fn(&[u8; 64], u8, bool) -> Masks,
-) -> Marked {
-    if len > buf.len() || len >= u32::MAX as usize - 64 {
+) -> Marked<'a> {
+    let Some(line) = buf.get(..len) else {
+        return Marked::Other;
+    };
+    if len >= u32::MAX as usize - 64 {
         return Marked::Other;
     }
-    let mut scan = Scan {
+    let mut carry = Carry {
         inside: 0,
         prev_quote: 0,
         prev_open_ok: 1,
         pending_close: 0,
         bad: 0,
-        field_start: 0,
-        k: 0,
-        doubled: 0,
     };
     let mut high = 0u64;
-    // Whole blocks of the line (the line's end is a virtual delimiter at `len`, so a line of 64 bytes ends in
-    // a block of its own); their high-bit test is folded (any byte ≥ 0x80).
+    let (mut k, mut field_start, mut doubled) = (0usize, 0u32, 0u64);
     let mut base = 0usize;
-    while base + 64 <= len {
-        let Some(block) = buf
-            .get(base..base + 64)
-            .and_then(|b| <&[u8; 64]>::try_from(b).ok())
-        else {
-            return Marked::Other;
-        };
-        let m = classify(block, delim, false);
-        high |= m.high;
-        scan.block(m.quote, m.delim, 0, base as u32, cols);
-        base += 64;
-    }
-    // The last block: bytes past the line are read when the buffer has them (or zeros), and cut off.
-    let rest = len - base;
-    let mut pad = [0u8; 64];
-    let block = match buf
-        .get(base..base + 64)
-        .and_then(|b| <&[u8; 64]>::try_from(b).ok())
-    {
-        Some(b) => b,
-        None => {
-            let tail = buf.get(base..len).unwrap_or(&[]);
-            if let Some(dst) = pad.get_mut(..tail.len()) {
-                dst.copy_from_slice(tail);
+    let mut done = false;
+    while !done {
+        // Classify up to `CHUNK` blocks: whole blocks of the line (the line's end is a virtual delimiter at
+        // `len`, so a line of 64 bytes ends in a block of its own), their high-bit test folded (any byte ≥
+        // 0x80), then the last block, cut to the line.
+        let chunk_base = base;
+        let mut nb = 0usize;
+        while nb < CHUNK {
+            let e = if base + 64 <= len {
+                let Some(block) = buf
+                    .get(base..base + 64)
+                    .and_then(|b| <&[u8; 64]>::try_from(b).ok())
+                else {
+                    return Marked::Other;
+                };
+                let m = classify(block, delim, false);
+                high |= m.high;
+                carry.block(m.quote, m.delim, 0)
+            } else {
+                // Bytes past the line are read when the buffer has them (or zeros), and cut off.
+                let rest = len - base;
+                let mut pad = [0u8; 64];
+                let block = match buf
+                    .get(base..base + 64)
+                    .and_then(|b| <&[u8; 64]>::try_from(b).ok())
+                {
+                    Some(b) => b,
+                    None => {
+                        let tail = line.get(base..).unwrap_or(&[]);
+                        if let Some(dst) = pad.get_mut(..tail.len()) {
+                            dst.copy_from_slice(tail);
+                        }
+                        &pad
+                    }
+                };
+                let m = classify(block, delim, true);
+                let valid = (1u64 << rest) - 1;
+                high |= m.high & valid;
+                done = true;
+                carry.block(m.quote & valid, m.delim & valid, 1 << rest)
+            };
+            if let (Some(a), Some(b), Some(c)) = (
+                cols.ends.get_mut(nb),
+                cols.quote_before.get_mut(nb),
+                cols.pairs.get_mut(nb),
+            ) {
+                (*a, *b, *c) = (e.ends, e.quote_before, e.pairs);
             }
-            &pad
+            nb += 1;
+            base += 64;
+            if done {
+                break;
+            }
         }
-    };
-    let m = classify(block, delim, true);
-    let valid = (1u64 << rest) - 1;
-    high |= m.high & valid;
-    scan.block(
-        m.quote & valid,
-        m.delim & valid,
-        1 << rest,
-        base as u32,
-        cols,
-    );
-    cols.n = scan.k;
-    cols.doubled = scan.doubled;
-    if scan.bad | high | scan.inside != 0 {
+        // Walk the chunk's field ends.
+        for i in 0..nb.min(CHUNK) {
+            if k > MAX_COLS {
+                return Marked::Other;
+            }
+            let (Some(&ends), Some(&quote_before), Some(&pairs)) = (
+                cols.ends.get(i),
+                cols.quote_before.get(i),
+                cols.pairs.get(i),
+            ) else {
+                break;
+            };
+            let e = Ends {
+                ends,
+                quote_before,
+                pairs,
+            };
+            let block_base = (chunk_base + 64 * i) as u32;
+            let bounds = &mut cols.bounds;
+            if pairs == 0 {
+                walk::<false>(
+                    &e,
+                    block_base,
+                    &mut k,
+                    &mut field_start,
+                    &mut doubled,
+                    bounds,
+                );
+            } else {
+                walk::<true>(
+                    &e,
+                    block_base,
+                    &mut k,
+                    &mut field_start,
+                    &mut doubled,
+                    bounds,
+                );
+            }
+        }
+    }
+    cols.n = k;
+    cols.doubled = doubled as u32;
+    if carry.bad | high | carry.inside != 0 || k > MAX_COLS {
         Marked::Other
     } else {
-        Marked::Fields
+        Marked::Fields(AsciiLine(line))
     }
 }
 
 #[cfg(test)]
-pub(crate) fn split_marked_swar(buf: &[u8], len: usize, delim: u8, cols: &mut Cols) -> Marked {
+pub(crate) fn split_marked_swar<'a>(
+    buf: &'a [u8],
+    len: usize,
+    delim: u8,
+    cols: &mut Cols,
+) -> Marked<'a> {
     split_with(buf, len, delim, cols, classify_swar)
 }
 
@@ -362,6 +489,43 @@ mod tests {
             // SAFETY: as above.
             proptest::prop_assert_eq!(unsafe { classify_sse2(&block, delim, false) }.high != 0, classify_swar(&block, delim, false).high != 0);
             proptest::prop_assert_eq!(classify_swar(&block, delim, false).high != 0, !block.is_ascii());
+        }
+    }
+
+    proptest::proptest! {
+        /// The proof behind [`AsciiLine`]: a line with a byte ≥ 0x80 anywhere (across blocks and chunks) is never
+        /// taken, while the same line without it is, and bytes past the line do not count.
+        #[test]
+        fn a_line_with_a_high_byte_is_never_ascii(
+            len in 1usize..1100,
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            high in 0x80u8..,
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..70),
+        ) {
+            let mut line: Vec<u8> = (0..len)
+                .map(|i| match i % 40 {
+                    39 => b',',
+                    0 => b'"',
+                    38 => b'"',
+                    _ => b'a',
+                })
+                .collect();
+            // The last field: unquoted, so that any length is well formed.
+            for b in line.iter_mut().skip(len / 40 * 40) {
+                *b = b'a';
+            }
+            line.extend_from_slice(&tail);
+            let mut cols = Cols::new();
+            for split in [split_marked, split_marked_swar] {
+                proptest::prop_assert_eq!(
+                    split(&line, len, b',', &mut cols),
+                    Marked::Fields(AsciiLine(&line[..len]))
+                );
+            }
+            line[at.index(len)] = high;
+            for split in [split_marked, split_marked_swar] {
+                proptest::prop_assert_eq!(split(&line, len, b',', &mut cols), Marked::Other);
+            }
         }
     }
 

@@ -23,7 +23,7 @@ use crate::format::{CdrFormat, ReadOptions, detect_format};
 use crate::generic::{GenericLayout, generic_line};
 use crate::json::{Feed, JsonDocs, freeswitch_record};
 use crate::kamailio::AccPairing;
-use crate::marks::{Cols, MAX_COLS, Marked, split_marked};
+use crate::marks::{AsciiLine, Cols, MAX_COLS, Marked, split_marked};
 use crate::record::{CallRecord, CallRecordRef};
 use crate::time::{SiteClock, parse_datetime_fields};
 
@@ -61,6 +61,8 @@ pub struct CdrReader<R> {
     cols: Cols,
     /// Text of the fast path's fields that held doubled quotes, collapsed.
     unquoted: String,
+    /// A copy of a lent line that needs editing (the general path for a line with invalid UTF-8).
+    copy: Vec<u8>,
     queue: VecDeque<Result<CallRecord, CdrLineError>>,
     slot: Option<CallRecord>,
     acc: AccPairing,
@@ -138,6 +140,7 @@ impl<R: BufRead> CdrReader<R> {
             spans: Vec::with_capacity(32),
             cols: Cols::new(),
             unquoted: String::new(),
+            copy: Vec::new(),
             queue: VecDeque::new(),
             slot: None,
             acc: AccPairing::new(opts.max_open_calls),
@@ -286,10 +289,13 @@ impl<R: BufRead> CdrReader<R> {
     }
 
     /// The Asterisk fast path, once the first data line is behind (header row and BOM handled by `next_flat`):
-    /// the line is read in place from the input's buffer when it lies whole in it, split without being edited
-    /// ([`scan_fields`]: only fields holding doubled quotes are collapsed, into `unquoted`), and checked as
-    /// UTF-8 once. A line with invalid UTF-8 goes through `next_flat`'s general path (lossy conversion), so the
-    /// records and errors are those of the general path.
+    /// the line is read in place from the input's buffer when it lies whole in it and split without being
+    /// edited: by bitmasks ([`split_marked`], which also proves it ASCII), else by [`scan_fields`] (only fields
+    /// holding doubled quotes are collapsed, into `unquoted`) with one UTF-8 check. A line with invalid UTF-8
+    /// takes the general path (copy, [`split_in_place`], lossy conversion) on a copy, so the records and errors
+    /// are those of the general path.
+    ///
+    /// After the line is lent by `src`, only other fields of the reader are touched: the record borrows the line.
     fn next_asterisk(
         &mut self,
         format: CdrFormat,
@@ -300,34 +306,48 @@ impl<R: BufRead> CdrReader<R> {
             Err(e) => return Some(Err(self.count_err(e))),
         }
         let line = self.src.line_no;
-        let (buf, len) = self.src.current_with_tail();
-        if split_marked(buf, len, b',', &mut self.cols) == Marked::Fields {
-            return self.asterisk_marked(format, line);
-        }
-        let utf8 = match scan_fields(self.src.current(), b',', &mut self.spans) {
-            Ok(true) => true,
-            Ok(false) => std::str::from_utf8(self.src.current()).is_ok(),
-            Err(kind) => return Some(Err(self.count_err(CdrLineError { line, kind }))),
-        };
-        if !utf8 {
-            self.src.materialize();
-            return self.flat_line(format, line);
-        }
+        let custom = format == CdrFormat::AsteriskCustom;
         let CdrReader {
             src,
+            cols,
             spans,
             unquoted,
+            copy,
+            fields,
+            lossy,
             clock,
             opts,
             stats,
             ..
         } = self;
-        let Ok(text) = std::str::from_utf8(src.current()) else {
-            stats.errors += 1;
-            return Some(Err(CdrLineError {
+        let (buf, len) = src.current_with_tail();
+        if let Marked::Fields(ascii) = split_marked(buf, len, b',', cols) {
+            return counted(
+                stats,
                 line,
-                kind: CdrLineErrorKind::Header("internal: line changed while read".into()),
-            }));
+                marked_record(ascii, cols, unquoted, custom, opts, clock, line),
+            );
+        }
+        let bytes = buf.get(..len).unwrap_or(&[]);
+        let text = match scan_fields(bytes, b',', spans) {
+            Ok(_) => std::str::from_utf8(bytes).ok(),
+            Err(kind) => {
+                // Quoting errors, never fatal.
+                stats.errors += 1;
+                return Some(Err(CdrLineError { line, kind }));
+            }
+        };
+        let Some(text) = text else {
+            copy.clear();
+            copy.extend_from_slice(bytes);
+            let built = match split_in_place(copy, b',', fields) {
+                Ok(len) => {
+                    let text = line_text(copy, len, fields, lossy);
+                    flat_record(format, text, fields, opts, None, clock, line)
+                }
+                Err(kind) => Err(kind),
+            };
+            return counted(stats, line, built);
         };
         unquoted.clear();
         for sp in spans.iter_mut().filter(|sp| sp.doubled) {
@@ -344,73 +364,10 @@ impl<R: BufRead> CdrReader<R> {
             Some(sp) => text.get(sp.start..sp.end).unwrap_or(""),
             None => "",
         };
-        let custom = format == CdrFormat::AsteriskCustom;
         counted(
             stats,
             line,
             flat::asterisk_with(spans.len(), get, custom, opts.asterisk_columns, clock, line),
-        )
-    }
-
-    /// The record of the current line, split by [`split_marked`] (so all ASCII and well formed): same record
-    /// and errors as the scalar path of [`CdrReader::next_asterisk`]. Fields with doubled quotes are collapsed
-    /// into `unquoted`, except a caller id of the usual `"""Name"" <ext>"` shape: only its name is used
-    /// ([`name_from_clid`](crate::record::name_from_clid)), and the raw text from its second quote on has the
-    /// same name as the collapsed text (both read up to the first quote after the leading one).
-    fn asterisk_marked(
-        &mut self,
-        format: CdrFormat,
-        line: u64,
-    ) -> Option<Result<CallRecordRef<'_>, CdrLineError>> {
-        let CdrReader {
-            src,
-            cols,
-            unquoted,
-            clock,
-            opts,
-            stats,
-            ..
-        } = self;
-        let (buf, len) = src.current_with_tail();
-        let Some(Ok(text)) = buf.get(..len).map(std::str::from_utf8) else {
-            stats.errors += 1;
-            return Some(Err(CdrLineError {
-                line,
-                kind: CdrLineErrorKind::Header("internal: line changed while read".into()),
-            }));
-        };
-        let custom = format == CdrFormat::AsteriskCustom;
-        let clid = if custom { 0 } else { 4 };
-        unquoted.clear();
-        let mut collapsed = 0u32;
-        let mut doubled = cols.doubled;
-        while doubled != 0 {
-            let k = doubled.trailing_zeros() as usize;
-            doubled &= doubled - 1;
-            let Some(b) = cols.bounds.get_mut(k) else {
-                break;
-            };
-            let raw = text.get(b.0 as usize..b.1 as usize).unwrap_or("");
-            if k == clid && raw.starts_with("\"\"") {
-                b.0 += 1;
-                continue;
-            }
-            let start = unquoted.len();
-            collapse_quotes(raw, unquoted);
-            *b = (start as u32, unquoted.len() as u32);
-            collapsed |= 1 << k;
-        }
-        let columns = MarkedColumns {
-            text,
-            unquoted: unquoted.as_str(),
-            bounds: &cols.bounds,
-            collapsed,
-            n: cols.n,
-        };
-        counted(
-            stats,
-            line,
-            flat::asterisk_columns(cols.n, &columns, custom, opts.asterisk_columns, clock, line),
         )
     }
 
@@ -484,19 +441,6 @@ impl<R: BufRead> CdrReader<R> {
         self.build_flat(format, line, len)
     }
 
-    /// Splits the line in `src.buf` and builds its record (the general path, for a line `next_asterisk` could
-    /// not take).
-    fn flat_line(
-        &mut self,
-        format: CdrFormat,
-        line: u64,
-    ) -> Option<Result<CallRecordRef<'_>, CdrLineError>> {
-        match split_in_place(&mut self.src.buf, b',', &mut self.fields) {
-            Ok(len) => self.build_flat(format, line, len),
-            Err(kind) => Some(Err(self.count_err(CdrLineError { line, kind }))),
-        }
-    }
-
     /// The record of the split line `src.buf[..len]`.
     fn build_flat(
         &mut self,
@@ -504,41 +448,17 @@ impl<R: BufRead> CdrReader<R> {
         line: u64,
         len: usize,
     ) -> Option<Result<CallRecordRef<'_>, CdrLineError>> {
-        let text: &str = match std::str::from_utf8(&self.src.buf[..len]) {
-            Ok(t) => t,
-            Err(_) => {
-                make_lossy(&self.src.buf[..len], &mut self.fields, &mut self.lossy);
-                self.lossy.as_str()
-            }
-        };
-        let fields = &self.fields;
-        let clock = &mut self.clock;
-        let result = match format {
-            CdrFormat::AsteriskCsv => {
-                flat::asterisk_csv(text, fields, self.opts.asterisk_columns, clock, line)
-            }
-            CdrFormat::AsteriskCustom => flat::asterisk_custom(text, fields, clock, line),
-            CdrFormat::FreeSwitchCsv => flat::freeswitch_csv(text, fields, clock, line),
-            CdrFormat::GenericCsv => match &self.generic {
-                Some(layout) => generic_line(text, fields, layout, clock, line),
-                None => Err(CdrLineErrorKind::Header(
-                    "generic mapping not resolved".into(),
-                )),
-            },
-            CdrFormat::KamailioAcc | CdrFormat::FreeSwitchJson => Err(CdrLineErrorKind::Header(
-                "internal: not a line-per-call format".into(),
-            )),
-        };
-        match result {
-            Ok(r) => {
-                self.stats.records += 1;
-                Some(Ok(r))
-            }
-            Err(kind) => {
-                self.stats.errors += 1;
-                Some(Err(CdrLineError { line, kind }))
-            }
-        }
+        let text = line_text(&self.src.buf, len, &mut self.fields, &mut self.lossy);
+        let result = flat_record(
+            format,
+            text,
+            &self.fields,
+            &self.opts,
+            self.generic.as_ref(),
+            &mut self.clock,
+            line,
+        );
+        counted(&mut self.stats, line, result)
     }
 
     /// Formats that may turn several lines into one call (or one line into several): records go through a queue.
@@ -662,42 +582,132 @@ impl<R: BufRead> CdrReader<R> {
     }
 }
 
+/// The text of the line `buf[..len]` split by [`split_in_place`] into `fields`: the line itself when it is
+/// UTF-8, else each field converted lossily into `lossy` (and `fields` re-pointed there).
+fn line_text<'a>(
+    buf: &'a [u8],
+    len: usize,
+    fields: &mut [Field],
+    lossy: &'a mut String,
+) -> &'a str {
+    let bytes = buf.get(..len).unwrap_or(&[]);
+    match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(_) => {
+            make_lossy(bytes, fields, lossy);
+            lossy.as_str()
+        }
+    }
+}
+
+/// The record of a line-per-call CSV line whose fields are `fields` over `text`.
+fn flat_record<'a>(
+    format: CdrFormat,
+    text: &'a str,
+    fields: &[Field],
+    opts: &ReadOptions,
+    generic: Option<&GenericLayout>,
+    clock: &mut SiteClock,
+    line: u64,
+) -> Result<CallRecordRef<'a>, CdrLineErrorKind> {
+    match format {
+        CdrFormat::AsteriskCsv => {
+            flat::asterisk_csv(text, fields, opts.asterisk_columns, clock, line)
+        }
+        CdrFormat::AsteriskCustom => flat::asterisk_custom(text, fields, clock, line),
+        CdrFormat::FreeSwitchCsv => flat::freeswitch_csv(text, fields, clock, line),
+        CdrFormat::GenericCsv => match generic {
+            Some(layout) => generic_line(text, fields, layout, clock, line),
+            None => Err(CdrLineErrorKind::Header(
+                "generic mapping not resolved".into(),
+            )),
+        },
+        CdrFormat::KamailioAcc | CdrFormat::FreeSwitchJson => Err(CdrLineErrorKind::Header(
+            "internal: not a line-per-call format".into(),
+        )),
+    }
+}
+
+/// The record of a line split by [`split_marked`] (so all ASCII and well formed): same record and errors as
+/// the scalar path of [`CdrReader::next_asterisk`]. Fields with doubled quotes are collapsed into `unquoted`,
+/// except a caller id of the usual `"""Name"" <ext>"` shape: only its name is used
+/// ([`name_from_clid`](crate::record::name_from_clid)), and the raw text from its second quote on has the same
+/// name as the collapsed text (both read up to the first quote after the leading one).
+#[inline(always)]
+fn marked_record<'a>(
+    line_text: AsciiLine<'a>,
+    cols: &'a mut Cols,
+    unquoted: &'a mut String,
+    custom: bool,
+    opts: &ReadOptions,
+    clock: &mut SiteClock,
+    line: u64,
+) -> Result<CallRecordRef<'a>, CdrLineErrorKind> {
+    let clid = if custom { 0 } else { 4 };
+    unquoted.clear();
+    let mut collapsed = 0u32;
+    let mut doubled = cols.doubled;
+    while doubled != 0 {
+        let k = doubled.trailing_zeros() as usize;
+        doubled &= doubled - 1;
+        let Some(b) = cols.bounds.get_mut(k) else {
+            break;
+        };
+        let raw = line_text.get(b.0 as usize, b.1 as usize).unwrap_or("");
+        if k == clid && raw.starts_with("\"\"") {
+            b.0 += 1;
+            continue;
+        }
+        let start = unquoted.len();
+        collapse_quotes(raw, unquoted);
+        *b = (start as u32, unquoted.len() as u32);
+        collapsed |= 1 << k;
+    }
+    let n = cols.n.min(MAX_COLS);
+    let columns = MarkedColumns {
+        text: line_text,
+        unquoted: unquoted.as_str(),
+        bounds: cols.bounds.get(..n).unwrap_or(&[]),
+        collapsed,
+    };
+    flat::asterisk_columns(n, &columns, custom, opts.asterisk_columns, clock, line)
+}
+
 /// The fields of a line split by [`split_marked`]: in the line, or (bit set in `collapsed`) in the buffer of
 /// collapsed fields.
 struct MarkedColumns<'a> {
-    text: &'a str,
+    text: AsciiLine<'a>,
     unquoted: &'a str,
-    bounds: &'a [(u32, u32); MAX_COLS],
+    /// The line's fields.
+    bounds: &'a [(u32, u32)],
     collapsed: u32,
-    n: usize,
-}
-
-impl<'a> MarkedColumns<'a> {
-    #[inline(always)]
-    fn range(&self, i: usize) -> Option<(&'a str, usize, usize)> {
-        let &(s, e) = self.bounds.get(i).filter(|_| i < self.n)?;
-        let from = if self.collapsed >> i & 1 != 0 {
-            self.unquoted
-        } else {
-            self.text
-        };
-        Some((from, s as usize, e as usize))
-    }
 }
 
 impl<'a> flat::Columns<'a> for MarkedColumns<'a> {
     #[inline(always)]
     fn text(&self, i: usize) -> &'a str {
-        self.range(i)
-            .and_then(|(from, s, e)| from.get(s..e))
-            .unwrap_or("")
+        let Some(&(s, e)) = self.bounds.get(i) else {
+            return "";
+        };
+        let (s, e) = (s as usize, e as usize);
+        if self.collapsed >> i & 1 != 0 {
+            return self.unquoted.get(s..e).unwrap_or("");
+        }
+        self.text.get(s, e).unwrap_or("")
     }
 
     #[inline(always)]
     fn bytes(&self, i: usize) -> &'a [u8] {
-        self.range(i)
-            .and_then(|(from, s, e)| from.as_bytes().get(s..e))
-            .unwrap_or(&[])
+        let Some(&(s, e)) = self.bounds.get(i) else {
+            return &[];
+        };
+        let (s, e) = (s as usize, e as usize);
+        let from = if self.collapsed >> i & 1 != 0 {
+            self.unquoted.as_bytes()
+        } else {
+            self.text.bytes()
+        };
+        from.get(s..e).unwrap_or(&[])
     }
 }
 

@@ -277,32 +277,116 @@ impl CallRecord {
 /// The extension (or peer name) inside an Asterisk channel name: `SIP/205-0000001a` → `205`,
 /// `PJSIP/205-00000012` → `205`, `PJSIP/ntt-trunk-0000002f` → `ntt-trunk`, `Local/205@from-internal-00000001;1`
 /// → `205`, `IAX2/205-1234` → `205`. Returns `None` when nothing sensible is left.
+///
+/// The text after the first `/`, cut at the first `@` or `;`, without a last `-` suffix of hex digits (when
+/// something is left before it). The usual shape, `Tech/name-` and 8 hex digits (Asterisk's channel counter)
+/// with the `/` in the first 8 bytes and no `@`/`;`, is read a word at a time; any other in one pass.
 pub fn extension_from_channel(channel: &str) -> Option<&str> {
-    // Byte searches: '/', '@', ';' and '-' are ASCII, so every cut below falls on a character boundary, and a
-    // byte loop over these short strings costs a fraction of a `str` pattern search.
+    // Byte positions: '/', '@', ';' and '-' are ASCII, so every cut falls on a character boundary.
+    match channel_fast(channel.as_bytes()) {
+        Some((s, e)) => channel.get(s..e),
+        None => extension_one_pass(channel),
+    }
+}
+
+/// 0x80 in every byte of `x` that is zero (exact: no carry crosses bytes).
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((x & LO7).wrapping_add(LO7)) | x | LO7)
+}
+
+/// `x` with every byte `c` replaced by 0 (and only those), as a byte mask of 0x80s: [`zero_bytes`] of `x ^ c…c`.
+#[inline(always)]
+fn bytes_equal(x: u64, c: u8) -> u64 {
+    zero_bytes(x ^ (0x0101_0101_0101_0101 * u64::from(c)))
+}
+
+/// 0x80 in each byte of `x` (all bytes < 0x80) that lies in `lo..=hi` (`lo` ≥ 1, `hi` < 0x7f).
+#[inline(always)]
+fn bytes_in(x: u64, lo: u8, hi: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let above_lo = x.wrapping_add(ONES * u64::from(0x80 - lo));
+    let above_hi = x.wrapping_add(ONES * u64::from(0x7f - hi));
+    above_lo & !above_hi & (ONES * 0x80)
+}
+
+/// The eight bytes of `b` at `i` as a little-endian word, `None` past the end.
+#[inline(always)]
+fn word_at(b: &[u8], i: usize) -> Option<u64> {
+    let w = b.get(i..i.checked_add(8)?)?;
+    Some(u64::from_le_bytes(<[u8; 8]>::try_from(w).ok()?))
+}
+
+/// [`extension_from_channel`]'s usual case, `Tech/name-hhhhhhhh` with the `/` among the first 8 bytes: the
+/// range of `name`, or `None` for any other shape (then the one-pass reading answers).
+#[inline(always)]
+fn channel_fast(b: &[u8]) -> Option<(usize, usize)> {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let n = b.len();
+    let head = word_at(b, 0)?;
+    let slashes = bytes_equal(head, b'/');
+    if slashes == 0 {
+        return None;
+    }
+    let start = (slashes.trailing_zeros() / 8) as usize + 1;
+    // The last 8 bytes are hex digits after a '-', so that '-' is the last one and nothing is cut at '@'/';'
+    // among them.
+    let tail_at = n.checked_sub(8)?;
+    let tail = word_at(b, tail_at)?;
+    let lower = tail | 0x2020_2020_2020_2020;
+    let hex = bytes_in(tail, b'0', b'9') | bytes_in(lower, b'a', b'f');
+    let end = tail_at.checked_sub(1)?;
+    if tail & HIGH != 0 || hex != HIGH || b.get(end) != Some(&b'-') || start >= end {
+        return None;
+    }
+    // The name (not empty) holds no '@' or ';', which would cut before it: checked a word at a time (a word
+    // that runs past the name reads the '-' and hex digits after it, neither '@' nor ';').
+    let mut i = start;
+    while i < end {
+        let w = word_at(b, i)?;
+        if bytes_equal(w, b'@') | bytes_equal(w, b';') != 0 {
+            return None;
+        }
+        i += 8;
+    }
+    Some((start, end))
+}
+
+/// [`extension_from_channel`] for any shape: one pass over the bytes after the first '/', up to the first
+/// '@' or ';', remembering the last '-' and whether only hex digits follow it. Out of line, so that the usual
+/// case needs no registers saved.
+#[cold]
+#[inline(never)]
+fn extension_one_pass(channel: &str) -> Option<&str> {
     let b = channel.as_bytes();
     let slash = b.iter().position(|&c| c == b'/')?;
-    let rest = b.get(slash + 1..)?;
-    // Local channels: `205@context-...;1`; SIP peers dialled as `trunk/number` don't occur in `channel`.
-    let rest = match rest.iter().position(|&c| c == b'@' || c == b';') {
-        Some(i) => rest.get(..i)?,
-        None => rest,
-    };
-    let rest = match rest.iter().rposition(|&c| c == b'-') {
-        Some(i)
-            if i > 0
-                && i + 1 < rest.len()
-                && rest.get(i + 1..)?.iter().all(u8::is_ascii_hexdigit) =>
-        {
-            rest.get(..i)?
+    let start = slash + 1;
+    let mut end = b.len();
+    // The last '-' seen (absolute position) and whether every byte after it so far is a hex digit.
+    let mut dash: Option<usize> = None;
+    let mut hex_after = false;
+    for (i, &c) in b.iter().enumerate().skip(start) {
+        match c {
+            b'@' | b';' => {
+                end = i;
+                break;
+            }
+            b'-' => {
+                dash = Some(i);
+                hex_after = true;
+            }
+            _ => hex_after &= c.is_ascii_hexdigit(),
         }
-        _ => rest,
+    }
+    let end = match dash {
+        Some(d) if d > start && d + 1 < end && hex_after => d,
+        _ => end,
     };
-    if rest.is_empty() {
+    if end <= start {
         None
     } else {
-        let start = slash + 1;
-        channel.get(start..start + rest.len())
+        channel.get(start..end)
     }
 }
 
@@ -357,6 +441,113 @@ mod tests {
         assert_eq!(extension_from_channel(""), None);
         assert_eq!(extension_from_channel("PJSIP/"), None);
         assert_eq!(extension_from_channel("garbage"), None);
+    }
+
+    /// The byte-search version (several passes) the one-pass and word-at-a-time readings replaced.
+    fn extension_by_byte_search(channel: &str) -> Option<&str> {
+        let b = channel.as_bytes();
+        let slash = b.iter().position(|&c| c == b'/')?;
+        let rest = b.get(slash + 1..)?;
+        let rest = match rest.iter().position(|&c| c == b'@' || c == b';') {
+            Some(i) => rest.get(..i)?,
+            None => rest,
+        };
+        let rest = match rest.iter().rposition(|&c| c == b'-') {
+            Some(i)
+                if i > 0
+                    && i + 1 < rest.len()
+                    && rest.get(i + 1..)?.iter().all(u8::is_ascii_hexdigit) =>
+            {
+                rest.get(..i)?
+            }
+            _ => rest,
+        };
+        if rest.is_empty() {
+            None
+        } else {
+            let start = slash + 1;
+            channel.get(start..start + rest.len())
+        }
+    }
+
+    /// Channel-like strings: a technology, '/', a name with '-', '@', ';', hex digits and others, and often
+    /// Asterisk's 8-hex-digit counter.
+    fn channel_like() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just("-".to_string()),
+            Just("@".to_string()),
+            Just(";".to_string()),
+            Just("/".to_string()),
+            "[0-9a-fA-F]{1,9}",
+            "[g-zG-Z0-9 é`ア:]{1,5}",
+        ];
+        (
+            prop_oneof![
+                Just(""),
+                Just("PJSIP/"),
+                Just("SIP/"),
+                Just("Local/"),
+                Just("IAX2/"),
+                Just("x")
+            ],
+            proptest::collection::vec(piece, 0..6),
+            prop_oneof![
+                Just(String::new()),
+                "-[0-9a-fA-F]{8}",
+                "-[0-9a-fA-F]{1,9}",
+                "-[0-9a-gA-G@;]{8}",
+                Just(";1".to_string())
+            ],
+        )
+            .prop_map(|(tech, parts, end)| format!("{tech}{}{end}", parts.concat()))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn channels_read_as_the_byte_search_did(channel in channel_like()) {
+            proptest::prop_assert_eq!(
+                extension_from_channel(&channel),
+                extension_by_byte_search(&channel)
+            );
+        }
+
+        #[test]
+        fn any_text_reads_as_the_byte_search_did(channel in "[A-Fa-f0-9/@;\\-éア gx]{0,30}") {
+            proptest::prop_assert_eq!(
+                extension_from_channel(&channel),
+                extension_by_byte_search(&channel)
+            );
+        }
+    }
+
+    #[test]
+    fn the_usual_shape_takes_the_word_path() {
+        for (channel, name) in [
+            ("PJSIP/340-00006dd2", "340"),
+            ("SIP/ntt-trunk-0000001b", "ntt-trunk"),
+            ("PJSIP/a-b-c-d-e-f-g-h-i-j-0000abcd", "a-b-c-d-e-f-g-h-i-j"),
+            ("IAX2/x-ABCDEF01", "x"),
+        ] {
+            let b = channel.as_bytes();
+            assert_eq!(
+                channel_fast(b).and_then(|(s, e)| channel.get(s..e)),
+                Some(name)
+            );
+            assert_eq!(extension_one_pass(channel), Some(name));
+        }
+        for channel in [
+            "Local/205@from-internal-00000001;1",
+            "PJSIP/-00006dd2",
+            "PJSIP/340-00006dg2",
+            "PJSIP/3;0-00006dd2",
+            "PJSIP/340-0006dd2",
+            "VeryLongTech/340-00006dd2",
+            "/-00006dd2",
+            "PJSIP/340-\u{e9}006dd",
+        ] {
+            assert_eq!(channel_fast(channel.as_bytes()), None, "{channel}");
+        }
     }
 
     /// The `str`-pattern version the byte search replaced.
