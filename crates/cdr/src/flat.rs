@@ -252,21 +252,41 @@ fn cdr_csv_layout<'a>(
     Ok(l)
 }
 
-/// Builds the record of one Asterisk line whose column `i` reads `get(i)` (`""` when absent).
+/// The columns of an Asterisk record that can fail to read: its times and numbers.
+pub(crate) struct Timing {
+    start: DateTime<Utc>,
+    answer: Option<DateTime<Utc>>,
+    end: DateTime<Utc>,
+    duration_secs: u32,
+    billable_secs: u32,
+}
+
+/// Reads the times and numbers of one Asterisk line (the errors of [`build_asterisk`], in its order).
 #[inline(always)]
-fn build_asterisk<'a>(
+fn asterisk_timing<'a>(
     cols: &impl Columns<'a>,
     l: &AsteriskLayout,
     clock: &mut SiteClock,
+) -> Result<Timing, CdrLineErrorKind> {
+    Ok(Timing {
+        start: required_time_bytes(clock, cols.bytes(l.start), "start")?,
+        answer: optional_time_bytes(clock, cols.bytes(l.answer), "answer")?,
+        end: required_time_bytes(clock, cols.bytes(l.end), "end")?,
+        duration_secs: number_bytes(cols.bytes(l.duration), "duration")?,
+        billable_secs: number_bytes(cols.bytes(l.billsec), "billsec")?,
+    })
+}
+
+/// The record of one Asterisk line whose times and numbers are read: text columns only, cannot fail.
+#[inline(always)]
+fn asterisk_record<'a>(
+    cols: &impl Columns<'a>,
+    l: &AsteriskLayout,
+    t: Timing,
     line: u64,
-) -> Result<CallRecordRef<'a>, CdrLineErrorKind> {
+) -> CallRecordRef<'a> {
     let get = |i: usize| cols.text(i);
     let get_opt = |i: Option<usize>| i.map(get).unwrap_or("");
-    let start = required_time_bytes(clock, cols.bytes(l.start), "start")?;
-    let answer = optional_time_bytes(clock, cols.bytes(l.answer), "answer")?;
-    let end = required_time_bytes(clock, cols.bytes(l.end), "end")?;
-    let duration_secs = number_bytes(cols.bytes(l.duration), "duration")?;
-    let billable_secs = number_bytes(cols.bytes(l.billsec), "billsec")?;
     let disposition_text = get(l.disposition);
     let src = get(l.src);
     let channel = get(l.channel);
@@ -279,18 +299,18 @@ fn build_asterisk<'a>(
     let uniqueid = get_opt(l.uniqueid);
     let linked_id = get_opt(l.linkedid);
     let clid = get(l.clid);
-    Ok(CallRecordRef {
+    CallRecordRef {
         line,
         call_id: if uniqueid.is_empty() {
             linked_id
         } else {
             uniqueid
         },
-        start,
-        answer,
-        end,
-        duration_secs,
-        billable_secs,
+        start: t.start,
+        answer: t.answer,
+        end: t.end,
+        duration_secs: t.duration_secs,
+        billable_secs: t.billable_secs,
         caller: src,
         caller_name: name_from_clid(clid),
         dialed: get(l.dst),
@@ -307,7 +327,55 @@ fn build_asterisk<'a>(
         userfield: get_opt(l.userfield),
         hangup_cause: disposition_text,
         linked_id,
-    })
+    }
+}
+
+/// Builds the record of one Asterisk line whose column `i` reads `cols.text(i)` (`""` when absent).
+#[inline(always)]
+fn build_asterisk<'a>(
+    cols: &impl Columns<'a>,
+    l: &AsteriskLayout,
+    clock: &mut SiteClock,
+    line: u64,
+) -> Result<CallRecordRef<'a>, CdrLineErrorKind> {
+    let t = asterisk_timing(cols, l, clock)?;
+    Ok(asterisk_record(cols, l, t, line))
+}
+
+/// The usual Master.csv line (`cdr_csv`, 18 columns, see [`usual_18`]) in two steps, so that the caller can
+/// build the record where it returns it: the times and numbers (which may fail), then the record.
+#[inline(always)]
+pub(crate) fn asterisk_18_timing<'a>(
+    cols: &impl Columns<'a>,
+    clock: &mut SiteClock,
+) -> Result<Timing, CdrLineErrorKind> {
+    asterisk_timing(cols, &CDR_CSV_18, clock)
+}
+
+/// The record of a usual 18-column line whose [`asterisk_18_timing`] read `t`.
+#[inline(always)]
+pub(crate) fn asterisk_18_record<'a>(
+    cols: &impl Columns<'a>,
+    t: Timing,
+    line: u64,
+) -> CallRecordRef<'a> {
+    asterisk_record(cols, &CDR_CSV_18, t, line)
+}
+
+/// A `cdr_csv` line of `n` columns has the usual 18-column layout (uniqueid and userfield) under `columns`:
+/// what [`cdr_csv_layout`] answers for 18 columns, without building and comparing the layout.
+#[inline(always)]
+pub(crate) fn usual_18(n: usize, columns: AsteriskColumns) -> bool {
+    n == 18
+        && matches!(
+            columns,
+            AsteriskColumns::Auto
+                | AsteriskColumns::Fixed {
+                    uniqueid: true,
+                    userfield: true,
+                    new_columns: false,
+                }
+        )
 }
 
 /// One Asterisk `cdr_csv` line.
@@ -359,10 +427,10 @@ pub(crate) fn asterisk_columns<'a>(
         custom_count(n)?;
         return build_asterisk(cols, &CDR_CUSTOM, clock, line);
     }
-    let layout = cdr_csv_layout(n, || cols.text(16), columns)?;
-    if n == 18 && layout == CDR_CSV_18 {
+    if usual_18(n, columns) {
         return build_asterisk(cols, &CDR_CSV_18, clock, line);
     }
+    let layout = cdr_csv_layout(n, || cols.text(16), columns)?;
     build_asterisk(cols, &layout, clock, line)
 }
 
@@ -450,6 +518,31 @@ pub(crate) fn freeswitch_csv<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `usual_18` holds exactly when `cdr_csv_layout` gives the usual 18-column layout.
+    #[test]
+    fn the_usual_18_columns() {
+        let mut all = vec![AsteriskColumns::Auto];
+        for bits in 0..8 {
+            all.push(AsteriskColumns::Fixed {
+                uniqueid: bits & 1 != 0,
+                userfield: bits & 2 != 0,
+                new_columns: bits & 4 != 0,
+            });
+        }
+        for columns in all {
+            for n in 0..25 {
+                for column_16 in ["", "1748822416.1", "legit"] {
+                    let layout = cdr_csv_layout(n, || column_16, columns);
+                    assert_eq!(
+                        usual_18(n, columns),
+                        layout == Ok(CDR_CSV_18),
+                        "{n} {columns:?} {column_16}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn uniqueid_shapes() {

@@ -322,11 +322,7 @@ impl<R: BufRead> CdrReader<R> {
         } = self;
         let (buf, len) = src.current_with_tail();
         if let Marked::Fields(ascii) = split_marked(buf, len, b',', cols) {
-            return counted(
-                stats,
-                line,
-                marked_record(ascii, cols, unquoted, custom, opts, clock, line),
-            );
+            return marked_record(ascii, cols, unquoted, custom, opts, clock, stats, line);
         }
         let bytes = buf.get(..len).unwrap_or(&[]);
         let text = match scan_fields(bytes, b',', spans) {
@@ -633,6 +629,10 @@ fn flat_record<'a>(
 /// except a caller id of the usual `"""Name"" <ext>"` shape: only its name is used
 /// ([`name_from_clid`](crate::record::name_from_clid)), and the raw text from its second quote on has the same
 /// name as the collapsed text (both read up to the first quote after the leading one).
+///
+/// The usual 18-column line reads its times and numbers first, and its record is then built where it is
+/// returned (no copy of the record through an intermediate `Result`).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn marked_record<'a>(
     line_text: AsciiLine<'a>,
@@ -641,8 +641,9 @@ fn marked_record<'a>(
     custom: bool,
     opts: &ReadOptions,
     clock: &mut SiteClock,
+    stats: &mut ReadStats,
     line: u64,
-) -> Result<CallRecordRef<'a>, CdrLineErrorKind> {
+) -> Option<Result<CallRecordRef<'a>, CdrLineError>> {
     let clid = if custom { 0 } else { 4 };
     unquoted.clear();
     let mut collapsed = 0u32;
@@ -670,7 +671,23 @@ fn marked_record<'a>(
         bounds: cols.bounds.get(..n).unwrap_or(&[]),
         collapsed,
     };
-    flat::asterisk_columns(n, &columns, custom, opts.asterisk_columns, clock, line)
+    if !custom && flat::usual_18(n, opts.asterisk_columns) {
+        return match flat::asterisk_18_timing(&columns, clock) {
+            Ok(t) => {
+                stats.records += 1;
+                Some(Ok(flat::asterisk_18_record(&columns, t, line)))
+            }
+            Err(kind) => {
+                stats.errors += 1;
+                Some(Err(CdrLineError { line, kind }))
+            }
+        };
+    }
+    counted(
+        stats,
+        line,
+        flat::asterisk_columns(n, &columns, custom, opts.asterisk_columns, clock, line),
+    )
 }
 
 /// The fields of a line split by [`split_marked`]: in the line, or (bit set in `collapsed`) in the buffer of
