@@ -144,7 +144,9 @@ pub struct LocalMoment {
     pub off_hours: bool,
 }
 
-/// The last local day looked up, so that most events need no time-zone arithmetic.
+/// The last local day looked up, so that most events need no time-zone arithmetic, and the last moment worked
+/// out with the stretch of time `[lo, hi)` around it that has the same moment (the rest of its local hour, cut at
+/// the opening and closing minute), so that most events need no arithmetic at all.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DayCache {
     start: Millis,
@@ -153,6 +155,9 @@ pub struct DayCache {
     month: i32,
     open_day: bool,
     valid: bool,
+    lo: Millis,
+    hi: Millis,
+    last: Option<LocalMoment>,
 }
 
 impl SiteCalendar {
@@ -194,7 +199,21 @@ impl SiteCalendar {
     }
 
     /// The local moment of `at`, using and refreshing `cache`.
+    #[inline]
     pub fn moment(&self, at: Millis, cache: &mut DayCache) -> LocalMoment {
+        if let Some(m) = cache.last
+            && at >= cache.lo
+            && at < cache.hi
+        {
+            return m;
+        }
+        self.moment_of_new_stretch(at, cache)
+    }
+
+    /// [`SiteCalendar::moment`] outside the remembered stretch: works the moment out and remembers the stretch
+    /// of the day around `at` that has the same moment.
+    #[inline(never)]
+    fn moment_of_new_stretch(&self, at: Millis, cache: &mut DayCache) -> LocalMoment {
         if !(cache.valid && at >= cache.start && at < cache.end) {
             self.fill(at, cache);
         }
@@ -202,12 +221,34 @@ impl SiteCalendar {
         // DST days have 23 or 25 hours: the hour is then approximate, clamped into the day.
         let hour = (mins / 60).min(23) as u8;
         let open = cache.open_day && mins >= self.open_minute && mins < self.close_minute;
-        LocalMoment {
+        let m = LocalMoment {
             hour,
             day: cache.day,
             month: cache.month,
             off_hours: !open,
+        };
+        // The same moment holds from the start of `at`'s minute (or of the day) until the next hour, opening or
+        // closing minute, or the end of the day, whichever comes first: every minute in between has the same
+        // hour (hour 23 runs to the end of the day) and the same side of the business hours.
+        let minute_ms = |k: u16| cache.start.saturating_add(i64::from(k) * 60_000);
+        let mut next = if hour < 23 {
+            (u16::from(hour) + 1) * 60
+        } else {
+            u16::MAX
+        };
+        for edge in [self.open_minute, self.close_minute] {
+            if edge > mins {
+                next = next.min(edge);
+            }
         }
+        cache.lo = minute_ms(mins);
+        cache.hi = if next == u16::MAX {
+            cache.end
+        } else {
+            minute_ms(next).min(cache.end)
+        };
+        cache.last = Some(m);
+        m
     }
 
     fn fill(&self, at: Millis, cache: &mut DayCache) {
@@ -229,6 +270,9 @@ impl SiteCalendar {
             month: d.year() * 12 + d.month0() as i32,
             open_day: self.is_open_day(d),
             valid: true,
+            lo: 0,
+            hi: 0,
+            last: None,
         };
     }
 }
@@ -411,5 +455,75 @@ mod tests {
             .timestamp_millis();
         let m = cal.moment(t, &mut c);
         assert!((13..=14).contains(&m.hour));
+    }
+
+    /// The moment worked out afresh (a new cache each time, as before moments were remembered).
+    fn fresh(cal: &SiteCalendar, at: Millis) -> LocalMoment {
+        let mut c = DayCache::default();
+        cal.fill(at, &mut c);
+        let mins = ((at - c.start).max(0) / 60_000) as u16;
+        let hour = (mins / 60).min(23) as u8;
+        let open = c.open_day && mins >= cal.open_minute && mins < cal.close_minute;
+        LocalMoment {
+            hour,
+            day: c.day,
+            month: c.month,
+            off_hours: !open,
+        }
+    }
+
+    /// The remembered stretch never changes a moment: times in order with small and large steps, late times,
+    /// every minute around the opening and closing minutes and the hours, in Tokyo and across New York's DST
+    /// changes (23- and 25-hour days), with business hours on odd minutes.
+    #[test]
+    fn remembered_moments_are_the_moments() {
+        let mut cals = vec![SiteCalendar::japan()];
+        let mut ny = SiteCalendar::japan();
+        ny.tz = chrono_tz::America::New_York;
+        ny.holidays = Holidays::None;
+        ny.open_minute = 8 * 60 + 30;
+        ny.close_minute = 20 * 60 + 31;
+        cals.push(ny);
+        let mut all_day = SiteCalendar::japan();
+        all_day.open_minute = 0;
+        all_day.close_minute = 24 * 60;
+        cals.push(all_day);
+        // 2025-03-08 00:00 UTC: New York's spring change is on the 9th, Tokyo's New Year weeks away.
+        let base: Millis = 1_741_392_000_000;
+        for cal in &cals {
+            let mut cache = DayCache::default();
+            let mut t = base;
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            for _ in 0..40_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let step = match x % 10 {
+                    0 => 3_600_000,
+                    1 => 60_000,
+                    2 => 1,
+                    3 => 59_999,
+                    _ => (x >> 20) as i64 % 120_000,
+                };
+                t += step;
+                let at = if x.is_multiple_of(13) {
+                    t - (x >> 30) as i64 % 7_200_000
+                } else {
+                    t
+                };
+                assert_eq!(cal.moment(at, &mut cache), fresh(cal, at), "at {at}");
+            }
+            // Far back and forward again (other days, months and years), and every minute edge of one day.
+            for at in [base - 86_400_000 * 400, base, base + 86_400_000 * 250, base] {
+                assert_eq!(cal.moment(at, &mut cache), fresh(cal, at), "at {at}");
+            }
+            let day = base + 86_400_000 * 240;
+            for m in 0..(26 * 60) {
+                for off in [-1, 0, 1, 59_999] {
+                    let at = day + m * 60_000 + off;
+                    assert_eq!(cal.moment(at, &mut cache), fresh(cal, at), "at {at}");
+                }
+            }
+        }
     }
 }

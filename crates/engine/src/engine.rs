@@ -16,7 +16,7 @@ use crate::event::{
     RequestCount,
 };
 use crate::explain::{self, Subject};
-use crate::keys::{BoundedMap, CallLog, KeyHasher, KeyKind};
+use crate::keys::{BoundedMap, CallLog, Idle, KeyHasher, KeyKind, SlabMap};
 use crate::policy::{OffHoursAction, Policy, Profile, Rule};
 use crate::rule_id::RuleId;
 use crate::state::{
@@ -128,6 +128,21 @@ fn is_international(c: DestClass) -> bool {
     ClassSet::INTERNATIONAL.contains(c)
 }
 
+/// A call in progress as the engine keeps it: its state (what snapshots hold) and where its account and tenant
+/// were in their maps when it started (hints, checked against the keys: a stale one costs a hash probe).
+#[derive(Debug, Clone, Copy)]
+struct LiveCall {
+    state: CallState,
+    acct_at: usize,
+    ten_at: usize,
+}
+
+impl Idle for LiveCall {
+    fn last_seen(&self) -> Millis {
+        self.state.started
+    }
+}
+
 /// Key of the "everything" scope in the kill-switch index.
 pub(crate) const ALL_SCOPE: u64 = u64::MAX;
 
@@ -140,12 +155,12 @@ pub struct Engine {
     floors: Floors,
     rates: Arc<dyn RateTable>,
     pub(crate) hasher: KeyHasher,
-    pub(crate) accounts: BoundedMap<AccountState>,
-    tenants: BoundedMap<TenantState>,
+    pub(crate) accounts: SlabMap<AccountState>,
+    tenants: SlabMap<TenantState>,
     sources: BoundedMap<SourceState>,
     numbers: BoundedMap<NumberState>,
     ranges: BoundedMap<RangeState>,
-    calls: BoundedMap<CallState>,
+    calls: BoundedMap<LiveCall>,
     call_log: CallLog,
     switches: Vec<KillSwitch>,
     /// Explanation parts of the kill switches, made once per switch and class.
@@ -188,8 +203,8 @@ impl Engine {
         let l = policy.limits;
         Engine {
             hasher: KeyHasher::new(seed),
-            accounts: BoundedMap::new(l.max_accounts),
-            tenants: BoundedMap::new(l.max_tenants),
+            accounts: SlabMap::new(l.max_accounts),
+            tenants: SlabMap::new(l.max_tenants),
             sources: BoundedMap::new(l.max_sources),
             numbers: BoundedMap::new(l.max_numbers),
             ranges: BoundedMap::new(l.max_ranges),
@@ -335,7 +350,7 @@ impl Engine {
         let policy: &Policy = policy;
         hits.clear();
 
-        let acct = accounts.entry(akey, || {
+        let (acct_at, acct) = accounts.entry(akey, || {
             AccountState::new(
                 a.tenant,
                 a.account,
@@ -588,7 +603,7 @@ impl Engine {
         }
 
         // Tenant.
-        let ten = tenants.entry(tkey, || {
+        let (ten_at, ten) = tenants.entry(tkey, || {
             TenantState::new(a.tenant, policy.tenant_profile(a.tenant), at)
         });
         ten.last_seen = ten.last_seen.max(at);
@@ -758,7 +773,11 @@ impl Engine {
         if hits.is_empty() {
             // The common path: allowed, learned, nothing said.
             learn_attempt(acct, d, class, at, &m);
-            calls.entry(hasher.one(KeyKind::Call, a.call_id), || call);
+            calls.entry(hasher.one(KeyKind::Call, a.call_id), || LiveCall {
+                state: call,
+                acct_at,
+                ten_at,
+            });
             self.last_watched = watched;
             return Verdict::Allow;
         }
@@ -829,7 +848,11 @@ impl Engine {
         } else {
             // Warned (most warnings are repeats, kept quiet above): the call goes ahead like an allowed one.
             learn_attempt(acct, d, class, at, &m);
-            calls.entry(hasher.one(KeyKind::Call, a.call_id), || call);
+            calls.entry(hasher.one(KeyKind::Call, a.call_id), || LiveCall {
+                state: call,
+                acct_at,
+                ten_at,
+            });
             self.last_watched = watched;
             Verdict::Warn
         }
@@ -841,19 +864,20 @@ impl Engine {
             self.stats.unknown_calls += 1;
             return Verdict::Allow;
         };
-        if call.answered.is_some() {
+        if call.state.answered.is_some() {
             return Verdict::Allow;
         }
-        call.answered = Some(e.at);
-        let c = *call;
+        call.state.answered = Some(e.at);
+        let live = *call;
+        let c = live.state;
         if !c.watched {
             return Verdict::Allow;
         }
-        if let Some(a) = self.accounts.get_mut(c.account) {
+        if let Some((_, a)) = self.accounts.get_mut_hinted(c.account, live.acct_at) {
             a.calls
                 .add(c.rate.per_minute_millis, c.rate.setup_millis, e.at);
         }
-        if let Some(t) = self.tenants.get_mut(c.tenant) {
+        if let Some((_, t)) = self.tenants.get_mut_hinted(c.tenant, live.ten_at) {
             t.calls
                 .add(c.rate.per_minute_millis, c.rate.setup_millis, e.at);
         }
@@ -862,10 +886,11 @@ impl Engine {
 
     fn on_ended(&mut self, e: &CallEnded<'_>, out: &mut Vec<Decision>) -> Verdict {
         let key = self.hasher.one(KeyKind::Call, e.call_id);
-        let Some(c) = self.calls.remove(key) else {
+        let Some(live) = self.calls.remove(key) else {
             self.stats.unknown_calls += 1;
             return Verdict::Allow;
         };
+        let c = live.state;
         let at = e.at;
         let cost = if c.watched {
             c.rate.cost(e.billable_secs)
@@ -874,7 +899,7 @@ impl Engine {
         };
         let m = self.policy.site.calendar.moment(at, &mut self.day_cache);
         // Only watched calls were counted in progress when answered (on_answered): only they leave it.
-        if let Some(t) = self.tenants.get_mut(c.tenant) {
+        if let Some((_, t)) = self.tenants.get_mut_hinted(c.tenant, live.ten_at) {
             if let Some(ans) = c.answered.filter(|_| c.watched) {
                 t.calls
                     .remove(c.rate.per_minute_millis, c.rate.setup_millis, ans);
@@ -897,7 +922,7 @@ impl Engine {
             country_names,
             ..
         } = self;
-        let Some(acct) = accounts.get_mut(c.account) else {
+        let Some((_, acct)) = accounts.get_mut_hinted(c.account, live.acct_at) else {
             return Verdict::Allow;
         };
         if let Some(ans) = c.answered.filter(|_| c.watched) {
@@ -1121,8 +1146,9 @@ impl Engine {
         let mut v: Vec<(u64, &str)> = self
             .calls
             .iter()
-            .filter(|(_, c)| classes.contains(c.class))
-            .filter_map(|(_, c)| {
+            .map(|(_, c)| &c.state)
+            .filter(|c| classes.contains(c.class))
+            .filter_map(|c| {
                 let (t, a) = match self.accounts.get(c.account) {
                     Some(s) => (s.tenant.as_str(), s.account.as_str()),
                     None => return None,
@@ -1307,7 +1333,7 @@ impl Engine {
                 }
                 if e.outcome == AuthOutcome::Failure {
                     let akey = self.hasher.two(KeyKind::Account, e.tenant, e.username);
-                    let acct = self.accounts.entry(akey, || {
+                    let (_, acct) = self.accounts.entry(akey, || {
                         AccountState::new(e.tenant, e.username, prof_idx, at)
                     });
                     acct.last_seen = acct.last_seen.max(at);
@@ -1344,7 +1370,7 @@ impl Engine {
             AuthOutcome::Success => {
                 let akey = self.hasher.two(KeyKind::Account, e.tenant, e.username);
                 let net = self.network_key(e.source);
-                let acct = self.accounts.entry(akey, || {
+                let (_, acct) = self.accounts.entry(akey, || {
                     AccountState::new(e.tenant, e.username, prof_idx, at)
                 });
                 acct.last_seen = acct.last_seen.max(at);
@@ -1554,11 +1580,11 @@ impl Engine {
         let lost: Vec<u64> = self
             .calls
             .iter()
-            .filter(|(_, c)| now.saturating_sub(c.started) >= max_call)
+            .filter(|(_, c)| now.saturating_sub(c.state.started) >= max_call)
             .map(|(k, _)| *k)
             .collect();
         for k in lost {
-            if let Some(c) = self.calls.remove(k)
+            if let Some(c) = self.calls.remove(k).map(|c| c.state)
                 && let Some(ans) = c.answered.filter(|_| c.watched)
             {
                 if let Some(a) = self.accounts.get_mut(c.account) {
@@ -1585,7 +1611,12 @@ impl Engine {
             sources: self.sources.to_sorted(),
             numbers: self.numbers.to_sorted(),
             ranges: self.ranges.to_sorted(),
-            calls: self.calls.to_sorted(),
+            calls: self
+                .calls
+                .to_sorted()
+                .into_iter()
+                .map(|(k, c)| (k, c.state))
+                .collect(),
             call_log: self.call_log.clone(),
             kill_switches: self.switches.clone(),
             next_switch_id: self.next_switch_id,
@@ -1606,12 +1637,24 @@ impl Engine {
         for (_, t) in tenants.iter_mut() {
             t.profile = e.policy.tenant_profile(&t.tenant);
         }
-        e.accounts = BoundedMap::from_entries(l.max_accounts, accounts);
-        e.tenants = BoundedMap::from_entries(l.max_tenants, tenants);
+        e.accounts = SlabMap::from_entries(l.max_accounts, accounts);
+        e.tenants = SlabMap::from_entries(l.max_tenants, tenants);
         e.sources = BoundedMap::from_entries(l.max_sources, snap.sources);
         e.numbers = BoundedMap::from_entries(l.max_numbers, snap.numbers);
         e.ranges = BoundedMap::from_entries(l.max_ranges, snap.ranges);
-        e.calls = BoundedMap::from_entries(l.max_calls_in_progress, snap.calls);
+        let calls = snap
+            .calls
+            .into_iter()
+            .map(|(k, state)| {
+                let live = LiveCall {
+                    state,
+                    acct_at: usize::MAX,
+                    ten_at: usize::MAX,
+                };
+                (k, live)
+            })
+            .collect();
+        e.calls = BoundedMap::from_entries(l.max_calls_in_progress, calls);
         e.call_log = snap.call_log;
         e.switches = snap.kill_switches;
         e.reindex_switches();

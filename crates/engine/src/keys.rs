@@ -184,6 +184,175 @@ impl<V: Idle> BoundedMap<V> {
     }
 }
 
+/// A [`BoundedMap`] (same cap, eviction and expiry) whose entries live in a vector, found through a map from
+/// key to position. The entry used last is found again without a hash probe (one tenant usually places most
+/// calls), and a caller may keep an entry's position as a hint ([`SlabMap::get_mut_hinted`]): a hint is only
+/// trusted when the entry there has the key, so a stale one costs a probe, never a wrong entry.
+#[derive(Debug, Clone)]
+pub struct SlabMap<V> {
+    index: IdMap<usize>,
+    slots: Vec<(u64, V)>,
+    cap: usize,
+    evicted: u64,
+    /// Position of the entry used last (checked against the key before use).
+    last: usize,
+}
+
+impl<V: Idle> SlabMap<V> {
+    pub fn new(cap: usize) -> Self {
+        Self {
+            index: IdMap::default(),
+            slots: Vec::new(),
+            cap: cap.max(8),
+            evicted: 0,
+            last: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+    /// Entries removed to make room since start.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    #[inline]
+    fn holds(&self, at: usize, key: u64) -> bool {
+        self.slots.get(at).is_some_and(|e| e.0 == key)
+    }
+
+    /// The position of `key`, trying `hint` and the last entry used before the index.
+    #[inline]
+    fn position(&self, key: u64, hint: usize) -> Option<usize> {
+        if self.holds(hint, key) {
+            return Some(hint);
+        }
+        if self.holds(self.last, key) {
+            return Some(self.last);
+        }
+        self.index.get(&key).copied()
+    }
+
+    pub fn get(&self, key: u64) -> Option<&V> {
+        let at = self.position(key, usize::MAX)?;
+        self.slots.get(at).map(|e| &e.1)
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, key: u64) -> Option<&mut V> {
+        self.get_mut_hinted(key, usize::MAX).map(|(_, v)| v)
+    }
+
+    /// The entry of `key` and its position, trying the position `hint` first.
+    #[inline]
+    pub fn get_mut_hinted(&mut self, key: u64, hint: usize) -> Option<(usize, &mut V)> {
+        let at = self.position(key, hint)?;
+        self.last = at;
+        self.slots.get_mut(at).map(|e| (at, &mut e.1))
+    }
+
+    /// The entry for `key` and its position, made by `make` when absent (evicting the oldest eighth of the map
+    /// first when full).
+    #[inline]
+    pub fn entry(&mut self, key: u64, make: impl FnOnce() -> V) -> (usize, &mut V) {
+        if let Some(at) = self.position(key, usize::MAX)
+            && at < self.slots.len()
+        {
+            self.last = at;
+            return (at, &mut self.slots[at].1);
+        }
+        self.insert_new(key, make())
+    }
+
+    #[inline(never)]
+    fn insert_new(&mut self, key: u64, v: V) -> (usize, &mut V) {
+        if self.slots.len() >= self.cap {
+            self.evict_oldest();
+        }
+        self.slots.push((key, v));
+        let at = self.slots.len() - 1;
+        self.index.insert(key, at);
+        self.last = at;
+        (at, &mut self.slots[at].1)
+    }
+
+    pub fn remove(&mut self, key: u64) -> Option<V> {
+        let at = self.index.remove(&key)?;
+        if at >= self.slots.len() {
+            return None;
+        }
+        let (_, v) = self.slots.swap_remove(at);
+        if let Some(moved) = self.slots.get(at).map(|e| e.0)
+            && let Some(p) = self.index.get_mut(&moved)
+        {
+            *p = at;
+        }
+        Some(v)
+    }
+
+    /// Removes the least recently seen eighth of the entries, as [`BoundedMap`] does.
+    fn evict_oldest(&mut self) {
+        let n = (self.cap / 8).max(1);
+        let mut all: Vec<(Millis, u64)> = self
+            .slots
+            .iter()
+            .map(|(k, v)| (v.last_seen(), *k))
+            .collect();
+        if all.len() > n {
+            all.select_nth_unstable(n - 1);
+            all.truncate(n);
+        }
+        for (_, k) in all {
+            if self.remove(k).is_some() {
+                self.evicted += 1;
+            }
+        }
+    }
+
+    /// Drops entries idle for `ttl` or longer.
+    pub fn expire(&mut self, now: Millis, ttl: Millis) -> usize {
+        let idle: Vec<u64> = self
+            .slots
+            .iter()
+            .filter(|(_, v)| now.saturating_sub(v.last_seen()) >= ttl)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in &idle {
+            self.remove(*k);
+        }
+        idle.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&u64, &V)> {
+        self.slots.iter().map(|(k, v)| (k, v))
+    }
+
+    /// Entries sorted by key, for a deterministic snapshot.
+    pub fn to_sorted(&self) -> Vec<(u64, V)>
+    where
+        V: Clone,
+    {
+        let mut v = self.slots.clone();
+        v.sort_unstable_by_key(|(k, _)| *k);
+        v
+    }
+
+    pub fn from_entries(cap: usize, entries: Vec<(u64, V)>) -> Self {
+        let mut m = Self::new(cap);
+        for (k, v) in entries {
+            m.entry(k, || v);
+        }
+        m
+    }
+}
+
 /// Capacity of the call log.
 pub const CALL_LOG: usize = 16_384;
 
@@ -441,5 +610,57 @@ mod tests {
             h.one(KeyKind::Account, "205"),
             KeyHasher::new(1).one(KeyKind::Account, "205")
         );
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct T(Millis, u32);
+    impl Idle for T {
+        fn last_seen(&self) -> Millis {
+            self.0
+        }
+    }
+
+    proptest::proptest! {
+        /// The slab map keeps exactly what the bounded map keeps (same entries, evictions and expiries), whatever
+        /// the hints: stale, right or out of range.
+        #[test]
+        fn slab_map_keeps_what_the_bounded_map_keeps(
+            ops in proptest::collection::vec((0u8..5, 0u64..40, 0usize..48), 1..400),
+            cap in 8usize..24,
+        ) {
+            let mut b: BoundedMap<T> = BoundedMap::new(cap);
+            let mut s: SlabMap<T> = SlabMap::new(cap);
+            let mut now: Millis = 0;
+            for (n, (op, key, hint)) in ops.into_iter().enumerate() {
+                now += 7;
+                let tag = n as u32;
+                match op {
+                    0 | 1 => {
+                        let x = b.entry(key, || T(now, tag));
+                        x.0 = now;
+                        let (at, y) = s.entry(key, || T(now, tag));
+                        y.0 = now;
+                        proptest::prop_assert_eq!(s.get_mut_hinted(key, at).map(|(p, _)| p), Some(at));
+                    }
+                    2 => {
+                        let x = b.get_mut(key).map(|v| {
+                            v.1 += 1;
+                            v.clone()
+                        });
+                        let y = s.get_mut_hinted(key, hint).map(|(_, v)| {
+                            v.1 += 1;
+                            v.clone()
+                        });
+                        proptest::prop_assert_eq!(x, y);
+                    }
+                    3 => proptest::prop_assert_eq!(b.remove(key), s.remove(key)),
+                    _ => proptest::prop_assert_eq!(b.expire(now, 90), s.expire(now, 90)),
+                }
+                proptest::prop_assert_eq!(b.len(), s.len());
+                proptest::prop_assert_eq!(b.evicted(), s.evicted());
+                proptest::prop_assert_eq!(b.get(key), s.get(key));
+                proptest::prop_assert_eq!(b.to_sorted(), s.to_sorted());
+            }
+        }
     }
 }

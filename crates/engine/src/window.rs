@@ -48,17 +48,67 @@ impl Span {
 /// `bucket(t) > bucket(now) - BUCKETS`, i.e. for between 11/12 and 12/12 of the window length.
 /// Amounts that arrive slightly out of order (CDRs are written at call end) land in their own bucket as long as it
 /// is still inside the window; older ones are ignored.
+/// The head's slot is kept next to it (not stored: snapshots hold `head`, `sums` and `total` as always), so
+/// that the common add, to the head's bucket, takes no remainder.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "RingWire", into = "RingWire")]
 pub struct Ring {
+    head: i64,
+    sums: [i64; BUCKETS],
+    total: i64,
+    /// `slot(head)`, always.
+    head_slot: u8,
+}
+
+/// A [`Ring`] as snapshots store it.
+#[derive(Serialize, Deserialize)]
+struct RingWire {
     head: i64,
     sums: [i64; BUCKETS],
     total: i64,
 }
 
+impl From<RingWire> for Ring {
+    fn from(w: RingWire) -> Self {
+        Ring {
+            head: w.head,
+            sums: w.sums,
+            total: w.total,
+            head_slot: Ring::slot(w.head) as u8,
+        }
+    }
+}
+
+impl From<Ring> for RingWire {
+    fn from(r: Ring) -> Self {
+        RingWire {
+            head: r.head,
+            sums: r.sums,
+            total: r.total,
+        }
+    }
+}
+
 impl Ring {
-    #[inline]
+    /// The bucket of time `at` for buckets of `ms` milliseconds (floor division). Times after 1970 (all real
+    /// ones) take an unsigned division, which compiles to a multiplication for the constant bucket lengths;
+    /// earlier ones the signed Euclidean division, with the same result.
+    #[inline(always)]
+    fn bucket(at: Millis, ms: i64) -> i64 {
+        if at >= 0 && ms > 0 {
+            (at as u64 / ms as u64) as i64
+        } else {
+            at.div_euclid(ms)
+        }
+    }
+
+    #[inline(always)]
     fn slot(bucket: i64) -> usize {
-        bucket.rem_euclid(BUCKETS as i64) as usize
+        if bucket >= 0 {
+            (bucket as u64 % BUCKETS as u64) as usize
+        } else {
+            bucket.rem_euclid(BUCKETS as i64) as usize
+        }
     }
 
     // Inlined so that the span's bucket length is a constant at each call site: the division by it then compiles
@@ -72,31 +122,45 @@ impl Ring {
         if steps >= BUCKETS as i64 {
             self.sums = [0; BUCKETS];
             self.total = 0;
+            self.head_slot = Self::slot(bucket) as u8;
         } else {
-            // The buckets after the head, in ring order (one remainder, then a wrap-around step).
-            let mut i = Self::slot(self.head);
+            // The buckets after the head, in ring order (a wrap-around step each); the last is the new head's.
+            let mut i = usize::from(self.head_slot);
             for _ in 0..steps {
-                i = if i + 1 == BUCKETS { 0 } else { i + 1 };
+                i = if i + 1 >= BUCKETS { 0 } else { i + 1 };
                 if let Some(sum) = self.sums.get_mut(i) {
                     self.total -= *sum;
                     *sum = 0;
                 }
             }
+            self.head_slot = i as u8;
         }
         self.head = bucket;
+    }
+
+    /// Adds `amount` in bucket `b` (already computed for this ring's span).
+    #[inline(always)]
+    fn add_bucket(&mut self, b: i64, amount: i64) {
+        let i = if b == self.head {
+            usize::from(self.head_slot)
+        } else if b > self.head {
+            self.advance(b);
+            usize::from(self.head_slot)
+        } else if b <= self.head - BUCKETS as i64 {
+            return;
+        } else {
+            Self::slot(b)
+        };
+        if let Some(sum) = self.sums.get_mut(i) {
+            *sum += amount;
+        }
+        self.total += amount;
     }
 
     /// Adds `amount` at time `at`.
     #[inline]
     pub fn add(&mut self, span: Span, at: Millis, amount: i64) {
-        let b = at.div_euclid(span.bucket_ms());
-        self.advance(b);
-        if b <= self.head - BUCKETS as i64 {
-            return;
-        }
-        let i = Self::slot(b);
-        self.sums[i] += amount;
-        self.total += amount;
+        self.add_bucket(Self::bucket(at, span.bucket_ms()), amount);
     }
 
     /// Adds `amount` at time `at` and returns the sum inside the window ending at `at`: the same as `add`
@@ -111,7 +175,7 @@ impl Ring {
     /// The sum inside the window ending at `now` (without modifying the ring).
     #[inline]
     pub fn total(&self, span: Span, now: Millis) -> i64 {
-        let b = now.div_euclid(span.bucket_ms());
+        let b = Self::bucket(now, span.bucket_ms());
         if b <= self.head {
             return self.total;
         }
@@ -121,9 +185,9 @@ impl Ring {
         }
         // The buckets that left the window are the `steps` after the head, as in `advance`.
         let mut t = self.total;
-        let mut i = Self::slot(self.head);
+        let mut i = usize::from(self.head_slot);
         for _ in 0..steps {
-            i = if i + 1 == BUCKETS { 0 } else { i + 1 };
+            i = if i + 1 >= BUCKETS { 0 } else { i + 1 };
             t -= self.sums.get(i).copied().unwrap_or(0);
         }
         t
@@ -335,5 +399,47 @@ mod tests {
         assert_eq!(v, vec![2, 3, 4, 5, 6, 7, 8, 9]);
         let v: Vec<u64> = r.since(8_000).collect();
         assert_eq!(v, vec![8, 9]);
+    }
+
+    /// Snapshots hold `head`, `sums` and `total` only, as before the head's slot was kept; a ring read back has
+    /// the same slot and goes on counting alike, also from a snapshot written before the slot was kept.
+    #[test]
+    fn ring_reads_back_from_its_snapshot() {
+        let span = Span::Minute;
+        let mut r = Ring::default();
+        for (k, t) in [0i64, 7_000, 13_000, 70_000, 64_000, 200_000, 207_000]
+            .into_iter()
+            .enumerate()
+        {
+            r.add(span, t, k as i64 + 1);
+            let json = serde_json::to_value(r).unwrap();
+            let keys: Vec<&str> = json
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|k| k.as_str())
+                .collect();
+            assert_eq!(keys, ["head", "sums", "total"]);
+            let mut back: Ring = serde_json::from_value(json).unwrap();
+            assert_eq!(back, r);
+            let mut same = r;
+            for later in [t, t + 5_000, t + 12_000, t + 61_000] {
+                assert_eq!(
+                    back.add_total(span, later, 1),
+                    same.add_total(span, later, 1)
+                );
+                assert_eq!(back, same);
+            }
+        }
+        let old: Ring =
+            serde_json::from_str(r#"{"head":41,"sums":[0,0,0,0,0,2,0,0,0,0,0,3],"total":5}"#)
+                .unwrap();
+        assert_eq!(old.total(span, 41 * 5_000), 5);
+        let mut old = old;
+        // Bucket 42 is slot 6: the bucket of 41 (slot 5) stays, nothing else leaves.
+        assert_eq!(old.add_total(span, 42 * 5_000, 1), 6);
+        // Bucket 52 (slot 4) pushes out bucket 35 (slot 11)'s 3; 53 (slot 5) pushes out 41's 2.
+        assert_eq!(old.add_total(span, 52 * 5_000, 1), 4);
+        assert_eq!(old.add_total(span, 53 * 5_000, 1), 3);
     }
 }
