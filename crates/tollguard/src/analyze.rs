@@ -367,6 +367,10 @@ struct Report {
     /// "tenant\u{1f}account" → index into `account_list`; looked up through `key_buf` without allocating.
     accounts: FastMap<String, usize>,
     account_list: Vec<AccountTally>,
+    /// The index last found for each of [`ACCOUNT_MEMO`] slots of a (tenant, account) hash, checked against
+    /// `account_list` before use: calls come from a few dozen accounts, and the memo spares the joined key and
+    /// the map's hashing and probe for nearly all of them.
+    account_memo: Vec<u32>,
     key_buf: String,
     blocked_destinations: FastMap<DestKey, Count>,
     destinations: FastMap<DestKey, Count>,
@@ -464,6 +468,7 @@ impl Report {
             first_critical: None,
             accounts: FastMap::default(),
             account_list: Vec::new(),
+            account_memo: vec![u32::MAX; ACCOUNT_MEMO],
             key_buf: String::new(),
             blocked_destinations: FastMap::default(),
             destinations: FastMap::default(),
@@ -693,6 +698,19 @@ impl Sink for Report {
     }
 }
 
+/// Slots of `Report::account_memo` (a power of two).
+const ACCOUNT_MEMO: usize = 256;
+
+/// A cheap hash of an account (its last bytes) and its tenant (its length) to a memo slot; a collision only costs
+/// the map lookup.
+fn account_memo_slot(tenant: &str, account: &str) -> usize {
+    let mut h = (tenant.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    for &b in account.as_bytes().iter().rev().take(8) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h >> 56) as usize & (ACCOUNT_MEMO - 1)
+}
+
 fn bump(m: &mut FastMap<DestKey, Count>, k: DestKey, millis: i64) {
     if let Some(c) = m.get_mut(&k) {
         c.add(millis);
@@ -711,6 +729,22 @@ impl Report {
     }
 
     fn account_index(&mut self, tenant: &str, account: &str, create: bool) -> Option<usize> {
+        let slot = account_memo_slot(tenant, account);
+        if let Some(&i) = self.account_memo.get(slot)
+            && let Some(a) = self.account_list.get(i as usize)
+            && a.account == account
+            && a.tenant == tenant
+        {
+            return Some(i as usize);
+        }
+        let found = self.account_index_slow(tenant, account, create);
+        if let (Some(i), Some(m)) = (found, self.account_memo.get_mut(slot)) {
+            *m = u32::try_from(i).unwrap_or(u32::MAX);
+        }
+        found
+    }
+
+    fn account_index_slow(&mut self, tenant: &str, account: &str, create: bool) -> Option<usize> {
         self.key_buf.clear();
         self.key_buf.push_str(tenant);
         self.key_buf.push('\u{1f}');
@@ -1483,4 +1517,56 @@ fn to_html(r: &Report) -> String {
         html::escape(r.tz.name())
     ));
     html::page(title, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_memo_never_mixes_up_accounts() {
+        let mut r = Report::new(
+            Mode::Backtest,
+            cdr::Tz::Asia__Tokyo,
+            Currency(*b"JPY"),
+            false,
+        )
+        .expect("report");
+        // Accounts that share a memo slot with extension 340 of tenant "acme" (same tenant length), and one of
+        // another tenant with the same extension.
+        let slot = account_memo_slot("acme", "340");
+        let mut same_slot: Vec<String> = (0..100_000)
+            .map(|n| n.to_string())
+            .filter(|a| a != "340" && account_memo_slot("acme", a) == slot)
+            .take(3)
+            .collect();
+        assert_eq!(same_slot.len(), 3, "the test needs colliding accounts");
+        same_slot.push("340".into());
+        let mut keys: Vec<(&str, &str)> = same_slot.iter().map(|a| ("acme", a.as_str())).collect();
+        keys.push(("beta", "340"));
+        keys.push(("", "340"));
+        let first: Vec<usize> = keys
+            .iter()
+            .map(|(t, a)| r.account_index(t, a, true).expect("created"))
+            .collect();
+        let mut distinct = first.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), keys.len(), "each account has its own tally");
+        // In any order, again and again, every key finds its own tally.
+        for round in 0..3 {
+            for (k, (t, a)) in keys.iter().enumerate().rev() {
+                let i = r.account_index(t, a, round == 1).expect("known");
+                assert_eq!(i, first[k], "{t}/{a}");
+                assert_eq!(
+                    (
+                        r.account_list[i].tenant.as_str(),
+                        r.account_list[i].account.as_str()
+                    ),
+                    (*t, *a)
+                );
+            }
+        }
+        assert_eq!(r.account_index("acme", "999999", false), None);
+    }
 }

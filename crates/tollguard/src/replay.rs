@@ -9,7 +9,6 @@
 //! A call the engine blocks does not go on (no answer, no end): the replay shows what the policy would have
 //! done, and the engine's state afterwards is the state it would have had.
 
-use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -36,12 +35,22 @@ impl Label<'_> {
     pub fn from_userfield(s: &str) -> Label<'_> {
         // Only the start is trimmed before the word is matched (the same answers as trimming both ends: five
         // characters either are the word or are not), so a `legit` label costs no scan to its end.
-        let t = s.trim_start();
-        let head = t.get(..5);
-        if head.is_some_and(|h| h.eq_ignore_ascii_case("legit")) {
+        // A label starts with a letter: the trim's Unicode scan is only paid by a field that does not.
+        let t = if s.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) {
+            s
+        } else {
+            s.trim_start()
+        };
+        // Bytes, not a `str` slice: no character-boundary check (a match is five ASCII letters anyway).
+        let head = t.as_bytes().get(..5);
+        if head.is_some_and(|h| h.eq_ignore_ascii_case(b"legit")) {
             Label::Legit
-        } else if head.is_some_and(|h| h.eq_ignore_ascii_case("fraud")) {
-            let name = t[5..].trim_start_matches([':', '=', '/', ' ']).trim();
+        } else if head.is_some_and(|h| h.eq_ignore_ascii_case(b"fraud")) {
+            let name = t
+                .get(5..)
+                .unwrap_or("")
+                .trim_start_matches([':', '=', '/', ' '])
+                .trim();
             Label::Fraud(if name.is_empty() { "fraud" } else { name })
         } else {
             Label::Unknown
@@ -212,6 +221,56 @@ enum Step {
     End,
 }
 
+/// An answer or end to come, for held call `call`. Steps run by time, then in the order they were scheduled (a
+/// number no two steps share), so a replay is deterministic. Time and order are packed into one `u128` key,
+/// smallest first: the heap compares two integers instead of a tuple (the heap's pops were 3 % of a run).
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    key: u128,
+    call: u64,
+}
+
+impl Due {
+    fn new(at: Millis, seq: u64, step: Step, call: u64) -> Due {
+        // Flipping the sign bit orders i64 times as u64s; the step rides in the lowest bit (the order is unique
+        // without it).
+        let time = (at as u64) ^ (1 << 63);
+        let order = (seq << 1) | u64::from(step == Step::End);
+        Due {
+            key: (u128::from(time) << 64) | u128::from(order),
+            call,
+        }
+    }
+    fn at(&self) -> Millis {
+        (((self.key >> 64) as u64) ^ (1 << 63)) as Millis
+    }
+    fn step(&self) -> Step {
+        if self.key & 1 == 1 {
+            Step::End
+        } else {
+            Step::Answer
+        }
+    }
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Due) -> bool {
+        self.key == other.key
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Due) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Due {
+    /// Reversed: `BinaryHeap` pops its greatest element, and the earliest step must come first.
+    fn cmp(&self, other: &Due) -> std::cmp::Ordering {
+        other.key.cmp(&self.key)
+    }
+}
+
 /// The replay of one or more CDR files through one engine.
 ///
 /// Held calls live in a ring in arrival order, each one contiguous block with its text inline. A CDR file is in
@@ -227,7 +286,7 @@ pub struct Replay {
     /// Calls read but not yet started, as (start, arrival number), sorted: nearly every record goes at the back.
     waiting: VecDeque<(Millis, u64)>,
     /// Answers and ends to come, by time: (time, order of scheduling, step, arrival number of the call).
-    steps: BinaryHeap<Reverse<(Millis, u64, Step, u64)>>,
+    steps: BinaryHeap<Due>,
     step_seq: u64,
     /// Held calls by arrival number: the call numbered n is at `ring[n % ring.len()]` (a power of two).
     ring: Vec<Call>,
@@ -275,6 +334,22 @@ impl Replay {
     fn index(&self, n: u64) -> usize {
         // The ring's length is a power of two.
         (n as usize) & (self.ring.len() - 1)
+    }
+
+    /// Starts loading held call `n` into the cache. The ring holds a reorder window of calls (megabytes): a call
+    /// comes back to be replayed long after it was read, and waiting for that load was ~6 % of a run (perf).
+    #[inline(always)]
+    fn prefetch(&self, n: u64) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(call) = self.ring.get(self.index(n)) {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let p = std::ptr::from_ref(call).cast::<i8>();
+            for line in (0..size_of::<Call>()).step_by(64) {
+                // SAFETY: a prefetch is only a hint to the cache: it reads nothing into the program, never faults
+                // (even on a bad address) and writes no memory; the address is within a live `Call` anyway.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(line)) };
+            }
+        }
     }
 
     /// A place for the next call: the ring doubles when every place is taken (the calls keep their numbers).
@@ -351,6 +426,8 @@ impl Replay {
         }
         let watermark = self.latest_start.saturating_sub(self.reorder_window);
         self.release(Some(watermark), sink);
+        // The next record's place was last used a reorder window ago.
+        self.prefetch(self.next);
     }
 
     /// Replays everything still held (end of input).
@@ -365,6 +442,10 @@ impl Replay {
                 break;
             }
             self.waiting.pop_front();
+            // The next call to start was read about a reorder window ago: ask for it now, while this one runs.
+            if let Some(&(_, next)) = self.waiting.front() {
+                self.prefetch(next);
+            }
             // Answers and ends due before this call starts happen first.
             self.run_steps(Some(start), sink);
             self.attempt(n, sink);
@@ -418,23 +499,23 @@ impl Replay {
         if answered && self.engine.answer_matters() {
             self.step_seq += 1;
             self.steps
-                .push(Reverse((answer_at, self.step_seq, Step::Answer, n)));
+                .push(Due::new(answer_at, self.step_seq, Step::Answer, n));
         }
         self.step_seq += 1;
-        self.steps.push(Reverse((
-            end_at.max(answer_at),
-            self.step_seq,
-            Step::End,
-            n,
-        )));
+        self.steps
+            .push(Due::new(end_at.max(answer_at), self.step_seq, Step::End, n));
     }
 
     fn run_steps(&mut self, until: Option<Millis>, sink: &mut dyn Sink) {
-        while let Some(Reverse((at, _, step, n))) = self.steps.peek().copied() {
+        while let Some(due) = self.steps.peek().copied() {
+            let (at, step, n) = (due.at(), due.step(), due.call);
             if until.is_some_and(|u| at > u) {
                 break;
             }
             self.steps.pop();
+            if let Some(next) = self.steps.peek() {
+                self.prefetch(next.call);
+            }
             let Some(call) = self.ring.get(self.index(n)) else {
                 continue;
             };
