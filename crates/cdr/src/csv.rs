@@ -401,8 +401,32 @@ pub(crate) fn collapse_quotes(raw: &str, out: &mut String) {
 
 /// Parses an unsigned integer column (`duration`, `billsec`). Accepts a fractional part (cdr_custom's `billsec,f`)
 /// and truncates it; surrounding spaces are allowed.
-#[inline]
+#[inline(always)]
 pub(crate) fn parse_u32(text: &[u8]) -> Option<u32> {
+    let digit = |b: u8| {
+        let d = b.wrapping_sub(b'0');
+        (d <= 9).then_some(u32::from(d))
+    };
+    // The most common lengths (durations under 100 s), without a loop.
+    match *text {
+        [a] => {
+            if let Some(a) = digit(a) {
+                return Some(a);
+            }
+        }
+        [a, b] => {
+            if let (Some(a), Some(b)) = (digit(a), digit(b)) {
+                return Some(a * 10 + b);
+            }
+        }
+        _ => {}
+    }
+    parse_u32_digits(text)
+}
+
+/// [`parse_u32`] past its one- and two-digit cases.
+#[inline(never)]
+fn parse_u32_digits(text: &[u8]) -> Option<u32> {
     // The common case, 1 to 9 digits and nothing else, in one pass.
     if (1..=9).contains(&text.len()) {
         let mut n = 0u32;
@@ -516,6 +540,22 @@ mod tests {
         assert_eq!(src.buf, b"last-no-newline");
         assert_eq!(src.line_no, 4);
         assert!(matches!(src.next_line().unwrap(), LineRead::Eof));
+    }
+
+    /// The one- and two-digit cases read as the general loop does.
+    #[test]
+    fn short_integers_read_as_the_loop() {
+        let bytes = [b'0', b'5', b'9', b'/', b':', b' ', b'.', b'a', 0xff];
+        for &a in &bytes {
+            assert_eq!(parse_u32(&[a]), parse_u32_digits(&[a]), "{a}");
+            for &b in &bytes {
+                assert_eq!(parse_u32(&[a, b]), parse_u32_digits(&[a, b]), "{a} {b}");
+            }
+        }
+        assert_eq!(parse_u32(b"7"), Some(7));
+        assert_eq!(parse_u32(b"59"), Some(59));
+        assert_eq!(parse_u32(b"7."), Some(7));
+        assert_eq!(parse_u32(b" 7"), Some(7));
     }
 
     #[test]

@@ -409,6 +409,14 @@ pub fn name_from_clid(clid: &str) -> &str {
     let clid = trim(clid);
     let b = clid.as_bytes();
     if b.first() == Some(&b'"') {
+        // A name of up to 7 bytes ends in the word after the quote (the usual case), else a byte search.
+        if let Some(w) = word_at(b, 1) {
+            let quotes = bytes_equal(w, b'"');
+            if quotes != 0 {
+                let i = (quotes.trailing_zeros() / 8) as usize;
+                return clid.get(1..1 + i).unwrap_or("");
+            }
+        }
         return match b.iter().skip(1).position(|&c| c == b'"') {
             Some(i) => clid.get(1..1 + i).unwrap_or(""),
             None => "",
@@ -600,6 +608,13 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn byte_search_reads_clids_as_the_str_search_did(clid in "[ \"<>A-Za-z0-9éア]{0,16}") {
+            proptest::prop_assert_eq!(name_from_clid(&clid), name_by_str_search(&clid));
+        }
+
+        /// Quoted names of every length around the word the name is first looked for in.
+        #[test]
+        fn quoted_names_read_as_the_str_search_did(name in "[ A-Za-z0-9é<]{0,12}", rest in "[\" <>0-9]{0,8}") {
+            let clid = format!("\"{name}\"{rest}");
             proptest::prop_assert_eq!(name_from_clid(&clid), name_by_str_search(&clid));
         }
     }
