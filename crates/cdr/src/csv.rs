@@ -674,18 +674,18 @@ mod tests {
         ]
     }
 
-    /// The fields `split_marked` (SSE2 or SWAR masks) gives for `line` followed in its buffer by `tail`, as
+    /// The fields `split_marked` (`version` 0: the CPU's best masks, 1: SSE2, 2: SWAR) gives for `line` followed in its buffer by `tail`, as
     /// `split_in_place` gives them, or `None` when it hands the line over to the scalar path.
     #[allow(clippy::type_complexity)]
-    fn marked(line: &[u8], tail: &[u8], swar: bool) -> Option<(usize, Vec<(Vec<u8>, bool)>)> {
-        use crate::marks::{Cols, Marked, split_marked, split_marked_swar};
+    fn marked(line: &[u8], tail: &[u8], version: u8) -> Option<(usize, Vec<(Vec<u8>, bool)>)> {
+        use crate::marks::{Cols, Marked, split_marked, split_marked_sse2, split_marked_swar};
         let mut buf = line.to_vec();
         buf.extend_from_slice(tail);
         let mut cols = Cols::new();
-        let split = if swar {
-            split_marked_swar
-        } else {
-            split_marked
+        let split = match version {
+            0 => split_marked,
+            1 => split_marked_sse2,
+            _ => split_marked_swar,
         };
         if split(&buf, line.len(), b',', &mut cols) == Marked::Other {
             return None;
@@ -721,8 +721,9 @@ mod tests {
         tail: &[u8],
     ) -> Result<bool, proptest::test_runner::TestCaseError> {
         let want = split_bytes(line);
-        let got = marked(line, tail, false);
-        proptest::prop_assert_eq!(&got, &marked(line, tail, true));
+        let got = marked(line, tail, 0);
+        proptest::prop_assert_eq!(&got, &marked(line, tail, 1));
+        proptest::prop_assert_eq!(&got, &marked(line, tail, 2));
         if let Some((n, fields)) = got {
             let want = want.map_err(|e| {
                 proptest::test_runner::TestCaseError::fail(format!("split failed: {e:?}"))
@@ -762,7 +763,7 @@ mod tests {
     fn marked_split_takes_asterisk_lines() {
         let line = br#""callcentre","340","09044645965","from-internal","""Agent"" <340>","PJSIP/340-00006dd2","","Dial","PJSIP/09044645965@ntt-trunk,60,T","2025-06-02 09:00:16",,"2025-06-02 09:00:18",2,0,"FAILED","DOCUMENTATION","1748822416.28114","legit""#;
         for tail in [&b""[..], b"\n", b"\n\"next\",\"line\"", &[b'"'; 70]] {
-            let (n, fields) = marked(line, tail, false).expect("taken");
+            let (n, fields) = marked(line, tail, 0).expect("taken");
             assert_eq!(n, 18);
             assert_eq!(fields[4], (b"\"Agent\" <340>".to_vec(), true));
             assert_eq!(fields[10], (Vec::new(), false));
@@ -780,7 +781,7 @@ mod tests {
             &[b'x'; 63],
         ] {
             assert!(
-                marked(line, b"", false).is_some(),
+                marked(line, b"", 0).is_some(),
                 "{}",
                 String::from_utf8_lossy(line)
             );
@@ -797,7 +798,7 @@ mod tests {
             "\"é\"".as_bytes(),
         ] {
             assert_eq!(
-                marked(line, b"", false),
+                marked(line, b"", 0),
                 None,
                 "{}",
                 String::from_utf8_lossy(line)

@@ -32,6 +32,8 @@ pub(crate) struct Cols {
     pub n: usize,
     /// Bit `k`: field `k` holds doubled quotes.
     pub doubled: u32,
+    /// The CPU runs [`split_avx2`] (detected once, in [`Cols::new`]).
+    avx2: bool,
     /// Per block of the chunk being split: field ends, quotes just before each byte, second quotes of pairs.
     ends: [u64; CHUNK],
     quote_before: [u64; CHUNK],
@@ -41,6 +43,7 @@ pub(crate) struct Cols {
 impl Cols {
     pub fn new() -> Cols {
         Cols {
+            avx2: avx2_detected(),
             bounds: [(0, 0); SLOTS],
             n: 0,
             doubled: 0,
@@ -128,6 +131,59 @@ fn classify_sse2(block: &[u8; 64], delim: u8, exact_high: bool) -> Masks {
     m
 }
 
+/// AVX2: 32 bytes per compare, `movemask` turns a compare into 32 mask bits. Like [`classify_sse2`], without
+/// pointers: the 32 bytes are loaded as four `u64`s.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn classify_avx2(block: &[u8; 64], delim: u8, exact_high: bool) -> Masks {
+    use std::arch::x86_64::{
+        __m128i, __m256i, _mm_set_epi64x, _mm256_cmpeq_epi8, _mm256_movemask_epi8, _mm256_or_si256,
+        _mm256_set_m128i, _mm256_set1_epi8,
+    };
+    let q = _mm256_set1_epi8(b'"' as i8);
+    let d = _mm256_set1_epi8(delim as i8);
+    let quarter =
+        |i: usize| -> __m128i { _mm_set_epi64x(word(block, i + 8) as i64, word(block, i) as i64) };
+    let half = |k: usize| -> __m256i { _mm256_set_m128i(quarter(32 * k + 16), quarter(32 * k)) };
+    let (lo, hi) = (half(0), half(1));
+    let bits = |x: __m256i, y: __m256i| {
+        u64::from(_mm256_movemask_epi8(x) as u32) | u64::from(_mm256_movemask_epi8(y) as u32) << 32
+    };
+    Masks {
+        quote: bits(_mm256_cmpeq_epi8(lo, q), _mm256_cmpeq_epi8(hi, q)),
+        delim: bits(_mm256_cmpeq_epi8(lo, d), _mm256_cmpeq_epi8(hi, d)),
+        high: if exact_high {
+            bits(lo, hi)
+        } else {
+            u64::from(_mm256_movemask_epi8(_mm256_or_si256(lo, hi)) as u32)
+        },
+    }
+}
+
+/// [`prefix_xor`] by one carry-less multiply by all ones.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "pclmulqdq")]
+#[inline]
+fn prefix_xor_clmul(x: u64) -> u64 {
+    use std::arch::x86_64::{_mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set_epi64x};
+    let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, x as i64), _mm_set_epi64x(0, -1), 0);
+    _mm_cvtsi128_si64(product) as u64
+}
+
+/// The CPU has what [`split_avx2`] is compiled for.
+fn avx2_detected() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("bmi1")
+            && std::is_x86_feature_detected!("popcnt")
+            && std::is_x86_feature_detected!("pclmulqdq")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 /// Portable: eight bytes per word, an exact per-byte equality test (no carry crosses bytes), the byte flags
 /// gathered into eight mask bits by one multiply.
 #[cfg_attr(
@@ -209,6 +265,12 @@ pub(crate) fn split_marked<'a>(
     delim: u8,
     cols: &mut Cols,
 ) -> Marked<'a> {
+    #[cfg(target_arch = "x86_64")]
+    if cols.avx2 {
+        // SAFETY: `split_avx2` requires AVX2, BMI1, POPCNT and PCLMULQDQ; `cols.avx2` is set only by
+        // `Cols::new`, from `avx2_detected`, which found all four on this CPU at run time.
+        return unsafe { split_avx2(buf, len, delim, cols) };
+    }
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
         // SAFETY: `split_sse2` only requires the SSE2 target feature, and this block is compiled only when
@@ -217,15 +279,50 @@ pub(crate) fn split_marked<'a>(
         unsafe { split_sse2(buf, len, delim, cols) }
     }
     #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-    split_with(buf, len, delim, cols, classify_swar)
+    split_with(buf, len, delim, cols, classify_swar, prefix_xor)
 }
 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[target_feature(enable = "sse2")]
 fn split_sse2<'a>(buf: &'a [u8], len: usize, delim: u8, cols: &mut Cols) -> Marked<'a> {
-    split_with(buf, len, delim, cols, |b, d, exact| {
-        classify_sse2(b, d, exact)
-    })
+    split_with(
+        buf,
+        len,
+        delim,
+        cols,
+        |b, d, exact| classify_sse2(b, d, exact),
+        prefix_xor,
+    )
+}
+
+/// The split with 32-byte compares, the prefix-xor by carry-less multiply, and BMI1/POPCNT for the mask walks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,popcnt,pclmulqdq")]
+fn split_avx2<'a>(buf: &'a [u8], len: usize, delim: u8, cols: &mut Cols) -> Marked<'a> {
+    split_with(
+        buf,
+        len,
+        delim,
+        cols,
+        |b, d, exact| classify_avx2(b, d, exact),
+        |x| prefix_xor_clmul(x),
+    )
+}
+
+/// Without SSE2, the tests' SSE2 split is the SWAR one.
+#[cfg(all(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+pub(crate) use self::split_marked_swar as split_marked_sse2;
+
+/// [`split_marked`] with the SSE2 masks whatever the CPU has (for tests).
+#[cfg(all(test, target_arch = "x86_64", target_feature = "sse2"))]
+pub(crate) fn split_marked_sse2<'a>(
+    buf: &'a [u8],
+    len: usize,
+    delim: u8,
+    cols: &mut Cols,
+) -> Marked<'a> {
+    // SAFETY: as in `split_marked`.
+    unsafe { split_sse2(buf, len, delim, cols) }
 }
 
 /// What one block hands to the next (bit 0 of each speaks of the byte before the block).
@@ -253,8 +350,8 @@ impl Carry {
     /// Takes the block of masks `quote`/`delim` (already cut to the line); `end_bit` marks the line's end when it
     /// lies in this block (a virtual delimiter).
     #[inline(always)]
-    fn block(&mut self, q: u64, delim: u64, end_bit: u64) -> Ends {
-        let p = prefix_xor(q) ^ self.inside;
+    fn block(&mut self, q: u64, delim: u64, end_bit: u64, prefix: impl Fn(u64) -> u64) -> Ends {
+        let p = prefix(q) ^ self.inside;
         self.inside = ((p as i64) >> 63) as u64;
         let ends = (delim & !p) | end_bit;
         let closing = q & !p;
@@ -324,6 +421,7 @@ fn split_with<'a>(
     delim: u8,
     cols: &mut Cols,
     classify: impl Fn(&[u8; 64], u8, bool) -> Masks,
+    prefix: impl Fn(u64) -> u64 + Copy,
 ) -> Marked<'a> {
     let Some(line) = buf.get(..len) else {
         return Marked::Other;
@@ -358,7 +456,7 @@ fn split_with<'a>(
                 };
                 let m = classify(block, delim, false);
                 high |= m.high;
-                carry.block(m.quote, m.delim, 0)
+                carry.block(m.quote, m.delim, 0, prefix)
             } else {
                 // Bytes past the line are read when the buffer has them (or zeros), and cut off.
                 let rest = len - base;
@@ -380,7 +478,7 @@ fn split_with<'a>(
                 let valid = (1u64 << rest) - 1;
                 high |= m.high & valid;
                 done = true;
-                carry.block(m.quote & valid, m.delim & valid, 1 << rest)
+                carry.block(m.quote & valid, m.delim & valid, 1 << rest, prefix)
             };
             if let (Some(a), Some(b), Some(c)) = (
                 cols.ends.get_mut(nb),
@@ -451,7 +549,7 @@ pub(crate) fn split_marked_swar<'a>(
     delim: u8,
     cols: &mut Cols,
 ) -> Marked<'a> {
-    split_with(buf, len, delim, cols, classify_swar)
+    split_with(buf, len, delim, cols, classify_swar, prefix_xor)
 }
 
 #[cfg(test)]
@@ -489,6 +587,31 @@ mod tests {
             // SAFETY: as above.
             proptest::prop_assert_eq!(unsafe { classify_sse2(&block, delim, false) }.high != 0, classify_swar(&block, delim, false).high != 0);
             proptest::prop_assert_eq!(classify_swar(&block, delim, false).high != 0, !block.is_ascii());
+            #[cfg(target_arch = "x86_64")]
+            if avx2_detected() {
+                // SAFETY: AVX2 was detected on this CPU just above.
+                proptest::prop_assert_eq!(unsafe { classify_avx2(&block, delim, true) }, classify_swar(&block, delim, true));
+                // SAFETY: as above.
+                proptest::prop_assert_eq!(unsafe { classify_avx2(&block, delim, false) }.high != 0, !block.is_ascii());
+            }
+        }
+
+        #[test]
+        fn prefix_xor_by_multiply_is_prefix_xor(x in proptest::prelude::any::<u64>()) {
+            #[cfg(target_arch = "x86_64")]
+            if avx2_detected() {
+                // SAFETY: PCLMULQDQ was detected on this CPU just above.
+                proptest::prop_assert_eq!(unsafe { prefix_xor_clmul(x) }, prefix_xor(x));
+            }
+        }
+    }
+
+    /// The tests that compare the split's versions run the AVX2 one on this machine (else they only compare the
+    /// SSE2 and SWAR ones): say so when it is missing.
+    #[test]
+    fn the_machine_runs_the_avx2_split() {
+        if !avx2_detected() {
+            eprintln!("AVX2/BMI1/POPCNT/PCLMULQDQ missing: split_avx2 is not tested here");
         }
     }
 
@@ -516,14 +639,14 @@ mod tests {
             }
             line.extend_from_slice(&tail);
             let mut cols = Cols::new();
-            for split in [split_marked, split_marked_swar] {
+            for split in [split_marked, split_marked_sse2, split_marked_swar] {
                 proptest::prop_assert_eq!(
                     split(&line, len, b',', &mut cols),
                     Marked::Fields(AsciiLine(&line[..len]))
                 );
             }
             line[at.index(len)] = high;
-            for split in [split_marked, split_marked_swar] {
+            for split in [split_marked, split_marked_sse2, split_marked_swar] {
                 proptest::prop_assert_eq!(split(&line, len, b',', &mut cols), Marked::Other);
             }
         }
