@@ -23,7 +23,7 @@ use crate::state::{
     AccountState, Ban, CallState, Duration, KillSwitch, NumberState, Probe, RangeState,
     SourceState, TenantState,
 };
-use crate::window::Span;
+use crate::window::{Buckets, Span};
 
 /// Counters for reports and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -381,11 +381,12 @@ impl Engine {
             crate::cost::Rate::default()
         };
 
-        let acct_minute = acct.attempts_min.add_total(Span::Minute, at, 1);
-        let acct_hour = acct.attempts_hour.add_total(Span::Hour, at, 1);
-        let acct_day = acct.attempts_day.add_total(Span::Day, at, 1);
+        let bk = Buckets::of(at);
+        let acct_minute = acct.attempts_min.add_total_in(bk.minute, 1);
+        let acct_hour = acct.attempts_hour.add_total_in(bk.hour, 1);
+        let acct_day = acct.attempts_day.add_total_in(bk.day, 1);
         if ClassSet::INTERNATIONAL.contains(class) {
-            acct.international_day.add(Span::Day, at, 1);
+            acct.international_day.add_total_in(bk.day, 1);
         }
         acct.recent.push(at, seq);
 
@@ -487,7 +488,7 @@ impl Engine {
             afl,
             RuleId::FailedAccountHour,
             &rules.failed_account_hour,
-            acct.failed_hour.total(Span::Hour, at),
+            acct.failed_hour.total_in(bk.hour),
             off,
             Unit::FailedCalls,
             Span::Hour.secs(),
@@ -501,46 +502,49 @@ impl Engine {
         let acct_money = if paid {
             let extra = acct.calls.accrued(at) + rate.minimum();
             [
-                acct.cost_hour.total(Span::Hour, at) + extra,
-                acct.cost_day.total(Span::Day, at) + extra,
+                acct.cost_hour.total_in(bk.hour) + extra,
+                acct.cost_day.total_in(bk.day) + extra,
                 acct.cost_month.total(m.month) + extra,
             ]
         } else {
             [0; 3]
         };
-        check(
-            hits,
-            afl,
-            RuleId::MoneyAccountHour,
-            &rules.money_account_hour,
-            if paid { acct_money[0] / 1000 } else { 0 },
-            off,
-            Unit::Money,
-            Span::Hour.secs(),
-            Subject::Account,
-        );
-        check(
-            hits,
-            afl,
-            RuleId::MoneyAccountDay,
-            &rules.money_account_day,
-            if paid { acct_money[1] / 1000 } else { 0 },
-            off,
-            Unit::Money,
-            Span::Day.secs(),
-            Subject::Account,
-        );
-        check(
-            hits,
-            afl,
-            RuleId::MoneyAccountMonth,
-            &rules.money_account_month,
-            if paid { acct_money[2] / 1000 } else { 0 },
-            off,
-            Unit::Money,
-            0,
-            Subject::Account,
-        );
+        // An unpaid call measures 0 on every money rule: below every floor a policy file can set.
+        if paid || floors.money_fires_at_zero(acct.profile, off) {
+            check(
+                hits,
+                afl,
+                RuleId::MoneyAccountHour,
+                &rules.money_account_hour,
+                if paid { acct_money[0] / 1000 } else { 0 },
+                off,
+                Unit::Money,
+                Span::Hour.secs(),
+                Subject::Account,
+            );
+            check(
+                hits,
+                afl,
+                RuleId::MoneyAccountDay,
+                &rules.money_account_day,
+                if paid { acct_money[1] / 1000 } else { 0 },
+                off,
+                Unit::Money,
+                Span::Day.secs(),
+                Subject::Account,
+            );
+            check(
+                hits,
+                afl,
+                RuleId::MoneyAccountMonth,
+                &rules.money_account_month,
+                if paid { acct_money[2] / 1000 } else { 0 },
+                off,
+                Unit::Money,
+                0,
+                Subject::Account,
+            );
+        }
 
         // Novelty against the account's own history.
         let b = &acct.baseline;
@@ -607,9 +611,9 @@ impl Engine {
             TenantState::new(a.tenant, policy.tenant_profile(a.tenant), at)
         });
         ten.last_seen = ten.last_seen.max(at);
-        let ten_minute = ten.attempts_min.add_total(Span::Minute, at, 1);
-        let ten_hour = ten.attempts_hour.add_total(Span::Hour, at, 1);
-        let ten_day = ten.attempts_day.add_total(Span::Day, at, 1);
+        let ten_minute = ten.attempts_min.add_total_in(bk.minute, 1);
+        let ten_hour = ten.attempts_hour.add_total_in(bk.hour, 1);
+        let ten_day = ten.attempts_day.add_total_in(bk.day, 1);
         ten.recent.push(at, seq);
         let trules = &policy.profile(ten.profile).rules;
         let tfl = floors.row(ten.profile, off);
@@ -661,41 +665,43 @@ impl Engine {
         let spent = if paid {
             let textra = ten.calls.accrued(at) + rate.minimum();
             [
-                ten.cost_hour.total(Span::Hour, at),
-                ten.cost_day.total(Span::Day, at),
+                ten.cost_hour.total_in(bk.hour),
+                ten.cost_day.total_in(bk.day),
                 ten.cost_month.total(m.month),
             ]
             .map(|c| (c + textra) / 1000)
         } else {
             [0; 3]
         };
-        for ((rule, r, secs), measured) in [
-            (
-                RuleId::MoneyTenantHour,
-                &trules.money_tenant_hour,
-                Span::Hour.secs(),
-            ),
-            (
-                RuleId::MoneyTenantDay,
-                &trules.money_tenant_day,
-                Span::Day.secs(),
-            ),
-            (RuleId::MoneyTenantMonth, &trules.money_tenant_month, 0),
-        ]
-        .into_iter()
-        .zip(spent)
-        {
-            check(
-                hits,
-                tfl,
-                rule,
-                r,
-                measured,
-                off,
-                Unit::Money,
-                secs,
-                Subject::Tenant,
-            );
+        if paid || floors.money_fires_at_zero(ten.profile, off) {
+            for ((rule, r, secs), measured) in [
+                (
+                    RuleId::MoneyTenantHour,
+                    &trules.money_tenant_hour,
+                    Span::Hour.secs(),
+                ),
+                (
+                    RuleId::MoneyTenantDay,
+                    &trules.money_tenant_day,
+                    Span::Day.secs(),
+                ),
+                (RuleId::MoneyTenantMonth, &trules.money_tenant_month, 0),
+            ]
+            .into_iter()
+            .zip(spent)
+            {
+                check(
+                    hits,
+                    tfl,
+                    rule,
+                    r,
+                    measured,
+                    off,
+                    Unit::Money,
+                    secs,
+                    Subject::Tenant,
+                );
+            }
         }
 
         // Dialed number and its range (watched classes only).
@@ -706,7 +712,7 @@ impl Engine {
             number_key = hasher.bytes(KeyKind::Number, digits, 0);
             let num = numbers.entry(number_key, NumberState::default);
             num.last_seen = num.last_seen.max(at);
-            let num_hour = num.attempts_hour.add_total(Span::Hour, at, 1);
+            let num_hour = num.attempts_hour.add_total_in(bk.hour, 1);
             num.recent.push(at, seq);
             check(
                 hits,
@@ -745,7 +751,7 @@ impl Engine {
             .iter()
             .any(|h| h.denial && h.level == Level::Critical && !h.shadow);
         if denied {
-            let denied_hour = acct.denied_hour.add_total(Span::Hour, at, 1);
+            let denied_hour = acct.denied_hour.add_total_in(bk.hour, 1);
             check(
                 hits,
                 afl,
@@ -780,6 +786,22 @@ impl Engine {
             });
             self.last_watched = watched;
             return Verdict::Allow;
+        }
+
+        // Only warnings already raised for this account within their windows (the usual case for a busy
+        // extension above a warning level): nothing to say, and the call goes ahead as below.
+        if hits
+            .iter()
+            .all(|h| h.level == Level::Warning && acct.is_quiet(h.rule as u8, at))
+        {
+            learn_attempt(acct, d, class, at, &m);
+            calls.entry(hasher.one(KeyKind::Call, a.call_id), || LiveCall {
+                state: call,
+                acct_at,
+                ten_at,
+            });
+            self.last_watched = watched;
+            return Verdict::Warn;
         }
 
         // Something fired: decide, explain, escalate.
@@ -890,7 +912,7 @@ impl Engine {
             self.stats.unknown_calls += 1;
             return Verdict::Allow;
         };
-        let c = live.state;
+        let c = &live.state;
         let at = e.at;
         let cost = if c.watched {
             c.rate.cost(e.billable_secs)
@@ -1254,6 +1276,7 @@ impl Engine {
         self.stats.bans += 1;
     }
 
+    #[inline(never)]
     fn on_auth(&mut self, e: &AuthAttempt<'_>, out: &mut Vec<Decision>) -> Verdict {
         let at = e.at;
         if let Some(v) = self.source_gate(e.source, at, e.user_agent, e.tenant, None, out) {
@@ -1427,6 +1450,7 @@ impl Engine {
         }
     }
 
+    #[inline(never)]
     fn on_requests(&mut self, r: &RequestCount, out: &mut Vec<Decision>) -> Verdict {
         let at = r.at;
         if let Some(v) = self.source_gate(r.source, at, "", "", None, out) {
@@ -1674,27 +1698,56 @@ const RULES: usize = RuleId::ALL.len();
 /// once from the policy so that the ~15 threshold checks of a call each cost one comparison: below its floor a
 /// rule cannot fire. A disabled rule's floor is `i64::MAX` (it never fires).
 #[derive(Debug, Clone)]
-struct Floors(Vec<[[i64; RULES]; 2]>);
+struct Floors(Vec<[[i64; RULES]; 2]>, Vec<[bool; 2]>);
+
+/// The money rules: a call that costs nothing measures 0 on each.
+const MONEY_RULES: [RuleId; 6] = [
+    RuleId::MoneyAccountHour,
+    RuleId::MoneyAccountDay,
+    RuleId::MoneyAccountMonth,
+    RuleId::MoneyTenantHour,
+    RuleId::MoneyTenantDay,
+    RuleId::MoneyTenantMonth,
+];
 
 impl Floors {
     fn of(policy: &Policy) -> Floors {
         let n = policy.profile_count().max(1);
-        Floors(
-            (0..n)
-                .map(|idx| {
-                    let rules = &policy.profile(idx).rules;
-                    [false, true].map(|off| {
-                        let mut row = [i64::MAX; RULES];
-                        for (slot, id) in row.iter_mut().zip(RuleId::ALL) {
-                            if let Some(r) = id.settings(rules).filter(|r| r.enabled) {
-                                *slot = r.floor(off);
-                            }
+        let rows: Vec<[[i64; RULES]; 2]> = (0..n)
+            .map(|idx| {
+                let rules = &policy.profile(idx).rules;
+                [false, true].map(|off| {
+                    let mut row = [i64::MAX; RULES];
+                    for (slot, id) in row.iter_mut().zip(RuleId::ALL) {
+                        if let Some(r) = id.settings(rules).filter(|r| r.enabled) {
+                            *slot = r.floor(off);
                         }
-                        row
-                    })
+                    }
+                    row
                 })
-                .collect(),
-        )
+            })
+            .collect();
+        let money_at_zero = rows
+            .iter()
+            .map(|p| {
+                p.map(|row| {
+                    MONEY_RULES
+                        .iter()
+                        .any(|id| row.get(*id as usize).is_none_or(|&f| f < 0))
+                })
+            })
+            .collect();
+        Floors(rows, money_at_zero)
+    }
+
+    /// Whether a money rule of profile `idx` can fire on a measure of 0 (a floor below 0; never with floors
+    /// from a policy file, whose thresholds are not negative). When not, an unpaid call skips the money checks.
+    fn money_fires_at_zero(&self, idx: usize, off: bool) -> bool {
+        self.1
+            .get(idx)
+            .or_else(|| self.1.first())
+            .and_then(|p| p.get(usize::from(off)))
+            .is_none_or(|&b| b)
     }
 
     /// The row of profile `idx` (like [`Policy::profile`], the first profile's for an index out of range).
@@ -1917,7 +1970,7 @@ fn learn_attempt(
 ) {
     let b = &mut acct.baseline;
     b.calls = b.calls.saturating_add(1);
-    b.hours |= 1u32 << (m.hour % 24);
+    b.hours |= 1u32 << (u32::from(m.hour) % 24);
     if is_international(class) {
         b.ever_international = true;
         if let Some(c) = d.country {
@@ -2091,6 +2144,61 @@ mod tests {
             v
         };
         assert_eq!(state(&all), state(&some));
+    }
+
+    /// An unpaid call skips the money checks only where none of them can fire on 0: with the floors of a policy
+    /// file (never negative) and with a negative threshold set by hand, business and off hours.
+    #[test]
+    fn money_checks_are_skipped_only_where_zero_cannot_fire() {
+        let mut policy = Policy::from_toml_str(
+            r#"
+[tenants.acme.rules.money_tenant_day]
+warning = 0
+[tenants.beta.rules.money_account_month]
+off_hours_warning = 5
+"#,
+        )
+        .expect("policy");
+        let n = policy.profile_count();
+        assert!(n >= 3);
+        if let Some(p) = policy.profile_mut(1) {
+            p.rules.money_account_hour.off_hours_warning = Some(-1);
+        }
+        if let Some(p) = policy.profile_mut(2) {
+            p.rules.money_tenant_month.critical = Some(-5);
+        }
+        let floors = Floors::of(&policy);
+        let mut fired = 0;
+        for idx in 0..n + 2 {
+            let rules = &policy.profile(idx).rules;
+            for off in [false, true] {
+                let row = floors.row(idx, off);
+                let mut hits = Vec::new();
+                for id in MONEY_RULES {
+                    if let Some(r) = id.settings(rules) {
+                        check(
+                            &mut hits,
+                            row,
+                            id,
+                            r,
+                            0,
+                            off,
+                            Unit::Money,
+                            0,
+                            Subject::Account,
+                        );
+                    }
+                }
+                fired += hits.len();
+                assert_eq!(
+                    floors.money_fires_at_zero(idx, off),
+                    !hits.is_empty(),
+                    "profile {idx} off {off}"
+                );
+            }
+        }
+        // The hand-set thresholds fire on 0 (profile 1 off hours, profile 2 always).
+        assert_eq!(fired, 3);
     }
 
     /// A rule fires through `check` exactly when it did with the floor worked out per call: for every profile

@@ -821,6 +821,12 @@ impl Policy {
         }
     }
 
+    /// A profile to edit in tests (thresholds a policy file cannot set, such as negative ones).
+    #[cfg(test)]
+    pub(crate) fn profile_mut(&mut self, idx: usize) -> Option<&mut Profile> {
+        self.profiles.get_mut(idx)
+    }
+
     /// Number of profiles (the defaults, each tenant's and each account's with overrides).
     pub fn profile_count(&self) -> usize {
         self.profiles.len()

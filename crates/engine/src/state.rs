@@ -182,6 +182,16 @@ impl AccountState {
         self.next_probe = ((i + 1) % PROBES) as u8;
     }
 
+    /// True when this warning was raised and its window has not run out: [`AccountState::should_warn`] would
+    /// say false (and change nothing).
+    #[inline]
+    pub fn is_quiet(&self, rule: u8, now: Millis) -> bool {
+        self.quiet
+            .iter()
+            .find(|q| q.0 == rule)
+            .is_some_and(|q| now < q.1)
+    }
+
     /// True (and remembered) when this warning was not raised within `window_ms`.
     pub fn should_warn(&mut self, rule: u8, now: Millis, window_ms: Millis) -> bool {
         if let Some(q) = self.quiet.iter_mut().find(|q| q.0 == rule) {
@@ -454,4 +464,36 @@ pub struct KillSwitch {
     /// "tollguard" when set by a rule, else the operator's name.
     pub by: String,
     pub why: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `is_quiet` says exactly when `should_warn` would say false, and then `should_warn` changes nothing: the
+    /// engine's shortcut for attempts whose only hits are quiet warnings decides as the loop over them did.
+    #[test]
+    fn quiet_is_should_warn_saying_no() {
+        let mut a = AccountState::new("t", "a", 0, 0);
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut now: Millis = 0;
+        let mut said_no = 0;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            now += (x % 200) as i64;
+            let rule = (x >> 8) as u8 % 12;
+            let window = ((x >> 16) % 3 + 1) as i64 * 600;
+            let quiet = a.is_quiet(rule, now);
+            let before = a.quiet;
+            let warn = a.should_warn(rule, now, window);
+            assert_eq!(quiet, !warn, "rule {rule} at {now}");
+            if quiet {
+                assert_eq!(a.quiet, before);
+                said_no += 1;
+            }
+        }
+        assert!(said_no > 1_000 && said_no < 19_000, "{said_no}");
+    }
 }

@@ -44,6 +44,37 @@ impl Span {
     }
 }
 
+/// The bucket of one moment in each of the minute, hour and day rings, worked out once for all the rings an
+/// event touches (the hour's bucket is 60 minute buckets, the day's 24 hour buckets, so each comes from the
+/// previous one by a small division).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Buckets {
+    pub minute: i64,
+    pub hour: i64,
+    pub day: i64,
+}
+
+const _: () = assert!(
+    Span::Hour.bucket_ms() == 60 * Span::Minute.bucket_ms()
+        && Span::Day.bucket_ms() == 24 * Span::Hour.bucket_ms()
+);
+
+impl Buckets {
+    #[inline]
+    pub fn of(at: Millis) -> Buckets {
+        let minute = Ring::bucket(at, Span::Minute.bucket_ms());
+        // Floor divisions by positive numbers compose: ⌊⌊t/a⌋/b⌋ = ⌊t/(ab)⌋.
+        let (hour, day) = if minute >= 0 {
+            let h = minute as u64 / 60;
+            (h as i64, (h / 24) as i64)
+        } else {
+            let h = minute.div_euclid(60);
+            (h, h.div_euclid(24))
+        };
+        Buckets { minute, hour, day }
+    }
+}
+
 /// A sliding sum over `BUCKETS` buckets. An amount added at time `t` is counted at time `now` while
 /// `bucket(t) > bucket(now) - BUCKETS`, i.e. for between 11/12 and 12/12 of the window length.
 /// Amounts that arrive slightly out of order (CDRs are written at call end) land in their own bucket as long as it
@@ -157,6 +188,22 @@ impl Ring {
         self.total += amount;
     }
 
+    /// `add_total` for a bucket of [`Buckets`] (of this ring's span).
+    #[inline]
+    pub fn add_total_in(&mut self, bucket: i64, amount: i64) -> i64 {
+        self.add_bucket(bucket, amount);
+        self.total
+    }
+
+    /// `total` for a bucket of [`Buckets`] (of this ring's span).
+    #[inline]
+    pub fn total_in(&self, bucket: i64) -> i64 {
+        if bucket <= self.head {
+            return self.total;
+        }
+        self.total_after(bucket)
+    }
+
     /// Adds `amount` at time `at`.
     #[inline]
     pub fn add(&mut self, span: Span, at: Millis, amount: i64) {
@@ -175,10 +222,11 @@ impl Ring {
     /// The sum inside the window ending at `now` (without modifying the ring).
     #[inline]
     pub fn total(&self, span: Span, now: Millis) -> i64 {
-        let b = Self::bucket(now, span.bucket_ms());
-        if b <= self.head {
-            return self.total;
-        }
+        self.total_in(Self::bucket(now, span.bucket_ms()))
+    }
+
+    /// The total once the head has moved on to bucket `b` (after it).
+    fn total_after(&self, b: i64) -> i64 {
         let steps = b - self.head;
         if steps >= BUCKETS as i64 {
             return 0;
@@ -441,5 +489,51 @@ mod tests {
         // Bucket 52 (slot 4) pushes out bucket 35 (slot 11)'s 3; 53 (slot 5) pushes out 41's 2.
         assert_eq!(old.add_total(span, 52 * 5_000, 1), 4);
         assert_eq!(old.add_total(span, 53 * 5_000, 1), 3);
+    }
+
+    /// Each bucket of [`Buckets`] is the one its span's ring would work out from the time, for times before and
+    /// after 1970 and on every bucket edge.
+    #[test]
+    fn buckets_are_each_spans_buckets() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut times = vec![
+            0i64,
+            -1,
+            1,
+            4_999,
+            5_000,
+            -5_000,
+            -5_001,
+            i64::MAX,
+            i64::MIN,
+        ];
+        for k in -30i64..30 {
+            for span in [Span::Minute, Span::Hour, Span::Day] {
+                let b = span.bucket_ms();
+                times.extend([k * b - 1, k * b, k * b + 1]);
+            }
+        }
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            times.push(x as i64 >> (x % 40));
+        }
+        for at in times {
+            let b = Buckets::of(at);
+            assert_eq!(b.minute, at.div_euclid(Span::Minute.bucket_ms()), "{at}");
+            assert_eq!(b.hour, at.div_euclid(Span::Hour.bucket_ms()), "{at}");
+            assert_eq!(b.day, at.div_euclid(Span::Day.bucket_ms()), "{at}");
+            let mut r = Ring::default();
+            r.add(Span::Hour, 1_000, 3);
+            let mut q = r;
+            assert_eq!(
+                r.add_total(Span::Hour, at, 2),
+                q.add_total_in(b.hour, 2),
+                "{at}"
+            );
+            assert_eq!(r, q);
+            assert_eq!(r.total(Span::Hour, at), q.total_in(b.hour), "{at}");
+        }
     }
 }
