@@ -411,12 +411,16 @@ impl Replay {
                 // from the back first (a binary search over thousands of held calls missed the cache at every
                 // probe: 2 % of the run in perf); a long call falls back to the binary search.
                 let len = self.waiting.len();
-                let near = (0..len)
+                // Over the deque's two slices: no index wrapping per element.
+                let (front, back) = self.waiting.as_slices();
+                let later = back
+                    .iter()
                     .rev()
+                    .chain(front.iter().rev())
                     .take(BACK_SCAN)
-                    .find(|&i| self.waiting.get(i).is_some_and(|&(s, _)| s <= start));
-                let at = match near {
-                    Some(i) => i + 1,
+                    .position(|&(s, _)| s <= start);
+                let at = match later {
+                    Some(k) => len - k,
                     None if len <= BACK_SCAN => 0,
                     None => self.waiting.partition_point(|&(s, _)| s <= start),
                 };
