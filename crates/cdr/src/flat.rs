@@ -286,7 +286,10 @@ fn asterisk_record<'a>(
     line: u64,
 ) -> CallRecordRef<'a> {
     let get = |i: usize| cols.text(i);
-    let get_opt = |i: Option<usize>| i.map(get).unwrap_or("");
+    let get_opt = |i: Option<usize>| match i {
+        Some(i) => cols.text(i),
+        None => "",
+    };
     let disposition_text = get(l.disposition);
     let src = get(l.src);
     let channel = get(l.channel);

@@ -672,22 +672,66 @@ fn marked_record<'a>(
         collapsed,
     };
     if !custom && flat::usual_18(n, opts.asterisk_columns) {
-        return match flat::asterisk_18_timing(&columns, clock) {
-            Ok(t) => {
-                stats.records += 1;
-                Some(Ok(flat::asterisk_18_record(&columns, t, line)))
-            }
-            Err(kind) => {
-                stats.errors += 1;
-                Some(Err(CdrLineError { line, kind }))
-            }
-        };
+        // No field collapsed (the usual line: a caller id's pairs need no collapsing): every column is a range
+        // of the line, without a test per column.
+        if collapsed == 0 {
+            let plain = PlainColumns {
+                text: line_text,
+                bounds: columns.bounds,
+            };
+            return usual_record(&plain, clock, stats, line);
+        }
+        return usual_record(&columns, clock, stats, line);
     }
     counted(
         stats,
         line,
         flat::asterisk_columns(n, &columns, custom, opts.asterisk_columns, clock, line),
     )
+}
+
+/// The record of a usual 18-column line ([`flat::usual_18`]) whose column `i` reads `cols.text(i)`.
+#[inline(always)]
+fn usual_record<'a>(
+    cols: &impl flat::Columns<'a>,
+    clock: &mut SiteClock,
+    stats: &mut ReadStats,
+    line: u64,
+) -> Option<Result<CallRecordRef<'a>, CdrLineError>> {
+    match flat::asterisk_18_timing(cols, clock) {
+        Ok(t) => {
+            stats.records += 1;
+            Some(Ok(flat::asterisk_18_record(cols, t, line)))
+        }
+        Err(kind) => {
+            stats.errors += 1;
+            Some(Err(CdrLineError { line, kind }))
+        }
+    }
+}
+
+/// The fields of a line split by [`split_marked`], none of them collapsed: all in the line.
+struct PlainColumns<'a> {
+    text: AsciiLine<'a>,
+    bounds: &'a [(u32, u32)],
+}
+
+impl<'a> flat::Columns<'a> for PlainColumns<'a> {
+    #[inline(always)]
+    fn text(&self, i: usize) -> &'a str {
+        self.bounds
+            .get(i)
+            .and_then(|&(s, e)| self.text.get(s as usize, e as usize))
+            .unwrap_or("")
+    }
+
+    #[inline(always)]
+    fn bytes(&self, i: usize) -> &'a [u8] {
+        self.bounds
+            .get(i)
+            .and_then(|&(s, e)| self.text.bytes().get(s as usize..e as usize))
+            .unwrap_or(&[])
+    }
 }
 
 /// The fields of a line split by [`split_marked`]: in the line, or (bit set in `collapsed`) in the buffer of
