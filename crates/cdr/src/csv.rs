@@ -87,6 +87,40 @@ impl<R: BufRead> LineSource<R> {
         self.next_line()
     }
 
+    /// [`LineSource::next_line_borrowed`] for the usual line only: lends the next line when it lies whole in
+    /// `input`'s buffer (newline found, at most `max_len` bytes) and does not start with ASCII whitespace (so it
+    /// is not blank), and returns `true`. Otherwise nothing but the previous line is consumed and `false`
+    /// returned: `next_line_borrowed` then reads the line, with the same outcome (it finds the same newline).
+    #[inline]
+    pub fn lend_usual_line(&mut self) -> bool {
+        self.release();
+        if self.eof {
+            return false;
+        }
+        let Ok(available) = self.input.fill_buf() else {
+            return false;
+        };
+        if available.first().is_none_or(u8::is_ascii_whitespace) {
+            return false;
+        }
+        let Some(i) = memchr::memchr(b'\n', available) else {
+            return false;
+        };
+        if i > self.max_len {
+            return false;
+        }
+        let len = if i > 0 && available.get(i - 1) == Some(&b'\r') {
+            i - 1
+        } else {
+            i
+        };
+        self.buf.clear();
+        self.line_no += 1;
+        self.pending = i + 1;
+        self.borrowed = Some(len);
+        true
+    }
+
     /// The current line: borrowed from `input`'s buffer (see [`LineSource::next_line_borrowed`]) or in `buf`.
     pub fn current(&mut self) -> &[u8] {
         match self.borrowed {
@@ -828,6 +862,54 @@ mod tests {
             let line = fields.join(&b","[..]);
             let taken = check_marked(&line, &tail)?;
             proptest::prop_assert_eq!(taken, fields.len() <= crate::marks::MAX_COLS, "{}", String::from_utf8_lossy(&line));
+        }
+
+        /// Lending the usual line, else reading as usual, gives the lines, numbers and outcomes of reading as
+        /// usual (blank and space-led lines, `\r\n`, lines cut by the buffer's end or over the cap).
+        #[test]
+        fn lent_usual_lines_are_the_borrowed_lines(
+            text in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(&b"a"[..]),
+                    proptest::strategy::Just(&b" "[..]),
+                    proptest::strategy::Just(&b"\n"[..]),
+                    proptest::strategy::Just(&b"\r\n"[..]),
+                    proptest::strategy::Just(&b"\r"[..]),
+                    proptest::strategy::Just(&b"0123456789"[..])
+                ],
+                0..40
+            ),
+            cap in 1usize..40,
+            max in 1usize..30,
+        ) {
+            let text = text.concat();
+            let mut usual =
+                LineSource::new(std::io::BufReader::with_capacity(cap, &text[..]), max);
+            let mut lent =
+                LineSource::new(std::io::BufReader::with_capacity(cap, &text[..]), max);
+            let kind = |r: &LineRead| match r {
+                LineRead::Line => 0,
+                LineRead::TooLong => 1,
+                LineRead::Eof => 2,
+            };
+            loop {
+                let a = usual.next_line_borrowed()?;
+                let b = if lent.lend_usual_line() {
+                    proptest::prop_assert!(!usual.current().first().is_some_and(u8::is_ascii_whitespace));
+                    LineRead::Line
+                } else {
+                    lent.next_line_borrowed()?
+                };
+                proptest::prop_assert_eq!(kind(&a), kind(&b));
+                proptest::prop_assert_eq!(usual.line_no, lent.line_no);
+                if matches!(a, LineRead::Eof) {
+                    break;
+                }
+                if matches!(a, LineRead::Line) {
+                    let want = usual.current().to_vec();
+                    proptest::prop_assert_eq!(lent.current(), &want[..]);
+                }
+            }
         }
 
         #[test]

@@ -300,10 +300,14 @@ impl<R: BufRead> CdrReader<R> {
         &mut self,
         format: CdrFormat,
     ) -> Option<Result<CallRecordRef<'_>, CdrLineError>> {
-        match self.read_line_mode(true) {
-            Ok(true) => {}
-            Ok(false) => return None,
-            Err(e) => return Some(Err(self.count_err(e))),
+        // The usual line (whole in the input's buffer, not blank) is lent without `read_line_mode`'s checks:
+        // they all pass for it (the first line is behind, so it is not line 1).
+        if self.finished || !self.src.lend_usual_line() {
+            match self.read_line_mode(true) {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => return Some(Err(self.count_err(e))),
+            }
         }
         let line = self.src.line_no;
         let custom = format == CdrFormat::AsteriskCustom;

@@ -403,6 +403,7 @@ fn trim(text: &str) -> &str {
 
 /// The display name inside an Asterisk caller id: `"Taro Tanaka" <205>` → `Taro Tanaka`, `Reception <200>` →
 /// `Reception`, `205` → `` (no name).
+#[inline]
 pub fn name_from_clid(clid: &str) -> &str {
     // Byte searches ('"' and '<' are ASCII, so the cuts fall on character boundaries): a `str` pattern search
     // costs a searcher set-up per call on these short strings.

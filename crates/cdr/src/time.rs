@@ -132,7 +132,7 @@ impl SiteClock {
 
     /// Parses a local `YYYY-MM-DD HH:MM:SS` (also `T` instead of the space, and an ignored `.fraction`) to UTC.
     /// Returns `None` when the text is not such a time.
-    #[inline]
+    #[inline(always)]
     pub fn parse_local(&mut self, text: &[u8]) -> Option<DateTime<Utc>> {
         // The common case: a plain 19-byte time of the hour read last ([`HourMemo`]).
         if let Ok(t) = <&[u8; 19]>::try_from(text)
