@@ -169,6 +169,8 @@ pub struct Engine {
     pub(crate) barred: crate::keys::IdMap<ClassSet>,
     next_switch_id: u64,
     last_expire: Millis,
+    /// `last_expire + EXPIRE_EVERY` (saturated): events before it need not look at `last_expire`.
+    expire_due: Millis,
     day_cache: DayCache,
     hits: Vec<Hit>,
     cluster: Vec<u64>,
@@ -215,6 +217,7 @@ impl Engine {
             barred: crate::keys::IdMap::default(),
             next_switch_id: 1,
             last_expire: Millis::MIN,
+            expire_due: Millis::MIN.saturating_add(EXPIRE_EVERY),
             day_cache: DayCache::default(),
             hits: Vec::with_capacity(16),
             cluster: Vec::with_capacity(16),
@@ -264,17 +267,28 @@ impl Engine {
     /// allocated for the common allowed call. The returned verdict is the fate of the event's call or request.
     pub fn on_event(&mut self, event: &Event<'_>, out: &mut Vec<Decision>) -> Verdict {
         self.stats.events += 1;
-        let at = event.at();
-        if at.saturating_sub(self.last_expire) >= EXPIRE_EVERY {
-            self.expire(at);
-        }
         let before = out.len();
         let v = match event {
-            Event::CallAttempt(a) => self.on_attempt(a, out),
-            Event::CallAnswered(a) => self.on_answered(a),
-            Event::CallEnded(e) => self.on_ended(e, out),
-            Event::Auth(a) => self.on_auth(a, out),
-            Event::Requests(r) => self.on_requests(r, out),
+            Event::CallAttempt(a) => {
+                self.expire_if_due(a.at);
+                self.on_attempt(a, out)
+            }
+            Event::CallAnswered(a) => {
+                self.expire_if_due(a.at);
+                self.on_answered(a)
+            }
+            Event::CallEnded(e) => {
+                self.expire_if_due(e.at);
+                self.on_ended(e, out)
+            }
+            Event::Auth(a) => {
+                self.expire_if_due(a.at);
+                self.on_auth(a, out)
+            }
+            Event::Requests(r) => {
+                self.expire_if_due(r.at);
+                self.on_requests(r, out)
+            }
         };
         self.stats.decisions += (out.len() - before) as u64;
         match v {
@@ -283,6 +297,15 @@ impl Engine {
             Verdict::Allow => {}
         }
         v
+    }
+
+    /// Sweeps idle keys when `EXPIRE_EVERY` of event time has passed since the last sweep (one comparison for
+    /// the events in between).
+    #[inline(always)]
+    fn expire_if_due(&mut self, at: Millis) {
+        if at >= self.expire_due && at.saturating_sub(self.last_expire) >= EXPIRE_EVERY {
+            self.expire(at);
+        }
     }
 
     // ----- calls -------------------------------------------------------------------------------------------
@@ -510,7 +533,7 @@ impl Engine {
             [0; 3]
         };
         // An unpaid call measures 0 on every money rule: below every floor a policy file can set.
-        if paid || floors.money_fires_at_zero(acct.profile, off) {
+        if paid || money_fires_at_zero(afl) {
             check(
                 hits,
                 afl,
@@ -673,7 +696,7 @@ impl Engine {
         } else {
             [0; 3]
         };
-        if paid || floors.money_fires_at_zero(ten.profile, off) {
+        if paid || money_fires_at_zero(tfl) {
             for ((rule, r, secs), measured) in [
                 (
                     RuleId::MoneyTenantHour,
@@ -890,18 +913,16 @@ impl Engine {
             return Verdict::Allow;
         }
         call.state.answered = Some(e.at);
-        let live = *call;
-        let c = live.state;
-        if !c.watched {
+        if !call.state.watched {
             return Verdict::Allow;
         }
-        if let Some((_, a)) = self.accounts.get_mut_hinted(c.account, live.acct_at) {
-            a.calls
-                .add(c.rate.per_minute_millis, c.rate.setup_millis, e.at);
+        let (account, tenant, rate) = (call.state.account, call.state.tenant, call.state.rate);
+        let (acct_at, ten_at) = (call.acct_at, call.ten_at);
+        if let Some((_, a)) = self.accounts.get_mut_hinted(account, acct_at) {
+            a.calls.add(rate.per_minute_millis, rate.setup_millis, e.at);
         }
-        if let Some((_, t)) = self.tenants.get_mut_hinted(c.tenant, live.ten_at) {
-            t.calls
-                .add(c.rate.per_minute_millis, c.rate.setup_millis, e.at);
+        if let Some((_, t)) = self.tenants.get_mut_hinted(tenant, ten_at) {
+            t.calls.add(rate.per_minute_millis, rate.setup_millis, e.at);
         }
         Verdict::Allow
     }
@@ -1591,6 +1612,7 @@ impl Engine {
     /// Forgets idle keys and lost calls. Called automatically every 10 minutes of event time.
     pub fn expire(&mut self, now: Millis) {
         self.last_expire = now;
+        self.expire_due = now.saturating_add(EXPIRE_EVERY);
         let l = self.policy.limits;
         let hours = i64::from(l.idle_hours) * 3_600_000;
         self.accounts
@@ -1684,6 +1706,7 @@ impl Engine {
         e.reindex_switches();
         e.next_switch_id = snap.next_switch_id;
         e.last_expire = snap.last_expire;
+        e.expire_due = snap.last_expire.saturating_add(EXPIRE_EVERY);
         e.stats = snap.stats;
         e
     }
@@ -1696,9 +1719,13 @@ const RULES: usize = RuleId::ALL.len();
 
 /// The lowest threshold of each rule of each profile, by time of day (`[business hours, off hours]`), worked out
 /// once from the policy so that the ~15 threshold checks of a call each cost one comparison: below its floor a
-/// rule cannot fire. A disabled rule's floor is `i64::MAX` (it never fires).
+/// rule cannot fire. A disabled rule's floor is `i64::MAX` (it never fires). The last entry of a row says
+/// whether a money rule can fire on a measure of 0 (see [`money_fires_at_zero`]).
 #[derive(Debug, Clone)]
-struct Floors(Vec<[[i64; RULES]; 2]>, Vec<[bool; 2]>);
+struct Floors(Vec<[[i64; ROW]; 2]>);
+
+/// Length of a [`Floors`] row: a floor per rule, then the money flag.
+const ROW: usize = RULES + 1;
 
 /// The money rules: a call that costs nothing measures 0 on each.
 const MONEY_RULES: [RuleId; 6] = [
@@ -1710,49 +1737,48 @@ const MONEY_RULES: [RuleId; 6] = [
     RuleId::MoneyTenantMonth,
 ];
 
+/// Whether a money rule of a row can fire on a measure of 0 (a floor below 0; never with floors from a policy
+/// file, whose thresholds are not negative). When not, an unpaid call skips the money checks.
+#[inline]
+fn money_fires_at_zero(row: &[i64; ROW]) -> bool {
+    row.get(RULES).is_none_or(|&f| f != 0)
+}
+
 impl Floors {
     fn of(policy: &Policy) -> Floors {
         let n = policy.profile_count().max(1);
-        let rows: Vec<[[i64; RULES]; 2]> = (0..n)
-            .map(|idx| {
-                let rules = &policy.profile(idx).rules;
-                [false, true].map(|off| {
-                    let mut row = [i64::MAX; RULES];
-                    for (slot, id) in row.iter_mut().zip(RuleId::ALL) {
-                        if let Some(r) = id.settings(rules).filter(|r| r.enabled) {
-                            *slot = r.floor(off);
+        Floors(
+            (0..n)
+                .map(|idx| {
+                    let rules = &policy.profile(idx).rules;
+                    [false, true].map(|off| {
+                        let mut row = [i64::MAX; ROW];
+                        for (slot, id) in row.iter_mut().zip(RuleId::ALL) {
+                            if let Some(r) = id.settings(rules).filter(|r| r.enabled) {
+                                *slot = r.floor(off);
+                            }
                         }
-                    }
-                    row
+                        let zero = MONEY_RULES
+                            .iter()
+                            .any(|id| row.get(*id as usize).is_none_or(|&f| f < 0));
+                        if let Some(flag) = row.get_mut(RULES) {
+                            *flag = i64::from(zero);
+                        }
+                        row
+                    })
                 })
-            })
-            .collect();
-        let money_at_zero = rows
-            .iter()
-            .map(|p| {
-                p.map(|row| {
-                    MONEY_RULES
-                        .iter()
-                        .any(|id| row.get(*id as usize).is_none_or(|&f| f < 0))
-                })
-            })
-            .collect();
-        Floors(rows, money_at_zero)
+                .collect(),
+        )
     }
 
-    /// Whether a money rule of profile `idx` can fire on a measure of 0 (a floor below 0; never with floors
-    /// from a policy file, whose thresholds are not negative). When not, an unpaid call skips the money checks.
+    #[cfg(test)]
     fn money_fires_at_zero(&self, idx: usize, off: bool) -> bool {
-        self.1
-            .get(idx)
-            .or_else(|| self.1.first())
-            .and_then(|p| p.get(usize::from(off)))
-            .is_none_or(|&b| b)
+        money_fires_at_zero(self.row(idx, off))
     }
 
     /// The row of profile `idx` (like [`Policy::profile`], the first profile's for an index out of range).
-    fn row(&self, idx: usize, off: bool) -> &[i64; RULES] {
-        const NONE: [i64; RULES] = [i64::MIN; RULES];
+    fn row(&self, idx: usize, off: bool) -> &[i64; ROW] {
+        const NONE: [i64; ROW] = [i64::MIN; ROW];
         self.0
             .get(idx)
             .or_else(|| self.0.first())
@@ -1764,7 +1790,7 @@ impl Floors {
 #[allow(clippy::too_many_arguments)]
 fn check(
     hits: &mut Vec<Hit>,
-    floors: &[i64; RULES],
+    floors: &[i64; ROW],
     rule: RuleId,
     r: &Rule,
     measured: i64,
@@ -2144,6 +2170,51 @@ mod tests {
             v
         };
         assert_eq!(state(&all), state(&some));
+    }
+
+    /// Sweeps run at the same events as with the old test (`at - last_expire >= EXPIRE_EVERY`, saturating), with
+    /// gaps shorter and longer than the period, late events, and across a snapshot and restore.
+    #[test]
+    fn sweeps_run_when_the_period_has_passed_and_after_a_restore() {
+        let numbering = Arc::new(numbering::Numbering::japan_defaults());
+        let policy = Policy::default();
+        let mut e = Engine::new(policy.clone(), numbering.clone());
+        let mut out = Vec::new();
+        let dest = numbering.classify("0312345678");
+        let mut last = Millis::MIN;
+        let mut t: Millis = 1_748_826_000_000;
+        let mut sweeps = 0;
+        for i in 0..400i64 {
+            t += [1_000, 59_000, 240_000, 599_999, 1, 600_000, 3_600_000][(i % 7) as usize];
+            let at = if i % 11 == 0 { t - 700_000 } else { t };
+            if i == 200 {
+                let snap = serde_json::to_value(e.snapshot()).expect("snapshot");
+                let back: Snapshot = serde_json::from_value(snap).expect("read back");
+                e = Engine::restore(policy.clone(), numbering.clone(), back);
+            }
+            let id = format!("s{i}");
+            e.on_event(
+                &Event::CallAttempt(CallAttempt {
+                    at,
+                    call_id: &id,
+                    tenant: "t",
+                    account: "a",
+                    source: None,
+                    user_agent: "",
+                    authenticated: true,
+                    dialed: "0312345678",
+                    destination: &dest,
+                    route: "",
+                }),
+                &mut out,
+            );
+            if at.saturating_sub(last) >= EXPIRE_EVERY {
+                last = at;
+                sweeps += 1;
+            }
+            assert_eq!(e.last_expire, last, "event {i} at {at}");
+        }
+        assert!(sweeps > 100 && sweeps < 390, "{sweeps}");
     }
 
     /// An unpaid call skips the money checks only where none of them can fire on 0: with the floors of a policy
