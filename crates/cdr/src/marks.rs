@@ -143,8 +143,13 @@ fn classify_avx2(block: &[u8; 64], delim: u8, exact_high: bool) -> Masks {
     };
     let q = _mm256_set1_epi8(b'"' as i8);
     let d = _mm256_set1_epi8(delim as i8);
-    let quarter =
-        |i: usize| -> __m128i { _mm_set_epi64x(word(block, i + 8) as i64, word(block, i) as i64) };
+    let quarter = |i: usize| -> __m128i {
+        let v = block
+            .get(i..i + 16)
+            .and_then(|b| <[u8; 16]>::try_from(b).ok())
+            .map_or(0, u128::from_le_bytes);
+        _mm_set_epi64x((v >> 64) as i64, v as i64)
+    };
     let half = |k: usize| -> __m256i { _mm256_set_m128i(quarter(32 * k + 16), quarter(32 * k)) };
     let (lo, hi) = (half(0), half(1));
     let bits = |x: __m256i, y: __m256i| {
