@@ -29,6 +29,10 @@ pub(crate) struct LineSource<R> {
     pending: usize,
     /// Length of the current line when it is borrowed from `input`'s buffer instead of copied into `buf`.
     borrowed: Option<usize>,
+    /// The newline search of [`LineSource::lend_usual_line`] (`memchr`'s AVX2 searcher, without its dispatch,
+    /// when the CPU has AVX2).
+    #[cfg(target_arch = "x86_64")]
+    newline: Option<memchr::arch::x86_64::avx2::memchr::One>,
 }
 
 /// What one `next_line` call produced.
@@ -51,6 +55,21 @@ impl<R: BufRead> LineSource<R> {
             eof: false,
             pending: 0,
             borrowed: None,
+            #[cfg(target_arch = "x86_64")]
+            newline: memchr::arch::x86_64::avx2::memchr::One::new(b'\n'),
+        }
+    }
+
+    /// The first newline in `text`, with `searcher` when there is one.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn find_newline(
+        searcher: Option<&memchr::arch::x86_64::avx2::memchr::One>,
+        text: &[u8],
+    ) -> Option<usize> {
+        match searcher {
+            Some(s) => s.find(text),
+            None => memchr::memchr(b'\n', text),
         }
     }
 
@@ -103,7 +122,11 @@ impl<R: BufRead> LineSource<R> {
         if available.first().is_none_or(u8::is_ascii_whitespace) {
             return false;
         }
-        let Some(i) = memchr::memchr(b'\n', available) else {
+        #[cfg(target_arch = "x86_64")]
+        let newline = Self::find_newline(self.newline.as_ref(), available);
+        #[cfg(not(target_arch = "x86_64"))]
+        let newline = memchr::memchr(b'\n', available);
+        let Some(i) = newline else {
             return false;
         };
         if i > self.max_len {
