@@ -372,6 +372,8 @@ impl Engine {
         } = self;
         let policy: &Policy = policy;
         hits.clear();
+        // A warning left out of `hits` by `check_attempt` (already raised within its window).
+        let mut quiet = false;
 
         let (acct_at, acct) = accounts.entry(akey, || {
             AccountState::new(
@@ -462,7 +464,7 @@ impl Engine {
             );
         }
         // Velocity and concurrency of the account.
-        check(
+        check_attempt(
             hits,
             afl,
             RuleId::VelocityAccountMinute,
@@ -472,8 +474,11 @@ impl Engine {
             Unit::Calls,
             Span::Minute.secs(),
             Subject::Account,
+            acct,
+            at,
+            &mut quiet,
         );
-        check(
+        check_attempt(
             hits,
             afl,
             RuleId::VelocityAccountHour,
@@ -483,8 +488,11 @@ impl Engine {
             Unit::Calls,
             Span::Hour.secs(),
             Subject::Account,
+            acct,
+            at,
+            &mut quiet,
         );
-        check(
+        check_attempt(
             hits,
             afl,
             RuleId::VelocityAccountDay,
@@ -494,8 +502,11 @@ impl Engine {
             Unit::Calls,
             Span::Day.secs(),
             Subject::Account,
+            acct,
+            at,
+            &mut quiet,
         );
-        check(
+        check_attempt(
             hits,
             afl,
             RuleId::ConcurrentAccount,
@@ -505,8 +516,11 @@ impl Engine {
             Unit::ConcurrentCalls,
             0,
             Subject::Account,
+            acct,
+            at,
+            &mut quiet,
         );
-        check(
+        check_attempt(
             hits,
             afl,
             RuleId::FailedAccountHour,
@@ -516,6 +530,9 @@ impl Engine {
             Unit::FailedCalls,
             Span::Hour.secs(),
             Subject::Account,
+            acct,
+            at,
+            &mut quiet,
         );
 
         // Money of the account: spent in the window, accrued by calls in progress, and this call's least charge.
@@ -534,7 +551,7 @@ impl Engine {
         };
         // An unpaid call measures 0 on every money rule: below every floor a policy file can set.
         if paid || money_fires_at_zero(afl) {
-            check(
+            check_attempt(
                 hits,
                 afl,
                 RuleId::MoneyAccountHour,
@@ -544,8 +561,11 @@ impl Engine {
                 Unit::Money,
                 Span::Hour.secs(),
                 Subject::Account,
+                acct,
+                at,
+                &mut quiet,
             );
-            check(
+            check_attempt(
                 hits,
                 afl,
                 RuleId::MoneyAccountDay,
@@ -555,8 +575,11 @@ impl Engine {
                 Unit::Money,
                 Span::Day.secs(),
                 Subject::Account,
+                acct,
+                at,
+                &mut quiet,
             );
-            check(
+            check_attempt(
                 hits,
                 afl,
                 RuleId::MoneyAccountMonth,
@@ -566,6 +589,9 @@ impl Engine {
                 Unit::Money,
                 0,
                 Subject::Account,
+                acct,
+                at,
+                &mut quiet,
             );
         }
 
@@ -660,7 +686,7 @@ impl Engine {
                 Span::Day,
             ),
         ] {
-            check(
+            check_attempt(
                 hits,
                 tfl,
                 rule,
@@ -670,9 +696,12 @@ impl Engine {
                 Unit::Calls,
                 span.secs(),
                 Subject::Tenant,
+                acct,
+                at,
+                &mut quiet,
             );
         }
-        check(
+        check_attempt(
             hits,
             tfl,
             RuleId::ConcurrentTenant,
@@ -682,6 +711,9 @@ impl Engine {
             Unit::ConcurrentCalls,
             0,
             Subject::Tenant,
+            acct,
+            at,
+            &mut quiet,
         );
         // Tenant spend per window (watched, paid destinations only), with calls in progress and this call's
         // least charge; the month window reports no length.
@@ -713,7 +745,7 @@ impl Engine {
             .into_iter()
             .zip(spent)
             {
-                check(
+                check_attempt(
                     hits,
                     tfl,
                     rule,
@@ -723,6 +755,9 @@ impl Engine {
                     Unit::Money,
                     secs,
                     Subject::Tenant,
+                    acct,
+                    at,
+                    &mut quiet,
                 );
             }
         }
@@ -737,7 +772,7 @@ impl Engine {
             num.last_seen = num.last_seen.max(at);
             let num_hour = num.attempts_hour.add_total_in(bk.hour, 1);
             num.recent.push(at, seq);
-            check(
+            check_attempt(
                 hits,
                 afl,
                 RuleId::RepeatNumberHour,
@@ -747,6 +782,9 @@ impl Engine {
                 Unit::Calls,
                 Span::Hour.secs(),
                 Subject::Number,
+                acct,
+                at,
+                &mut quiet,
             );
             if digits.len() >= 8 {
                 let range = digits.get(..digits.len() - 3).unwrap_or(digits);
@@ -755,7 +793,7 @@ impl Engine {
                 r.last_seen = r.last_seen.max(at);
                 r.recent.push(at, seq);
                 let distinct = r.dial(number_key as u32, at, at - 3_600_000);
-                check(
+                check_attempt(
                     hits,
                     afl,
                     RuleId::RangeWalkHour,
@@ -765,6 +803,9 @@ impl Engine {
                     Unit::DistinctNumbers,
                     Span::Hour.secs(),
                     Subject::Range,
+                    acct,
+                    at,
+                    &mut quiet,
                 );
             }
         }
@@ -775,7 +816,7 @@ impl Engine {
             .any(|h| h.denial && h.level == Level::Critical && !h.shadow);
         if denied {
             let denied_hour = acct.denied_hour.add_total_in(bk.hour, 1);
-            check(
+            check_attempt(
                 hits,
                 afl,
                 RuleId::DeniedAccountHour,
@@ -785,6 +826,9 @@ impl Engine {
                 Unit::DeniedCalls,
                 Span::Hour.secs(),
                 Subject::Account,
+                acct,
+                at,
+                &mut quiet,
             );
         }
 
@@ -800,7 +844,7 @@ impl Engine {
             watched,
         };
         if hits.is_empty() {
-            // The common path: allowed, learned, nothing said.
+            // The common path: allowed (or warned again within the warning's window), learned, nothing said.
             learn_attempt(acct, d, class, at, &m);
             calls.entry(hasher.one(KeyKind::Call, a.call_id), || LiveCall {
                 state: call,
@@ -808,7 +852,7 @@ impl Engine {
                 ten_at,
             });
             self.last_watched = watched;
-            return Verdict::Allow;
+            return if quiet { Verdict::Warn } else { Verdict::Allow };
         }
 
         // Only warnings already raised for this account within their windows (the usual case for a busy
@@ -1813,6 +1857,49 @@ fn check(
         subject,
         false,
     );
+}
+
+/// `check` for a call attempt: a warning that would be the first hit and was already raised for the account
+/// within its window is not pushed, only noted in `quiet`. The loop over the hits would have taken it first and
+/// skipped it without changing anything (`should_warn` says no and leaves the quiet list alone), so only the
+/// verdict (`Warn`, not `Allow`) remembers it.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn check_attempt(
+    hits: &mut Vec<Hit>,
+    floors: &[i64; ROW],
+    rule: RuleId,
+    r: &Rule,
+    measured: i64,
+    off: bool,
+    unit: Unit,
+    window_secs: u32,
+    subject: Subject,
+    acct: &AccountState,
+    at: Millis,
+    quiet: &mut bool,
+) {
+    if floors.get(rule as usize).is_some_and(|&f| measured <= f) {
+        return;
+    }
+    if let Some((level, threshold)) = r.level(measured, off) {
+        if level == Level::Warning && hits.is_empty() && acct.is_quiet(rule as u8, at) {
+            *quiet = true;
+            return;
+        }
+        hits.push(Hit {
+            rule,
+            level,
+            shadow: r.shadow,
+            escalate: r.escalate,
+            measured,
+            threshold,
+            unit,
+            window_secs,
+            subject,
+            denial: false,
+        });
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

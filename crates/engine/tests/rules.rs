@@ -794,3 +794,29 @@ fn every_decision_is_explained() {
     let json = serde_json::to_string(&sim.out).unwrap();
     assert!(json.contains("\"rule\":\"destination_country\""));
 }
+
+#[test]
+fn a_warning_raised_again_within_its_window_keeps_the_verdict_and_says_nothing() {
+    let mut sim =
+        Sim::toml("[defaults.rules.velocity_account_hour]\nwarning = 2\ncritical = 1000\n");
+    let t = monday_10();
+    let verdicts: Vec<Verdict> = (0..8)
+        .map(|i| sim.attempt(t + i * MIN, "205", &domestic(i as u32)).1)
+        .collect();
+    assert_eq!(verdicts[..2], [Verdict::Allow, Verdict::Allow]);
+    assert!(
+        verdicts[2..].iter().all(|v| *v == Verdict::Warn),
+        "{verdicts:?}"
+    );
+    let said = |sim: &Sim| {
+        sim.out
+            .iter()
+            .filter(|d| d.rule == "velocity_account_hour")
+            .count()
+    };
+    assert_eq!(said(&sim), 1, "{:?}", sim.rules());
+    // The warning's window (1 h) has passed: said again.
+    let (_, v) = sim.attempt(t + 62 * MIN, "205", &domestic(9));
+    assert_eq!(v, Verdict::Warn);
+    assert_eq!(said(&sim), 2, "{:?}", sim.rules());
+}
