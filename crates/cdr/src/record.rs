@@ -279,27 +279,14 @@ impl CallRecord {
 /// → `205`, `IAX2/205-1234` → `205`. Returns `None` when nothing sensible is left.
 ///
 /// The text after the first `/`, cut at the first `@` or `;`, without a last `-` suffix of hex digits (when
-/// something is left before it). The usual shape, `Tech/name-` and 8 hex digits (Asterisk's channel counter)
-/// with the `/` in the first 8 bytes and no `@`/`;`, is read a word at a time; any other in one pass.
+/// something is left before it). The usual shape, `Tech/name-` and 8 lowercase hex digits (Asterisk's channel
+/// counter) in at most 25 bytes, is read a few words at a time; any other in one pass.
 pub fn extension_from_channel(channel: &str) -> Option<&str> {
     // Byte positions: '/', '@', ';' and '-' are ASCII, so every cut falls on a character boundary.
     match channel_fast(channel.as_bytes()) {
         Some((s, e)) => channel.get(s..e),
         None => extension_one_pass(channel),
     }
-}
-
-/// 0x80 in every byte of `x` that is zero (exact: no carry crosses bytes).
-#[inline(always)]
-fn zero_bytes(x: u64) -> u64 {
-    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    !(((x & LO7).wrapping_add(LO7)) | x | LO7)
-}
-
-/// `x` with every byte `c` replaced by 0 (and only those), as a byte mask of 0x80s: [`zero_bytes`] of `x ^ c…c`.
-#[inline(always)]
-fn bytes_equal(x: u64, c: u8) -> u64 {
-    zero_bytes(x ^ (0x0101_0101_0101_0101 * u64::from(c)))
 }
 
 /// 0x80 in each byte of `x` (all bytes < 0x80) that lies in `lo..=hi` (`lo` ≥ 1, `hi` < 0x7f).
@@ -318,14 +305,24 @@ fn word_at(b: &[u8], i: usize) -> Option<u64> {
     Some(u64::from_le_bytes(<[u8; 8]>::try_from(w).ok()?))
 }
 
-/// [`extension_from_channel`]'s usual case, `Tech/name-hhhhhhhh` with the `/` among the first 8 bytes: the
-/// range of `name`, or `None` for any other shape (then the one-pass reading answers).
+/// 0x80 in the first byte of `x` equal to `c` (and maybe in bytes after it), 0 when no byte is: the classic
+/// "has zero byte" test on `x ^ c…c`, exact for "is there one" and "where is the first".
+#[inline(always)]
+fn first_byte(x: u64, c: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let y = x ^ (ONES * u64::from(c));
+    y.wrapping_sub(ONES) & !y & (ONES * 0x80)
+}
+
+/// [`extension_from_channel`]'s usual case, `Tech/name-hhhhhhhh` (lowercase hex, as Asterisk writes its channel
+/// counter) with the `/` among the first 8 bytes and the `-` among the first 17: the range of `name`, or `None`
+/// for any other shape (then the one-pass reading answers).
 #[inline(always)]
 fn channel_fast(b: &[u8]) -> Option<(usize, usize)> {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let n = b.len();
     let head = word_at(b, 0)?;
-    let slashes = bytes_equal(head, b'/');
+    let slashes = first_byte(head, b'/');
     if slashes == 0 {
         return None;
     }
@@ -334,23 +331,22 @@ fn channel_fast(b: &[u8]) -> Option<(usize, usize)> {
     // among them.
     let tail_at = n.checked_sub(8)?;
     let tail = word_at(b, tail_at)?;
-    let lower = tail | 0x2020_2020_2020_2020;
-    let hex = bytes_in(tail, b'0', b'9') | bytes_in(lower, b'a', b'f');
+    let hex = bytes_in(tail, b'0', b'9') | bytes_in(tail, b'a', b'f');
     let end = tail_at.checked_sub(1)?;
     if tail & HIGH != 0 || hex != HIGH || b.get(end) != Some(&b'-') || start >= end {
         return None;
     }
-    // The name (not empty) holds no '@' or ';', which would cut before it: checked a word at a time (a word
-    // that runs past the name reads the '-' and hex digits after it, neither '@' nor ';').
-    let mut i = start;
-    while i < end {
-        let w = word_at(b, i)?;
-        if bytes_equal(w, b'@') | bytes_equal(w, b';') != 0 {
-            return None;
-        }
-        i += 8;
+    // No '@' or ';' before the '-' (one in the name would cut it; one before the '/' only sends the channel to
+    // the one-pass reading): the word at 0 and the one ending at the '-' cover them when the '-' is among the
+    // first 16 bytes (longer channels take the one-pass reading), and read nothing else but the '-' and hex
+    // digits. They are looked for as bytes in ';'..='@' (the few others there, `<=>?`, also only send the
+    // channel to the one-pass reading), in ASCII words.
+    if end > 16 {
+        return None;
     }
-    Some((start, end))
+    let last = word_at(b, end.saturating_sub(8))?;
+    let found = (head | last) & HIGH | bytes_in(head, b';', b'@') | bytes_in(last, b';', b'@');
+    (found == 0).then_some((start, end))
 }
 
 /// [`extension_from_channel`] for any shape: one pass over the bytes after the first '/', up to the first
@@ -412,7 +408,7 @@ pub fn name_from_clid(clid: &str) -> &str {
     if b.first() == Some(&b'"') {
         // A name of up to 7 bytes ends in the word after the quote (the usual case), else a byte search.
         if let Some(w) = word_at(b, 1) {
-            let quotes = bytes_equal(w, b'"');
+            let quotes = first_byte(w, b'"');
             if quotes != 0 {
                 let i = (quotes.trailing_zeros() / 8) as usize;
                 return clid.get(1..1 + i).unwrap_or("");
@@ -521,6 +517,21 @@ mod tests {
             );
         }
 
+        /// The usual shape with names of every length the word path takes, '@', ';' and their neighbours
+        /// anywhere in them.
+        #[test]
+        fn usual_channels_read_as_the_byte_search_did(
+            tech in "(PJSIP|SIP|IAX2|x|Local)/",
+            name in "[a-z0-9@;<?=>-]{0,12}",
+            counter in "[0-9a-f]{8}",
+        ) {
+            let channel = format!("{tech}{name}-{counter}");
+            proptest::prop_assert_eq!(
+                extension_from_channel(&channel),
+                extension_by_byte_search(&channel)
+            );
+        }
+
         #[test]
         fn any_text_reads_as_the_byte_search_did(channel in "[A-Fa-f0-9/@;\\-éア gx]{0,30}") {
             proptest::prop_assert_eq!(
@@ -535,8 +546,9 @@ mod tests {
         for (channel, name) in [
             ("PJSIP/340-00006dd2", "340"),
             ("SIP/ntt-trunk-0000001b", "ntt-trunk"),
-            ("PJSIP/a-b-c-d-e-f-g-h-i-j-0000abcd", "a-b-c-d-e-f-g-h-i-j"),
-            ("IAX2/x-ABCDEF01", "x"),
+            ("IAX2/x-abcdef01", "x"),
+            ("PJSIP/a-b-c-0-00006dd2", "a-b-c-0"),
+            ("PJSIP/abcdefghij-00006dd2", "abcdefghij"),
         ] {
             let b = channel.as_bytes();
             assert_eq!(
@@ -554,8 +566,20 @@ mod tests {
             "VeryLongTech/340-00006dd2",
             "/-00006dd2",
             "PJSIP/340-\u{e9}006dd",
+            "IAX2/x-ABCDEF01",
+            "A@B/340-00006dd2",
+            "PJSIP/abcdefghijk-00006dd2",
+            "PJSIP/a-b-c-d-e-f-g-h-i-j-0000abcd",
+            "PJSIP/a<b-00006dd2",
+            "PJSIP/ab@cdefghi-00006dd2",
+            "SIP/abc;defgh-00006dd2",
         ] {
             assert_eq!(channel_fast(channel.as_bytes()), None, "{channel}");
+            assert_eq!(
+                extension_from_channel(channel),
+                extension_by_byte_search(channel),
+                "{channel}"
+            );
         }
     }
 
