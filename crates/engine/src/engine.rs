@@ -1023,6 +1023,14 @@ impl Engine {
             acct.cost_month.add(m.month, cost);
         }
         acct.baseline.add_spend(m.day, cost);
+        // An unwatched call cost nothing and is not looked at by pumping: it can only count as failed, and no
+        // rule below can fire.
+        if !c.watched {
+            if e.billable_secs == 0 {
+                acct.failed_hour.add(Span::Hour, at, 1);
+            }
+            return Verdict::Allow;
+        }
         let prof = policy.profile(acct.profile);
         let rules = &prof.rules;
         let off = m.off_hours;

@@ -264,6 +264,24 @@ fn concurrency_counts_answered_calls_in_progress() {
     );
 }
 
+/// Unanswered calls to destinations no rule watches (domestic) count as failed too.
+#[test]
+fn failed_domestic_calls_count() {
+    let mut sim = Sim::toml("[defaults.rules.failed_account_hour]\nwarning = 2\ncritical = 4\n");
+    let t = monday_10();
+    for i in 0..4 {
+        let (id, _) = sim.attempt(t + i * 60_000, "205", &domestic(i as u32));
+        sim.end(t + i * 60_000 + 30_000, &id, 0);
+    }
+    // Answered domestic calls are not failures.
+    sim.call(t + 290_000, "205", &domestic(7), 60);
+    assert!(!sim.attempt(t + 300_000, "205", &domestic(8)).1.is_block());
+    let (id, _) = sim.attempt(t + 301_000, "205", &domestic(9));
+    sim.end(t + 302_000, &id, 0);
+    assert!(sim.attempt(t + 303_000, "205", &domestic(10)).1.is_block());
+    assert!(sim.has("failed_account_hour"));
+}
+
 #[test]
 fn failed_calls_count() {
     let mut sim = Sim::toml(&format!(
