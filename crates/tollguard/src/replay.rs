@@ -62,9 +62,6 @@ impl Label<'_> {
 /// to the call's spill buffer. 112 holds the usual ~50–90 bytes, so a held call is one contiguous block.
 const INLINE_TEXT: usize = 112;
 
-/// How many waiting calls a new record's place is searched among from the back before a binary search.
-const BACK_SCAN: usize = 64;
-
 /// One call as the replay keeps it while it waits: its strings packed inline (see [`INLINE_TEXT`]).
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -408,22 +405,9 @@ impl Replay {
         match self.waiting.back() {
             Some(&(last, _)) if last > start => {
                 // Only the calls that started while this one lasted are behind it: a few, so the place is searched
-                // from the back first (a binary search over thousands of held calls missed the cache at every
-                // probe: 2 % of the run in perf); a long call gallops further back (`place_far_back`).
-                let len = self.waiting.len();
-                // Over the deque's two slices: no index wrapping per element.
-                let (front, back) = self.waiting.as_slices();
-                let later = back
-                    .iter()
-                    .rev()
-                    .chain(front.iter().rev())
-                    .take(BACK_SCAN)
-                    .position(|&(s, _)| s <= start);
-                let at = match later {
-                    Some(k) => len - k,
-                    None if len <= BACK_SCAN => 0,
-                    None => place_far_back(&self.waiting, start),
-                };
+                // from the back (`place_behind`); a binary search over thousands of held calls missed the cache
+                // at every probe (2 % of the run in perf).
+                let at = place_behind(&self.waiting, start);
                 self.waiting.insert(at, (start, n));
             }
             _ => self.waiting.push_back((start, n)),
@@ -564,11 +548,12 @@ impl Replay {
     }
 }
 
-/// Where a record goes among the waiting calls (sorted by start) when it started before the [`BACK_SCAN`] newest:
-/// after every call that started no later than it. Galloping back from the end, then a binary search between the
-/// last two probes: a long call's place is usually a few hundred calls back, and a binary search over the whole
-/// queue (thousands) missed the cache at each of its first probes (1.4 % of a run in perf).
-fn place_far_back(waiting: &VecDeque<(Millis, u64)>, start: Millis) -> usize {
+/// Where a record goes among the waiting calls (sorted by start): after every call that started no later than it.
+/// Galloping back from the end (1, 2, 4… calls back), then a binary search between the last two probes: a record
+/// usually goes a few calls from the back, a long call's a few hundred, and a binary search over the whole queue
+/// (thousands) missed the cache at each of its first probes (1.4 % of a run in perf; a linear scan of the last
+/// 64 cost ~120 instructions per record at busy hours).
+fn place_behind(waiting: &VecDeque<(Millis, u64)>, start: Millis) -> usize {
     let len = waiting.len();
     let before = |i: usize| waiting.get(i).is_some_and(|&(s, _)| s <= start);
     // Every call from `hi` on started after `start`; every call before `lo` did not.
@@ -739,7 +724,7 @@ mod tests {
             waiting.extend(starts.iter().map(|&s| (s, 0)));
             for start in [-1, 0, 250, 499, 500, rand(520) as Millis] {
                 assert_eq!(
-                    place_far_back(&waiting, start),
+                    place_behind(&waiting, start),
                     waiting.partition_point(|&(s, _)| s <= start),
                     "len {len} start {start}"
                 );
