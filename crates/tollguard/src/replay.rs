@@ -347,6 +347,9 @@ impl Replay {
                 unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(line)) };
             }
         }
+        // Elsewhere the hardware's own prefetcher is all there is.
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = n;
     }
 
     /// A place for the next call: the ring doubles when every place is taken (the calls keep their numbers).
