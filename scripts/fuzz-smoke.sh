@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Fuzz smoke run: builds the cargo-fuzz targets of crates/sip and runs each for FUZZ_SECONDS (default 10).
+# Fuzz smoke run: builds the cargo-fuzz targets of every crate with a fuzz folder (crates/sip, crates/cdr,
+# crates/numbering: one `cargo fuzz build` per crate) and runs each target for FUZZ_SECONDS (default 10).
 # cargo-fuzz passes nightly-only flags (-Zsanitizer); RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them.
-# Installs cargo-fuzz when missing. Seeds: the crate's own fixtures plus ../shared/testdata/sip when present
-# (read in place, never copied into the repository). Any crash fails the script.
+# Installs cargo-fuzz when missing. Seeds are written at run time into the (git-ignored) corpus folders, never
+# committed:
+# - sip: the crate's own fixtures plus ../shared/testdata/sip when present (read in place, never copied).
+# - cdr: the crate's test fixtures and a few lines of `cdr::synth`'s benchmark mix (example `synth`), each behind
+#   the targets' control byte.
+# - numbering: a few dial strings (emergency, national, international, URI, obfuscated), behind a control byte.
+# Any crash, leak, out-of-memory or timeout (artifact or non-zero libFuzzer status) fails the script.
 set -euo pipefail
-cd "$(dirname "$0")/../crates/sip"
+root="$(cd "$(dirname "$0")/.." && pwd)"
 secs="${FUZZ_SECONDS:-10}"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -13,26 +19,79 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 export RUSTC_BOOTSTRAP=1
 
-echo "== building fuzz targets"
-cargo fuzz build
+# cargo-fuzz builds into each fuzz folder's own (git-ignored) target dir, whatever CARGO_TARGET_DIR says; the
+# synth example (cdr seeds) builds where CARGO_TARGET_DIR says.
+fuzz() {
+  env -u CARGO_TARGET_DIR cargo fuzz "$@"
+}
 
-shared="$(cd ../../.. && pwd)/shared/testdata/sip"
-for t in $(cargo fuzz list); do
-  corpus="fuzz/corpus/$t"
-  mkdir -p "$corpus"
-  cp tests/fixtures/invite720.sip "$corpus/seed-invite720"
-  seeds=()
-  if [ -d "$shared" ] && [ "$t" != "parse_uri" ]; then
-    seeds+=("$shared/rfc4475" "$shared/rfc5118" "$shared/scanners")
+# Writes seed file $1 as the control byte 0 followed by the bytes of stdin.
+seed() {
+  { printf '\0'; cat; } >"$1"
+}
+
+seeds_sip() { # $1 target, $2 corpus
+  cp tests/fixtures/invite720.sip "$2/seed-invite720"
+  if [ -d "$shared_sip" ] && [ "$1" != "parse_uri" ]; then
+    extra+=("$shared_sip/rfc4475" "$shared_sip/rfc5118" "$shared_sip/scanners")
   fi
-  echo "== fuzz $t for ${secs}s"
-  cargo fuzz run "$t" "$corpus" ${seeds[@]+"${seeds[@]}"} -- -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 2>&1 \
-    | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR|SUMMARY|Done [0-9]+ runs)" || true
-  # grep above only trims the log; a crash leaves an artifact and a non-zero status that we check here.
-  if compgen -G "fuzz/artifacts/$t/crash-*" >/dev/null || compgen -G "fuzz/artifacts/$t/leak-*" >/dev/null \
-     || compgen -G "fuzz/artifacts/$t/oom-*" >/dev/null || compgen -G "fuzz/artifacts/$t/timeout-*" >/dev/null; then
-    echo "FUZZ FAILURE in $t: see crates/sip/fuzz/artifacts/$t" >&2
-    exit 1
+}
+
+seeds_cdr() { # $1 target, $2 corpus
+  local f
+  for f in tests/fixtures/*.csv tests/fixtures/*.tsv tests/fixtures/*.json; do
+    case "$1:$(basename "$f")" in
+      asterisk_paths_agree:asterisk_*|read_any:*) seed "$2/seed-$(basename "$f")" <"$f" ;;
+    esac
+  done
+  if [ ! -s "$synth_lines" ]; then
+    (cd "$root" && cargo run -q -p cdr --example synth -- --scenario bench_mix --lines 40 --seed 3 \
+      --out "$synth_lines" >/dev/null)
   fi
+  seed "$2/seed-synth-bench-mix" <"$synth_lines"
+}
+
+seeds_numbering() { # $1 target, $2 corpus
+  local i=0 s
+  for s in 110 119 '#110' '0-119' '184 110' 'tel:110' 'sip:119@pbx' '03-1234-5678' '0120-123-456' \
+    '090-1234-5678' '010-232-76-123456' '0-0033-010-232-76-1234' '+44 20 7946 0000' '*72 010 1 268 555 0100' \
+    'sip:+81312345678@pbx;user=phone' '%2B8810123456' '2001'; do
+    printf '%s' "$s" | seed "$2/seed-$i"
+    i=$((i + 1))
+  done
+}
+
+shared_sip="$(cd "$root/.." && pwd)/shared/testdata/sip"
+synth_lines="$root/crates/cdr/fuzz/corpus/synth-bench-mix.csv"
+for dir in "$root"/crates/*/fuzz; do
+  [ -f "$dir/Cargo.toml" ] || continue
+  crate_dir="$(dirname "$dir")"
+  crate="$(basename "$crate_dir")"
+  cd "$crate_dir"
+  echo "== building fuzz targets of $crate"
+  fuzz build
+  mkdir -p fuzz/corpus
+  for t in $(fuzz list); do
+    corpus="fuzz/corpus/$t"
+    mkdir -p "$corpus"
+    extra=()
+    if declare -F "seeds_$crate" >/dev/null; then
+      "seeds_$crate" "$t" "$corpus"
+    fi
+    echo "== fuzz $crate/$t for ${secs}s"
+    set +e
+    fuzz run "$t" "$corpus" ${extra[@]+"${extra[@]}"} -- -max_total_time="$secs" -timeout=20 \
+      -rss_limit_mb=2048 -print_final_stats=1 2>&1 \
+      | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR|SUMMARY|Done [0-9]+ runs|thread '.*' panicked)"
+    status=${PIPESTATUS[0]}
+    set -e
+    # grep above only trims the log; a crash leaves an artifact and a non-zero status, checked here.
+    if [ "$status" -ne 0 ] || compgen -G "fuzz/artifacts/$t/crash-*" >/dev/null \
+       || compgen -G "fuzz/artifacts/$t/leak-*" >/dev/null || compgen -G "fuzz/artifacts/$t/oom-*" >/dev/null \
+       || compgen -G "fuzz/artifacts/$t/timeout-*" >/dev/null; then
+      echo "FUZZ FAILURE in $crate/$t (status $status): see crates/$crate/fuzz/artifacts/$t" >&2
+      exit 1
+    fi
+  done
 done
 echo "== fuzz smoke passed"
