@@ -1895,18 +1895,17 @@ fn check_attempt(
             *quiet = true;
             return;
         }
-        hits.push(Hit {
+        push_hit(
+            hits,
             rule,
-            level,
-            shadow: r.shadow,
-            escalate: r.escalate,
+            r,
+            (level, threshold),
             measured,
-            threshold,
             unit,
             window_secs,
             subject,
-            denial: false,
-        });
+            false,
+        );
     }
 }
 
@@ -1922,20 +1921,47 @@ fn push_level(
     subject: Subject,
     denial: bool,
 ) {
-    if let Some((level, threshold)) = r.level(measured, off) {
-        hits.push(Hit {
+    if let Some(level) = r.level(measured, off) {
+        push_hit(
+            hits,
             rule,
+            r,
             level,
-            shadow: r.shadow,
-            escalate: r.escalate,
             measured,
-            threshold,
             unit,
             window_secs,
             subject,
             denial,
-        });
+        );
     }
+}
+
+/// The hit of `rule` at `level` (and its threshold), as `check`, `check_attempt` and `push_level` record it.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn push_hit(
+    hits: &mut Vec<Hit>,
+    rule: RuleId,
+    r: &Rule,
+    (level, threshold): (Level, i64),
+    measured: i64,
+    unit: Unit,
+    window_secs: u32,
+    subject: Subject,
+    denial: bool,
+) {
+    hits.push(Hit {
+        rule,
+        level,
+        shadow: r.shadow,
+        escalate: r.escalate,
+        measured,
+        threshold,
+        unit,
+        window_secs,
+        subject,
+        denial,
+    });
 }
 
 fn flag_hit(rule: RuleId, level: Level, shadow: bool) -> Hit {
