@@ -282,7 +282,7 @@ pub struct Replay {
     reorder_window: Millis,
     /// Calls read but not yet started, as (start, arrival number), sorted: nearly every record goes at the back.
     waiting: VecDeque<(Millis, u64)>,
-    /// Answers and ends to come, by time: (time, order of scheduling, step, arrival number of the call).
+    /// Answers and ends to come, earliest first (see [`Due`]).
     steps: BinaryHeap<Due>,
     step_seq: u64,
     /// Held calls by arrival number: the call numbered n is at `ring[n % ring.len()]` (a power of two).
@@ -699,6 +699,33 @@ mod tests {
             assert_eq!(parts[2], r.dialed, "{id}");
             assert_eq!(parts[3], "legit");
         }
+    }
+
+    #[test]
+    fn steps_come_due_by_time_then_in_the_order_they_were_scheduled() {
+        let times = [i64::MIN, -86_400_000, -1, 0, 1, 1_750_000_000_000, i64::MAX];
+        let mut heap = BinaryHeap::new();
+        let mut want = Vec::new();
+        let mut seq = 0;
+        // Scheduled in an order unlike the due order: latest time first, an End before an Answer at equal times.
+        for (k, &at) in times.iter().enumerate().rev() {
+            for step in [Step::End, Step::Answer] {
+                seq += 1;
+                let call = (k * 2 + usize::from(step == Step::Answer)) as u64;
+                heap.push(Due::new(at, seq, step, call));
+                want.push((at, seq, step, call));
+            }
+        }
+        want.sort_by_key(|&(at, seq, _, _)| (at, seq));
+        let mut got = Vec::new();
+        while let Some(d) = heap.pop() {
+            got.push((d.at(), d.step(), d.call));
+        }
+        let want: Vec<_> = want
+            .iter()
+            .map(|&(at, _, step, call)| (at, step, call))
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]
