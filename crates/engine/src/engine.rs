@@ -464,7 +464,7 @@ impl Engine {
             );
         }
         // Velocity and concurrency of the account.
-        check_attempt(
+        check(
             hits,
             afl,
             RuleId::VelocityAccountMinute,
@@ -474,11 +474,9 @@ impl Engine {
             Unit::Calls,
             Span::Minute.secs(),
             Subject::Account,
-            acct,
-            at,
-            &mut quiet,
+            Some((acct, at, &mut quiet)),
         );
-        check_attempt(
+        check(
             hits,
             afl,
             RuleId::VelocityAccountHour,
@@ -488,11 +486,9 @@ impl Engine {
             Unit::Calls,
             Span::Hour.secs(),
             Subject::Account,
-            acct,
-            at,
-            &mut quiet,
+            Some((acct, at, &mut quiet)),
         );
-        check_attempt(
+        check(
             hits,
             afl,
             RuleId::VelocityAccountDay,
@@ -502,11 +498,9 @@ impl Engine {
             Unit::Calls,
             Span::Day.secs(),
             Subject::Account,
-            acct,
-            at,
-            &mut quiet,
+            Some((acct, at, &mut quiet)),
         );
-        check_attempt(
+        check(
             hits,
             afl,
             RuleId::ConcurrentAccount,
@@ -516,11 +510,9 @@ impl Engine {
             Unit::ConcurrentCalls,
             0,
             Subject::Account,
-            acct,
-            at,
-            &mut quiet,
+            Some((acct, at, &mut quiet)),
         );
-        check_attempt(
+        check(
             hits,
             afl,
             RuleId::FailedAccountHour,
@@ -530,9 +522,7 @@ impl Engine {
             Unit::FailedCalls,
             Span::Hour.secs(),
             Subject::Account,
-            acct,
-            at,
-            &mut quiet,
+            Some((acct, at, &mut quiet)),
         );
 
         // Money of the account: spent in the window, accrued by calls in progress, and this call's least charge.
@@ -551,7 +541,7 @@ impl Engine {
         };
         // An unpaid call measures 0 on every money rule: below every floor a policy file can set.
         if paid || money_fires_at_zero(afl) {
-            check_attempt(
+            check(
                 hits,
                 afl,
                 RuleId::MoneyAccountHour,
@@ -561,11 +551,9 @@ impl Engine {
                 Unit::Money,
                 Span::Hour.secs(),
                 Subject::Account,
-                acct,
-                at,
-                &mut quiet,
+                Some((acct, at, &mut quiet)),
             );
-            check_attempt(
+            check(
                 hits,
                 afl,
                 RuleId::MoneyAccountDay,
@@ -575,11 +563,9 @@ impl Engine {
                 Unit::Money,
                 Span::Day.secs(),
                 Subject::Account,
-                acct,
-                at,
-                &mut quiet,
+                Some((acct, at, &mut quiet)),
             );
-            check_attempt(
+            check(
                 hits,
                 afl,
                 RuleId::MoneyAccountMonth,
@@ -589,9 +575,7 @@ impl Engine {
                 Unit::Money,
                 0,
                 Subject::Account,
-                acct,
-                at,
-                &mut quiet,
+                Some((acct, at, &mut quiet)),
             );
         }
 
@@ -686,7 +670,7 @@ impl Engine {
                 Span::Day,
             ),
         ] {
-            check_attempt(
+            check(
                 hits,
                 tfl,
                 rule,
@@ -696,12 +680,10 @@ impl Engine {
                 Unit::Calls,
                 span.secs(),
                 Subject::Tenant,
-                acct,
-                at,
-                &mut quiet,
+                Some((acct, at, &mut quiet)),
             );
         }
-        check_attempt(
+        check(
             hits,
             tfl,
             RuleId::ConcurrentTenant,
@@ -711,9 +693,7 @@ impl Engine {
             Unit::ConcurrentCalls,
             0,
             Subject::Tenant,
-            acct,
-            at,
-            &mut quiet,
+            Some((acct, at, &mut quiet)),
         );
         // Tenant spend per window (watched, paid destinations only), with calls in progress and this call's
         // least charge; the month window reports no length.
@@ -745,7 +725,7 @@ impl Engine {
             .into_iter()
             .zip(spent)
             {
-                check_attempt(
+                check(
                     hits,
                     tfl,
                     rule,
@@ -755,9 +735,7 @@ impl Engine {
                     Unit::Money,
                     secs,
                     Subject::Tenant,
-                    acct,
-                    at,
-                    &mut quiet,
+                    Some((acct, at, &mut quiet)),
                 );
             }
         }
@@ -772,7 +750,7 @@ impl Engine {
             num.last_seen = num.last_seen.max(at);
             let num_hour = num.attempts_hour.add_total_in(bk.hour, 1);
             num.recent.push(at, seq);
-            check_attempt(
+            check(
                 hits,
                 afl,
                 RuleId::RepeatNumberHour,
@@ -782,9 +760,7 @@ impl Engine {
                 Unit::Calls,
                 Span::Hour.secs(),
                 Subject::Number,
-                acct,
-                at,
-                &mut quiet,
+                Some((acct, at, &mut quiet)),
             );
             if digits.len() >= 8 {
                 let range = digits.get(..digits.len() - 3).unwrap_or(digits);
@@ -793,7 +769,7 @@ impl Engine {
                 r.last_seen = r.last_seen.max(at);
                 r.recent.push(at, seq);
                 let distinct = r.dial(number_key as u32, at, at - 3_600_000);
-                check_attempt(
+                check(
                     hits,
                     afl,
                     RuleId::RangeWalkHour,
@@ -803,9 +779,7 @@ impl Engine {
                     Unit::DistinctNumbers,
                     Span::Hour.secs(),
                     Subject::Range,
-                    acct,
-                    at,
-                    &mut quiet,
+                    Some((acct, at, &mut quiet)),
                 );
             }
         }
@@ -816,7 +790,7 @@ impl Engine {
             .any(|h| h.denial && h.level == Level::Critical && !h.shadow);
         if denied {
             let denied_hour = acct.denied_hour.add_total_in(bk.hour, 1);
-            check_attempt(
+            check(
                 hits,
                 afl,
                 RuleId::DeniedAccountHour,
@@ -826,9 +800,7 @@ impl Engine {
                 Unit::DeniedCalls,
                 Span::Hour.secs(),
                 Subject::Account,
-                acct,
-                at,
-                &mut quiet,
+                Some((acct, at, &mut quiet)),
             );
         }
 
@@ -1080,6 +1052,7 @@ impl Engine {
                 Unit::Money,
                 Span::Hour.secs(),
                 Subject::Account,
+                None,
             );
             check(
                 hits,
@@ -1091,6 +1064,7 @@ impl Engine {
                 Unit::Money,
                 Span::Day.secs(),
                 Subject::Account,
+                None,
             );
             check(
                 hits,
@@ -1102,6 +1076,7 @@ impl Engine {
                 Unit::Money,
                 0,
                 Subject::Account,
+                None,
             );
             let b = acct.baseline;
             let day_spend = acct.cost_day.total(Span::Day, at);
@@ -1117,6 +1092,7 @@ impl Engine {
                     Unit::Percent,
                     Span::Day.secs(),
                     Subject::Account,
+                    None,
                 );
             }
             if let Some(t) = tenants.get(c.tenant) {
@@ -1133,6 +1109,7 @@ impl Engine {
                     Unit::Money,
                     Span::Hour.secs(),
                     Subject::Tenant,
+                    None,
                 );
                 check(
                     hits,
@@ -1144,6 +1121,7 @@ impl Engine {
                     Unit::Money,
                     Span::Day.secs(),
                     Subject::Tenant,
+                    None,
                 );
                 check(
                     hits,
@@ -1155,6 +1133,7 @@ impl Engine {
                     Unit::Money,
                     0,
                     Subject::Tenant,
+                    None,
                 );
             }
         }
@@ -1839,7 +1818,15 @@ impl Floors {
     }
 }
 
+/// Records the hit of `rule` when `measured` passes its warning or critical level (and the precomputed floor).
+///
+/// `quiet`, for a call attempt: the account, the attempt's time and the attempt's quiet flag. A warning that would
+/// be the first hit and was already raised for the account within its window is then not pushed, only noted in
+/// the flag. The loop over the hits would have taken it first and skipped it without changing anything
+/// (`should_warn` says no and leaves the quiet list alone), so only the verdict (`Warn`, not `Allow`) remembers
+/// it.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn check(
     hits: &mut Vec<Hit>,
     floors: &[i64; ROW],
@@ -1850,49 +1837,18 @@ fn check(
     unit: Unit,
     window_secs: u32,
     subject: Subject,
-) {
-    if floors.get(rule as usize).is_some_and(|&f| measured <= f) {
-        return;
-    }
-    push_level(
-        hits,
-        rule,
-        r,
-        measured,
-        off,
-        unit,
-        window_secs,
-        subject,
-        false,
-    );
-}
-
-/// `check` for a call attempt: a warning that would be the first hit and was already raised for the account
-/// within its window is not pushed, only noted in `quiet`. The loop over the hits would have taken it first and
-/// skipped it without changing anything (`should_warn` says no and leaves the quiet list alone), so only the
-/// verdict (`Warn`, not `Allow`) remembers it.
-#[allow(clippy::too_many_arguments)]
-#[inline]
-fn check_attempt(
-    hits: &mut Vec<Hit>,
-    floors: &[i64; ROW],
-    rule: RuleId,
-    r: &Rule,
-    measured: i64,
-    off: bool,
-    unit: Unit,
-    window_secs: u32,
-    subject: Subject,
-    acct: &AccountState,
-    at: Millis,
-    quiet: &mut bool,
+    quiet: Option<(&AccountState, Millis, &mut bool)>,
 ) {
     if floors.get(rule as usize).is_some_and(|&f| measured <= f) {
         return;
     }
     if let Some((level, threshold)) = r.level(measured, off) {
-        if level == Level::Warning && hits.is_empty() && acct.is_quiet(rule as u8, at) {
-            *quiet = true;
+        if let Some((acct, at, noted)) = quiet
+            && level == Level::Warning
+            && hits.is_empty()
+            && acct.is_quiet(rule as u8, at)
+        {
+            *noted = true;
             return;
         }
         push_hit(
@@ -2378,6 +2334,7 @@ off_hours_warning = 5
                             Unit::Money,
                             0,
                             Subject::Account,
+                            None,
                         );
                     }
                 }
@@ -2433,6 +2390,7 @@ critical = 4
                             Unit::Calls,
                             0,
                             Subject::Account,
+                            None,
                         );
                         assert_eq!(!hits.is_empty(), before, "{id:?} profile {idx} off {off}");
                     }
