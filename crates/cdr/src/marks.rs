@@ -278,10 +278,7 @@ pub(crate) fn split_marked<'a>(
     }
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
-        // SAFETY: `split_sse2` only requires the SSE2 target feature, and this block is compiled only when
-        // SSE2 is enabled for the whole build (`cfg(target_feature = "sse2")`, part of every x86_64 target), so
-        // any CPU that runs this code has it.
-        unsafe { split_sse2(buf, len, delim, cols) }
+        split_marked_sse2(buf, len, delim, cols)
     }
     #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
     split_with(buf, len, delim, cols, classify_swar, prefix_xor)
@@ -318,15 +315,18 @@ fn split_avx2<'a>(buf: &'a [u8], len: usize, delim: u8, cols: &mut Cols) -> Mark
 #[cfg(all(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
 pub(crate) use self::split_marked_swar as split_marked_sse2;
 
-/// [`split_marked`] with the SSE2 masks whatever the CPU has (for tests).
-#[cfg(all(test, target_arch = "x86_64", target_feature = "sse2"))]
+/// [`split_marked`] with the SSE2 masks whatever else the CPU has (its path without AVX2, and the tests').
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
 pub(crate) fn split_marked_sse2<'a>(
     buf: &'a [u8],
     len: usize,
     delim: u8,
     cols: &mut Cols,
 ) -> Marked<'a> {
-    // SAFETY: as in `split_marked`.
+    // SAFETY: `split_sse2` only requires the SSE2 target feature, and this function is compiled only when SSE2
+    // is enabled for the whole build (`cfg(target_feature = "sse2")`, part of every x86_64 target), so any CPU
+    // that runs this code has it.
     unsafe { split_sse2(buf, len, delim, cols) }
 }
 
