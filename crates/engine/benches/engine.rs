@@ -150,6 +150,7 @@ fn run(engine: &mut Engine, dests: &[Destination], calls: &[Call], out: &mut Vec
                 source: None,
                 user_agent: "",
                 authenticated: true,
+                caller_id_foreign: false,
                 dialed: &c.dialed,
                 destination: &dests[c.dest],
                 route: "",

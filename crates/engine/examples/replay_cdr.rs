@@ -142,6 +142,7 @@ fn run(
                 source: None,
                 user_agent: "",
                 authenticated: true,
+                caller_id_foreign: false,
                 dialed: c.part(3),
                 destination: &c.dest,
                 route: "",

@@ -200,9 +200,16 @@ impl fmt::Display for BarScope {
     }
 }
 
-/// "ext 205" or "ext 205 of acme".
+/// "ext 205" or "ext 205 of acme"; for the shared account of unlisted callers ([`crate::UNKNOWN_ACCOUNT`]),
+/// "calls from accounts not in the configured list (of acme)".
 pub fn account_words(tenant: &str, account: &str) -> String {
-    if tenant.is_empty() {
+    if account == crate::event::UNKNOWN_ACCOUNT {
+        if tenant.is_empty() {
+            "calls from accounts not in the configured list".to_owned()
+        } else {
+            format!("calls from accounts not in the configured list of {tenant}")
+        }
+    } else if tenant.is_empty() {
         format!("ext {account}")
     } else {
         format!("ext {account} of {tenant}")

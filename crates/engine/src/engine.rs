@@ -13,20 +13,22 @@ use crate::cost::{RateTable, fallback_rate};
 use crate::decision::{Amount, BarScope, ClassSet, Decision, DestClass, Level, Unit, Verdict};
 use crate::event::{
     AuthAttempt, AuthKind, AuthOutcome, CallAnswered, CallAttempt, CallEnded, Event, Millis,
-    RequestCount,
+    RequestCount, UNKNOWN_ACCOUNT,
 };
 use crate::explain::{self, Subject};
 use crate::keys::{BoundedMap, CallLog, Idle, KeyHasher, KeyKind, SlabMap};
 use crate::policy::{OffHoursAction, Policy, Profile, Rule};
 use crate::rule_id::RuleId;
+use crate::source::{SourceWords, network_of};
 use crate::state::{
-    AccountState, Ban, CallState, Duration, KillSwitch, NumberState, Probe, RangeState,
-    SourceState, TenantState,
+    AccountLogins, AccountState, Ban, BanTable, CallState, Duration, KillSwitch, NumberState,
+    Probe, RangeState, SourceState, TenantState,
 };
 use crate::window::{Buckets, Span};
 
 /// Counters for reports and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Stats {
     pub events: u64,
     pub attempts: u64,
@@ -38,6 +40,8 @@ pub struct Stats {
     pub unknown_calls: u64,
     pub bans: u64,
     pub kill_switches_set: u64,
+    /// Bans dropped because the ban table was full (`sources.max_bans`): the ones ending soonest.
+    pub bans_evicted: u64,
 }
 
 /// Sizes of the state maps, to check that memory stays bounded.
@@ -49,6 +53,10 @@ pub struct StateSizes {
     pub numbers: usize,
     pub ranges: usize,
     pub calls_in_progress: usize,
+    /// Bans held (in force, or ended since the last sweep).
+    pub bans: usize,
+    /// Accounts whose logins are remembered (known sources, failing sources, countries).
+    pub logins: usize,
     pub evicted: u64,
 }
 
@@ -64,6 +72,12 @@ pub struct Snapshot {
     ranges: Vec<(u64, RangeState)>,
     calls: Vec<(u64, CallState)>,
     call_log: CallLog,
+    /// Absent from snapshots written before bans had their own table (theirs are inside `sources`).
+    #[serde(default)]
+    bans: Vec<(u64, Ban)>,
+    /// Absent from snapshots written before logins were remembered.
+    #[serde(default)]
+    logins: Vec<(u64, AccountLogins)>,
     pub kill_switches: Vec<KillSwitch>,
     next_switch_id: u64,
     last_expire: Millis,
@@ -161,6 +175,10 @@ pub struct Engine {
     numbers: BoundedMap<NumberState>,
     ranges: BoundedMap<RangeState>,
     calls: BoundedMap<LiveCall>,
+    /// Bans by source key hash, capped by `sources.max_bans`.
+    bans: BanTable,
+    /// Logins per account (same key as `accounts`): only authentication events touch it.
+    logins: BoundedMap<AccountLogins>,
     call_log: CallLog,
     switches: Vec<KillSwitch>,
     /// Explanation parts of the kill switches, made once per switch and class.
@@ -211,6 +229,8 @@ impl Engine {
             numbers: BoundedMap::new(l.max_numbers),
             ranges: BoundedMap::new(l.max_ranges),
             calls: BoundedMap::new(l.max_calls_in_progress),
+            bans: BanTable::new(policy.sources.max_bans),
+            logins: BoundedMap::new(l.max_accounts),
             call_log: CallLog::default(),
             switches: Vec::new(),
             kill_switch_words: explain::KillSwitchWords::default(),
@@ -246,12 +266,16 @@ impl Engine {
             numbers: self.numbers.len(),
             ranges: self.ranges.len(),
             calls_in_progress: self.calls.len(),
+            bans: self.bans.len(),
+            logins: self.logins.len(),
             evicted: self.accounts.evicted()
                 + self.tenants.evicted()
                 + self.sources.evicted()
                 + self.numbers.evicted()
                 + self.ranges.evicted()
-                + self.calls.evicted(),
+                + self.calls.evicted()
+                + self.logins.evicted()
+                + self.bans.evicted(),
         }
     }
 
@@ -271,7 +295,17 @@ impl Engine {
         let v = match event {
             Event::CallAttempt(a) => {
                 self.expire_if_due(a.at);
-                self.on_attempt(a, out)
+                if a.authenticated {
+                    self.on_attempt(a, None, out)
+                } else {
+                    // Callers outside the tenant's account list share one account: a new From user per call
+                    // resets nothing.
+                    let shared = CallAttempt {
+                        account: UNKNOWN_ACCOUNT,
+                        ..*a
+                    };
+                    self.on_attempt(&shared, Some(a.account), out)
+                }
             }
             Event::CallAnswered(a) => {
                 self.expire_if_due(a.at);
@@ -310,7 +344,13 @@ impl Engine {
 
     // ----- calls -------------------------------------------------------------------------------------------
 
-    fn on_attempt(&mut self, a: &CallAttempt<'_>, out: &mut Vec<Decision>) -> Verdict {
+    /// `claimed`: for a call counted under [`UNKNOWN_ACCOUNT`], the account name it claimed (for sentences).
+    fn on_attempt(
+        &mut self,
+        a: &CallAttempt<'_>,
+        claimed: Option<&str>,
+        out: &mut Vec<Decision>,
+    ) -> Verdict {
         let d: &Destination = a.destination;
         // Set again below for a call that goes ahead to a watched destination.
         self.last_watched = false;
@@ -322,8 +362,14 @@ impl Engine {
         self.stats.attempts += 1;
         let at = a.at;
         if let Some(src) = a.source
-            && let Some(v) =
-                self.source_gate(src.ip(), at, a.user_agent, a.tenant, Some(a.call_id), out)
+            && let Some(v) = self.source_gate(
+                self.policy.source_key(src.ip()),
+                at,
+                a.user_agent,
+                a.tenant,
+                Some(a.call_id),
+                out,
+            )
         {
             return v;
         }
@@ -416,7 +462,7 @@ impl Engine {
         acct.recent.push(at, seq);
 
         // Destination policy.
-        destination_hits(dp, d, class, off, hits);
+        destination_hits(dp, d, class, a.dialed, off, hits);
         if rules.obfuscated.enabled && d.flags.is_obfuscated() {
             push_level(
                 hits,
@@ -428,6 +474,19 @@ impl Engine {
                 0,
                 Subject::Account,
                 true,
+            );
+        }
+        if a.caller_id_foreign {
+            push_level(
+                hits,
+                RuleId::CallerIdForeign,
+                &rules.caller_id_foreign,
+                1,
+                off,
+                Unit::Flag,
+                0,
+                Subject::Account,
+                false,
             );
         }
         // Prefix probing: the same national number behind different prefixes within a minute.
@@ -847,6 +906,7 @@ impl Engine {
         let blocking = hits.iter().any(|h| h.level == Level::Critical && !h.shadow);
         let ctx = explain::CallContext {
             attempt: a,
+            claimed,
             class,
             moment: m,
             rate,
@@ -1238,23 +1298,22 @@ impl Engine {
 
     // ----- sources and authentication ----------------------------------------------------------------------
 
-    /// Bans and scanner User-Agents: checked before anything else from a source.
+    /// Bans and scanner User-Agents: checked before anything else from a source (`key`: its source key).
     fn source_gate(
         &mut self,
-        ip: IpAddr,
+        key: IpAddr,
         at: Millis,
         user_agent: &str,
         tenant: &str,
         call_id: Option<&str>,
         out: &mut Vec<Decision>,
     ) -> Option<Verdict> {
-        let key = self.source_key(ip);
-        if let Some(s) = self.sources.get(key)
-            && let Some(b) = &s.ban
+        if !self.bans.is_empty()
+            && let Some(b) = self.bans.get(self.source_hash(key))
             && b.until > at
         {
             if let Some(id) = call_id {
-                out.push(explain::banned(b, at, id));
+                out.push(explain::banned(b, self.source_words(key), at, id));
             }
             return Some(Verdict::Block { sip_status: 403 });
         }
@@ -1265,13 +1324,14 @@ impl Engine {
                 .rules
                 .scanner_user_agent;
             if rule.enabled {
-                let dec = explain::scanner(ip, scanner, at, &rule, call_id);
+                let dec =
+                    explain::scanner(key, self.source_words(key), scanner, at, &rule, call_id);
                 let until = at + i64::from(rule.ban_secs) * 1000;
                 let reason = dec.reason.clone();
                 out.push(dec);
                 if !rule.shadow {
                     self.apply_ban(
-                        ip,
+                        key,
                         at,
                         until,
                         RuleId::ScannerUserAgent.as_str(),
@@ -1285,15 +1345,32 @@ impl Engine {
         None
     }
 
-    fn source_key(&self, ip: IpAddr) -> u64 {
-        match ip {
+    /// The map key of a source key (for IPv4, the hash the source maps always used).
+    fn source_hash(&self, key: IpAddr) -> u64 {
+        match key {
             IpAddr::V4(v4) => self.hasher.bytes(KeyKind::Username, &v4.octets(), 4),
             IpAddr::V6(v6) => self.hasher.bytes(KeyKind::Username, &v6.octets(), 6),
         }
     }
 
-    fn network_key(&self, ip: IpAddr) -> u64 {
-        match ip {
+    /// The hash of the network of a source key that links failures to a success (/24, /64).
+    fn link_hash(&self, key: IpAddr) -> u64 {
+        match network_of(key) {
+            IpAddr::V4(v4) => self.hasher.bytes(KeyKind::Country, &v4.octets(), 124),
+            IpAddr::V6(v6) => self.hasher.bytes(KeyKind::Country, &v6.octets(), 164),
+        }
+    }
+
+    fn source_words(&self, key: IpAddr) -> SourceWords {
+        SourceWords {
+            key,
+            ipv6_prefix: self.policy.sources.ipv6_prefix,
+        }
+    }
+
+    /// The network (hashed /24 or /48) a source key registers from, for `auth_new_network`.
+    fn network_key(&self, key: IpAddr) -> u64 {
+        match key {
             IpAddr::V4(v4) => {
                 let o = v4.octets();
                 self.hasher.bytes(KeyKind::Country, &[o[0], o[1], o[2]], 24)
@@ -1308,184 +1385,280 @@ impl Engine {
 
     fn apply_ban(
         &mut self,
-        ip: IpAddr,
+        key: IpAddr,
         at: Millis,
         until: Millis,
         rule: &str,
         by: &str,
         why: &str,
     ) {
-        let key = self.source_key(ip);
-        let s = self.sources.entry(key, || SourceState::new(at));
-        s.ban = Some(Ban {
-            source: ip,
-            since: at,
-            until,
-            rule: rule.to_owned(),
-            by: by.to_owned(),
-            why: why.to_owned(),
-        });
+        let hash = self.source_hash(key);
+        let dropped = self.bans.insert(
+            hash,
+            Ban {
+                source: key,
+                since: at,
+                until,
+                rule: rule.to_owned(),
+                by: by.to_owned(),
+                why: why.to_owned(),
+            },
+        );
         self.stats.bans += 1;
+        self.stats.bans_evicted += dropped;
     }
 
     #[inline(never)]
     fn on_auth(&mut self, e: &AuthAttempt<'_>, out: &mut Vec<Decision>) -> Verdict {
         let at = e.at;
-        if let Some(v) = self.source_gate(e.source, at, e.user_agent, e.tenant, None, out) {
+        let src = self.policy.source_key(e.source);
+        if let Some(v) = self.source_gate(src, at, e.user_agent, e.tenant, None, out) {
             return v;
         }
-        let skey = self.source_key(e.source);
+        if e.outcome == AuthOutcome::Challenge {
+            return Verdict::Allow;
+        }
+        let ctx = explain::AuthContext {
+            attempt: e,
+            source: self.source_words(src),
+        };
+        let skey = self.source_hash(src);
+        let net = self.link_hash(src);
+        let since = at - 3_600_000;
         let prof_idx = self.policy.account_profile(e.tenant, e.username);
         let rules = self.policy.profile(prof_idx).rules.clone();
-        let mut bans: Vec<(Rule, Decision)> = Vec::new();
-        let mut bar: Option<Decision> = None;
+        // Criticals that ask for a ban of the source: (the rule, its decision).
+        let mut bans: Vec<(Rule, RuleId, Decision)> = Vec::new();
+        let mut bars: Vec<Decision> = Vec::new();
         let mut warn = false;
-        match e.outcome {
-            AuthOutcome::Challenge => return Verdict::Allow,
-            AuthOutcome::Failure | AuthOutcome::UnknownUser => {
-                let uname = self.hasher.one(KeyKind::Username, e.username) as u32;
-                let src = self.sources.entry(skey, || SourceState::new(at));
-                src.last_seen = src.last_seen.max(at);
-                src.auth_fail_min.add(Span::Minute, at, 1);
-                src.auth_fail_hour.add(Span::Hour, at, 1);
-                let users = src.try_username(uname, at, at - 3_600_000);
-                let checks = [
-                    (
-                        RuleId::AuthSourceMinute,
-                        rules.auth_source_minute,
-                        src.auth_fail_min.total(Span::Minute, at),
-                        Span::Minute.secs(),
-                        Unit::Failures,
-                    ),
-                    (
-                        RuleId::AuthSourceHour,
-                        rules.auth_source_hour,
-                        src.auth_fail_hour.total(Span::Hour, at),
-                        Span::Hour.secs(),
-                        Unit::Failures,
-                    ),
-                    (
-                        RuleId::AuthUsernamesSource,
-                        rules.auth_usernames_source,
-                        users,
-                        Span::Hour.secs(),
-                        Unit::DistinctUsernames,
-                    ),
-                ];
-                for (id, rule, measured, window, unit) in checks {
-                    match rule.level(measured, false) {
-                        Some((Level::Critical, th)) => {
-                            bans.push((
-                                rule,
-                                explain::auth_source(
-                                    id,
-                                    e,
-                                    Level::Critical,
-                                    measured,
-                                    th,
-                                    window,
-                                    unit,
-                                    &rule,
-                                ),
-                            ));
-                        }
-                        // Counters rise one by one: warn once, when the threshold is first crossed.
-                        Some((Level::Warning, th)) if measured == th + 1 => {
-                            out.push(explain::auth_source(
-                                id,
-                                e,
-                                Level::Warning,
-                                measured,
-                                th,
-                                window,
-                                unit,
-                                &rule,
-                            ));
-                            warn = true;
-                        }
-                        _ => {}
-                    }
+        if e.outcome == AuthOutcome::Success {
+            let akey = self.hasher.two(KeyKind::Account, e.tenant, e.username);
+            let netkey = self.network_key(src);
+            let (_, acct) = self.accounts.entry(akey, || {
+                AccountState::new(e.tenant, e.username, prof_idx, at)
+            });
+            acct.last_seen = acct.last_seen.max(at);
+            let failures = acct.auth_fail_hour.total(Span::Hour, at);
+            let new_network = if e.kind == AuthKind::Register {
+                let known = acct.n_networks == 0 || acct.knows_network(netkey);
+                acct.learn_network(netkey);
+                !known
+            } else {
+                false
+            };
+            let logins = self.logins.entry(akey, || AccountLogins::new(at));
+            logins.last_seen = logins.last_seen.max(at);
+            // Failures count against the login only when they came from its source or network: failures of
+            // outsiders elsewhere must not get the real phone's account barred.
+            let linked = logins.linked_failures(skey, net, since);
+            let mut suspicious = false;
+            let rule = rules.auth_success_after_failures;
+            if let Some((Level::Critical, th)) = rule.level(linked, false) {
+                let d = explain::auth_success(
+                    &ctx,
+                    Level::Critical,
+                    linked,
+                    failures,
+                    linked,
+                    th,
+                    &rule,
+                );
+                suspicious = true;
+                if !rule.shadow && rule.escalate {
+                    bars.push(d);
+                } else {
+                    out.push(d);
+                    warn = true;
                 }
-                if e.outcome == AuthOutcome::Failure {
-                    let akey = self.hasher.two(KeyKind::Account, e.tenant, e.username);
-                    let (_, acct) = self.accounts.entry(akey, || {
-                        AccountState::new(e.tenant, e.username, prof_idx, at)
-                    });
-                    acct.last_seen = acct.last_seen.max(at);
-                    acct.auth_fail_hour.add(Span::Hour, at, 1);
-                    let measured = acct.auth_fail_hour.total(Span::Hour, at);
-                    let rule = rules.auth_account_hour;
-                    match rule.level(measured, false) {
-                        Some((Level::Critical, th)) => bans.push((
-                            rule,
-                            explain::auth_account(
-                                RuleId::AuthAccountHour,
-                                e,
-                                Level::Critical,
-                                measured,
-                                th,
-                                &rule,
-                            ),
-                        )),
-                        Some((Level::Warning, th)) if measured == th + 1 => {
-                            out.push(explain::auth_account(
-                                RuleId::AuthAccountHour,
-                                e,
-                                Level::Warning,
-                                measured,
-                                th,
-                                &rule,
-                            ));
-                            warn = true;
-                        }
-                        _ => {}
-                    }
-                }
+            } else if let Some((_, th)) = rule.level(failures, false) {
+                out.push(explain::auth_success(
+                    &ctx,
+                    Level::Warning,
+                    failures,
+                    failures,
+                    linked,
+                    th,
+                    &rule,
+                ));
+                warn = true;
             }
-            AuthOutcome::Success => {
-                let akey = self.hasher.two(KeyKind::Account, e.tenant, e.username);
-                let net = self.network_key(e.source);
-                let (_, acct) = self.accounts.entry(akey, || {
-                    AccountState::new(e.tenant, e.username, prof_idx, at)
-                });
-                acct.last_seen = acct.last_seen.max(at);
-                let failures = acct.auth_fail_hour.total(Span::Hour, at);
-                let rule = rules.auth_success_after_failures;
-                if let Some((level, th)) = rule.level(failures, false) {
-                    let d = explain::auth_success(e, level, failures, th, &rule);
+            if let Some(country) = e.country.and_then(country_code) {
+                let before = logins.countries();
+                let rule = rules.auth_new_country;
+                if logins.login_country(country, at)
+                    && let Some((level, th)) = rule.level(1, false)
+                {
+                    let d = explain::auth_new_country(&ctx, level, th, &rule, country, &before);
+                    if level == Level::Critical && !rule.shadow {
+                        suspicious = true;
+                    }
                     if level == Level::Critical && !rule.shadow && rule.escalate {
-                        bar = Some(d);
+                        bars.push(d);
                     } else {
                         out.push(d);
                         warn = true;
                     }
                 }
-                if e.kind == AuthKind::Register {
-                    let known = acct.n_networks == 0 || acct.knows_network(net);
-                    acct.learn_network(net);
-                    let rule = rules.auth_new_network;
-                    if !known && let Some((level, th)) = rule.level(1, false) {
-                        out.push(explain::auth_new_network(e, level, th, &rule));
+            }
+            // A login that looked like a guessed password or a stolen one does not make its source trusted.
+            if !suspicious {
+                logins.learn_known(skey, at);
+            }
+            let rule = rules.auth_new_network;
+            if new_network && let Some((level, th)) = rule.level(1, false) {
+                out.push(explain::auth_new_network(&ctx, level, th, &rule));
+                warn = true;
+            }
+        } else {
+            let uname = self.hasher.one(KeyKind::Username, e.username) as u32;
+            let s = self.sources.entry(skey, || SourceState::new(at));
+            s.last_seen = s.last_seen.max(at);
+            let per_minute = s.auth_fail_min.add_total(Span::Minute, at, 1);
+            let per_hour = s.auth_fail_hour.add_total(Span::Hour, at, 1);
+            let users = s.try_username(uname, at, since);
+            let checks = [
+                (
+                    RuleId::AuthSourceMinute,
+                    rules.auth_source_minute,
+                    per_minute,
+                    Span::Minute.secs(),
+                    Unit::Failures,
+                ),
+                (
+                    RuleId::AuthSourceHour,
+                    rules.auth_source_hour,
+                    per_hour,
+                    Span::Hour.secs(),
+                    Unit::Failures,
+                ),
+                (
+                    RuleId::AuthUsernamesSource,
+                    rules.auth_usernames_source,
+                    users,
+                    Span::Hour.secs(),
+                    Unit::DistinctUsernames,
+                ),
+            ];
+            for (id, rule, measured, window, unit) in checks {
+                match rule.level(measured, false) {
+                    Some((Level::Critical, th)) => bans.push((
+                        rule,
+                        id,
+                        explain::auth_source(
+                            id,
+                            &ctx,
+                            Level::Critical,
+                            measured,
+                            th,
+                            window,
+                            unit,
+                            &rule,
+                        ),
+                    )),
+                    // Counters rise one by one: warn once, when the threshold is first crossed.
+                    Some((Level::Warning, th)) if measured == th + 1 => {
+                        out.push(explain::auth_source(
+                            id,
+                            &ctx,
+                            Level::Warning,
+                            measured,
+                            th,
+                            window,
+                            unit,
+                            &rule,
+                        ));
                         warn = true;
+                    }
+                    _ => {}
+                }
+            }
+            if e.outcome == AuthOutcome::Failure {
+                let akey = self.hasher.two(KeyKind::Account, e.tenant, e.username);
+                let (_, acct) = self.accounts.entry(akey, || {
+                    AccountState::new(e.tenant, e.username, prof_idx, at)
+                });
+                acct.last_seen = acct.last_seen.max(at);
+                let failures = acct.auth_fail_hour.add_total(Span::Hour, at, 1);
+                let logins = self.logins.entry(akey, || AccountLogins::new(at));
+                logins.last_seen = logins.last_seen.max(at);
+                let sources = logins.fail(skey, net, at, since);
+                // The account's own phones are never banned by the account's rules: an outsider failing on the
+                // account must not lock the real phone out.
+                let known = logins.is_known(skey);
+                for (id, rule, measured) in [
+                    (RuleId::AuthAccountHour, rules.auth_account_hour, failures),
+                    (
+                        RuleId::AuthAccountSources,
+                        rules.auth_account_sources,
+                        sources,
+                    ),
+                ] {
+                    match rule.level(measured, false) {
+                        Some((Level::Critical, th)) if !known => bans.push((
+                            rule,
+                            id,
+                            explain::auth_account(
+                                id,
+                                &ctx,
+                                Level::Critical,
+                                measured,
+                                th,
+                                &rule,
+                                false,
+                            ),
+                        )),
+                        Some((Level::Critical, th)) if measured == th + 1 => {
+                            out.push(explain::auth_account(
+                                id,
+                                &ctx,
+                                Level::Warning,
+                                measured,
+                                th,
+                                &rule,
+                                true,
+                            ));
+                            warn = true;
+                        }
+                        Some((Level::Warning, th)) if measured == th + 1 => {
+                            out.push(explain::auth_account(
+                                id,
+                                &ctx,
+                                Level::Warning,
+                                measured,
+                                th,
+                                &rule,
+                                false,
+                            ));
+                            warn = true;
+                        }
+                        _ => {}
                     }
                 }
             }
         }
-        let mut blocked = false;
-        for (rule, d) in bans {
-            let reason = d.reason.clone();
-            let shadow = d.shadow;
+        // One ban per event: the longest any enforcing critical asks for (the first such on a tie).
+        let ban = bans.iter().filter(|(_, _, d)| !d.shadow).fold(
+            None::<(u32, RuleId, String)>,
+            |best, (rule, id, d)| match best {
+                Some(b) if b.0 >= rule.ban_secs => Some(b),
+                _ => Some((rule.ban_secs, *id, d.reason.clone())),
+            },
+        );
+        for (_, _, d) in bans {
+            warn |= d.shadow;
             out.push(d);
-            if !shadow && !blocked {
-                let until = at + i64::from(rule.ban_secs) * 1000;
-                self.apply_ban(e.source, at, until, "auth", "tollguard", &reason);
-                out.push(explain::ban_decision(e.source, at, until, &reason));
-                blocked = true;
-            }
         }
-        if let Some(d) = bar {
+        let blocked = ban.is_some();
+        if let Some((secs, id, why)) = ban {
+            let until = at + i64::from(secs) * 1000;
+            self.apply_ban(src, at, until, id.as_str(), "tollguard", &why);
+            out.push(explain::ban_decision(src, ctx.source, at, until, &why));
+        }
+        let mut bars = bars.into_iter();
+        if let Some(d) = bars.next() {
             let why = d.reason.clone();
             out.push(d);
+            out.extend(bars);
             let scope = BarScope::Account {
                 tenant: e.tenant.to_owned(),
                 account: e.username.to_owned(),
@@ -1505,10 +1678,12 @@ impl Engine {
     #[inline(never)]
     fn on_requests(&mut self, r: &RequestCount, out: &mut Vec<Decision>) -> Verdict {
         let at = r.at;
-        if let Some(v) = self.source_gate(r.source, at, "", "", None, out) {
+        let src = self.policy.source_key(r.source);
+        if let Some(v) = self.source_gate(src, at, "", "", None, out) {
             return v;
         }
-        let key = self.source_key(r.source);
+        let key = self.source_hash(src);
+        let words = self.source_words(src);
         let rule = self.policy.profile(0).rules.request_rate_source;
         let s = self.sources.entry(key, || SourceState::new(at));
         s.last_seen = s.last_seen.max(at);
@@ -1517,27 +1692,34 @@ impl Engine {
         let measured = s.requests_min.total(Span::Minute, at);
         match rule.level(measured, false) {
             Some((Level::Critical, th)) => {
-                let d = explain::requests(r, Level::Critical, measured, th, &rule);
+                let d = explain::requests(r, words, Level::Critical, measured, th, &rule);
                 let reason = d.reason.clone();
                 let shadow = d.shadow;
                 out.push(d);
                 if !shadow {
                     let until = at + i64::from(rule.ban_secs) * 1000;
                     self.apply_ban(
-                        r.source,
+                        src,
                         at,
                         until,
                         RuleId::RequestRateSource.as_str(),
                         "tollguard",
                         &reason,
                     );
-                    out.push(explain::ban_decision(r.source, at, until, &reason));
+                    out.push(explain::ban_decision(src, words, at, until, &reason));
                     return Verdict::Block { sip_status: 403 };
                 }
                 Verdict::Warn
             }
             Some((Level::Warning, th)) if before <= th => {
-                out.push(explain::requests(r, Level::Warning, measured, th, &rule));
+                out.push(explain::requests(
+                    r,
+                    words,
+                    Level::Warning,
+                    measured,
+                    th,
+                    &rule,
+                ));
                 Verdict::Warn
             }
             _ => Verdict::Allow,
@@ -1617,24 +1799,27 @@ impl Engine {
         &self.switches
     }
 
-    /// Bans a source by an operator until `until`.
+    /// Bans a source by an operator until `until`: its source key (an IPv6 address bans its network, see
+    /// `[sources] ipv6_prefix`).
     pub fn ban(&mut self, source: IpAddr, at: Millis, until: Millis, by: &str, why: &str) {
-        self.apply_ban(source, at, until, "operator", by, why);
+        let key = self.policy.source_key(source);
+        self.apply_ban(key, at, until, "operator", by, why);
     }
 
-    /// Lifts a ban. Returns it, or None when the source was not banned.
+    /// Lifts the ban of a source's key. Returns it, or None when the source was not banned.
     pub fn lift_ban(&mut self, source: IpAddr) -> Option<Ban> {
-        let key = self.source_key(source);
-        self.sources.get_mut(key).and_then(|s| s.ban.take())
+        let key = self.source_hash(self.policy.source_key(source));
+        self.bans.remove(key)
     }
 
-    /// Bans in force at `now`, sorted by source.
+    /// Bans in force at `now`, sorted by source key.
     pub fn bans(&self, now: Millis) -> Vec<Ban> {
         let mut v: Vec<Ban> = self
-            .sources
+            .bans
             .iter()
-            .filter_map(|(_, s)| s.ban.clone())
+            .map(|(_, b)| b)
             .filter(|b| b.until > now)
+            .cloned()
             .collect();
         v.sort_by_key(|b| b.source);
         v
@@ -1651,6 +1836,9 @@ impl Engine {
         self.tenants
             .expire(now, i64::from(l.account_idle_days) * 86_400_000);
         self.sources.expire(now, hours);
+        self.bans.expire(now);
+        self.logins
+            .expire(now, i64::from(l.account_idle_days) * 86_400_000);
         self.numbers.expire(now, hours);
         self.ranges.expire(now, hours);
         let max_call = i64::from(l.max_call_hours) * 3_600_000;
@@ -1695,6 +1883,8 @@ impl Engine {
                 .map(|(k, c)| (k, c.state))
                 .collect(),
             call_log: self.call_log.clone(),
+            bans: self.bans.to_sorted(),
+            logins: self.logins.to_sorted(),
             kill_switches: self.switches.clone(),
             next_switch_id: self.next_switch_id,
             last_expire: self.last_expire,
@@ -1716,7 +1906,21 @@ impl Engine {
         }
         e.accounts = SlabMap::from_entries(l.max_accounts, accounts);
         e.tenants = SlabMap::from_entries(l.max_tenants, tenants);
-        e.sources = BoundedMap::from_entries(l.max_sources, snap.sources);
+        // Bans of snapshots written before they had their own table are inside the sources.
+        let mut sources = snap.sources;
+        let mut bans = snap.bans;
+        for (_, s) in sources.iter_mut() {
+            if let Some(mut b) = s.legacy_ban.take() {
+                b.source = e.policy.source_key(b.source);
+                bans.push((e.source_hash(b.source), b));
+            }
+        }
+        e.sources = BoundedMap::from_entries(l.max_sources, sources);
+        for (k, b) in bans {
+            let dropped = e.bans.insert(k, b);
+            e.stats.bans_evicted += dropped;
+        }
+        e.logins = BoundedMap::from_entries(l.max_accounts, snap.logins);
         e.numbers = BoundedMap::from_entries(l.max_numbers, snap.numbers);
         e.ranges = BoundedMap::from_entries(l.max_ranges, snap.ranges);
         let calls = snap
@@ -1738,7 +1942,9 @@ impl Engine {
         e.next_switch_id = snap.next_switch_id;
         e.last_expire = snap.last_expire;
         e.expire_due = snap.last_expire.saturating_add(EXPIRE_EVERY);
+        let evicted = e.stats.bans_evicted;
         e.stats = snap.stats;
+        e.stats.bans_evicted += evicted;
         e
     }
 }
@@ -1940,6 +2146,7 @@ fn destination_hits(
     dp: &crate::policy::DestPolicy,
     d: &Destination,
     class: DestClass,
+    dialed: &str,
     off: bool,
     hits: &mut Vec<Hit>,
 ) {
@@ -1964,7 +2171,10 @@ fn destination_hits(
         ));
         return;
     }
-    if !dp.allow_classes.contains(class) {
+    // An unreadable dial string passes only where the site allows its pattern.
+    let allowed = dp.allow_classes.contains(class)
+        || (class == DestClass::Unknown && dp.pattern_allowed(dialed));
+    if !allowed {
         hits.push(flag_hit(RuleId::DestinationClass, Level::Critical, shadow));
         return;
     }
@@ -2083,6 +2293,16 @@ fn learn_attempt(
     b.max_risk = b.max_risk.max(risk_rank(d.risk));
 }
 
+/// An ISO 3166 alpha-2 code as the guard reports it ("jp" → `*b"JP"`); None for anything else.
+fn country_code(s: &str) -> Option<[u8; 2]> {
+    match s.trim().as_bytes() {
+        [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+            Some([a.to_ascii_uppercase(), b.to_ascii_uppercase()])
+        }
+        _ => None,
+    }
+}
+
 /// An amount in the site currency, for decisions.
 pub(crate) fn amount(millis: i64, currency: numbering::Currency) -> Amount {
     Amount::new(millis, currency)
@@ -2117,6 +2337,7 @@ mod tests {
                     source: None,
                     user_agent: "",
                     authenticated: true,
+                    caller_id_foreign: false,
                     dialed,
                     destination: dest,
                     route: "",
@@ -2204,6 +2425,7 @@ mod tests {
                 source: None,
                 user_agent: "",
                 authenticated: true,
+                caller_id_foreign: false,
                 dialed: dial,
                 destination: &dest,
                 route: "",
@@ -2279,6 +2501,7 @@ mod tests {
                     source: None,
                     user_agent: "",
                     authenticated: true,
+                    caller_id_foreign: false,
                     dialed: "0312345678",
                     destination: &dest,
                     route: "",

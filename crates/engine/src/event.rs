@@ -8,6 +8,11 @@ use chrono::{DateTime, Utc};
 use numbering::Destination;
 use serde::{Deserialize, Serialize};
 
+/// The account name under which a tenant's calls from accounts not in its configured list are counted together
+/// (a [`CallAttempt`] with `authenticated == false`). A policy may give it its own thresholds:
+/// `[tenants.<t>.accounts."(unknown account)".rules.…]`.
+pub const UNKNOWN_ACCOUNT: &str = "(unknown account)";
+
 /// Milliseconds since the Unix epoch (UTC).
 pub type Millis = i64;
 
@@ -52,8 +57,13 @@ pub struct CallAttempt<'a> {
     pub source: Option<SocketAddr>,
     /// User-Agent header, "" when unknown.
     pub user_agent: &'a str,
-    /// True when the caller proved its identity (digest auth, trusted trunk).
+    /// True when the caller proved its identity (digest auth, trusted trunk) and is one of the tenant's
+    /// configured accounts. Calls with `false` are counted together, under [`crate::UNKNOWN_ACCOUNT`] of the
+    /// tenant, so that a caller who changes its From user on each call resets no counter.
     pub authenticated: bool,
+    /// True when the caller ID the call presents (From / P-Asserted-Identity number) is not one of the tenant's
+    /// own numbers: a sign of a hijacked account (rule `caller_id_foreign`). False when unknown.
+    pub caller_id_foreign: bool,
     /// The dial string exactly as received.
     pub dialed: &'a str,
     /// What `numbering` made of the dial string.
@@ -127,6 +137,8 @@ pub struct AuthAttempt<'a> {
     pub user_agent: &'a str,
     pub kind: AuthKind,
     pub outcome: AuthOutcome,
+    /// Country of the source (ISO 3166 alpha-2, e.g. "JP"), from the guard's GeoIP lookup; None when unknown.
+    pub country: Option<&'a str>,
 }
 
 /// Raw request count from one source over a short interval (scanner detection).

@@ -13,6 +13,7 @@ use crate::engine::{Hit, amount};
 use crate::event::{AuthAttempt, CallAttempt, Millis, RequestCount};
 use crate::policy::Rule;
 use crate::rule_id::RuleId;
+use crate::source::SourceWords;
 use crate::state::{Ban, KillSwitch};
 
 /// What a hit was measured on.
@@ -27,6 +28,8 @@ pub enum Subject {
 
 pub(crate) struct CallContext<'a, 'b> {
     pub attempt: &'a CallAttempt<'b>,
+    /// The account name claimed by a call counted under [`crate::UNKNOWN_ACCOUNT`].
+    pub claimed: Option<&'a str>,
     pub class: DestClass,
     pub moment: LocalMoment,
     pub rate: Rate,
@@ -115,6 +118,10 @@ fn push_destination_words(s: &mut String, d: &Destination, dialed: &str, class: 
 
 /// [`account_words`] appended to `s`.
 fn push_account_words(s: &mut String, tenant: &str, account: &str) {
+    if account == crate::event::UNKNOWN_ACCOUNT {
+        s.push_str(&account_words(tenant, account));
+        return;
+    }
     s.push_str("ext ");
     s.push_str(account);
     if !tenant.is_empty() {
@@ -161,7 +168,10 @@ fn key_words(s: Subject, a: &CallAttempt<'_>, d: &Destination) -> String {
 fn call_reason(h: &Hit, ctx: &CallContext<'_, '_>) -> String {
     let a = ctx.attempt;
     let d = a.destination;
-    let who = account_words(a.tenant, a.account);
+    let who = match ctx.claimed {
+        Some(c) => format!("{} (last as \"{c}\")", account_words(a.tenant, a.account)),
+        None => account_words(a.tenant, a.account),
+    };
     let dest = destination_words(d, a.dialed, ctx.class);
     let n = h.measured;
     let th = h.threshold;
@@ -174,9 +184,23 @@ fn call_reason(h: &Hit, ctx: &CallContext<'_, '_>) -> String {
     let cur = ctx.currency.as_str();
     let country = d.country.map(|c| c.name).unwrap_or("an unknown country");
     match h.rule {
+        RuleId::DestinationClass if ctx.class == DestClass::Unknown => format!(
+            "{who}: the dialed string \"{}\" could not be read as a number; tollguard refuses unreadable \
+             numbers — add the pattern to destinations.allow_patterns if your site uses it",
+            a.dialed
+        ),
         RuleId::DestinationClass => format!(
             "{who} called {dest}: {} calls are not allowed by the policy",
             ctx.class.as_str()
+        ),
+        RuleId::CallerIdForeign => format!(
+            "{who} called {dest} presenting a caller ID (From/P-Asserted-Identity) that is not one of {}'s own \
+             numbers: a hijacked account or PBX often sends someone else's number",
+            if a.tenant.is_empty() {
+                "the site"
+            } else {
+                a.tenant
+            }
         ),
         RuleId::DestinationCountry => {
             format!("{who} called {dest}: {country} is not an allowed destination in the policy")
@@ -532,16 +556,26 @@ pub(crate) fn end_calls_decision(scope: &BarScope, ids: Vec<String>, at: Millis)
     )
 }
 
-pub(crate) fn banned(b: &Ban, at: Millis, call_id: &str) -> Decision {
+/// "24 h", "10 min", "90 s".
+fn duration_words(secs: u32) -> String {
+    if secs >= 3600 && secs.is_multiple_of(3600) {
+        format!("{} h", secs / 3600)
+    } else if secs >= 60 && secs.is_multiple_of(60) {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{secs} s")
+    }
+}
+
+pub(crate) fn banned(b: &Ban, source: SourceWords, at: Millis, call_id: &str) -> Decision {
     let mut d = plain(
         at,
         RuleId::Ban.as_str(),
         Level::Critical,
         Action::Block { sip_status: 403 },
-        format!("source {}", b.source),
+        format!("source {source}"),
         format!(
-            "{} is banned for {} more min by {}: {}. Call blocked",
-            b.source,
+            "{source} is banned for {} more min by {}: {}. Call blocked",
             (b.until - at + 59_999) / 60_000,
             b.by,
             b.why
@@ -551,19 +585,27 @@ pub(crate) fn banned(b: &Ban, at: Millis, call_id: &str) -> Decision {
     d
 }
 
-pub(crate) fn ban_decision(ip: IpAddr, at: Millis, until: Millis, why: &str) -> Decision {
+/// `key`: the source key banned (what the adapters look bans up by); `source`: the same in words.
+pub(crate) fn ban_decision(
+    key: IpAddr,
+    source: SourceWords,
+    at: Millis,
+    until: Millis,
+    why: &str,
+) -> Decision {
     plain(
         at,
         RuleId::Ban.as_str(),
         Level::Critical,
-        Action::Ban { source: ip, until },
-        format!("source {ip}"),
-        format!("ban {ip} for {} min: {why}", (until - at) / 60_000),
+        Action::Ban { source: key, until },
+        format!("source {source}"),
+        format!("ban {source} for {} min: {why}", (until - at) / 60_000),
     )
 }
 
 pub(crate) fn scanner(
-    ip: IpAddr,
+    key: IpAddr,
+    source: SourceWords,
     scanner: &str,
     at: Millis,
     rule: &Rule,
@@ -577,14 +619,14 @@ pub(crate) fn scanner(
             Action::Warn
         } else {
             Action::Ban {
-                source: ip,
+                source: key,
                 until: at + i64::from(rule.ban_secs) * 1000,
             }
         },
-        format!("source {ip}"),
+        format!("source {source}"),
         format!(
-            "{ip} uses the User-Agent of a known SIP scanner ({scanner}); banned for {} h",
-            rule.ban_secs / 3600
+            "{source} uses the User-Agent of a known SIP scanner ({scanner}); banned for {}",
+            duration_words(rule.ban_secs)
         ),
     );
     d.shadow = rule.shadow;
@@ -592,10 +634,28 @@ pub(crate) fn scanner(
     d
 }
 
+/// An authentication event and its source key in words.
+pub(crate) struct AuthContext<'a, 'b> {
+    pub attempt: &'a AuthAttempt<'b>,
+    pub source: SourceWords,
+}
+
+/// "; the 3rd within 1 h bans it for 24 h" after a warning of a rule that bans at critical.
+fn ban_ahead(rule: &Rule, level: Level, what: &str, w: &str) -> String {
+    match (level, rule.critical) {
+        (Level::Warning, Some(c)) if !rule.shadow && rule.ban_secs > 0 => format!(
+            "; at {} {what} within {w} it is banned for {}",
+            c.saturating_add(1),
+            duration_words(rule.ban_secs)
+        ),
+        _ => String::new(),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn auth_source(
     id: RuleId,
-    e: &AuthAttempt<'_>,
+    ctx: &AuthContext<'_, '_>,
     level: Level,
     n: i64,
     th: i64,
@@ -603,15 +663,24 @@ pub(crate) fn auth_source(
     unit: Unit,
     rule: &Rule,
 ) -> Decision {
+    let e = ctx.attempt;
+    let src = ctx.source;
     let w = window_words(window);
     let reason = match id {
         RuleId::AuthUsernamesSource => format!(
-            "{} tried {n} different user names in {w} (limit {th}), last \"{}\": extension scanning",
-            e.source, e.username
+            "{src} tried {n} different user names in {w} (limit {th}), last \"{}\": extension scanning{}",
+            e.username,
+            ban_ahead(rule, level, "user names", w)
         ),
         _ => format!(
-            "{} failed to authenticate {n} times in {w} (limit {th}), last as \"{}\": password guessing",
-            e.source, e.username
+            "{src} failed to log in {n} times in {w} (limit {th}), last as \"{}\" ({}): password guessing{}",
+            e.username,
+            if e.outcome == crate::event::AuthOutcome::UnknownUser {
+                "no such user"
+            } else {
+                "wrong password"
+            },
+            ban_ahead(rule, level, "failures", w)
         ),
     };
     Decision {
@@ -620,7 +689,7 @@ pub(crate) fn auth_source(
         level,
         action: Action::Warn,
         shadow: rule.shadow,
-        key: format!("source {}", e.source),
+        key: format!("source {src}"),
         measured: n,
         threshold: th,
         unit,
@@ -632,15 +701,48 @@ pub(crate) fn auth_source(
     }
 }
 
+/// A per-account login rule (`auth_account_hour`, `auth_account_sources`). `known`: the failing source is one the
+/// account logged in from, so it is not banned (the decision is a warning).
 pub(crate) fn auth_account(
     id: RuleId,
-    e: &AuthAttempt<'_>,
+    ctx: &AuthContext<'_, '_>,
     level: Level,
     n: i64,
     th: i64,
     rule: &Rule,
+    known: bool,
 ) -> Decision {
+    let e = ctx.attempt;
+    let src = ctx.source;
     let who = account_words(e.tenant, e.username);
+    let mut reason = match id {
+        RuleId::AuthAccountSources => format!(
+            "{n} different sources failed to log in to {who} in 1 h (limit {th}), last {src}: a password guess \
+             spread over many addresses"
+        ),
+        _ => format!(
+            "{who} had {n} failed logins in 1 h (limit {th}), last from {src}: someone is guessing its password"
+        ),
+    };
+    if known {
+        reason.push_str(&format!(
+            "; {src} is not banned: {who} logged in from there before, and an outsider must not lock out the real phone"
+        ));
+    } else if level == Level::Critical && !rule.shadow && id == RuleId::AuthAccountSources {
+        reason.push_str(&format!(
+            "; every source not known to {who} that fails on it within the hour is banned for {}",
+            duration_words(rule.ban_secs)
+        ));
+    } else if level == Level::Warning
+        && !rule.shadow
+        && id == RuleId::AuthAccountSources
+        && let Some(c) = rule.critical
+    {
+        reason.push_str(&format!(
+            "; from {} sources on, each that fails on it is banned",
+            c.saturating_add(1)
+        ));
+    }
     Decision {
         at: e.at,
         rule: id.as_str().to_owned(),
@@ -655,25 +757,46 @@ pub(crate) fn auth_account(
         call_id: None,
         calls: Vec::new(),
         at_stake: None,
-        reason: format!(
-            "{who} had {n} failed logins in 1 h (limit {th}), last from {}: someone is guessing its password",
-            e.source
-        ),
+        reason,
     }
 }
 
+/// `auth_success_after_failures`: a login after `failures` failures in the hour, `linked` of them from the login's
+/// own source key or network. Only a critical on linked failures bars the account.
 pub(crate) fn auth_success(
-    e: &AuthAttempt<'_>,
+    ctx: &AuthContext<'_, '_>,
     level: Level,
+    measured: i64,
     failures: i64,
+    linked: i64,
     th: i64,
     rule: &Rule,
 ) -> Decision {
+    let e = ctx.attempt;
+    let src = ctx.source;
     let who = account_words(e.tenant, e.username);
-    let then = if level == Level::Critical && !rule.shadow && rule.escalate {
-        "; its international calling is barred until an operator lifts it"
+    let net = crate::source::network_words(crate::source::network_of(src.key));
+    let reason = if level == Level::Critical {
+        let then = if !rule.shadow && rule.escalate {
+            "; its international calling is barred until an operator lifts it"
+        } else {
+            ""
+        };
+        format!(
+            "{who} logged in from {src} after {linked} failed attempts in 1 h from that address or its network \
+             {net} (limit {th}): the password was probably guessed{then}"
+        )
+    } else if linked == 0 {
+        format!(
+            "{who} logged in from {src} after {failures} failed attempts in 1 h (limit {th}), none of them from that \
+             address or its network {net}: someone elsewhere may be guessing its password; not barred, as this \
+             login may be the real phone"
+        )
     } else {
-        ""
+        format!(
+            "{who} logged in from {src} after {failures} failed attempts in 1 h (limit {th}), {linked} of them from \
+             that address or its network {net}: the password may have been guessed"
+        )
     };
     Decision {
         at: e.at,
@@ -682,26 +805,24 @@ pub(crate) fn auth_success(
         action: Action::Warn,
         shadow: rule.shadow,
         key: format!("account {}", e.username),
-        measured: failures,
+        measured,
         threshold: th,
         unit: Unit::Failures,
         window_secs: 3600,
         call_id: None,
         calls: Vec::new(),
         at_stake: None,
-        reason: format!(
-            "{who} logged in from {} after {failures} failed attempts in 1 h (limit {th}): the password was probably guessed{then}",
-            e.source
-        ),
+        reason,
     }
 }
 
 pub(crate) fn auth_new_network(
-    e: &AuthAttempt<'_>,
+    ctx: &AuthContext<'_, '_>,
     level: Level,
     th: i64,
     rule: &Rule,
 ) -> Decision {
+    let e = ctx.attempt;
     let who = account_words(e.tenant, e.username);
     Decision {
         at: e.at,
@@ -719,19 +840,71 @@ pub(crate) fn auth_new_network(
         at_stake: None,
         reason: format!(
             "{who} registered from {}, a network it never registered from before",
-            e.source
+            ctx.source
         ),
     }
 }
 
-pub(crate) fn requests(r: &RequestCount, level: Level, n: i64, th: i64, rule: &Rule) -> Decision {
+fn country_words(c: [u8; 2]) -> String {
+    String::from_utf8_lossy(&c).into_owned()
+}
+
+/// `auth_new_country`: a login from `country`, never seen for the account, which logged in from `before`.
+pub(crate) fn auth_new_country(
+    ctx: &AuthContext<'_, '_>,
+    level: Level,
+    th: i64,
+    rule: &Rule,
+    country: [u8; 2],
+    before: &[[u8; 2]],
+) -> Decision {
+    let e = ctx.attempt;
+    let who = account_words(e.tenant, e.username);
+    let seen: Vec<String> = before.iter().map(|c| country_words(*c)).collect();
+    let then = if level == Level::Critical && !rule.shadow && rule.escalate {
+        "; its international calling is barred until an operator lifts it"
+    } else {
+        ""
+    };
+    Decision {
+        at: e.at,
+        rule: RuleId::AuthNewCountry.as_str().to_owned(),
+        level,
+        action: Action::Warn,
+        shadow: rule.shadow,
+        key: format!("account {}", e.username),
+        measured: 1,
+        threshold: th,
+        unit: Unit::Flag,
+        window_secs: 0,
+        call_id: None,
+        calls: Vec::new(),
+        at_stake: None,
+        reason: format!(
+            "{who} logged in from {} in {}, a country it never logged in from (before: {}): its password may be \
+             in someone else's hands{then}",
+            ctx.source,
+            country_words(country),
+            seen.join(", ")
+        ),
+    }
+}
+
+pub(crate) fn requests(
+    r: &RequestCount,
+    source: SourceWords,
+    level: Level,
+    n: i64,
+    th: i64,
+    rule: &Rule,
+) -> Decision {
     Decision {
         at: r.at,
         rule: RuleId::RequestRateSource.as_str().to_owned(),
         level,
         action: Action::Warn,
         shadow: rule.shadow,
-        key: format!("source {}", r.source),
+        key: format!("source {source}"),
         measured: n,
         threshold: th,
         unit: Unit::Requests,
@@ -739,10 +912,7 @@ pub(crate) fn requests(r: &RequestCount, level: Level, n: i64, th: i64, rule: &R
         call_id: None,
         calls: Vec::new(),
         at_stake: None,
-        reason: format!(
-            "{} sent {n} requests in 1 min (limit {th}): a scanner or a flood",
-            r.source
-        ),
+        reason: format!("{source} sent {n} requests in 1 min (limit {th}): a scanner or a flood"),
     }
 }
 
@@ -833,6 +1003,7 @@ mod tests {
                     source: None,
                     user_agent: "",
                     authenticated: true,
+                    caller_id_foreign: false,
                     dialed: "01023276123456",
                     destination: &d,
                     route: "",

@@ -11,7 +11,7 @@
 //! let mut out = Vec::new();
 //! let v = engine.on_event(&Event::CallAttempt(CallAttempt {
 //!     at: 1_700_000_000_000, call_id: "c1", tenant: "", account: "205", source: None, user_agent: "",
-//!     authenticated: true, dialed: "110", destination: &dest, route: "",
+//!     authenticated: true, caller_id_foreign: false, dialed: "110", destination: &dest, route: "",
 //! }), &mut out);
 //! assert!(matches!(v, Verdict::Allow | Verdict::Warn | Verdict::Block { .. }));
 //! ```
@@ -25,6 +25,7 @@ mod explain;
 pub mod keys;
 pub mod policy;
 mod rule_id;
+mod source;
 pub mod state;
 mod summary;
 pub mod window;
@@ -34,10 +35,11 @@ pub use decision::{Action, Amount, BarScope, ClassSet, Decision, DestClass, Leve
 pub use engine::{DEFAULT_SEED, Engine, Snapshot, StateSizes, Stats, scanner_in};
 pub use event::{
     AuthAttempt, AuthKind, AuthOutcome, CallAnswered, CallAttempt, CallEnded, EndCause, Event,
-    Millis, RequestCount, millis,
+    Millis, RequestCount, UNKNOWN_ACCOUNT, millis,
 };
 pub use explain::destination_words;
-pub use policy::{Mode, Policy, PolicyError, Profile, Rule, Rules};
+pub use policy::{Mode, Policy, PolicyError, Profile, Rule, Rules, Sources, dial_pattern_matches};
 pub use rule_id::RuleId;
+pub use source::source_key;
 pub use state::{Ban, KillSwitch};
 pub use summary::AccountSummary;

@@ -324,10 +324,12 @@ rules! {
     obfuscated = Rule::flag(true, false);
     /// Distinct international prefixes tried for the same national number within a minute.
     prefix_probe = Rule::new(n(1), n(2), n(1), n(2), true);
-    /// Authentication failures per source address per minute.
-    auth_source_minute = Rule::new(n(5), n(10), OFF, OFF, false).ban(3600);
-    /// Authentication failures per source address per hour.
-    auth_source_hour = Rule::new(n(20), n(40), OFF, OFF, false).ban(86_400);
+    /// Failed guesses (wrong password or unknown user) per source per minute: a burst bans for an hour. By
+    /// default `auth_source_hour` bans at the same count for longer; this one stops bursts where that is loosened.
+    auth_source_minute = Rule::new(OFF, n(2), OFF, OFF, false).ban(3600);
+    /// Failed guesses per source per hour: the second warns, the third bans for 24 h, so no source gets a fourth
+    /// guess at any account.
+    auth_source_hour = Rule::new(n(1), n(2), OFF, OFF, false).ban(86_400);
     /// Authentication failures per account per hour (the sources get banned at critical).
     auth_account_hour = Rule::new(n(5), n(15), OFF, OFF, false).ban(3600);
     /// Distinct user names tried per source address per hour (extension enumeration).
@@ -340,6 +342,17 @@ rules! {
     scanner_user_agent = Rule::flag(true, false).ban(86_400);
     /// Requests per source address per minute.
     request_rate_source = Rule::new(n(300), n(1000), OFF, OFF, false).ban(600);
+    /// An outbound call presents a caller ID (From/P-Asserted-Identity) that is not one of the tenant's own
+    /// numbers (the guard says so): a sign of a hijacked account. A warning; `critical = 0` blocks such calls.
+    caller_id_foreign = Rule::flag(false, false);
+    /// Distinct sources (per `[sources]` key) that failed to log in to one account per hour: from the critical
+    /// level on, every source that fails on the account is banned at its failure (never one the account logged in
+    /// from before).
+    auth_account_sources = Rule::new(n(1), n(2), OFF, OFF, false).ban(86_400);
+    /// Successful login of an account from a country it never logged in from, when it logged in from another
+    /// country before (the guard's GeoIP lookup). A warning; at critical (with `escalate`) it bars the account's
+    /// international calling.
+    auth_new_country = Rule::flag(false, true);
 }
 
 /// The `[destinations]` table of a layer.
@@ -361,7 +374,43 @@ pub struct DestLayer {
     risk_exempt_countries: Option<Vec<String>>,
     watch_classes: Option<Vec<DestClass>>,
     off_hours_international: Option<OffHoursAction>,
+    #[serde(default, deserialize_with = "dial_patterns")]
+    allow_patterns: Option<Vec<String>>,
     shadow: Option<bool>,
+}
+
+/// Longest dial-string pattern accepted (dial strings longer than this are not dialed by people).
+const MAX_PATTERN: usize = 64;
+
+fn dial_patterns<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    let v = Vec::<String>::deserialize(d)?;
+    for p in &v {
+        if p.is_empty() || p.len() > MAX_PATTERN || !p.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(serde::de::Error::custom(format!(
+                "\"{p}\" is not a dial-string pattern: write the characters dialed (1 to {MAX_PATTERN}, no spaces), \
+                 x for any digit and a trailing * for anything after, e.g. \"*9x#\" or \"8xxx*\""
+            )));
+        }
+    }
+    Ok(Some(v))
+}
+
+/// Whether a dial string matches a pattern of `allow_patterns`: character by character, `x`/`X` for any digit, a
+/// trailing `*` for anything after (a prefix match); any other character (a leading `*` too) stands for itself.
+pub fn dial_pattern_matches(pattern: &str, dialed: &str) -> bool {
+    let p = pattern.as_bytes();
+    let (p, prefix) = match p.split_last() {
+        Some((b'*', head)) => (head, true),
+        _ => (p, false),
+    };
+    let d = dialed.as_bytes();
+    if d.len() < p.len() || (!prefix && d.len() != p.len()) {
+        return false;
+    }
+    p.iter().zip(d).all(|(&pc, &dc)| match pc {
+        b'x' | b'X' => dc.is_ascii_digit(),
+        _ => pc == dc,
+    })
 }
 
 fn countries<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
@@ -430,6 +479,9 @@ pub struct DestPolicy {
     /// Classes the pattern rules (repeat, range walk, pumping, novelty) watch.
     pub watch_classes: ClassSet,
     pub off_hours_international: OffHoursAction,
+    /// Dial strings the numbering cannot read (class unknown) that the site allows anyway (see
+    /// [`dial_pattern_matches`]). They allow nothing of another class.
+    pub allow_patterns: Vec<String>,
     pub shadow: bool,
 }
 
@@ -444,7 +496,6 @@ impl Default for DestPolicy {
                 DestClass::SharedCost,
                 DestClass::Service,
                 DestClass::International,
-                DestClass::Unknown,
             ]),
             allow_countries: Vec::new(),
             deny_countries: Vec::new(),
@@ -459,6 +510,7 @@ impl Default for DestPolicy {
                 DestClass::Unknown,
             ]),
             off_hours_international: OffHoursAction::Allow,
+            allow_patterns: Vec::new(),
             shadow: false,
         }
     }
@@ -493,6 +545,9 @@ impl DestPolicy {
         if let Some(v) = l.off_hours_international {
             self.off_hours_international = v;
         }
+        if let Some(v) = &l.allow_patterns {
+            self.allow_patterns = v.clone();
+        }
         if let Some(v) = l.shadow {
             self.shadow = v;
         }
@@ -500,6 +555,13 @@ impl DestPolicy {
 
     pub fn country_allowed(&self, iso2: &str) -> bool {
         self.allow_countries.iter().any(|c| c == "*" || c == iso2)
+    }
+
+    /// Whether an unreadable dial string is allowed by `allow_patterns`.
+    pub fn pattern_allowed(&self, dialed: &str) -> bool {
+        self.allow_patterns
+            .iter()
+            .any(|p| dial_pattern_matches(p, dialed))
     }
 }
 
@@ -594,6 +656,27 @@ impl Default for Limits {
     }
 }
 
+/// How sources (the addresses requests come from) are counted and banned: the `[sources]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sources {
+    /// IPv6 sources are counted and banned per network of this many bits (32..=128; 64 by default: one
+    /// subscriber's network, which an attacker can fill with addresses). IPv4 addresses, and IPv4-mapped IPv6
+    /// ones (`::ffff:a.b.c.d`), count as themselves.
+    pub ipv6_prefix: u8,
+    /// Most bans held at once; beyond it the ban that ends soonest is dropped (counted in `Stats::bans_evicted`).
+    pub max_bans: usize,
+}
+
+impl Default for Sources {
+    fn default() -> Self {
+        Self {
+            ipv6_prefix: 64,
+            max_bans: 100_000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Layer {
@@ -617,6 +700,7 @@ struct TenantFile {
 struct PolicyFile {
     site: Option<SiteFile>,
     limits: Option<Limits>,
+    sources: Option<Sources>,
     defaults: Option<Layer>,
     #[serde(default)]
     tenants: BTreeMap<String, TenantFile>,
@@ -627,6 +711,7 @@ struct PolicyFile {
 pub struct Policy {
     pub site: Site,
     pub limits: Limits,
+    pub sources: Sources,
     profiles: Vec<Profile>,
     /// tenant → (its profile, account → profile).
     tenants: HashMap<String, (usize, HashMap<String, usize>)>,
@@ -800,12 +885,30 @@ impl Policy {
             }
             tenants.insert(tname.clone(), (tidx, accounts));
         }
+        let sources = file.sources.unwrap_or_default();
+        if !(32..=128).contains(&sources.ipv6_prefix) {
+            return Err(PolicyError::Invalid(format!(
+                "sources.ipv6_prefix: {} is not a network length from 32 to 128 (64, one subscriber's network, is usual)",
+                sources.ipv6_prefix
+            )));
+        }
+        if sources.max_bans == 0 {
+            return Err(PolicyError::Invalid(
+                "sources.max_bans: 0 would keep no ban; use at least 1 (100000 by default)".into(),
+            ));
+        }
         Ok(Policy {
             site,
             limits: file.limits.unwrap_or_default(),
+            sources,
             profiles,
             tenants,
         })
+    }
+
+    /// The key a source address is counted and banned under ([`crate::source_key`] with `sources.ipv6_prefix`).
+    pub fn source_key(&self, ip: std::net::IpAddr) -> std::net::IpAddr {
+        crate::source::source_key(ip, self.sources.ipv6_prefix)
     }
 
     /// Index of the profile of a tenant.
@@ -955,6 +1058,97 @@ allow_countries = ["*"]
         );
         assert_eq!(p.site.currency.as_str(), "USD");
         assert_eq!(p.site.calendar.extra_closed.len(), 1);
+    }
+
+    #[test]
+    fn unreadable_dial_strings_are_refused_unless_a_pattern_allows_them() {
+        let p = Policy::from_toml_str("").unwrap();
+        let d = &p.profile(0).dest;
+        assert!(!d.allow_classes.contains(DestClass::Unknown));
+        assert!(!d.pattern_allowed("*99#"));
+        let p = Policy::from_toml_str(
+            "[defaults.destinations]\nallow_patterns = [\"*9x#\", \"8XX*\"]\n",
+        )
+        .unwrap();
+        let d = &p.profile(0).dest;
+        assert!(d.pattern_allowed("*99#") && d.pattern_allowed("*90#"));
+        assert!(!d.pattern_allowed("*9a#") && !d.pattern_allowed("*99#1"));
+        assert!(d.pattern_allowed("812") && d.pattern_allowed("8123456#"));
+        assert!(!d.pattern_allowed("81") && !d.pattern_allowed("712"));
+        let e = Policy::from_toml_str("[defaults.destinations]\nallow_patterns = [\"\"]\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("dial-string pattern"), "{e}");
+    }
+
+    #[test]
+    fn dial_patterns_match_whole_strings_digit_wildcards_and_a_trailing_star() {
+        for (pattern, dialed, matches) in [
+            ("*99#", "*99#", true),
+            ("*99#", "*99", false),
+            ("*99#", "*99##", false),
+            ("*9x#", "*95#", true),
+            ("*9X#", "*95#", true),
+            ("*9x#", "*9##", false),
+            ("9x*", "9", false),
+            ("9x*", "91", true),
+            ("9x*", "91abc", true),
+            ("*", "", true),
+            ("*", "anything", true),
+            ("**", "*", true),
+            ("**", "", false),
+            ("x", "", false),
+            ("abc", "ABC", false),
+        ] {
+            assert_eq!(
+                dial_pattern_matches(pattern, dialed),
+                matches,
+                "{pattern} vs {dialed}"
+            );
+        }
+    }
+
+    #[test]
+    fn sources_have_safe_defaults_and_are_validated() {
+        let p = Policy::from_toml_str("").unwrap();
+        assert_eq!(p.sources.ipv6_prefix, 64);
+        assert_eq!(p.sources.max_bans, 100_000);
+        let p = Policy::from_toml_str("[sources]\nipv6_prefix = 56\nmax_bans = 10\n").unwrap();
+        assert_eq!((p.sources.ipv6_prefix, p.sources.max_bans), (56, 10));
+        for bad in [
+            "[sources]\nipv6_prefix = 31\n",
+            "[sources]\nipv6_prefix = 129\n",
+            "[sources]\nmax_bans = 0\n",
+        ] {
+            assert!(Policy::from_toml_str(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_source_gets_two_failed_guesses_per_hour_by_default() {
+        let r = Rules::default();
+        for rule in [r.auth_source_minute, r.auth_source_hour] {
+            assert_eq!(
+                rule.level(2, false).map(|l| l.0),
+                rule.warning.map(|_| crate::Level::Warning)
+            );
+            assert_eq!(
+                rule.level(3, false).map(|l| l.0),
+                Some(crate::Level::Critical)
+            );
+            assert!(rule.ban_secs > 0);
+        }
+        assert_eq!(
+            r.auth_account_sources.level(3, false).map(|l| l.0),
+            Some(crate::Level::Critical)
+        );
+        assert_eq!(
+            r.caller_id_foreign.level(1, false).map(|l| l.0),
+            Some(crate::Level::Warning)
+        );
+        assert_eq!(
+            r.auth_new_country.level(1, false).map(|l| l.0),
+            Some(crate::Level::Warning)
+        );
     }
 
     #[test]

@@ -67,6 +67,9 @@ rule_ids! {
     AuthNewNetwork => "auth_new_network", auth_new_network;
     ScannerUserAgent => "scanner_user_agent", scanner_user_agent;
     RequestRateSource => "request_rate_source", request_rate_source;
+    CallerIdForeign => "caller_id_foreign", caller_id_foreign;
+    AuthAccountSources => "auth_account_sources", auth_account_sources;
+    AuthNewCountry => "auth_new_country", auth_new_country;
 }
 
 #[cfg(test)]

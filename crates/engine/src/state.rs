@@ -2,13 +2,14 @@
 //! number range, and about each call in progress. Every structure here has a fixed size (no growth per event), so
 //! memory is bounded by the key caps of the policy.
 
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::decision::{BarScope, ClassSet};
 use crate::event::Millis;
-use crate::keys::Idle;
+use crate::keys::{IdMap, Idle};
 use crate::window::{MonthSum, Recent, Ring};
 
 /// What an account usually does, learned from its own allowed calls.
@@ -320,7 +321,7 @@ impl Idle for TenantState {
 
 pub const USERNAMES: usize = 8;
 
-/// Everything about one source address.
+/// Everything about one source (a source key: an IPv4 address or an IPv6 network, see [`crate::source_key`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceState {
     pub last_seen: Millis,
@@ -329,8 +330,9 @@ pub struct SourceState {
     /// Distinct user names tried (hash, last time).
     pub usernames: [(u32, Millis); USERNAMES],
     pub requests_min: Ring,
-    /// A ban, if any.
-    pub ban: Option<Ban>,
+    /// A ban read from a snapshot written before bans had their own table; moved there on restore.
+    #[serde(default, rename = "ban", skip_serializing)]
+    pub(crate) legacy_ban: Option<Ban>,
 }
 
 impl SourceState {
@@ -341,7 +343,7 @@ impl SourceState {
             auth_fail_hour: Ring::default(),
             usernames: [(0, Millis::MIN); USERNAMES],
             requests_min: Ring::default(),
-            ban: None,
+            legacy_ban: None,
         }
     }
 
@@ -362,22 +364,233 @@ impl SourceState {
 
 impl Idle for SourceState {
     fn last_seen(&self) -> Millis {
-        // A banned source stays while its ban runs.
-        self.ban
-            .as_ref()
-            .map_or(self.last_seen, |b| b.until.max(self.last_seen))
+        self.last_seen
     }
 }
 
-/// A ban of a source address.
+/// A ban of a source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ban {
+    /// The source key banned: an IPv4 address, or the network address of an IPv6 network of
+    /// `sources.ipv6_prefix` bits (look an address up with [`crate::Policy::source_key`]).
     pub source: IpAddr,
     pub since: Millis,
     pub until: Millis,
     pub rule: String,
     pub by: String,
     pub why: String,
+}
+
+/// The bans in force, by source key hash, with a cap: when full, the ban that ends soonest is dropped, so a flood
+/// of banned sources costs bounded memory and the longest bans stay.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BanTable {
+    map: IdMap<Ban>,
+    /// (end, key) of every ban, soonest first.
+    by_end: BTreeSet<(Millis, u64)>,
+    cap: usize,
+    evicted: u64,
+}
+
+impl BanTable {
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap: cap.max(1),
+            ..Self::default()
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+    /// Bans dropped to stay within the cap since start.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+    pub fn get(&self, key: u64) -> Option<&Ban> {
+        self.map.get(&key)
+    }
+    /// Sets the ban of `key` (replacing any), then drops the bans that end soonest beyond the cap (the new one
+    /// too, when it ends before every other). Returns how many were dropped.
+    pub fn insert(&mut self, key: u64, ban: Ban) -> u64 {
+        self.remove(key);
+        self.by_end.insert((ban.until, key));
+        self.map.insert(key, ban);
+        let mut dropped = 0;
+        while self.map.len() > self.cap {
+            let Some((_, k)) = self.by_end.pop_first() else {
+                break;
+            };
+            self.map.remove(&k);
+            dropped += 1;
+        }
+        self.evicted += dropped;
+        dropped
+    }
+    pub fn remove(&mut self, key: u64) -> Option<Ban> {
+        let b = self.map.remove(&key)?;
+        self.by_end.remove(&(b.until, key));
+        Some(b)
+    }
+    /// Forgets bans that ended at or before `now`.
+    pub fn expire(&mut self, now: Millis) {
+        while let Some(&(until, k)) = self.by_end.first() {
+            if until > now {
+                break;
+            }
+            self.by_end.pop_first();
+            self.map.remove(&k);
+        }
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&u64, &Ban)> {
+        self.map.iter()
+    }
+    /// Bans sorted by key, for a deterministic snapshot.
+    pub fn to_sorted(&self) -> Vec<(u64, Ban)> {
+        let mut v: Vec<(u64, Ban)> = self.map.iter().map(|(k, b)| (*k, b.clone())).collect();
+        v.sort_unstable_by_key(|(k, _)| *k);
+        v
+    }
+}
+
+/// How many sources an account keeps as "known" (logged in from), failing, and how many login countries.
+pub const KNOWN_SOURCES: usize = 8;
+pub const FAILED_SOURCES: usize = 8;
+pub const LOGIN_COUNTRIES: usize = 8;
+
+/// A source that failed to log in to an account: its key and its network (hashed), its last failure, and its
+/// failures in a run without a gap of the window (so the count may reach back up to twice the window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedSource {
+    pub key: u64,
+    pub net: u64,
+    pub last: Millis,
+    pub count: u32,
+}
+
+const NO_FAILURE: FailedSource = FailedSource {
+    key: 0,
+    net: 0,
+    last: Millis::MIN,
+    count: 0,
+};
+
+/// An account's logins, kept apart from [`AccountState`] (which every call attempt touches): the sources it
+/// logged in from ("known": the per-account login rules never ban them), the sources that failed recently, and
+/// the countries it logged in from. Fixed size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountLogins {
+    pub last_seen: Millis,
+    /// Source keys (hashed) that logged in, with the last time; `Millis::MIN` marks an empty slot.
+    pub known: [(u64, Millis); KNOWN_SOURCES],
+    pub failed: [FailedSource; FAILED_SOURCES],
+    /// Countries (ISO alpha-2) logged in from, with the last time; `Millis::MIN` marks an empty slot.
+    pub countries: [([u8; 2], Millis); LOGIN_COUNTRIES],
+}
+
+impl AccountLogins {
+    pub fn new(now: Millis) -> Self {
+        Self {
+            last_seen: now,
+            known: [(0, Millis::MIN); KNOWN_SOURCES],
+            failed: [NO_FAILURE; FAILED_SOURCES],
+            countries: [([0; 2], Millis::MIN); LOGIN_COUNTRIES],
+        }
+    }
+
+    pub fn is_known(&self, key: u64) -> bool {
+        self.known.iter().any(|k| k.0 == key && k.1 != Millis::MIN)
+    }
+
+    /// Remembers a source the account logged in from (the least recently used one makes room).
+    pub fn learn_known(&mut self, key: u64, now: Millis) {
+        if let Some(k) = self
+            .known
+            .iter_mut()
+            .find(|k| k.0 == key && k.1 != Millis::MIN)
+        {
+            k.1 = k.1.max(now);
+        } else if let Some(k) = self.known.iter_mut().min_by_key(|k| k.1) {
+            *k = (key, now);
+        }
+    }
+
+    /// Records a failure from a source and returns how many distinct sources failed since `since`. A full table
+    /// makes room by dropping a source idle since before `since`, else the one with the fewest failures (so that
+    /// a flood of one-off sources does not wash out the source that failed most).
+    pub fn fail(&mut self, key: u64, net: u64, now: Millis, since: Millis) -> i64 {
+        if let Some(f) = self
+            .failed
+            .iter_mut()
+            .find(|f| f.key == key && f.last != Millis::MIN)
+        {
+            f.count = if f.last >= since {
+                f.count.saturating_add(1)
+            } else {
+                1
+            };
+            f.last = f.last.max(now);
+        } else if let Some(f) = self
+            .failed
+            .iter_mut()
+            .min_by_key(|f| (f.last >= since, f.count, f.last))
+        {
+            *f = FailedSource {
+                key,
+                net,
+                last: now,
+                count: 1,
+            };
+        }
+        self.failed.iter().filter(|f| f.last >= since).count() as i64
+    }
+
+    /// Failures since `since` from the source `key` or its network `net`.
+    pub fn linked_failures(&self, key: u64, net: u64, since: Millis) -> i64 {
+        self.failed
+            .iter()
+            .filter(|f| f.last >= since && (f.key == key || f.net == net))
+            .map(|f| i64::from(f.count))
+            .sum()
+    }
+
+    /// The countries logged in from, least recently used first.
+    pub fn countries(&self) -> Vec<[u8; 2]> {
+        let mut v: Vec<([u8; 2], Millis)> = self
+            .countries
+            .iter()
+            .filter(|c| c.1 != Millis::MIN)
+            .copied()
+            .collect();
+        v.sort_by_key(|c| (c.1, c.0));
+        v.into_iter().map(|c| c.0).collect()
+    }
+
+    /// Records a login from a country. True when the account had logged in from some country before, never
+    /// from this one (as far as its last [`LOGIN_COUNTRIES`] countries tell).
+    pub fn login_country(&mut self, country: [u8; 2], now: Millis) -> bool {
+        if let Some(c) = self
+            .countries
+            .iter_mut()
+            .find(|c| c.0 == country && c.1 != Millis::MIN)
+        {
+            c.1 = c.1.max(now);
+            return false;
+        }
+        let before = self.countries.iter().any(|c| c.1 != Millis::MIN);
+        if let Some(c) = self.countries.iter_mut().min_by_key(|c| c.1) {
+            *c = (country, now);
+        }
+        before
+    }
+}
+
+impl Idle for AccountLogins {
+    fn last_seen(&self) -> Millis {
+        self.last_seen
+    }
 }
 
 /// One dialed number.
@@ -469,6 +682,68 @@ pub struct KillSwitch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ban(until: Millis) -> Ban {
+        Ban {
+            source: IpAddr::from([192, 0, 2, (until % 256) as u8]),
+            since: 0,
+            until,
+            rule: "test".into(),
+            by: "test".into(),
+            why: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_ban_table_keeps_the_longest_bans_and_forgets_ended_ones() {
+        let mut t = BanTable::new(3);
+        assert_eq!(t.insert(1, ban(50)), 0);
+        assert_eq!(t.insert(2, ban(10)), 0);
+        assert_eq!(t.insert(3, ban(30)), 0);
+        assert_eq!(t.insert(4, ban(40)), 1);
+        assert!(t.get(2).is_none());
+        // Replacing a ban does not count as room made.
+        assert_eq!(t.insert(3, ban(60)), 0);
+        assert_eq!(t.insert(5, ban(5)), 1);
+        assert!(t.get(5).is_none());
+        assert_eq!((t.len(), t.evicted()), (3, 2));
+        t.expire(50);
+        let left: Vec<u64> = t.to_sorted().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(left, vec![3]);
+        assert!(t.remove(3).is_some() && t.is_empty());
+        t.expire(1000);
+    }
+
+    #[test]
+    fn logins_remember_a_bounded_number_of_sources_and_countries() {
+        let mut l = AccountLogins::new(0);
+        let hour = 3_600_000;
+        // The source that failed most survives a flood of one-off sources.
+        for _ in 0..3 {
+            l.fail(7, 70, 1000, 1000 - hour);
+        }
+        for k in 100..120u64 {
+            l.fail(k, k * 10, 2000, 2000 - hour);
+        }
+        assert_eq!(l.linked_failures(7, 0, 2000 - hour), 3);
+        assert_eq!(l.linked_failures(0, 70, 2000 - hour), 3);
+        assert_eq!(l.fail(7, 70, 3000, 3000 - hour), FAILED_SOURCES as i64);
+        // A run broken by an hour starts again.
+        l.fail(7, 70, 3000 + 2 * hour, 3000 + hour);
+        assert_eq!(l.linked_failures(7, 70, 3000 + hour), 1);
+        for k in 0..20u64 {
+            l.learn_known(k, k as Millis);
+        }
+        assert!(l.is_known(19) && l.is_known(12) && !l.is_known(11));
+        let mut new = 0;
+        for (i, c) in (b'A'..=b'J').enumerate() {
+            new += usize::from(l.login_country([c, c], i as Millis));
+        }
+        assert_eq!(new, 9, "the first country is no news");
+        assert_eq!(l.countries().len(), LOGIN_COUNTRIES);
+        assert!(!l.login_country(*b"JJ", 100));
+        assert!(l.login_country(*b"AA", 101), "forgotten");
+    }
 
     /// `is_quiet` says exactly when `should_warn` would say false, and then `should_warn` changes nothing: the
     /// engine's shortcut for attempts whose only hits are quiet warnings decides as the loop over them did.

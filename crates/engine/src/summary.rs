@@ -127,6 +127,7 @@ mod tests {
                     source: None,
                     user_agent: "",
                     authenticated: true,
+                    caller_id_foreign: false,
                     dialed,
                     destination: &d,
                     route: "",

@@ -170,6 +170,7 @@ fn feed(e: &mut Engine, evs: &[Ev], out: &mut Vec<Decision>) {
                         source: None,
                         user_agent: "",
                         authenticated: true,
+                        caller_id_foreign: false,
                         dialed: &dialed,
                         destination: dest,
                         route: "",
@@ -208,6 +209,7 @@ fn feed(e: &mut Engine, evs: &[Ev], out: &mut Vec<Decision>) {
                         user_agent: "",
                         kind: AuthKind::Register,
                         outcome: AuthOutcome::Failure,
+                        country: None,
                     }),
                     out,
                 );
@@ -272,4 +274,64 @@ fn snapshot_keeps_kill_switches_and_bans() {
     assert_eq!(e.kill_switches().len(), 1);
     assert_eq!(e.bans(t).len(), 1);
     assert_eq!(e.bans(t)[0].by, "bob");
+}
+
+/// A snapshot written before bans had their own table keeps each ban inside its source's state, keyed by the
+/// address: it still loads, and its bans (re-keyed by source key) are enforced.
+#[test]
+fn a_snapshot_with_bans_inside_the_sources_still_loads() {
+    let mut sim = Sim::new(policy());
+    let t = monday_10();
+    let ip: IpAddr = Ipv4Addr::new(203, 0, 113, 77).into();
+    let v6: IpAddr = "2001:db8:5:6::9".parse().expect("address");
+    // A failure makes a source entry for the IPv4 address, where the old snapshot kept its ban.
+    sim.auth(t, ip, "205", AuthKind::Register, AuthOutcome::Failure);
+    sim.engine.ban(ip, t, t + HOUR, "bob", "manual");
+    let mut json = serde_json::to_value(sim.engine.snapshot()).expect("json");
+    let bans = json["bans"].as_array().cloned().expect("bans");
+    assert_eq!(bans.len(), 1);
+    let (key, ban) = (bans[0][0].clone(), bans[0][1].clone());
+    let sources = json["sources"].as_array_mut().expect("sources");
+    let entry = sources
+        .iter_mut()
+        .find(|s| s[0] == key)
+        .expect("the banned source's entry");
+    entry[1]["ban"] = ban.clone();
+    // An old IPv6 ban of a single address, in an entry of its own.
+    let mut old_v6 = entry.clone();
+    old_v6[0] = serde_json::json!(12345u64);
+    old_v6[1]["ban"]["source"] = serde_json::json!(v6.to_string());
+    sources.push(old_v6);
+    let obj = json.as_object_mut().expect("object");
+    obj.remove("bans");
+    obj.remove("logins");
+    obj["stats"]
+        .as_object_mut()
+        .expect("stats")
+        .remove("bans_evicted");
+    let snap: Snapshot = serde_json::from_value(json).expect("an old snapshot loads");
+    let mut e = Engine::restore(policy(), Arc::new(Table), snap);
+    let held = e.bans(t);
+    assert_eq!(held.len(), 2, "{held:?}");
+    assert_eq!(held[0].source, ip);
+    assert_eq!(held[0].by, "bob");
+    assert_eq!(
+        held[1].source,
+        "2001:db8:5:6::".parse::<IpAddr>().expect("key")
+    );
+    let mut out = Vec::new();
+    let v = e.on_event(
+        &Event::Auth(engine::AuthAttempt {
+            at: t + MIN,
+            tenant: "acme",
+            username: "205",
+            source: "2001:db8:5:6::1".parse().expect("address"),
+            user_agent: "",
+            kind: AuthKind::Register,
+            outcome: AuthOutcome::Success,
+            country: None,
+        }),
+        &mut out,
+    );
+    assert!(v.is_block(), "the old IPv6 ban covers its network now");
 }

@@ -460,6 +460,7 @@ impl Replay {
                 user_agent: call.user_agent(),
                 // A PBX wrote the record: it let the caller place the call.
                 authenticated: true,
+                caller_id_foreign: false,
                 dialed: call.dialed(),
                 destination: &destination,
                 route: "",

@@ -82,6 +82,19 @@ pub fn satellite() -> Destination {
     }
 }
 
+/// A dial string numbering could not read (class unknown).
+pub fn unreadable() -> Destination {
+    Destination {
+        e164: None,
+        country: None,
+        scope: Scope::Unknown,
+        class: NumberClass::Unknown,
+        risk: RiskTier::Low,
+        risk_reason: "".into(),
+        flags: DialFlags::default(),
+    }
+}
+
 pub fn emergency() -> Destination {
     Destination {
         e164: None,
@@ -139,6 +152,12 @@ pub struct Sim {
     pub n: u64,
     pub tenant: String,
     pub source: Option<SocketAddr>,
+    /// `CallAttempt::authenticated` of the attempts made (true unless a test says otherwise).
+    pub authenticated: bool,
+    /// `CallAttempt::caller_id_foreign` of the attempts made.
+    pub caller_id_foreign: bool,
+    /// `AuthAttempt::country` of the authentication events made.
+    pub country: Option<String>,
 }
 
 impl Sim {
@@ -149,6 +168,9 @@ impl Sim {
             n: 0,
             tenant: "acme".into(),
             source: None,
+            authenticated: true,
+            caller_id_foreign: false,
+            country: None,
         }
     }
     pub fn toml(text: &str) -> Sim {
@@ -175,7 +197,8 @@ impl Sim {
                 account,
                 source: self.source,
                 user_agent: "",
-                authenticated: true,
+                authenticated: self.authenticated,
+                caller_id_foreign: self.caller_id_foreign,
                 dialed,
                 destination: d,
                 route: "trunk1",
@@ -237,6 +260,7 @@ impl Sim {
         outcome: AuthOutcome,
     ) -> Verdict {
         let tenant = self.tenant.clone();
+        let country = self.country.clone();
         self.engine.on_event(
             &Event::Auth(AuthAttempt {
                 at,
@@ -246,6 +270,7 @@ impl Sim {
                 user_agent: "",
                 kind,
                 outcome,
+                country: country.as_deref(),
             }),
             &mut self.out,
         )
