@@ -1,16 +1,20 @@
 //! Persistence of what must survive a restart or a `kill -9`: bans, kill switches, alerts, the operator audit
-//! log and periodic engine snapshots. SQLite in WAL mode with `synchronous=FULL`: a write that returned is on
-//! disk, so nothing the guard acknowledged to an operator is lost.
+//! log, periodic engine snapshots and the calls in progress. SQLite in WAL mode with `synchronous=FULL`: a
+//! write that returned is on disk, so nothing the guard acknowledged to an operator is lost.
 //!
-//! The store is deliberately synchronous and single-connection: writes are rare (bans, switches, alerts are
-//! events of minutes, not of packets) and the guard calls it from a blocking task.
+//! The store is synchronous and single-connection. The guard writes from one thread and in batches
+//! ([`Batch`]: whatever a burst produced, in one transaction and one disk sync); operators write through
+//! the API's own connection. Every write to bans and kill switches takes a number of one change sequence,
+//! so that a reader follows them ([`Store::ban_changes_since`]) at the cost of what changed, not of what is
+//! stored.
 
 use std::net::IpAddr;
 use std::path::Path;
 
 use engine::{Ban, BarScope, ClassSet, Decision, KillSwitch, Millis, Snapshot};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
+mod dialogs;
 mod tokens;
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +26,15 @@ pub enum StoreError {
         path: String,
         #[source]
         source: rusqlite::Error,
+    },
+    #[error(
+        "the store database {path} has schema version {found}, newer than this tollguard knows ({known}): \
+         run the tollguard that wrote it, or point [store] path at another file"
+    )]
+    NewerSchema {
+        path: String,
+        found: i64,
+        known: i64,
     },
     #[error("store database error while {doing}: {source}")]
     Sql {
@@ -43,6 +56,22 @@ fn sql(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Sql { doing, source }
 }
 
+fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|source| StoreError::Decode { what, source })
+}
+
+fn decode<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|source| StoreError::Decode { what, source })
+}
+
+/// Wall-clock milliseconds since the Unix epoch (when a row was written, for pruning).
+pub(crate) fn wall_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// An alert as stored: the engine's decision plus the tenant it belongs to and its acknowledgement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredAlert {
@@ -61,6 +90,27 @@ pub struct KillSwitchRecord {
     pub switch: KillSwitch,
     pub lifted_at: Option<Millis>,
     pub lifted_by: Option<String>,
+}
+
+/// A ban that changed after a given point of the change sequence, as it is now. A ban that ran out is not a
+/// change: readers compare `until` with their own clock (the engine's, which tests and demos speed up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BanChange {
+    /// Set or replaced (by the guard or an operator).
+    Set(Ban),
+    /// Lifted by an operator.
+    Lifted(IpAddr),
+}
+
+/// A kill switch that changed after a given point of the change sequence, as it is now. The store's history
+/// keeps every switch ever set, so one scope and set of classes can appear more than once (lifted, then set
+/// again): the change with the larger sequence number comes later in the list and tells how things stand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillSwitchChange {
+    /// Set, or updated while in force.
+    Set(KillSwitch),
+    /// Lifted (the switch as it was when lifted).
+    Lifted(KillSwitch),
 }
 
 /// Which alerts to list.
@@ -87,11 +137,50 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// What the guard's writer has collected from a burst, written by [`Store::write_batch`] in one transaction:
+/// under a spoofed flood that bans thousands of sources a second this is one disk sync per batch instead of
+/// one per ban, and the database lock is held briefly (an operator's write does not queue behind thousands
+/// of syncs).
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Upserted by source, in order (a later ban of the same source replaces an earlier one).
+    pub bans: Vec<Ban>,
+    /// Each as by [`Store::put_kill_switch`].
+    pub kill_switches: Vec<KillSwitch>,
+    /// Tenant and its decisions.
+    pub alerts: Vec<(String, Vec<Decision>)>,
+    /// Call id, tenant and the guard's own serialization of the dialog, as by [`Store::save_dialogs`].
+    pub dialog_upserts: Vec<(String, String, String)>,
+    /// Call ids of dialogs that ended (removed after the upserts).
+    pub dialogs_ended: Vec<String>,
+    /// Replaces the stored engine snapshot (engine time, snapshot).
+    pub snapshot: Option<(Millis, Box<Snapshot>)>,
+    /// Engine time: bans that ran out by then are removed, as by [`Store::prune_bans`].
+    pub prune_bans_at: Option<Millis>,
+    /// Wall time: dialogs not updated since are removed, as by [`Store::prune_dialogs`].
+    pub prune_dialogs_before: Option<Millis>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.bans.is_empty()
+            && self.kill_switches.is_empty()
+            && self.alerts.is_empty()
+            && self.dialog_upserts.is_empty()
+            && self.dialogs_ended.is_empty()
+            && self.snapshot.is_none()
+            && self.prune_bans_at.is_none()
+            && self.prune_dialogs_before.is_none()
+    }
+}
+
 /// The persistent store.
 pub struct Store {
     conn: Connection,
 }
 
+/// The tables as the first released version created them. Kept as they were: an old database and a new one
+/// both start from here and take the same migrations.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS bans (
     source TEXT PRIMARY KEY,
@@ -131,14 +220,252 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 ";
 
+/// Migrations, in order: the one at index `i` takes a database from `PRAGMA user_version` `i` to `i + 1`.
+/// Databases written before versioning have version 0.
+const MIGRATIONS: &[&str] = &[
+    // 1: the change sequence of bans and kill switches; bans are lifted by a mark (a lift is a change that
+    // readers see) and removed only once they ran out; the calls in progress.
+    "
+ALTER TABLE bans ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE bans ADD COLUMN lifted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE kill_switches ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE change_seq (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    value INTEGER NOT NULL
+);
+-- Rows written before the sequence existed are change 1, so that a reader starting from 0 sees them.
+UPDATE bans SET seq = 1;
+UPDATE kill_switches SET seq = 1;
+INSERT INTO change_seq(id, value) VALUES (1, 1);
+CREATE INDEX bans_seq ON bans(seq);
+CREATE INDEX bans_until ON bans(until);
+CREATE INDEX kill_switches_seq ON kill_switches(seq);
+CREATE TABLE dialogs (
+    call_id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX dialogs_updated_at ON dialogs(updated_at);
+",
+];
+
+/// The schema version this build writes.
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const BAN_CHANGES: &str = "SELECT seq, lifted, body FROM bans WHERE seq > ?1 ORDER BY seq";
+const KILL_SWITCH_CHANGES: &str =
+    "SELECT seq, id, body, lifted_at FROM kill_switches WHERE seq > ?1 ORDER BY seq, id";
+
+/// Takes the next number of the change sequence. Called inside an IMMEDIATE transaction: the number is taken
+/// under the write lock and committed with the rows that carry it, so numbers become visible in order and a
+/// reader that has seen number n will never later find a change numbered n or less. A transaction takes one
+/// number for all its changes (they become visible together).
+fn next_seq(conn: &Connection) -> Result<i64> {
+    conn.query_row(
+        "UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(sql("numbering a change"))
+}
+
+fn seq_param(since: u64) -> i64 {
+    i64::try_from(since).unwrap_or(i64::MAX)
+}
+
+fn put_bans_in(conn: &Connection, seq: i64, bans: &[Ban]) -> Result<()> {
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO bans(source, since, until, body, seq, lifted) VALUES (?1, ?2, ?3, ?4, ?5, 0)
+             ON CONFLICT(source) DO UPDATE SET since = excluded.since, until = excluded.until,
+                 body = excluded.body, seq = excluded.seq, lifted = 0",
+        )
+        .map_err(sql("saving bans"))?;
+    for ban in bans {
+        stmt.execute(params![
+            ban.source.to_string(),
+            ban.since,
+            ban.until,
+            encode("ban", ban)?,
+            seq
+        ])
+        .map_err(sql("saving a ban"))?;
+    }
+    Ok(())
+}
+
+fn kill_switch_history_in(
+    conn: &Connection,
+    active_only: bool,
+    limit: usize,
+) -> Result<Vec<KillSwitchRecord>> {
+    let q = if active_only {
+        "SELECT id, body, lifted_at, lifted_by FROM kill_switches WHERE lifted_at IS NULL ORDER BY id LIMIT ?1"
+    } else {
+        "SELECT id, body, lifted_at, lifted_by FROM kill_switches ORDER BY id DESC LIMIT ?1"
+    };
+    let mut stmt = conn
+        .prepare_cached(q)
+        .map_err(sql("listing kill switches"))?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt
+        .query_map(params![limit], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })
+        .map_err(sql("listing kill switches"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, body, lifted_at, lifted_by) = row.map_err(sql("reading a kill switch"))?;
+        let mut switch: KillSwitch = decode("kill switch", &body)?;
+        switch.id = u64::try_from(id).unwrap_or(0);
+        out.push(KillSwitchRecord {
+            switch,
+            lifted_at,
+            lifted_by,
+        });
+    }
+    Ok(out)
+}
+
+fn active_kill_switches_in(conn: &Connection) -> Result<Vec<KillSwitch>> {
+    Ok(kill_switch_history_in(conn, true, 10_000)?
+        .into_iter()
+        .map(|h| h.switch)
+        .collect())
+}
+
+fn put_kill_switch_in(conn: &Connection, seq: i64, ks: &KillSwitch) -> Result<i64> {
+    let existing = active_kill_switches_in(conn)?
+        .into_iter()
+        .find(|k| k.scope == ks.scope && k.classes == ks.classes);
+    if let Some(old) = existing {
+        // Keep the first `since`: the switch has been in force from then.
+        let mut k = ks.clone();
+        k.id = old.id;
+        k.since = old.since.min(ks.since);
+        let id = i64::try_from(k.id).unwrap_or(i64::MAX);
+        conn.execute(
+            "UPDATE kill_switches SET since = ?2, body = ?3, seq = ?4 WHERE id = ?1",
+            params![id, k.since, encode("kill switch", &k)?, seq],
+        )
+        .map_err(sql("updating a kill switch"))?;
+        return Ok(id);
+    }
+    conn.execute(
+        "INSERT INTO kill_switches(since, body, seq) VALUES (?1, ?2, ?3)",
+        params![ks.since, encode("kill switch", ks)?, seq],
+    )
+    .map_err(sql("saving a kill switch"))?;
+    let id = conn.last_insert_rowid();
+    let mut k = ks.clone();
+    k.id = u64::try_from(id).unwrap_or(0);
+    conn.execute(
+        "UPDATE kill_switches SET body = ?2 WHERE id = ?1",
+        params![id, encode("kill switch", &k)?],
+    )
+    .map_err(sql("saving a kill switch"))?;
+    Ok(id)
+}
+
+fn lift_kill_switch_in(conn: &Connection, seq: i64, id: u64, at: Millis, by: &str) -> Result<bool> {
+    let id = i64::try_from(id).unwrap_or(i64::MAX);
+    let n = conn
+        .execute(
+            "UPDATE kill_switches SET lifted_at = ?2, lifted_by = ?3, seq = ?4 WHERE id = ?1 AND lifted_at IS NULL",
+            params![id, at, by, seq],
+        )
+        .map_err(sql("lifting a kill switch"))?;
+    Ok(n > 0)
+}
+
+fn insert_alerts_in(conn: &Connection, batches: &[(&str, &[Decision])]) -> Result<Vec<Vec<i64>>> {
+    let mut stmt = conn
+        .prepare_cached("INSERT INTO alerts(at, tenant, rule, body) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(sql("saving alerts"))?;
+    let mut out = Vec::with_capacity(batches.len());
+    for (tenant, decisions) in batches {
+        let mut ids = Vec::with_capacity(decisions.len());
+        for d in *decisions {
+            stmt.execute(params![d.at, tenant, d.rule, encode("alert", d)?])
+                .map_err(sql("saving an alert"))?;
+            ids.push(conn.last_insert_rowid());
+        }
+        out.push(ids);
+    }
+    Ok(out)
+}
+
+fn save_snapshot_in(conn: &Connection, at: Millis, snap: &Snapshot) -> Result<()> {
+    let body = serde_json::to_vec(snap).map_err(|source| StoreError::Decode {
+        what: "snapshot",
+        source,
+    })?;
+    conn.execute(
+        "INSERT INTO snapshots(id, at, body) VALUES (1, ?1, ?2)
+         ON CONFLICT(id) DO UPDATE SET at = excluded.at, body = excluded.body",
+        params![at, body],
+    )
+    .map_err(sql("saving the engine snapshot"))?;
+    Ok(())
+}
+
+fn prune_bans_in(conn: &Connection, now: Millis) -> Result<usize> {
+    conn.execute("DELETE FROM bans WHERE until <= ?1", params![now])
+        .map_err(sql("removing bans that ran out"))
+}
+
+/// Creates the tables and brings an older database to this version, in one IMMEDIATE transaction: of several
+/// processes opening the same file at once (the guard, the API, `tollguard` commands), one migrates and the
+/// others wait for it, then find the version current.
+fn migrate(conn: &Connection, path: &str) -> Result<()> {
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+        .map_err(sql("starting the schema transaction"))?;
+    tx.execute_batch(SCHEMA)
+        .map_err(sql("creating the schema"))?;
+    tx.execute_batch(tokens::SCHEMA)
+        .map_err(sql("creating the token tables"))?;
+    let found: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(sql("reading the schema version"))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            path: path.to_owned(),
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    let from = usize::try_from(found).unwrap_or(0);
+    for m in MIGRATIONS.iter().skip(from) {
+        tx.execute_batch(m).map_err(sql("migrating the schema"))?;
+    }
+    if found != SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(sql("recording the schema version"))?;
+        tracing::info!(
+            path,
+            from = found,
+            to = SCHEMA_VERSION,
+            "store schema migrated"
+        );
+    }
+    tx.commit().map_err(sql("committing the schema"))
+}
+
 impl Store {
-    /// Opens (creating if needed) the database file.
+    /// Opens (creating if needed) the database file, migrating an older schema.
     pub fn open(path: &Path) -> Result<Store> {
+        let name = path.display().to_string();
         let conn = Connection::open(path).map_err(|source| StoreError::Open {
-            path: path.display().to_string(),
+            path: name.clone(),
             source,
         })?;
-        Self::init(conn)
+        Self::init(conn, &name)
     }
 
     /// A store that lives in memory only (tests, `analyze`).
@@ -147,10 +474,10 @@ impl Store {
             path: ":memory:".into(),
             source,
         })?;
-        Self::init(conn)
+        Self::init(conn, ":memory:")
     }
 
-    fn init(mut conn: Connection) -> Result<Store> {
+    fn init(mut conn: Connection, path: &str) -> Result<Store> {
         // WAL: readers never block the writer; FULL: a commit survives power loss, not only kill -9.
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(sql("enabling WAL"))?;
@@ -164,51 +491,105 @@ impl Store {
             attempt < 5_000
         }))
         .map_err(sql("setting the busy handler"))?;
-        conn.execute_batch(SCHEMA)
-            .map_err(sql("creating the schema"))?;
-        conn.execute_batch(tokens::SCHEMA)
-            .map_err(sql("creating the token tables"))?;
+        migrate(&conn, path)?;
         Ok(Store { conn })
+    }
+
+    /// A write transaction that holds the write lock from its start (waiting in the busy handler): a
+    /// transaction that reads first and writes later would fail at once with SQLITE_BUSY when another writer
+    /// committed in between, and the change sequence must be taken under the lock.
+    fn write_tx(&self) -> Result<Transaction<'_>> {
+        Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(sql("starting a transaction"))
+    }
+
+    /// Writes everything the batch holds in one transaction (nothing of it if any part fails).
+    pub fn write_batch(&mut self, b: &Batch) -> Result<()> {
+        if b.is_empty() {
+            return Ok(());
+        }
+        let tx = self.write_tx()?;
+        if !b.bans.is_empty() || !b.kill_switches.is_empty() {
+            let seq = next_seq(&tx)?;
+            for ks in &b.kill_switches {
+                put_kill_switch_in(&tx, seq, ks)?;
+            }
+            put_bans_in(&tx, seq, &b.bans)?;
+        }
+        if !b.alerts.is_empty() {
+            let batches: Vec<(&str, &[Decision])> = b
+                .alerts
+                .iter()
+                .map(|(t, d)| (t.as_str(), d.as_slice()))
+                .collect();
+            insert_alerts_in(&tx, &batches)?;
+        }
+        dialogs::save_in(&tx, wall_ms(), &b.dialog_upserts, &b.dialogs_ended)?;
+        if let Some((at, snap)) = &b.snapshot {
+            save_snapshot_in(&tx, *at, snap)?;
+        }
+        if let Some(now) = b.prune_bans_at {
+            prune_bans_in(&tx, now)?;
+        }
+        if let Some(before) = b.prune_dialogs_before {
+            dialogs::prune_in(&tx, before)?;
+        }
+        tx.commit().map_err(sql("committing a batch"))
     }
 
     // ---- bans -------------------------------------------------------------------------------------------
 
     /// Records a ban (replacing an earlier ban of the same source).
     pub fn put_ban(&self, ban: &Ban) -> Result<()> {
-        let body = serde_json::to_string(ban).map_err(|source| StoreError::Decode {
-            what: "ban",
-            source,
-        })?;
-        self.conn
-            .execute(
-                "INSERT INTO bans(source, since, until, body) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(source) DO UPDATE SET since = excluded.since, until = excluded.until, body = excluded.body",
-                params![ban.source.to_string(), ban.since, ban.until, body],
-            )
-            .map_err(sql("saving a ban"))?;
-        Ok(())
+        let tx = self.write_tx()?;
+        let seq = next_seq(&tx)?;
+        put_bans_in(&tx, seq, std::slice::from_ref(ban))?;
+        tx.commit().map_err(sql("committing a ban"))
     }
 
-    /// Lifts a ban. Returns whether there was one.
+    /// Records bans in one transaction, each replacing an earlier ban of the same source (a later one in
+    /// `bans` replaces an earlier one).
+    pub fn put_bans(&mut self, bans: &[Ban]) -> Result<()> {
+        if bans.is_empty() {
+            return Ok(());
+        }
+        let tx = self.write_tx()?;
+        let seq = next_seq(&tx)?;
+        put_bans_in(&tx, seq, bans)?;
+        tx.commit().map_err(sql("committing bans"))
+    }
+
+    /// Lifts a ban. Returns whether one was in force (or ran out but is not removed yet). The row stays,
+    /// marked lifted, until the ban would have run out, so that readers following the changes see the lift.
     pub fn lift_ban(&self, source: IpAddr) -> Result<bool> {
-        let n = self
-            .conn
+        let tx = self.write_tx()?;
+        let seq = next_seq(&tx)?;
+        let n = tx
             .execute(
-                "DELETE FROM bans WHERE source = ?1",
-                params![source.to_string()],
+                "UPDATE bans SET lifted = 1, seq = ?2 WHERE source = ?1 AND lifted = 0",
+                params![source.to_string(), seq],
             )
             .map_err(sql("lifting a ban"))?;
-        Ok(n > 0)
+        if n == 0 {
+            // Nothing changed: roll back rather than spend a number and a disk sync.
+            return Ok(false);
+        }
+        tx.commit().map_err(sql("committing a lifted ban"))?;
+        Ok(true)
     }
 
-    /// Bans still running at `now` (expired ones are removed).
+    /// Removes the bans (lifted or not) that ran out by `now` (engine time). Returns how many. Not a change
+    /// that readers are told of: they see `until` pass by themselves.
+    pub fn prune_bans(&self, now: Millis) -> Result<usize> {
+        prune_bans_in(&self.conn, now)
+    }
+
+    /// Bans still running at `now` and not lifted (those that ran out are removed).
     pub fn active_bans(&self, now: Millis) -> Result<Vec<Ban>> {
-        self.conn
-            .execute("DELETE FROM bans WHERE until <= ?1", params![now])
-            .map_err(sql("removing expired bans"))?;
+        self.prune_bans(now)?;
         let mut stmt = self
             .conn
-            .prepare("SELECT body FROM bans ORDER BY source")
+            .prepare_cached("SELECT body FROM bans WHERE lifted = 0 ORDER BY source")
             .map_err(sql("listing bans"))?;
         let rows = stmt
             .query_map([], |r| r.get::<_, String>(0))
@@ -216,14 +597,42 @@ impl Store {
         let mut out = Vec::new();
         for body in rows {
             let body = body.map_err(sql("reading a ban"))?;
-            out.push(
-                serde_json::from_str(&body).map_err(|source| StoreError::Decode {
-                    what: "ban",
-                    source,
-                })?,
-            );
+            out.push(decode("ban", &body)?);
         }
         Ok(out)
+    }
+
+    /// Bans set or lifted after change `since` of the change sequence, in the order they were made, and the
+    /// number of the last change read (`since` when there was none): pass it as `since` next time. Reads only
+    /// the changed rows (an index on the sequence number), however many bans are stored. Start from 0 to
+    /// read every ban stored.
+    pub fn ban_changes_since(&self, since: u64) -> Result<(Vec<BanChange>, u64)> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(BAN_CHANGES)
+            .map_err(sql("reading ban changes"))?;
+        let rows = stmt
+            .query_map(params![seq_param(since)], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(sql("reading ban changes"))?;
+        let mut out = Vec::new();
+        let mut last = since;
+        for row in rows {
+            let (seq, lifted, body) = row.map_err(sql("reading a ban change"))?;
+            let ban: Ban = decode("ban", &body)?;
+            last = last.max(u64::try_from(seq).unwrap_or(0));
+            out.push(if lifted {
+                BanChange::Lifted(ban.source)
+            } else {
+                BanChange::Set(ban)
+            });
+        }
+        Ok((out, last))
     }
 
     // ---- kill switches ----------------------------------------------------------------------------------
@@ -234,72 +643,23 @@ impl Store {
     /// the store's own (the engine numbers its switches per process; they restart at 1 after a restart).
     pub fn put_kill_switch(&self, ks: &KillSwitch) -> Result<i64> {
         // One transaction: one disk sync, and no other writer between the lookup and the write.
-        // IMMEDIATE: take the write lock first (waiting in the busy handler); a read-then-write transaction
-        // would fail at once with SQLITE_BUSY when another writer committed in between.
-        let tx = rusqlite::Transaction::new_unchecked(
-            &self.conn,
-            rusqlite::TransactionBehavior::Immediate,
-        )
-        .map_err(sql("starting a transaction"))?;
-        let id = self.put_kill_switch_in(ks)?;
+        let tx = self.write_tx()?;
+        let seq = next_seq(&tx)?;
+        let id = put_kill_switch_in(&tx, seq, ks)?;
         tx.commit().map_err(sql("committing a kill switch"))?;
-        Ok(id)
-    }
-
-    fn put_kill_switch_in(&self, ks: &KillSwitch) -> Result<i64> {
-        let existing = self
-            .active_kill_switches()?
-            .into_iter()
-            .find(|k| k.scope == ks.scope && k.classes == ks.classes);
-        let encode = |k: &KillSwitch| {
-            serde_json::to_string(k).map_err(|source| StoreError::Decode {
-                what: "kill switch",
-                source,
-            })
-        };
-        if let Some(old) = existing {
-            // Keep the first `since`: the switch has been in force from then.
-            let mut k = ks.clone();
-            k.id = old.id;
-            k.since = old.since.min(ks.since);
-            let id = i64::try_from(k.id).unwrap_or(i64::MAX);
-            self.conn
-                .execute(
-                    "UPDATE kill_switches SET since = ?2, body = ?3 WHERE id = ?1",
-                    params![id, k.since, encode(&k)?],
-                )
-                .map_err(sql("updating a kill switch"))?;
-            return Ok(id);
-        }
-        self.conn
-            .execute(
-                "INSERT INTO kill_switches(since, body) VALUES (?1, ?2)",
-                params![ks.since, encode(ks)?],
-            )
-            .map_err(sql("saving a kill switch"))?;
-        let id = self.conn.last_insert_rowid();
-        let mut k = ks.clone();
-        k.id = u64::try_from(id).unwrap_or(0);
-        self.conn
-            .execute(
-                "UPDATE kill_switches SET body = ?2 WHERE id = ?1",
-                params![id, encode(&k)?],
-            )
-            .map_err(sql("saving a kill switch"))?;
         Ok(id)
     }
 
     /// Marks a kill switch lifted (kept for history). Returns whether it was in force.
     pub fn lift_kill_switch(&self, id: u64, at: Millis, by: &str) -> Result<bool> {
-        let id = i64::try_from(id).unwrap_or(i64::MAX);
-        let n = self
-            .conn
-            .execute(
-                "UPDATE kill_switches SET lifted_at = ?2, lifted_by = ?3 WHERE id = ?1 AND lifted_at IS NULL",
-                params![id, at, by],
-            )
-            .map_err(sql("lifting a kill switch"))?;
-        Ok(n > 0)
+        let tx = self.write_tx()?;
+        let seq = next_seq(&tx)?;
+        if !lift_kill_switch_in(&tx, seq, id, at, by)? {
+            return Ok(false);
+        }
+        tx.commit()
+            .map_err(sql("committing a lifted kill switch"))?;
+        Ok(true)
     }
 
     /// Lifts the switches in force on this scope (all of them, or only those barring exactly `classes`).
@@ -311,25 +671,27 @@ impl Store {
         at: Millis,
         by: &str,
     ) -> Result<usize> {
+        let tx = self.write_tx()?;
+        let seq = next_seq(&tx)?;
         let mut n = 0;
-        for k in self.active_kill_switches()? {
+        for k in active_kill_switches_in(&tx)? {
             if &k.scope == scope
                 && classes.is_none_or(|c| c == k.classes)
-                && self.lift_kill_switch(k.id, at, by)?
+                && lift_kill_switch_in(&tx, seq, k.id, at, by)?
             {
                 n += 1;
             }
+        }
+        if n > 0 {
+            tx.commit()
+                .map_err(sql("committing lifted kill switches"))?;
         }
         Ok(n)
     }
 
     /// Kill switches in force, oldest first, with the store's ids.
     pub fn active_kill_switches(&self) -> Result<Vec<KillSwitch>> {
-        Ok(self
-            .kill_switch_history(true, 10_000)?
-            .into_iter()
-            .map(|h| h.switch)
-            .collect())
+        active_kill_switches_in(&self.conn)
     }
 
     /// Kill switches, newest first when `active_only` is false (history with who lifted them and when),
@@ -339,39 +701,39 @@ impl Store {
         active_only: bool,
         limit: usize,
     ) -> Result<Vec<KillSwitchRecord>> {
-        let q = if active_only {
-            "SELECT id, body, lifted_at, lifted_by FROM kill_switches WHERE lifted_at IS NULL ORDER BY id LIMIT ?1"
-        } else {
-            "SELECT id, body, lifted_at, lifted_by FROM kill_switches ORDER BY id DESC LIMIT ?1"
-        };
-        let mut stmt = self.conn.prepare(q).map_err(sql("listing kill switches"))?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        kill_switch_history_in(&self.conn, active_only, limit)
+    }
+
+    /// Kill switches set, updated or lifted after change `since`, in the order they were made, and the number
+    /// of the last change read (pass it as `since` next time); see [`Store::ban_changes_since`].
+    pub fn kill_switch_changes_since(&self, since: u64) -> Result<(Vec<KillSwitchChange>, u64)> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(KILL_SWITCH_CHANGES)
+            .map_err(sql("reading kill switch changes"))?;
         let rows = stmt
-            .query_map(params![limit], |r| {
+            .query_map(params![seq_param(since)], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
                 ))
             })
-            .map_err(sql("listing kill switches"))?;
+            .map_err(sql("reading kill switch changes"))?;
         let mut out = Vec::new();
+        let mut last = since;
         for row in rows {
-            let (id, body, lifted_at, lifted_by) = row.map_err(sql("reading a kill switch"))?;
-            let mut switch: KillSwitch =
-                serde_json::from_str(&body).map_err(|source| StoreError::Decode {
-                    what: "kill switch",
-                    source,
-                })?;
+            let (seq, id, body, lifted_at) = row.map_err(sql("reading a kill switch change"))?;
+            let mut switch: KillSwitch = decode("kill switch", &body)?;
             switch.id = u64::try_from(id).unwrap_or(0);
-            out.push(KillSwitchRecord {
-                switch,
-                lifted_at,
-                lifted_by,
+            last = last.max(u64::try_from(seq).unwrap_or(0));
+            out.push(match lifted_at {
+                None => KillSwitchChange::Set(switch),
+                Some(_) => KillSwitchChange::Lifted(switch),
             });
         }
-        Ok(out)
+        Ok((out, last))
     }
 
     // ---- alerts -----------------------------------------------------------------------------------------
@@ -388,31 +750,8 @@ impl Store {
         &mut self,
         batches: &[(&str, &[Decision])],
     ) -> Result<Vec<Vec<i64>>> {
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(sql("starting a transaction"))?;
-        let mut out = Vec::with_capacity(batches.len());
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO alerts(at, tenant, rule, body) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(sql("saving alerts"))?;
-            for (tenant, decisions) in batches {
-                let mut ids = Vec::with_capacity(decisions.len());
-                for d in *decisions {
-                    let body = serde_json::to_string(d).map_err(|source| StoreError::Decode {
-                        what: "alert",
-                        source,
-                    })?;
-                    stmt.execute(params![d.at, tenant, d.rule, body])
-                        .map_err(sql("saving an alert"))?;
-                    ids.push(tx.last_insert_rowid());
-                }
-                out.push(ids);
-            }
-        }
+        let tx = self.write_tx()?;
+        let out = insert_alerts_in(&tx, batches)?;
         tx.commit().map_err(sql("committing alerts"))?;
         Ok(out)
     }
@@ -526,18 +865,7 @@ impl Store {
 
     /// Replaces the stored engine snapshot.
     pub fn save_snapshot(&self, at: Millis, snap: &Snapshot) -> Result<()> {
-        let body = serde_json::to_vec(snap).map_err(|source| StoreError::Decode {
-            what: "snapshot",
-            source,
-        })?;
-        self.conn
-            .execute(
-                "INSERT INTO snapshots(id, at, body) VALUES (1, ?1, ?2)
-                 ON CONFLICT(id) DO UPDATE SET at = excluded.at, body = excluded.body",
-                params![at, body],
-            )
-            .map_err(sql("saving the engine snapshot"))?;
-        Ok(())
+        save_snapshot_in(&self.conn, at, snap)
     }
 
     /// The latest engine snapshot and when it was taken.
@@ -558,6 +886,41 @@ impl Store {
                 })?;
                 Ok(Some((at, snap)))
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The change queries search the sequence index: what they cost follows the number of changes, not the
+    /// number of rows stored (a full scan would show as `SCAN bans`).
+    #[test]
+    fn change_queries_search_the_sequence_index() {
+        let s = Store::in_memory().unwrap();
+        for (query, index) in [
+            (BAN_CHANGES, "bans_seq"),
+            (KILL_SWITCH_CHANGES, "kill_switches_seq"),
+        ] {
+            let mut stmt = s
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+                .unwrap();
+            let plan: Vec<String> = stmt
+                .query_map(params![0], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<std::result::Result<_, _>>()
+                .unwrap();
+            assert!(
+                plan.iter()
+                    .any(|p| p.starts_with("SEARCH") && p.contains(&format!("INDEX {index}"))),
+                "{query}: {plan:?}"
+            );
+            assert!(
+                !plan.iter().any(|p| p.contains("TEMP B-TREE")),
+                "{query} sorts in a temporary tree: {plan:?}"
+            );
         }
     }
 }
