@@ -196,6 +196,8 @@ pub struct Engine {
     country_names: std::collections::HashMap<u16, &'static str>,
     /// The call whose attempt was last let through goes to a watched destination (see [`Engine::answer_matters`]).
     last_watched: bool,
+    /// The account name claimed by the unlisted call being decided (see [`Engine::on_unlisted_attempt`]).
+    claimed: String,
     stats: Stats,
 }
 
@@ -243,6 +245,7 @@ impl Engine {
             cluster: Vec::with_capacity(16),
             country_names: std::collections::HashMap::new(),
             last_watched: true,
+            claimed: String::new(),
             stats: Stats::default(),
             floors: Floors::of(&policy),
             policy,
@@ -296,15 +299,9 @@ impl Engine {
             Event::CallAttempt(a) => {
                 self.expire_if_due(a.at);
                 if a.authenticated {
-                    self.on_attempt(a, None, out)
+                    self.on_attempt(a, out)
                 } else {
-                    // Callers outside the tenant's account list share one account: a new From user per call
-                    // resets nothing.
-                    let shared = CallAttempt {
-                        account: UNKNOWN_ACCOUNT,
-                        ..*a
-                    };
-                    self.on_attempt(&shared, Some(a.account), out)
+                    self.on_unlisted_attempt(a, out)
                 }
             }
             Event::CallAnswered(a) => {
@@ -344,13 +341,24 @@ impl Engine {
 
     // ----- calls -------------------------------------------------------------------------------------------
 
-    /// `claimed`: for a call counted under [`UNKNOWN_ACCOUNT`], the account name it claimed (for sentences).
-    fn on_attempt(
-        &mut self,
-        a: &CallAttempt<'_>,
-        claimed: Option<&str>,
-        out: &mut Vec<Decision>,
-    ) -> Verdict {
+    /// A call from an account not in the tenant's list: decided as a call of the tenant's [`UNKNOWN_ACCOUNT`], so
+    /// that a caller who changes its From user on each call resets nothing. The name it claimed goes into the
+    /// sentences (through `claimed`, so that the common path carries nothing more).
+    #[cold]
+    #[inline(never)]
+    fn on_unlisted_attempt(&mut self, a: &CallAttempt<'_>, out: &mut Vec<Decision>) -> Verdict {
+        let shared = CallAttempt {
+            account: UNKNOWN_ACCOUNT,
+            ..*a
+        };
+        self.claimed.clear();
+        self.claimed.push_str(a.account);
+        let v = self.on_attempt(&shared, out);
+        self.claimed.clear();
+        v
+    }
+
+    fn on_attempt(&mut self, a: &CallAttempt<'_>, out: &mut Vec<Decision>) -> Verdict {
         let d: &Destination = a.destination;
         // Set again below for a call that goes ahead to a watched destination.
         self.last_watched = false;
@@ -906,7 +914,7 @@ impl Engine {
         let blocking = hits.iter().any(|h| h.level == Level::Critical && !h.shadow);
         let ctx = explain::CallContext {
             attempt: a,
-            claimed,
+            claimed: (a.account == UNKNOWN_ACCOUNT).then_some(self.claimed.as_str()),
             class,
             moment: m,
             rate,
@@ -2172,9 +2180,7 @@ fn destination_hits(
         return;
     }
     // An unreadable dial string passes only where the site allows its pattern.
-    let allowed = dp.allow_classes.contains(class)
-        || (class == DestClass::Unknown && dp.pattern_allowed(dialed));
-    if !allowed {
+    if !dp.allow_classes.contains(class) && !unreadable_allowed(dp, class, dialed) {
         hits.push(flag_hit(RuleId::DestinationClass, Level::Critical, shadow));
         return;
     }
@@ -2211,6 +2217,13 @@ fn destination_hits(
             )),
         }
     }
+}
+
+/// Whether an unreadable dial string is allowed by the site's `allow_patterns` (out of line: rare).
+#[cold]
+#[inline(never)]
+fn unreadable_allowed(dp: &crate::policy::DestPolicy, class: DestClass, dialed: &str) -> bool {
+    class == DestClass::Unknown && dp.pattern_allowed(dialed)
 }
 
 /// Splits a dial string's digits into (prefixes, national number) hashes: the last 8 digits are the national
