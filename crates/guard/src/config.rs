@@ -43,7 +43,7 @@ impl std::error::Error for ConfigError {}
 pub struct ConfigErrors(pub Vec<ConfigError>);
 
 /// Transport of a listener or a peer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum TransportKind {
     #[default]
@@ -157,6 +157,17 @@ struct TenantFile {
     #[serde(default)]
     account_from: AccountFrom,
     account_header: Option<String>,
+    /// The tenant's own numbers (DIDs) as E.164 prefixes ("+8131234"): an outbound call whose From or
+    /// P-Asserted-Identity number is outside them is a sign of a hijacked PBX (rule `caller_id_foreign`).
+    #[serde(default)]
+    numbers: Vec<Spanned<String>>,
+    /// Where logins to this tenant's accounts may come from (`geo`); empty: anywhere.
+    #[serde(default)]
+    login_networks: Vec<Spanned<String>>,
+    #[serde(default)]
+    login_countries: Vec<Spanned<String>>,
+    #[serde(default)]
+    account_limits: Vec<crate::geo::AccountLimitsFile>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -201,6 +212,17 @@ struct ClockFile {
     start_ms: Option<i64>,
 }
 
+/// `[transport]`: limits of TCP/TLS connections and of the send queues.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct TransportFile {
+    connect_timeout_ms: Option<Spanned<u64>>,
+    max_connections: Option<Spanned<u64>>,
+    max_connections_per_source: Option<Spanned<u64>>,
+    idle_secs: Option<Spanned<u64>>,
+    send_queue: Option<Spanned<u64>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GuardFile {
@@ -226,6 +248,10 @@ struct GuardFile {
     dialogs: DialogsFile,
     #[serde(default)]
     clock: ClockFile,
+    #[serde(default)]
+    transport: TransportFile,
+    #[serde(default)]
+    geo: crate::geo::GeoFile,
     /// The operator API and the notifications are configured in the same file; crate `api` reads and
     /// checks these sections (`api::config`), the guard only lets them through.
     #[serde(default, rename = "api")]
@@ -310,6 +336,10 @@ pub struct Tenant {
     pub accounts: Vec<String>,
     pub account_from: AccountFrom,
     pub account_header: Option<String>,
+    /// Its own numbers as E.164 digit prefixes without "+" (empty: not checked).
+    pub numbers: Vec<String>,
+    /// Where logins to its accounts may come from ([`crate::geo`]).
+    pub login: crate::geo::LoginLimits,
 }
 
 /// A validated configuration, ready to run.
@@ -338,6 +368,10 @@ pub struct Settings {
     pub max_call_secs: u32,
     pub clock_speed: f64,
     pub clock_start_ms: Option<i64>,
+    /// Connection caps, idle time, connect timeout and send queues (`[transport]`).
+    pub transport: crate::transport::TransportLimits,
+    /// The `[geo] database`, opened and verified (country of a source, login limits by country).
+    pub geo: Option<std::sync::Arc<crate::geo::GeoDb>>,
 }
 
 /// Where the policy came from.
@@ -413,6 +447,87 @@ fn socket(c: &mut Collector<'_>, s: &Spanned<String>, what: &str) -> Option<Sock
             );
             None
         }
+    }
+}
+
+/// A `[transport]` number: its default when absent, else within `range` (an error at the value otherwise).
+fn transport_number(
+    c: &mut Collector<'_>,
+    v: &Option<Spanned<u64>>,
+    key: &str,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+    why: &str,
+) -> u64 {
+    match v {
+        None => default,
+        Some(v) if range.contains(v.get_ref()) => *v.get_ref(),
+        Some(v) => {
+            c.at(
+                v.span(),
+                format!(
+                    "transport.{key} = {} is out of range: use {} to {} ({why}; default {default})",
+                    v.get_ref(),
+                    range.start(),
+                    range.end()
+                ),
+            );
+            default
+        }
+    }
+}
+
+/// The `[transport]` section, validated.
+fn transport_limits(c: &mut Collector<'_>, f: &TransportFile) -> crate::transport::TransportLimits {
+    let d = crate::transport::TransportLimits::default();
+    let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    let connect_ms = transport_number(
+        c,
+        &f.connect_timeout_ms,
+        "connect_timeout_ms",
+        100..=60_000,
+        u64::try_from(d.connect_timeout.as_millis()).unwrap_or(u64::MAX),
+        "how long a TCP connect to a next hop may take",
+    );
+    let max = transport_number(
+        c,
+        &f.max_connections,
+        "max_connections",
+        1..=1_000_000,
+        as_u64(d.max_connections),
+        "TCP/TLS connections accepted at once",
+    );
+    let per_source = transport_number(
+        c,
+        &f.max_connections_per_source,
+        "max_connections_per_source",
+        1..=max,
+        as_u64(d.max_connections_per_source).min(max),
+        "connections from one IPv4 address or IPv6 /64, at most max_connections",
+    );
+    let idle = transport_number(
+        c,
+        &f.idle_secs,
+        "idle_secs",
+        1..=86_400,
+        d.idle.as_secs(),
+        "phones on TCP send keep-alives every 30-120 s",
+    );
+    let queue = transport_number(
+        c,
+        &f.send_queue,
+        "send_queue",
+        1..=1_000_000,
+        as_u64(d.send_queue),
+        "messages waiting per connection or UDP socket",
+    );
+    let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    crate::transport::TransportLimits {
+        connect_timeout: std::time::Duration::from_millis(connect_ms),
+        max_connections: to_usize(max),
+        max_connections_per_source: to_usize(per_source),
+        idle: std::time::Duration::from_secs(idle),
+        send_queue: to_usize(queue),
     }
 }
 
@@ -577,6 +692,8 @@ impl Settings {
             .filter_map(|t| network(&mut c, t, "trusted"))
             .collect();
 
+        let mut geo_problems = crate::geo::Problems::new();
+        let geo = crate::geo::open_configured(&file.geo, base, &mut geo_problems);
         let mut tenants = Vec::new();
         for t in &file.tenant {
             let nets = t
@@ -595,12 +712,36 @@ impl Settings {
             if tenants.iter().any(|x: &Tenant| x.name == t.name) {
                 c.whole(format!("tenant \"{}\" is defined twice", t.name));
             }
+            let numbers = t
+                .numbers
+                .iter()
+                .filter_map(|n| {
+                    let digits = n.get_ref().trim().trim_start_matches('+');
+                    if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                        c.at(n.span(), format!("\"{}\" is not an E.164 prefix: write the tenant's numbers with the country code, e.g. \"+8131234\"", n.get_ref()));
+                        return None;
+                    }
+                    Some(digits.to_owned())
+                })
+                .collect();
             tenants.push(Tenant {
                 name: t.name.clone(),
                 pbx_sources: nets,
                 accounts: t.accounts.clone(),
                 account_from: t.account_from,
                 account_header: t.account_header.clone(),
+                numbers,
+                login: crate::geo::login_limits(
+                    &crate::geo::TenantLoginFile {
+                        tenant: &t.name,
+                        known_accounts: &t.accounts,
+                        login_networks: &t.login_networks,
+                        login_countries: &t.login_countries,
+                        account_limits: &t.account_limits,
+                    },
+                    file.geo.configured(),
+                    &mut geo_problems,
+                ),
             });
         }
         if tenants.is_empty() {
@@ -610,7 +751,12 @@ impl Settings {
                 accounts: Vec::new(),
                 account_from: AccountFrom::FromUser,
                 account_header: None,
+                numbers: Vec::new(),
+                login: crate::geo::LoginLimits::default(),
             });
+        }
+        for (span, message) in geo_problems {
+            c.at(span, message);
         }
 
         let (policy, policy_source) = match (&file.policy_file, &file.policy) {
@@ -681,6 +827,7 @@ impl Settings {
                 ),
             );
         }
+        let transport = transport_limits(&mut c, &file.transport);
         let max_dialogs = file.dialogs.max.unwrap_or(100_000);
         if max_dialogs == 0 {
             c.whole("dialogs.max must be at least 1");
@@ -708,6 +855,8 @@ impl Settings {
                 max_call_secs: file.dialogs.max_call_secs.unwrap_or(4 * 3600).max(1),
                 clock_speed: speed,
                 clock_start_ms: file.clock.start_ms,
+                transport,
+                geo,
             }),
             _ => {
                 if c.errors.is_empty() {

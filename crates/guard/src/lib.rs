@@ -12,6 +12,7 @@ pub mod config;
 pub mod control;
 pub mod dialog;
 pub mod fingerprint;
+pub mod geo;
 pub mod latency;
 pub mod proxy;
 pub mod service;

@@ -69,7 +69,16 @@ impl Clock {
 
 enum StoreJob {
     Persist(Persist),
+    /// Engine time and the engine's state; the writer also prunes bans that ran out by then and calls not
+    /// written for longer than a call may last.
     Snapshot(Millis, Box<engine::Snapshot>),
+    /// Calls in progress to save (call id, tenant, the guard's serialization of its dialog) and calls that
+    /// ended, so that a guard restarted mid-attack can still end the calls it carried.
+    #[allow(dead_code)] // Constructed by the core's dialog persistence, which is being added.
+    Dialogs {
+        upserts: Vec<(String, String, String)>,
+        ended: Vec<String>,
+    },
 }
 
 /// A guard that is bound and ready to run.
@@ -124,8 +133,10 @@ impl Guard {
             None => Engine::with_seed(settings.policy.clone(), rates, seed()),
         };
         let mut restored_bans = Vec::new();
+        let mut restored_calls = Vec::new();
         if let Some(s) = &store {
             restored_bans = s.active_bans(now.engine)?;
+            restored_calls = s.load_dialogs()?;
             for ks in s.active_kill_switches()? {
                 let known = engine
                     .kill_switches()
@@ -138,6 +149,7 @@ impl Guard {
         }
         let settings = Arc::new(settings);
         let mut core = Core::new(settings.clone(), engine, numbering.clone());
+        core.restore_dialogs(&restored_calls);
         for b in &restored_bans {
             core.restore_ban(b);
         }
@@ -147,12 +159,13 @@ impl Guard {
             "state restored"
         );
         let (tx, rx) = mpsc::channel(16_384);
-        let transports = Transports::bind(&settings.listeners, tx).await?;
+        let transports = Transports::bind(&settings.listeners, settings.transport, tx).await?;
         let watch = match &settings.store_path {
             Some(p) => Some(StoreWatch::new(Store::open(p)?, &core)),
             None => None,
         };
-        let store_tx = store.map(spawn_store);
+        let call_max_age = Duration::from_secs(u64::from(settings.max_call_secs));
+        let store_tx = store.map(|s| spawn_store(s, call_max_age));
         let (cmd_tx, commands) = mpsc::channel(64);
         let (events, _) = tokio::sync::broadcast::channel(LIVE_BACKLOG);
         let handle = GuardHandle {
@@ -242,6 +255,8 @@ impl Guard {
                     }
                 }
                 _ = tick.tick() => {
+                    // Until the PBX has answered one, ask for its challenge (nothing to learn by scanning).
+                    self.core.prime(self.clock.now(), &mut out);
                     self.core.expire(self.clock.now(), &mut out);
                 }
                 _ = flush.tick() => {
@@ -348,8 +363,11 @@ impl Guard {
                 let _ = tx.send(StoreJob::Persist(p));
             }
         }
+        // Handed over without waiting (sent, or queued per socket or connection): a next hop that does not
+        // answer costs its own messages only, never the calls decided in this loop. Still `async` so that
+        // `run` needs no change; nothing here awaits.
         for s in out.sends.drain(..) {
-            self.transports.send(s).await;
+            self.transports.send(s);
         }
     }
 
@@ -371,13 +389,24 @@ impl Guard {
     }
 }
 
-/// What the guard has seen in the store, so that a row that disappears (a ban lifted, a kill switch lifted by
-/// an operator) can be told from one the guard wrote itself and that is not persisted yet.
+/// Follows the store's change sequence, so that bans and kill switches that operators write there (through
+/// the API or `tollguard` commands) are enforced within a second, at the cost of what changed since the last
+/// poll rather than of everything stored. What it has seen tells a lift of a row from a row the guard wrote
+/// itself and that is not persisted yet: only a ban or switch seen in the store is lifted when the store says
+/// so.
 struct StoreWatch {
     store: Store,
+    /// The last change read, of bans and of kill switches. 0 at first: the first poll reads every row.
+    ban_seq: u64,
+    switch_seq: u64,
+    /// Bans seen in the store, with their end; forgotten when lifted or once they ran out.
     bans: std::collections::HashMap<std::net::IpAddr, Millis>,
-    switches: Vec<(engine::BarScope, engine::ClassSet)>,
+    switches: std::collections::HashSet<(engine::BarScope, engine::ClassSet)>,
+    polls: u64,
 }
+
+/// Every this many polls the bans that ran out are forgotten (a pass over every ban seen: not on each poll).
+const FORGET_EVERY: u64 = 64;
 
 impl StoreWatch {
     fn new(store: Store, core: &Core) -> StoreWatch {
@@ -389,76 +418,140 @@ impl StoreWatch {
             .collect();
         StoreWatch {
             store,
+            ban_seq: 0,
+            switch_seq: 0,
             bans: std::collections::HashMap::new(),
             switches,
+            polls: 0,
         }
     }
 
     fn poll(&mut self, core: &mut Core, now: crate::proxy::Now, out: &mut Output) -> SyncReport {
         let mut report = SyncReport::default();
-        match self.store.active_bans(now.engine) {
-            Ok(bans) => {
-                for b in &bans {
+        self.poll_bans(core, now, &mut report);
+        self.poll_switches(core, now, out, &mut report);
+        report
+    }
+
+    fn poll_bans(&mut self, core: &mut Core, now: crate::proxy::Now, report: &mut SyncReport) {
+        let changes = match self.store.ban_changes_since(self.ban_seq) {
+            Ok((changes, seq)) => {
+                self.ban_seq = seq;
+                changes
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reading ban changes from the store");
+                return;
+            }
+        };
+        for change in changes {
+            match change {
+                store::BanChange::Set(b) if b.until <= now.engine => {
+                    // Rewritten as already run out: no longer in force, like a lift.
+                    if self.bans.remove(&b.source).is_some() && core.is_banned(b.source, now.engine)
+                    {
+                        core.lift_ban(b.source);
+                        report.bans_lifted += 1;
+                    }
+                }
+                store::BanChange::Set(b) => {
                     if self.bans.get(&b.source) != Some(&b.until) {
                         if !core.is_banned(b.source, now.engine) {
                             tracing::warn!(source = %b.source, why = %b.why, "ban set by an operator");
-                            core.restore_ban(b);
+                            core.restore_ban(&b);
                             report.bans_set += 1;
                         }
                         self.bans.insert(b.source, b.until);
                     }
                 }
-                let gone: Vec<_> = self
-                    .bans
-                    .keys()
-                    .filter(|ip| !bans.iter().any(|b| b.source == **ip))
-                    .copied()
-                    .collect();
-                for ip in gone {
-                    self.bans.remove(&ip);
-                    if core.is_banned(ip, now.engine) {
+                store::BanChange::Lifted(ip) => {
+                    if self.bans.remove(&ip).is_some() && core.is_banned(ip, now.engine) {
                         core.lift_ban(ip);
                         report.bans_lifted += 1;
                     }
                 }
             }
-            Err(e) => tracing::error!(error = %e, "reading bans from the store"),
         }
-        match self.store.active_kill_switches() {
-            Ok(ks) => {
-                for k in &ks {
-                    let key = (k.scope.clone(), k.classes);
-                    if !self.switches.contains(&key) {
+        self.polls += 1;
+        if self.polls.is_multiple_of(FORGET_EVERY) {
+            self.bans.retain(|_, until| *until > now.engine);
+        }
+    }
+
+    fn poll_switches(
+        &mut self,
+        core: &mut Core,
+        now: crate::proxy::Now,
+        out: &mut Output,
+        report: &mut SyncReport,
+    ) {
+        let first = self.switch_seq == 0;
+        let changes = match self.store.kill_switch_changes_since(self.switch_seq) {
+            Ok((changes, seq)) => {
+                self.switch_seq = seq;
+                changes
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reading kill switch changes from the store");
+                return;
+            }
+        };
+        // The store keeps every switch ever set: the last change of a scope and classes tells how it stands
+        // (lifted and set again between two polls: still in force, nothing to do). `None`: lifted.
+        let mut latest: Vec<(
+            (engine::BarScope, engine::ClassSet),
+            Option<engine::KillSwitch>,
+        )> = Vec::new();
+        let mut place: std::collections::HashMap<_, usize> = std::collections::HashMap::new();
+        for change in changes {
+            let (k, in_force) = match change {
+                store::KillSwitchChange::Set(k) => (k, true),
+                store::KillSwitchChange::Lifted(k) => (k, false),
+            };
+            let key = (k.scope.clone(), k.classes);
+            let state = in_force.then_some(k);
+            match place.get(&key) {
+                Some(&i) => latest[i].1 = state,
+                None => {
+                    place.insert(key.clone(), latest.len());
+                    latest.push((key, state));
+                }
+            }
+        }
+        if first {
+            // The first poll read every row: a switch the engine brought back from its snapshot that the store
+            // has no row of is not in force for operators (it cannot be listed or lifted): lift it.
+            let unknown: Vec<_> = self
+                .switches
+                .iter()
+                .filter(|key| !place.contains_key(*key))
+                .cloned()
+                .collect();
+            latest.extend(unknown.into_iter().map(|key| (key, None)));
+        }
+        for (key, state) in latest {
+            match state {
+                Some(k) => {
+                    if self.switches.insert(key) {
                         let known = core
                             .engine()
                             .kill_switches()
                             .iter()
                             .any(|e| e.scope == k.scope && e.classes == k.classes);
                         if !known {
-                            let ended = core.operator_kill_switch(k, now, out);
+                            let ended = core.operator_kill_switch(&k, now, out);
                             report.kill_switches_set += 1;
                             report.calls_ended.extend(ended);
                         }
-                        self.switches.push(key);
                     }
                 }
-                let gone: Vec<_> = self
-                    .switches
-                    .iter()
-                    .filter(|(s, c)| !ks.iter().any(|k| &k.scope == s && k.classes == *c))
-                    .cloned()
-                    .collect();
-                for (scope, classes) in gone {
-                    self.switches
-                        .retain(|(s, c)| !(s == &scope && *c == classes));
-                    if core.lift_kill_switch(&scope, classes) {
+                None => {
+                    if self.switches.remove(&key) && core.lift_kill_switch(&key.0, key.1) {
                         report.kill_switches_lifted += 1;
                     }
                 }
             }
-            Err(e) => tracing::error!(error = %e, "reading kill switches from the store"),
         }
-        report
     }
 }
 
@@ -469,57 +562,148 @@ fn seed() -> u64 {
     h.finish()
 }
 
-/// Most jobs written in one go by the store thread.
-const STORE_BATCH: usize = 1024;
+/// Most jobs written in one go by the store thread, and the longest it spends collecting them.
+const STORE_BATCH: usize = 1000;
+const STORE_BATCH_TIME: Duration = Duration::from_millis(100);
 
-/// The store's writer thread. Under a burst (an attack produces alerts on every call) it takes every job
-/// waiting and writes the alerts of all of them in one transaction: one disk sync per burst instead of one per
-/// call, so the writer keeps up and holds the database lock briefly (an operator's kill switch written by
-/// the API does not queue behind hundreds of syncs).
-fn spawn_store(store: Store) -> std::sync::mpsc::Sender<StoreJob> {
+/// The store's writer thread. Under a burst (a spoofed flood bans thousands of sources a second, an attack
+/// produces alerts on every call) it takes every job waiting, up to [`STORE_BATCH`] or what it can take in
+/// [`STORE_BATCH_TIME`], and writes them in one transaction: one disk sync per burst instead of one per ban
+/// or call, so the writer keeps up and holds the database lock briefly (an operator's kill switch written by
+/// the API does not queue behind thousands of syncs). It never waits for jobs that are not there: a lone
+/// write goes to disk at once.
+fn spawn_store(store: Store, call_max_age: Duration) -> std::sync::mpsc::Sender<StoreJob> {
     let (tx, rx) = std::sync::mpsc::channel::<StoreJob>();
     std::thread::spawn(move || {
         let mut store = store;
-        let mut jobs = Vec::with_capacity(STORE_BATCH);
         while let Ok(job) = rx.recv() {
-            jobs.push(job);
-            while jobs.len() < STORE_BATCH {
+            let started = std::time::Instant::now();
+            let mut jobs = Collected::default();
+            jobs.add(job);
+            let mut n = 1;
+            while n < STORE_BATCH && started.elapsed() < STORE_BATCH_TIME {
                 match rx.try_recv() {
-                    Ok(j) => jobs.push(j),
+                    Ok(j) => jobs.add(j),
                     Err(_) => break,
                 }
+                n += 1;
             }
-            write_jobs(&mut store, &mut jobs);
+            write_batch(&mut store, jobs.into_batch(call_max_age));
         }
     });
     tx
 }
 
-fn write_jobs(store: &mut Store, jobs: &mut Vec<StoreJob>) {
-    let mut alerts: Vec<(String, Vec<engine::Decision>)> = Vec::new();
-    for job in jobs.drain(..) {
-        let r = match job {
-            // Bans and kill switches first and on their own: they are what must never wait.
-            StoreJob::Persist(Persist::Ban(b)) => store.put_ban(&b),
-            StoreJob::Persist(Persist::KillSwitch(k)) => store.put_kill_switch(&k).map(|_| ()),
+/// Jobs collected for one transaction. Calls in progress are netted by call id (the last save or end of a
+/// call wins), so that a call answered and hung up within one batch is not written twice.
+#[derive(Default)]
+struct Collected {
+    batch: store::Batch,
+    dialogs: std::collections::HashMap<String, Option<(String, String)>>,
+}
+
+impl Collected {
+    fn add(&mut self, job: StoreJob) {
+        match job {
+            StoreJob::Persist(Persist::Ban(b)) => self.batch.bans.push(b),
+            StoreJob::Persist(Persist::KillSwitch(k)) => self.batch.kill_switches.push(k),
             StoreJob::Persist(Persist::Alerts { tenant, decisions }) => {
-                alerts.push((tenant, decisions));
-                Ok(())
+                self.batch.alerts.push((tenant, decisions));
             }
-            StoreJob::Snapshot(at, s) => store.save_snapshot(at, &s),
-        };
-        if let Err(e) = r {
-            tracing::error!(error = %e, "store write failed");
+            StoreJob::Snapshot(at, s) => {
+                self.batch.snapshot = Some((at, s));
+                // The snapshot's timer is the writer's clock for pruning (engine time, like a ban's end).
+                self.batch.prune_bans_at = Some(at);
+            }
+            StoreJob::Persist(Persist::Dialogs { upserts, ended })
+            | StoreJob::Dialogs { upserts, ended } => {
+                for (call_id, tenant, json) in upserts {
+                    self.dialogs.insert(call_id, Some((tenant, json)));
+                }
+                for call_id in ended {
+                    self.dialogs.insert(call_id, None);
+                }
+            }
         }
     }
-    if !alerts.is_empty() {
-        let batches: Vec<(&str, &[engine::Decision])> = alerts
-            .iter()
-            .map(|(t, d)| (t.as_str(), d.as_slice()))
-            .collect();
-        if let Err(e) = store.insert_alert_batches(&batches) {
-            let n: usize = alerts.iter().map(|(_, d)| d.len()).sum();
-            tracing::error!(error = %e, alerts = n, "store write failed: alerts not recorded");
+
+    fn into_batch(self, call_max_age: Duration) -> store::Batch {
+        let mut batch = self.batch;
+        for (call_id, saved) in self.dialogs {
+            match saved {
+                Some((tenant, json)) => batch.dialog_upserts.push((call_id, tenant, json)),
+                None => batch.dialogs_ended.push(call_id),
+            }
+        }
+        if batch.snapshot.is_some() {
+            // A call not written for longer than a call may last has ended without the guard seeing it.
+            let age = i64::try_from(call_max_age.as_millis()).unwrap_or(i64::MAX);
+            batch.prune_dialogs_before = Some(wall_ms().saturating_sub(age));
+        }
+        batch
+    }
+}
+
+/// Writes a batch in one transaction. If that fails, each part is tried in its own transaction, so that
+/// alerts that cannot be written do not take the bans with them.
+fn write_batch(store: &mut Store, batch: store::Batch) {
+    let Err(e) = store.write_batch(&batch) else {
+        return;
+    };
+    tracing::error!(
+        error = %e,
+        bans = batch.bans.len(),
+        kill_switches = batch.kill_switches.len(),
+        alerts = batch.alerts.iter().map(|(_, d)| d.len()).sum::<usize>(),
+        "store batch failed; writing its parts one by one"
+    );
+    let store::Batch {
+        bans,
+        kill_switches,
+        alerts,
+        dialog_upserts,
+        dialogs_ended,
+        snapshot,
+        prune_bans_at,
+        prune_dialogs_before,
+    } = batch;
+    let parts = [
+        (
+            "bans and kill switches",
+            store::Batch {
+                bans,
+                kill_switches,
+                ..Default::default()
+            },
+        ),
+        (
+            "alerts",
+            store::Batch {
+                alerts,
+                ..Default::default()
+            },
+        ),
+        (
+            "calls in progress",
+            store::Batch {
+                dialog_upserts,
+                dialogs_ended,
+                prune_dialogs_before,
+                ..Default::default()
+            },
+        ),
+        (
+            "engine snapshot",
+            store::Batch {
+                snapshot,
+                prune_bans_at,
+                ..Default::default()
+            },
+        ),
+    ];
+    for (what, part) in parts {
+        if let Err(e) = store.write_batch(&part) {
+            tracing::error!(error = %e, what, "store write failed: not recorded");
         }
     }
 }
@@ -536,5 +720,84 @@ impl Reply {
     }
     fn send(self) {
         (self.0)();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ban(n: u8) -> engine::Ban {
+        engine::Ban {
+            source: std::net::IpAddr::from([192, 0, 2, n]),
+            since: 1_000,
+            until: 10_000,
+            rule: "request_rate_source".into(),
+            by: "tollguard".into(),
+            why: "flood".into(),
+        }
+    }
+
+    fn dialog(call_id: &str, json: &str) -> (String, String, String) {
+        (call_id.into(), "acme".into(), json.into())
+    }
+
+    /// A burst of jobs is one batch: bans written together, a call saved then answered is written once, a
+    /// call that ended within the burst is removed; pruning comes with the snapshot.
+    #[test]
+    fn the_store_thread_writes_a_burst_as_one_batch_with_calls_netted() {
+        let mut store = Store::in_memory().unwrap();
+        store.save_dialogs(&[dialog("b", "{}")], &[]).unwrap();
+        let mut jobs = Collected::default();
+        for n in 1..=3 {
+            jobs.add(StoreJob::Persist(Persist::Ban(ban(n))));
+        }
+        jobs.add(StoreJob::Dialogs {
+            upserts: vec![dialog("a", "{}"), dialog("c", "{}")],
+            ended: vec![],
+        });
+        jobs.add(StoreJob::Dialogs {
+            upserts: vec![dialog("a", r#"{"answered":true}"#)],
+            ended: vec!["b".into(), "c".into()],
+        });
+        let batch = jobs.into_batch(Duration::from_secs(3_600));
+        assert_eq!(batch.bans.len(), 3);
+        assert_eq!(
+            batch.dialog_upserts,
+            vec![dialog("a", r#"{"answered":true}"#)]
+        );
+        let mut ended = batch.dialogs_ended.clone();
+        ended.sort();
+        assert_eq!(ended, vec!["b".to_string(), "c".to_string()]);
+        assert_eq!(
+            batch.prune_dialogs_before, None,
+            "pruned with snapshots only"
+        );
+        write_batch(&mut store, batch);
+        assert_eq!(store.ban_changes_since(0).unwrap().0.len(), 3);
+        assert_eq!(
+            store.load_dialogs().unwrap(),
+            vec![dialog("a", r#"{"answered":true}"#)]
+        );
+
+        let engine = Engine::new(
+            engine::Policy::default(),
+            Arc::new(Numbering::japan_defaults()),
+        );
+        let mut jobs = Collected::default();
+        jobs.add(StoreJob::Snapshot(10_000, Box::new(engine.snapshot())));
+        let batch = jobs.into_batch(Duration::from_secs(3_600));
+        assert_eq!(batch.prune_bans_at, Some(10_000));
+        assert!(
+            batch
+                .prune_dialogs_before
+                .is_some_and(|t| t < wall_ms() - 3_500_000)
+        );
+        write_batch(&mut store, batch);
+        assert!(
+            store.active_bans(0).unwrap().is_empty(),
+            "the bans ran out at 10,000"
+        );
+        assert_eq!(store.load_dialogs().unwrap().len(), 1, "written just now");
     }
 }

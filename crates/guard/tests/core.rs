@@ -1,125 +1,7 @@
-//! The proxy core without sockets: messages in, messages out. Addresses: guard access listener
-//! 127.0.0.1:5060 (UDP), guard trunk-side listener 127.0.0.1:5062 (UDP, role pbx), PBX 127.0.0.2:5070,
-//! carrier 127.0.0.3:5080, a phone 198.51.100.7:5066, a scanner 203.0.113.9:5099.
+//! The proxy core without sockets: messages in, messages out (harness and addresses in common/mod.rs).
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
-
-use engine::{BarScope, ClassSet, Engine};
-use guard::config::TransportKind;
-use guard::transport::Inbound;
-use guard::{Core, Now, Output, Persist, Settings};
-use numbering::Numbering;
-use sip::Message;
-
-const CONFIG: &str = r#"
-[[listen]]
-address = "127.0.0.1:5060"
-role = "access"
-[[listen]]
-address = "127.0.0.1:5062"
-role = "pbx"
-[pbx]
-address = "127.0.0.2:5070"
-[trunk]
-address = "127.0.0.3:5080"
-[[tenant]]
-name = "acme"
-"#;
-
-const PHONE: &str = "198.51.100.7:5066";
-const SCANNER: &str = "203.0.113.9:5099";
-const PBX: &str = "127.0.0.2:5070";
-const CARRIER: &str = "127.0.0.3:5080";
-/// 2025-01-15 23:00 JST, a Wednesday night.
-const NIGHT: i64 = 1_736_949_600_000;
-
-fn core_with(extra: &str) -> Core {
-    let s = Settings::parse(&format!("{extra}\n{CONFIG}"), Path::new("t.toml")).unwrap();
-    let numbering = Arc::new(Numbering::from_config(&s.numbering).unwrap());
-    let engine = Engine::new(s.policy.clone(), numbering.clone());
-    Core::new(Arc::new(s), engine, numbering)
-}
-
-fn now(ms: i64) -> Now {
-    Now {
-        wall: NIGHT + ms,
-        engine: NIGHT + ms,
-    }
-}
-
-fn inb(data: &str, from: &str, listener: usize) -> Inbound {
-    Inbound {
-        data: data.as_bytes().to_vec(),
-        source: from.parse().unwrap(),
-        listener,
-        transport: TransportKind::Udp,
-        conn: None,
-        received: std::time::Instant::now(),
-    }
-}
-
-fn invite(ruri_user: &str, from_user: &str, via_host: &str, call_id: &str, branch: &str) -> String {
-    format!(
-        "INVITE sip:{ruri_user}@example.net SIP/2.0\r\n\
-Via: SIP/2.0/UDP {via_host};branch={branch};rport\r\n\
-Max-Forwards: 70\r\n\
-From: <sip:{from_user}@example.net>;tag=f{call_id}\r\n\
-To: <sip:{ruri_user}@example.net>\r\n\
-Call-ID: {call_id}\r\n\
-CSeq: 1 INVITE\r\n\
-Contact: <sip:{from_user}@{via_host}>\r\n\
-User-Agent: Yealink SIP-T46S\r\n\
-Content-Length: 0\r\n\r\n"
-    )
-}
-
-fn response_to(forwarded: &[u8], code: u16, to_tag: &str, contact: &str) -> String {
-    let m = Message::parse(forwarded).unwrap();
-    let mut s = format!("SIP/2.0 {code} Whatever\r\n");
-    for v in m.header_all(sip::HeaderName::Via) {
-        s.push_str(&format!("Via: {v}\r\n"));
-    }
-    s.push_str(&format!(
-        "From: {}\r\nTo: {};tag={to_tag}\r\nCall-ID: {}\r\nCSeq: {}\r\nContact: <{contact}>\r\nContent-Length: 0\r\n\r\n",
-        m.header(sip::HeaderName::From).unwrap(),
-        m.header(sip::HeaderName::To).unwrap(),
-        m.call_id().unwrap(),
-        m.header(sip::HeaderName::CSeq).unwrap(),
-    ));
-    s
-}
-
-fn one(out: &mut Output) -> (Vec<u8>, SocketAddr) {
-    assert_eq!(
-        out.sends.len(),
-        1,
-        "expected one message, got {:?}",
-        out.sends
-            .iter()
-            .map(|s| String::from_utf8_lossy(&s.data).into_owned())
-            .collect::<Vec<_>>()
-    );
-    let s = out.sends.remove(0);
-    (s.data, s.hop.dest)
-}
-
-/// The INVITE forwarded (the other message must be our 100 Trying back to the sender).
-fn forwarded_invite(out: &mut Output) -> (Vec<u8>, SocketAddr) {
-    assert_eq!(out.sends.len(), 2, "expected 100 Trying and the INVITE");
-    let trying = out
-        .sends
-        .iter()
-        .position(|s| s.data.starts_with(b"SIP/2.0 100 "))
-        .expect("100 Trying");
-    out.sends.remove(trying);
-    one(out)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+mod common;
+use common::*;
 
 #[test]
 fn access_call_is_forwarded_to_the_pbx_and_answers_come_back() {
@@ -431,21 +313,6 @@ fn trusted_sources_are_never_banned() {
     assert!(!c.is_banned("198.51.100.7".parse().unwrap(), NIGHT + 1));
 }
 
-fn register(user: &str, n: u32, with_auth: bool) -> String {
-    let auth = if with_auth {
-        format!(
-            "Authorization: Digest username=\"{user}\", realm=\"pbx\", nonce=\"abc\", uri=\"sip:127.0.0.1\", response=\"00000000000000000000000000000000\"\r\n"
-        )
-    } else {
-        String::new()
-    };
-    format!(
-        "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7:5066;branch=z9hG4bKr{user}x{n};rport\r\nMax-Forwards: 70\r\n\
-From: <sip:{user}@127.0.0.1>;tag=r{n}\r\nTo: <sip:{user}@127.0.0.1>\r\nCall-ID: reg{user}{n}\r\nCSeq: {n} REGISTER\r\n\
-Contact: <sip:{user}@198.51.100.7:5066>\r\n{auth}User-Agent: Zoiper\r\nContent-Length: 0\r\n\r\n"
-    )
-}
-
 #[test]
 fn password_guessing_is_counted_from_the_pbx_answers_and_banned() {
     let mut c = core_with("");
@@ -628,6 +495,18 @@ fn path_lets_the_pbx_reach_registered_phones_through_the_guard() {
         "{}",
         text(&fwd)
     );
+    // Before the PBX accepted the registration, the contact is nobody the guard may reach.
+    let early = "INVITE sip:201@198.51.100.7:5066 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKp0\r\n\
+Route: <sip:127.0.0.1:5060;transport=udp;lr>\r\nMax-Forwards: 70\r\nFrom: <sip:100@pbx>;tag=p0\r\nTo: <sip:201@pbx>\r\n\
+Call-ID: p0\r\nCSeq: 1 INVITE\r\nContact: <sip:100@127.0.0.2:5070>\r\nContent-Length: 0\r\n\r\n";
+    c.on_inbound(&inb(early, PBX, 0), now(5), &mut out);
+    let (r, dest) = one(&mut out);
+    assert_eq!(dest, PBX.parse().unwrap());
+    assert!(text(&r).starts_with("SIP/2.0 404"), "{}", text(&r));
+    let ok = response_to(&fwd, 200, "reg1", "sip:201@198.51.100.7:5066");
+    c.on_inbound(&inb(&ok, PBX, 0), now(8), &mut out);
+    let (_, dest) = one(&mut out);
+    assert_eq!(dest, PHONE.parse().unwrap());
     // The PBX calls the phone with the Path as Route: the guard forwards to the registered contact.
     let inv = "INVITE sip:201@198.51.100.7:5066 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKp1\r\n\
 Route: <sip:127.0.0.1:5060;transport=udp;lr>\r\nMax-Forwards: 70\r\nFrom: <sip:100@pbx>;tag=p1\r\nTo: <sip:201@pbx>\r\n\

@@ -4,7 +4,130 @@
 use super::request::user_of;
 use super::*;
 
+/// Who places an outbound call, as far as the PBX's request and the configuration say.
+struct Identity {
+    tenant: String,
+    account: String,
+    /// The account is in the tenant's `accounts` (or no list is configured); calls from others share one
+    /// strict bucket in the engine, so rotating the From user resets nothing.
+    authenticated: bool,
+    /// The caller number (P-Asserted-Identity, else From) is a public number outside the tenant's own.
+    caller_id_foreign: bool,
+}
+
 impl Core {
+    /// Tenant (by the PBX's source network), account (From, P-Asserted-Identity or a named header) and
+    /// the identity checks of an outbound call.
+    fn identify(&self, msg: &Message<'_>, ip: IpAddr) -> Identity {
+        let ip = ip.to_canonical();
+        let t = self
+            .settings
+            .tenants
+            .iter()
+            .find(|t| t.pbx_sources.iter().any(|n| n.contains(ip)))
+            .or_else(|| self.settings.tenants.first());
+        let from_user = || msg.from().and_then(|f| f.uri().user().map(str::to_owned));
+        let pai_user = || {
+            msg.p_asserted_identity()
+                .filter_map(Result::ok)
+                .find_map(|n| n.uri().user().map(str::to_owned))
+        };
+        let account = match t.map(|t| (t.account_from, t.account_header.as_deref())) {
+            Some((AccountFrom::PAssertedIdentity, _)) => pai_user(),
+            Some((AccountFrom::Header, Some(h))) => msg.headers_named(h).next().and_then(user_of),
+            _ => None,
+        }
+        .or_else(from_user)
+        .unwrap_or_default();
+        let caller_id_foreign = t.is_some_and(|t| {
+            !t.numbers.is_empty()
+                && pai_user()
+                    .or_else(from_user)
+                    .is_some_and(|c| self.foreign_number(&c, &t.numbers))
+        });
+        Identity {
+            tenant: t.map(|t| t.name.clone()).unwrap_or_default(),
+            authenticated: t.is_none_or(|t| t.accounts.is_empty() || t.accounts.contains(&account)),
+            account,
+            caller_id_foreign,
+        }
+    }
+
+    /// A caller number that is a public number (not an extension) outside the tenant's own prefixes.
+    fn foreign_number(&self, caller: &str, own: &[String]) -> bool {
+        let d = self.numbering.classify(&dialed_as_dialed(caller));
+        let Some(e164) = d.e164 else {
+            return false;
+        };
+        let digits = e164.to_string();
+        let digits = digits.trim_start_matches('+');
+        !own.iter().any(|p| digits.starts_with(p.as_str()))
+    }
+
+    /// The tenant whose PBX the access side reaches: logins on the access side belong to it.
+    pub(super) fn tenant_of_pbx(&self) -> Option<&crate::config::Tenant> {
+        let pbx = self.settings.pbx.address.ip();
+        self.settings
+            .tenants
+            .iter()
+            .find(|t| t.pbx_sources.iter().any(|n| n.contains(pbx)))
+            .or_else(|| self.settings.tenants.first())
+    }
+
+    /// Login limits of the tenant (networks, countries): a login from elsewhere is refused with 403 and
+    /// counted as a failed login; the admin's log says why. True when refused.
+    pub(super) fn login_refused(
+        &mut self,
+        msg: &Message<'_>,
+        method: Method<'_>,
+        ip: IpAddr,
+        back: Hop,
+        now: Now,
+        out: &mut Output,
+    ) -> bool {
+        let Some(tenant) = self
+            .tenant_of_pbx()
+            .filter(|t| self.settings.limits_apply(t))
+        else {
+            return false;
+        };
+        let Some(p) = self.auth_probe(msg, method, ip) else {
+            return false;
+        };
+        if !p.credentials {
+            return false;
+        }
+        let Err(refusal) = self.settings.check_login(tenant, &p.username, ip) else {
+            return false;
+        };
+        tracing::warn!(source = %ip, account = %p.username, why = refusal.message(), "login refused by the login limits");
+        self.respond(msg, back, 403, None, false, now.wall, out);
+        self.count_auth(&p, 403, false, now, out);
+        true
+    }
+
+    /// A request refused for its source or route, counted as a failed login of the user it names, so that
+    /// an outsider who keeps trying is banned like a password guesser.
+    pub(super) fn count_refusal(
+        &mut self,
+        msg: &Message<'_>,
+        method: Method<'_>,
+        ip: IpAddr,
+        now: Now,
+        out: &mut Output,
+    ) {
+        if self.is_protected(ip) || method == Method::Ack {
+            return;
+        }
+        if let Some(mut p) = self
+            .auth_probe(msg, method, ip)
+            .or_else(|| self.auth_probe(msg, Method::Options, ip))
+        {
+            p.credentials = true;
+            self.count_auth(&p, 403, false, now, out);
+        }
+    }
+
     pub(super) fn auth_probe(
         &self,
         msg: &Message<'_>,
@@ -36,13 +159,15 @@ impl Core {
             .unwrap_or_default();
         Some(AuthProbe {
             tenant: self
-                .settings
-                .tenants
-                .first()
+                .tenant_of_pbx()
                 .map(|t| t.name.clone())
                 .unwrap_or_default(),
             username,
             credentials: creds.is_some(),
+            country: self
+                .tenant_of_pbx()
+                .filter(|t| self.settings.limits_apply(t))
+                .and_then(|_| self.settings.country_of(source)),
             user_agent: msg.user_agent().unwrap_or("").to_owned(),
             kind,
             source,
@@ -56,46 +181,18 @@ impl Core {
         now: Now,
         out: &mut Output,
     ) -> CallFate {
-        let ip = inb.source.ip();
-        let tenant = self
-            .settings
-            .tenants
-            .iter()
-            .find(|t| t.pbx_sources.iter().any(|n| n.contains(ip)))
-            .or_else(|| self.settings.tenants.first())
-            .cloned();
-        let (tenant_name, account_from, header, known) = match &tenant {
-            Some(t) => (
-                t.name.clone(),
-                t.account_from,
-                t.account_header.clone(),
-                t.accounts.clone(),
-            ),
-            None => (String::new(), AccountFrom::FromUser, None, Vec::new()),
-        };
-        let from_user = msg
-            .from()
-            .and_then(|f| f.uri().user().map(str::to_owned))
-            .unwrap_or_default();
-        let account = match account_from {
-            AccountFrom::FromUser => None,
-            AccountFrom::PAssertedIdentity => msg
-                .p_asserted_identity()
-                .filter_map(Result::ok)
-                .find_map(|n| n.uri().user().map(str::to_owned)),
-            AccountFrom::Header => header
-                .as_deref()
-                .and_then(|h| msg.headers_named(h).next())
-                .and_then(user_of),
-        }
-        .unwrap_or(from_user);
+        let Identity {
+            tenant: tenant_name,
+            account,
+            authenticated,
+            caller_id_foreign,
+        } = self.identify(msg, inb.source.ip());
         let dialed = msg
             .request_uri()
             .and_then(|u| u.user().map(dialed_as_dialed))
             .unwrap_or_default();
         let destination = self.numbering.classify(&dialed);
         let call_id = msg.call_id().unwrap_or("");
-        let authenticated = known.is_empty() || known.contains(&account);
         let attempt = CallAttempt {
             at: now.engine,
             call_id,
@@ -107,6 +204,7 @@ impl Core {
             dialed: &dialed,
             destination: &destination,
             route: "trunk",
+            caller_id_foreign,
         };
         self.decisions.clear();
         let verdict = self
@@ -170,6 +268,7 @@ impl Core {
                 tenant: tenant_name,
                 account,
                 dialed,
+                emergency: destination.is_emergency(),
             },
         }
     }
@@ -246,16 +345,13 @@ impl Core {
             }
             match &d.action {
                 Action::Ban { source, until } => {
-                    if self.settings.is_trusted(*source) {
-                        // Trusted networks are never banned, whatever a rule says.
+                    if !self.put_ban(*source, *until) {
+                        // Configured peers, tenants' PBX networks and trusted networks are never banned.
                         self.engine.lift_ban(*source);
-                        tracing::warn!(source = %source, "trusted source not banned");
+                        tracing::warn!(source = %source, "protected source not banned");
                         continue;
                     }
-                    if !self.bans.contains_key(source) {
-                        self.stats.scanners_banned += 1;
-                    }
-                    self.bans.insert(*source, *until);
+                    self.stats.scanners_banned += 1;
                     // The engine's own record names the rule that triggered the ban.
                     let ban = self
                         .engine
@@ -335,13 +431,19 @@ impl Core {
         self.apply_decisions(&tenant, ds, now, out);
     }
 
-    /// Ends a call in progress from the middle: BYE to both sides once answered, CANCEL towards the callee
-    /// before (the callee's 487 then reaches the caller).
-    /// Returns whether the call was in progress (and is now being ended).
-
-    pub(super) fn count_auth(&mut self, p: &AuthProbe, status: u16, now: Now, out: &mut Output) {
+    /// Feeds the PBX's final answer to a login to the engine (challenge, failure, unknown user, success).
+    /// `stale`: a 401/407 that only says the nonce expired (`stale=true`): the phone's password was right,
+    /// so it is a challenge, not a failure (a phone re-registering must never earn a ban).
+    pub(super) fn count_auth(
+        &mut self,
+        p: &AuthProbe,
+        status: u16,
+        stale: bool,
+        now: Now,
+        out: &mut Output,
+    ) {
         let outcome = match status {
-            401 | 407 if p.credentials => AuthOutcome::Failure,
+            401 | 407 if p.credentials && !stale => AuthOutcome::Failure,
             401 | 407 => AuthOutcome::Challenge,
             403 => AuthOutcome::Failure,
             404 => AuthOutcome::UnknownUser,
@@ -356,6 +458,7 @@ impl Core {
             user_agent: &p.user_agent,
             kind: p.kind,
             outcome,
+            country: p.country.as_ref().map(crate::geo::Country::as_str),
         };
         let mut ds = Vec::new();
         self.engine.on_event(&Event::Auth(ev), &mut ds);

@@ -1,8 +1,13 @@
-//! Ending calls from the middle: BYE to both sides of an answered call, CANCEL before the answer.
+//! Ending calls from the middle: BYE to both sides of an answered call (each with the next CSeq of the side
+//! it impersonates), CANCEL before the answer, and ACK + BYE when the answer crosses that CANCEL. Emergency
+//! calls are never ended.
 
 use super::*;
 
 impl Core {
+    /// Ends a call in progress from the middle: BYE to both sides once answered, CANCEL towards the callee
+    /// before (the callee's 487 then reaches the caller). Returns whether the call was in progress (and is
+    /// now being ended).
     pub fn end_call(&mut self, call_id: &str, why: &str, now: Now, out: &mut Output) -> bool {
         let Some(d) = self.dialogs.get(call_id).cloned() else {
             tracing::info!(
@@ -11,11 +16,12 @@ impl Core {
             );
             return false;
         };
-        if d.ended {
+        if d.ended || d.emergency {
             return false;
         }
         if let Some(x) = self.dialogs.get_mut(call_id) {
             x.ended = true;
+            x.killed = true;
         }
         self.stats.calls_ended_by_guard += 1;
         let words = why.replace(['\r', '\n', '"'], " ");
@@ -28,7 +34,7 @@ impl Core {
                     &d.from,
                     callee_to,
                     &d.call_id,
-                    d.invite_cseq.saturating_add(1),
+                    d.caller_cseq.saturating_add(1),
                     None,
                     &words,
                     d.callee,
@@ -42,7 +48,7 @@ impl Core {
                     callee_to,
                     &d.from,
                     &d.call_id,
-                    d.invite_cseq.saturating_add(1000),
+                    d.callee_cseq.unwrap_or(0).saturating_add(1),
                     None,
                     &words,
                     d.caller,
@@ -78,6 +84,50 @@ impl Core {
         true
     }
 
+    /// The callee answered a call the guard was cancelling: ACK its 2xx and BYE it at once, and give the
+    /// caller the 487 it waits for instead of the answer.
+    pub(super) fn answered_after_cancel(
+        &mut self,
+        call_id: &str,
+        msg: &Message<'_>,
+        inb: &Inbound,
+        now: Now,
+        out: &mut Output,
+    ) -> super::response::Pass {
+        let why = "call ended by tollguard: answered while tollguard was cancelling it";
+        let Some(d) = self.dialogs.get_mut(call_id) else {
+            return super::response::Pass::Forward;
+        };
+        d.answered = Some(now.engine);
+        let d = d.clone();
+        let to = msg.header(HeaderName::To).unwrap_or("").to_owned();
+        let contact = msg
+            .contacts()
+            .next()
+            .and_then(|c| c.addr().map(|a| a.uri().as_str().to_owned()))
+            .unwrap_or_else(|| d.request_uri.clone());
+        let callee = Hop {
+            conn: inb.conn,
+            ..d.callee
+        };
+        for (method, cseq) in [
+            ("ACK", d.invite_cseq),
+            ("BYE", d.caller_cseq.saturating_add(1)),
+        ] {
+            self.local_request(
+                method, &contact, &d.from, &to, call_id, cseq, None, why, callee, now, out,
+            );
+        }
+        tracing::warn!(
+            call_id,
+            "answer crossed the kill switch's CANCEL: ACK and BYE sent"
+        );
+        match super::response::final_from(msg, 487, "Request Terminated", why) {
+            Some(r) => super::response::Pass::Replace(r),
+            None => super::response::Pass::Forward,
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(super) fn local_request(
         &mut self,
@@ -110,9 +160,12 @@ Reason: SIP;cause=603;text=\"{why}\"\r\nUser-Agent: tollguard\r\nContent-Length:
             (branch, method.to_owned()),
             Tx {
                 back: hop,
+                fwd: hop,
                 created: now.wall,
                 local: true,
                 call: None,
+                probe: false,
+                contacts: None,
                 auth: None,
                 auth_done: true,
                 last_response: None,

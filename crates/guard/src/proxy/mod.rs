@@ -11,11 +11,20 @@
 //! - Requests the guard answers itself (blocked calls, 482/483) are remembered, so that a retransmission gets
 //!   the same answer and is not decided twice, and their ACK is absorbed.
 //! - The source of a request is its transport address, never a header.
+//! - Trust model (docs/security.md): the source address says whether a request may use a listener, the
+//!   listener's role says where it may go. Nothing an outsider writes (Route, Request-URI host, To-tag, Via)
+//!   opens another path: in-dialog requests follow a tracked dialog from one of its parties, responses follow
+//!   a transaction of the guard, and nothing reaches the trunk without the engine's decision.
 
+mod challenge;
 mod decide;
+mod forward;
 mod kill;
 mod request;
 mod response;
+mod trust;
+
+pub use trust::Side;
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
@@ -31,7 +40,7 @@ use sip::{Forward, HeaderName, Message, Method, ResponseBuilder, Uri};
 
 use crate::config::{AccountFrom, BannedAction, Role, Settings, TransportKind};
 use crate::control::{CallInfo, LiveEvent};
-use crate::dialog::{Dialog, Dialogs};
+use crate::dialog::{Dialog, Dialogs, Party};
 use crate::fingerprint::scanner_mark;
 use crate::latency::DecisionLatency;
 use crate::transport::{Hop, Inbound, Outgoing};
@@ -52,6 +61,12 @@ pub enum Persist {
     Alerts {
         tenant: String,
         decisions: Vec<Decision>,
+    },
+    /// Calls in progress changed since the last batch (Call-ID, tenant, the dialog as JSON) and the
+    /// Call-IDs that ended: written once a tick, so a crash loses at most a tick of dialog changes.
+    Dialogs {
+        upserts: Vec<(String, String, String)>,
+        ended: Vec<String>,
     },
 }
 
@@ -76,6 +91,18 @@ pub struct GuardStats {
     pub calls_blocked: u64,
     pub calls_ended_by_guard: u64,
     pub unroutable: u64,
+    /// Requests from a source that may not use the listener (pbx/carrier listeners), refused or dropped.
+    pub refused_source: u64,
+    /// Requests whose route the trust model refuses (Route naming another host, REFER to the trunk…).
+    pub refused_route: u64,
+    /// In-dialog requests of no dialog the guard tracks (answered 481).
+    pub refused_in_dialog: u64,
+    /// Responses that match no transaction of the guard (dropped).
+    pub responses_unmatched: u64,
+    /// Answers of the PBX that told an outsider a user does not exist, replaced by its wrong-password answer.
+    pub unknown_user_disguised: u64,
+    /// Calls of a banned source let through because they dial an emergency number.
+    pub emergency_from_banned: u64,
 }
 
 /// How long a transaction entry lives (64 × T1 for non-INVITE; INVITE waits for a slow answer).
@@ -101,6 +128,8 @@ struct AuthProbe {
     user_agent: String,
     kind: AuthKind,
     source: IpAddr,
+    /// The source's country in the operator's geo database (first login from a new country alerts).
+    country: Option<crate::geo::Country>,
 }
 
 #[derive(Debug, Clone)]
@@ -109,8 +138,14 @@ struct Tx {
     created: Millis,
     /// Sent by the guard itself (BYE/CANCEL of a kill switch): responses are absorbed.
     local: bool,
-    /// The Call-ID of a tracked dialog (outbound INVITE).
-    call: Option<String>,
+    /// Where the request went (CANCEL and the ACK of a non-2xx follow it).
+    fwd: Hop,
+    /// The Call-ID of the dialog an initial INVITE created, and whether the engine decided it.
+    call: Option<(String, bool)>,
+    /// The guard's own REGISTER that learns the PBX's challenge.
+    probe: bool,
+    /// A REGISTER from a phone: its contacts become reachable through the guard once the PBX says 2xx.
+    contacts: Option<Vec<String>>,
     auth: Option<AuthProbe>,
     auth_done: bool,
     /// The last response sent upstream: a retransmitted request gets it again (the server transaction
@@ -143,6 +178,19 @@ pub struct Core {
     /// Our own addresses (listen and advertise), for Route and Via recognition.
     ours: Vec<SocketAddr>,
     bans: HashMap<IpAddr, Millis>,
+    /// Bans in order of expiry, so that a full table drops the one ending soonest.
+    ban_expiry: std::collections::BTreeSet<(Millis, IpAddr)>,
+    /// Sources that logged in successfully (a 2xx to credentials), with when: a fingerprint does not ban
+    /// them (an outsider can spoof one UDP packet from a phone's address).
+    known_sources: HashMap<IpAddr, Millis>,
+    /// Registered phones reachable through the guard (Path): contact → the flow it registered over.
+    registrations: HashMap<String, (Hop, Millis)>,
+    /// The PBX's answers to logins, learned so that unknown users look like wrong passwords.
+    challenges: challenge::Templates,
+    /// When the last challenge probe went to the PBX (one every 10 s until it answers).
+    primed_at: Option<Millis>,
+    /// Refusals sent to sources that may not use a listener, this second (then silent drops).
+    refusals: (Millis, u32),
     txs: HashMap<(String, String), Tx>,
     tx_order: VecDeque<(Millis, (String, String))>,
     invite_order: VecDeque<(Millis, (String, String))>,
@@ -177,6 +225,12 @@ impl Core {
             hasher: std::hash::RandomState::new(),
             ours,
             bans: HashMap::new(),
+            ban_expiry: std::collections::BTreeSet::new(),
+            known_sources: HashMap::new(),
+            registrations: HashMap::new(),
+            challenges: challenge::Templates::default(),
+            refusals: (0, 0),
+            primed_at: None,
             txs: HashMap::new(),
             tx_order: VecDeque::new(),
             invite_order: VecDeque::new(),
@@ -216,17 +270,15 @@ impl Core {
 
     /// Bans restored from the store at start.
     pub fn restore_ban(&mut self, ban: &Ban) {
-        if self.settings.is_trusted(ban.source) {
-            return;
+        if self.put_ban(ban.source, ban.until) {
+            self.engine
+                .ban(ban.source, ban.since, ban.until, &ban.by, &ban.why);
         }
-        self.bans.insert(ban.source, ban.until);
-        self.engine
-            .ban(ban.source, ban.since, ban.until, &ban.by, &ban.why);
     }
 
     /// Lifts a ban (an operator removed it from the store).
     pub fn lift_ban(&mut self, ip: IpAddr) {
-        self.bans.remove(&ip);
+        self.drop_ban(ip);
         self.engine.lift_ban(ip);
         tracing::warn!(source = %ip, "ban lifted by an operator");
     }
@@ -271,8 +323,79 @@ impl Core {
         lifted
     }
 
-    pub fn is_banned(&self, ip: IpAddr, now: Millis) -> bool {
-        self.bans.get(&ip).is_some_and(|u| *u > now)
+    /// Calls in progress loaded from the store at start: a kill switch can still end them (their
+    /// transactions are gone). Returns how many were restored.
+    pub fn restore_dialogs(&mut self, rows: &[(String, String, String)]) -> usize {
+        let n = rows
+            .iter()
+            .filter(|(_, _, json)| self.dialogs.restore(json))
+            .count();
+        if n > 0 {
+            tracing::warn!(
+                calls = n,
+                "calls in progress before the restart restored: a kill switch can still end them"
+            );
+        }
+        n
+    }
+
+    /// Dialog changes to persist (one batch).
+    fn flush_dialogs(&mut self, out: &mut Output) {
+        let (upserts, ended) = self.dialogs.take_changes();
+        if !upserts.is_empty() || !ended.is_empty() {
+            out.persist.push(Persist::Dialogs { upserts, ended });
+        }
+    }
+
+    /// Learns the PBX's challenge before an outsider asks (so that the first unknown user probed already
+    /// gets it): a REGISTER without credentials for a configured account, sent until the PBX has answered.
+    pub fn prime(&mut self, now: Now, out: &mut Output) {
+        if self.challenges.knows_register()
+            || self
+                .primed_at
+                .is_some_and(|t| now.wall.saturating_sub(t) < 10_000)
+        {
+            return;
+        }
+        self.primed_at = Some(now.wall);
+        let Some(account) = self
+            .tenant_of_pbx()
+            .and_then(|t| t.accounts.first().cloned())
+        else {
+            return;
+        };
+        let pbx = self.settings.pbx;
+        let hop = Hop {
+            dest: pbx.address,
+            listener: self.out_listener(pbx.transport, pbx.address, 0),
+            transport: pbx.transport,
+            conn: None,
+        };
+        let host = pbx.address.to_string();
+        let aor = format!("<sip:{account}@{host}>");
+        self.local_seq += 1;
+        let call_id = format!("tg-probe-{}", self.local_seq);
+        let from = format!("{aor};tag={}", self.to_tag(&call_id));
+        self.local_request(
+            "REGISTER",
+            &format!("sip:{host}"),
+            &from,
+            &aor,
+            &call_id,
+            1,
+            None,
+            "tollguard learns the PBX's challenge",
+            hop,
+            now,
+            out,
+        );
+        if let Some(t) = self
+            .txs
+            .values_mut()
+            .find(|t| t.local && t.back == hop && !t.probe)
+        {
+            t.probe = true;
+        }
     }
 
     pub fn dialogs_in_progress(&self) -> usize {
@@ -301,11 +424,6 @@ impl Core {
             .collect();
         v.sort_by(|a, b| (a.started, &a.call_id).cmp(&(b.started, &b.call_id)));
         v
-    }
-
-    /// Active bans (for the status page).
-    pub fn bans_active(&self, now: Millis) -> usize {
-        self.bans.values().filter(|u| **u > now).count()
     }
 
     fn is_ours(&self, a: SocketAddr) -> bool {
@@ -349,11 +467,12 @@ impl Core {
         if sip::is_keepalive(&inb.data) {
             return;
         }
-        // Banned sources cost one lookup: nothing of theirs is parsed when they are dropped silently.
+        // Banned sources cost one lookup: nothing of theirs is parsed when they are dropped silently, but for
+        // the requests of a call, which may be an emergency call (never blocked by a ban).
         if self.settings.banned == BannedAction::Drop
-            && !self.bans.is_empty()
             && self.is_banned(inb.source.ip(), now.engine)
-            && !self.settings.is_trusted(inb.source.ip())
+            && !may_be_a_call(&inb.data)
+            && !self.is_protected(inb.source.ip())
         {
             self.stats.dropped_banned += 1;
             return;
@@ -512,8 +631,23 @@ impl Core {
                 out,
             );
         }
-        self.bans.retain(|_, until| *until > now.engine);
+        self.expire_bans(now.engine);
+        self.flush_dialogs(out);
     }
+}
+
+/// Requests of a call (an emergency call of a banned source must still pass): INVITE and what follows it.
+fn may_be_a_call(data: &[u8]) -> bool {
+    [
+        &b"INVITE "[..],
+        b"ACK ",
+        b"BYE ",
+        b"CANCEL ",
+        b"PRACK ",
+        b"UPDATE ",
+    ]
+    .iter()
+    .any(|m| data.starts_with(m))
 }
 
 enum CallFate {
@@ -525,6 +659,7 @@ enum CallFate {
         tenant: String,
         account: String,
         dialed: String,
+        emergency: bool,
     },
 }
 

@@ -1,5 +1,7 @@
-//! Requests: the trust model (which listener a source may use, where a request may go), Route and Via
-//! handling, transactions, and the hand-off of outbound calls to the decision.
+//! Requests, phase by phase: the gate for outsiders (bans, counts, scanner marks), admission to the listener
+//! (the source decides which listener it may use), the next hop (the listener's role and the tracked dialogs
+//! decide where a request may go — never a Route, Request-URI host or To-tag an outsider wrote), the
+//! decision of calls to the trunk, and forwarding with the transaction and dialog it creates.
 
 use super::*;
 
@@ -50,6 +52,48 @@ pub(super) fn stamped_via(via: &sip::Via<'_>, source: SocketAddr) -> String {
     out
 }
 
+/// Where a request goes, and why the guard may send it there.
+pub(super) struct Next {
+    pub hop: Hop,
+    /// The carrier: only decided calls, their dialogs and the PBX's own non-call requests go there.
+    pub to_trunk: bool,
+    /// Route entries naming the guard at the top (removed when forwarding).
+    pub n_ours: usize,
+    /// The dialog leg an in-dialog request belongs to, and its sender.
+    pub dialog: Option<(bool, Party)>,
+}
+
+/// What the guard answers instead of forwarding.
+pub(super) struct Refusal {
+    pub status: u16,
+    pub why: &'static str,
+}
+
+const ONLY_THROUGH_US: Refusal = Refusal {
+    status: 403,
+    why: "an initial request may be routed only through tollguard itself",
+};
+const NO_DIALOG: Refusal = Refusal {
+    status: 481,
+    why: "no call with this Call-ID and these tags passes through tollguard from this address",
+};
+const NO_TRANSACTION: Refusal = Refusal {
+    status: 481,
+    why: "no request to cancel passes through tollguard",
+};
+const NO_REGISTRATION: Refusal = Refusal {
+    status: 404,
+    why: "no phone registered through tollguard at this address",
+};
+const NO_REFER_TO_TRUNK: Refusal = Refusal {
+    status: 403,
+    why: "tollguard passes no transfer (REFER) to the carrier: the call it asks for would not be decided",
+};
+const NO_TRUNK: Refusal = Refusal {
+    status: 404,
+    why: "tollguard has no trunk configured",
+};
+
 impl Core {
     pub(super) fn on_request(
         &mut self,
@@ -59,61 +103,230 @@ impl Core {
         out: &mut Output,
     ) {
         let Some(method) = msg.method() else { return };
-        let ip = inb.source.ip();
-        let Some(listener) = self.settings.listeners.get(inb.listener).cloned() else {
+        let ip = inb.source.ip().to_canonical();
+        let Some(role) = self.settings.listeners.get(inb.listener).map(|l| l.role) else {
             return;
         };
-        let trusted = self.settings.is_trusted(ip);
+        let side = self.side_of(ip);
         let back = inb.hop();
+        if side == Side::Outside
+            && !self.settings.is_trusted(ip)
+            && self.gate_outsider(msg, method, ip, back, now, out)
+        {
+            return;
+        }
+        if !Core::admits(role, side) {
+            self.refuse_source(msg, method, ip, role, back, now, out);
+            return;
+        }
+        if self.answered_locally(msg, method, back, now, out) {
+            return;
+        }
+        if side == Side::Outside
+            && role != Role::Pbx
+            && !self.settings.is_trusted(ip)
+            && self.login_refused(msg, method, ip, back, now, out)
+        {
+            return;
+        }
+        if msg.max_forwards() == Some(0) {
+            self.refuse(
+                msg,
+                method,
+                back,
+                483,
+                "Max-Forwards reached zero",
+                now,
+                out,
+            );
+            return;
+        }
+        let next = match self.next_hop(msg, method, role, side, ip, inb) {
+            Ok(Some(n)) => n,
+            Ok(None) => return,
+            Err(r) => {
+                self.refused_route(msg, method, ip, &r, back, now, out);
+                return;
+            }
+        };
+        if self.is_ours(next.hop.dest) || self.came_back(msg, next.n_ours) {
+            self.refuse(
+                msg,
+                method,
+                back,
+                482,
+                "the request came back to tollguard",
+                now,
+                out,
+            );
+            return;
+        }
+        self.forward(msg, method, inb, next, now, out);
+    }
 
-        if !trusted {
-            if self.is_banned(ip, now.engine) {
-                self.stats.dropped_banned += 1;
-                if self.settings.banned == BannedAction::Reject && method != Method::Ack {
-                    self.respond(
-                        msg,
-                        back,
-                        403,
-                        Some("your address is banned by tollguard"),
-                        false,
-                        now.wall,
-                        out,
-                    );
-                }
+    /// Bans, request counts and scanner marks of a source outside the configured peers. True when the
+    /// request goes no further.
+    fn gate_outsider(
+        &mut self,
+        msg: &Message<'_>,
+        method: Method<'_>,
+        ip: IpAddr,
+        back: Hop,
+        now: Now,
+        out: &mut Output,
+    ) -> bool {
+        if self.is_banned(ip, now.engine) {
+            if self.emergency_call(msg, method) {
+                self.stats.emergency_from_banned += 1;
+                tracing::warn!(source = %ip, "emergency call from a banned source let through");
+                return false;
+            }
+            self.stats.dropped_banned += 1;
+            if self.settings.banned == BannedAction::Reject && method != Method::Ack {
+                let why = "your address is banned by tollguard";
+                self.respond(msg, back, 403, Some(why), false, now.wall, out);
+            }
+            return true;
+        }
+        if self.count_request(ip, now, out) {
+            return true;
+        }
+        if let Some(mark) = scanner_mark(msg, self.settings.scanner_fingerprints) {
+            if self.is_vouched(ip, now.engine) {
+                // One UDP packet can carry any source address: a source that logged in is not banned on it.
+                tracing::warn!(source = %ip, mark = %mark.reason, "scanner mark from a source that logged in: not banned");
+                return true;
+            }
+            if self.emergency_call(msg, method) {
+                return false;
+            }
+            self.ban_scanner(ip, mark.rule, &mark.reason, now, out);
+            if self.settings.banned == BannedAction::Reject && method != Method::Ack {
+                self.respond(msg, back, 403, Some(&mark.reason), false, now.wall, out);
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Counts a request of an outsider; a flood is reported at once. True when the source is now banned.
+    fn count_request(&mut self, ip: IpAddr, now: Now, out: &mut Output) -> bool {
+        let key = self.key(ip);
+        if self.requests.len() >= MAX_COUNTED_SOURCES && !self.requests.contains_key(&key) {
+            return false;
+        }
+        let n = self.requests.entry(key).or_default();
+        *n += 1;
+        // A flooding source is reported at once rather than at the end of the window, so that its ban comes
+        // after a few hundred requests, not after seconds of flood.
+        if *n < EARLY_REPORT {
+            return false;
+        }
+        let requests = std::mem::take(n);
+        let mut ds = Vec::new();
+        let ev = RequestCount {
+            at: now.engine,
+            source: key,
+            requests,
+        };
+        self.engine.on_event(&Event::Requests(ev), &mut ds);
+        self.apply_decisions("", ds, now, out);
+        self.is_banned(ip, now.engine)
+    }
+
+    /// An INVITE to an emergency number, or a request of an emergency call the guard carries.
+    pub(super) fn emergency_call(&self, msg: &Message<'_>, method: Method<'_>) -> bool {
+        let call_id = msg.call_id().unwrap_or("");
+        if method == Method::Invite && msg.to_tag().is_none() {
+            let dialed = msg
+                .request_uri()
+                .and_then(|u| u.user().map(dialed_as_dialed));
+            return dialed.is_some_and(|d| self.numbering.classify(&d).is_emergency());
+        }
+        self.dialogs.is_emergency(call_id)
+    }
+
+    /// A source that may not use this listener: 403 with the reason (rate-limited, then silence), counted
+    /// as an attack (a failed login of the user it names, so that repeated tries end in a ban).
+    #[allow(clippy::too_many_arguments)]
+    fn refuse_source(
+        &mut self,
+        msg: &Message<'_>,
+        method: Method<'_>,
+        ip: IpAddr,
+        role: Role,
+        back: Hop,
+        now: Now,
+        out: &mut Output,
+    ) {
+        self.stats.refused_source += 1;
+        tracing::info!(source = %ip, listener = role.as_str(), method = method.as_str(), "request from a source that may not use this listener refused");
+        if self.may_refuse(now.wall) && method != Method::Ack {
+            let why = match role {
+                Role::Carrier => "this address is not the carrier configured in tollguard",
+                _ => "this address is not a PBX configured in tollguard",
+            };
+            self.respond(msg, back, 403, Some(why), false, now.wall, out);
+        }
+        self.count_refusal(msg, method, ip, now, out);
+    }
+
+    /// A route the trust model refuses: the answer, and the attempt counted when an outsider made it.
+    #[allow(clippy::too_many_arguments)]
+    fn refused_route(
+        &mut self,
+        msg: &Message<'_>,
+        method: Method<'_>,
+        ip: IpAddr,
+        r: &Refusal,
+        back: Hop,
+        now: Now,
+        out: &mut Output,
+    ) {
+        if r.status == 481 {
+            self.stats.refused_in_dialog += 1;
+        } else {
+            self.stats.refused_route += 1;
+        }
+        tracing::info!(source = %ip, method = method.as_str(), status = r.status, why = r.why, "request refused by the trust model");
+        if self.side_of(ip) == Side::Outside {
+            if !self.may_refuse(now.wall) {
                 return;
             }
-            if self.requests.len() < MAX_COUNTED_SOURCES || self.requests.contains_key(&ip) {
-                let n = self.requests.entry(ip).or_default();
-                *n += 1;
-                // A flooding source is reported at once rather than at the end of the window, so that its
-                // ban comes after a few hundred requests, not after seconds of flood.
-                if *n >= EARLY_REPORT {
-                    let requests = std::mem::take(n);
-                    let mut ds = Vec::new();
-                    self.engine.on_event(
-                        &Event::Requests(RequestCount {
-                            at: now.engine,
-                            source: ip,
-                            requests,
-                        }),
-                        &mut ds,
-                    );
-                    self.apply_decisions("", ds, now, out);
-                    if self.is_banned(ip, now.engine) {
-                        return;
-                    }
-                }
-            }
-            if let Some(mark) = scanner_mark(msg, self.settings.scanner_fingerprints) {
-                self.ban_scanner(ip, mark.rule, &mark.reason, now, out);
-                if self.settings.banned == BannedAction::Reject && method != Method::Ack {
-                    self.respond(msg, back, 403, Some(&mark.reason), false, now.wall, out);
-                }
-                return;
+            if r.status == 403 {
+                self.count_refusal(msg, method, ip, now, out);
             }
         }
+        self.refuse(msg, method, back, r.status, r.why, now, out);
+    }
 
-        // A retransmission of a request the guard answered itself, its ACK, or a CANCEL of it.
+    /// Answers a request the guard will not forward (never an ACK), remembering the answer.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn refuse(
+        &mut self,
+        msg: &Message<'_>,
+        method: Method<'_>,
+        back: Hop,
+        status: u16,
+        why: &str,
+        now: Now,
+        out: &mut Output,
+    ) {
+        if method != Method::Ack {
+            self.respond(msg, back, status, Some(why), status != 481, now.wall, out);
+        }
+    }
+
+    /// A retransmission of a request the guard answered itself, its ACK, or a CANCEL of it. True when
+    /// handled.
+    fn answered_locally(
+        &mut self,
+        msg: &Message<'_>,
+        method: Method<'_>,
+        back: Hop,
+        now: Now,
+        out: &mut Output,
+    ) -> bool {
         if let Some(v) = msg.top_via() {
             let key = format!("{}|{}", v.branch().unwrap_or(""), v.sent_by());
             if let Some(a) = self.answered.get(&key) {
@@ -125,332 +338,176 @@ impl Core {
                         hop: back,
                     }),
                 }
-                return;
+                return true;
             }
         }
-        if method == Method::Ack
+        method == Method::Ack
             && msg
                 .to_tag()
                 .is_some_and(|t| t == self.to_tag(msg.call_id().unwrap_or("")))
-        {
-            return;
-        }
+    }
 
-        if msg.max_forwards() == Some(0) {
-            if method != Method::Ack {
-                self.respond(
-                    msg,
-                    back,
-                    483,
-                    Some("Max-Forwards reached zero"),
-                    true,
-                    now.wall,
-                    out,
-                );
-            }
-            return;
-        }
-
-        // Route: drop the Route entries that name us (one, or two after double Record-Route).
-        let routes: Vec<sip::NameAddr<'_>> = msg.routes().collect();
-        let n_ours = routes
-            .iter()
-            .take_while(|r| uri_addr(&r.uri()).is_some_and(|(a, _)| self.is_ours(a)))
-            .count();
-        let remaining = routes.get(n_ours..).unwrap_or(&[]);
-
-        // Loop: our own address in Via while the request was not routed back to us on purpose.
-        if n_ours == 0
+    /// Loop: the guard's own Via (with its branch prefix) below the top while no Route brought it back.
+    fn came_back(&self, msg: &Message<'_>, n_ours: usize) -> bool {
+        n_ours == 0
             && msg.via().skip(1).any(|v| {
                 v.host()
                     .ip()
                     .is_some_and(|ip| self.is_ours(SocketAddr::new(ip, v.port().unwrap_or(5060))))
                     && v.branch().is_some_and(|b| b.starts_with("z9hG4bKtg"))
             })
-        {
-            if method != Method::Ack {
-                self.respond(
-                    msg,
-                    back,
-                    482,
-                    Some("the request came back to tollguard"),
-                    true,
-                    now.wall,
-                    out,
-                );
-            }
-            return;
-        }
+    }
 
-        let in_dialog = msg.to_tag().is_some();
-        // The carrier may send its inbound calls to the same listener the PBX uses for its trunk.
-        let from_carrier = self.settings.trunk.is_some_and(|t| t.address.ip() == ip);
-        let by_role = match listener.role {
-            Role::Pbx if !from_carrier => self.settings.trunk.map(|t| (t.address, t.transport)),
-            _ => Some((self.settings.pbx.address, self.settings.pbx.transport)),
-        };
-        let target = if let Some(r) = remaining.first() {
-            uri_addr(&r.uri())
-        } else if in_dialog || n_ours > 0 {
-            msg.request_uri().and_then(|u| uri_addr(&u))
-        } else {
-            by_role
-        }
-        // A host name where an address is needed (no DNS here): the side's default next hop.
-        .or(by_role);
-        let Some((dest, transport)) = target else {
-            self.stats.unroutable += 1;
-            if method != Method::Ack {
-                self.respond(
-                    msg,
-                    back,
-                    404,
-                    Some("tollguard has no route for this request"),
-                    false,
-                    now.wall,
-                    out,
-                );
-            }
-            return;
-        };
-        if self.is_ours(dest) {
-            self.stats.unroutable += 1;
-            if method != Method::Ack {
-                self.respond(
-                    msg,
-                    back,
-                    482,
-                    Some("the next hop is tollguard itself"),
-                    true,
-                    now.wall,
-                    out,
-                );
-            }
-            return;
-        }
-
+    /// The branch the guard uses towards the next hop: derived from the incoming one (RFC 3261 16.11), so
+    /// retransmissions, the CANCEL and the ACK of a non-2xx carry the INVITE's.
+    pub(super) fn out_branch(&self, msg: &Message<'_>, source: SocketAddr) -> String {
         let top = msg.top_via();
         let in_branch = top.and_then(|v| v.branch()).unwrap_or("");
         let sent_by = top.map(|v| v.sent_by()).unwrap_or("");
+        if top.is_some_and(|v| v.has_rfc3261_branch()) {
+            self.branch_for(&[in_branch, sent_by, &source.to_string()])
+        } else {
+            let cseq = msg.cseq().map(|c| c.seq).unwrap_or(0).to_string();
+            let call_id = msg.call_id().unwrap_or("");
+            self.branch_for(&[call_id, &cseq, msg.from_tag().unwrap_or(""), sent_by])
+        }
+    }
+
+    /// Where a request may go. `Ok(None)`: dropped without an answer (an ACK of nothing).
+    fn next_hop(
+        &self,
+        msg: &Message<'_>,
+        method: Method<'_>,
+        role: Role,
+        side: Side,
+        ip: IpAddr,
+        inb: &Inbound,
+    ) -> Result<Option<Next>, Refusal> {
+        let n_ours = msg
+            .routes()
+            .take_while(|r| uri_addr(&r.uri()).is_some_and(|(a, _)| self.is_ours(a)))
+            .count();
+        let more_routes = msg.routes().nth(n_ours).is_some();
+        if let Some(to_tag) = msg.to_tag() {
+            return self.in_dialog_hop(msg, method, to_tag, side, ip, inb, n_ours);
+        }
+        if method == Method::Ack {
+            return Ok(None);
+        }
+        if method == Method::Cancel {
+            let key = (self.out_branch(msg, inb.source), "INVITE".to_owned());
+            let t = self.txs.get(&key).ok_or(NO_TRANSACTION)?;
+            let hop = Hop {
+                conn: None,
+                ..t.fwd
+            };
+            let to_trunk = self.side_of(hop.dest.ip()) == Side::Trunk;
+            return Ok(Some(Next {
+                hop,
+                to_trunk,
+                n_ours,
+                dialog: None,
+            }));
+        }
+        if more_routes {
+            return Err(ONLY_THROUGH_US);
+        }
+        let (hop, to_trunk) = match (role, side) {
+            (Role::Pbx, Side::Pbx) => {
+                let t = self.settings.trunk.ok_or(NO_TRUNK)?;
+                (self.peer_hop(t.address, t.transport, inb.listener), true)
+            }
+            // The PBX reaching a phone registered through the guard (Path): the flow it registered over.
+            (Role::Access, Side::Pbx) if n_ours > 0 => {
+                let ruri = msg.request_uri().map(|u| u.as_str()).unwrap_or("");
+                let (hop, _) = self
+                    .registrations
+                    .get(&contact_key(ruri))
+                    .ok_or(NO_REGISTRATION)?;
+                (*hop, false)
+            }
+            _ => {
+                let p = self.settings.pbx;
+                (self.peer_hop(p.address, p.transport, inb.listener), false)
+            }
+        };
+        if method == Method::Refer && to_trunk {
+            return Err(NO_REFER_TO_TRUNK);
+        }
+        Ok(Some(Next {
+            hop,
+            to_trunk,
+            n_ours,
+            dialog: None,
+        }))
+    }
+
+    /// An in-dialog request: only along a tracked dialog, from one of its parties. The ACK of a non-2xx
+    /// answer follows its INVITE's transaction.
+    #[allow(clippy::too_many_arguments)]
+    fn in_dialog_hop(
+        &self,
+        msg: &Message<'_>,
+        method: Method<'_>,
+        to_tag: &str,
+        side: Side,
+        ip: IpAddr,
+        inb: &Inbound,
+        n_ours: usize,
+    ) -> Result<Option<Next>, Refusal> {
         let call_id = msg.call_id().unwrap_or("");
-        let cseq_num = msg.cseq().map(|c| c.seq).unwrap_or(0).to_string();
-        let branch = if top.is_some_and(|v| v.has_rfc3261_branch()) {
-            let src = inb.source.to_string();
-            // ACK of a 2xx has its own branch from the UAC, so it gets its own here too.
-            self.branch_for(&[in_branch, sent_by, &src])
-        } else {
-            self.branch_for(&[call_id, &cseq_num, msg.from_tag().unwrap_or(""), sent_by])
-        };
-        let tx_method = match method {
-            Method::Ack => None,
-            m => Some(m.as_str().to_owned()),
-        };
-        let tx_key = tx_method.clone().map(|m| (branch.clone(), m));
-        let retransmission = tx_key.as_ref().is_some_and(|k| self.txs.contains_key(k));
-        if retransmission
-            && let Some(k) = &tx_key
-            && let Some(t) = self.txs.get(k)
-        {
-            // Answered already (at least 100 Trying): absorb and repeat the answer. Otherwise (a non-INVITE
-            // not answered yet) forward it: the sender's timer then drives the retransmission downstream.
-            if let Some(r) = &t.last_response {
-                out.sends.push(Outgoing {
-                    data: r.clone(),
-                    hop: back,
-                });
-                return;
+        let from_tag = msg.from_tag().unwrap_or("");
+        let found = self
+            .dialogs
+            .find(call_id, from_tag, to_tag)
+            .filter(|(d, p)| self.same_party(d.hop_of(*p), ip, side));
+        if let Some((d, p)) = found {
+            let hop = d.peer_of(p);
+            if method == Method::Refer && self.side_of(hop.dest.ip()) == Side::Trunk {
+                return Err(NO_REFER_TO_TRUNK);
             }
+            return Ok(Some(Next {
+                hop,
+                to_trunk: self.side_of(hop.dest.ip()) == Side::Trunk,
+                n_ours,
+                dialog: Some((d.decided, p)),
+            }));
         }
+        if method == Method::Ack {
+            let key = (self.out_branch(msg, inb.source), "INVITE".to_owned());
+            return Ok(self.txs.get(&key).map(|t| Next {
+                hop: Hop {
+                    conn: None,
+                    ..t.fwd
+                },
+                to_trunk: self.side_of(t.fwd.dest.ip()) == Side::Trunk,
+                n_ours,
+                dialog: None,
+            }));
+        }
+        Err(NO_DIALOG)
+    }
 
-        // Outbound calls are decided before they leave.
-        let mut tracked_call = None;
-        if method == Method::Invite
-            && !in_dialog
-            && listener.role == Role::Pbx
-            && !from_carrier
-            && !retransmission
-        {
-            match self.decide_call(msg, inb, now, out) {
-                CallFate::Block { status, reason } => {
-                    self.respond(msg, back, status, Some(&reason), true, now.wall, out);
-                    return;
-                }
-                CallFate::Pass {
-                    tenant,
-                    account,
-                    dialed,
-                } => {
-                    tracked_call = Some((tenant, account, dialed));
-                }
-            }
-        }
+    /// Whether a source is the party of a dialog whose hop this is: the same address, or the same
+    /// configured peer (a PBX with several addresses).
+    fn same_party(&self, hop: Hop, ip: IpAddr, side: Side) -> bool {
+        hop.dest.ip().to_canonical() == ip
+            || (side != Side::Outside && self.side_of(hop.dest.ip()) == side)
+    }
 
-        // In-dialog BYE of a tracked call: the call ends now.
-        if method == Method::Bye
-            && let Some(d) = self.dialogs.get_mut(call_id)
-            && !d.ended
-        {
-            d.ended = true;
-            let (started, answered) = (d.started, d.answered);
-            let cause = if answered.is_some() {
-                EndCause::Normal
-            } else {
-                EndCause::Cancelled
-            };
-            self.feed_end(call_id, started, answered, cause, now, out);
-        }
-
-        let out_l = self.out_listener(transport, dest, inb.listener);
-        let adv = self.advertise(out_l).to_owned();
-        let our_via = match top {
-            Some(v) => format!(
-                "SIP/2.0/{} {adv};branch={branch}, {}",
-                transport.as_str(),
-                stamped_via(v, inb.source)
-            ),
-            None => return,
-        };
-        let rr = if matches!(method, Method::Invite | Method::Subscribe) && !in_dialog {
-            let in_adv = self.advertise(inb.listener).to_owned();
-            if out_l == inb.listener {
-                Some(format!("<sip:{adv};transport={};lr>", transport.param()))
-            } else {
-                Some(format!(
-                    "<sip:{adv};transport={};lr>, <sip:{in_adv};transport={};lr>",
-                    transport.param(),
-                    listener.transport.param()
-                ))
-            }
-        } else {
-            None
-        };
-        let route_rest: String = remaining
-            .iter()
-            .map(|r| r.as_str().trim())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut f = Forward::new(msg)
-            .pop_via()
-            .push_via(&our_via)
-            .decrement_max_forwards();
-        if let Some(rr) = &rr {
-            f = f.record_route(rr);
-        }
-        let path =
-            (method == Method::Register && listener.role == Role::Access && self.settings.pbx.path)
-                .then(|| format!("<sip:{adv};transport={};lr>", transport.param()));
-        if let Some(p) = &path {
-            f = f.add_header("Path", p);
-        }
-        if n_ours > 0 {
-            f = if route_rest.is_empty() {
-                f.remove_header("Route")
-            } else {
-                f.replace_header("Route", &route_rest)
-            };
-        }
-        if transport != TransportKind::Udp || listener.transport != TransportKind::Udp {
-            f = f.fix_content_length();
-        }
-        let mut data = Vec::with_capacity(msg.as_bytes().len() + 200);
-        if let Err(e) = f.write_to(&mut data) {
-            tracing::info!(source = %inb.source, error = %e, "request could not be forwarded");
-            if method != Method::Ack {
-                self.respond(
-                    msg,
-                    back,
-                    400,
-                    Some("tollguard could not forward this request"),
-                    false,
-                    now.wall,
-                    out,
-                );
-            }
-            return;
-        }
-        let hop = Hop {
+    fn peer_hop(&self, dest: SocketAddr, transport: TransportKind, inbound: usize) -> Hop {
+        Hop {
             dest,
-            listener: out_l,
+            listener: self.out_listener(transport, dest, inbound),
             transport,
             conn: None,
-        };
-
-        if let Some((tenant, account, dialed)) = tracked_call {
-            let d = Dialog {
-                call_id: call_id.to_owned(),
-                tenant,
-                account,
-                dialed,
-                started: now.engine,
-                answered: None,
-                started_wall: now.wall,
-                caller: back,
-                callee: hop,
-                caller_contact: msg
-                    .contacts()
-                    .next()
-                    .and_then(|c| c.addr().map(|a| a.uri().as_str().to_owned()))
-                    .unwrap_or_default(),
-                from: msg.header(HeaderName::From).unwrap_or("").to_owned(),
-                to: msg.header(HeaderName::To).unwrap_or("").to_owned(),
-                callee_contact: None,
-                callee_to: None,
-                invite_cseq: msg.cseq().map(|c| c.seq).unwrap_or(1),
-                branch: branch.clone(),
-                request_uri: msg
-                    .request_uri()
-                    .map(|u| u.as_str().to_owned())
-                    .unwrap_or_default(),
-                ended: false,
-            };
-            self.dialogs.insert(d);
         }
-
-        if let Some(key) = tx_key
-            && !retransmission
-        {
-            let auth = (listener.role == Role::Access && !trusted)
-                .then(|| self.auth_probe(msg, method, ip))
-                .flatten();
-            let call = (method == Method::Invite && self.dialogs.get(call_id).is_some())
-                .then(|| call_id.to_owned());
-            let mut last_response = None;
-            let mut pending = None;
-            if method == Method::Invite {
-                // 100 Trying at once stops the caller's retransmissions (RFC 3261 section 16.2).
-                let mut trying = Vec::with_capacity(400);
-                if ResponseBuilder::new(msg, 100).write_to(&mut trying).is_ok() {
-                    out.sends.push(Outgoing {
-                        data: trying.clone(),
-                        hop: back,
-                    });
-                    last_response = Some(trying);
-                }
-                if transport == TransportKind::Udp {
-                    pending = Some(Pending {
-                        data: data.clone(),
-                        hop,
-                        next_at: now.wall + T1_MS,
-                        interval: T1_MS,
-                    });
-                    self.pending_invites.push(key.clone());
-                }
-            }
-            self.add_tx(
-                key,
-                Tx {
-                    back,
-                    created: now.wall,
-                    local: false,
-                    call,
-                    auth,
-                    auth_done: false,
-                    last_response,
-                    pending,
-                },
-                now.wall,
-            );
-        }
-        out.sends.push(Outgoing { data, hop });
     }
+}
+
+/// The key of a registered contact: the URI without parameters, lower case.
+pub(super) fn contact_key(uri: &str) -> String {
+    let u = uri.trim().trim_start_matches('<');
+    let end = u.find([';', '>', '?']).unwrap_or(u.len());
+    u.get(..end).unwrap_or(u).to_ascii_lowercase()
 }

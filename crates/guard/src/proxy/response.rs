@@ -1,7 +1,16 @@
-//! Responses: matched to the guard's transactions (never routed by a Via an outsider wrote), fed to the
-//! engine as call progress and authentication outcomes.
+//! Responses: matched to the guard's transactions (never routed by a Via an outsider wrote: a response that
+//! matches none is dropped), fed to the engine as call progress and authentication outcomes. On the way back
+//! an answer that would tell an outsider "no such user" becomes the PBX's wrong-password answer, a
+//! redirection towards the carrier is refused, and a 2xx that crosses the guard's CANCEL is ended.
 
 use super::*;
+
+/// What to do with a response after the dialog saw it.
+pub(super) enum Pass {
+    Forward,
+    /// Send this to the caller instead.
+    Replace(Vec<u8>),
+}
 
 impl Core {
     pub(super) fn on_response(
@@ -12,94 +21,164 @@ impl Core {
         out: &mut Output,
     ) {
         let Some(top) = msg.top_via() else { return };
-        let ours = top
-            .host()
-            .ip()
-            .is_some_and(|ip| self.is_ours(SocketAddr::new(ip, top.port().unwrap_or(5060))));
-        if !ours {
-            tracing::debug!(source = %inb.source, "response whose top Via is not ours dropped");
-            return;
-        }
         let Some(status) = msg.status() else { return };
-        let branch = top.branch().unwrap_or("").to_owned();
-        let method = msg
-            .cseq()
-            .map(|c| c.method.as_str().to_owned())
-            .unwrap_or_default();
-        let key = (branch, method);
-        let tx = self.txs.get(&key).cloned();
-        if tx.as_ref().is_some_and(|t| t.local) {
+        let method = msg.cseq().map(|c| c.method.as_str()).unwrap_or("");
+        let key = (top.branch().unwrap_or("").to_owned(), method.to_owned());
+        let Some(t) = self.txs.get(&key).cloned() else {
+            self.stats.responses_unmatched += 1;
+            tracing::debug!(source = %inb.source, status, "response of no transaction of tollguard dropped");
+            return;
+        };
+        if t.local {
+            if t.probe && matches!(status, 401 | 407) {
+                self.challenges.learn(AuthKind::Register, false, msg);
+            }
             return;
         }
-        if let Some(t) = &tx {
-            if status >= 200
-                && !t.auth_done
-                && let Some(p) = &t.auth
-            {
-                self.count_auth(p, status, now, out);
-                if let Some(x) = self.txs.get_mut(&key) {
-                    x.auth_done = true;
-                }
+        let mut pass = Pass::Forward;
+        if status >= 200
+            && !t.auth_done
+            && let Some(p) = &t.auth
+        {
+            if let Some(x) = self.txs.get_mut(&key) {
+                x.auth_done = true;
             }
-            if let Some(call_id) = &t.call {
-                self.call_progress(call_id, msg, status, inb, now, out);
+            pass = self.login_answer(p, msg, status, now, out);
+        }
+        if (200..300).contains(&status)
+            && let Some(contacts) = &t.contacts
+        {
+            self.registered(contacts, t.back, now.wall);
+        }
+        if let Some((call_id, decided)) = &t.call
+            && let Pass::Replace(r) =
+                self.call_progress(call_id, *decided, msg, status, inb, now, out)
+        {
+            pass = Pass::Replace(r);
+        }
+        if (300..400).contains(&status) && self.side_of(t.back.dest.ip()) == Side::Trunk {
+            // The carrier would follow the redirection and place a call nobody decided.
+            let why = "tollguard passes no redirection (3xx) to the carrier: the call it asks for would not be decided";
+            tracing::warn!(
+                status,
+                "redirection from the PBX towards the carrier refused"
+            );
+            if let Some(r) = final_from(msg, 480, "Temporarily Unavailable", why) {
+                pass = Pass::Replace(r);
             }
         }
-        let back = match tx {
-            Some(t) => t.back,
-            None => {
-                // No transaction (expired or another node's): the next Via says where.
-                let Some(v) = msg.via().nth(1) else { return };
-                let host = v
-                    .received()
-                    .and_then(|r| r.parse::<IpAddr>().ok())
-                    .or_else(|| v.host().ip());
-                let Some(ip) = host else { return };
-                let port = v.rport().flatten().or(v.port()).unwrap_or(5060);
-                let dest = SocketAddr::new(ip, port);
-                let transport = if matches!(v.transport(), sip::Transport::Tls) {
-                    TransportKind::Tls
-                } else if v.transport().is_stream() {
-                    TransportKind::Tcp
-                } else {
-                    TransportKind::Udp
-                };
-                Hop {
-                    dest,
-                    listener: self.out_listener(transport, dest, inb.listener),
-                    transport,
-                    conn: None,
+        let data = match pass {
+            Pass::Replace(r) => r,
+            Pass::Forward => {
+                let mut f = Forward::new(msg).pop_via();
+                if t.back.transport != TransportKind::Udp || inb.transport != TransportKind::Udp {
+                    f = f.fix_content_length();
                 }
+                let mut data = Vec::with_capacity(msg.as_bytes().len());
+                if f.write_to(&mut data).is_err() {
+                    return;
+                }
+                data
             }
         };
-        let mut f = Forward::new(msg).pop_via();
-        if back.transport != TransportKind::Udp || inb.transport != TransportKind::Udp {
-            f = f.fix_content_length();
+        if let Some(x) = self.txs.get_mut(&key) {
+            x.pending = None;
+            x.last_response = Some(data.clone());
         }
-        let mut data = Vec::with_capacity(msg.as_bytes().len());
-        if f.write_to(&mut data).is_ok() {
-            if let Some(t) = self.txs.get_mut(&key) {
-                t.pending = None;
-                t.last_response = Some(data.clone());
+        out.sends.push(Outgoing { data, hop: t.back });
+    }
+
+    /// The PBX's final answer to an outsider's login: counted, its challenge learned, and an answer that
+    /// says "no such user" replaced by the PBX's wrong-password answer.
+    fn login_answer(
+        &mut self,
+        p: &AuthProbe,
+        msg: &Message<'_>,
+        status: u16,
+        now: Now,
+        out: &mut Output,
+    ) -> Pass {
+        let stale = msg
+            .header_all(HeaderName::WwwAuthenticate)
+            .chain(msg.header_all(HeaderName::ProxyAuthenticate))
+            .any(|v| {
+                v.to_ascii_lowercase()
+                    .replace(' ', "")
+                    .contains("stale=true")
+            });
+        self.count_auth(p, status, stale, now, out);
+        if matches!(status, 401 | 407) {
+            self.challenges.learn(p.kind, p.credentials, msg);
+            return Pass::Forward;
+        }
+        if (200..300).contains(&status) && p.credentials {
+            self.vouch(p.source, now.engine);
+        }
+        let unknown_by_list = self
+            .tenant_of_pbx()
+            .is_some_and(|t| !t.accounts.is_empty() && !t.accounts.contains(&p.username));
+        let tells = matches!(status, 404 | 410 | 484 | 604) || (status == 403 && unknown_by_list);
+        if !tells {
+            return Pass::Forward;
+        }
+        let nonce_seed = self
+            .hasher
+            .hash_one((now.wall, &p.username, self.local_seq));
+        self.local_seq += 1;
+        match self
+            .challenges
+            .disguise(p.kind, p.credentials, msg, now.wall, nonce_seed)
+        {
+            Some(r) => {
+                self.stats.unknown_user_disguised += 1;
+                Pass::Replace(r)
             }
-            out.sends.push(Outgoing { data, hop: back });
+            None => Pass::Forward,
         }
     }
 
+    /// A phone registered through the guard: the PBX may now reach its contacts through the guard.
+    fn registered(&mut self, contacts: &[String], flow: Hop, wall: Millis) {
+        const MAX_REGISTRATIONS: usize = 100_000;
+        const LIFE_MS: Millis = 3_600_000;
+        if self.registrations.len() >= MAX_REGISTRATIONS {
+            self.registrations
+                .retain(|_, (_, at)| wall.saturating_sub(*at) < LIFE_MS);
+        }
+        for c in contacts {
+            if self.registrations.len() < MAX_REGISTRATIONS || self.registrations.contains_key(c) {
+                self.registrations.insert(c.clone(), (flow, wall));
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn call_progress(
         &mut self,
         call_id: &str,
+        decided: bool,
         msg: &Message<'_>,
         status: u16,
         inb: &Inbound,
         now: Now,
         out: &mut Output,
-    ) {
-        let Some(d) = self.dialogs.get_mut(call_id) else {
-            return;
+    ) -> Pass {
+        let Some(d) = self.dialogs.leg_mut(call_id, decided) else {
+            return Pass::Forward;
         };
+        if status > 100
+            && status < 300
+            && let Some(tag) = msg.to_tag()
+            && (d.callee_tag.is_none() || status >= 200)
+        {
+            d.callee_tag = Some(tag.to_owned());
+        }
+        if (200..300).contains(&status) && d.killed && d.answered.is_none() {
+            // The callee answered while the guard's CANCEL was on its way: end it at once.
+            return self.answered_after_cancel(call_id, msg, inb, now, out);
+        }
         if d.ended {
-            return;
+            return Pass::Forward;
         }
         if (200..300).contains(&status) {
             if d.answered.is_none() {
@@ -114,21 +193,9 @@ impl Core {
                     conn: inb.conn,
                     ..d.callee
                 };
-                let ev = CallAnswered {
-                    at: now.engine,
-                    call_id,
-                };
-                let mut ds = Vec::new();
-                self.engine.on_event(&Event::CallAnswered(ev), &mut ds);
-                let tenant = d.tenant.clone();
-                if self.live {
-                    out.events.push(LiveEvent::CallAnswered {
-                        at: now.engine,
-                        tenant: tenant.clone(),
-                        call_id: call_id.to_owned(),
-                    });
+                if decided {
+                    self.feed_answer(call_id, now, out);
                 }
-                self.apply_decisions(&tenant, ds, now, out);
             }
         } else if status >= 300 {
             d.ended = true;
@@ -139,7 +206,56 @@ impl Core {
                 408 | 480 => EndCause::NoAnswer,
                 _ => EndCause::Failed,
             };
-            self.feed_end(call_id, started, answered, cause, now, out);
+            if decided {
+                self.feed_end(call_id, started, answered, cause, now, out);
+            }
         }
+        Pass::Forward
     }
+
+    fn feed_answer(&mut self, call_id: &str, now: Now, out: &mut Output) {
+        let ev = CallAnswered {
+            at: now.engine,
+            call_id,
+        };
+        let mut ds = Vec::new();
+        self.engine.on_event(&Event::CallAnswered(ev), &mut ds);
+        let tenant = self
+            .dialogs
+            .get(call_id)
+            .map(|d| d.tenant.clone())
+            .unwrap_or_default();
+        if self.live {
+            out.events.push(LiveEvent::CallAnswered {
+                at: now.engine,
+                tenant: tenant.clone(),
+                call_id: call_id.to_owned(),
+            });
+        }
+        self.apply_decisions(&tenant, ds, now, out);
+    }
+}
+
+/// A final response built from another response of the same transaction (our Via removed, no body):
+/// Via, From, To, Call-ID and CSeq as they were, a Reason and a Warning in words.
+pub(super) fn final_from(msg: &Message<'_>, code: u16, phrase: &str, why: &str) -> Option<Vec<u8>> {
+    use std::fmt::Write as _;
+    let words = why.replace(['\r', '\n', '"'], " ");
+    let mut s = format!("SIP/2.0 {code} {phrase}\r\n");
+    for v in msg.via().skip(1) {
+        let _ = write!(s, "Via: {}\r\n", v.as_str().trim());
+    }
+    for name in [
+        HeaderName::From,
+        HeaderName::To,
+        HeaderName::CallId,
+        HeaderName::CSeq,
+    ] {
+        let _ = write!(s, "{}: {}\r\n", name.as_str(), msg.header(name)?);
+    }
+    let _ = write!(
+        s,
+        "Reason: SIP;cause={code};text=\"{words}\"\r\nWarning: 399 tollguard \"{words}\"\r\nContent-Length: 0\r\n\r\n"
+    );
+    Some(s.into_bytes())
 }
