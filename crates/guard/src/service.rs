@@ -72,13 +72,6 @@ enum StoreJob {
     /// Engine time and the engine's state; the writer also prunes bans that ran out by then and calls not
     /// written for longer than a call may last.
     Snapshot(Millis, Box<engine::Snapshot>),
-    /// Calls in progress to save (call id, tenant, the guard's serialization of its dialog) and calls that
-    /// ended, so that a guard restarted mid-attack can still end the calls it carried.
-    #[allow(dead_code)] // Constructed by the core's dialog persistence, which is being added.
-    Dialogs {
-        upserts: Vec<(String, String, String)>,
-        ended: Vec<String>,
-    },
 }
 
 /// A guard that is bound and ready to run.
@@ -615,8 +608,9 @@ impl Collected {
                 // The snapshot's timer is the writer's clock for pruning (engine time, like a ban's end).
                 self.batch.prune_bans_at = Some(at);
             }
-            StoreJob::Persist(Persist::Dialogs { upserts, ended })
-            | StoreJob::Dialogs { upserts, ended } => {
+            // Calls in progress to save (call id, tenant, the core's serialization of its dialog) and calls
+            // that ended, so that a guard restarted mid-attack can still end the calls it carried.
+            StoreJob::Persist(Persist::Dialogs { upserts, ended }) => {
                 for (call_id, tenant, json) in upserts {
                     self.dialogs.insert(call_id, Some((tenant, json)));
                 }
@@ -752,14 +746,14 @@ mod tests {
         for n in 1..=3 {
             jobs.add(StoreJob::Persist(Persist::Ban(ban(n))));
         }
-        jobs.add(StoreJob::Dialogs {
+        jobs.add(StoreJob::Persist(Persist::Dialogs {
             upserts: vec![dialog("a", "{}"), dialog("c", "{}")],
             ended: vec![],
-        });
-        jobs.add(StoreJob::Dialogs {
+        }));
+        jobs.add(StoreJob::Persist(Persist::Dialogs {
             upserts: vec![dialog("a", r#"{"answered":true}"#)],
             ended: vec!["b".into(), "c".into()],
-        });
+        }));
         let batch = jobs.into_batch(Duration::from_secs(3_600));
         assert_eq!(batch.bans.len(), 3);
         assert_eq!(
