@@ -85,7 +85,7 @@ const JAPAN_BY_START: [u8; 1000] = {
 
 /// [`japan_class_bytes`] with one table read for national numbers of three digits or more (all but a few).
 #[inline]
-fn japan_class_fast(n: &[u8]) -> NumberClass {
+pub(crate) fn japan_class_fast(n: &[u8]) -> NumberClass {
     if let [a, b, c, ..] = n {
         let (a, b, c) = (
             a.wrapping_sub(b'0'),

@@ -34,6 +34,14 @@ pub struct DialPlanConfig {
     /// ISO 3166-1 alpha-2 of the site ("JP", "US", "GB"…).
     pub country: String,
     pub international_prefix: Option<String>,
+    /// Every prefix the site's network reads as international, the main one first: `["010", "00"]` for a
+    /// Japanese site whose PBX or carrier also accepts `00`. Replaces `international_prefix` (give one or the
+    /// other, or the same main prefix in both). A number after any of them is international, unflagged.
+    pub international_prefixes: Option<Vec<String>>,
+    /// Other countries' international prefixes to read and flag as such (`foreign_prefix`, risk at least
+    /// high): digits, `x` for any digit ("00xx"). Default: `numbering::FOREIGN_INTERNATIONAL_PREFIXES` less
+    /// the site's own prefixes and carrier codes; `[]` turns the reading off.
+    pub foreign_prefixes: Option<Vec<String>>,
     pub trunk_prefix: Option<String>,
     /// Digit the PBX users dial for an outside line ("0" or "9").
     pub outside_line: Option<String>,
@@ -50,6 +58,8 @@ impl Default for DialPlanConfig {
         Self {
             country: "JP".into(),
             international_prefix: None,
+            international_prefixes: None,
+            foreign_prefixes: None,
             trunk_prefix: None,
             outside_line: None,
             carrier_codes: None,

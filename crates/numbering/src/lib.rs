@@ -20,13 +20,16 @@ mod types;
 pub use config::{DialPlanConfig, NumberingConfig, RiskConfig, TariffConfig};
 pub use countries::{calling_code, country_by_code, country_of};
 pub use error::NumberingError;
-pub use normalise::{UNIVERSAL_EMERGENCY, default_feature_codes, plan_for_country};
+pub use normalise::{
+    FOREIGN_INTERNATIONAL_PREFIXES, UNIVERSAL_EMERGENCY, default_feature_codes,
+    default_foreign_prefixes, plan_for_country,
+};
 pub use risk::{HOT_SPOTS, RiskBook, UserRule, parse_user_list};
 pub use tariff::{RateTable, parse_price};
 pub use types::*;
 
 use class::PrefixCache;
-use normalise::{Digits, Read, Reading, SiteRules};
+use normalise::{Digits, Read, Reading, Rivals, SiteRules};
 use prefix::DigitKey;
 
 /// Everything the crate needs to turn a dialed string into a priced, risk-rated destination:
@@ -86,6 +89,32 @@ impl Numbering {
                 ));
             }
         }
+        if let Some(list) = &dp.international_prefixes {
+            let list = list
+                .iter()
+                .map(|p| match digits_only("international prefix", p)? {
+                    p if p.is_empty() => Err(NumberingError::DialPlan(
+                        "international_prefixes must not hold an empty prefix".into(),
+                    )),
+                    p => Ok(p),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let Some((main, others)) = list.split_first() else {
+                return Err(NumberingError::DialPlan(
+                    "international_prefixes must name at least one prefix (e.g. [\"010\", \"00\"])"
+                        .into(),
+                ));
+            };
+            if let Some(p) = &dp.international_prefix
+                && p != main
+            {
+                return Err(NumberingError::DialPlan(format!(
+                    "international_prefix '{p}' and international_prefixes (first '{main}') disagree: give one of them"
+                )));
+            }
+            plan.international_prefix = main.clone();
+            plan.other_international_prefixes = others.to_vec();
+        }
         if let Some(p) = &dp.trunk_prefix {
             plan.trunk_prefix = digits_only("trunk_prefix", p)?;
         }
@@ -104,6 +133,27 @@ impl Numbering {
                 .map(|c| digits_only("caller-ID prefix", c))
                 .collect::<Result<_, _>>()?;
         }
+        // Another country's prefix is what the plan does not read itself: the defaults follow the prefixes and
+        // carrier codes set above.
+        plan.foreign_prefixes = match &dp.foreign_prefixes {
+            Some(list) => list
+                .iter()
+                .map(|p| {
+                    let ok = !p.is_empty()
+                        && p.len() <= 6
+                        && p.bytes().all(|b| b.is_ascii_digit() || b == b'x')
+                        && p.bytes().next().is_some_and(|b| b.is_ascii_digit());
+                    if ok {
+                        Ok(p.clone())
+                    } else {
+                        Err(NumberingError::DialPlan(format!(
+                            "foreign prefix '{p}' must be 1 to 6 digits, 'x' for any digit after the first (e.g. \"00xx\")"
+                        )))
+                    }
+                })
+                .collect::<Result<_, _>>()?,
+            None => default_foreign_prefixes(&plan),
+        };
         if let Some([lo, hi]) = dp.extension_lengths {
             if lo == 0 || lo > hi || hi > 8 {
                 return Err(NumberingError::DialPlan(format!(
@@ -167,15 +217,116 @@ impl Numbering {
         &self.rules.plan
     }
 
-    /// Classifies what was dialed (a bare dial string, a `tel:` URI, or the user part of a `sip:` URI with
-    /// `user=phone`). Never fails: what cannot be understood is `NumberClass::Unknown` with flags saying why.
+    /// Classifies what was dialed (a bare dial string, a `tel:` URI with its `phone-context`, or the user part
+    /// of a `sip:` URI with `user=phone`). Never fails: what cannot be understood is `NumberClass::Unknown`
+    /// with flags saying why.
+    ///
+    /// When the digits can be read in more than one way that leads abroad, **the most dangerous reading
+    /// wins**. Besides the plan's own reading (outside line, caller-ID prefix, carrier code, international or
+    /// trunk prefix; the most dangerous of those), the rivals are: the digits after a further international
+    /// prefix of the site (`other_international_prefixes`), after another country's international prefix
+    /// (`foreign_prefixes`, flagged [`DialFlags::FOREIGN_PREFIX`]), and the call abroad hidden after the site's
+    /// own country code (`+81 10…`, flagged [`DialFlags::HIDDEN_INTERNATIONAL`]). The rule:
+    /// 1. An emergency reading of the site stands (emergency numbers are never blocked).
+    /// 2. Another country's prefix never beats a real national number of the site (a class other than
+    ///    unknown: `011 234 5678` is a Sapporo number, not +234 5678), and needs a possible number abroad
+    ///    (an assigned calling code, 7 to 15 digits); against an international reading of the plan it must be
+    ///    a number libphonenumber recognises.
+    /// 3. A rival that leads abroad beats a reading that does not (local, unknown, or a national number that
+    ///    is no real one).
+    /// 4. Between readings abroad: the higher risk tier (before any raise for how it was dialed), then the
+    ///    longer prefix before the country code (the more specific match), then a number libphonenumber
+    ///    recognises; on a full tie the plan's own reading. `0011972592123456` is both +1 972 592… (KDDI's
+    ///    `001` and the country code, no NANP number) and +972 59 212 3456 (Australia's `0011`, Israel, high):
+    ///    Israel wins.
+    /// 5. Digits that began with another country's prefix but hold no number abroad are flagged
+    ///    `FOREIGN_PREFIX` all the same (unless they are a real national number).
+    ///
+    /// A reading through another country's prefix or hidden after the site's code is at least
+    /// [`RiskTier::High`], and its `risk_reason` says why.
     pub fn classify(&self, dialed: &str) -> Destination {
         normalise::normalise_then(&self.rules, dialed, |n| self.destination(n))
     }
 
-    /// The destination of a reading: class and country, E.164 form, risk.
+    /// [`Numbering::classify`] of a dial string in the given `phone-context` (as it appears in a URI: "+1",
+    /// "+1-212", "+44 20", or a domain name), which replaces any context the string carries (`None`: the
+    /// string's own, if any). Another country's context makes the digits that country's number, read by
+    /// its plan (international prefix, trunk prefix, else local after the context's digits) and flagged
+    /// [`DialFlags::FOREIGN_CONTEXT`]: `110` in context "+1" is a US string, never Japan's police. A domain
+    /// name or the site's own country code keeps the site's plan (`119` in "+81" is emergency). Where a PBX
+    /// ignoring the context would dial abroad by the site's plan, that reading competes by risk.
+    pub fn classify_in_context(&self, dialed: &str, phone_context: Option<&str>) -> Destination {
+        normalise::normalise_in_context_then(&self.rules, dialed, phone_context, |n| {
+            self.destination(n)
+        })
+    }
+
+    /// The destination of a reading, weighed against its rivals when there are some (slow path only).
     #[inline]
     fn destination(&self, n: Read<'_>) -> Destination {
+        if let Some(rivals) = n.rivals {
+            return self.most_dangerous(n, rivals);
+        }
+        self.reading_destination(n)
+    }
+
+    /// The most dangerous of the plan's reading `main` and its rivals, by the rule of [`Numbering::classify`].
+    #[cold]
+    #[inline(never)]
+    fn most_dangerous(&self, main: Read<'_>, rivals: &Rivals<'_>) -> Destination {
+        let main_d = self.reading_destination(main);
+        if main.reading == Reading::Emergency {
+            return main_d;
+        }
+        let real_national =
+            main.reading == Reading::National && main_d.class != NumberClass::Unknown;
+        let main_abroad = main.reading == Reading::International;
+        let mut best: Option<((RiskTier, u8, bool), Destination)> = None;
+        for r in rivals.iter() {
+            let foreign = r.flags.contains(DialFlags::FOREIGN_PREFIX);
+            if (foreign && real_national) || r.reading.danger() < main.reading.danger() {
+                continue;
+            }
+            let d = self.reading_destination(r.read(rivals.outer));
+            let known = d.class != NumberClass::Unknown;
+            if foreign && main_abroad && !known {
+                continue;
+            }
+            let key = (self.tier_of(&d), r.prefix_len, known);
+            if best.as_ref().is_none_or(|(k, _)| key > *k) {
+                best = Some((key, d));
+            }
+        }
+        if let Some((key, d)) = best {
+            let main_key = (
+                self.tier_of(&main_d),
+                rivals.main_prefix,
+                main_d.class != NumberClass::Unknown,
+            );
+            if !main_abroad || key > main_key {
+                return d;
+            }
+            return main_d;
+        }
+        if rivals.foreign_seen && !real_national && !main_abroad {
+            let mut flagged = main;
+            flagged.flags.insert(DialFlags::FOREIGN_PREFIX);
+            return self.reading_destination(flagged);
+        }
+        main_d
+    }
+
+    /// The risk tier of a destination by what it is, before any raise for how it was dialed.
+    fn tier_of(&self, d: &Destination) -> RiskTier {
+        let digits = d.e164.as_ref().map(E164::digit_bytes);
+        self.risk
+            .assess_digits(d.scope, d.class, digits, DialFlags::default())
+            .0
+    }
+
+    /// The destination of one reading: class and country, E.164 form, risk.
+    #[inline]
+    fn reading_destination(&self, n: Read<'_>) -> Destination {
         let (scope, class, country) = match n.reading {
             Reading::Emergency => (Scope::Emergency, NumberClass::Emergency, self.site),
             Reading::Service => (Scope::Domestic, NumberClass::Service, self.site),

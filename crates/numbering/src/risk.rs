@@ -182,28 +182,50 @@ pub fn parse_user_list(text: &str, source: &str) -> Result<Vec<UserRule>, Number
 
 /// Why a tier was given, written once when the lists are loaded and shared by every destination that gets it
 /// (`Arc<str>`: a classification clones a pointer, it does not format or allocate). `raised` is the same words
-/// with the note that an obfuscated dial string raised the tier to high.
+/// with the note that an obfuscated dial string raised the tier to high; `foreign` and `hidden` the same with
+/// the note that the number was dialed with another country's international prefix, or hidden after the
+/// site's own country code: `[0]` for a tier already high or above, `[1]` raising it to high.
 #[derive(Debug, Clone)]
 struct Reason {
     text: Arc<str>,
     raised: Arc<str>,
+    foreign: [Arc<str>; 2],
+    hidden: [Arc<str>; 2],
 }
+
+const FOREIGN_WORDS: &str = "dialed with another country's international prefix (00, 011, 810, 0011...), not this site's: the way prefix-filter probes are written";
+const HIDDEN_WORDS: &str = "an international call hidden after the site's own country code (+81 10...): dialed as it stands, it leaves the country";
 
 impl Reason {
     fn new(text: String) -> Self {
-        let raised = format!("{text}; raised to high: the dial string was obfuscated");
+        let noted = |words: &str| -> [Arc<str>; 2] {
+            [
+                format!("{text}; {words}").into(),
+                format!("{text}; raised to high: {words}").into(),
+            ]
+        };
         Self {
+            raised: format!("{text}; raised to high: the dial string was obfuscated").into(),
+            foreign: noted(FOREIGN_WORDS),
+            hidden: noted(HIDDEN_WORDS),
             text: text.into(),
-            raised: raised.into(),
         }
     }
 
-    /// For tiers at or above high, which obfuscation never raises.
+    /// For tiers at or above high, which nothing raises.
     fn critical(text: String) -> Self {
+        let noted = |words: &str| -> [Arc<str>; 2] {
+            let t: Arc<str> = format!("{text}; {words}").into();
+            [t.clone(), t]
+        };
+        let foreign = noted(FOREIGN_WORDS);
+        let hidden = noted(HIDDEN_WORDS);
         let text: Arc<str> = text.into();
         Self {
             raised: text.clone(),
             text,
+            foreign,
+            hidden,
         }
     }
 }
@@ -405,7 +427,30 @@ impl RiskBook {
         flags: DialFlags,
     ) -> (RiskTier, Arc<str>) {
         let (tier, reason) = self.assess_destination(scope, class, e164, key);
-        if flags.is_obfuscated() && tier < RiskTier::High && scope != Scope::Emergency {
+        const RAISING: u16 = DialFlags::OBFUSCATED.0
+            | DialFlags::FOREIGN_PREFIX.0
+            | DialFlags::HIDDEN_INTERNATIONAL.0;
+        if flags.0 & RAISING != 0 && scope != Scope::Emergency {
+            return Self::raised(tier, reason, flags);
+        }
+        (tier, reason.text.clone())
+    }
+
+    /// Tier and words of a dial string written suspiciously: a prefix that leads abroad where the plan expects
+    /// none is at least high, and said in words whatever the tier; an obfuscated one is at least high.
+    #[cold]
+    fn raised(tier: RiskTier, reason: &Reason, flags: DialFlags) -> (RiskTier, Arc<str>) {
+        if flags.has_suspicious_prefix() {
+            let words = if flags.contains(DialFlags::HIDDEN_INTERNATIONAL) {
+                &reason.hidden
+            } else {
+                &reason.foreign
+            };
+            let raised = usize::from(tier < RiskTier::High);
+            let words = words.get(raised).unwrap_or(&reason.text);
+            return (tier.max(RiskTier::High), words.clone());
+        }
+        if tier < RiskTier::High {
             return (RiskTier::High, reason.raised.clone());
         }
         (tier, reason.text.clone())

@@ -180,6 +180,17 @@ impl DialFlags {
     pub const JUNK_CHARACTERS: Self = Self(1 << 6);
     pub const URI_FORM: Self = Self(1 << 7);
     pub const FEATURE_CODE: Self = Self(1 << 8);
+    /// Dialed with another country's international prefix (`00`, `011`, `810`, `0011`, … after an optional
+    /// outside-line digit, caller-ID prefix or carrier code) that the site's plan does not use: read as the
+    /// call abroad it would be there. Raises the risk to at least high.
+    pub const FOREIGN_PREFIX: Self = Self(1 << 9);
+    /// The site's own country code followed by an international or carrier prefix (`+81 10 232…`): a PBX that
+    /// turns `+81` into the trunk `0` dials `010 232…`. Read as that call abroad; raises the risk to at least
+    /// high.
+    pub const HIDDEN_INTERNATIONAL: Self = Self(1 << 10);
+    /// A `phone-context` of another country (`tel:110;phone-context=+1`): read as that country's number, never
+    /// as one of the site's (nor as the site's emergency number).
+    pub const FOREIGN_CONTEXT: Self = Self(1 << 11);
     /// Set whenever the dial string was obfuscated (leading symbols, junk, percent-encoding).
     pub const OBFUSCATED: Self = Self(1 << 15);
 
@@ -198,9 +209,14 @@ impl DialFlags {
     pub const fn is_empty(self) -> bool {
         self.0 == 0
     }
+    /// Written with a prefix that leads abroad where the site's plan does not expect one
+    /// ([`DialFlags::FOREIGN_PREFIX`] or [`DialFlags::HIDDEN_INTERNATIONAL`]): the risk is at least high.
+    pub const fn has_suspicious_prefix(self) -> bool {
+        self.0 & (Self::FOREIGN_PREFIX.0 | Self::HIDDEN_INTERNATIONAL.0) != 0
+    }
 
     /// Every flag with its machine name and the words an admin reads.
-    pub const ALL: [(Self, &'static str, &'static str); 10] = [
+    pub const ALL: [(Self, &'static str, &'static str); 13] = [
         (
             Self::SEPARATORS,
             "separators",
@@ -241,6 +257,21 @@ impl DialFlags {
             Self::FEATURE_CODE,
             "feature_code",
             "a PBX feature code (e.g. *72 call forwarding)",
+        ),
+        (
+            Self::FOREIGN_PREFIX,
+            "foreign_prefix",
+            "SUSPICIOUS: another country's international prefix (00, 011, 810, 0011...), not this site's: read as the call abroad it would be there",
+        ),
+        (
+            Self::HIDDEN_INTERNATIONAL,
+            "hidden_international",
+            "SUSPICIOUS: an international or carrier prefix hidden after the site's own country code (+81 10...): read as the call abroad it dials",
+        ),
+        (
+            Self::FOREIGN_CONTEXT,
+            "foreign_context",
+            "a phone-context of another country: read as that country's number, not the site's",
         ),
         (
             Self::OBFUSCATED,
@@ -459,6 +490,15 @@ pub struct DialPlan {
     pub calling_code: u16,
     /// International prefix ("010" in Japan, "011" NANP, "00" most of the world).
     pub international_prefix: String,
+    /// Further prefixes the site's network also reads as international (e.g. "00" where the PBX or carrier
+    /// accepts it besides "010"): read like `international_prefix`, without a flag. Empty by default.
+    pub other_international_prefixes: Vec<String>,
+    /// Other countries' international prefixes ("00", "011", "810", "0011"…; `x` stands for any digit) that
+    /// the site's network does not use. A number dialed with one (after an optional outside-line digit,
+    /// caller-ID prefix or carrier code) is read as the call abroad it would be there and flagged
+    /// [`DialFlags::FOREIGN_PREFIX`], unless the digits are a real national number of the site. Default:
+    /// [`crate::FOREIGN_INTERNATIONAL_PREFIXES`] less the site's own prefixes and carrier codes.
+    pub foreign_prefixes: Vec<String>,
     /// Trunk prefix for national numbers ("0" in Japan).
     pub trunk_prefix: String,
     /// Digit dialed first to get an outside line, if the PBX uses one ("0" or "9").
@@ -472,24 +512,30 @@ pub struct DialPlan {
 }
 
 impl DialPlan {
-    /// A Japanese site: 010 international, 0 trunk, common carrier codes, 184/186.
+    /// A Japanese site: 010 international, 0 trunk, common carrier codes (fixed-line carriers' selection
+    /// codes and the mobile carriers' international services: au 005345, SoftBank 0046, docomo WORLD CALL
+    /// 009130), 184/186, every other country's international prefix flagged.
     pub fn japan() -> Self {
-        Self {
+        let mut plan = Self {
             country: "JP".into(),
             calling_code: 81,
             international_prefix: "010".into(),
+            other_international_prefixes: Vec::new(),
+            foreign_prefixes: Vec::new(),
             trunk_prefix: "0".into(),
             outside_line: None,
             carrier_codes: [
                 "0033", "0036", "0037", "0038", "0039", "0041", "0061", "0063", "0088", "001",
-                "0091",
+                "0091", "005345", "0046", "009130",
             ]
             .iter()
             .map(|s| s.to_string())
             .collect(),
             caller_id_prefixes: vec!["184".into(), "186".into()],
             extension_lengths: 2..=4,
-        }
+        };
+        plan.foreign_prefixes = crate::normalise::default_foreign_prefixes(&plan);
+        plan
     }
 }
 
