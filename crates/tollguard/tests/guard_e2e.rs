@@ -338,9 +338,22 @@ fn guard_replay_of_2015_is_stopped_while_other_calls_and_emergency_pass() {
     );
 }
 
-fn scanner_is_banned(tool: &str, args: &[&str]) {
+/// Which listener of the guard a scanner is pointed at.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    /// The access listener, open to anyone (phones on the internet).
+    Access,
+    /// The carrier listener, which takes only the trunk's address: the scanner is not the carrier.
+    Carrier,
+}
+
+fn scanner_is_banned(tool: &str, args: &[&str], side: Side) {
     let (ga, gp, pbx, car) = guard_ports();
-    let g = Guard::start(&config(ga, gp, pbx, car, "udp", ""));
+    let gc = free_port("127.0.0.1");
+    let carrier_listener = format!(
+        "[[listen]]\naddress = \"127.0.0.1:{gc}\"\ntransport = \"udp\"\nrole = \"carrier\"\n"
+    );
+    let g = Guard::start(&config(ga, gp, pbx, car, "udp", &carrier_listener));
     let pbx_log = g.path("pbx.log");
     let pl = pbx_log.display().to_string();
     let _pbx = sipp(
@@ -351,11 +364,17 @@ fn scanner_is_banned(tool: &str, args: &[&str]) {
         "udp",
         &["-trace_msg", "-message_file", &pl],
     );
-    let port = ga.to_string();
+    let port = match side {
+        Side::Access => ga,
+        Side::Carrier => gc,
+    }
+    .to_string();
+    // Its own port on 127.0.0.1 (the tools bind *:5060 by default, and tests run side by side).
+    let local = free_port("127.0.0.1").to_string();
     let out = Command::new("timeout")
         .arg("40")
         .arg(tool)
-        .args(["-p", &port])
+        .args(["-p", &port, "-b", "127.0.0.1", "-P", &local])
         .args(args)
         .arg("127.0.0.1")
         .current_dir(g.dir.path())
@@ -379,15 +398,20 @@ fn scanner_is_banned(tool: &str, args: &[&str]) {
     };
     assert_eq!(bans[0].source.to_string(), "127.0.0.1");
     assert!(bans[0].why.contains("scanner"), "{}", bans[0].why);
-    // Nothing of the scan reached the PBX.
+    // Nothing of the scan reached the PBX (the carrier listener's only next hop).
     let reached = std::fs::read_to_string(&pbx_log).unwrap_or_default();
     assert!(
         !reached.contains("friendly-scanner"),
         "the PBX saw the scanner: {reached}"
     );
-    // And the tool found nothing behind the guard (its result tables stay empty).
+    // And the tool found nothing behind the guard: it says so, and prints no result table (svmap's rows name
+    // the device, svwar's and svcrack's have an Extension column).
     assert!(
-        !said.contains("| 127.0.0.1"),
+        said.contains("found nothing"),
+        "{tool} found something: {said}"
+    );
+    assert!(
+        !said.contains("| 127.0.0.1") && !said.contains("Extension"),
         "{tool} found something: {said}"
     );
 }
@@ -397,7 +421,7 @@ fn guard_svmap_is_banned_at_its_first_request() {
     if skip_without(&["sipp", "svmap"]) {
         return;
     }
-    scanner_is_banned("svmap", &[]);
+    scanner_is_banned("svmap", &[], Side::Access);
 }
 
 #[test]
@@ -405,7 +429,11 @@ fn guard_svwar_is_banned_and_finds_no_extension() {
     if skip_without(&["sipp", "svwar"]) {
         return;
     }
-    scanner_is_banned("svwar", &["-e", "100-140", "--maximumtime", "15"]);
+    scanner_is_banned(
+        "svwar",
+        &["-e", "100-140", "--maximumtime", "15"],
+        Side::Access,
+    );
 }
 
 #[test]
@@ -416,6 +444,31 @@ fn guard_svcrack_is_banned_and_cracks_nothing() {
     scanner_is_banned(
         "svcrack",
         &["-u", "100", "-r", "1000-1050", "--maximumtime", "15"],
+        Side::Access,
+    );
+}
+
+#[test]
+fn guard_svwar_on_the_carrier_listener_is_banned_and_finds_no_extension() {
+    if skip_without(&["sipp", "svwar"]) {
+        return;
+    }
+    scanner_is_banned(
+        "svwar",
+        &["-e", "100-140", "--maximumtime", "15"],
+        Side::Carrier,
+    );
+}
+
+#[test]
+fn guard_svcrack_on_the_carrier_listener_is_banned_and_cracks_nothing() {
+    if skip_without(&["sipp", "svcrack"]) {
+        return;
+    }
+    scanner_is_banned(
+        "svcrack",
+        &["-u", "100", "-r", "1000-1050", "--maximumtime", "15"],
+        Side::Carrier,
     );
 }
 
@@ -764,7 +817,9 @@ fn guard_password_guessing_against_a_real_registrar_is_counted_and_banned() {
     wait_udp_bound("127.0.0.2", pbx);
     // A guesser with an ordinary User-Agent tries wrong passwords for ext 201.
     let target = format!("127.0.0.1:{ga}");
-    let _guesser = sipp(
+    let guesser_log = g.path("guesser.log");
+    let gl = guesser_log.display().to_string();
+    let mut guesser = sipp(
         g.dir.path(),
         "register_guess.xml",
         "127.0.0.1",
@@ -785,6 +840,9 @@ fn guard_password_guessing_against_a_real_registrar_is_counted_and_banned() {
             "guess",
             "-max_retrans",
             "2",
+            "-trace_msg",
+            "-message_file",
+            &gl,
         ],
     );
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -800,11 +858,33 @@ fn guard_password_guessing_against_a_real_registrar_is_counted_and_banned() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(ban.source.to_string(), "127.0.0.1");
+    // The engine's wording changed with the guessing bans of 3aed75e ("failed to log in N times", once
+    // "failed to authenticate"); what matters is that the registrar's answers to wrong passwords banned it.
     assert!(
-        ban.rule.starts_with("auth") && ban.why.contains("failed to authenticate"),
+        ban.rule.starts_with("auth")
+            && ban.why.contains("failed to log in")
+            && ban.why.contains("wrong password"),
         "banned for the registrar's answers: {ban:?}"
     );
     println!("guesser banned by {}: {}", ban.rule, ban.why);
+    // Guessing is banned at the third wrong password now (it was the eleventh): once SIPp has given up,
+    // its trace holds at most three answers of the registrar to a guess (CSeq 2, with credentials).
+    guesser.wait(Duration::from_secs(60));
+    let trace = std::fs::read_to_string(&guesser_log).unwrap_or_default();
+    let answered = trace
+        .split("-----------------------------------------------")
+        .filter(|m| {
+            m.contains("message received")
+                && m.lines().any(|l| l.trim().starts_with("SIP/2.0 40"))
+                && m.lines().any(|l| l.trim() == "CSeq: 2 REGISTER")
+        })
+        .count();
+    println!("{answered} wrong passwords answered by the registrar");
+    assert!(
+        (1..=3).contains(&answered),
+        "{answered} wrong passwords were answered by the registrar: {}",
+        g.log()
+    );
 }
 
 #[test]
