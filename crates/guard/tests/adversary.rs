@@ -856,3 +856,60 @@ fn a_phone_whose_nonce_went_stale_is_challenged_again_never_banned() {
     }
     assert!(!c.is_banned("198.51.100.7".parse().unwrap(), NIGHT + 1_000));
 }
+
+#[test]
+fn dial_strings_that_hide_an_international_call_are_refused_and_emergency_still_passes() {
+    let mut c = core_with("");
+    let strings = [
+        "9011972592123456", // a foreign international prefix (NANP 011 behind an outside line)
+        "0011972592123456", // 0011 + 972: the most dangerous reading wins
+        "005345010232761234567", // au's international service + 010
+        "%2B8110232761234", // +81 followed by the international prefix 10…
+        "abc",              // a string the numbering cannot read
+    ];
+    for (i, dialed) in strings.iter().enumerate() {
+        let mut out = Output::default();
+        let m = invite(
+            dialed,
+            "205",
+            "127.0.0.2:5070",
+            &format!("d{i}"),
+            &format!("z9hG4bKd{i}"),
+        );
+        c.on_inbound(&inb(&m, PBX, TRUNK_L), now(i as i64 * 1000), &mut out);
+        assert!(
+            sent_to(&out, CARRIER).is_empty(),
+            "{dialed} reached the carrier"
+        );
+        let answer = sent_to(&out, PBX);
+        assert!(
+            answer.iter().any(|a| first_line(a).starts_with("SIP/2.0 4")
+                || first_line(a).starts_with("SIP/2.0 6")),
+            "{dialed}: {answer:?}"
+        );
+    }
+    // Under a kill switch on every class only emergency calls pass: tel:110 in another country's context is
+    // that country's string, not Japan's police, so it is barred…
+    c.engine_mut().set_kill_switch(
+        BarScope::All,
+        ClassSet::ALL_EXTERNAL,
+        NIGHT,
+        "test",
+        "all barred",
+    );
+    let foreign_110 = invite("110", "205", "127.0.0.2:5070", "d9", "z9hG4bKd9").replace(
+        "INVITE sip:110@example.net",
+        "INVITE tel:110;phone-context=+1",
+    );
+    let mut out = Output::default();
+    c.on_inbound(&inb(&foreign_110, PBX, TRUNK_L), now(9_000), &mut out);
+    assert!(
+        sent_to(&out, CARRIER).is_empty(),
+        "tel:110;phone-context=+1 passed as an emergency call"
+    );
+    // …while the site's own 119 passes whatever was refused before.
+    let mut out = Output::default();
+    let fire = invite("119", "205", "127.0.0.2:5070", "d10", "z9hG4bKd10");
+    c.on_inbound(&inb(&fire, PBX, TRUNK_L), now(10_000), &mut out);
+    assert_eq!(sent_to(&out, CARRIER).len(), 1, "119 reaches the carrier");
+}

@@ -187,11 +187,8 @@ impl Core {
             authenticated,
             caller_id_foreign,
         } = self.identify(msg, inb.source.ip());
-        let dialed = msg
-            .request_uri()
-            .and_then(|u| u.user().map(dialed_as_dialed))
-            .unwrap_or_default();
-        let destination = self.numbering.classify(&dialed);
+        let (dialed, destination) = dial_target(&self.numbering, msg)
+            .unwrap_or_else(|| (String::new(), numbering::Destination::unknown()));
         let call_id = msg.call_id().unwrap_or("");
         let attempt = CallAttempt {
             at: now.engine,

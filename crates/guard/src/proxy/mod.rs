@@ -636,6 +636,37 @@ impl Core {
     }
 }
 
+/// What a request dials, classified: the Request-URI's user (or tel: number) as the user pressed it, read
+/// in the `phone-context` it names (`tel:110;phone-context=+1` is a US string, never Japan's police), and its
+/// destination. None when the Request-URI has no user.
+fn dial_target(
+    numbering: &Numbering,
+    msg: &Message<'_>,
+) -> Option<(String, numbering::Destination)> {
+    let uri = msg.request_uri()?;
+    let (number, context) = match uri.as_tel() {
+        Some(t) => (t.number(), t.phone_context()),
+        None => {
+            let user = uri.user()?;
+            // sip:110;phone-context=+1@host;user=phone: the context is a parameter of the user part.
+            let (number, params) = user.split_once(';').unwrap_or((user, ""));
+            let context = params.split(';').find_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                k.trim()
+                    .eq_ignore_ascii_case("phone-context")
+                    .then_some(v.trim())
+            });
+            (number, context)
+        }
+    };
+    let dialed = dialed_as_dialed(number);
+    let dest = match context {
+        Some(c) => numbering.classify_in_context(&dialed, Some(c)),
+        None => numbering.classify(&dialed),
+    };
+    Some((dialed, dest))
+}
+
 /// Requests of a call (an emergency call of a banned source must still pass): INVITE and what follows it.
 fn may_be_a_call(data: &[u8]) -> bool {
     [
