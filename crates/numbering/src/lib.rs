@@ -229,16 +229,18 @@ impl Numbering {
     /// own country code (`+81 10…`, flagged [`DialFlags::HIDDEN_INTERNATIONAL`]). The rule:
     /// 1. An emergency reading of the site stands (emergency numbers are never blocked).
     /// 2. Another country's prefix never beats a real national number of the site (a class other than
-    ///    unknown: `011 234 5678` is a Sapporo number, not +234 5678), and needs a possible number abroad
-    ///    (an assigned calling code, 7 to 15 digits); against an international reading of the plan it must be
-    ///    a number libphonenumber recognises.
+    ///    unknown: `011 234 5678` is a Sapporo number, not +234 5678; unless the plan only guessed it from a
+    ///    country code straight after a carrier code), and needs a possible number abroad (an assigned calling
+    ///    code, 7 to 15 digits); where the plan reads the digits abroad itself it must be a number
+    ///    libphonenumber recognises.
     /// 3. A rival that leads abroad beats a reading that does not (local, unknown, or a national number that
     ///    is no real one).
     /// 4. Between readings abroad: the higher risk tier (before any raise for how it was dialed), then the
-    ///    longer prefix before the country code (the more specific match), then a number libphonenumber
-    ///    recognises; on a full tie the plan's own reading. `0011972592123456` is both +1 972 592… (KDDI's
-    ///    `001` and the country code, no NANP number) and +972 59 212 3456 (Australia's `0011`, Israel, high):
-    ///    Israel wins.
+    ///    more specific match: a sure number (one libphonenumber recognises, or one dialed through the site's
+    ///    own international prefix), then the longer prefix before the country code (a country code straight
+    ///    after a carrier code counts as none: it is the plan's guess); on a full tie the plan's own reading.
+    ///    `0011972592123456` is both +1 972 592… (KDDI's `001` and the country code, no NANP number, medium)
+    ///    and +972 59 212 3456 (Australia's `0011`, Israel, high): Israel wins.
     /// 5. Digits that began with another country's prefix but hold no number abroad are flagged
     ///    `FOREIGN_PREFIX` all the same (unless they are a real national number).
     ///
@@ -278,37 +280,51 @@ impl Numbering {
         if main.reading == Reading::Emergency {
             return main_d;
         }
-        let real_national =
-            main.reading == Reading::National && main_d.class != NumberClass::Unknown;
-        let main_abroad = main.reading == Reading::International;
-        let mut best: Option<((RiskTier, u8, bool), Destination)> = None;
+        let foreign = |flags: DialFlags| flags.contains(DialFlags::FOREIGN_PREFIX);
+        let real_national = main.reading == Reading::National
+            && main_d.class != NumberClass::Unknown
+            && !rivals.main_guess;
+        // The plan reads the digits abroad itself (its main reading, or a further prefix of the site): another
+        // country's prefix then has to make a number libphonenumber knows.
+        let plan_abroad = main.reading == Reading::International
+            || rivals
+                .iter()
+                .any(|r| !foreign(r.flags) && r.reading == Reading::International);
+        // Abroad first, then the tier, then a sure number (one libphonenumber knows, or one dialed through the
+        // site's own international prefix), then the longer prefix before the country code; the plan's own
+        // reading on a full tie.
+        let key = |reading: Reading, d: &Destination, prefix: u8, plan: bool| {
+            (
+                reading == Reading::International,
+                self.tier_of(d),
+                d.class != NumberClass::Unknown || (plan && prefix > 0),
+                prefix,
+            )
+        };
+        let mut best_key = key(main.reading, &main_d, rivals.main_prefix, true);
+        let mut best: Option<Destination> = None;
+        let mut foreign_won = false;
         for r in rivals.iter() {
-            let foreign = r.flags.contains(DialFlags::FOREIGN_PREFIX);
-            if (foreign && real_national) || r.reading.danger() < main.reading.danger() {
+            let f = foreign(r.flags);
+            if (f && real_national) || r.reading.danger() < main.reading.danger() {
                 continue;
             }
             let d = self.reading_destination(r.read(rivals.outer));
-            let known = d.class != NumberClass::Unknown;
-            if foreign && main_abroad && !known {
+            if f && plan_abroad && d.class == NumberClass::Unknown {
                 continue;
             }
-            let key = (self.tier_of(&d), r.prefix_len, known);
-            if best.as_ref().is_none_or(|(k, _)| key > *k) {
-                best = Some((key, d));
+            let k = key(r.reading, &d, r.prefix_len, !f);
+            if k > best_key {
+                best_key = k;
+                best = Some(d);
+                foreign_won = f;
             }
         }
-        if let Some((key, d)) = best {
-            let main_key = (
-                self.tier_of(&main_d),
-                rivals.main_prefix,
-                main_d.class != NumberClass::Unknown,
-            );
-            if !main_abroad || key > main_key {
-                return d;
-            }
-            return main_d;
+        if let Some(d) = best {
+            debug_assert!(!foreign_won || d.flags.has_suspicious_prefix());
+            return d;
         }
-        if rivals.foreign_seen && !real_national && !main_abroad {
+        if rivals.foreign_seen && !real_national && !plan_abroad {
             let mut flagged = main;
             flagged.flags.insert(DialFlags::FOREIGN_PREFIX);
             return self.reading_destination(flagged);
@@ -414,6 +430,53 @@ impl Numbering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Numbering {
+        /// [`Numbering::classify`] of bare digits with every reading tried (no quick national reading, no
+        /// `read_plain`): what the shortcuts must agree with.
+        fn classify_every_way(&self, digits: &str) -> Destination {
+            normalise::normalise_every_way_then(&self.rules, digits, |n| self.destination(n))
+        }
+    }
+
+    /// Where the quick national reading or `read_plain` answers, trying every reading and weighing the rivals
+    /// (another country's prefix in a Sapporo number, `011…`) gives the same destination: every three-digit
+    /// start at every length from 3 to 16, filled to meet the prefixes that matter.
+    #[test]
+    fn shortcuts_agree_with_every_reading_weighed() {
+        let sites = [
+            Numbering::japan_defaults(),
+            Numbering::with_plan(plan_for_country("US").unwrap_or_else(DialPlan::japan)),
+        ];
+        let fills = [
+            "0", "5", "9", "00", "011", "810", "0011", "4420", "232", "972",
+        ];
+        let mut compared = 0;
+        for n in &sites {
+            for start in 0..1000 {
+                for fill in fills {
+                    for len in 3..=16 {
+                        let mut d = format!("{start:03}{fill}");
+                        while d.len() < len {
+                            d.push_str(fill);
+                        }
+                        d.truncate(len);
+                        let fast = n.classify(&d);
+                        // Only where a shortcut answered (the slow path is the same code otherwise).
+                        let rules = &n.rules;
+                        let shortcut = normalise::normalise_then(rules, &d, |r| r.rivals.is_none());
+                        if !shortcut {
+                            continue;
+                        }
+                        compared += 1;
+                        let slow = n.classify_every_way(&d);
+                        assert_eq!(fast, slow, "{} {d}", n.plan().country);
+                    }
+                }
+            }
+        }
+        assert!(compared > 100_000, "{compared}");
+    }
 
     #[test]
     fn numbering_is_send_and_sync() {

@@ -182,6 +182,8 @@ pub(crate) struct SiteRules {
     hidden: Vec<(String, Kind)>,
     /// First-two-digit mask of `hidden`.
     hidden_pairs: u128,
+    /// `plan.carrier_codes`, longest first (ties in the plan's order).
+    carriers_longest_first: Vec<String>,
     /// Per-start table of `hidden`.
     hidden_start: HiddenStart,
 }
@@ -666,6 +668,11 @@ impl SiteRules {
             rival_pairs,
             rival_start,
             hidden_start: HiddenStart::new(&hidden),
+            carriers_longest_first: {
+                let mut c = plan.carrier_codes.clone();
+                c.sort_by_key(|c| std::cmp::Reverse(c.len()));
+                c
+            },
             hidden,
             hidden_pairs,
             plan,
@@ -988,9 +995,21 @@ struct Candidate<'a> {
     flags: DialFlags,
     strips: u8,
     implicit_outside_line: bool,
-    /// Read from E.164 digits (after `+` or an international prefix), not from a trunk-prefixed number: a
-    /// national reading of the site's own calling code may hide a call abroad (`+81 10…`).
-    e164: bool,
+    /// Where the digits came from: a national reading of E.164 digits of the site's own calling code may
+    /// hide a call abroad (`+81 10…`).
+    origin: Origin,
+}
+
+/// How a candidate's digits were read.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Origin {
+    /// As dialed in the site's plan (trunk prefix, short number, extension).
+    Plan,
+    /// E.164 digits after `+` or an international prefix.
+    E164,
+    /// E.164 digits straight after a carrier code (`001 1 212…`): the plan's guess, as KDDI takes it, not a
+    /// prefix that says "abroad". It never stands against another country's prefix as a real national number.
+    CarrierGuess,
 }
 
 impl<'a> Candidate<'a> {
@@ -1072,8 +1091,13 @@ impl<'a> Rival<'a> {
 pub(crate) struct Rivals<'a> {
     items: [Rival<'a>; MAX_RIVALS],
     len: u8,
-    /// Digits dialed before the calling code in the plan's own reading (0 unless it is international).
+    /// Digits dialed before the calling code in the plan's own reading (0 unless it is international
+    /// through one of the site's international prefixes).
     pub main_prefix: u8,
+    /// The plan's own reading is a guess: the country code straight after a carrier code, or a reading after
+    /// an outside-line digit nobody configured. Another country's prefix may beat it even where it makes a
+    /// real national number (`0033 810 49…`, `184 0 0 82…`): an unconfigured digit never makes a reading safer.
+    pub main_guess: bool,
     /// Another country's prefix began the digits, followed by enough digits, but no number abroad (unassigned
     /// code, too long): the plan's reading is flagged unless it is a real national number.
     pub foreign_seen: bool,
@@ -1094,6 +1118,7 @@ impl<'a> Rivals<'a> {
             items: [NONE; MAX_RIVALS],
             len: 0,
             main_prefix: 0,
+            main_guess: false,
             foreign_seen: false,
             outer: DialFlags(0),
         }
@@ -1143,6 +1168,7 @@ impl<'a> Rivals<'a> {
         }
         self.len = kept as u8;
         self.main_prefix = u8::try_from(main_prefix).unwrap_or(u8::MAX);
+        self.main_guess = main.origin == Origin::CarrierGuess || main.implicit_outside_line;
     }
 }
 
@@ -1155,7 +1181,7 @@ fn read_site<'a>(
 ) -> Candidate<'a> {
     // The caller tried the quick national reading (`read_plain`'s first test) already.
     match read_plain_checked(rules, d) {
-        Some(c) if !might_hide(rules, &c) => c,
+        Some(c) if !might_hide(rules, &c, d) => c,
         plain => read_site_every_way(rules, d, plain, slot),
     }
 }
@@ -1175,19 +1201,19 @@ fn read_site_every_way<'a>(
         Some(c) => c,
         None => read_every_way(rules, d, rivals),
     };
-    hidden_rivals(rules, &c, d.len(), rivals);
-    rivals.settle(&c, prefix_before(&c, d.len()));
+    hidden_rivals(rules, &c, d, rivals);
+    rivals.settle(&c, prefix_before(&c, d));
     c
 }
 
-/// Digits dialed before the calling code of an international reading whose digits end the dial string of
-/// `whole` digits (0 for other readings).
-fn prefix_before(c: &Candidate<'_>, whole: usize) -> usize {
-    if c.reading == Reading::International && c.head.is_empty() {
-        whole.saturating_sub(c.tail.len())
-    } else {
-        0
+/// Digits dialed before the calling code of an international reading of `d` (a suffix of it) through one of
+/// the site's international prefixes, for ties of risk (the longer, the more specific the match). 0 for other
+/// readings, and for a country code straight after a carrier code (the plan's guess).
+fn prefix_before(c: &Candidate<'_>, d: &[u8]) -> usize {
+    if c.reading != Reading::International || !c.head.is_empty() || c.origin != Origin::E164 {
+        return 0;
     }
+    d.len().saturating_sub(c.tail.len())
 }
 
 /// E.164 digits after a `+`, with the call abroad they may hide (`+81 10…`) as a rival, into `slot`.
@@ -1197,9 +1223,9 @@ fn read_plus<'a>(
     slot: &mut Option<Rivals<'a>>,
 ) -> Candidate<'a> {
     let c = international(rules, d, DialFlags::default(), 0, false);
-    if might_hide(rules, &c) {
+    if might_hide(rules, &c, d) {
         let rivals = slot.insert(Rivals::new());
-        hidden_rivals(rules, &c, d.len(), rivals);
+        hidden_rivals(rules, &c, d, rivals);
         rivals.settle(&c, 0);
     }
     c
@@ -1231,7 +1257,7 @@ fn quick_national<'a>(rules: &'a SiteRules, d: &'a [u8]) -> Option<Candidate<'a>
         flags: DialFlags::default(),
         strips: 0,
         implicit_outside_line: false,
-        e164: false,
+        origin: Origin::Plan,
     })
 }
 
@@ -1270,7 +1296,7 @@ fn read_plain_checked<'a>(rules: &'a SiteRules, d: &'a [u8]) -> Option<Candidate
             flags: DialFlags::default(),
             strips: 0,
             implicit_outside_line: false,
-            e164: false,
+            origin: Origin::Plan,
         });
     }
     // `terminal` only declines empty digits or readings after a carrier or an implicit outside line.
@@ -1298,7 +1324,7 @@ fn read_every_way<'a>(rules: &'a SiteRules, d: &'a [u8], rivals: &mut Rivals<'a>
         flags: DialFlags::default(),
         strips: 0,
         implicit_outside_line: false,
-        e164: false,
+        origin: Origin::Plan,
     };
     // Outside-line choices: none, the configured one, and the usual 0 and 9 (only ever used to escalate).
     let configured = plan.outside_line.as_deref().filter(|s| !s.is_empty());
@@ -1315,14 +1341,19 @@ fn read_every_way<'a>(rules: &'a SiteRules, d: &'a [u8], rivals: &mut Rivals<'a>
         if *implicit && configured == *ol {
             continue;
         }
-        // An implicit outside-line digit only matters when what follows could lead abroad or to an emergency.
+        // An implicit outside-line digit only matters when what follows could lead abroad or to an emergency
+        // by the plan, or begins a rival reading (then only the rivals are read after it: it is no way to a
+        // national number).
+        let mut rivals_only = false;
         if *implicit
             && let Some(o) = ol
             && let Some(after) = strip(d, o.as_bytes())
             && !could_escalate(rules, after)
-            && !rules.rival_lead(after)
         {
-            continue;
+            if !rules.rival_lead(after) {
+                continue;
+            }
+            rivals_only = true;
         }
         for order in 0..2u8 {
             // order 0: outside line then caller-ID prefix; order 1: the reverse.
@@ -1386,7 +1417,7 @@ fn read_every_way<'a>(rules: &'a SiteRules, d: &'a [u8], rivals: &mut Rivals<'a>
                         flags: flags2,
                         strips: strips2,
                         implicit_outside_line: *implicit,
-                        e164: false,
+                        origin: Origin::Plan,
                     };
                 }
                 let mut consider = |c: Candidate<'a>| {
@@ -1394,14 +1425,18 @@ fn read_every_way<'a>(rules: &'a SiteRules, d: &'a [u8], rivals: &mut Rivals<'a>
                         best = c;
                     }
                 };
+                rival_readings(rules, d.len(), rest2, flags2, strips2, *implicit, rivals);
+                if rivals_only {
+                    continue;
+                }
                 // Without a carrier code.
                 if let Some(c) = terminal(rules, cc, rest2, false, flags2, strips2, *implicit) {
                     consider(c);
                 }
-                rival_readings(rules, d.len(), rest2, flags2, strips2, *implicit, rivals);
-                // Carrier codes start with 00 in Japan; skip the list unless the first digit can match.
+                // Carrier codes start with 00 in Japan; skip the list unless the first digit can match. Longest
+                // first: of two codes that both begin the digits (0091, 009130), the longer one is meant.
                 let first = rest2.first().copied();
-                for code in &plan.carrier_codes {
+                for code in &rules.carriers_longest_first {
                     if code.as_bytes().first().copied() != first || !starts(rest2, code.as_bytes())
                     {
                         continue;
@@ -1465,11 +1500,30 @@ fn rival_readings<'a>(
 /// Another country's prefix counts only where it could win: before enough digits for a number abroad, and
 /// in a national number that is no real one (`+81 11…` is Sapporo).
 #[inline]
-fn might_hide(rules: &SiteRules, c: &Candidate<'_>) -> bool {
-    c.e164
+fn might_hide(rules: &SiteRules, c: &Candidate<'_>, d: &[u8]) -> bool {
+    c.origin != Origin::Plan
         && c.reading == Reading::National
-        && might_start(rules.hidden_pairs, c.tail)
-        && might_hide_checked(rules, c.tail)
+        && national_forms(rules, c, d)
+            .into_iter()
+            .flatten()
+            .any(|n| might_start(rules.hidden_pairs, n) && might_hide_checked(rules, n))
+}
+
+/// The national number of `c` (digits that end `d`) as read, and where [`international`] dropped a trunk
+/// prefix after the calling code, as written: `+81 033…` is `0033…` once `+81` is dialed as `0`.
+#[inline]
+fn national_forms<'a>(rules: &SiteRules, c: &Candidate<'a>, d: &'a [u8]) -> [Option<&'a [u8]>; 2] {
+    let trunk = rules.plan.trunk_prefix.as_bytes();
+    let written = d
+        .len()
+        .checked_sub(c.tail.len() + trunk.len())
+        .filter(|_| !trunk.is_empty())
+        .and_then(|start| {
+            let before = d.get(..start)?;
+            let written = d.get(start..)?;
+            (starts(written, trunk) && before.ends_with(rules.cc.as_bytes())).then_some(written)
+        });
+    [Some(c.tail), written]
 }
 
 /// [`might_hide`] of a national number that passed the first-two-digit mask: the per-start table first.
@@ -1549,22 +1603,27 @@ fn real_national(rules: &SiteRules, national: &[u8]) -> bool {
 fn hidden_rivals<'a>(
     rules: &'a SiteRules,
     c: &Candidate<'a>,
-    whole: usize,
+    d: &'a [u8],
     rivals: &mut Rivals<'a>,
 ) {
-    if !might_hide(rules, c) {
+    if !might_hide(rules, c, d) {
         return;
     }
     let trunk = rules.plan.trunk_prefix.as_bytes();
     let flags = c.flags.union(DialFlags::HIDDEN_INTERNATIONAL);
+    let whole = d.len();
     let push = |rest: &'a [u8], flags: DialFlags, rivals: &mut Rivals<'a>| {
         let r = international(rules, rest, flags, c.strips + 1, c.implicit_outside_line);
         rivals.push(Rival::of(&r, whole - rest.len()));
     };
-    for (p, kind) in &rules.hidden {
-        let Some(rest) = strip_pattern(c.tail, p.as_bytes()) else {
-            continue;
-        };
+    let forms = national_forms(rules, c, d);
+    let matches = rules.hidden.iter().flat_map(|(p, kind)| {
+        forms
+            .into_iter()
+            .flatten()
+            .filter_map(move |n| strip_pattern(n, p.as_bytes()).map(|rest| (rest, *kind)))
+    });
+    for (rest, kind) in matches {
         match kind {
             Kind::Site => {
                 if !rest.is_empty() {
@@ -1631,7 +1690,7 @@ fn terminal<'a>(
         flags,
         strips,
         implicit_outside_line: implicit,
-        e164: false,
+        origin: Origin::Plan,
     };
     if t.is_empty() {
         return None;
@@ -1644,7 +1703,9 @@ fn terminal<'a>(
     }
     // Japanese international carriers also take the country code right after their code (001-1-212…).
     if after_carrier && !starts(t, trunk) {
-        return Some(international(rules, t, flags, strips, implicit));
+        let mut c = international(rules, t, flags, strips, implicit);
+        c.origin = Origin::CarrierGuess;
+        return Some(c);
     }
     if !trunk.is_empty()
         && let Some(rest) = strip(t, trunk)
@@ -1708,7 +1769,7 @@ fn international<'a>(
         flags,
         strips,
         implicit_outside_line: implicit,
-        e164: true,
+        origin: Origin::E164,
     }
 }
 
@@ -1746,7 +1807,7 @@ pub(crate) fn normalise_then<R>(
         let mut slot = None;
         let c = if plus {
             let c = international(rules, body, DialFlags::default(), 0, false);
-            if !might_hide(rules, &c) {
+            if !might_hide(rules, &c, body) {
                 return f(c.read(c.flags));
             }
             read_plus(rules, body, &mut slot)
@@ -1766,6 +1827,22 @@ pub(crate) fn normalise_then<R>(
         }
         None => normalise_general_then(rules, dialed, f),
     }
+}
+
+/// [`normalise_then`] of bare digits the slow way: every reading tried and the rivals made, whatever the
+/// quick national reading and `read_plain` would answer (for tests that the shortcuts change nothing).
+#[cfg(test)]
+pub(crate) fn normalise_every_way_then<R>(
+    rules: &SiteRules,
+    digits: &str,
+    f: impl FnOnce(Read<'_>) -> R,
+) -> R {
+    let d = digits.as_bytes();
+    let mut slot = None;
+    let c = read_site_every_way(rules, d, None, &mut slot);
+    let mut read = c.read(c.flags);
+    read.rivals = slot.as_ref().filter(|r| !r.is_empty());
+    f(read)
 }
 
 /// Turns a dial string into a reading of its digits plus the flags saying how it was written.
@@ -2079,9 +2156,9 @@ fn read_scanned<R>(
             Some(c) => c,
             None => read_every_way(rules, d, rivals),
         };
-        hidden_rivals(rules, &site, d.len(), rivals);
+        hidden_rivals(rules, &site, d, rivals);
         if site.reading == Reading::International {
-            rivals.push(Rival::of(&site, prefix_before(&site, d.len())));
+            rivals.push(Rival::of(&site, prefix_before(&site, d)));
         }
         rivals.settle(&main, 0);
         main

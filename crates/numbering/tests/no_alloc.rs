@@ -66,6 +66,17 @@ fn warm_classification_does_not_allocate() {
         "104",
         "abc",
         "",
+        // Readings weighed against their rivals (another country's prefix, a call hidden after +81, another
+        // country's phone-context): the slow path, still without allocating.
+        "0011972592123456",
+        "9011972592123456",
+        "00532761234567",
+        "0053450102327612345",
+        "+8110232761234",
+        "0112223333",
+        "9011 999 123456789",
+        "tel:110;phone-context=+1",
+        "tel:01023276123456;phone-context=+1",
     ];
     // Warm: prefix cache filled, lazily written reasons written, lazy tables built.
     let expected: Vec<_> = dialed.iter().map(|d| n.classify(d)).collect();

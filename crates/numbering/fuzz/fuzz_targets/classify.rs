@@ -2,7 +2,8 @@
 //! then priced. Invariants: no panic; an emergency destination has no tariff and no cost (documented on
 //! `Numbering::tariff`); a string that is exactly one of Japan's emergency numbers (`110`, `118`, `119`, and the
 //! other protected numbers of the README) or a universal one (`112`, `911`) classifies as emergency, also as a
-//! `tel:` URI.
+//! `tel:` URI, in the site's own `phone-context` and in a domain's; no string is emergency in another country's
+//! context.
 #![no_main]
 use std::sync::OnceLock;
 
@@ -63,7 +64,24 @@ fuzz_target!(|data: &[u8]| {
             check(n, &uri, seconds).is_emergency(),
             "{uri:?} is not emergency"
         );
+        // In the site's own context, or a domain's, still emergency; in another country's, that country's
+        // number (never the site's emergency number).
+        let own = format!("tel:{s};phone-context=+81");
+        assert!(
+            check(n, &own, seconds).is_emergency(),
+            "{own:?} is not emergency"
+        );
+        assert!(
+            n.classify_in_context(s, Some("pbx.example")).is_emergency(),
+            "{s:?} in a domain's context is not emergency"
+        );
     }
+    // Another country's context makes the digits that country's number: never the site's emergency number.
+    let in_foreign = n.classify_in_context(s, Some("+44"));
+    assert!(
+        !in_foreign.is_emergency(),
+        "{s:?} in context +44 is emergency: {in_foreign:?}"
+    );
     // The same string once more (the prefix cache is warm now): the same answer.
     assert_eq!(
         check(n, s, seconds),
