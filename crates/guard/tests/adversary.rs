@@ -913,3 +913,71 @@ fn dial_strings_that_hide_an_international_call_are_refused_and_emergency_still_
     c.on_inbound(&inb(&fire, PBX, TRUNK_L), now(10_000), &mut out);
     assert_eq!(sent_to(&out, CARRIER).len(), 1, "119 reaches the carrier");
 }
+
+/// A guard whose geo database says 198.51.100.0/24 is Japan and 203.0.113.0/24 Sierra Leone.
+fn core_with_geo(dir: &Path, tenant_extra: &str) -> Core {
+    let db = dir.join("geo.mmdb");
+    guard::geo::testdb::write(&db, &[("198.51.100.0/24", "JP"), ("203.0.113.0/24", "SL")]).unwrap();
+    let text = CONFIG.replace(
+        "name = \"acme\"",
+        &format!("name = \"acme\"\n{tenant_extra}"),
+    ) + &format!("\n[geo]\ndatabase = \"{}\"\n", db.display());
+    let s = Settings::parse(&text, &dir.join("t.toml")).unwrap();
+    let numbering = Arc::new(Numbering::from_config(&s.numbering).unwrap());
+    let engine = Engine::new(s.policy.clone(), numbering.clone());
+    Core::new(Arc::new(s), engine, numbering)
+}
+
+#[test]
+fn a_login_from_outside_the_tenants_countries_is_refused_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = core_with_geo(dir.path(), "login_countries = [\"JP\"]");
+    // The right password from Sierra Leone never reaches the PBX.
+    assert!(!login(&mut c, "205", "203.0.113.9:5060", 1, true, 200, 0));
+    // From Japan it does.
+    assert!(login(&mut c, "205", PHONE, 1, true, 200, 100));
+    // Three refused logins are three failed guesses: the source is banned.
+    for n in 2..=3 {
+        login(
+            &mut c,
+            "205",
+            "203.0.113.9:5060",
+            n,
+            true,
+            200,
+            i64::from(n) * 100,
+        );
+    }
+    assert!(c.is_banned("203.0.113.9".parse().unwrap(), NIGHT + 1_000));
+}
+
+#[test]
+fn the_first_login_of_an_account_from_a_new_country_alerts_though_nothing_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = core_with_geo(dir.path(), "");
+    let reg = |n: u32, src: &str| register("205", n, true).replace("198.51.100.7:5066", src);
+    let mut seen = Vec::new();
+    for (n, src) in [(1u32, PHONE), (2, PHONE), (3, "203.0.113.9:5060")] {
+        let mut out = Output::default();
+        c.on_inbound(
+            &inb(&reg(n, src), src, 0),
+            now(i64::from(n) * 1000),
+            &mut out,
+        );
+        let (fwd, _) = one(&mut out);
+        c.on_inbound(
+            &inb(&response_to(&fwd, 200, "x", "sip:205@x"), PBX, 0),
+            now(i64::from(n) * 1000 + 1),
+            &mut out,
+        );
+        seen.push(
+            alerts(&out)
+                .into_iter()
+                .filter(|(r, _)| r == "auth_new_country")
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert!(seen[0].is_empty() && seen[1].is_empty(), "{seen:?}");
+    assert_eq!(seen[2].len(), 1, "the login from Sierra Leone alerts");
+    assert!(seen[2][0].1.contains("SL"), "{}", seen[2][0].1);
+}
