@@ -409,21 +409,37 @@ impl Core {
             billable_secs: answered.map(secs).unwrap_or(0),
             cause,
         };
+        let billable_secs = answered.map(secs).unwrap_or(0);
+        self.feed_call(call_id, &Event::CallEnded(ev), now, out, |tenant| {
+            LiveEvent::CallEnded {
+                at: now.engine,
+                tenant,
+                call_id: call_id.to_owned(),
+                billable_secs,
+                by_guard: cause == EndCause::Terminated,
+            }
+        });
+    }
+
+    /// Feeds an answer or end of a decided call to the engine, publishes it live and enforces what the
+    /// engine decided, under the call's tenant.
+    pub(super) fn feed_call(
+        &mut self,
+        call_id: &str,
+        ev: &Event<'_>,
+        now: Now,
+        out: &mut Output,
+        live: impl FnOnce(String) -> LiveEvent,
+    ) {
         let mut ds = Vec::new();
-        self.engine.on_event(&Event::CallEnded(ev), &mut ds);
+        self.engine.on_event(ev, &mut ds);
         let tenant = self
             .dialogs
             .get(call_id)
             .map(|d| d.tenant.clone())
             .unwrap_or_default();
         if self.live {
-            out.events.push(LiveEvent::CallEnded {
-                at: now.engine,
-                tenant: tenant.clone(),
-                call_id: call_id.to_owned(),
-                billable_secs: answered.map(secs).unwrap_or(0),
-                by_guard: cause == EndCause::Terminated,
-            });
+            out.events.push(live(tenant.clone()));
         }
         self.apply_decisions(&tenant, ds, now, out);
     }

@@ -218,21 +218,13 @@ impl Core {
             at: now.engine,
             call_id,
         };
-        let mut ds = Vec::new();
-        self.engine.on_event(&Event::CallAnswered(ev), &mut ds);
-        let tenant = self
-            .dialogs
-            .get(call_id)
-            .map(|d| d.tenant.clone())
-            .unwrap_or_default();
-        if self.live {
-            out.events.push(LiveEvent::CallAnswered {
+        self.feed_call(call_id, &Event::CallAnswered(ev), now, out, |tenant| {
+            LiveEvent::CallAnswered {
                 at: now.engine,
-                tenant: tenant.clone(),
+                tenant,
                 call_id: call_id.to_owned(),
-            });
-        }
-        self.apply_decisions(&tenant, ds, now, out);
+            }
+        });
     }
 }
 
