@@ -1499,14 +1499,25 @@ fn rival_readings<'a>(
 /// one of its prefixes becomes without the trunk prefix (`+81 10…` is `010…` once `+81` is dialed as `0`).
 /// Another country's prefix counts only where it could win: before enough digits for a number abroad, and
 /// in a national number that is no real one (`+81 11…` is Sapporo).
-#[inline]
+#[inline(always)]
 fn might_hide(rules: &SiteRules, c: &Candidate<'_>, d: &[u8]) -> bool {
+    // Cheap tests first: the national number's first two digits, or a trunk digit written before it.
     c.origin != Origin::Plan
         && c.reading == Reading::National
-        && national_forms(rules, c, d)
-            .into_iter()
-            .flatten()
-            .any(|n| might_start(rules.hidden_pairs, n) && might_hide_checked(rules, n))
+        && (might_start(rules.hidden_pairs, c.tail)
+            || d.len()
+                .checked_sub(c.tail.len() + 1)
+                .is_some_and(|i| d.get(i) == rules.plan.trunk_prefix.as_bytes().last()))
+        && might_hide_national(rules, c, d)
+}
+
+/// [`might_hide`] of a national reading of E.164 digits.
+#[inline(never)]
+fn might_hide_national(rules: &SiteRules, c: &Candidate<'_>, d: &[u8]) -> bool {
+    national_forms(rules, c, d)
+        .into_iter()
+        .flatten()
+        .any(|n| might_start(rules.hidden_pairs, n) && might_hide_checked(rules, n))
 }
 
 /// The national number of `c` (digits that end `d`) as read, and where [`international`] dropped a trunk
@@ -1740,6 +1751,7 @@ fn terminal<'a>(
 
 /// E.164 digits after an international prefix or `+`. The site's own country is domestic; a trunk prefix
 /// written after the site's calling code ("+81 (0)3 …") is dropped.
+#[inline]
 fn international<'a>(
     rules: &'a SiteRules,
     e164: &'a [u8],
