@@ -7,6 +7,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+pub use decide::{AccountFrom, Network, Tenant};
 use engine::Policy;
 use numbering::NumberingConfig;
 use serde::Deserialize;
@@ -91,19 +92,6 @@ impl Role {
             Role::Carrier => "carrier",
         }
     }
-}
-
-/// Where the account of an outbound call is read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum AccountFrom {
-    /// User part of the From URI (what most PBXs send).
-    #[default]
-    FromUser,
-    /// User part of the first P-Asserted-Identity URI (falls back to From when absent).
-    PAssertedIdentity,
-    /// The value of the header named in `account_header` (falls back to From when absent).
-    Header,
 }
 
 /// What to do with requests from a banned source.
@@ -278,68 +266,6 @@ pub struct Peer {
     pub address: SocketAddr,
     pub transport: TransportKind,
     pub path: bool,
-}
-
-/// An IPv4 or IPv6 network (`10.0.0.0/8`, `::1/128`, or a single address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Network {
-    pub addr: IpAddr,
-    pub prefix: u8,
-}
-
-impl Network {
-    pub fn parse(s: &str) -> Option<Network> {
-        let (a, p) = match s.trim().split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s.trim(), None),
-        };
-        let addr: IpAddr = a.parse().ok()?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match p {
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max)?,
-            None => max,
-        };
-        Some(Network { addr, prefix })
-    }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match (self.addr, ip) {
-            (IpAddr::V4(_), IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                None => return false,
-            },
-            (_, ip) => ip,
-        };
-        match (self.addr, ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(n) & mask == u32::from(a) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(n) & mask == u128::from(a) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-/// A tenant and how its calls are attributed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Tenant {
-    pub name: String,
-    pub pbx_sources: Vec<Network>,
-    pub accounts: Vec<String>,
-    pub account_from: AccountFrom,
-    pub account_header: Option<String>,
-    /// Its own numbers as E.164 digit prefixes without "+" (empty: not checked).
-    pub numbers: Vec<String>,
-    /// Where logins to its accounts may come from ([`crate::geo`]).
-    pub login: crate::geo::LoginLimits,
 }
 
 /// A validated configuration, ready to run.
@@ -870,6 +796,29 @@ impl Settings {
     /// Reads the policy again from where it came from (SIGHUP). An inline policy is re-read from the file.
     pub fn reload_policy(config_path: &Path) -> Result<Policy, ConfigErrors> {
         Settings::load(config_path).map(|s| s.policy)
+    }
+
+    /// What the decision layer needs of this configuration: tenants, the sources never banned (peers and
+    /// trusted networks), the PBX whose tenant owns access-side logins, the block status and the geo database.
+    pub fn decide_config(&self) -> decide::DecideConfig {
+        let host = |a: SocketAddr| Network {
+            addr: a.ip().to_canonical(),
+            prefix: if a.is_ipv4() || a.ip().to_canonical().is_ipv4() {
+                32
+            } else {
+                128
+            },
+        };
+        let mut protected = self.trusted.clone();
+        protected.push(host(self.pbx.address));
+        protected.extend(self.trunk.map(|t| host(t.address)));
+        decide::DecideConfig {
+            tenants: decide::Tenants(self.tenants.clone()),
+            protected,
+            pbx: Some(self.pbx.address.ip()),
+            block_status: self.block_status,
+            geo: self.geo.clone(),
+        }
     }
 
     /// True when the address is in a trusted network (never banned).

@@ -12,9 +12,11 @@ use engine::{KillSwitch, Millis};
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+pub use decide::LiveEvent;
+
 use crate::config::Settings;
-use crate::latency::{DecisionLatency, LatencySnapshot};
 use crate::proxy::GuardStats;
+use decide::latency::{DecisionLatency, LatencySnapshot};
 
 /// Why a command could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -63,60 +65,6 @@ pub struct SyncReport {
     pub kill_switches_lifted: usize,
     /// Calls in progress that were ended (BYE or CANCEL sent) because of a kill switch.
     pub calls_ended: Vec<String>,
-}
-
-/// What the guard publishes as it works. Receivers that lag lose the oldest events (the stream is for
-/// watching; the store keeps the record).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum LiveEvent {
-    /// A decision of the engine (what the store records as an alert). `tenant` is empty for decisions that
-    /// concern only a source address (a scanner).
-    Decision {
-        tenant: String,
-        decision: engine::Decision,
-    },
-    /// An outbound call attempt and its verdict.
-    Call {
-        at: Millis,
-        tenant: String,
-        account: String,
-        call_id: String,
-        dialed: String,
-        e164: Option<String>,
-        country: Option<String>,
-        class: String,
-        /// "allowed", "blocked" or "emergency" (emergency calls always pass).
-        verdict: String,
-        /// The SIP status sent back when blocked (0 when the call went on).
-        sip_status: u16,
-        reason: Option<String>,
-    },
-    CallAnswered {
-        at: Millis,
-        tenant: String,
-        call_id: String,
-    },
-    CallEnded {
-        at: Millis,
-        tenant: String,
-        call_id: String,
-        billable_secs: u32,
-        /// Ended by tollguard (a kill switch or an operator), not by the caller or callee.
-        by_guard: bool,
-    },
-}
-
-impl LiveEvent {
-    /// The tenant the event belongs to (empty: none, e.g. a scanner's source).
-    pub fn tenant(&self) -> &str {
-        match self {
-            LiveEvent::Decision { tenant, .. }
-            | LiveEvent::Call { tenant, .. }
-            | LiveEvent::CallAnswered { tenant, .. }
-            | LiveEvent::CallEnded { tenant, .. } => tenant,
-        }
-    }
 }
 
 /// A request to the task that owns the core.

@@ -5,7 +5,7 @@
 //! calls in progress. See README.md and docs/inline-proxy.md.
 //!
 //! Layout: [`config`] (the TOML file), [`control`] (commands and live events for the API), [`proxy`] (the pure core: message + time in, messages + records
-//! out), [`dialog`], [`fingerprint`], [`latency`] (decision latency histogram), [`transport`] (tokio sockets), [`service`] (the running guard: sockets,
+//! out), [`dialog`], [`fingerprint`], [`transport`] (tokio sockets), [`service`] (the running guard: sockets,
 //! core, timers, store, SIGHUP).
 
 pub mod config;
@@ -13,13 +13,12 @@ pub mod control;
 pub mod dialog;
 pub mod fingerprint;
 pub mod geo;
-pub mod latency;
 pub mod proxy;
 pub mod service;
 pub mod transport;
 
 pub use config::{ConfigError, ConfigErrors, Settings};
 pub use control::{CallInfo, ControlError, GuardHandle, GuardStatus, LiveEvent, SyncReport};
-pub use latency::{DecisionLatency, LatencySnapshot};
+pub use decide::latency::{self, DecisionLatency, LatencySnapshot};
 pub use proxy::{Core, Now, Output, Persist};
 pub use service::{Guard, GuardError};

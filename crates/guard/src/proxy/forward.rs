@@ -2,6 +2,7 @@
 //! transaction it creates, in-dialog bookkeeping (each side's CSeq, the BYE that ends a call), and the
 //! message itself (Via, Record-Route, Path, Route, Max-Forwards).
 
+use super::phases::CallFate;
 use super::request::Next;
 use super::request::{contact_key, stamped_via};
 use super::*;

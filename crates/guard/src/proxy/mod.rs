@@ -17,9 +17,9 @@
 //!   a transaction of the guard, and nothing reaches the trunk without the engine's decision.
 
 mod challenge;
-mod decide;
 mod forward;
 mod kill;
+mod phases;
 mod request;
 mod response;
 mod trust;
@@ -31,44 +31,20 @@ use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use engine::{
-    Action, AuthAttempt, AuthKind, AuthOutcome, Ban, CallAnswered, CallAttempt, CallEnded,
-    Decision, EndCause, Engine, Event, KillSwitch, Level, Millis, RequestCount, Unit, Verdict,
-};
+use engine::{AuthKind, Ban, EndCause, Engine, KillSwitch, Millis};
 use numbering::Numbering;
 use sip::{Forward, HeaderName, Message, Method, ResponseBuilder, Uri};
 
-use crate::config::{AccountFrom, BannedAction, Role, Settings, TransportKind};
+use crate::config::{BannedAction, Role, Settings, TransportKind};
 use crate::control::{CallInfo, LiveEvent};
 use crate::dialog::{Dialog, Dialogs, Party};
 use crate::fingerprint::scanner_mark;
-use crate::latency::DecisionLatency;
 use crate::transport::{Hop, Inbound, Outgoing};
+use decide::facts::dialed_as_dialed;
+use decide::latency::DecisionLatency;
+use decide::{Decider, Effects};
 
-/// Clock readings: wall time for protocol timers, engine time for the rules (the engine's clock may run
-/// faster in tests and demos).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Now {
-    pub wall: Millis,
-    pub engine: Millis,
-}
-
-/// Something that must survive a restart.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Persist {
-    Ban(Ban),
-    KillSwitch(KillSwitch),
-    Alerts {
-        tenant: String,
-        decisions: Vec<Decision>,
-    },
-    /// Calls in progress changed since the last batch (Call-ID, tenant, the dialog as JSON) and the
-    /// Call-IDs that ended: written once a tick, so a crash loses at most a tick of dialog changes.
-    Dialogs {
-        upserts: Vec<(String, String, String)>,
-        ended: Vec<String>,
-    },
-}
+pub use decide::{Now, Persist};
 
 /// What handling one message produced.
 #[derive(Debug, Default)]
@@ -110,27 +86,13 @@ const TX_LIFE_MS: Millis = 32_000;
 const INVITE_TX_LIFE_MS: Millis = 200_000;
 /// Most transaction entries kept; beyond, the oldest are forgotten (their responses go by Via).
 const MAX_TX: usize = 200_000;
-/// Requests from one source within a window after which its count goes to the engine at once.
-const EARLY_REPORT: u32 = 200;
-/// Most sources counted between two request-rate flushes.
-const MAX_COUNTED_SOURCES: usize = 100_000;
 /// Ended dialogs linger a little so that retransmitted BYEs find them.
 const DIALOG_LINGER_MS: Millis = 32_000;
 /// RFC 3261 T1: first retransmission interval of an INVITE over UDP; doubled each time, given up after
 /// 64 × T1.
 const T1_MS: Millis = 500;
 
-#[derive(Debug, Clone)]
-struct AuthProbe {
-    tenant: String,
-    username: String,
-    credentials: bool,
-    user_agent: String,
-    kind: AuthKind,
-    source: IpAddr,
-    /// The source's country in the operator's geo database (first login from a new country alerts).
-    country: Option<crate::geo::Country>,
-}
+type AuthProbe = decide::AuthFacts;
 
 #[derive(Debug, Clone)]
 struct Tx {
@@ -172,17 +134,14 @@ struct Answered {
 /// The proxy's state: engine, transactions, dialogs, bans.
 pub struct Core {
     settings: Arc<Settings>,
-    engine: Engine,
+    /// The decision layer: engine, bans, tenants (the one writer of ban and kill-switch state).
+    decider: Decider,
+    /// Effects of the layer not yet carried out.
+    fx: Effects,
     numbering: Arc<Numbering>,
     hasher: std::hash::RandomState,
     /// Our own addresses (listen and advertise), for Route and Via recognition.
     ours: Vec<SocketAddr>,
-    bans: HashMap<IpAddr, Millis>,
-    /// Bans in order of expiry, so that a full table drops the one ending soonest.
-    ban_expiry: std::collections::BTreeSet<(Millis, IpAddr)>,
-    /// Sources that logged in successfully (a 2xx to credentials), with when: a fingerprint does not ban
-    /// them (an outsider can spoof one UDP packet from a phone's address).
-    known_sources: HashMap<IpAddr, Millis>,
     /// Registered phones reachable through the guard (Path): contact → the flow it registered over.
     registrations: HashMap<String, (Hop, Millis)>,
     /// The PBX's answers to logins, learned so that unknown users look like wrong passwords.
@@ -198,13 +157,9 @@ pub struct Core {
     answered: HashMap<String, Answered>,
     answered_order: VecDeque<(Millis, String)>,
     dialogs: Dialogs,
-    requests: HashMap<IpAddr, u32>,
-    decisions: Vec<Decision>,
     local_seq: u64,
     /// Somebody listens to the live stream: build its events (else nothing is allocated for it).
     live: bool,
-    /// Time from an outbound INVITE read off the socket to its verdict (read by the operator API).
-    latency: Arc<DecisionLatency>,
     pub stats: GuardStats,
 }
 
@@ -219,14 +174,16 @@ impl Core {
         }
         Core {
             dialogs: Dialogs::new(settings.max_dialogs),
+            decider: Decider::new(
+                Arc::new(settings.decide_config()),
+                engine,
+                numbering.clone(),
+            ),
+            fx: Effects::default(),
             settings,
-            engine,
             numbering,
             hasher: std::hash::RandomState::new(),
             ours,
-            bans: HashMap::new(),
-            ban_expiry: std::collections::BTreeSet::new(),
-            known_sources: HashMap::new(),
             registrations: HashMap::new(),
             challenges: challenge::Templates::default(),
             refusals: (0, 0),
@@ -237,26 +194,28 @@ impl Core {
             pending_invites: Vec::new(),
             answered: HashMap::new(),
             answered_order: VecDeque::new(),
-            requests: HashMap::new(),
-            decisions: Vec::new(),
             local_seq: 0,
             live: false,
-            latency: Arc::default(),
             stats: GuardStats::default(),
         }
     }
 
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        self.decider.engine()
     }
 
     pub fn engine_mut(&mut self) -> &mut Engine {
-        &mut self.engine
+        self.decider.engine_mut()
+    }
+
+    /// The decision layer.
+    pub fn decider(&self) -> &Decider {
+        &self.decider
     }
 
     /// The decision latency counters (shared: they keep counting while the reader holds them).
     pub fn decision_latency(&self) -> Arc<DecisionLatency> {
-        self.latency.clone()
+        self.decider.decision_latency()
     }
 
     pub fn settings(&self) -> &Settings {
@@ -265,40 +224,30 @@ impl Core {
 
     /// Replaces the settings' policy (SIGHUP): the engine keeps its state, and calls keep flowing.
     pub fn set_engine(&mut self, engine: Engine) {
-        self.engine = engine;
+        self.decider.set_engine(engine);
     }
 
     /// Bans restored from the store at start.
     pub fn restore_ban(&mut self, ban: &Ban) {
-        if self.put_ban(ban.source, ban.until) {
-            self.engine
-                .ban(ban.source, ban.since, ban.until, &ban.by, &ban.why);
-        }
+        self.decider.restore_ban(ban);
     }
 
     /// Lifts a ban (an operator removed it from the store).
     pub fn lift_ban(&mut self, ip: IpAddr) {
-        self.drop_ban(ip);
-        self.engine.lift_ban(ip);
-        tracing::warn!(source = %ip, "ban lifted by an operator");
+        self.decider.lift_ban(ip);
     }
 
     /// Sets a kill switch an operator wrote to the store: the scope is barred at once and its calls in
-    /// progress to the barred classes are ended (BYE to both sides).
+    /// progress to the barred classes are ended (BYE to both sides). Returns the calls ended.
     pub fn operator_kill_switch(
         &mut self,
         ks: &KillSwitch,
         now: Now,
         out: &mut Output,
     ) -> Vec<String> {
-        let (set, ids) =
-            self.engine
-                .set_kill_switch(ks.scope.clone(), ks.classes, now.engine, &ks.by, &ks.why);
-        tracing::warn!(scope = %set.scope, classes = %set.classes, by = %set.by, why = %set.why, calls = ids.len(), "kill switch set by an operator");
-        let why = format!("kill switch by {}: {}", set.by, set.why);
-        ids.into_iter()
-            .filter(|id| self.end_call(id, &why, now, out))
-            .collect()
+        let ids = self.decider.operator_kill_switch(ks, now, &mut self.fx);
+        let ended = self.carry_out(now, out);
+        ids.into_iter().filter(|id| ended.contains(id)).collect()
     }
 
     /// Lifts the engine's kill switch of this scope and classes (an operator lifted it in the store).
@@ -308,19 +257,28 @@ impl Core {
         scope: &engine::BarScope,
         classes: engine::ClassSet,
     ) -> bool {
-        let ids: Vec<u64> = self
-            .engine
-            .kill_switches()
-            .iter()
-            .filter(|k| &k.scope == scope && k.classes == classes)
-            .map(|k| k.id)
-            .collect();
-        let lifted = !ids.is_empty();
-        for id in ids {
-            self.engine.lift_kill_switch(id);
-            tracing::warn!(scope = %scope, "kill switch lifted by an operator");
+        self.decider.lift_kill_switch(scope, classes)
+    }
+
+    /// Carries out the decision layer's effects: records and live events into the output, calls ended
+    /// (which may bring more effects, carried out in turn). Returns the Call-IDs of the calls ended.
+    fn carry_out(&mut self, now: Now, out: &mut Output) -> Vec<String> {
+        let mut ended = Vec::new();
+        loop {
+            out.persist.append(&mut self.fx.persist);
+            out.events.append(&mut self.fx.events);
+            self.stats.scanners_banned += self.fx.bans.len() as u64;
+            self.fx.bans.clear();
+            let calls = std::mem::take(&mut self.fx.end_calls);
+            if calls.is_empty() {
+                return ended;
+            }
+            for c in calls {
+                if self.end_call(&c.call_id, &c.why, now, out) {
+                    ended.push(c.call_id);
+                }
+            }
         }
-        lifted
     }
 
     /// Calls in progress loaded from the store at start: a kill switch can still end them (their
@@ -405,6 +363,7 @@ impl Core {
     /// Whether to publish [`LiveEvent`]s in [`Output::events`].
     pub fn set_live(&mut self, on: bool) {
         self.live = on;
+        self.decider.set_live(on);
     }
 
     /// Calls in progress (of one tenant, or all), oldest first.
@@ -554,19 +513,8 @@ impl Core {
 
     /// Request counts per source since the last call, to the engine (every `request_window_secs`).
     pub fn tick(&mut self, now: Now, out: &mut Output) {
-        let counts: Vec<(IpAddr, u32)> = self.requests.drain().collect();
-        for (source, requests) in counts {
-            let mut ds = Vec::new();
-            self.engine.on_event(
-                &Event::Requests(RequestCount {
-                    at: now.engine,
-                    source,
-                    requests,
-                }),
-                &mut ds,
-            );
-            self.apply_decisions("", ds, now, out);
-        }
+        self.decider.tick(now, &mut self.fx);
+        self.carry_out(now, out);
     }
 
     /// Expiry of transactions, remembered answers, dialogs and bans, and retransmission of INVITEs sent over
@@ -631,40 +579,9 @@ impl Core {
                 out,
             );
         }
-        self.expire_bans(now.engine);
+        self.decider.expire(now);
         self.flush_dialogs(out);
     }
-}
-
-/// What a request dials, classified: the Request-URI's user (or tel: number) as the user pressed it, read
-/// in the `phone-context` it names (`tel:110;phone-context=+1` is a US string, never Japan's police), and its
-/// destination. None when the Request-URI has no user.
-fn dial_target(
-    numbering: &Numbering,
-    msg: &Message<'_>,
-) -> Option<(String, numbering::Destination)> {
-    let uri = msg.request_uri()?;
-    let (number, context) = match uri.as_tel() {
-        Some(t) => (t.number(), t.phone_context()),
-        None => {
-            let user = uri.user()?;
-            // sip:110;phone-context=+1@host;user=phone: the context is a parameter of the user part.
-            let (number, params) = user.split_once(';').unwrap_or((user, ""));
-            let context = params.split(';').find_map(|p| {
-                let (k, v) = p.split_once('=')?;
-                k.trim()
-                    .eq_ignore_ascii_case("phone-context")
-                    .then_some(v.trim())
-            });
-            (number, context)
-        }
-    };
-    let dialed = dialed_as_dialed(number);
-    let dest = match context {
-        Some(c) => numbering.classify_in_context(&dialed, Some(c)),
-        None => numbering.classify(&dialed),
-    };
-    Some((dialed, dest))
 }
 
 /// Requests of a call (an emergency call of a banned source must still pass): INVITE and what follows it.
@@ -679,45 +596,4 @@ fn may_be_a_call(data: &[u8]) -> bool {
     ]
     .iter()
     .any(|m| data.starts_with(m))
-}
-
-enum CallFate {
-    Block {
-        status: u16,
-        reason: String,
-    },
-    Pass {
-        tenant: String,
-        account: String,
-        dialed: String,
-        emergency: bool,
-    },
-}
-
-/// The dialed string as the user pressed it, for reasons, logs and the call list: a PBX escapes `#` and `*` in
-/// the Request-URI (`%23010232…`, RFC 3261 section 25.1), an admin reads `#010232…`. Escapes that would decode
-/// to control characters or invalid UTF-8 are kept as received, so nothing odd reaches a log line.
-fn dialed_as_dialed(user: &str) -> String {
-    match sip::percent_decode(user) {
-        std::borrow::Cow::Borrowed(_) => user.to_owned(),
-        std::borrow::Cow::Owned(bytes) => match String::from_utf8(bytes) {
-            Ok(s) if !s.chars().any(char::is_control) => s,
-            _ => user.to_owned(),
-        },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::dialed_as_dialed;
-
-    #[test]
-    fn escaped_hash_and_star_read_as_dialed_but_control_characters_stay_escaped() {
-        assert_eq!(dialed_as_dialed("%23010232761234"), "#010232761234");
-        assert_eq!(dialed_as_dialed("%2A99%23"), "*99#");
-        assert_eq!(dialed_as_dialed("0312345678"), "0312345678");
-        assert_eq!(dialed_as_dialed("123%0A456"), "123%0A456");
-        assert_eq!(dialed_as_dialed("%FF%FE"), "%FF%FE");
-        assert_eq!(dialed_as_dialed("100%"), "100%");
-    }
 }

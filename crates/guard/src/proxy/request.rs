@@ -17,14 +17,6 @@ pub(super) fn uri_addr(u: &Uri<'_>) -> Option<(SocketAddr, TransportKind)> {
     Some((SocketAddr::new(ip, s.port().unwrap_or(5060)), t))
 }
 
-pub(super) fn user_of(value: &str) -> Option<String> {
-    let v = value.trim();
-    match sip::NameAddr::parse(v) {
-        Ok(na) => na.uri().user().map(str::to_owned),
-        Err(_) => (!v.is_empty()).then(|| v.to_owned()),
-    }
-}
-
 /// The top Via with `received` and `rport` filled in from the transport source (RFC 3261 18.2.1, RFC 3581).
 pub(super) fn stamped_via(via: &sip::Via<'_>, source: SocketAddr) -> String {
     let text = via.as_str().trim();
@@ -192,46 +184,19 @@ impl Core {
             return true;
         }
         if let Some(mark) = scanner_mark(msg, self.settings.scanner_fingerprints) {
-            if self.is_vouched(ip, now.engine) {
-                // One UDP packet can carry any source address: a source that logged in is not banned on it.
-                tracing::warn!(source = %ip, mark = %mark.reason, "scanner mark from a source that logged in: not banned");
-                return true;
-            }
             if self.emergency_call(msg, method) {
                 return false;
             }
-            self.ban_scanner(ip, mark.rule, &mark.reason, now, out);
+            // One UDP packet can carry any source address: a source that logged in is not banned on it.
+            if !self.ban_scanner(ip, mark.rule, &mark.reason, now, out) {
+                return true;
+            }
             if self.settings.banned == BannedAction::Reject && method != Method::Ack {
                 self.respond(msg, back, 403, Some(&mark.reason), false, now.wall, out);
             }
             return true;
         }
         false
-    }
-
-    /// Counts a request of an outsider; a flood is reported at once. True when the source is now banned.
-    fn count_request(&mut self, ip: IpAddr, now: Now, out: &mut Output) -> bool {
-        let key = self.key(ip);
-        if self.requests.len() >= MAX_COUNTED_SOURCES && !self.requests.contains_key(&key) {
-            return false;
-        }
-        let n = self.requests.entry(key).or_default();
-        *n += 1;
-        // A flooding source is reported at once rather than at the end of the window, so that its ban comes
-        // after a few hundred requests, not after seconds of flood.
-        if *n < EARLY_REPORT {
-            return false;
-        }
-        let requests = std::mem::take(n);
-        let mut ds = Vec::new();
-        let ev = RequestCount {
-            at: now.engine,
-            source: key,
-            requests,
-        };
-        self.engine.on_event(&Event::Requests(ev), &mut ds);
-        self.apply_decisions("", ds, now, out);
-        self.is_banned(ip, now.engine)
     }
 
     /// An INVITE to an emergency number, or a request of an emergency call the guard carries.

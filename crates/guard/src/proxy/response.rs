@@ -111,9 +111,6 @@ impl Core {
             self.challenges.learn(p.kind, p.credentials, msg);
             return Pass::Forward;
         }
-        if (200..300).contains(&status) && p.credentials {
-            self.vouch(p.source, now.engine);
-        }
         let unknown_by_list = self
             .tenant_of_pbx()
             .is_some_and(|t| !t.accounts.is_empty() && !t.accounts.contains(&p.username));
@@ -211,20 +208,6 @@ impl Core {
             }
         }
         Pass::Forward
-    }
-
-    fn feed_answer(&mut self, call_id: &str, now: Now, out: &mut Output) {
-        let ev = CallAnswered {
-            at: now.engine,
-            call_id,
-        };
-        self.feed_call(call_id, &Event::CallAnswered(ev), now, out, |tenant| {
-            LiveEvent::CallAnswered {
-                at: now.engine,
-                tenant,
-                call_id: call_id.to_owned(),
-            }
-        });
     }
 }
 

@@ -10,7 +10,7 @@ use std::io;
 use std::net::IpAddr;
 use std::path::Path;
 
-use crate::config::Network;
+use crate::tenant::Network;
 
 /// `database_type` written in the metadata.
 pub const DATABASE_TYPE: &str = "Tollguard-Test-Country";
