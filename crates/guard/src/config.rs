@@ -82,6 +82,9 @@ pub enum Role {
     Pbx,
     /// The carrier's inbound calls arrive here: requests go to the PBX.
     Carrier,
+    /// An SBC or PBX asks here whether a call may go on (SIP redirect server): each INVITE is decided and
+    /// answered 302 (to the `[redirect] target`) or refused; nothing is forwarded.
+    Redirect,
 }
 
 impl Role {
@@ -90,6 +93,7 @@ impl Role {
             Role::Access => "access",
             Role::Pbx => "pbx",
             Role::Carrier => "carrier",
+            Role::Redirect => "redirect",
         }
     }
 }
@@ -242,10 +246,43 @@ struct GuardFile {
     geo: crate::geo::GeoFile,
     /// The operator API and the notifications are configured in the same file; crate `api` reads and
     /// checks these sections (`api::config`), the guard only lets them through.
+    #[serde(default)]
+    redirect: RedirectFile,
     #[serde(default, rename = "api")]
     _api: Option<toml::Value>,
     #[serde(default, rename = "notify")]
     _notify: Option<toml::Value>,
+}
+
+/// `[redirect]`: how the redirect server answers.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RedirectFile {
+    /// Where allowed calls go: a SIP URI without a user (`sip:carrier.example:5060;transport=udp`); the dialed
+    /// number becomes its user. Default: the `[trunk]`.
+    target: Option<Spanned<String>>,
+    /// Status of refused calls (default 603 Decline).
+    refuse_status: Option<Spanned<u16>>,
+    /// An INVITE that waited longer than this before its decision is answered 503 with Retry-After: the
+    /// querier has retransmitted or given up, and the guard is overloaded (default 1000 ms).
+    max_wait_ms: Option<u64>,
+}
+
+/// How the redirect server answers (`[redirect]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// The target URI without its user: `sip:` or `sips:`, then host, port and parameters.
+    pub target: String,
+    pub refuse_status: u16,
+    pub max_wait_ms: u64,
+}
+
+impl Redirect {
+    /// The Contact of a 302 for a Request-URI user (kept as received, escapes included).
+    pub fn contact_for(&self, user: &str) -> String {
+        let (scheme, rest) = self.target.split_once(':').unwrap_or(("sip", &self.target));
+        format!("<{scheme}:{user}@{rest}>")
+    }
 }
 
 /// A listening socket.
@@ -298,6 +335,8 @@ pub struct Settings {
     pub transport: crate::transport::TransportLimits,
     /// The `[geo] database`, opened and verified (country of a source, login limits by country).
     pub geo: Option<std::sync::Arc<crate::geo::GeoDb>>,
+    /// The redirect server's answers (`[redirect]`); None without a listener of role "redirect".
+    pub redirect: Option<Redirect>,
 }
 
 /// Where the policy came from.
@@ -319,6 +358,52 @@ fn policy_section_offset(text: &str) -> usize {
         off += line.len();
     }
     0
+}
+
+/// The `[redirect]` section, checked, when a listener has role "redirect".
+fn redirect(
+    c: &mut Collector<'_>,
+    f: &RedirectFile,
+    listeners: &[Listener],
+    trunk: Option<&Peer>,
+) -> Option<Redirect> {
+    if !listeners.iter().any(|l| l.role == Role::Redirect) {
+        return None;
+    }
+    let target = match (&f.target, trunk) {
+        (Some(t), _) => {
+            let v = t.get_ref().trim();
+            let ok = (v.starts_with("sip:") || v.starts_with("sips:"))
+                && !v.contains(['@', '<', '>', ' ', '"'])
+                && v.len() > 5;
+            if !ok {
+                c.at(
+                    t.span(),
+                    format!("redirect.target \"{v}\" is not a SIP URI without a user: write e.g. \"sip:carrier.example:5060;transport=udp\""),
+                );
+            }
+            v.to_owned()
+        }
+        (None, Some(p)) => format!("sip:{};transport={}", p.address, p.transport.as_str()),
+        (None, None) => {
+            c.whole("a listener has role = \"redirect\" but there is neither [redirect] target nor [trunk]: say where allowed calls go");
+            String::new()
+        }
+    };
+    let refuse_status = f.refuse_status.as_ref().map_or(603, |s| *s.get_ref());
+    if let Some(s) = &f.refuse_status
+        && !(400..=699).contains(s.get_ref())
+    {
+        c.at(
+            s.span(),
+            format!("redirect.refuse_status {refuse_status} is not a final error status: use 403, 480 or 603"),
+        );
+    }
+    Some(Redirect {
+        target,
+        refuse_status,
+        max_wait_ms: f.max_wait_ms.unwrap_or(1000).max(1),
+    })
 }
 
 /// 1-based line and column of a byte offset.
@@ -576,6 +661,7 @@ impl Settings {
                 && !listeners.iter().any(|l| l.role == role)
                 && role == Role::Pbx
                 && file.trunk.is_some()
+                && !listeners.iter().any(|l| l.role == Role::Redirect)
             {
                 c.whole("a [trunk] is configured but no listener has role = \"pbx\": point the PBX's trunk at a listener with role = \"pbx\"");
             }
@@ -754,6 +840,7 @@ impl Settings {
             );
         }
         let transport = transport_limits(&mut c, &file.transport);
+        let redirect = redirect(&mut c, &file.redirect, &listeners, trunk.as_ref());
         let max_dialogs = file.dialogs.max.unwrap_or(100_000);
         if max_dialogs == 0 {
             c.whole("dialogs.max must be at least 1");
@@ -783,6 +870,7 @@ impl Settings {
                 clock_start_ms: file.clock.start_ms,
                 transport,
                 geo,
+                redirect,
             }),
             _ => {
                 if c.errors.is_empty() {

@@ -20,6 +20,7 @@ mod challenge;
 mod forward;
 mod kill;
 mod phases;
+mod redirect;
 mod request;
 mod response;
 mod trust;
@@ -79,6 +80,10 @@ pub struct GuardStats {
     pub unknown_user_disguised: u64,
     /// Calls of a banned source let through because they dial an emergency number.
     pub emergency_from_banned: u64,
+    /// Redirect queries answered 302 (allowed; refusals count in `calls_blocked`).
+    pub redirect_allowed: u64,
+    /// Redirect queries answered 503 because they waited too long for their decision.
+    pub redirect_overload: u64,
 }
 
 /// How long a transaction entry lives (64 × T1 for non-INVITE; INVITE waits for a slow answer).
@@ -475,18 +480,25 @@ impl Core {
         if b.write_to(&mut data).is_err() {
             return;
         }
-        if remember && let Some(v) = msg.top_via() {
+        if remember {
+            self.remember_answer(msg, &data, wall);
+        }
+        out.sends.push(Outgoing { data, hop: back });
+    }
+
+    /// Remembers the guard's own final answer to a request, so that a retransmission gets it again.
+    fn remember_answer(&mut self, msg: &Message<'_>, data: &[u8], wall: Millis) {
+        if let Some(v) = msg.top_via() {
             let key = format!("{}|{}", v.branch().unwrap_or(""), v.sent_by());
             self.answered.insert(
                 key.clone(),
                 Answered {
-                    response: data.clone(),
+                    response: data.to_vec(),
                     created: wall,
                 },
             );
             self.answered_order.push_back((wall, key));
         }
-        out.sends.push(Outgoing { data, hop: back });
     }
 
     fn add_tx(&mut self, key: (String, String), tx: Tx, wall: Millis) {

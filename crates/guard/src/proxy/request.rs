@@ -133,6 +133,10 @@ impl Core {
             );
             return;
         }
+        if role == Role::Redirect {
+            self.redirect(msg, method, inb, now, out);
+            return;
+        }
         let next = match self.next_hop(msg, method, role, side, ip, inb) {
             Ok(Some(n)) => n,
             Ok(None) => return,

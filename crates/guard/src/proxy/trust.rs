@@ -42,6 +42,7 @@ impl Core {
             Role::Access => true,
             Role::Pbx => side != Side::Outside,
             Role::Carrier => side == Side::Trunk,
+            Role::Redirect => side == Side::Pbx,
         }
     }
 
