@@ -1,5 +1,5 @@
 //! Who may do what: API tokens (`tg_<id>_<secret>`, 256-bit random secret, only its SHA-256 kept), roles
-//! (viewer < operator < admin), tenant scopes, and the per-address limit on failed authentications.
+//! (viewer < operator < admin; decider apart), tenant scopes, and the per-address limit on failed authentications.
 //!
 //! A token is found by its public id and its secret compared in constant time (`subtle`), so neither a
 //! timing difference nor a database lookup by secret tells an attacker anything. An unknown id is compared
@@ -21,6 +21,9 @@ use utoipa::ToSchema;
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Decide calls and report their answer and end (`/api/v1/decide`, `/api/v1/calls/{id}/answered`,
+    /// `/ended`), nothing else: the token an SBC or PBX holds.
+    Decider,
     /// Read: status, alerts, kill switches, calls, counters, events.
     Viewer,
     /// Act: acknowledge alerts, ban/lift, set/lift kill switches, end calls, validate/reload the policy.
@@ -32,6 +35,7 @@ pub enum Role {
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Decider => "decider",
             Role::Viewer => "viewer",
             Role::Operator => "operator",
             Role::Admin => "admin",
@@ -39,6 +43,7 @@ impl Role {
     }
     pub fn parse(s: &str) -> Option<Role> {
         match s {
+            "decider" => Some(Role::Decider),
             "viewer" => Some(Role::Viewer),
             "operator" => Some(Role::Operator),
             "admin" => Some(Role::Admin),

@@ -30,6 +30,13 @@ pub struct ApiConfig {
     /// address gets 429 with Retry-After until it has waited. Default 10.
     #[serde(default = "default_failed_logins")]
     pub failed_logins_per_minute: u32,
+    /// What `POST /api/v1/decide` answers when the guard cannot decide in time: "closed" (refuse; default)
+    /// or "open" (allow). Emergency numbers are allowed either way. See docs/integrations/README.md.
+    #[serde(default)]
+    pub decide_fail: crate::decide::FailMode,
+    /// How long a decision may take before the failure mode answers (default 200 ms).
+    #[serde(default = "default_decide_timeout")]
+    pub decide_timeout_ms: u64,
     /// The configuration file this came from (for `policy show` of an inline `[policy]`); set by [`ApiConfig::load`].
     #[serde(skip)]
     pub config_path: Option<PathBuf>,
@@ -37,6 +44,10 @@ pub struct ApiConfig {
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_decide_timeout() -> u64 {
+    200
 }
 
 fn default_failed_logins() -> u32 {
@@ -52,6 +63,8 @@ impl Default for ApiConfig {
             allow_plaintext_non_loopback: false,
             token_file: None,
             failed_logins_per_minute: default_failed_logins(),
+            decide_fail: crate::decide::FailMode::Closed,
+            decide_timeout_ms: default_decide_timeout(),
             config_path: None,
         }
     }

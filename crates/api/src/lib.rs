@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod decide;
 pub mod dto;
 mod error;
 pub mod metrics;

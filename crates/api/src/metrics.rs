@@ -33,6 +33,7 @@ pub struct Metrics {
     requests: Family<Labels, Counter>,
     request_seconds: Family<Labels, Histogram>,
     auth_failures: Counter,
+    decide_fallbacks: Counter,
     calls: Family<Labels, Counter>,
     alerts: Family<Labels, Counter>,
     at_stake: Family<Labels, Counter<f64, AtomicU64>>,
@@ -87,6 +88,12 @@ impl Metrics {
             "api_auth_failures",
             "Requests refused for a missing, wrong or revoked token, or rate-limited",
             auth_failures.clone(),
+        );
+        let decide_fallbacks = Counter::default();
+        registry.register(
+            "api_decide_fallbacks",
+            "Call attempts answered by [api] decide_fail because the guard did not decide in time",
+            decide_fallbacks.clone(),
         );
         let calls = Family::<Labels, Counter>::default();
         registry.register(
@@ -145,6 +152,7 @@ impl Metrics {
             requests,
             request_seconds,
             auth_failures,
+            decide_fallbacks,
             calls,
             alerts,
             at_stake,
@@ -181,6 +189,11 @@ impl Metrics {
 
     pub fn auth_failure(&self) {
         self.auth_failures.inc();
+    }
+
+    /// One call attempt answered by the failure mode of the decision API.
+    pub fn decide_fallback(&self) {
+        self.decide_fallbacks.inc();
     }
 
     /// Counts one live event.

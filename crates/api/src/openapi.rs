@@ -42,6 +42,9 @@ some tenants. Errors are {\"error\": \"<sentence>\"}. See docs/api.md.",
         routes::create_token,
         routes::revoke_token,
         routes::events,
+        crate::decide::decide,
+        crate::decide::answered,
+        crate::decide::ended,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -54,6 +57,7 @@ some tenants. Errors are {\"error\": \"<sentence>\"}. See docs/api.md.",
         (name = "audit", description = "Every change, with the token that made it"),
         (name = "tokens", description = "API tokens (admin)"),
         (name = "events", description = "Live server-sent events"),
+        (name = "decide", description = "Per-call decisions for an SBC or PBX that keeps its own call path (decider tokens)"),
     )
 )]
 struct ApiDoc;

@@ -46,6 +46,12 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/kill-switches/{id}", delete(lift_kill_switch))
         .route("/api/v1/calls", get(list_calls))
         .route("/api/v1/calls/{call_id}/end", post(end_call))
+        .route("/api/v1/decide", post(crate::decide::decide))
+        .route(
+            "/api/v1/calls/{call_id}/answered",
+            post(crate::decide::answered),
+        )
+        .route("/api/v1/calls/{call_id}/ended", post(crate::decide::ended))
         .route("/api/v1/accounts", get(accounts))
         .route("/api/v1/policy", get(show_policy))
         .route("/api/v1/policy/validate", post(validate_policy))

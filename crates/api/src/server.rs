@@ -219,7 +219,11 @@ pub async fn bind(
     let events = handle.subscribe();
     let metrics = Metrics::new();
     metrics.watch_guard(handle.clone());
+    let numbering = numbering::Numbering::from_config(&handle.settings().numbering)
+        .map(Arc::new)
+        .unwrap_or_else(|_| Arc::new(numbering::Numbering::japan_defaults()));
     let state = AppState(Arc::new(Inner {
+        numbering,
         handle,
         limiter: LoginLimiter::new(config.failed_logins_per_minute),
         config,

@@ -35,6 +35,8 @@ pub(crate) struct Inner {
     pub tokens: TokenBook,
     pub limiter: LoginLimiter,
     pub metrics: Arc<Metrics>,
+    /// The dial plan, for the decision API's failure mode (an emergency call always goes).
+    pub numbering: Arc<numbering::Numbering>,
     /// Becomes true at shutdown: event streams end so that the server can stop.
     pub stop: tokio::sync::watch::Receiver<bool>,
 }
@@ -152,6 +154,14 @@ impl Principal {
     }
 }
 
+/// The routes a `decider` token may use.
+fn decider_path(path: &str) -> bool {
+    path == "/api/v1/decide"
+        || path
+            .strip_prefix("/api/v1/calls/")
+            .is_some_and(|rest| rest.ends_with("/answered") || rest.ends_with("/ended"))
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
@@ -189,6 +199,11 @@ impl FromRequestParts<AppState> for Principal {
             None => Err((crate::auth::Refusal::Malformed, None)),
         };
         match result {
+            Ok(p) if p.role == crate::auth::Role::Decider && !decider_path(parts.uri.path()) => {
+                Err(ApiError::Forbidden(
+                    "a decider token may only decide calls and report their answer and end".into(),
+                ))
+            }
             Ok(p) => Ok(p),
             Err((why, id)) => {
                 state.metrics.auth_failure();

@@ -21,6 +21,7 @@ use crate::effects::{Effects, EndCall, LiveEvent, Now, Persist};
 use crate::facts::{AuthFacts, CallQuery};
 use crate::geo::{Country, GeoDb, LoginRefusal};
 use crate::latency::DecisionLatency;
+use crate::queried::QueriedCalls;
 use crate::tenant::{Network, Tenant, Tenants};
 
 /// Requests from one source within a window after which its count goes to the engine at once.
@@ -86,6 +87,7 @@ pub struct Decider {
     bans: BanTable,
     known: KnownSources,
     requests: HashMap<IpAddr, u32>,
+    queried: QueriedCalls,
     decisions: Vec<Decision>,
     live: bool,
     latency: Arc<DecisionLatency>,
@@ -101,6 +103,7 @@ impl Decider {
             bans: BanTable::default(),
             known: KnownSources::default(),
             requests: HashMap::new(),
+            queried: QueriedCalls::default(),
             decisions: Vec::new(),
             live: false,
             latency: Arc::default(),
@@ -406,6 +409,57 @@ impl Decider {
             });
         }
         self.feed(tenant, &Event::CallAnswered(ev), now, fx);
+    }
+
+    /// Remembers an allowed call that a querier carries itself, for its later answer and end.
+    pub fn remember_call(&mut self, call_id: &str, tenant: &str, now: Now) {
+        self.queried.remember(call_id, tenant, now.engine);
+    }
+
+    /// A querier's call was answered. False when the querier may not see such a call (unknown, ended,
+    /// another tenant's).
+    pub fn queried_answered(
+        &mut self,
+        call_id: &str,
+        tenants: Option<&[String]>,
+        now: Now,
+        fx: &mut Effects,
+    ) -> bool {
+        let Some(c) = self.queried.get_mut(call_id, tenants) else {
+            return false;
+        };
+        if c.answered.is_some() {
+            return true;
+        }
+        c.answered = Some(now.engine);
+        let tenant = c.tenant.clone();
+        self.call_answered(call_id, &tenant, now, fx);
+        true
+    }
+
+    /// A querier's call ended; `billable_secs` as the querier measured it (else from its answer). False when
+    /// the querier may not see such a call.
+    pub fn queried_ended(
+        &mut self,
+        call_id: &str,
+        tenants: Option<&[String]>,
+        billable_secs: Option<u32>,
+        cause: EndCause,
+        now: Now,
+        fx: &mut Effects,
+    ) -> bool {
+        if self.queried.get_mut(call_id, tenants).is_none() {
+            return false;
+        }
+        let Some(c) = self.queried.forget(call_id) else {
+            return false;
+        };
+        let answered = match (billable_secs, c.answered) {
+            (Some(b), _) => Some((now.engine - i64::from(b) * 1000).max(c.started)),
+            (None, a) => a,
+        };
+        self.call_ended(call_id, &c.tenant, c.started, answered, cause, now, fx);
+        true
     }
 
     /// A decided call ended (`started`/`answered`: engine times of the INVITE and the answer).

@@ -5,7 +5,7 @@
 //! docs/architecture.md.
 //!
 //! Layout: [`decider`] (the phases), [`facts`] (what front ends give, and how it is read off SIP),
-//! [`tenant`] (tenants and their resolver), [`bans`] (the ban table, sources that logged in), [`geo`] (countries
+//! [`tenant`] (tenants and their resolver), [`bans`] (the ban table, sources that logged in), [`queried`] (calls a querier carries), [`geo`] (countries
 //! and login limits), [`effects`] (what comes back), [`latency`] (decision latency histogram).
 
 #![forbid(unsafe_code)]
@@ -16,6 +16,7 @@ pub mod effects;
 pub mod facts;
 pub mod geo;
 pub mod latency;
+pub mod queried;
 pub mod tenant;
 
 pub use decider::{CallVerdict, DecideConfig, DecideStats, Decider, ScannerOutcome};

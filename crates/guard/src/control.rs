@@ -67,6 +67,31 @@ pub struct SyncReport {
     pub calls_ended: Vec<String>,
 }
 
+/// A call attempt asked by a querier that carries the call itself (the HTTP decision API): the facts, owned.
+#[derive(Debug, Clone, Default)]
+pub struct DecideRequest {
+    pub call_id: String,
+    /// The tenant the querier names (checked against its token's scope before it gets here).
+    pub tenant: Option<String>,
+    /// The address of the PBX or SBC the call comes from, when the querier says it.
+    pub source: Option<std::net::SocketAddr>,
+    pub account: String,
+    pub caller: Option<String>,
+    pub dialed: String,
+    pub phone_context: Option<String>,
+    pub user_agent: String,
+}
+
+/// What a querier reports of a call it was allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    Answered,
+    Ended {
+        billable_secs: Option<u32>,
+        cause: engine::EndCause,
+    },
+}
+
 /// A request to the task that owns the core.
 pub(crate) enum Command {
     Status(oneshot::Sender<GuardStatus>),
@@ -86,6 +111,17 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Vec<engine::AccountSummary>>,
     },
     ReloadPolicy(oneshot::Sender<Result<(), String>>),
+    Decide {
+        request: Box<DecideRequest>,
+        received: std::time::Instant,
+        reply: oneshot::Sender<decide::CallVerdict>,
+    },
+    Progress {
+        call_id: String,
+        tenants: Option<Vec<String>>,
+        progress: Progress,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 /// A handle on a running guard. Cheap to clone; every method waits for the guard's answer.
@@ -173,6 +209,36 @@ impl GuardHandle {
         tenant: Option<String>,
     ) -> Result<Vec<engine::AccountSummary>, ControlError> {
         self.ask(|reply| Command::Accounts { tenant, reply }).await
+    }
+
+    /// Decides a call attempt for a querier that carries the call itself (the HTTP decision API).
+    pub async fn decide(
+        &self,
+        request: DecideRequest,
+    ) -> Result<decide::CallVerdict, ControlError> {
+        let received = std::time::Instant::now();
+        self.ask(|reply| Command::Decide {
+            request: Box::new(request),
+            received,
+            reply,
+        })
+        .await
+    }
+
+    /// A querier's call was answered or ended. `Ok(false)`: no such call the querier may see.
+    pub async fn progress(
+        &self,
+        call_id: String,
+        tenants: Option<Vec<String>>,
+        progress: Progress,
+    ) -> Result<bool, ControlError> {
+        self.ask(|reply| Command::Progress {
+            call_id,
+            tenants,
+            progress,
+            reply,
+        })
+        .await
     }
 
     /// Re-reads the policy from the configuration file, like SIGHUP. The engine keeps its state; on an

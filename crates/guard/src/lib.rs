@@ -18,7 +18,10 @@ pub mod service;
 pub mod transport;
 
 pub use config::{ConfigError, ConfigErrors, Settings};
-pub use control::{CallInfo, ControlError, GuardHandle, GuardStatus, LiveEvent, SyncReport};
+pub use control::{
+    CallInfo, ControlError, DecideRequest, GuardHandle, GuardStatus, LiveEvent, Progress,
+    SyncReport,
+};
 pub use decide::latency::{self, DecisionLatency, LatencySnapshot};
 pub use proxy::{Core, Now, Output, Persist};
 pub use service::{Guard, GuardError};

@@ -341,6 +341,36 @@ impl Guard {
                 let r = self.reload();
                 Reply::new(reply, r)
             }
+            Command::Decide {
+                request,
+                received,
+                reply,
+            } => {
+                let r = &*request;
+                let q = decide::CallQuery {
+                    call_id: &r.call_id,
+                    tenant: r.tenant.as_deref(),
+                    source: r.source,
+                    account: &r.account,
+                    caller: r.caller.as_deref(),
+                    dialed: &r.dialed,
+                    phone_context: r.phone_context.as_deref(),
+                    user_agent: &r.user_agent,
+                };
+                let v = self.core.decide_query(&q, received, now, out);
+                Reply::new(reply, v)
+            }
+            Command::Progress {
+                call_id,
+                tenants,
+                progress,
+                reply,
+            } => {
+                let known =
+                    self.core
+                        .query_progress(&call_id, tenants.as_deref(), progress, now, out);
+                Reply::new(reply, known)
+            }
         }
     }
 

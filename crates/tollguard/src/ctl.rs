@@ -161,7 +161,7 @@ pub enum PolicyAction {
 pub enum TokenAction {
     /// Create a token; it is printed once.
     Create {
-        #[arg(long, value_parser = ["viewer", "operator", "admin"])]
+        #[arg(long, value_parser = ["decider", "viewer", "operator", "admin"])]
         role: String,
         /// Limit the token to these tenants (repeat or comma-separate); none: every tenant.
         #[arg(long, value_delimiter = ',')]

@@ -9,7 +9,7 @@ mod config;
 mod deliver;
 mod notifier;
 mod payload;
-mod wording;
+pub(crate) mod wording;
 
 pub use config::{
     EmailConfig, EmailTls, NotifyConfig, NotifyConfigError, RetryConfig, SyslogConfig,

@@ -137,6 +137,21 @@ listen = "127.0.0.1:0"
 }
 
 impl Rig {
+    /// Stops the guard (the API keeps running): what a querier sees when tollguard's core is gone.
+    pub async fn stop_guard(&mut self) {
+        if let Some(s) = self.stop_guard.take() {
+            let _ = s.send(());
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.handle.status().await.is_ok() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the guard did not stop"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn store(&self) -> store::Store {
         store::Store::open(&self.store_path).unwrap()
     }

@@ -118,6 +118,59 @@ impl Core {
         }
     }
 
+    /// Phase "call attempt" for a querier that carries the call itself (HTTP): decided like an INVITE, and
+    /// remembered for the querier's later answer and end.
+    pub fn decide_query(
+        &mut self,
+        q: &decide::CallQuery<'_>,
+        received: std::time::Instant,
+        now: Now,
+        out: &mut Output,
+    ) -> decide::CallVerdict {
+        let v = self
+            .decider
+            .call_attempt(q, Some(received), now, &mut self.fx);
+        self.stats.calls_decided += 1;
+        if !v.allowed {
+            self.stats.calls_blocked += 1;
+        }
+        if v.allowed {
+            self.decider.remember_call(q.call_id, &v.tenant, now);
+        }
+        self.carry_out(now, out);
+        v
+    }
+
+    /// Phases "answered" and "ended" reported by a querier. False when it may not see such a call.
+    pub fn query_progress(
+        &mut self,
+        call_id: &str,
+        tenants: Option<&[String]>,
+        progress: crate::control::Progress,
+        now: Now,
+        out: &mut Output,
+    ) -> bool {
+        let known = match progress {
+            crate::control::Progress::Answered => {
+                self.decider
+                    .queried_answered(call_id, tenants, now, &mut self.fx)
+            }
+            crate::control::Progress::Ended {
+                billable_secs,
+                cause,
+            } => self.decider.queried_ended(
+                call_id,
+                tenants,
+                billable_secs,
+                cause,
+                now,
+                &mut self.fx,
+            ),
+        };
+        self.carry_out(now, out);
+        known
+    }
+
     /// A scanner's fingerprint on a request of an outsider: the layer bans it unless it logged in lately.
     /// True when banned.
     pub(super) fn ban_scanner(

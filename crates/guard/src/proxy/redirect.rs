@@ -61,7 +61,10 @@ impl Core {
             return;
         }
         match self.decide_call(msg, inb, now, out) {
-            super::phases::CallFate::Pass { .. } => {
+            super::phases::CallFate::Pass { tenant, .. } => {
+                // The querier carries the call: its answer and end may come over HTTP.
+                let call_id = msg.call_id().unwrap_or("");
+                self.decider.remember_call(call_id, &tenant, now);
                 let user = msg.request_uri().and_then(|u| u.user()).unwrap_or("");
                 let user = user.split(';').next().unwrap_or(user);
                 let contact = cfg.contact_for(user);

@@ -1,0 +1,92 @@
+//! Calls decided for a querier that carries them itself (the HTTP decision API, the redirect server): the
+//! layer remembers their tenant and times, so that the querier's later "answered" and "ended" reach the engine
+//! under the right tenant, and a querier scoped to one tenant cannot report on another tenant's calls.
+//! Bounded: the oldest are forgotten first (a call that never reports its end is forgotten eventually).
+
+use std::collections::{HashMap, VecDeque};
+
+use engine::Millis;
+
+/// Most queried calls remembered.
+const MAX_QUERIED: usize = 200_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueriedCall {
+    pub tenant: String,
+    /// Engine time of the decision and of the answer.
+    pub started: Millis,
+    pub answered: Option<Millis>,
+}
+
+#[derive(Debug, Default)]
+pub struct QueriedCalls {
+    calls: HashMap<String, QueriedCall>,
+    order: VecDeque<(Millis, String)>,
+}
+
+impl QueriedCalls {
+    pub fn remember(&mut self, call_id: &str, tenant: &str, at: Millis) {
+        if call_id.is_empty() {
+            return;
+        }
+        while self.calls.len() >= MAX_QUERIED {
+            let Some((t, id)) = self.order.pop_front() else {
+                break;
+            };
+            if self.calls.get(&id).is_some_and(|c| c.started == t) {
+                self.calls.remove(&id);
+            }
+        }
+        self.calls.insert(
+            call_id.to_owned(),
+            QueriedCall {
+                tenant: tenant.to_owned(),
+                started: at,
+                answered: None,
+            },
+        );
+        self.order.push_back((at, call_id.to_owned()));
+    }
+
+    /// The call, if the querier may see it (`tenants`: the querier's scope, None for every tenant).
+    pub fn get_mut(
+        &mut self,
+        call_id: &str,
+        tenants: Option<&[String]>,
+    ) -> Option<&mut QueriedCall> {
+        self.calls
+            .get_mut(call_id)
+            .filter(|c| tenants.is_none_or(|ts| ts.contains(&c.tenant)))
+    }
+
+    pub fn forget(&mut self, call_id: &str) -> Option<QueriedCall> {
+        self.calls.remove(call_id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scoped_querier_sees_only_its_tenants_calls() {
+        let mut q = QueriedCalls::default();
+        q.remember("c1", "acme", 1);
+        let own = ["acme".to_owned()];
+        let other = ["globex".to_owned()];
+        assert!(q.get_mut("c1", Some(&own)).is_some());
+        assert!(q.get_mut("c1", Some(&other)).is_none());
+        assert!(q.get_mut("c1", None).is_some());
+        assert!(q.forget("c1").is_some() && q.is_empty());
+        q.remember("", "acme", 1);
+        assert!(q.is_empty(), "a call without a Call-ID is not remembered");
+    }
+}
