@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz smoke run: builds the cargo-fuzz targets of every crate with a fuzz folder (crates/sip, crates/cdr,
-# crates/numbering: one `cargo fuzz build` per crate) and runs each target for FUZZ_SECONDS (default 10).
+# crates/numbering, crates/hep: one `cargo fuzz build` per crate) and runs each target for FUZZ_SECONDS
+# (default 10).
 # cargo-fuzz passes nightly-only flags (-Zsanitizer); RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them.
 # Installs cargo-fuzz when missing. Seeds are written at run time into the (git-ignored) corpus folders, never
 # committed:
@@ -8,6 +9,8 @@
 # - cdr: the crate's test fixtures and a few lines of `cdr::synth`'s benchmark mix (example `synth`), each behind
 #   the targets' control byte.
 # - numbering: a few dial strings (emergency, national, international, URI, obfuscated), behind a control byte.
+# - hep: HEPv3 (IPv4, IPv6, compressed, RTCP), HEP v2 and v1 packets written by `hep`'s example `seeds`, alone
+#   and as two-packet streams behind a control byte.
 # Any crash, leak, out-of-memory or timeout (artifact or non-zero libFuzzer status) fails the script.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -59,6 +62,10 @@ seeds_numbering() { # $1 target, $2 corpus
     printf '%s' "$s" | seed "$2/seed-$i"
     i=$((i + 1))
   done
+}
+
+seeds_hep() { # $1 target, $2 corpus
+  (cd "$root" && cargo run -q -p hep --example seeds -- "$crate_dir/$2")
 }
 
 shared_sip="$(cd "$root/.." && pwd)/shared/testdata/sip"

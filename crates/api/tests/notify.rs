@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use api::notify::{Alert, Delivery, Notifier, NotifyConfig};
 use engine::decision::String3;
 use engine::{Action, Amount, Decision, Level, Unit};
+use numbering::group_thousands;
 use sinks::{DEADLINE, Mail, decoded_body, hook, smtp_sink, subject, within};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::broadcast;
@@ -262,7 +263,7 @@ async fn storm_of_50_alerts_is_the_first_of_each_rule_then_one_collapsed_message
         third["summary"],
         format!(
             "and 48 more alerts for acme: pumping ×42, velocity_account_minute ×6, at stake {} JPY",
-            group(yen)
+            group_thousands(yen)
         )
     );
     // Nothing else is pending for acme: the next message is another tenant's alert, sent after.
@@ -303,7 +304,7 @@ async fn close_sends_what_the_storm_window_holds_at_once_in_japanese() {
         text,
         format!(
             "【重大】acme: 3600秒間にさらに9件のアラート、損害見込み 合計{}円",
-            group(yen)
+            group_thousands(yen)
         )
     );
     let section = collapsed["blocks"][1]["text"]["text"]
@@ -386,18 +387,6 @@ async fn a_receiver_that_never_answers_times_out_and_is_retried() {
     assert_eq!(r.attempts, 2);
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
     assert_eq!(n.stats().webhook.retries, 1);
-}
-
-fn group(n: i64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@ mod class;
 mod config;
 mod countries;
 mod error;
+mod grouping;
 mod normalise;
 mod prefix;
 mod risk;
@@ -20,6 +21,7 @@ mod types;
 pub use config::{DialPlanConfig, NumberingConfig, RiskConfig, TariffConfig};
 pub use countries::{calling_code, country_by_code, country_of};
 pub use error::NumberingError;
+pub use grouping::group_thousands;
 pub use normalise::{
     FOREIGN_INTERNATIONAL_PREFIXES, UNIVERSAL_EMERGENCY, default_feature_codes,
     default_foreign_prefixes, plan_for_country,

@@ -222,8 +222,8 @@ fn replay_files(common: &Common, policy: Policy, mode: Mode) -> anyhow::Result<R
                 let pct = (done * 100).checked_div(size).unwrap_or(0);
                 eprint!(
                     "\r{name}: {} records, {pct}%, {} suspicious   ",
-                    html::group_thousands(stat.records as i64),
-                    html::group_thousands(report.blocked as i64)
+                    numbering::group_thousands(stat.records as i64),
+                    numbering::group_thousands(report.blocked as i64)
                 );
             }
         }
@@ -495,7 +495,7 @@ impl Report {
     fn money(&self, millis: i64) -> String {
         format!(
             "{} {}",
-            html::group_thousands((millis + 500).div_euclid(1000)),
+            numbering::group_thousands((millis + 500).div_euclid(1000)),
             self.currency.as_str()
         )
     }
@@ -874,7 +874,7 @@ fn write_text(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
     write!(
         out,
         "{title}: {} calls",
-        html::group_thousands(records as i64)
+        numbering::group_thousands(records as i64)
     )?;
     if let (Some(a), Some(b)) = (r.first_at, r.last_at) {
         write!(
@@ -922,7 +922,7 @@ fn write_text(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
                 write!(
                     out,
                     " [{} times until {}]",
-                    html::group_thousands(g.count as i64),
+                    numbering::group_thousands(g.count as i64),
                     r.local(g.last_at)
                 )?;
             }
@@ -966,10 +966,10 @@ fn write_verdict(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
         writeln!(
             out,
             "  {} calls, {} answered, {} estimated; {} calls raised warnings only.",
-            html::group_thousands(r.all.calls as i64),
-            html::group_thousands(r.answered as i64),
+            numbering::group_thousands(r.all.calls as i64),
+            numbering::group_thousands(r.answered as i64),
             r.money(r.all.millis),
-            html::group_thousands(r.warned as i64)
+            numbering::group_thousands(r.warned as i64)
         )?;
         return Ok(());
     }
@@ -980,8 +980,8 @@ fn write_verdict(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
     writeln!(
         out,
         "  calls        {} suspicious calls, of {} calls in all",
-        html::group_thousands(r.blocked as i64),
-        html::group_thousands(r.all.calls as i64)
+        numbering::group_thousands(r.blocked as i64),
+        numbering::group_thousands(r.all.calls as i64)
     )?;
     writeln!(
         out,
@@ -1042,7 +1042,7 @@ fn write_attacks(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
                     r.local(at),
                     t.before_block.calls,
                     r.money(t.before_block.millis),
-                    html::group_thousands(t.blocked.calls as i64),
+                    numbering::group_thousands(t.blocked.calls as i64),
                     r.money(t.blocked.millis)
                 ),
                 None => format!(
@@ -1054,7 +1054,7 @@ fn write_attacks(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
             writeln!(
                 out,
                 "  {name}: {} fraud calls; {stopped}",
-                html::group_thousands(t.all.calls as i64)
+                numbering::group_thousands(t.all.calls as i64)
             )?;
         }
     }
@@ -1062,7 +1062,7 @@ fn write_attacks(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
         out,
         "Legitimate calls blocked: {} of {} ({})",
         r.legit_blocked.calls,
-        html::group_thousands(r.legit.calls as i64),
+        numbering::group_thousands(r.legit.calls as i64),
         r.money(r.legit_blocked.millis)
     )?;
     Ok(())
@@ -1072,15 +1072,15 @@ fn write_backtest(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
     writeln!(
         out,
         "Calls blocked: {} of {}; money saved: {} of {} spent in all",
-        html::group_thousands(r.blocked as i64),
-        html::group_thousands(r.all.calls as i64),
+        numbering::group_thousands(r.blocked as i64),
+        numbering::group_thousands(r.all.calls as i64),
         r.money(r.blocked_money),
         r.money(r.all.millis)
     )?;
     writeln!(
         out,
         "Calls warned about (allowed): {}",
-        html::group_thousands(r.warned as i64)
+        numbering::group_thousands(r.warned as i64)
     )?;
     if r.labelled {
         write_attacks(out, r)?;
@@ -1337,7 +1337,7 @@ fn to_html(r: &Report) -> String {
             "hit",
             format!(
                 "Toll fraud found: {} suspicious calls, {} at tariff estimates{}.",
-                html::group_thousands(r.blocked as i64),
+                numbering::group_thousands(r.blocked as i64),
                 r.money(r.blocked_money),
                 r.first_critical
                     .map(|t| format!(", since {}", r.local(t)))
@@ -1465,7 +1465,7 @@ fn to_html(r: &Report) -> String {
         .map(|(n, c)| {
             vec![
                 n.to_string(),
-                html::group_thousands(c.calls as i64),
+                numbering::group_thousands(c.calls as i64),
                 r.money(c.millis),
             ]
         })
@@ -1481,7 +1481,7 @@ fn to_html(r: &Report) -> String {
                 format!("{:?}", g.first.level).to_lowercase(),
                 g.first.rule.clone(),
                 g.first.reason.clone(),
-                html::group_thousands(g.count as i64),
+                numbering::group_thousands(g.count as i64),
             ]
         })
         .collect();

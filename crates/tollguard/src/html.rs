@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use numbering::group_thousands;
+
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -280,19 +282,6 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
-/// 1234567 → "1,234,567".
-pub fn group_thousands(v: i64) -> String {
-    let digits = v.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if v < 0 { format!("-{out}") } else { out }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,13 +316,6 @@ mod tests {
         // The full-height bar is the whole plot area (HEIGHT - TOP - BOTTOM = 196), the half one half of it.
         assert!(svg.contains(r#"height="196.0""#), "{svg}");
         assert!(svg.contains(r#"height="98.0""#), "{svg}");
-    }
-
-    #[test]
-    fn thousands_are_grouped() {
-        assert_eq!(group_thousands(5_000_000), "5,000,000");
-        assert_eq!(group_thousands(-1234), "-1,234");
-        assert_eq!(group_thousands(12), "12");
     }
 
     #[test]

@@ -41,11 +41,31 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// Every language, in the order `--help` and documentation list them.
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::Ja];
+
+    /// The code used in configuration and on the command line: "en", "ja".
     pub fn as_str(self) -> &'static str {
         match self {
             Lang::En => "en",
             Lang::Ja => "ja",
         }
+    }
+}
+
+/// A language code that is not one of [`Lang::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("\"{0}\" is not a language of tollguard's messages; use en or ja")]
+pub struct UnknownLang(pub String);
+
+impl std::str::FromStr for Lang {
+    type Err = UnknownLang;
+
+    fn from_str(code: &str) -> Result<Self, Self::Err> {
+        Lang::ALL
+            .into_iter()
+            .find(|l| l.as_str() == code)
+            .ok_or_else(|| UnknownLang(code.to_owned()))
     }
 }
 

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use chrono_tz::Tz;
 use engine::{Action, Amount, BarScope, ClassSet, Decision, DestClass, Level, Unit};
+use numbering::group_thousands;
 
 use super::Lang;
 
@@ -308,25 +309,17 @@ pub fn format_money(a: &Amount, lang: Lang) -> String {
     if code == "JPY" {
         let yen = (m + 500) / 1000;
         match lang {
-            Lang::En => format!("{sign}{} JPY", group(yen)),
-            Lang::Ja => format!("{sign}{}円", group(yen)),
+            Lang::En => format!("{sign}{} JPY", group_thousands(yen)),
+            Lang::Ja => format!("{sign}{}円", group_thousands(yen)),
         }
     } else {
         let cents = (m + 5) / 10;
-        format!("{sign}{}.{:02} {code}", group(cents / 100), cents % 100)
+        format!(
+            "{sign}{}.{:02} {code}",
+            group_thousands(cents / 100),
+            cents % 100
+        )
     }
-}
-
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn level_word(l: Level, lang: Lang) -> &'static str {
@@ -936,7 +929,7 @@ fn situation_ja(d: &Decision) -> String {
     let cur = currency_of(d);
     let yen = |v: i64| {
         if cur == "JPY" {
-            format!("{}円", group(v.unsigned_abs()))
+            format!("{}円", group_thousands(v.unsigned_abs()))
         } else {
             format!("{v} {cur}")
         }

@@ -21,6 +21,13 @@ use std::process::ExitCode;
 
 pub use words::Lang;
 
+/// `--lang`: the notifier's languages, listed in `--help` as a value enum would list them.
+fn lang_arg() -> impl clap::builder::TypedValueParser<Value = Lang> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(Lang::ALL.map(Lang::as_str))
+        .try_map(|s| s.parse::<Lang>())
+}
+
 /// Output format of the demo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -44,7 +51,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub html: Option<PathBuf>,
     /// Language of the live log and the summary.
-    #[arg(long, value_enum, default_value_t = Lang::En)]
+    #[arg(long, default_value = "en", value_parser = lang_arg())]
     pub lang: Lang,
     /// Allow every country and ignore risk lists, as the PBXs of 2015 did: only the behaviour rules
     /// (pumping, velocity, concurrency, money) stand between the attacker and the bill.

@@ -5,14 +5,9 @@ use std::fmt::Write as _;
 
 use super::clock::{hm, hms};
 use super::outcome::{Caller, Outcome};
-use super::words::{Lang, yen};
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use super::words::{Lang, Words};
+use crate::html::escape;
+use numbering::group_thousands;
 
 fn ordinal(n: usize) -> String {
     let suffix = match (n % 10, n % 100) {
@@ -48,7 +43,7 @@ pub fn summary_lines(o: &Outcome, lang: Lang) -> Vec<(String, String)> {
             "{} に停止 — それまでに通過 {} 件、{} 円。以降の {} 件は全て遮断、通話中 {} 件を tollguard が切断",
             hms(t),
             a.passed,
-            yen(a.money_lost_jpy),
+            group_thousands(a.money_lost_jpy),
             a.refused,
             a.ended_by_guard
         ),
@@ -56,19 +51,19 @@ pub fn summary_lines(o: &Outcome, lang: Lang) -> Vec<(String, String)> {
             "at {} after {} calls had passed ({} JPY); all {} later attempts refused, {} call(s) in progress cut off by tollguard",
             hms(t),
             a.passed,
-            yen(a.money_lost_jpy),
+            group_thousands(a.money_lost_jpy),
             a.refused,
             a.ended_by_guard
         ),
         _ if ja => format!(
             "停止を確認できませんでした（通過 {} 件、{} 円）",
             a.passed,
-            yen(a.money_lost_jpy)
+            group_thousands(a.money_lost_jpy)
         ),
         _ => format!(
             "NOT shown to be stopped ({} calls passed, {} JPY)",
             a.passed,
-            yen(a.money_lost_jpy)
+            group_thousands(a.money_lost_jpy)
         ),
     };
     lines.push((if ja { "停止" } else { "Stopped" }.into(), stopped));
@@ -177,12 +172,12 @@ pub fn summary_lines(o: &Outcome, lang: Lang) -> Vec<(String, String)> {
     lines.push(if ja {
         ("損害".into(), format!(
             "{} 円。対策なしでは（2015年: 週末に30秒の通話 約{}件、同じ料金表で）{} 円 — 当時の請求は1社あたり約{}円、キャリアの国際発信停止まで約{}日",
-            yen(a.money_lost_jpy), yen(i64::from(u.calls)), yen(u.cost_jpy), yen(u.reported_bill_jpy), u.days_to_bar
+            group_thousands(a.money_lost_jpy), group_thousands(i64::from(u.calls)), group_thousands(u.cost_jpy), group_thousands(u.reported_bill_jpy), u.days_to_bar
         ))
     } else {
         ("Money".into(), format!(
             "{} JPY lost. Unprotected, as in 2015 (~{} calls of {} s over a weekend, same tariff): {} JPY — bills of ~{} JPY per company were reported, and carriers took ~{} days to bar international calls",
-            yen(a.money_lost_jpy), yen(i64::from(u.calls)), u.secs_each, yen(u.cost_jpy), yen(u.reported_bill_jpy), u.days_to_bar
+            group_thousands(a.money_lost_jpy), group_thousands(i64::from(u.calls)), u.secs_each, group_thousands(u.cost_jpy), group_thousands(u.reported_bill_jpy), u.days_to_bar
         ))
     });
     if let Some(al) = chosen_alert(o) {
@@ -319,7 +314,7 @@ fn bar_chart(title: &str, data: &[(u32, u32)], start_ms: i64, legend: (&str, &st
     let bw = (w - 2.0 * pad) / data.len().max(1) as f64;
     let mut s = format!(
         "<figure><figcaption>{}</figcaption><svg viewBox=\"0 0 {w} {h}\" role=\"img\">",
-        esc(title)
+        escape(title)
     );
     for (i, (att, pass)) in data.iter().enumerate() {
         let x = pad + i as f64 * bw;
@@ -352,8 +347,8 @@ fn bar_chart(title: &str, data: &[(u32, u32)], start_ms: i64, legend: (&str, &st
     let _ = write!(
         s,
         "<text x=\"{pad}\" y=\"16\" font-size=\"12\">max {max} / 5 min · <tspan fill=\"#f2b8b5\">■</tspan> {} · <tspan fill=\"#b3261e\">■</tspan> {}</text>",
-        esc(legend.0),
-        esc(legend.1)
+        escape(legend.0),
+        escape(legend.1)
     );
     s.push_str("</svg></figure>");
     s
@@ -412,8 +407,8 @@ fn money_chart(o: &Outcome, lang: Lang) -> String {
 <text x=\"{pad}\" y=\"{:.0}\" font-size=\"11\">{}</text><text x=\"{:.0}\" y=\"{:.0}\" font-size=\"11\" text-anchor=\"end\">{}</text></svg></figure>",
         path(&pts_unp),
         path(&pts_lost),
-        yen(lost),
-        yen(unprotected),
+        group_thousands(lost),
+        group_thousands(unprotected),
         h - pad + 14.0,
         hm(o.start_ms),
         w - pad,
@@ -442,7 +437,7 @@ figure{{margin:1.5em 0}}figcaption{{font-weight:600}}.ok{{color:#137333}}.bad{{c
         } else {
             "tollguard demo: the 2015 hijacking, replayed"
         },
-        esc(&format!(
+        escape(&format!(
             "{} {}–{} JST · {:.0}x · {}",
             if ja { "金曜日" } else { "Friday" },
             hm(o.start_ms),
@@ -455,8 +450,8 @@ figure{{margin:1.5em 0}}figcaption{{font-weight:600}}.ok{{color:#137333}}.bad{{c
         let _ = write!(
             s,
             "<tr><th>{}</th><td>{}</td></tr>",
-            esc(&label),
-            esc(&text)
+            escape(&label),
+            escape(&text)
         );
     }
     s.push_str("</table>");
@@ -507,13 +502,13 @@ figure{{margin:1.5em 0}}figcaption{{font-weight:600}}.ok{{color:#137333}}.bad{{c
             s,
             "<tr><td>{}</td><td>{}</td><td>{} {}</td><td class=\"{class}\">{} {}</td><td>{}</td><td>{}</td></tr>",
             hms(c.placed_ms),
-            esc(&c.ext),
-            esc(&c.dialed),
-            esc(c.country.as_deref().unwrap_or("")),
+            escape(&c.ext),
+            escape(&c.dialed),
+            escape(c.country.as_deref().unwrap_or("")),
             c.result,
             c.sip_status,
             c.cost_jpy,
-            esc(c.reason.as_deref().unwrap_or(""))
+            escape(c.reason.as_deref().unwrap_or(""))
         );
     }
     s.push_str("</table></body></html>\n");

@@ -17,7 +17,7 @@ use super::pbx::{self, CallEnd, RegistrarLog, Trunk};
 use super::report;
 use super::webhook;
 use super::wire::Endpoint;
-use super::words::Lang;
+use super::words::{Lang, Words};
 use super::{DemoArgs, Format};
 
 pub const PBX_IP: &str = "127.0.0.2";
@@ -139,7 +139,7 @@ pub async fn run(args: &DemoArgs, duration_secs: u32) -> anyhow::Result<ExitCode
     // The office's chat/ticket system, receiving the guard's critical alerts as webhooks.
     let shared_clock = Arc::new(Mutex::new(SimClock::new(start_ms, args.speed)));
     let (webhook_url, webhook_inbox) = webhook::start(shared_clock.clone()).await?;
-    let notify_lang = if lang.ja() { "ja" } else { "en" };
+    let notify_lang = lang.as_str();
 
     let mut started = None;
     let mut last_err = None;

@@ -3,36 +3,20 @@
 
 use std::path::Path;
 
+use numbering::group_thousands;
+
 use super::clock::{hm, hms};
 use super::config::DemoPorts;
 use super::internet::ScanResult;
 use super::outcome::{AttackOutcome, Attempt, OfficeOutcome};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-pub enum Lang {
-    En,
-    Ja,
-}
+pub use api::notify::Lang;
 
-/// 1234567 → "1,234,567".
-pub fn yen(n: i64) -> String {
-    let s = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
-}
+/// The demo's sentences in the language `self` names (a trait because [`Lang`] is the notifier's type).
+pub trait Words: Copy {
+    fn ja(self) -> bool;
 
-impl Lang {
-    pub fn ja(self) -> bool {
-        self == Lang::Ja
-    }
-
-    pub fn banner(self, speed: f64, start: i64, end: i64, open: bool) -> String {
+    fn banner(self, speed: f64, start: i64, end: i64, open: bool) -> String {
         let policy_en = if open {
             "policy: every country allowed and risk lists off, as in 2015 — only the behaviour rules stand"
         } else {
@@ -62,7 +46,7 @@ Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP me
         }
     }
 
-    pub fn setup(self, p: &DemoPorts, config: &Path) -> String {
+    fn setup(self, p: &DemoPorts, config: &Path) -> String {
         if self.ja() {
             format!(
                 "  guard: 電話/インターネット側 udp {}, PBX トランク側 udp {} · PBX {} · キャリア {} · 設定 {}\n",
@@ -84,7 +68,7 @@ Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP me
         }
     }
 
-    pub fn office_call(self, a: &Attempt) -> String {
+    fn office_call(self, a: &Attempt) -> String {
         let dest = match (&a.country, &a.e164) {
             (Some(c), _) if c != "Japan" => format!("{} ({c})", a.dialed),
             _ => a.dialed.clone(),
@@ -117,7 +101,7 @@ Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP me
 
     /// The guard's reason for a refused or ended call, shortened for one log line: the kill switch's long
     /// explanation is printed once (when it is set), not on every refused call.
-    pub fn short_reason(self, reason: &str) -> String {
+    fn short_reason(self, reason: &str) -> String {
         let ja = self.ja();
         if let Some((_, since)) = reason.split_once(" are barred since ") {
             let hhmm = since.split_whitespace().nth(1).unwrap_or("");
@@ -148,32 +132,32 @@ Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP me
             .to_owned()
     }
 
-    pub fn attack_call(self, a: &Attempt, dest: &str) -> String {
+    fn attack_call(self, a: &Attempt, dest: &str) -> String {
         let reason = self.short_reason(a.reason.as_deref().unwrap_or(""));
         match (self.ja(), a.result) {
             (false, "completed") => format!(
                 "ext {} → {dest} PASSED: answered, {} s, {} JPY on the bill",
                 a.ext,
                 a.billable_secs,
-                yen(a.cost_jpy)
+                group_thousands(a.cost_jpy)
             ),
             (true, "completed") => format!(
                 "内線{} → {dest} 通過: {} 秒通話、{} 円の請求",
                 a.ext,
                 a.billable_secs,
-                yen(a.cost_jpy)
+                group_thousands(a.cost_jpy)
             ),
             (false, "ended_by_guard") => format!(
                 "ext {} → {dest} CUT OFF by tollguard after {} s ({} JPY): {reason}",
                 a.ext,
                 a.billable_secs,
-                yen(a.cost_jpy)
+                group_thousands(a.cost_jpy)
             ),
             (true, "ended_by_guard") => format!(
                 "内線{} → {dest} tollguard が {} 秒で切断（{} 円）: {reason}",
                 a.ext,
                 a.billable_secs,
-                yen(a.cost_jpy)
+                group_thousands(a.cost_jpy)
             ),
             (false, "refused") => format!(
                 "ext {} → {dest} blocked ({}): {reason}",
@@ -187,7 +171,7 @@ Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP me
         }
     }
 
-    pub fn emergency(self, a: &Attempt) -> String {
+    fn emergency(self, a: &Attempt) -> String {
         match (self.ja(), a.passed()) {
             (false, true) => format!(
                 "ext {} → 110 (police): CONNECTED — emergency numbers are never blocked, even on a barred extension",
@@ -208,7 +192,7 @@ Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP me
         }
     }
 
-    pub fn hijack(self, ip: &str, status: Option<u16>) -> String {
+    fn hijack(self, ip: &str, status: Option<u16>) -> String {
         let s = status.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
         if self.ja() {
             format!(
@@ -221,7 +205,7 @@ Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP me
         }
     }
 
-    pub fn scan_starts(self, ip: &str, ua: &str, guess: bool) -> String {
+    fn scan_starts(self, ip: &str, ua: &str, guess: bool) -> String {
         match (self.ja(), guess) {
             (false, false) => format!(
                 "scanner {ip} (User-Agent {ua}) probes the PBX like sipvicious: OPTIONS, then REGISTER for ext 100–299"
@@ -238,7 +222,7 @@ Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP me
         }
     }
 
-    pub fn scan_result(self, r: &ScanResult) -> String {
+    fn scan_result(self, r: &ScanResult) -> String {
         let cracked = if r.cracked.is_empty() {
             String::new()
         } else {
@@ -273,7 +257,7 @@ Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP me
     }
 
     /// Said once, instead of every later refusal of the barred extension.
-    pub fn barred_from_now_on(self) -> String {
+    fn barred_from_now_on(self) -> String {
         if self.ja() {
             "内線205 は発信を続けていますが、以降の試行もすべてキルスイッチで拒否されます（件数は下の経過行に表示）".into()
         } else {
@@ -281,7 +265,7 @@ Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP me
         }
     }
 
-    pub fn progress(self, at: i64, f: &OfficeOutcome, a: &AttackOutcome) -> String {
+    fn progress(self, at: i64, f: &OfficeOutcome, a: &AttackOutcome) -> String {
         if self.ja() {
             format!(
                 "── {} 業務通話 {}/{} 件接続 · 攻撃 {} 回試行、{} 件通過、{} 円",
@@ -290,7 +274,7 @@ Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP me
                 f.attempts,
                 a.attempts,
                 a.passed,
-                yen(a.money_lost_jpy)
+                group_thousands(a.money_lost_jpy)
             )
         } else {
             format!(
@@ -300,12 +284,12 @@ Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP me
                 f.attempts,
                 a.attempts,
                 a.passed,
-                yen(a.money_lost_jpy)
+                group_thousands(a.money_lost_jpy)
             )
         }
     }
 
-    pub fn html_written(self, path: &Path) -> String {
+    fn html_written(self, path: &Path) -> String {
         if self.ja() {
             format!("HTML レポート: {}", path.display())
         } else {
@@ -313,7 +297,7 @@ Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP me
         }
     }
 
-    pub fn keep_running(self, p: &DemoPorts, config: &Path, store: &Path) -> String {
+    fn keep_running(self, p: &DemoPorts, config: &Path, store: &Path) -> String {
         if self.ja() {
             format!(
                 "\nguard は動作中です（Ctrl-C で終了）。\n  SIP: 電話側 udp {} / トランク側 udp {}\n  設定: {}\n  ストア（遮断・キルスイッチ・アラート）: {}\n  操作: tollguard ctl（docs/demo.md 参照）",
@@ -331,6 +315,12 @@ Friday {}–{} JST played at {speed:.0}x real time (about {:.0} s); every SIP me
                 store.display()
             )
         }
+    }
+}
+
+impl Words for Lang {
+    fn ja(self) -> bool {
+        self == Lang::Ja
     }
 }
 
@@ -356,13 +346,5 @@ mod tests {
             "ポリシーで許可されていない宛先国"
         );
         assert_eq!(Lang::En.short_reason("plain words"), "plain words");
-    }
-
-    #[test]
-    fn yen_groups_thousands() {
-        assert_eq!(yen(0), "0");
-        assert_eq!(yen(525), "525");
-        assert_eq!(yen(1_750_000), "1,750,000");
-        assert_eq!(yen(-1234), "-1,234");
     }
 }
