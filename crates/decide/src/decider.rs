@@ -198,7 +198,7 @@ impl Decider {
             source: key,
             requests,
         };
-        self.feed("", &Event::Requests(ev), now, fx);
+        self.feed("", &Event::Requests(ev), true, fx);
         self.is_banned(ip, now.engine)
     }
 
@@ -211,7 +211,7 @@ impl Decider {
                 source,
                 requests,
             };
-            self.feed("", &Event::Requests(ev), now, fx);
+            self.feed("", &Event::Requests(ev), true, fx);
         }
     }
 
@@ -253,7 +253,7 @@ impl Decider {
             self.engine
                 .ban(ip, now.engine, until, "tollguard", &d.reason);
         }
-        self.apply("", vec![d], now, fx);
+        self.apply("", vec![d], true, fx);
         ScannerOutcome::Banned
     }
 
@@ -341,7 +341,10 @@ impl Decider {
                 reason: if allowed { None } else { reason.clone() },
             });
         }
-        self.apply(&tenant.name, decisions, now, fx);
+        if q.observe && !allowed {
+            tracing::warn!(call_id = q.call_id, tenant = %tenant.name, account = q.account, dialed = q.dialed, "a call seen on the mirror would have been refused");
+        }
+        self.apply(&tenant.name, decisions, !q.observe, fx);
         if let Some(r) = received {
             self.latency.record(r.elapsed());
         }
@@ -397,6 +400,17 @@ impl Decider {
     // ---- phases: answered, ended ----
 
     pub fn call_answered(&mut self, call_id: &str, tenant: &str, now: Now, fx: &mut Effects) {
+        self.answered_as(call_id, tenant, true, now, fx);
+    }
+
+    fn answered_as(
+        &mut self,
+        call_id: &str,
+        tenant: &str,
+        enforce: bool,
+        now: Now,
+        fx: &mut Effects,
+    ) {
         let ev = CallAnswered {
             at: now.engine,
             call_id,
@@ -408,12 +422,22 @@ impl Decider {
                 call_id: call_id.to_owned(),
             });
         }
-        self.feed(tenant, &Event::CallAnswered(ev), now, fx);
+        self.feed(tenant, &Event::CallAnswered(ev), enforce, fx);
     }
 
-    /// Remembers an allowed call that a querier carries itself, for its later answer and end.
-    pub fn remember_call(&mut self, call_id: &str, tenant: &str, now: Now) {
-        self.queried.remember(call_id, tenant, now.engine);
+    /// Remembers a call that a querier carries itself (or a mirror shows), for its later answer and end.
+    pub fn remember_call(&mut self, call_id: &str, tenant: &str, observe: bool, now: Now) {
+        self.queried.remember(call_id, tenant, now.engine, observe);
+    }
+
+    /// The tenant of a call a querier carries (or a mirror shows), if it is remembered.
+    pub fn tenant_of_queried(&self, call_id: &str) -> Option<String> {
+        self.queried.tenant_of(call_id)
+    }
+
+    /// Whether a querier's or mirror's call is remembered (a mirror shows retransmissions and both legs).
+    pub fn knows_call(&self, call_id: &str) -> bool {
+        self.queried.contains(call_id)
     }
 
     /// A querier's call was answered. False when the querier may not see such a call (unknown, ended,
@@ -432,8 +456,8 @@ impl Decider {
             return true;
         }
         c.answered = Some(now.engine);
-        let tenant = c.tenant.clone();
-        self.call_answered(call_id, &tenant, now, fx);
+        let (tenant, enforce) = (c.tenant.clone(), !c.observe);
+        self.answered_as(call_id, &tenant, enforce, now, fx);
         true
     }
 
@@ -458,7 +482,9 @@ impl Decider {
             (Some(b), _) => Some((now.engine - i64::from(b) * 1000).max(c.started)),
             (None, a) => a,
         };
-        self.call_ended(call_id, &c.tenant, c.started, answered, cause, now, fx);
+        self.ended_as(
+            call_id, &c.tenant, c.started, answered, cause, !c.observe, now, fx,
+        );
         true
     }
 
@@ -471,6 +497,21 @@ impl Decider {
         started: Millis,
         answered: Option<Millis>,
         cause: EndCause,
+        now: Now,
+        fx: &mut Effects,
+    ) {
+        self.ended_as(call_id, tenant, started, answered, cause, true, now, fx);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn ended_as(
+        &mut self,
+        call_id: &str,
+        tenant: &str,
+        started: Millis,
+        answered: Option<Millis>,
+        cause: EndCause,
+        enforce: bool,
         now: Now,
         fx: &mut Effects,
     ) {
@@ -494,7 +535,7 @@ impl Decider {
                 by_guard: cause == EndCause::Terminated,
             });
         }
-        self.feed(tenant, &Event::CallEnded(ev), now, fx);
+        self.feed(tenant, &Event::CallEnded(ev), enforce, fx);
     }
 
     // ---- phase: authentication ----
@@ -586,7 +627,7 @@ impl Decider {
             country: p.country.as_ref().map(Country::as_str),
         };
         tracing::debug!(source = %p.source, username = %p.username, ?outcome, status, "authentication outcome counted");
-        self.feed(&p.tenant, &Event::Auth(ev), now, fx);
+        self.feed(&p.tenant, &Event::Auth(ev), true, fx);
     }
 
     // ---- operator changes ----
@@ -650,8 +691,9 @@ impl Decider {
 
     // ---- decisions into effects ----
 
-    /// Feeds an event to the engine and turns what it decided into effects, under `tenant`.
-    fn feed(&mut self, tenant: &str, ev: &Event<'_>, now: Now, fx: &mut Effects) {
+    /// Feeds an event to the engine and turns what it decided into effects, under `tenant`; `enforce`
+    /// false (a mirror): alerts only.
+    fn feed(&mut self, tenant: &str, ev: &Event<'_>, enforce: bool, fx: &mut Effects) {
         let mut ds = std::mem::take(&mut self.decisions);
         ds.clear();
         self.engine.on_event(ev, &mut ds);
@@ -659,12 +701,13 @@ impl Decider {
             self.decisions = ds;
             return;
         }
-        self.apply(tenant, ds, now, fx);
+        self.apply(tenant, ds, enforce, fx);
     }
 
     /// Logs decisions and turns them into effects: bans (never of a protected source), kill switches to
-    /// persist, calls to end, alerts and live events.
-    fn apply(&mut self, tenant: &str, decisions: Vec<Decision>, _now: Now, fx: &mut Effects) {
+    /// persist, calls to end, alerts and live events. Not `enforce`d (a mirror): alerts and events only, and
+    /// a ban the engine recorded is lifted again.
+    fn apply(&mut self, tenant: &str, decisions: Vec<Decision>, enforce: bool, fx: &mut Effects) {
         if decisions.is_empty() {
             return;
         }
@@ -677,8 +720,17 @@ impl Decider {
         }
         for d in &decisions {
             tracing::warn!(rule = %d.rule, level = ?d.level, shadow = d.shadow, key = %d.key, measured = d.measured, threshold = d.threshold, action = ?d.action, reason = %d.reason, "decision");
-            if !d.shadow {
-                self.enforce(d, fx);
+            match (d.shadow, enforce, &d.action) {
+                (true, _, _) => {}
+                (false, true, _) => self.enforce(d, fx),
+                // The engine recorded the ban with its decision: a mirror's decision only alerts.
+                (false, false, Action::Ban { source, .. }) => {
+                    self.engine.lift_ban(*source);
+                }
+                (false, false, Action::Bar { scope, classes }) => {
+                    self.lift_kill_switch(scope, *classes);
+                }
+                (false, false, _) => {}
             }
         }
         fx.persist.push(Persist::Alerts {

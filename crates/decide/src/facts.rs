@@ -27,6 +27,9 @@ pub struct CallQuery<'a> {
     /// A `phone-context` the dialed string is to be read in (`tel:110;phone-context=+1` is not Japan's police).
     pub phone_context: Option<&'a str>,
     pub user_agent: &'a str,
+    /// Seen on a mirror (HEP), not asked: the verdict and decisions are alerts; nothing is banned and no
+    /// call is ended for it.
+    pub observe: bool,
 }
 
 /// The parts of a SIP INVITE a call attempt needs, owned (the account may come from a header the tenant
@@ -78,6 +81,7 @@ impl<'m> SipCall<'m> {
             dialed: &self.dialed,
             phone_context: self.phone_context,
             user_agent: msg.user_agent().unwrap_or(""),
+            observe: false,
         }
     }
 }

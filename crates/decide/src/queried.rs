@@ -16,6 +16,8 @@ pub struct QueriedCall {
     /// Engine time of the decision and of the answer.
     pub started: Millis,
     pub answered: Option<Millis>,
+    /// Seen on a mirror: its decisions alert but are not enforced.
+    pub observe: bool,
 }
 
 #[derive(Debug, Default)]
@@ -25,7 +27,7 @@ pub struct QueriedCalls {
 }
 
 impl QueriedCalls {
-    pub fn remember(&mut self, call_id: &str, tenant: &str, at: Millis) {
+    pub fn remember(&mut self, call_id: &str, tenant: &str, at: Millis, observe: bool) {
         if call_id.is_empty() {
             return;
         }
@@ -43,6 +45,7 @@ impl QueriedCalls {
                 tenant: tenant.to_owned(),
                 started: at,
                 answered: None,
+                observe,
             },
         );
         self.order.push_back((at, call_id.to_owned()));
@@ -57,6 +60,14 @@ impl QueriedCalls {
         self.calls
             .get_mut(call_id)
             .filter(|c| tenants.is_none_or(|ts| ts.contains(&c.tenant)))
+    }
+
+    pub fn tenant_of(&self, call_id: &str) -> Option<String> {
+        self.calls.get(call_id).map(|c| c.tenant.clone())
+    }
+
+    pub fn contains(&self, call_id: &str) -> bool {
+        self.calls.contains_key(call_id)
     }
 
     pub fn forget(&mut self, call_id: &str) -> Option<QueriedCall> {
@@ -79,14 +90,14 @@ mod tests {
     #[test]
     fn a_scoped_querier_sees_only_its_tenants_calls() {
         let mut q = QueriedCalls::default();
-        q.remember("c1", "acme", 1);
+        q.remember("c1", "acme", 1, false);
         let own = ["acme".to_owned()];
         let other = ["globex".to_owned()];
         assert!(q.get_mut("c1", Some(&own)).is_some());
         assert!(q.get_mut("c1", Some(&other)).is_none());
         assert!(q.get_mut("c1", None).is_some());
         assert!(q.forget("c1").is_some() && q.is_empty());
-        q.remember("", "acme", 1);
+        q.remember("", "acme", 1, false);
         assert!(q.is_empty(), "a call without a Call-ID is not remembered");
     }
 }

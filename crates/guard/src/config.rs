@@ -85,6 +85,9 @@ pub enum Role {
     /// An SBC or PBX asks here whether a call may go on (SIP redirect server): each INVITE is decided and
     /// answered 302 (to the `[redirect] target`) or refused; nothing is forwarded.
     Redirect,
+    /// HEP v2/v3 from capture agents (Kamailio `siptrace`, heplify, OpenSIPS `proto_hep`, FreeSWITCH): the
+    /// SIP they mirror is decided in observe mode; nothing is ever sent back.
+    Hep,
 }
 
 impl Role {
@@ -94,6 +97,7 @@ impl Role {
             Role::Pbx => "pbx",
             Role::Carrier => "carrier",
             Role::Redirect => "redirect",
+            Role::Hep => "hep",
         }
     }
 }
@@ -248,6 +252,10 @@ struct GuardFile {
     /// checks these sections (`api::config`), the guard only lets them through.
     #[serde(default)]
     redirect: RedirectFile,
+    #[serde(default)]
+    hep: HepFile,
+    #[serde(default)]
+    end_call: EndCallFile,
     #[serde(default, rename = "api")]
     _api: Option<toml::Value>,
     #[serde(default, rename = "notify")]
@@ -266,6 +274,35 @@ struct RedirectFile {
     /// An INVITE that waited longer than this before its decision is answered 503 with Retry-After: the
     /// querier has retransmitted or given up, and the guard is overloaded (default 1000 ms).
     max_wait_ms: Option<u64>,
+}
+
+/// `[hep]`: who may mirror traffic to the guard, and what its decisions may do.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct HepFile {
+    /// Capture agents allowed to send HEP (HEP over UDP is easy to forge: nobody else is read).
+    sources: Vec<Spanned<String>>,
+    /// The HEPv3 auth key (chunk 14) the agents send; when set, packets without it are dropped.
+    auth_key: Option<String>,
+    /// false (default): decisions on mirrored calls alert only. true: they also ban and end calls (through
+    /// the `[end_call]` adapters, the guard carries no mirrored call).
+    enforce: bool,
+}
+
+/// `[end_call]`: where calls the guard does not carry are ended (crate::end_call).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct EndCallFile {
+    kamailio_jsonrpc: Option<Spanned<String>>,
+    webhook: Option<Spanned<String>>,
+}
+
+/// The HEP receiver's settings (`[hep]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hep {
+    pub sources: Vec<Network>,
+    pub auth_key: Option<String>,
+    pub enforce: bool,
 }
 
 /// How the redirect server answers (`[redirect]`).
@@ -337,6 +374,10 @@ pub struct Settings {
     pub geo: Option<std::sync::Arc<crate::geo::GeoDb>>,
     /// The redirect server's answers (`[redirect]`); None without a listener of role "redirect".
     pub redirect: Option<Redirect>,
+    /// The HEP receiver (`[hep]`); None without a listener of role "hep".
+    pub hep: Option<Hep>,
+    /// Where calls another system carries are ended (`[end_call]`).
+    pub end_call: crate::end_call::EndCallConfig,
 }
 
 /// Where the policy came from.
@@ -358,6 +399,39 @@ fn policy_section_offset(text: &str) -> usize {
         off += line.len();
     }
     0
+}
+
+/// The `[hep]` section, checked, when a listener has role "hep".
+fn hep(c: &mut Collector<'_>, f: &HepFile, listeners: &[Listener]) -> Option<Hep> {
+    let hep_listeners: Vec<&Listener> = listeners.iter().filter(|l| l.role == Role::Hep).collect();
+    if hep_listeners.is_empty() {
+        return None;
+    }
+    if hep_listeners
+        .iter()
+        .any(|l| l.transport == TransportKind::Tls)
+    {
+        c.whole("a listener with role = \"hep\" takes udp or tcp, not tls");
+    }
+    let sources: Vec<Network> = f
+        .sources
+        .iter()
+        .filter_map(|s| network(c, s, "hep.sources"))
+        .collect();
+    if f.sources.is_empty() {
+        c.whole("a listener has role = \"hep\" but [hep] sources is empty: list the capture agents' addresses (HEP over UDP is easy to forge)");
+    }
+    if f.auth_key
+        .as_deref()
+        .is_some_and(|k| k.is_empty() || k.len() > 256)
+    {
+        c.whole("hep.auth_key must be 1 to 256 characters");
+    }
+    Some(Hep {
+        sources,
+        auth_key: f.auth_key.clone(),
+        enforce: f.enforce,
+    })
 }
 
 /// The `[redirect]` section, checked, when a listener has role "redirect".
@@ -841,6 +915,22 @@ impl Settings {
         }
         let transport = transport_limits(&mut c, &file.transport);
         let redirect = redirect(&mut c, &file.redirect, &listeners, trunk.as_ref());
+        let hep = hep(&mut c, &file.hep, &listeners);
+        let mut url = |u: &Option<Spanned<String>>, what: &str| {
+            let u = u.as_ref()?;
+            let v = u.get_ref().trim();
+            if !(v.starts_with("http://") || v.starts_with("https://")) {
+                c.at(
+                    u.span(),
+                    format!("{what} \"{v}\" is not an http:// or https:// URL"),
+                );
+            }
+            Some(v.to_owned())
+        };
+        let end_call = crate::end_call::EndCallConfig {
+            kamailio_jsonrpc: url(&file.end_call.kamailio_jsonrpc, "end_call.kamailio_jsonrpc"),
+            webhook: url(&file.end_call.webhook, "end_call.webhook"),
+        };
         let max_dialogs = file.dialogs.max.unwrap_or(100_000);
         if max_dialogs == 0 {
             c.whole("dialogs.max must be at least 1");
@@ -871,6 +961,8 @@ impl Settings {
                 transport,
                 geo,
                 redirect,
+                hep,
+                end_call,
             }),
             _ => {
                 if c.errors.is_empty() {

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod control;
 pub mod dialog;
+pub mod end_call;
 pub mod fingerprint;
 pub mod geo;
 pub mod proxy;

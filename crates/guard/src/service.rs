@@ -90,6 +90,8 @@ pub struct Guard {
     commands: mpsc::Receiver<Command>,
     handle: GuardHandle,
     started_at: Millis,
+    /// Where calls another system carries are ended.
+    adapters: crate::end_call::Adapters,
 }
 
 /// How many live events a slow subscriber may fall behind before it loses the oldest.
@@ -168,6 +170,7 @@ impl Guard {
             latency: core.decision_latency(),
         };
         Ok(Guard {
+            adapters: crate::end_call::Adapters::new(settings.end_call.clone()),
             settings,
             commands,
             handle,
@@ -321,7 +324,10 @@ impl Guard {
                     .calls(tenant.as_deref())
                     .iter()
                     .any(|c| c.call_id == call_id);
-                let ended = in_scope && self.core.end_call(&call_id, &why, now, out);
+                let ended = (in_scope && self.core.end_call(&call_id, &why, now, out))
+                    || self
+                        .core
+                        .end_queried_call(&call_id, tenant.as_deref(), &why, out);
                 Reply::new(reply, ended)
             }
             Command::SyncStore(reply) => {
@@ -356,6 +362,7 @@ impl Guard {
                     dialed: &r.dialed,
                     phone_context: r.phone_context.as_deref(),
                     user_agent: &r.user_agent,
+                    observe: false,
                 };
                 let v = self.core.decide_query(&q, received, now, out);
                 Reply::new(reply, v)
@@ -380,6 +387,9 @@ impl Guard {
                 // No receiver is not an error: nobody is watching right now.
                 let _ = self.handle.events.send(e);
             }
+        }
+        for (c, tenant) in out.end_elsewhere.drain(..) {
+            self.adapters.end(c.call_id, tenant, c.why);
         }
         for p in out.persist.drain(..) {
             if let Some(tx) = &self.store_tx {

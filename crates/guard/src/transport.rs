@@ -902,6 +902,11 @@ impl ConnReader {
         // Never more than the framer's maximum message plus one read: the framer refuses more.
         let mut buf: Vec<u8> = Vec::with_capacity(8192);
         let mut framer = StreamFramer::default();
+        let hep = self
+            .shared
+            .listeners
+            .get(self.listener)
+            .is_some_and(|l| l.role == crate::config::Role::Hep);
         let mut chunk = vec![0u8; 16384];
         let timer = tokio::time::sleep(idle);
         tokio::pin!(timer);
@@ -931,10 +936,21 @@ impl ConnReader {
                 .store(millis_since(epoch), Ordering::Relaxed);
             buf.extend_from_slice(chunk.get(..n).unwrap_or(&[]));
             loop {
-                let (msg, len) = match framer.next_frame(&buf) {
-                    Ok(Frame::Message { message, len }) => (Some(message.as_bytes().to_vec()), len),
-                    Ok(Frame::KeepAlive { len }) => (None, len),
-                    Ok(Frame::Incomplete) => break,
+                let framed = if hep {
+                    frame_hep(&buf)
+                } else {
+                    match framer.next_frame(&buf) {
+                        Ok(Frame::Message { message, len }) => {
+                            Ok(Some((Some(message.as_bytes().to_vec()), len)))
+                        }
+                        Ok(Frame::KeepAlive { len }) => Ok(Some((None, len))),
+                        Ok(Frame::Incomplete) => Ok(None),
+                        Err(e) => Err(e.to_string()),
+                    }
+                };
+                let (msg, len) = match framed {
+                    Ok(Some(f)) => f,
+                    Ok(None) => break,
                     Err(e) => {
                         tracing::info!(peer = %peer, error = %e, "closing a TCP connection whose stream cannot be framed");
                         break 'read;
@@ -956,6 +972,19 @@ impl ConnReader {
                 }
             }
         }
+    }
+}
+
+/// What framing found at the front of a stream buffer: the message (None for a keep-alive) and how many bytes
+/// it took; None when the buffer holds no whole one yet.
+type Framed = Option<(Option<Vec<u8>>, usize)>;
+
+/// The HEPv3 packet at the front of a stream buffer.
+fn frame_hep(buf: &[u8]) -> Result<Framed, String> {
+    match hep::stream_frame(buf, hep::MAX_V3_PACKET) {
+        Ok(hep::StreamFrame::Packet { len }) => Ok(Some((buf.get(..len).map(<[u8]>::to_vec), len))),
+        Ok(hep::StreamFrame::NeedMore { .. }) => Ok(None),
+        Err(e) => Err(e.to_string()),
     }
 }
 

@@ -19,6 +19,7 @@
 mod challenge;
 mod forward;
 mod kill;
+mod mirror;
 mod phases;
 mod redirect;
 mod request;
@@ -54,6 +55,9 @@ pub struct Output {
     pub persist: Vec<Persist>,
     /// For the live stream; filled only while somebody listens ([`Core::set_live`]).
     pub events: Vec<LiveEvent>,
+    /// Calls to end that another system carries (redirect, HTTP, mirror): for the end-call adapters, with
+    /// their tenant.
+    pub end_elsewhere: Vec<(decide::EndCall, String)>,
 }
 
 /// Counters of the guard (logged, and for the operator API later).
@@ -84,6 +88,11 @@ pub struct GuardStats {
     pub redirect_allowed: u64,
     /// Redirect queries answered 503 because they waited too long for their decision.
     pub redirect_overload: u64,
+    /// HEP packets read, and dropped (a source not in `[hep] sources`, a wrong auth key, not HEP, not SIP).
+    pub hep_packets: u64,
+    pub hep_dropped: u64,
+    /// Calls seen on the mirror and decided (in observe mode unless `[hep] enforce`).
+    pub hep_calls: u64,
 }
 
 /// How long a transaction entry lives (64 × T1 for non-INVITE; INVITE waits for a slow answer).
@@ -281,6 +290,9 @@ impl Core {
             for c in calls {
                 if self.end_call(&c.call_id, &c.why, now, out) {
                     ended.push(c.call_id);
+                } else if let Some(tenant) = self.decider.tenant_of_queried(&c.call_id) {
+                    ended.push(c.call_id.clone());
+                    out.end_elsewhere.push((c, tenant));
                 }
             }
         }
@@ -429,6 +441,15 @@ impl Core {
     /// Handles one received message.
     pub fn on_inbound(&mut self, inb: &Inbound, now: Now, out: &mut Output) {
         if sip::is_keepalive(&inb.data) {
+            return;
+        }
+        if self
+            .settings
+            .listeners
+            .get(inb.listener)
+            .is_some_and(|l| l.role == Role::Hep)
+        {
+            self.on_hep(inb, now, out);
             return;
         }
         // Banned sources cost one lookup: nothing of theirs is parsed when they are dropped silently, but for

@@ -135,7 +135,7 @@ impl Core {
             self.stats.calls_blocked += 1;
         }
         if v.allowed {
-            self.decider.remember_call(q.call_id, &v.tenant, now);
+            self.decider.remember_call(q.call_id, &v.tenant, false, now);
         }
         self.carry_out(now, out);
         v
@@ -169,6 +169,28 @@ impl Core {
         };
         self.carry_out(now, out);
         known
+    }
+
+    /// An operator ends a call another system carries (redirect, HTTP, mirror): handed to the end-call
+    /// adapters. False when no such call (of that tenant) is known.
+    pub fn end_queried_call(
+        &mut self,
+        call_id: &str,
+        tenant: Option<&str>,
+        why: &str,
+        out: &mut Output,
+    ) -> bool {
+        match self.decider.tenant_of_queried(call_id) {
+            Some(t) if tenant.is_none_or(|x| x == t) => {
+                let c = decide::EndCall {
+                    call_id: call_id.to_owned(),
+                    why: why.to_owned(),
+                };
+                out.end_elsewhere.push((c, t));
+                true
+            }
+            _ => false,
+        }
     }
 
     /// A scanner's fingerprint on a request of an outsider: the layer bans it unless it logged in lately.

@@ -43,6 +43,8 @@ impl Core {
             Role::Pbx => side != Side::Outside,
             Role::Carrier => side == Side::Trunk,
             Role::Redirect => side == Side::Pbx,
+            // HEP listeners carry no SIP of their own: the mirror front end reads them.
+            Role::Hep => false,
         }
     }
 
