@@ -357,6 +357,29 @@ fn kamailio_redirect_guide_places_allowed_calls_refuses_fraud_and_never_holds_up
         .filter(|u| *u == POLICE)
         .count();
     assert_eq!(police, 2, "both police calls reached the carrier");
+
+    // The other choice, -A FAIL_OPEN=1: the national call goes to the carrier unchecked.
+    let open = Kamailio::start(
+        g.dir.path(),
+        "kamailio-redirect.cfg",
+        &[
+            format!("TOLLGUARD=\"sip:127.0.0.1:{redirect}\""),
+            format!("CARRIER=\"sip:127.0.0.3:{car}\""),
+            "PBX_NET=\"127.0.0.2/32\"".into(),
+            "FAIL_OPEN=1".into(),
+        ],
+    );
+    let (ok, trace) = pbx_call(&g, &open, "uac_call.xml", NATIONAL, "national_open");
+    assert!(
+        ok,
+        "{}",
+        why(&g, &open, "fail open: placed unchecked", &trace)
+    );
+    assert!(
+        open.log().contains("FAIL_OPEN, sent unchecked"),
+        "{}",
+        open.log()
+    );
 }
 
 /// Waits until Kamailio's log holds a line with all of `words`.
@@ -470,6 +493,30 @@ fn kamailio_http_guide_decides_over_the_api_reports_answer_and_end_and_fails_clo
             "fail closed: 503 while tollguard is stopped",
             &trace
         )
+    );
+
+    // The other choice, -A FAIL_OPEN=1: the national call goes to the carrier unchecked.
+    let open = Kamailio::start(
+        g.dir.path(),
+        "kamailio-http.cfg",
+        &[
+            format!("TG_API=\"{}\"", g.api_url().trim_end_matches('/')),
+            format!("TG_TOKEN=\"{token}\""),
+            format!("CARRIER=\"sip:127.0.0.3:{car}\""),
+            "PBX_NET=\"127.0.0.2/32\"".into(),
+            "FAIL_OPEN=1".into(),
+        ],
+    );
+    let (ok, trace) = pbx_call(&g, &open, "uac_call.xml", NATIONAL, "national_open");
+    assert!(
+        ok,
+        "{}",
+        why(&g, &open, "fail open: placed unchecked", &trace)
+    );
+    assert!(
+        open.log().contains("FAIL_OPEN, sent unchecked"),
+        "{}",
+        open.log()
     );
 }
 
@@ -587,7 +634,10 @@ fn kamailio_ends_a_call_in_progress_over_json_rpc() {
 
     // The first by its hash entry and id, the second by Call-ID and tags.
     let (h_entry, h_id, _, _) = dialog_of(&list, &ids[0]).unwrap();
-    let end = serde_json::json!({"jsonrpc": "2.0", "method": "dlg.end_dlg", "params": [h_entry, h_id], "id": 2});
+    // The optional third parameter: headers for both BYEs, here the why in words.
+    let reason = "Reason: Q.850;cause=21;text=\"tollguard kill switch\"\r\n";
+    let end = serde_json::json!({"jsonrpc": "2.0", "method": "dlg.end_dlg",
+        "params": [h_entry, h_id, reason], "id": 2});
     let answer = k.rpc(&end);
     assert!(answer.get("error").is_none(), "{end} -> {answer}");
     let (_, _, from_tag, to_tag) = dialog_of(&list, &ids[1]).unwrap();
@@ -632,6 +682,22 @@ fn kamailio_ends_a_call_in_progress_over_json_rpc() {
         (byes(&pbx_log), byes(&carrier_log)),
         (2, 2),
         "one BYE per call on each side"
+    );
+    let carrier_bye_of = |call_id: &str| {
+        std::fs::read_to_string(&carrier_log)
+            .unwrap_or_default()
+            .split("-----------------------------------------------")
+            .find(|m| {
+                m.lines().any(|l| l.starts_with("BYE sip:"))
+                    && m.lines().any(|l| l.trim() == format!("Call-ID: {call_id}"))
+            })
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    let bye = carrier_bye_of(&ids[0]);
+    assert!(
+        bye.contains("Reason: Q.850;cause=21;text=\"tollguard kill switch\""),
+        "dlg.end_dlg's extra headers are in its BYE: {bye}"
     );
     let list = k.rpc(&serde_json::json!({"jsonrpc": "2.0", "method": "dlg.list", "id": 4}));
     assert!(
