@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine: installs the real peers the tests use (SIPp, sipvicious,
-# Kamailio, Redis), then checks formatting and lints, runs every test once, and gives each fuzz target a short
-# smoke run. README.md and .ci/run call exactly this script.
+# Kamailio with its http_client module, Redis, curl), then checks formatting and lints, runs every test once,
+# and gives each fuzz target a short smoke run. README.md and .ci/run call exactly this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,10 @@ command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v svmap >/dev/null 2>&1 || command -v sipvicious_svmap >/dev/null 2>&1 || need+=(sipvicious)
 command -v kamailio >/dev/null 2>&1 || need+=(kamailio)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+# Kamailio's http_client module (docs/integrations/kamailio-http.cfg, tests/kamailio_e2e.rs)
+ls /usr/lib/*/kamailio/modules/http_client.so /usr/lib/kamailio/modules/http_client.so >/dev/null 2>&1 \
+  || need+=(kamailio-utils-modules)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing test peers: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -329,3 +329,12 @@ pub fn sipp_counts(dir: &Path, scenario: &str, p: &Proc) -> Option<(u64, u64)> {
     };
     Some((last("Successful call")?, last("Failed call")?))
 }
+
+impl Guard {
+    /// Stops `tollguard serve` (kill -9, by its own handle) and keeps its files for the test to read: what a
+    /// querier sees when tollguard is down.
+    pub fn stop(&mut self) {
+        let _ = self._proc.child.kill();
+        let _ = self._proc.child.wait();
+    }
+}
