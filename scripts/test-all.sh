@@ -21,6 +21,9 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 
+# One clean build: incremental caches only cost disk here.
+export CARGO_INCREMENTAL=0
+
 echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"

@@ -660,7 +660,9 @@ impl Decider {
             self.engine
                 .set_kill_switch(ks.scope.clone(), ks.classes, now.engine, &ks.by, &ks.why);
         tracing::warn!(scope = %set.scope, classes = %set.classes, by = %set.by, why = %set.why, calls = ids.len(), "kill switch set by an operator");
-        let why = format!("kill switch by {}: {}", set.by, set.why);
+        // Parties and carriers read this in the BYE's Reason: the operator's words, not who (which token) set
+        // it; the log above and the audit log keep that.
+        let why = format!("kill switch set by the operator: {}", set.why);
         fx.end_calls.extend(ids.iter().map(|id| EndCall {
             call_id: id.clone(),
             why: why.clone(),

@@ -666,8 +666,9 @@ impl Settings {
         let base = path.parent().unwrap_or(Path::new("."));
 
         let mut listeners = Vec::new();
-        if file.listen.is_empty() {
-            c.whole("no [[listen]] section: add one, e.g. [[listen]] address = \"0.0.0.0:5060\" transport = \"udp\" role = \"access\"");
+        // With only the HTTP decision API ([api]), no SIP listener is needed.
+        if file.listen.is_empty() && file._api.is_none() {
+            c.whole("no [[listen]] section: add one, e.g. [[listen]] address = \"0.0.0.0:5060\" transport = \"udp\" role = \"access\" (or an [api] table for the HTTP decision API alone)");
         }
         for l in &file.listen {
             let Some(address) = socket(&mut c, &l.address, "listen.address") else {

@@ -143,6 +143,12 @@ impl Guard {
                 Ok(l) if l.contains("ready") => break,
                 Ok(l) => g.banner.push(l),
                 Err(_) => {
+                    if let Ok(Some(status)) = g._proc.child.try_wait() {
+                        panic!(
+                            "tollguard serve exited ({status}) before it was ready: {}",
+                            std::fs::read_to_string(g.path(&log)).unwrap_or_default()
+                        );
+                    }
                     assert!(
                         Instant::now() < deadline,
                         "guard not ready: {}",
