@@ -88,7 +88,7 @@ struct File {
 }
 
 /// One line:column convention for every section of the file: the guard's.
-use guard::config::line_col;
+use numbering::line_col;
 
 /// Byte offset of the `[api]` header (0 when not found).
 fn api_header_offset(text: &str) -> usize {

@@ -160,7 +160,7 @@ pub(crate) async fn decide(
     may_decide(&p)?;
     check_sizes(&body)?;
     let tenant = tenant_of(&p, body.tenant.clone())?;
-    let request = guard::DecideRequest {
+    let request = decide::control::DecideRequest {
         call_id: body.call_id.clone(),
         tenant: tenant.clone(),
         source: parse_source(body.source.as_deref())?,
@@ -241,7 +241,7 @@ pub(crate) async fn answered(
     PathParam(call_id): PathParam<String>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     may_decide(&p)?;
-    report(&st, &p, call_id, guard::Progress::Answered).await
+    report(&st, &p, call_id, decide::control::Progress::Answered).await
 }
 
 #[utoipa::path(post, path = "/api/v1/calls/{call_id}/ended", request_body = EndedBody,
@@ -274,7 +274,7 @@ pub(crate) async fn ended(
             )));
         }
     };
-    let progress = guard::Progress::Ended {
+    let progress = decide::control::Progress::Ended {
         billable_secs: b.billable_secs,
         cause,
     };
@@ -285,7 +285,7 @@ async fn report(
     st: &AppState,
     p: &Principal,
     call_id: String,
-    progress: guard::Progress,
+    progress: decide::control::Progress,
 ) -> Result<axum::http::StatusCode, ApiError> {
     let known = st
         .handle

@@ -122,8 +122,8 @@ pub struct SyncView {
     pub calls_ended: Vec<String>,
 }
 
-impl From<guard::SyncReport> for SyncView {
-    fn from(r: guard::SyncReport) -> Self {
+impl From<decide::control::SyncReport> for SyncView {
+    fn from(r: decide::control::SyncReport) -> Self {
         SyncView {
             bans_set: r.bans_set,
             bans_lifted: r.bans_lifted,

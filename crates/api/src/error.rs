@@ -77,11 +77,11 @@ impl From<store::StoreError> for ApiError {
     }
 }
 
-impl From<guard::ControlError> for ApiError {
-    fn from(e: guard::ControlError) -> Self {
+impl From<decide::control::ControlError> for ApiError {
+    fn from(e: decide::control::ControlError) -> Self {
         match e {
-            guard::ControlError::Stopped => ApiError::Unavailable(e.to_string()),
-            guard::ControlError::Policy(_) => ApiError::Unprocessable(e.to_string()),
+            decide::control::ControlError::Stopped => ApiError::Unavailable(e.to_string()),
+            decide::control::ControlError::Policy(_) => ApiError::Unprocessable(e.to_string()),
         }
     }
 }

@@ -5,14 +5,14 @@
 //!
 //! Read at each scrape by collectors rather than counted here: the guard's decision latency histogram
 //! (`tollguard_decision_latency_seconds`, from the INVITE read off the socket to the verdict, since the guard
-//! started; the guard records it in atomic buckets, see `guard::latency`) and the notifier's delivery
+//! started; the guard records it in atomic buckets, see `decide::latency`) and the notifier's delivery
 //! counters by channel (`tollguard_notify_*_total`, present when `[notify]` has recipients).
 //! `tollguard_api_request_duration_seconds` measures the API's own handling time.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 
-use guard::LiveEvent;
+use decide::LiveEvent;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
 use prometheus_client::metrics::MetricType;
@@ -48,7 +48,7 @@ pub struct Metrics {
 /// What the collectors read at each scrape, attached once known.
 #[derive(Default)]
 struct Sources {
-    guard: OnceLock<guard::GuardHandle>,
+    guard: OnceLock<decide::control::GuardHandle>,
     notifier: OnceLock<Notifier>,
 }
 
@@ -165,7 +165,7 @@ impl Metrics {
     }
 
     /// Exports the guard's decision latency histogram (read from `handle` at each scrape). Once.
-    pub fn watch_guard(&self, handle: guard::GuardHandle) {
+    pub fn watch_guard(&self, handle: decide::control::GuardHandle) {
         let _ = self.sources.guard.set(handle);
     }
 
@@ -233,7 +233,7 @@ impl Metrics {
     }
 
     /// Sets the gauges from the guard's status.
-    pub fn guard_status(&self, s: &guard::GuardStatus) {
+    pub fn guard_status(&self, s: &decide::control::GuardStatus) {
         let g = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
         self.bans_active.set(g(s.bans_active));
         self.kill_switches_active.set(g(s.kill_switches.len()));

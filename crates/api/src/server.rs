@@ -130,7 +130,7 @@ pub struct BoundApi {
     local_addr: SocketAddr,
     stop_streams: watch::Sender<bool>,
     /// Subscribed at bind time so that the guard publishes its events from the start.
-    events: tokio::sync::broadcast::Receiver<guard::LiveEvent>,
+    events: tokio::sync::broadcast::Receiver<decide::LiveEvent>,
 }
 
 impl std::fmt::Debug for BoundApi {
@@ -145,13 +145,13 @@ impl std::fmt::Debug for BoundApi {
 /// port; [`BoundApi::local_addr`] says which).
 pub async fn bind(
     config: ApiConfig,
-    handle: guard::GuardHandle,
+    handle: decide::control::GuardHandle,
     store_path: PathBuf,
 ) -> Result<BoundApi, ServeError> {
     config.check().map_err(ServeError::Config)?;
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(c), Some(k)) => {
-            let mut sc = guard::transport::tls_server_config(c, k).map_err(ServeError::Tls)?;
+            let mut sc = decide::tls::server_config(c, k).map_err(ServeError::Tls)?;
             sc.alpn_protocols = vec![b"http/1.1".to_vec()];
             Some(TlsAcceptor::from(Arc::new(sc)))
         }
@@ -219,7 +219,7 @@ pub async fn bind(
     let events = handle.subscribe();
     let metrics = Metrics::new();
     metrics.watch_guard(handle.clone());
-    let numbering = numbering::Numbering::from_config(&handle.settings().numbering)
+    let numbering = numbering::Numbering::from_config(&handle.view().numbering)
         .map(Arc::new)
         .unwrap_or_else(|_| Arc::new(numbering::Numbering::japan_defaults()));
     let state = AppState(Arc::new(Inner {
@@ -296,7 +296,7 @@ impl BoundApi {
 /// Binds and serves until `shutdown` completes: what `tollguard serve` runs next to the guard.
 pub async fn serve(
     config: ApiConfig,
-    handle: guard::GuardHandle,
+    handle: decide::control::GuardHandle,
     store_path: PathBuf,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {

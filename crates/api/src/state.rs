@@ -26,7 +26,7 @@ pub struct PeerAddr(pub SocketAddr);
 pub(crate) struct AppState(pub Arc<Inner>);
 
 pub(crate) struct Inner {
-    pub handle: guard::GuardHandle,
+    pub handle: decide::control::GuardHandle,
     pub config: ApiConfig,
     /// The guard's store (alerts, bans, kill switches, audit log).
     pub store: Arc<Mutex<Store>>,

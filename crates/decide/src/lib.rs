@@ -5,12 +5,13 @@
 //! docs/architecture.md.
 //!
 //! Layout: [`decider`] (the phases), [`facts`] (what front ends give, and how it is read off SIP),
-//! [`tenant`] (tenants and their resolver), [`bans`] (the ban table, sources that logged in), [`queried`] (calls a querier carries), [`geo`] (countries
-//! and login limits), [`effects`] (what comes back), [`latency`] (decision latency histogram).
+//! [`tenant`] (tenants and their resolver), [`bans`] (the ban table, sources that logged in), [`control`] (commands and live events for the operator API), [`queried`] (calls a querier carries), [`geo`] (countries
+//! and login limits), [`effects`] (what comes back), [`latency`] (decision latency histogram), [`tls`] (certificates for the front ends that terminate TLS).
 
 #![forbid(unsafe_code)]
 
 pub mod bans;
+pub mod control;
 pub mod decider;
 pub mod effects;
 pub mod facts;
@@ -18,6 +19,7 @@ pub mod geo;
 pub mod latency;
 pub mod queried;
 pub mod tenant;
+pub mod tls;
 
 pub use decider::{CallVerdict, DecideConfig, DecideStats, Decider, ScannerOutcome};
 pub use effects::{Effects, EndCall, LiveEvent, Now, Persist};

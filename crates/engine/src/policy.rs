@@ -768,7 +768,10 @@ impl Policy {
     /// Parses and validates a policy file. Syntax and type errors carry the line and column.
     pub fn from_toml_str(text: &str) -> Result<Policy, PolicyError> {
         let file: PolicyFile = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+            let (line, column) = e
+                .span()
+                .map(|s| numbering::line_col(text, s.start))
+                .unwrap_or((0, 0));
             PolicyError::Syntax {
                 line,
                 column,
@@ -943,18 +946,6 @@ impl Policy {
             .or_else(|| self.profiles.first())
             .unwrap_or_else(|| DEFAULT.get_or_init(Profile::default))
     }
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset.min(text.len())).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, col)
 }
 
 #[cfg(test)]

@@ -380,13 +380,7 @@ pub struct Settings {
     pub end_call: crate::end_call::EndCallConfig,
 }
 
-/// Where the policy came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PolicySource {
-    Default,
-    Inline,
-    File(PathBuf),
-}
+pub use decide::control::PolicySource;
 
 /// Byte offset of the first `[policy` table header (0 when not found).
 fn policy_section_offset(text: &str) -> usize {
@@ -480,19 +474,6 @@ fn redirect(
     })
 }
 
-/// 1-based line and column of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset.min(text.len())).unwrap_or("");
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, column)
-}
-
 struct Collector<'t> {
     file: String,
     text: &'t str,
@@ -501,7 +482,7 @@ struct Collector<'t> {
 
 impl Collector<'_> {
     fn at(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) {
-        let (line, column) = line_col(self.text, span.start);
+        let (line, column) = numbering::line_col(self.text, span.start);
         self.errors.push(ConfigError {
             file: self.file.clone(),
             line,

@@ -4,12 +4,11 @@
 //! calls are answered with the decision's status and reason, banned sources are dropped, kill switches end
 //! calls in progress. See README.md and docs/inline-proxy.md.
 //!
-//! Layout: [`config`] (the TOML file), [`control`] (commands and live events for the API), [`proxy`] (the pure core: message + time in, messages + records
+//! Layout: [`config`] (the TOML file), [`proxy`] (the pure core: message + time in, messages + records
 //! out), [`dialog`], [`fingerprint`], [`transport`] (tokio sockets), [`service`] (the running guard: sockets,
 //! core, timers, store, SIGHUP).
 
 pub mod config;
-pub mod control;
 pub mod dialog;
 pub mod end_call;
 pub mod fingerprint;
@@ -19,9 +18,9 @@ pub mod service;
 pub mod transport;
 
 pub use config::{ConfigError, ConfigErrors, Settings};
-pub use control::{
-    CallInfo, ControlError, DecideRequest, GuardHandle, GuardStatus, LiveEvent, Progress,
-    SyncReport,
+pub use decide::LiveEvent;
+pub use decide::control::{
+    CallInfo, ControlError, DecideRequest, GuardHandle, GuardStatus, Progress, SyncReport,
 };
 pub use decide::latency::{self, DecisionLatency, LatencySnapshot};
 pub use proxy::{Core, Now, Output, Persist};

@@ -13,9 +13,9 @@ use store::Store;
 use tokio::sync::mpsc;
 
 use crate::config::{ConfigErrors, Settings};
-use crate::control::{Command, GuardHandle, GuardStatus, SyncReport};
 use crate::proxy::{Core, Now, Output, Persist};
 use crate::transport::{Inbound, Transports};
+use decide::control::{Command, GuardHandle, GuardStatus, ServiceView, SyncReport};
 
 /// Why the guard could not start.
 #[derive(Debug, thiserror::Error)]
@@ -163,12 +163,12 @@ impl Guard {
         let store_tx = store.map(|s| spawn_store(s, call_max_age));
         let (cmd_tx, commands) = mpsc::channel(64);
         let (events, _) = tokio::sync::broadcast::channel(LIVE_BACKLOG);
-        let handle = GuardHandle {
-            commands: cmd_tx,
-            events,
-            settings: settings.clone(),
-            latency: core.decision_latency(),
+        let view = ServiceView {
+            decide: settings.decide_config(),
+            numbering: settings.numbering.clone(),
+            policy_source: settings.policy_source.clone(),
         };
+        let handle = GuardHandle::new(cmd_tx, events, view, core.decision_latency());
         Ok(Guard {
             adapters: crate::end_call::Adapters::new(settings.end_call.clone()),
             settings,
@@ -222,7 +222,7 @@ impl Guard {
         let mut watch_tick = tokio::time::interval(Duration::from_secs(1));
         let mut out = Output::default();
         loop {
-            self.core.set_live(self.handle.events.receiver_count() > 0);
+            self.core.set_live(self.handle.watched());
             #[cfg(unix)]
             let hup_fut = async {
                 match hup.as_mut() {
@@ -238,7 +238,7 @@ impl Guard {
                 m = self.inbound.recv() => {
                     let Some(m) = m else { break };
                     // A subscriber that arrived while the loop waited sees this batch's events.
-                    self.core.set_live(self.handle.events.receiver_count() > 0);
+                    self.core.set_live(self.handle.watched());
                     self.core.on_inbound(&m, self.clock.now(), &mut out);
                     // Drain what is already queued before yielding, to batch under load.
                     let mut n = 0;
@@ -385,7 +385,7 @@ impl Guard {
         if !out.events.is_empty() {
             for e in out.events.drain(..) {
                 // No receiver is not an error: nobody is watching right now.
-                let _ = self.handle.events.send(e);
+                self.handle.publish(e);
             }
         }
         for (c, tenant) in out.end_elsewhere.drain(..) {

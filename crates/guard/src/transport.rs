@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -21,7 +20,6 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls;
 
 use crate::config::{Listener, TransportKind};
 
@@ -1005,27 +1003,7 @@ async fn udp_backlog(
     }
 }
 
-/// A TLS server configuration from PEM files (certificate chain, private key). The error says what is wrong
-/// in words for `check-config`.
-pub fn tls_server_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, String> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| format!("cannot read certificates from {}: {e}", cert.display()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("bad certificate in {}: {e}", cert.display()))?;
-    if chain.is_empty() {
-        return Err(format!("no certificate in {}", cert.display()));
-    }
-    let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| format!("cannot read a private key from {}: {e}", key.display()))?;
-    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| format!("certificate and key do not fit together: {e}"))
-}
+pub use decide::tls::server_config as tls_server_config;
 
 async fn udp_loop(listener: usize, s: Arc<UdpSocket>, tx: mpsc::Sender<Inbound>) {
     let mut buf = vec![0u8; 65_536];

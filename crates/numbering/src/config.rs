@@ -99,6 +99,20 @@ pub struct TariffConfig {
     pub replace_defaults: bool,
 }
 
+/// 1-based line and column (in characters) of a byte offset in a TOML text, for configuration errors
+/// (numbering, policy, guard and API files all report positions this way).
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, column)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

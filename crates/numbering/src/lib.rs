@@ -18,7 +18,7 @@ mod risk;
 mod tariff;
 mod types;
 
-pub use config::{DialPlanConfig, NumberingConfig, RiskConfig, TariffConfig};
+pub use config::{DialPlanConfig, NumberingConfig, RiskConfig, TariffConfig, line_col};
 pub use countries::{calling_code, country_by_code, country_of};
 pub use error::NumberingError;
 pub use grouping::group_thousands;

@@ -237,7 +237,7 @@ pub struct NotifyConfigError {
 }
 
 /// One line:column convention for every section of the file: the guard's.
-use guard::config::line_col;
+use numbering::line_col;
 
 /// The whole config file as far as notifications care: other sections (`[api]`, `[[listen]]`,
 /// `[policy]`…) belong to other crates and are skipped, so this is not `deny_unknown_fields`.

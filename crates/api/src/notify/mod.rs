@@ -92,13 +92,13 @@ impl Channel {
 /// runs when the configuration has a `[notify]` section). A receiver that lags loses the oldest events and
 /// says how many.
 pub fn forward_decisions(
-    mut events: tokio::sync::broadcast::Receiver<guard::LiveEvent>,
+    mut events: tokio::sync::broadcast::Receiver<decide::LiveEvent>,
     notifier: Notifier,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             match events.recv().await {
-                Ok(guard::LiveEvent::Decision { tenant, decision }) => notifier.send(Alert {
+                Ok(decide::LiveEvent::Decision { tenant, decision }) => notifier.send(Alert {
                     id: None,
                     tenant,
                     decision,

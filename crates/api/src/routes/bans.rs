@@ -64,7 +64,7 @@ pub(crate) async fn add_ban(
         ));
     }
     let why = why(&req.why, "why is this address banned")?;
-    if st.handle.settings().is_trusted(source) {
+    if st.handle.view().is_trusted(source) {
         return Err(ApiError::Unprocessable(format!(
             "{source} is in a trusted network (or is the PBX or the carrier): it is never banned"
         )));

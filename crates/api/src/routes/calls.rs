@@ -19,7 +19,7 @@ async fn visible_calls(
     st: &AppState,
     p: &Principal,
     tenant: Option<&str>,
-) -> Result<Vec<guard::CallInfo>, ApiError> {
+) -> Result<Vec<decide::control::CallInfo>, ApiError> {
     match p.tenants_to_query(tenant)? {
         None => Ok(st.handle.calls(None).await?),
         Some(list) => {

@@ -36,10 +36,10 @@ pub(crate) async fn events(
                     }
                     let data = serde_json::to_string(&e).unwrap_or_default();
                     let name = match &e {
-                        guard::LiveEvent::Decision { .. } => "decision",
-                        guard::LiveEvent::Call { .. } => "call",
-                        guard::LiveEvent::CallAnswered { .. } => "call_answered",
-                        guard::LiveEvent::CallEnded { .. } => "call_ended",
+                        decide::LiveEvent::Decision { .. } => "decision",
+                        decide::LiveEvent::Call { .. } => "call",
+                        decide::LiveEvent::CallAnswered { .. } => "call_answered",
+                        decide::LiveEvent::CallEnded { .. } => "call_ended",
                     };
                     return Some((Ok(Event::default().event(name).data(data)), (rx, p, stop)));
                 }

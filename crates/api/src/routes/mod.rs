@@ -137,11 +137,7 @@ fn why(text: &str, what: &str) -> Result<String, ApiError> {
 
 impl AppState {
     fn tenant_exists(&self, name: &str) -> bool {
-        self.handle
-            .settings()
-            .tenants
-            .iter()
-            .any(|t| t.name == name)
+        self.handle.view().tenants().iter().any(|t| t.name == name)
     }
 }
 

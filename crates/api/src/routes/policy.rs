@@ -20,19 +20,18 @@ pub(crate) async fn show_policy(
     p: Principal,
 ) -> Result<Json<PolicyView>, ApiError> {
     p.require_unscoped("the policy")?;
-    let settings = st.handle.settings();
-    let view = match &settings.policy_source {
-        guard::config::PolicySource::Default => PolicyView {
+    let view = match &st.handle.view().policy_source {
+        decide::control::PolicySource::Default => PolicyView {
             source: "default".into(),
             path: None,
             text: None,
         },
-        guard::config::PolicySource::File(path) => PolicyView {
+        decide::control::PolicySource::File(path) => PolicyView {
             source: "file".into(),
             path: Some(path.display().to_string()),
             text: std::fs::read_to_string(path).ok(),
         },
-        guard::config::PolicySource::Inline => {
+        decide::control::PolicySource::Inline => {
             // Only the [policy] table: the rest of the file may hold secrets (SMTP passwords).
             let path = st.config.config_path.clone();
             let text = path

@@ -38,10 +38,11 @@ use numbering::Numbering;
 use sip::{Forward, HeaderName, Message, Method, ResponseBuilder, Uri};
 
 use crate::config::{BannedAction, Role, Settings, TransportKind};
-use crate::control::{CallInfo, LiveEvent};
 use crate::dialog::{Dialog, Dialogs, Party};
 use crate::fingerprint::scanner_mark;
 use crate::transport::{Hop, Inbound, Outgoing};
+use decide::LiveEvent;
+use decide::control::CallInfo;
 use decide::facts::dialed_as_dialed;
 use decide::latency::DecisionLatency;
 use decide::{Decider, Effects};
@@ -60,40 +61,7 @@ pub struct Output {
     pub end_elsewhere: Vec<(decide::EndCall, String)>,
 }
 
-/// Counters of the guard (logged, and for the operator API later).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct GuardStats {
-    pub requests: u64,
-    pub responses: u64,
-    pub malformed: u64,
-    pub dropped_banned: u64,
-    pub scanners_banned: u64,
-    pub calls_decided: u64,
-    pub calls_blocked: u64,
-    pub calls_ended_by_guard: u64,
-    pub unroutable: u64,
-    /// Requests from a source that may not use the listener (pbx/carrier listeners), refused or dropped.
-    pub refused_source: u64,
-    /// Requests whose route the trust model refuses (Route naming another host, REFER to the trunk…).
-    pub refused_route: u64,
-    /// In-dialog requests of no dialog the guard tracks (answered 481).
-    pub refused_in_dialog: u64,
-    /// Responses that match no transaction of the guard (dropped).
-    pub responses_unmatched: u64,
-    /// Answers of the PBX that told an outsider a user does not exist, replaced by its wrong-password answer.
-    pub unknown_user_disguised: u64,
-    /// Calls of a banned source let through because they dial an emergency number.
-    pub emergency_from_banned: u64,
-    /// Redirect queries answered 302 (allowed; refusals count in `calls_blocked`).
-    pub redirect_allowed: u64,
-    /// Redirect queries answered 503 because they waited too long for their decision.
-    pub redirect_overload: u64,
-    /// HEP packets read, and dropped (a source not in `[hep] sources`, a wrong auth key, not HEP, not SIP).
-    pub hep_packets: u64,
-    pub hep_dropped: u64,
-    /// Calls seen on the mirror and decided (in observe mode unless `[hep] enforce`).
-    pub hep_calls: u64,
-}
+pub use decide::control::GuardStats;
 
 /// How long a transaction entry lives (64 × T1 for non-INVITE; INVITE waits for a slow answer).
 const TX_LIFE_MS: Millis = 32_000;

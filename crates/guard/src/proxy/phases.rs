@@ -146,16 +146,16 @@ impl Core {
         &mut self,
         call_id: &str,
         tenants: Option<&[String]>,
-        progress: crate::control::Progress,
+        progress: decide::control::Progress,
         now: Now,
         out: &mut Output,
     ) -> bool {
         let known = match progress {
-            crate::control::Progress::Answered => {
+            decide::control::Progress::Answered => {
                 self.decider
                     .queried_answered(call_id, tenants, now, &mut self.fx)
             }
-            crate::control::Progress::Ended {
+            decide::control::Progress::Ended {
                 billable_secs,
                 cause,
             } => self.decider.queried_ended(

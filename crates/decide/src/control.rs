@@ -1,22 +1,89 @@
-//! Control of a running guard from other tasks (the operator API, the demo, tests): a cloneable
-//! [`GuardHandle`] that sends commands to the task owning the core and waits for their answers, and the
-//! stream of [`LiveEvent`]s (call verdicts, decisions, answers, ends) that the core publishes.
+//! Control of a running tollguard from other tasks (the operator API, the demo, tests): a cloneable
+//! [`GuardHandle`] that sends commands to the task owning the decision layer and waits for their answers, and
+//! the stream of [`LiveEvent`]s (call verdicts, decisions, answers, ends) that it publishes. The types live
+//! here, in the layer, so that the operator API depends on the decision layer and not on a front end: the
+//! task that owns the [`crate::Decider`] (today the guard's service) serves the [`Command`]s.
 //!
 //! Commands go through a channel rather than a lock because the core is owned by one task (the engine is
 //! `&mut` on every message); a command is served between two batches of SIP messages, so an operator's kill
 //! switch takes effect within one batch, not one polling period.
 
+use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use engine::{KillSwitch, Millis};
+use numbering::NumberingConfig;
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-pub use decide::LiveEvent;
+use crate::effects::LiveEvent;
+use crate::latency::{DecisionLatency, LatencySnapshot};
+use crate::{CallVerdict, DecideConfig, Tenant};
 
-use crate::config::Settings;
-use crate::proxy::GuardStats;
-use decide::latency::{DecisionLatency, LatencySnapshot};
+/// Where the policy in force comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicySource {
+    Default,
+    /// The `[policy]` table of the configuration file.
+    Inline,
+    File(PathBuf),
+}
+
+/// What the operator API reads of the running configuration (fixed at start).
+#[derive(Debug, Clone)]
+pub struct ServiceView {
+    pub decide: DecideConfig,
+    pub numbering: NumberingConfig,
+    pub policy_source: PolicySource,
+}
+
+impl ServiceView {
+    pub fn tenants(&self) -> &[Tenant] {
+        &self.decide.tenants.0
+    }
+
+    /// True when the address is the PBX, the trunk or in a trusted network (never banned).
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.decide.protected.iter().any(|n| n.contains(ip))
+    }
+}
+
+/// Counters of the front ends (logged, and on the status page and metrics of the operator API).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct GuardStats {
+    pub requests: u64,
+    pub responses: u64,
+    pub malformed: u64,
+    pub dropped_banned: u64,
+    pub scanners_banned: u64,
+    pub calls_decided: u64,
+    pub calls_blocked: u64,
+    pub calls_ended_by_guard: u64,
+    pub unroutable: u64,
+    /// Requests from a source that may not use the listener (pbx/carrier listeners), refused or dropped.
+    pub refused_source: u64,
+    /// Requests whose route the trust model refuses (Route naming another host, REFER to the trunk…).
+    pub refused_route: u64,
+    /// In-dialog requests of no dialog the guard tracks (answered 481).
+    pub refused_in_dialog: u64,
+    /// Responses that match no transaction of the guard (dropped).
+    pub responses_unmatched: u64,
+    /// Answers of the PBX that told an outsider a user does not exist, replaced by its wrong-password answer.
+    pub unknown_user_disguised: u64,
+    /// Calls of a banned source let through because they dial an emergency number.
+    pub emergency_from_banned: u64,
+    /// Redirect queries answered 302 (allowed; refusals count in `calls_blocked`).
+    pub redirect_allowed: u64,
+    /// Redirect queries answered 503 because they waited too long for their decision.
+    pub redirect_overload: u64,
+    /// HEP packets read, and dropped (a source not in `[hep] sources`, a wrong auth key, not HEP, not SIP).
+    pub hep_packets: u64,
+    pub hep_dropped: u64,
+    /// Calls seen on the mirror and decided (in observe mode unless `[hep] enforce`).
+    pub hep_calls: u64,
+}
 
 /// Why a command could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -92,8 +159,8 @@ pub enum Progress {
     },
 }
 
-/// A request to the task that owns the core.
-pub(crate) enum Command {
+/// A request to the task that owns the decision layer.
+pub enum Command {
     Status(oneshot::Sender<GuardStatus>),
     Calls {
         tenant: Option<String>,
@@ -114,7 +181,7 @@ pub(crate) enum Command {
     Decide {
         request: Box<DecideRequest>,
         received: std::time::Instant,
-        reply: oneshot::Sender<decide::CallVerdict>,
+        reply: oneshot::Sender<CallVerdict>,
     },
     Progress {
         call_id: String,
@@ -127,10 +194,10 @@ pub(crate) enum Command {
 /// A handle on a running guard. Cheap to clone; every method waits for the guard's answer.
 #[derive(Clone)]
 pub struct GuardHandle {
-    pub(crate) commands: mpsc::Sender<Command>,
-    pub(crate) events: broadcast::Sender<LiveEvent>,
-    pub(crate) settings: Arc<Settings>,
-    pub(crate) latency: Arc<DecisionLatency>,
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<LiveEvent>,
+    view: Arc<ServiceView>,
+    latency: Arc<DecisionLatency>,
 }
 
 impl std::fmt::Debug for GuardHandle {
@@ -142,14 +209,39 @@ impl std::fmt::Debug for GuardHandle {
 }
 
 impl GuardHandle {
+    /// A handle on the task that reads `commands` and publishes on `events`.
+    pub fn new(
+        commands: mpsc::Sender<Command>,
+        events: broadcast::Sender<LiveEvent>,
+        view: ServiceView,
+        latency: Arc<DecisionLatency>,
+    ) -> Self {
+        Self {
+            commands,
+            events,
+            view: Arc::new(view),
+            latency,
+        }
+    }
+
+    /// True when someone listens to the live events (the owner skips building them otherwise).
+    pub fn watched(&self) -> bool {
+        self.events.receiver_count() > 0
+    }
+
+    /// Publishes a live event to the listeners (none listening is not an error).
+    pub fn publish(&self, e: LiveEvent) {
+        let _ = self.events.send(e);
+    }
+
     /// The live events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
         self.events.subscribe()
     }
 
-    /// The configuration the guard runs with.
-    pub fn settings(&self) -> Arc<Settings> {
-        self.settings.clone()
+    /// What the operator API reads of the configuration in force.
+    pub fn view(&self) -> &ServiceView {
+        &self.view
     }
 
     /// How long outbound calls waited for their verdict, from the INVITE read off the socket (queueing
@@ -212,10 +304,7 @@ impl GuardHandle {
     }
 
     /// Decides a call attempt for a querier that carries the call itself (the HTTP decision API).
-    pub async fn decide(
-        &self,
-        request: DecideRequest,
-    ) -> Result<decide::CallVerdict, ControlError> {
+    pub async fn decide(&self, request: DecideRequest) -> Result<CallVerdict, ControlError> {
         let received = std::time::Instant::now();
         self.ask(|reply| Command::Decide {
             request: Box::new(request),
