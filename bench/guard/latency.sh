@@ -45,7 +45,7 @@ scrape() {
     grep '^tollguard_decision_latency_seconds' > "$1"
 }
 scrape "$WORK/m0"
-printf "%6s %9s %7s %9s %9s %9s %9s %9s\n" rate calls_ok failed decided mean_us p50_us p90_us p99_us
+printf "%9s %9s %9s %9s %9s %9s %9s %9s\n" rate calls_ok failed decided mean_us p50_us p90_us p99_us
 i=0
 for rate in $RATES; do
   i=$((i + 1))
@@ -55,34 +55,5 @@ for rate in $RATES; do
   scrape "$WORK/m$i"
   ok=$(tail -1 "$WORK/stat_$rate.csv" | awk -F';' '{print $16}')      # SuccessfulCall(C)
   failed=$(tail -1 "$WORK/stat_$rate.csv" | awk -F';' '{print $18}')  # FailedCall(C)
-  python3 - "$WORK/m$((i - 1))" "$WORK/m$i" "$rate" "$ok" "$failed" <<'PY'
-import re, sys
-
-def load(path):
-    buckets, count, total = {}, 0.0, 0.0
-    for line in open(path):
-        m = re.match(r'tollguard_decision_latency_seconds_bucket\{le="([^"]+)"\} (\S+)', line)
-        if m:
-            buckets[m.group(1)] = float(m.group(2))
-        elif line.startswith("tollguard_decision_latency_seconds_count "):
-            count = float(line.split()[1])
-        elif line.startswith("tollguard_decision_latency_seconds_sum "):
-            total = float(line.split()[1])
-    return buckets, count, total
-
-(b0, c0, s0), (b1, c1, s1) = load(sys.argv[1]), load(sys.argv[2])
-n = c1 - c0
-bounds = sorted(b1, key=lambda le: float("inf") if le == "+Inf" else float(le))
-
-def upper(q):
-    # The upper bound of the bucket holding the q-quantile of this step's decisions.
-    for le in bounds:
-        if n and b1[le] - b0.get(le, 0.0) >= q * n:
-            return le if le == "+Inf" else "%g" % (float(le) * 1e6)
-    return "-"
-
-mean = "%.1f" % ((s1 - s0) / n * 1e6) if n else "-"
-print("%6s %9s %7s %9d %9s %9s %9s %9s" % (sys.argv[3], sys.argv[4], sys.argv[5], n, mean,
-      upper(0.5), upper(0.9), upper(0.99)))
-PY
+  python3 "$ROOT/bench/histogram_delta.py" "$WORK/m$((i - 1))" "$WORK/m$i" "$rate" "$ok" "$failed"
 done

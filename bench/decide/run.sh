@@ -1,0 +1,86 @@
+#!/bin/sh
+# Decision latency and throughput of the decision front ends, one at a time, on one `tollguard serve`:
+# HTTP (`POST /api/v1/decide`), SIP redirect (INVITE -> 302/603) and HEP mirror (HEPv3 INVITEs, observe).
+# The load generator is crates/tollguard/examples/decide_load.rs: fixed rate (open model, like wrk2), latency
+# counted from when each query was due, HTTP/1.1 keep-alive over CONNS connections. Per step it prints the
+# client's latency (HTTP, redirect) and the server's: the delta of `tollguard_decision_latency_seconds`
+# (from the query read off the socket to its verdict) scraped from /metrics.
+#
+#   bench/decide/run.sh [rates...]     default rates: 1000 2000 5000 8000; STEP_SECS (10), CONNS (4),
+#                                      FRONTS ("http redirect hep"), SERVER_CPU (0), LOAD_CPU (1)
+#
+# tollguard is pinned to SERVER_CPU and the generator to LOAD_CPU (taskset), so "on one core" is literal.
+# Every rule runs in shadow mode (the cost of deciding, not of refusing). Needs curl, python3 and
+#   cargo build --release -p tollguard --bin tollguard --example decide_load   (CARGO_TARGET_DIR honoured).
+set -eu
+DEFAULT_RATES="1000 2000 5000 8000"
+DEFAULT_STEP=10
+. "$(dirname "$0")/../guard/common.sh"
+LOAD=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/decide_load
+[ -x "$LOAD" ] || { echo "build first: cargo build --release -p tollguard --example decide_load" >&2; exit 1; }
+CONNS=${CONNS:-4}
+FRONTS=${FRONTS:-http redirect hep}
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+
+REDIRECT_PORT=27060; HEP_PORT=27061; API_PORT=27443
+cat > "$WORK/guard.toml" <<CFG
+[[tenant]]
+name = "acme"
+pbx_sources = ["127.0.0.1"]
+[policy.tenants.acme]
+mode = "shadow"
+[[listen]]
+address = "127.0.0.1:$REDIRECT_PORT"
+transport = "udp"
+role = "redirect"
+[[listen]]
+address = "127.0.0.1:$HEP_PORT"
+transport = "udp"
+role = "hep"
+[hep]
+sources = ["127.0.0.1"]
+[pbx]
+address = "127.0.0.2:5060"
+[trunk]
+address = "127.0.0.3:5080"
+[store]
+path = "$WORK/guard.db"
+[api]
+listen = "127.0.0.1:$API_PORT"
+decide_timeout_ms = 1000
+[log]
+level = "error"
+CFG
+taskset -c "$SERVER_CPU" "$TG" serve --config "$WORK/guard.toml" > "$WORK/guard.out" 2> "$WORK/guard.err" &
+PIDS="$PIDS $!"
+for _ in $(seq 100); do grep -q ready "$WORK/guard.out" 2>/dev/null && break; sleep 0.1; done
+ADMIN=$(grep -o 'tg_[0-9a-f_]*' "$WORK/guard.out")
+URL=http://127.0.0.1:$API_PORT
+DECIDER=$(TOLLGUARD_TOKEN=$ADMIN "$TG" ctl --url "$URL" token create --role decider --tenant acme \
+  --label bench | grep -o 'tg_[0-9a-f_]*')
+
+scrape() {
+  curl -s -H "Authorization: Bearer $ADMIN" "$URL/metrics" | grep '^tollguard_decision_latency_seconds' > "$1"
+}
+echo "client (generator on CPU $LOAD_CPU, $CONNS HTTP connections):"
+printf "%9s %9s %s\n" front rate "answered/s, latency from when due"
+i=0
+scrape "$WORK/m0"
+: > "$WORK/server.txt"
+for front in $FRONTS; do
+  for rate in $RATES; do
+    i=$((i + 1))
+    line=$(TOLLGUARD_TOKEN=$DECIDER taskset -c "$LOAD_CPU" "$LOAD" "$front" \
+      "127.0.0.1:$(case $front in http) echo $API_PORT;; redirect) echo $REDIRECT_PORT;; *) echo $HEP_PORT;; esac)" \
+      "$rate" "$STEP" "$CONNS")
+    sleep 1 # the last HEP packets and answers are decided before the scrape
+    scrape "$WORK/m$i"
+    [ "$front" = hep ] || printf "%9s %9s %s\n" "$front" "$rate" "${line#* offered * }"
+    python3 "$ROOT/bench/histogram_delta.py" "$WORK/m$((i - 1))" "$WORK/m$i" "$front" "$rate" >> "$WORK/server.txt"
+  done
+done
+echo
+echo "server (tollguard on CPU $SERVER_CPU): decision latency, read off the socket -> verdict (bucket upper bounds)"
+printf "%9s %9s %9s %9s %9s %9s %9s\n" front rate decided mean_us p50_us p90_us p99_us
+cat "$WORK/server.txt"
