@@ -707,8 +707,10 @@ impl Decider {
     }
 
     /// Logs decisions and turns them into effects: bans (never of a protected source), kill switches to
-    /// persist, calls to end, alerts and live events. Not `enforce`d (a mirror): alerts and events only, and
-    /// a ban the engine recorded is lifted again.
+    /// persist, calls to end, alerts and live events. Not `enforce`d (a mirror): alerts and events, a ban the
+    /// engine recorded is lifted again, and no call is ended; a kill switch the engine set on escalation is
+    /// kept and persisted, so that the barred account's later calls are decided as inline (alerts
+    /// "kill_switch") rather than pass unremarked, and operators see it and lift it as any other.
     fn apply(&mut self, tenant: &str, decisions: Vec<Decision>, enforce: bool, fx: &mut Effects) {
         if decisions.is_empty() {
             return;
@@ -729,9 +731,9 @@ impl Decider {
                 (false, false, Action::Ban { source, .. }) => {
                     self.engine.lift_ban(*source);
                 }
-                (false, false, Action::Bar { scope, classes }) => {
-                    self.lift_kill_switch(scope, *classes);
-                }
+                // Barring changes only verdicts, which on a mirror are alerts: the guard carries none of
+                // these calls, and the calls in progress are not ended (EndCalls is not enforced).
+                (false, false, Action::Bar { .. }) => self.enforce(d, fx),
                 (false, false, _) => {}
             }
         }

@@ -254,3 +254,70 @@ fn a_hep_listener_needs_its_agents() {
     let e = Settings::parse(&cfg, Path::new("t.toml")).unwrap_err();
     assert!(e.to_string().contains("[hep] sources"), "{e}");
 }
+
+/// The refusing rule of a mirrored call: the first critical decision that blocks it, as the alerts show it.
+fn refused_by(out: &Output) -> Option<String> {
+    out.persist.iter().find_map(|p| match p {
+        Persist::Alerts { decisions, .. } => decisions
+            .iter()
+            .find(|d| {
+                d.level == engine::Level::Critical
+                    && matches!(d.action, engine::Action::Block { .. })
+            })
+            .map(|d| d.rule.to_string()),
+        _ => None,
+    })
+}
+
+#[test]
+fn an_escalation_seen_on_the_mirror_bars_the_account_as_inline_and_ends_nothing() {
+    let mut core = core("");
+    let key = Some(&b"s3cret"[..]);
+    // Off hours, the 4th call of ext 205 refused by the destination policy within the hour escalates
+    // (denied_account_hour): inline, ext 205 is barred from international calls.
+    let mut last = Output::default();
+    for i in 0..4 {
+        last = feed(
+            &mut core,
+            hep(
+                &attack(&format!("e{i}")),
+                PBX,
+                CARRIER,
+                key,
+                hep::Version::V3,
+            ),
+            AGENT,
+            i * 1_000,
+        );
+        assert_eq!(
+            refused_by(&last).as_deref(),
+            Some("destination_country"),
+            "call {i}"
+        );
+    }
+    let barred: Vec<_> = last
+        .persist
+        .iter()
+        .filter_map(|p| match p {
+            Persist::KillSwitch(k) => Some(k.scope.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(barred.len(), 1, "the bar is recorded for operators");
+    assert!(barred[0].contains("205"), "{barred:?}");
+    // Its later calls are decided as barred, as inline: they alert instead of passing unremarked.
+    let next = feed(
+        &mut core,
+        hep(&attack("e4"), PBX, CARRIER, key, hep::Version::V3),
+        AGENT,
+        5_000,
+    );
+    assert_eq!(refused_by(&next).as_deref(), Some("kill_switch"));
+    // ... and nothing was answered, banned or ended.
+    for out in [&last, &next] {
+        assert!(out.sends.is_empty(), "a mirror is never answered");
+        assert!(out.end_elsewhere.is_empty(), "observe mode ends no call");
+    }
+    assert_eq!(core.bans_active(NIGHT + 10_000), 0);
+    assert_eq!(core.stats.calls_ended_by_guard, 0);
+}

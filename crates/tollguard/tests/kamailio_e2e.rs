@@ -1,7 +1,8 @@
 //! The Kamailio integration guides, tested: the real Debian Kamailio 5.6 runs the configuration files of
 //! `docs/integrations/` themselves (not copies) as the SBC of a PBX, asks the real `tollguard serve` about each
-//! call (SIP redirect or HTTP decision) and places the allowed ones with a SIPp carrier. The PBX is a SIPp UAC on
-//! 127.0.0.2, Kamailio listens on 127.0.0.5, the carrier on 127.0.0.3, tollguard on 127.0.0.1.
+//! call (SIP redirect or HTTP decision) and places the allowed ones with a SIPp carrier, or places them all and
+//! mirrors its SIP to tollguard over HEP (`siptrace`). The PBX is a SIPp UAC on 127.0.0.2, Kamailio listens on
+//! 127.0.0.5, the carrier on 127.0.0.3, tollguard on 127.0.0.1.
 
 mod common;
 
@@ -705,5 +706,211 @@ fn kamailio_ends_a_call_in_progress_over_json_rpc() {
             .as_array()
             .is_none_or(|a| a.iter().all(|d| d["state"] == 5)),
         "no dialog left in progress: {list}"
+    );
+}
+
+/// The tollguard side of the HEP guide: a HEP listener only, Kamailio its one capture agent (with the auth key
+/// the guide passes as HEP_AUTH_KEY), observe mode (the default). The engine's clock starts on a Saturday night
+/// and runs 20 times faster, so SIPp's 1.5 s calls are the ~30 s calls of 2015.
+fn hep_guard_config(hep: u16) -> String {
+    format!(
+        r#"[[listen]]
+address = "127.0.0.1:{hep}"
+transport = "udp"
+role = "hep"
+
+[hep]
+sources = ["{KAMAILIO_IP}"]
+auth_key = "{HEP_KEY}"
+
+[pbx]
+address = "127.0.0.2:5060"
+transport = "udp"
+
+[[tenant]]
+name = "acme"
+pbx_sources = ["127.0.0.2"]
+
+[clock]
+speed = 20.0
+start_ms = {SATURDAY_NIGHT}
+
+[store]
+path = "guard.db"
+snapshot_secs = 1
+
+[api]
+listen = "127.0.0.1:0"
+
+[log]
+level = "info"
+"#
+    )
+}
+
+const HEP_KEY: &str = "kam-hep-key";
+
+/// The Call-IDs of the INVITEs in a SIPp message trace, in order.
+fn invite_call_ids(trace: &str) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for m in trace.split("-----------------------------------------------") {
+        if m.lines().any(|l| l.starts_with("INVITE sip:"))
+            && let Some(id) = m.lines().find_map(|l| l.trim().strip_prefix("Call-ID: "))
+            && !ids.iter().any(|i| i == id)
+        {
+            ids.push(id.to_owned());
+        }
+    }
+    ids
+}
+
+#[test]
+fn kamailio_hep_guide_mirrors_the_2015_pattern_tollguard_alerts_and_blocks_nothing() {
+    if skip() {
+        return;
+    }
+    if !have_module("siptrace.so") {
+        println!(
+            "skipped: Kamailio's siptrace module is not installed (Debian: apt-get install kamailio)"
+        );
+        return;
+    }
+    let (hep, car) = (free_port("127.0.0.1"), free_port("127.0.0.3"));
+    let g = Guard::start(&hep_guard_config(hep));
+    let (_carrier, carrier_log) = carrier(&g, car, "carrier.log");
+    let k = Kamailio::start(
+        g.dir.path(),
+        "kamailio-hep.cfg",
+        &[
+            format!("CARRIER=\"sip:127.0.0.3:{car}\""),
+            "PBX_NET=\"127.0.0.2/32\"".into(),
+            format!("TOLLGUARD_HEP=\"sip:127.0.0.1:{hep}\""),
+            format!("HEP_AUTH_KEY=\"{HEP_KEY}\""),
+        ],
+    );
+
+    // An ordinary national call of ext 201: placed, and nothing to say about it.
+    let (ok, trace) = pbx_call(&g, &k, "uac_call.xml", NATIONAL, "national");
+    assert!(ok, "{}", why(&g, &k, "the national call", &trace));
+    let national = invite_call_ids(&trace);
+
+    // The 2015 pattern: ext 205 places four ~30 s calls to Sierra Leone in a row, the # pressed first on the
+    // first one. Kamailio carries every one of them to the end (tollguard only watches).
+    let pbx_log = g.path("sl.log");
+    let pl = pbx_log.display().to_string();
+    let mut uac = sipp(
+        g.dir.path(),
+        "uac_call.xml",
+        "127.0.0.2",
+        free_port("127.0.0.2"),
+        "udp",
+        &[
+            &k.target(),
+            "-m",
+            "4",
+            "-l",
+            "1",
+            "-s",
+            SIERRA_LEONE,
+            "-key",
+            "account",
+            "205",
+            "-d",
+            "1500",
+            "-timeout",
+            "40s",
+            "-trace_msg",
+            "-message_file",
+            &pl,
+        ],
+    );
+    let status = uac.wait(Duration::from_secs(50));
+    let trace = std::fs::read_to_string(&pbx_log).unwrap_or_default();
+    assert!(
+        status.success(),
+        "{}",
+        why(&g, &k, "observe mode: all four calls complete", &trace)
+    );
+    let attack = invite_call_ids(&trace);
+    assert_eq!(attack.len(), 4, "{trace}");
+    let placed = carrier_invites(&carrier_log)
+        .iter()
+        .filter(|u| u.as_str() == SIERRA_LEONE)
+        .count();
+    assert_eq!(
+        placed, 4,
+        "the carrier got every call: tollguard blocks nothing"
+    );
+
+    // ... and 110, as always.
+    let (ok, trace) = pbx_call(&g, &k, "uac_call.xml", POLICE, "police");
+    assert!(ok, "{}", why(&g, &k, "110", &trace));
+    let police = invite_call_ids(&trace);
+
+    // tollguard decided every one of them from Kamailio's HEP copies: each call to Sierra Leone is an alert of
+    // the rule that refuses it inline (destination_country: international calling is barred outside the
+    // allow-list), and the 4th refused attempt off hours is the escalation the inline proxy would have made.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let alerts = loop {
+        let alerts = g.db().alerts(&store::AlertFilter::default()).unwrap();
+        let of = |id: &str, rule: &str| {
+            alerts.iter().any(|a| {
+                a.tenant == "acme"
+                    && a.decision.call_id.as_deref() == Some(id)
+                    && a.decision.rule == rule
+                    && a.decision.level == engine::Level::Critical
+            })
+        };
+        let all = attack.iter().all(|id| of(id, "destination_country"))
+            && of(&attack[3], "denied_account_hour");
+        if all {
+            break alerts;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no alert for every call to Sierra Leone ({attack:?}): {alerts:#?}\n{}",
+            why(&g, &k, "HEP decoded and decided", "")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.decision.reason.contains("Sierra Leone")),
+        "{alerts:?}"
+    );
+    for id in national.iter().chain(&police) {
+        assert!(
+            !alerts
+                .iter()
+                .any(|a| a.decision.call_id.as_deref() == Some(id)),
+            "no alert about the national call or 110 ({id}): {alerts:#?}"
+        );
+    }
+    // The escalation is recorded as the kill switch the inline proxy would have set (ext 205 barred from
+    // international calls), for the operator to see and lift; on a mirror it barred nothing (all four calls
+    // above were carried to the end).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let switches = loop {
+        let switches = g.db().active_kill_switches().unwrap();
+        if !switches.is_empty() {
+            break switches;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no kill switch recorded: {}",
+            g.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        switches.iter().all(|k| matches!(&k.scope,
+            engine::BarScope::Account { tenant, account } if tenant == "acme" && account == "205")),
+        "{switches:?}"
+    );
+    assert!(
+        !k.log().contains("ERROR"),
+        "Kamailio logged an error: {}",
+        k.log()
     );
 }
