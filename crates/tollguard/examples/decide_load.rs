@@ -259,7 +259,7 @@ async fn hep(target: SocketAddr, rate: u64, total: u64) -> Tally {
         let p = hep::Packet {
             version: hep::Version::V3,
             src: pbx,
-            dst: "127.0.0.1:5070".parse().expect("address"),
+            dst: "127.0.0.3:5080".parse().expect("address"), // the [trunk] of run.sh
             transport: hep::Transport::Udp,
             timestamp: None,
             capture_id: Some(2001),

@@ -46,15 +46,15 @@ impl Core {
             self.stats.hep_dropped += 1;
             return;
         };
-        self.observe(&msg, packet.src, packet.dst, now, out);
+        self.observe(&msg, (packet.src, packet.dst), inb.received, now, out);
     }
 
-    /// A SIP message the mirror shows going from `src` to `dst`.
+    /// A SIP message the mirror shows going from `src` to `dst`, read off the socket at `received`.
     fn observe(
         &mut self,
         msg: &Message<'_>,
-        src: SocketAddr,
-        dst: SocketAddr,
+        (src, dst): (SocketAddr, SocketAddr),
+        received: std::time::Instant,
         now: Now,
         out: &mut Output,
     ) {
@@ -72,7 +72,7 @@ impl Core {
                 let call = decide::SipCall::read(msg, tenant);
                 let mut q = call.query(msg, src);
                 q.observe = !enforce;
-                let v = self.decider.call_attempt(&q, None, now, &mut self.fx);
+                let v = self.decider.call_attempt(&q, Some(received), now, &mut self.fx);
                 self.stats.hep_calls += 1;
                 self.decider
                     .remember_call(call_id, &v.tenant, !enforce, now);
