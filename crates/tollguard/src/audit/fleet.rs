@@ -37,13 +37,16 @@ pub fn run_sites(
 }
 
 fn read_fleet(path: &Path, default: Transport) -> anyhow::Result<Vec<Site>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read the fleet file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the fleet file {}", path.display()))?;
     let mut sites = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let cols: Vec<&str> = line.split(',').map(str::trim).collect();
         let first = cols.first().copied().unwrap_or("");
-        if first.is_empty() || first.starts_with('#') || (i == 0 && first.eq_ignore_ascii_case("tenant")) {
+        if first.is_empty()
+            || first.starts_with('#')
+            || (i == 0 && first.eq_ignore_ascii_case("tenant"))
+        {
             continue;
         }
         let at = || format!("{}:{}", path.display(), i + 1);
@@ -52,13 +55,17 @@ fn read_fleet(path: &Path, default: Transport) -> anyhow::Result<Vec<Site>> {
             .filter(|t| !t.is_empty())
             .with_context(|| format!("{}: write tenant,target[,transport[,extensions]]", at()))?;
         let transport = match cols.get(2).filter(|t| !t.is_empty()) {
-            Some(t) => Transport::parse(t).with_context(|| format!("{}: transport {t:?}: use udp, tcp or tls", at()))?,
+            Some(t) => Transport::parse(t)
+                .with_context(|| format!("{}: transport {t:?}: use udp, tcp or tls", at()))?,
             None => default,
         };
         sites.push(Site {
             tenant: first.to_owned(),
             target: Target::resolve(target, transport).with_context(at)?,
-            extensions: cols.get(3).filter(|e| !e.is_empty()).map(|e| e.replace(';', ",")),
+            extensions: cols
+                .get(3)
+                .filter(|e| !e.is_empty())
+                .map(|e| e.replace(';', ",")),
         });
     }
     anyhow::ensure!(!sites.is_empty(), "{}: no PBX listed", path.display());

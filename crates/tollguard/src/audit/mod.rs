@@ -100,7 +100,11 @@ pub struct ExposureArgs {
     #[arg(long)]
     pub extensions: Option<String>,
     /// SIP ports to ask OPTIONS on, as PORT/TRANSPORT (the target's own port and transport come first).
-    #[arg(long, value_delimiter = ',', default_value = "5060/udp,5060/tcp,5061/tls")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "5060/udp,5060/tcp,5061/tls"
+    )]
     pub sip_ports: Vec<String>,
     /// Web ports to look for administration pages on.
     #[arg(long, value_delimiter = ',', default_values_t = audit::web::DEFAULT_PORTS.to_vec())]
@@ -146,13 +150,22 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     finish(report.0, report.1, report.2, false)
 }
 
-fn finish(r: Report, format: Format, html: Option<PathBuf>, show: bool) -> anyhow::Result<ExitCode> {
+fn finish(
+    r: Report,
+    format: Format,
+    html: Option<PathBuf>,
+    show: bool,
+) -> anyhow::Result<ExitCode> {
     report::print(&r, format, show)?;
     if let Some(path) = html {
         std::fs::write(&path, report::html(&r, show))
             .with_context(|| format!("cannot write the HTML report {}", path.display()))?;
     }
-    Ok(if r.has_critical() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if r.has_critical() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// One PBX of the fleet (or the single `--target`).
@@ -197,7 +210,9 @@ fn credentials(site: &Site, a: &CredentialArgs) -> anyhow::Result<SiteReport> {
         .extensions
         .as_deref()
         .or(a.extensions.as_deref())
-        .context("which accounts? give --extensions 200-299 (or an extensions column in --targets)")?;
+        .context(
+            "which accounts? give --extensions 200-299 (or an extensions column in --targets)",
+        )?;
     let mut lists = CandidateLists::shipped();
     if let Some(l) = &a.list {
         lists = lists.with_user_list(l)?;
@@ -223,10 +238,13 @@ fn exposure(site: &Site, a: &ExposureArgs) -> anyhow::Result<SiteReport> {
         None => Vec::new(),
     };
     let mut sip_ports = vec![(site.target.addr.port(), site.target.transport)];
-    for p in &a.sip_ports {
+    for p in a.sip_ports.iter().filter(|p| !p.trim().is_empty()) {
         let (port, tr) = p.split_once('/').unwrap_or((p, "udp"));
-        let port: u16 = port.parse().with_context(|| format!("--sip-ports {p}: write PORT/udp|tcp|tls"))?;
-        let tr = Transport::parse(tr).with_context(|| format!("--sip-ports {p}: write PORT/udp|tcp|tls"))?;
+        let port: u16 = port
+            .parse()
+            .with_context(|| format!("--sip-ports {p}: write PORT/udp|tcp|tls"))?;
+        let tr = Transport::parse(tr)
+            .with_context(|| format!("--sip-ports {p}: write PORT/udp|tcp|tls"))?;
         if !sip_ports.contains(&(port, tr)) {
             sip_ports.push((port, tr));
         }
@@ -252,5 +270,7 @@ fn exposure(site: &Site, a: &ExposureArgs) -> anyhow::Result<SiteReport> {
 fn config(a: &ConfigArgs) -> anyhow::Result<Report> {
     let numbering = numbering::Numbering::japan_defaults();
     let findings = audit::pbxconf::audit_files(&a.files, &numbering)?;
-    Ok(Report::new(vec![SiteReport::config(&a.tenant, &a.files, findings)]))
+    Ok(Report::new(vec![SiteReport::config(
+        &a.tenant, &a.files, findings,
+    )]))
 }

@@ -65,9 +65,16 @@ impl Report {
 
 impl SiteReport {
     pub fn credentials(site: &Site, accounts: Vec<AccountResult>) -> SiteReport {
-        let loc = format!("{}/{}", site.target.hostport(), site.target.transport.via().to_ascii_lowercase());
+        let loc = format!(
+            "{}/{}",
+            site.target.hostport(),
+            site.target.transport.via().to_ascii_lowercase()
+        );
         let cost = weekend_2015(&numbering::Numbering::japan_defaults());
-        let findings = accounts.iter().filter_map(|a| account_finding(&loc, a, &cost)).collect();
+        let findings = accounts
+            .iter()
+            .filter_map(|a| account_finding(&loc, a, &cost))
+            .collect();
         SiteReport {
             tenant: site.tenant.clone(),
             target: loc,
@@ -92,7 +99,11 @@ impl SiteReport {
     pub fn config(tenant: &str, files: &[PathBuf], findings: Vec<Finding>) -> SiteReport {
         SiteReport {
             tenant: tenant.to_owned(),
-            target: files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(" "),
+            target: files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
             check: "config",
             accounts: Vec::new(),
             exposure: None,
@@ -104,11 +115,16 @@ impl SiteReport {
 fn account_finding(loc: &str, a: &AccountResult, cost: &Cost2015) -> Option<Finding> {
     let at = format!("{loc} account {}", a.account);
     match &a.outcome {
-        Outcome::Weak { entry_id, source, .. } => Some(Finding::new(
+        Outcome::Weak {
+            entry_id, source, ..
+        } => Some(Finding::new(
             "weak-password",
             Severity::Critical,
             at,
-            format!("account {} logs in with list entry {entry_id} ({source})", a.account, ),
+            format!(
+                "account {} logs in with list entry {entry_id} ({source})",
+                a.account,
+            ),
             format!(
                 "attackers try this list first; a hijacked account places international calls: {} would have \
                  cost about {} ({})",
@@ -121,7 +137,10 @@ fn account_finding(loc: &str, a: &AccountResult, cost: &Cost2015) -> Option<Find
             "no-authentication",
             Severity::Critical,
             at,
-            format!("REGISTER for account {} was accepted without credentials ({s})", a.account),
+            format!(
+                "REGISTER for account {} was accepted without credentials ({s})",
+                a.account
+            ),
             "anyone can register as this account and call out as it",
             "require digest authentication for every account",
         )),
@@ -200,13 +219,26 @@ pub fn print(r: &Report, format: Format, show: bool) -> anyhow::Result<()> {
 fn text(r: &Report, show: bool) -> String {
     let mut s = String::new();
     for (t, [c, w, i]) in r.per_tenant() {
-        s.push_str(&format!("tenant {t}: {c} critical, {w} warning, {i} info\n"));
+        s.push_str(&format!(
+            "tenant {t}: {c} critical, {w} warning, {i} info\n"
+        ));
     }
     for site in &r.sites {
-        s.push_str(&format!("\n== {} {} ({})\n", site.check, site.target, site.tenant));
+        s.push_str(&format!(
+            "\n== {} {} ({})\n",
+            site.check, site.target, site.tenant
+        ));
         for a in &site.accounts {
-            s.push_str(&format!("  account {:<8} {:<16} {} attempts", a.account, outcome_word(&a.outcome), a.attempts));
-            if let Outcome::Weak { entry_id, password, .. } = &a.outcome {
+            s.push_str(&format!(
+                "  account {:<8} {:<16} {} attempts",
+                a.account,
+                outcome_word(&a.outcome),
+                a.attempts
+            ));
+            if let Outcome::Weak {
+                entry_id, password, ..
+            } = &a.outcome
+            {
                 s.push_str(&format!("  entry {entry_id}"));
                 if show {
                     s.push_str(&format!("  password {password:?}"));
@@ -229,7 +261,10 @@ fn text(r: &Report, show: bool) -> String {
         }
     }
     if r.sites.iter().any(|s| s.check == "credentials") {
-        s.push_str(&format!("\n2015 cost of one hijacked site: {} ({})\n", r.cost.total, r.cost.derivation));
+        s.push_str(&format!(
+            "\n2015 cost of one hijacked site: {} ({})\n",
+            r.cost.total, r.cost.derivation
+        ));
     }
     s
 }
@@ -258,15 +293,36 @@ pub fn html(r: &Report, show: bool) -> String {
             html::escape(&site.tenant)
         ));
         if !site.accounts.is_empty() {
-            let rows: Vec<Vec<String>> = site.accounts.iter().map(|a| account_row(a, show)).collect();
-            body.push_str(&html::table(&["account", "result", "attempts", "entry"], &rows));
+            let rows: Vec<Vec<String>> =
+                site.accounts.iter().map(|a| account_row(a, show)).collect();
+            body.push_str(&html::table(
+                &["account", "result", "attempts", "entry"],
+                &rows,
+            ));
         }
         let rows: Vec<Vec<String>> = site
             .findings
             .iter()
-            .map(|f| vec![f.severity.name().into(), f.location.clone(), f.title.clone(), f.why.clone(), f.fix.clone()])
+            .map(|f| {
+                vec![
+                    f.severity.name().into(),
+                    f.location.clone(),
+                    f.title.clone(),
+                    f.why.clone(),
+                    f.fix.clone(),
+                ]
+            })
             .collect();
-        body.push_str(&html::table(&["severity", "where", "finding", "why it matters", "what to do"], &rows));
+        body.push_str(&html::table(
+            &[
+                "severity",
+                "where",
+                "finding",
+                "why it matters",
+                "what to do",
+            ],
+            &rows,
+        ));
     }
     body.push_str(&format!(
         "<p><small>2015 cost of one hijacked site: {} — {}</small></p>",
@@ -278,9 +334,16 @@ pub fn html(r: &Report, show: bool) -> String {
 
 fn account_row(a: &AccountResult, show: bool) -> Vec<String> {
     let entry = match &a.outcome {
-        Outcome::Weak { entry_id, password, .. } if show => format!("{entry_id} ({password})"),
+        Outcome::Weak {
+            entry_id, password, ..
+        } if show => format!("{entry_id} ({password})"),
         Outcome::Weak { entry_id, .. } => entry_id.clone(),
         _ => String::new(),
     };
-    vec![a.account.clone(), outcome_word(&a.outcome).into(), a.attempts.to_string(), entry]
+    vec![
+        a.account.clone(),
+        outcome_word(&a.outcome).into(),
+        a.attempts.to_string(),
+        entry,
+    ]
 }
