@@ -4,7 +4,8 @@
 //! authenticated REGISTER it sees: the tests count and order the attempts there, never by wall-clock time.
 //!
 //! The Kamailio tests need `kamailio` (scripts/test-all.sh installs it). Outside CI they say they were
-//! skipped when it is absent; in CI (`CI` set) its absence fails them.
+//! skipped when it is absent; in CI (`CI` set) and under scripts/test-all.sh (`TOLLGUARD_REQUIRE_PEERS`) its
+//! absence fails them.
 
 mod common;
 
@@ -121,8 +122,8 @@ fn kamailio_ready() -> bool {
         return true;
     }
     assert!(
-        std::env::var_os("CI").is_none(),
-        "kamailio (with db_text, auth_db, registrar) is required in CI: scripts/test-all.sh installs it"
+        std::env::var_os("CI").is_none() && std::env::var_os("TOLLGUARD_REQUIRE_PEERS").is_none(),
+        "kamailio (with db_text, auth_db, registrar, htable) is required here: scripts/test-all.sh installs it"
     );
     println!("skipped: kamailio or its modules are not installed (apt-get install kamailio)");
     false
@@ -601,4 +602,134 @@ fn exposure_finds_an_admin_page_on_a_vendor_default_login_and_stops_there() {
     );
     assert_eq!(tried.len(), 5, "{tried:?}");
     assert_eq!(findings(&v, "version-disclosure").len(), 1, "{v:#}");
+}
+
+#[test]
+fn fleet_summarises_per_tenant_escapes_the_html_report_and_refuses_a_foreign_row_before_sending() {
+    if !kamailio_ready() {
+        return;
+    }
+    let k = Kamailio::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.csv");
+    let html = dir.path().join("audit.html");
+    // A row that is not ours stops the whole run before any packet is sent.
+    std::fs::write(
+        &fleet,
+        format!("tenant,target,transport,extensions\nacme,{0},udp,201\nrogue,203.0.113.9:5060,udp,201\n", k.target()),
+    )
+    .unwrap();
+    let guard = k.guard_toml();
+    let refused = tollguard(&[
+        "credentials",
+        "--targets",
+        fleet.to_str().unwrap(),
+        "--config",
+        guard.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(k.seen("AUDIT-ATTEMPT").is_empty(), "{}", k.log());
+
+    std::fs::write(
+        &fleet,
+        format!(
+            "tenant,target,transport,extensions\nacme <b>&amp;</b>,{0},udp,201\nbeta,{0},tcp,203\n",
+            k.target()
+        ),
+    )
+    .unwrap();
+    let out = tollguard(&[
+        "credentials",
+        "--targets",
+        fleet.to_str().unwrap(),
+        "--config",
+        guard.to_str().unwrap(),
+        "--rate",
+        "40",
+        "--format",
+        "json",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    let v = json_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{v:#}");
+    let tenants = v["tenants"].as_array().unwrap();
+    let of = |t: &str| {
+        tenants
+            .iter()
+            .find(|x| x["tenant"] == t)
+            .unwrap_or_else(|| panic!("{v:#}"))
+    };
+    assert_eq!(of("acme <b>&amp;</b>")["critical"], 1);
+    assert_eq!(of("beta")["critical"], 0);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("acme &lt;b&gt;&amp;amp;&lt;/b&gt;"), "{page}");
+    assert!(!page.contains("<b>&amp;</b>"));
+    assert!(
+        page.contains("yealink-admin") && !page.contains(">admin<"),
+        "no password in the report"
+    );
+}
+
+fn fixture(dir: &str) -> Vec<String> {
+    let d = concat!(env!("CARGO_MANIFEST_DIR"), "/../audit/tests/fixtures/").to_owned() + dir;
+    let mut v: Vec<String> = std::fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn config_audit_exit_status_and_report_forms() {
+    let good = fixture("good");
+    let mut args = vec!["config"];
+    args.extend(good.iter().map(String::as_str));
+    let out = tollguard(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no finding"));
+
+    let bypass = fixture("bypass");
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("config.html");
+    let mut args = vec![
+        "config",
+        "--format",
+        "json",
+        "--tenant",
+        "acme",
+        "--html",
+        html.to_str().unwrap(),
+    ];
+    args.extend(bypass.iter().map(String::as_str));
+    let out = tollguard(&args);
+    let v = json_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{v:#}");
+    let f = &v["sites"][0]["findings"][0];
+    assert_eq!(f["kind"], "block-bypass");
+    assert_eq!(f["severity"], "critical");
+    assert!(
+        f["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("bypass/extensions.conf:6"),
+        "{f}"
+    );
+    assert!(f["fix"].as_str().unwrap().len() > 20);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("block-bypass") || page.contains("blocks _010."),
+        "{page}"
+    );
 }
