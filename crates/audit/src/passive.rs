@@ -24,6 +24,9 @@ fn lists() -> &'static CandidateLists {
 /// Tests the shipped vendor defaults, extension variants and common passwords against one digest response
 /// (the parameters of an Authorization header and the request's method). `None` when none matches, when the
 /// algorithm is not MD5/SHA-256, or when `qop` is given without `nc`/`cnonce`.
+///
+/// A match says which list entry *produced* the response, not that it was right: a scanner's wrong guess from
+/// the same list matches too. Call it for logins the PBX accepted (a 2xx to the REGISTER or INVITE).
 // The argument list mirrors the fields of an Authorization header one for one, which is what a caller has.
 #[allow(clippy::too_many_arguments)]
 pub fn weak_login(
