@@ -12,7 +12,7 @@ use crate::candidates::{Candidate, CandidateLists, Origin};
 use crate::digest::Challenge;
 use crate::pacer::Pacer;
 use crate::request::{self, Dialog, Request};
-use crate::target::Target;
+use crate::target::{Target, Transport};
 use crate::transport::{Connection, Response, TlsTrust};
 
 /// What to audit and how gently.
@@ -72,7 +72,23 @@ impl CredentialAudit {
         let mut pacer = Pacer::new(self.rate);
         let mut out = Vec::with_capacity(self.accounts.len());
         for account in &self.accounts {
-            let r = self.account(&mut conn, &mut pacer, account).await?;
+            let r = match self.account(&mut conn, &mut pacer, account).await {
+                Ok(r) => r,
+                // A PBX (or its fail2ban) closing the connection mid-account is locking us out: note it, and
+                // carry on with the next account over a new connection.
+                Err(AuditError::Closed(_) | AuditError::Io { .. })
+                    if self.target.transport != Transport::Udp =>
+                {
+                    conn = Connection::open(&self.target, &self.trust, self.wait).await?;
+                    AccountResult {
+                        account: account.clone(),
+                        outcome: Outcome::LockedOut { status: None },
+                        attempts: 0,
+                        tried: Vec::new(),
+                    }
+                }
+                Err(e) => return Err(e),
+            };
             tracing::info!(account, result = ?r.outcome, attempts = r.attempts, "account audited");
             out.push(r);
         }

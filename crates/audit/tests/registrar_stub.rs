@@ -32,6 +32,8 @@ struct Registrar {
     lock: Lock,
     failures: AtomicUsize,
     attempts: AtomicUsize,
+    /// When (on tokio's clock) each authenticated attempt arrived.
+    at: std::sync::Mutex<Vec<tokio::time::Instant>>,
 }
 
 impl Registrar {
@@ -55,6 +57,7 @@ impl Registrar {
             return Some(reply(&m, "401 Unauthorized", &ch));
         };
         self.attempts.fetch_add(1, Ordering::SeqCst);
+        self.at.lock().unwrap().push(tokio::time::Instant::now());
         let ch = Challenge::parse(&format!(
             "Digest realm=\"{REALM}\", nonce=\"{}\", qop=\"auth\"",
             auth.nonce()?
@@ -116,6 +119,7 @@ fn registrar(lock: Lock) -> Arc<Registrar> {
         lock,
         failures: AtomicUsize::new(0),
         attempts: AtomicUsize::new(0),
+        at: std::sync::Mutex::new(Vec::new()),
     })
 }
 
@@ -252,4 +256,21 @@ async fn silence_after_failures_stops_the_account_there() {
     assert_eq!(res[0].outcome, Outcome::LockedOut { status: None });
     assert_eq!(res[0].attempts, 2);
     assert_eq!(r.attempts.load(Ordering::SeqCst), 2);
+}
+
+/// The pacing, on tokio's paused (virtual) clock: at the default 2 attempts/s the registrar sees the attempts
+/// exactly 500 virtual milliseconds apart, across accounts too.
+#[tokio::test(start_paused = true)]
+async fn attempts_reach_the_registrar_at_the_configured_rate() {
+    let r = registrar(Lock::Never);
+    let addr = udp_registrar(r.clone()).await;
+    let mut a = audit(addr, Transport::Udp, &["201", "203"], TlsTrust::default());
+    a.rate = 2.0;
+    a.wait = Duration::from_secs(30);
+    let res = a.run().await.unwrap();
+    let n = res[0].attempts + res[1].attempts;
+    let at = r.at.lock().unwrap().clone();
+    assert_eq!(at.len(), n);
+    let gaps: Vec<u128> = at.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
+    assert!(gaps.iter().all(|g| *g == 500), "{gaps:?}");
 }
