@@ -66,12 +66,11 @@ pub enum AuditError {
     Tls { target: SocketAddr, detail: String },
     #[error("TLS set-up: {0}")]
     TlsSetup(String),
-    #[error("{path}:{line}: {message}")]
-    Parse {
-        path: String,
-        line: usize,
-        message: String,
-    },
+    #[error(
+        "{0}: unknown kind of file: name it pjsip*.conf, sip*.conf, extensions*.conf, *.xml (FreeSWITCH) or \
+         *.csv/*.tsv (Kamailio subscriber export)"
+    )]
+    UnknownFile(String),
 }
 
 fn configured_list(c: &[IpAddr]) -> String {

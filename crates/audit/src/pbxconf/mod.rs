@@ -72,13 +72,8 @@ pub fn audit_files(paths: &[PathBuf], numbering: &Numbering) -> Result<Vec<Findi
 }
 
 fn read_file(path: &Path, m: &mut Model) -> Result<(), AuditError> {
-    let kind = FileKind::of(path).ok_or_else(|| AuditError::Parse {
-        path: path.display().to_string(),
-        line: 0,
-        message: "unknown kind of file: name it pjsip*.conf, sip*.conf, extensions*.conf, *.xml (FreeSWITCH) \
-                  or *.csv/*.tsv (Kamailio subscriber export)"
-            .into(),
-    })?;
+    let kind =
+        FileKind::of(path).ok_or_else(|| AuditError::UnknownFile(path.display().to_string()))?;
     let text = std::fs::read_to_string(path).map_err(|e| AuditError::Io {
         what: format!("cannot read {}", path.display()),
         source: e,

@@ -157,6 +157,28 @@ fn account_finding(loc: &str, a: &AccountResult, cost: &Cost2015) -> Option<Find
             "a lockout slows password guessing; the untried candidates were not tested",
             "re-run the audit for this account after the lockout expires, at a lower --rate",
         )),
+        Outcome::NotChallenged { status: None } => Some(Finding::new(
+            "no-answer",
+            Severity::Warning,
+            at,
+            format!(
+                "no answer from the PBX for account {}: nothing was tested",
+                a.account
+            ),
+            "an audit that could not reach the PBX proves nothing about its passwords",
+            "check the target, port and --transport, and that this machine may reach the PBX",
+        )),
+        Outcome::NotChallenged { status: Some(s) } => Some(Finding::new(
+            "not-challenged",
+            Severity::Info,
+            at,
+            format!(
+                "the PBX answered {s} to account {} without a challenge: nothing was tested",
+                a.account
+            ),
+            "the audit can only test accounts the PBX challenges",
+            "check --domain (the accounts' SIP domain) and that REGISTER reaches the registrar",
+        )),
         _ => None,
     }
 }
