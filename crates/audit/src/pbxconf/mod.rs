@@ -54,9 +54,44 @@ impl FileKind {
 
 /// Reads every file of one PBX and returns its findings, most severe first.
 pub fn audit_files(paths: &[PathBuf], numbering: &Numbering) -> Result<Vec<Finding>, AuditError> {
-    let mut m = Model::default();
+    let mut texts = Vec::with_capacity(paths.len());
     for p in paths {
-        read_file(p, &mut m)?;
+        let kind =
+            FileKind::of(p).ok_or_else(|| AuditError::UnknownFile(p.display().to_string()))?;
+        let text = std::fs::read_to_string(p).map_err(|e| AuditError::Io {
+            what: format!("cannot read {}", p.display()),
+            source: e,
+        })?;
+        texts.push(ConfigText {
+            kind,
+            name: p.display().to_string(),
+            text,
+        });
+    }
+    Ok(audit_texts(&texts, numbering))
+}
+
+/// One configuration file already in memory: its kind, the name findings cite, its text.
+#[derive(Debug, Clone)]
+pub struct ConfigText {
+    pub kind: FileKind,
+    pub name: String,
+    pub text: String,
+}
+
+/// [`audit_files`] on texts in memory (what the fuzz target and property tests drive). Never fails: what cannot
+/// be read is skipped.
+pub fn audit_texts(files: &[ConfigText], numbering: &Numbering) -> Vec<Finding> {
+    let mut m = Model::default();
+    for f in files {
+        let (file, text) = (f.name.as_str(), f.text.as_str());
+        match f.kind {
+            FileKind::SipConf => asterisk::read_sip_conf(file, text, &mut m),
+            FileKind::PjsipConf => asterisk::read_pjsip_conf(file, text, &mut m),
+            FileKind::ExtensionsConf => asterisk::read_extensions_conf(file, text, &mut m),
+            FileKind::FreeswitchXml => freeswitch::read_xml(file, text, &mut m),
+            FileKind::KamailioSubscribers => kamailio::read_subscribers(file, text, &mut m),
+        }
     }
     let lists = CandidateLists::shipped();
     let mut findings = std::mem::take(&mut m.findings);
@@ -68,23 +103,5 @@ pub fn audit_files(paths: &[PathBuf], numbering: &Numbering) -> Result<Vec<Findi
             .cmp(&a.severity)
             .then_with(|| a.location.cmp(&b.location))
     });
-    Ok(findings)
-}
-
-fn read_file(path: &Path, m: &mut Model) -> Result<(), AuditError> {
-    let kind =
-        FileKind::of(path).ok_or_else(|| AuditError::UnknownFile(path.display().to_string()))?;
-    let text = std::fs::read_to_string(path).map_err(|e| AuditError::Io {
-        what: format!("cannot read {}", path.display()),
-        source: e,
-    })?;
-    let file = path.display().to_string();
-    match kind {
-        FileKind::SipConf => asterisk::read_sip_conf(&file, &text, m),
-        FileKind::PjsipConf => asterisk::read_pjsip_conf(&file, &text, m),
-        FileKind::ExtensionsConf => asterisk::read_extensions_conf(&file, &text, m),
-        FileKind::FreeswitchXml => freeswitch::read_xml(&file, &text, m),
-        FileKind::KamailioSubscribers => kamailio::read_subscribers(&file, &text, m),
-    }
-    Ok(())
+    findings
 }
