@@ -268,6 +268,9 @@ fn text(r: &Report, show: bool) -> String {
             }
             s.push('\n');
         }
+        if let Some(e) = &site.exposure {
+            s.push_str(&exposure_text(e));
+        }
         for f in &site.findings {
             s.push_str(&format!(
                 "  [{}] {}: {}\n      why: {}\n      fix: {}\n",
@@ -289,6 +292,59 @@ fn text(r: &Report, show: bool) -> String {
         ));
     }
     s
+}
+
+fn status_text(s: Option<u16>) -> String {
+    s.map_or_else(|| "no answer".to_owned(), |s| s.to_string())
+}
+
+fn exposure_text(e: &ExposureReport) -> String {
+    let mut s = String::new();
+    for p in &e.sip {
+        s.push_str(&format!(
+            "  sip {}/{:<4} {:<10} {}\n",
+            p.port,
+            p.transport.via().to_ascii_lowercase(),
+            status_text(p.status),
+            p.server.as_deref().unwrap_or("")
+        ));
+    }
+    for w in &e.web {
+        s.push_str(&format!(
+            "  web {}{:<5} {:<10} {} {}\n",
+            w.port,
+            if w.tls { "/tls" } else { "" },
+            w.status,
+            w.server.as_deref().unwrap_or(""),
+            w.login
+                .as_deref()
+                .map(|l| format!("(login: {l})"))
+                .unwrap_or_default()
+        ));
+    }
+    s
+}
+
+fn exposure_html(e: &ExposureReport) -> String {
+    let mut rows: Vec<Vec<String>> = e
+        .sip
+        .iter()
+        .map(|p| {
+            vec![
+                format!("SIP {}/{}", p.port, p.transport.via().to_ascii_lowercase()),
+                status_text(p.status),
+                p.server.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    rows.extend(e.web.iter().map(|w| {
+        vec![
+            format!("web {}{}", w.port, if w.tls { " (TLS)" } else { "" }),
+            w.status.to_string(),
+            w.server.clone().unwrap_or_default(),
+        ]
+    }));
+    html::table(&["port", "answer", "server"], &rows)
 }
 
 /// The HTML page.
@@ -321,6 +377,9 @@ pub fn html(r: &Report, show: bool) -> String {
                 &["account", "result", "attempts", "entry"],
                 &rows,
             ));
+        }
+        if let Some(e) = &site.exposure {
+            body.push_str(&exposure_html(e));
         }
         let rows: Vec<Vec<String>> = site
             .findings
