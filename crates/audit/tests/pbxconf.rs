@@ -199,3 +199,25 @@ fn an_unknown_file_is_an_error_naming_it() {
     .unwrap_err();
     assert!(e.to_string().contains("/etc/hosts"), "{e}");
 }
+
+#[test]
+fn freepbx_generated_files() {
+    // FreePBX's "permit everything" is no ACL; its outbound route dials through Macro(dialout-trunk) and is
+    // reached from from-internal through two includes.
+    expect(
+        "freepbx",
+        &[
+            ("no-acl", Warning, "freepbx/pjsip.endpoint.conf:2"),
+            (
+                "international-from-phones",
+                Warning,
+                "freepbx/extensions_additional.conf:13",
+            ),
+            (
+                "no-call-limit",
+                Info,
+                "freepbx/extensions_additional.conf:1",
+            ),
+        ],
+    );
+}

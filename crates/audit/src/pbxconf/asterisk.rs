@@ -148,7 +148,13 @@ fn sip_peer(file: &str, ini: &Ini, s: &Section, guest_context: &str, m: &mut Mod
 
 /// An account phones register to, with no address restriction.
 fn acl_check(file: &str, ini: &Ini, s: &Section, keys: &[&str], m: &mut Model) {
-    if keys.iter().any(|k| !ini.all(s, k).is_empty()) {
+    let restricted = keys.iter().any(|k| {
+        ini.all(s, k)
+            .iter()
+            // FreePBX writes deny=0.0.0.0/0.0.0.0 and permit=0.0.0.0/0.0.0.0: a permit of everything is no ACL.
+            .any(|e| restricts(k, &e.value))
+    });
+    if restricted {
         return;
     }
     m.findings.push(Finding::new(
@@ -159,6 +165,26 @@ fn acl_check(file: &str, ini: &Ini, s: &Section, keys: &[&str], m: &mut Model) {
         "with a guessed or default password, a scanner anywhere on the internet registers as this phone",
         "deny=0.0.0.0/0.0.0.0 then permit=<your office network> (pjsip: acl=/contact_acl= with a type=acl section)",
     ));
+}
+
+/// Whether an ACL line narrows who may register: a deny alone (a block list) does not, nor does a permit of
+/// every address.
+fn restricts(key: &str, value: &str) -> bool {
+    if key.contains("deny") {
+        return false;
+    }
+    if key.contains("permit") {
+        return !is_everywhere(value);
+    }
+    true
+}
+
+/// `0.0.0.0/0`, `0.0.0.0/0.0.0.0`, `::/0`: every address.
+fn is_everywhere(v: &str) -> bool {
+    v.split(',').any(|n| {
+        let n = n.trim();
+        matches!(n, "0.0.0.0/0" | "0.0.0.0/0.0.0.0" | "::/0" | "0.0.0.0")
+    })
 }
 
 fn is_no(v: &str) -> bool {
@@ -311,6 +337,13 @@ fn app_step(app: &str, at: &Loc, c: &mut Context, m: &mut Model) -> Step {
     }
     match name.as_str() {
         "dial" => dial_step(args, at, m),
+        // FreePBX's outbound routes dial their trunks through this macro (or its Gosub form).
+        "macro" | "gosub"
+            if args.trim_start().starts_with("dialout-")
+                || args.trim_start().starts_with("macro-dialout-") =>
+        {
+            Step::DialOut
+        }
         "goto" => goto_step(args, &c.name),
         "hangup" | "congestion" | "busy" => Step::Block,
         "authenticate" | "vmauthenticate" => Step::Pin,
