@@ -92,6 +92,7 @@ fn pjsip_endpoints_and_secrets() {
             ("short-secret", Warning, "secrets/pjsip.conf:28"),
             ("shared-secret", Warning, "secrets/pjsip.conf:34"),
             ("shared-secret", Warning, "secrets/pjsip.conf:40"),
+            ("empty-secret", Critical, "secrets/pjsip.conf:46"),
         ],
     );
 }
