@@ -17,13 +17,18 @@ const KINDS: [FileKind; 5] = [
 
 fuzz_target!(|data: &[u8]| {
     static NUMBERING: OnceLock<numbering::Numbering> = OnceLock::new();
-    let Some((&k, rest)) = data.split_first() else { return };
+    let Some((&k, rest)) = data.split_first() else {
+        return;
+    };
     let f = ConfigText {
         kind: KINDS[usize::from(k) % KINDS.len()],
         name: "fuzz".into(),
         text: String::from_utf8_lossy(rest).into_owned(),
     };
-    for finding in audit_texts(&[f], NUMBERING.get_or_init(numbering::Numbering::japan_defaults)) {
+    for finding in audit_texts(
+        &[f],
+        NUMBERING.get_or_init(numbering::Numbering::japan_defaults),
+    ) {
         assert!(finding.location.starts_with("fuzz:"), "{finding:?}");
     }
 });
