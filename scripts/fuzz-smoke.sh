@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzz smoke run: builds the cargo-fuzz targets of every crate with a fuzz folder (crates/sip, crates/cdr,
-# crates/numbering, crates/hep: one `cargo fuzz build` per crate) and runs each target for FUZZ_SECONDS
+# crates/numbering, crates/hep, crates/audit: one `cargo fuzz build` per crate) and runs each target for FUZZ_SECONDS
 # (default 10).
 # cargo-fuzz passes nightly-only flags (-Zsanitizer); RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them.
 # Installs cargo-fuzz when missing. Seeds are written at run time into the (git-ignored) corpus folders, never
@@ -11,6 +11,7 @@
 # - numbering: a few dial strings (emergency, national, international, URI, obfuscated), behind a control byte.
 # - hep: HEPv3 (IPv4, IPv6, compressed, RTCP), HEP v2 and v1 packets written by `hep`'s example `seeds`, alone
 #   and as two-packet streams behind a control byte.
+# - audit: the hand-written configuration fixtures, each behind the control byte of its kind.
 # Any crash, leak, out-of-memory or timeout (artifact or non-zero libFuzzer status) fails the script.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -61,6 +62,18 @@ seeds_numbering() { # $1 target, $2 corpus
     'sip:+81312345678@pbx;user=phone' '%2B8810123456' '2001'; do
     printf '%s' "$s" | seed "$2/seed-$i"
     i=$((i + 1))
+  done
+}
+
+seeds_audit() { # $1 target, $2 corpus
+  local f b k
+  for f in tests/fixtures/*/*; do
+    b="$(basename "$f")"
+    case "$b" in
+      sip*.conf) k='\000' ;; pjsip*.conf) k='\001' ;; extensions*.conf) k='\002' ;; *.xml) k='\003' ;;
+      *.csv|*.tsv) k='\004' ;; *) continue ;;
+    esac
+    { printf "$k"; cat "$f"; } >"$2/seed-$(basename "$(dirname "$f")")-$b"
   done
 }
 

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod analyze;
+mod audit;
 mod check_config;
 mod ctl;
 mod demo;
@@ -37,6 +38,8 @@ enum Command {
     Ctl(ctl::CtlArgs),
     /// Replay the 2015 hijacking live against a real guard on loopback and watch it being stopped.
     Demo(demo::DemoArgs),
+    /// Find your own PBX's weak spots before attackers do: default passwords, exposure, risky configuration.
+    Audit(audit::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Command::CheckConfig(args) => check_config::run(args),
         Command::Ctl(args) => ctl::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Audit(args) => audit::run(args),
     };
     match result {
         Ok(code) => code,
