@@ -24,6 +24,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
+/// Call-IDs are `load<pid>x<index>`: unique across runs against the same guard (a mirror ignores a Call-ID it
+/// has seen, a querier's call is remembered by it).
+fn call_id(i: u64) -> String {
+    format!("load{}x{i}", std::process::id())
+}
+
 /// One due request: its index and when it was due.
 type Due = (u64, Instant);
 
@@ -57,7 +63,9 @@ async fn main() {
     let target: SocketAddr = target.parse().expect("TARGET is ip:port");
     let rate: u64 = rate.parse().expect("RATE is a number");
     let secs: u64 = secs.parse().expect("SECS is a number");
-    let conns: usize = rest.first().map_or(4, |c| c.parse().expect("CONNS is a number"));
+    let conns: usize = rest
+        .first()
+        .map_or(4, |c| c.parse().expect("CONNS is a number"));
     let total = rate * secs;
     let started = Instant::now();
     let tally = match front.as_str() {
@@ -114,7 +122,8 @@ async fn http_worker(mut s: TcpStream, token: String, mut rx: mpsc::Receiver<Due
     let mut buf = Vec::with_capacity(4096);
     while let Some((i, due)) = rx.recv().await {
         let body = format!(
-            r#"{{"call_id":"load-{i}","tenant":"acme","account":"{}","dialed":"{}"}}"#,
+            r#"{{"call_id":"{}","tenant":"acme","account":"{}","dialed":"{}"}}"#,
+            call_id(i),
             account(i),
             dialed(i)
         );
@@ -175,11 +184,11 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn invite(i: u64, me: SocketAddr, to: SocketAddr) -> String {
-    let (ext, num) = (account(i), dialed(i));
+    let (ext, num, id) = (account(i), dialed(i), call_id(i));
     format!(
-        "INVITE sip:{num}@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKload{i}\r\n\
+        "INVITE sip:{num}@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{id}\r\n\
 Max-Forwards: 70\r\nFrom: <sip:{ext}@pbx.example>;tag=f{i}\r\nTo: <sip:{num}@carrier.example>\r\n\
-Call-ID: load-{i}\r\nCSeq: 1 INVITE\r\nContact: <sip:{ext}@{me}>\r\nContent-Length: 0\r\n\r\n"
+Call-ID: {id}\r\nCSeq: 1 INVITE\r\nContact: <sip:{ext}@{me}>\r\nContent-Length: 0\r\n\r\n"
     )
 }
 
@@ -215,19 +224,26 @@ async fn read_answers(
     let mut t = Tally::default();
     let mut buf = vec![0u8; 65_535];
     let mut answered = 0u64;
+    let prefix = format!("Call-ID: load{}x", std::process::id());
     while answered < total {
         let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(2), sock.recv(&mut buf)).await
         else {
             break;
         };
         let m = String::from_utf8_lossy(&buf[..n]);
-        let status: u16 = m.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let status: u16 = m
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         if status < 200 {
             continue;
         }
-        let Some(i) = m.split("Call-ID: load-").nth(1).and_then(|r| {
-            r.split("\r\n").next().and_then(|n| n.parse::<usize>().ok())
-        }) else {
+        let Some(i) = m
+            .split(&prefix)
+            .nth(1)
+            .and_then(|r| r.split("\r\n").next().and_then(|n| n.parse::<usize>().ok()))
+        else {
             continue;
         };
         let due = sent.get(i).map_or(0, |a| a.swap(0, Ordering::Relaxed));
