@@ -44,8 +44,8 @@ struct Tally {
 /// The dialed number of call `i`: mostly domestic, one in ten international (allowed or refused by policy).
 fn dialed(i: u64) -> String {
     match i % 10 {
-        0 => format!("0101{:09}", 212_555_0000 + i % 9_000),
-        _ => format!("03{:08}", 5_550_0000 + i % 40_000_000),
+        0 => format!("0101{:09}", 2_125_550_000 + i % 9_000),
+        _ => format!("03{:08}", 55_500_000 + i % 40_000_000),
     }
 }
 
