@@ -15,7 +15,7 @@ use crate::event::{
     AuthAttempt, AuthKind, AuthOutcome, CallAnswered, CallAttempt, CallEnded, Event, Millis,
     RequestCount, UNKNOWN_ACCOUNT,
 };
-use crate::explain::{self, Subject};
+use crate::explain::{self, Counted};
 use crate::keys::{BoundedMap, CallLog, Idle, KeyHasher, KeyKind, SlabMap};
 use crate::policy::{OffHoursAction, Policy, Profile, Rule};
 use crate::rule_id::RuleId;
@@ -95,7 +95,7 @@ pub(crate) struct Hit {
     pub threshold: i64,
     pub unit: Unit,
     pub window_secs: u32,
-    pub subject: Subject,
+    pub subject: Counted,
     /// Whether the hit is a refusal by destination policy (feeds `denied_account_hour`).
     pub denial: bool,
 }
@@ -193,7 +193,7 @@ pub struct Engine {
     hits: Vec<Hit>,
     cluster: Vec<u64>,
     /// Country names by calling code, learned from destinations (for sentences about calls that ended).
-    country_names: std::collections::HashMap<u16, &'static str>,
+    country_names: std::collections::HashMap<u16, (&'static str, &'static str)>,
     /// The call whose attempt was last let through goes to a watched destination (see [`Engine::answer_matters`]).
     last_watched: bool,
     /// The account name claimed by the unlisted call being decided (see [`Engine::on_unlisted_attempt`]).
@@ -448,7 +448,9 @@ impl Engine {
             && let Some(c) = d.country
             && country_names.len() < 1024
         {
-            country_names.entry(c.calling_code).or_insert(c.name);
+            country_names
+                .entry(c.calling_code)
+                .or_insert((c.iso2, c.name));
         }
         // Only watched calls are priced: money rules, calls in progress and pumping read no other call's rate
         // (the rate lookup was ~12% of the engine's time on bench/analyze's mix, where 98% of calls are domestic).
@@ -480,7 +482,7 @@ impl Engine {
                 off,
                 Unit::Flag,
                 0,
-                Subject::Account,
+                Counted::Account,
                 true,
             );
         }
@@ -493,7 +495,7 @@ impl Engine {
                 off,
                 Unit::Flag,
                 0,
-                Subject::Account,
+                Counted::Account,
                 false,
             );
         }
@@ -526,7 +528,7 @@ impl Engine {
                 off,
                 Unit::DistinctPrefixes,
                 60,
-                Subject::Account,
+                Counted::Account,
                 false,
             );
         }
@@ -540,7 +542,7 @@ impl Engine {
             off,
             Unit::Calls,
             Span::Minute.secs(),
-            Subject::Account,
+            Counted::Account,
             Some((acct, at, &mut quiet)),
         );
         check(
@@ -552,7 +554,7 @@ impl Engine {
             off,
             Unit::Calls,
             Span::Hour.secs(),
-            Subject::Account,
+            Counted::Account,
             Some((acct, at, &mut quiet)),
         );
         check(
@@ -564,7 +566,7 @@ impl Engine {
             off,
             Unit::Calls,
             Span::Day.secs(),
-            Subject::Account,
+            Counted::Account,
             Some((acct, at, &mut quiet)),
         );
         check(
@@ -576,7 +578,7 @@ impl Engine {
             off,
             Unit::ConcurrentCalls,
             0,
-            Subject::Account,
+            Counted::Account,
             Some((acct, at, &mut quiet)),
         );
         check(
@@ -588,7 +590,7 @@ impl Engine {
             off,
             Unit::FailedCalls,
             Span::Hour.secs(),
-            Subject::Account,
+            Counted::Account,
             Some((acct, at, &mut quiet)),
         );
 
@@ -617,7 +619,7 @@ impl Engine {
                 off,
                 Unit::Money,
                 Span::Hour.secs(),
-                Subject::Account,
+                Counted::Account,
                 Some((acct, at, &mut quiet)),
             );
             check(
@@ -629,7 +631,7 @@ impl Engine {
                 off,
                 Unit::Money,
                 Span::Day.secs(),
-                Subject::Account,
+                Counted::Account,
                 Some((acct, at, &mut quiet)),
             );
             check(
@@ -641,7 +643,7 @@ impl Engine {
                 off,
                 Unit::Money,
                 0,
-                Subject::Account,
+                Counted::Account,
                 Some((acct, at, &mut quiet)),
             );
         }
@@ -659,7 +661,7 @@ impl Engine {
                     off,
                     Unit::Flag,
                     0,
-                    Subject::Account,
+                    Counted::Account,
                     false,
                 );
             } else if intl
@@ -674,7 +676,7 @@ impl Engine {
                     off,
                     Unit::Flag,
                     0,
-                    Subject::Account,
+                    Counted::Account,
                     false,
                 );
             }
@@ -687,7 +689,7 @@ impl Engine {
                     off,
                     Unit::Flag,
                     0,
-                    Subject::Account,
+                    Counted::Account,
                     false,
                 );
             }
@@ -700,7 +702,7 @@ impl Engine {
                     off,
                     Unit::Flag,
                     0,
-                    Subject::Account,
+                    Counted::Account,
                     false,
                 );
             }
@@ -746,7 +748,7 @@ impl Engine {
                 off,
                 Unit::Calls,
                 span.secs(),
-                Subject::Tenant,
+                Counted::Tenant,
                 Some((acct, at, &mut quiet)),
             );
         }
@@ -759,7 +761,7 @@ impl Engine {
             off,
             Unit::ConcurrentCalls,
             0,
-            Subject::Tenant,
+            Counted::Tenant,
             Some((acct, at, &mut quiet)),
         );
         // Tenant spend per window (watched, paid destinations only), with calls in progress and this call's
@@ -801,7 +803,7 @@ impl Engine {
                     off,
                     Unit::Money,
                     secs,
-                    Subject::Tenant,
+                    Counted::Tenant,
                     Some((acct, at, &mut quiet)),
                 );
             }
@@ -826,7 +828,7 @@ impl Engine {
                 off,
                 Unit::Calls,
                 Span::Hour.secs(),
-                Subject::Number,
+                Counted::Number,
                 Some((acct, at, &mut quiet)),
             );
             if digits.len() >= 8 {
@@ -845,7 +847,7 @@ impl Engine {
                     off,
                     Unit::DistinctNumbers,
                     Span::Hour.secs(),
-                    Subject::Range,
+                    Counted::Range,
                     Some((acct, at, &mut quiet)),
                 );
             }
@@ -866,7 +868,7 @@ impl Engine {
                 off,
                 Unit::DeniedCalls,
                 Span::Hour.secs(),
-                Subject::Account,
+                Counted::Account,
                 Some((acct, at, &mut quiet)),
             );
         }
@@ -932,12 +934,12 @@ impl Engine {
                 continue;
             }
             let recent = match h.subject {
-                Subject::Tenant => ten.recent,
-                Subject::Number => numbers
+                Counted::Tenant => ten.recent,
+                Counted::Number => numbers
                     .get(number_key)
                     .map(|n| n.recent)
                     .unwrap_or(acct.recent),
-                Subject::Range => ranges
+                Counted::Range => ranges
                     .get(range_key)
                     .map(|r| r.recent)
                     .unwrap_or(acct.recent),
@@ -948,7 +950,7 @@ impl Engine {
             out.push(explain::call_decision(h, &ctx, contributing));
             if h.level == Level::Critical && !h.shadow && h.escalate {
                 match h.subject {
-                    Subject::Tenant => escalate_tenant = escalate_tenant.or(Some(out.len() - 1)),
+                    Counted::Tenant => escalate_tenant = escalate_tenant.or(Some(out.len() - 1)),
                     _ => escalate_account = escalate_account.or(Some(out.len() - 1)),
                 }
             }
@@ -1102,7 +1104,7 @@ impl Engine {
                 off,
                 Unit::SimilarCalls,
                 Span::Hour.secs(),
-                Subject::Account,
+                Counted::Account,
                 false,
             );
         }
@@ -1119,7 +1121,7 @@ impl Engine {
                 off,
                 Unit::Money,
                 Span::Hour.secs(),
-                Subject::Account,
+                Counted::Account,
                 None,
             );
             check(
@@ -1131,7 +1133,7 @@ impl Engine {
                 off,
                 Unit::Money,
                 Span::Day.secs(),
-                Subject::Account,
+                Counted::Account,
                 None,
             );
             check(
@@ -1143,7 +1145,7 @@ impl Engine {
                 off,
                 Unit::Money,
                 0,
-                Subject::Account,
+                Counted::Account,
                 None,
             );
             let b = acct.baseline;
@@ -1159,7 +1161,7 @@ impl Engine {
                     off,
                     Unit::Percent,
                     Span::Day.secs(),
-                    Subject::Account,
+                    Counted::Account,
                     None,
                 );
             }
@@ -1176,7 +1178,7 @@ impl Engine {
                     off,
                     Unit::Money,
                     Span::Hour.secs(),
-                    Subject::Tenant,
+                    Counted::Tenant,
                     None,
                 );
                 check(
@@ -1188,7 +1190,7 @@ impl Engine {
                     off,
                     Unit::Money,
                     Span::Day.secs(),
-                    Subject::Tenant,
+                    Counted::Tenant,
                     None,
                 );
                 check(
@@ -1200,7 +1202,7 @@ impl Engine {
                     off,
                     Unit::Money,
                     0,
-                    Subject::Tenant,
+                    Counted::Tenant,
                     None,
                 );
             }
@@ -1234,7 +1236,7 @@ impl Engine {
             let since = at - i64::from(h.window_secs.max(60)) * 1000;
             let contributing = if h.rule == RuleId::Pumping {
                 call_log.ids(cluster.iter().copied())
-            } else if h.subject == Subject::Tenant {
+            } else if h.subject == Counted::Tenant {
                 tenants
                     .get(c.tenant)
                     .map(|t| call_log.ids(t.recent.since(since)))
@@ -1245,7 +1247,7 @@ impl Engine {
             let dec = explain::end_decision(h, &ctx, contributing);
             if h.level == Level::Critical && !h.shadow && h.escalate && escalate.is_none() {
                 let scope = match h.subject {
-                    Subject::Tenant => BarScope::Tenant {
+                    Counted::Tenant => BarScope::Tenant {
                         tenant: tenant_name.clone(),
                     },
                     _ => BarScope::Account {
@@ -2050,7 +2052,7 @@ fn check(
     off: bool,
     unit: Unit,
     window_secs: u32,
-    subject: Subject,
+    subject: Counted,
     quiet: Option<(&AccountState, Millis, &mut bool)>,
 ) {
     if floors.get(rule as usize).is_some_and(|&f| measured <= f) {
@@ -2088,7 +2090,7 @@ fn push_level(
     off: bool,
     unit: Unit,
     window_secs: u32,
-    subject: Subject,
+    subject: Counted,
     denial: bool,
 ) {
     if let Some(level) = r.level(measured, off) {
@@ -2117,7 +2119,7 @@ fn push_hit(
     measured: i64,
     unit: Unit,
     window_secs: u32,
-    subject: Subject,
+    subject: Counted,
     denial: bool,
 ) {
     hits.push(Hit {
@@ -2144,7 +2146,7 @@ fn flag_hit(rule: RuleId, level: Level, shadow: bool) -> Hit {
         threshold: 0,
         unit: Unit::Flag,
         window_secs: 0,
-        subject: Subject::Destination,
+        subject: Counted::Destination,
         denial: level == Level::Critical,
     }
 }
@@ -2569,7 +2571,7 @@ off_hours_warning = 5
                             off,
                             Unit::Money,
                             0,
-                            Subject::Account,
+                            Counted::Account,
                             None,
                         );
                     }
@@ -2625,7 +2627,7 @@ critical = 4
                             off,
                             Unit::Calls,
                             0,
-                            Subject::Account,
+                            Counted::Account,
                             None,
                         );
                         assert_eq!(!hits.is_empty(), before, "{id:?} profile {idx} off {off}");

@@ -31,7 +31,10 @@ mod summary;
 pub mod window;
 
 pub use cost::{Rate, RateTable};
-pub use decision::{Action, Amount, BarScope, ClassSet, Decision, DestClass, Level, Unit, Verdict};
+pub use decision::{
+    Action, Amount, BarScope, CallFacts, CallLength, ClassSet, Decision, DestClass, Level, Subject,
+    Unit, Verdict,
+};
 pub use engine::{DEFAULT_SEED, Engine, Snapshot, StateSizes, Stats, scanner_in};
 pub use event::{
     AuthAttempt, AuthKind, AuthOutcome, CallAnswered, CallAttempt, CallEnded, EndCause, Event,

@@ -392,7 +392,7 @@ fn insert_alerts_in(conn: &Connection, batches: &[(&str, &[Decision])]) -> Resul
     for (tenant, decisions) in batches {
         let mut ids = Vec::with_capacity(decisions.len());
         for d in *decisions {
-            stmt.execute(params![d.at, tenant, d.rule, encode("alert", d)?])
+            stmt.execute(params![d.at, tenant, d.rule.as_str(), encode("alert", d)?])
                 .map_err(sql("saving an alert"))?;
             ids.push(conn.last_insert_rowid());
         }
