@@ -12,10 +12,11 @@ use crate::decision::{
     Action, BarScope, CallFacts, CallLength, Decision, DestClass, Level, Subject, Unit,
     account_words,
 };
-use crate::engine::{Hit, amount};
+use crate::engine::amount;
 use crate::event::{AuthAttempt, CallAttempt, Millis, RequestCount};
 use crate::policy::Rule;
 use crate::rule_id::RuleId;
+use crate::rules::Hit;
 use crate::source::SourceWords;
 use crate::state::{Ban, KillSwitch};
 

@@ -25,6 +25,7 @@ mod explain;
 pub mod keys;
 pub mod policy;
 mod rule_id;
+mod rules;
 mod source;
 pub mod state;
 mod summary;
