@@ -78,7 +78,7 @@ impl RateTable for Numbering {
 }
 
 /// The policy's estimate when the rate table knows no tariff.
-pub fn fallback_rate(f: &FallbackRates, class: DestClass) -> Rate {
+pub(crate) fn fallback_rate(f: &FallbackRates, class: DestClass) -> Rate {
     Rate::estimate(match class {
         DestClass::Internal | DestClass::TollFree | DestClass::Service => 0,
         DestClass::Domestic | DestClass::SharedCost => f.domestic,

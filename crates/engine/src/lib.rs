@@ -25,20 +25,22 @@
 //! assert!(out[0].reason.contains("Sierra Leone"), "{}", out[0].reason);
 //! ```
 
-pub mod calendar;
+#![forbid(unsafe_code)]
+
+pub(crate) mod calendar;
 pub mod cost;
 pub mod decision;
 mod engine;
 pub mod event;
 mod explain;
-pub mod keys;
+pub(crate) mod keys;
 pub mod policy;
 mod rule_id;
 mod rules;
 mod source;
-pub mod state;
+pub(crate) mod state;
 mod summary;
-pub mod window;
+pub(crate) mod window;
 
 pub use cost::{Rate, RateTable};
 pub use decision::{
@@ -50,8 +52,7 @@ pub use event::{
     AuthAttempt, AuthKind, AuthOutcome, CallAnswered, CallAttempt, CallEnded, EndCause, Event,
     Millis, RequestCount, UNKNOWN_ACCOUNT, millis,
 };
-pub use explain::destination_words;
-pub use policy::{Mode, Policy, PolicyError, Profile, Rule, Rules, Sources, dial_pattern_matches};
+pub use policy::{Mode, Policy, PolicyError, Profile, Rule, Rules, Sources};
 pub use rule_id::RuleId;
 pub use source::source_key;
 pub use state::{Ban, KillSwitch};

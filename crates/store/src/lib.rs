@@ -8,6 +8,8 @@
 //! so that a reader follows them ([`Store::ban_changes_since`]) at the cost of what changed, not of what is
 //! stored.
 
+#![forbid(unsafe_code)]
+
 use std::net::IpAddr;
 use std::path::Path;
 
