@@ -6,6 +6,8 @@
 //! (handlers), `dto` (JSON shapes), [`metrics`], `openapi`, `server` (binding, TLS, first admin token),
 //! [`notify`]. See README.md and docs/api.md.
 
+#![forbid(unsafe_code)]
+
 pub mod auth;
 pub mod client;
 pub mod config;

@@ -211,7 +211,7 @@ impl Metrics {
                 };
                 self.alerts
                     .get_or_create(&vec![
-                        ("rule", decision.rule.clone()),
+                        ("rule", decision.rule.as_str().to_owned()),
                         ("severity", level.to_owned()),
                     ])
                     .inc();

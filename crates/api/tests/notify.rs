@@ -26,11 +26,25 @@ fn attack(tenant: &str, n: i64) -> Alert {
         tenant: tenant.to_owned(),
         decision: Decision {
             at: 1_430_525_700_000 + n * 31_000,
-            rule: "pumping".into(),
+            rule: engine::RuleId::Pumping,
             level: Level::Critical,
             action: Action::Block { sip_status: 403 },
             shadow: false,
-            key: format!("account {tenant}/205"),
+            subject: engine::Subject::Account {
+                tenant: tenant.into(),
+                account: "205".into(),
+            },
+            country: Some("SL".into()),
+            call: Some(engine::CallFacts {
+                tenant: tenant.into(),
+                account: "205".into(),
+                number: None,
+                class: None,
+                length: Some(engine::CallLength {
+                    secs: 30,
+                    jitter_secs: 2,
+                }),
+            }),
             measured: n,
             threshold: 4,
             unit: Unit::SimilarCalls,
@@ -52,7 +66,7 @@ fn attack(tenant: &str, n: i64) -> Alert {
 fn warning(tenant: &str) -> Alert {
     let mut a = attack(tenant, 1);
     a.decision.level = Level::Warning;
-    a.decision.rule = "novelty_country".into();
+    a.decision.rule = engine::RuleId::NoveltyCountry;
     a.decision.action = Action::Warn;
     a.decision.reason = format!(
         "ext 205 of {tenant} called Sierra Leone for the first time (Sierra Leone (+23276123456))"
@@ -239,7 +253,7 @@ async fn storm_of_50_alerts_is_the_first_of_each_rule_then_one_collapsed_message
     for i in 1..=50 {
         let mut a = attack("acme", i);
         if i > 43 {
-            a.decision.rule = "velocity_account_minute".into();
+            a.decision.rule = engine::RuleId::VelocityAccountMinute;
         }
         n.send(a);
     }

@@ -611,13 +611,74 @@ mod tests {
         }
     }
 
-    /// The tests that compare the split's versions run the AVX2 one on this machine (else they only compare the
-    /// SSE2 and SWAR ones): say so when it is missing.
+    /// The split this machine runs ([`split_avx2`] when the CPU has AVX2, BMI1, POPCNT and PCLMULQDQ, else the
+    /// SSE2 one) gives the portable SWAR split's answer, fields and all, on lines of every shape: quoted fields,
+    /// doubled quotes, empty fields, malformed quotes, high bytes, lines across 64-byte blocks and chunks. The
+    /// test says which path it compared.
     #[test]
     fn the_machine_runs_the_avx2_split() {
-        if !avx2_detected() {
-            eprintln!("AVX2/BMI1/POPCNT/PCLMULQDQ missing: split_avx2 is not tested here");
+        let long_quoted: Vec<u8> = (0..90)
+            .flat_map(|i| format!("\"f{i} \"\"x\"\"\",{i},").into_bytes())
+            .chain(*b"end")
+            .collect();
+        let lines: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"a,b,c".to_vec(),
+            b",,,".to_vec(),
+            b"\"acme\",\"205\",\"01023276123456\",\"2015-05-02 03:00:01\",30".to_vec(),
+            b"\"a \"\"quoted\"\" word\",\"\",x".to_vec(),
+            b"\"unterminated,a,b".to_vec(),
+            b"a\"b,c".to_vec(),
+            b"\"a\"b,c".to_vec(),
+            "caf\u{e9},\"ext\"".as_bytes().to_vec(),
+            (0..200)
+                .map(|i| if i % 7 == 6 { b',' } else { b'a' })
+                .collect(),
+            (0..129)
+                .map(|i| if i % 64 == 63 { b'"' } else { b'q' })
+                .collect(),
+            long_quoted,
+        ];
+        let avx2 = avx2_detected();
+        assert_eq!(
+            Cols::new().avx2,
+            avx2,
+            "Cols::new picks the path the CPU has"
+        );
+        if avx2 {
+            eprintln!(
+                "this CPU has AVX2/BMI1/POPCNT/PCLMULQDQ: split_avx2 compared with the SWAR split"
+            );
+        } else {
+            eprintln!(
+                "AVX2/BMI1/POPCNT/PCLMULQDQ missing: the SSE2 split compared with the SWAR split; split_avx2 is not tested here"
+            );
         }
+        let (mut fields, mut other) = (0, 0);
+        for line in &lines {
+            let len = line.len();
+            // Bytes past the line are read to fill whole blocks: make them ones that would change the answer.
+            let mut buf = line.clone();
+            buf.extend(std::iter::repeat_n(b'"', 70));
+            let (mut ours, mut swar) = (Cols::new(), Cols::new());
+            let got = split_marked(&buf, len, b',', &mut ours);
+            let want = split_marked_swar(&buf, len, b',', &mut swar);
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(line));
+            match got {
+                Marked::Fields(_) => {
+                    fields += 1;
+                    assert_eq!(
+                        (ours.n, ours.doubled, &ours.bounds[..ours.n]),
+                        (swar.n, swar.doubled, &swar.bounds[..swar.n]),
+                        "{:?}",
+                        String::from_utf8_lossy(line)
+                    );
+                }
+                Marked::Other => other += 1,
+            }
+        }
+        // Both answers were compared, not just one of them.
+        assert!(fields >= 6 && other >= 3, "fields {fields}, other {other}");
     }
 
     proptest::proptest! {

@@ -12,7 +12,7 @@ use std::time::Instant;
 use engine::{
     Action, AuthAttempt, AuthOutcome, Ban, BarScope, CallAnswered, CallAttempt, CallEnded,
     ClassSet, Decision, DestClass, EndCause, Engine, Event, KillSwitch, Level, Millis,
-    RequestCount, Unit, Verdict,
+    RequestCount, RuleId, Subject, Unit, Verdict,
 };
 use numbering::Numbering;
 
@@ -219,7 +219,7 @@ impl Decider {
     pub fn scanner_seen(
         &mut self,
         ip: IpAddr,
-        rule_name: &str,
+        rule: RuleId,
         why: &str,
         now: Now,
         fx: &mut Effects,
@@ -228,6 +228,7 @@ impl Decider {
             tracing::warn!(source = %ip, mark = %why, "scanner mark from a source that logged in: not banned");
             return ScannerOutcome::Vouched;
         }
+        let id = rule;
         let rule = self.engine.policy().profile(0).rules.scanner_user_agent;
         if !rule.enabled {
             return ScannerOutcome::Off;
@@ -235,11 +236,16 @@ impl Decider {
         let until = now.engine + i64::from(rule.ban_secs) * 1000;
         let d = Decision {
             at: now.engine,
-            rule: rule_name.to_owned(),
+            rule: id,
             level: Level::Critical,
             action: Action::Ban { source: ip, until },
             shadow: rule.shadow,
-            key: format!("source {ip}"),
+            subject: Subject::Source {
+                source: ip,
+                ipv6_prefix: 128,
+            },
+            country: None,
+            call: None,
             measured: 1,
             threshold: 0,
             unit: Unit::Flag,
@@ -723,7 +729,7 @@ impl Decider {
                 }));
         }
         for d in &decisions {
-            tracing::warn!(rule = %d.rule, level = ?d.level, shadow = d.shadow, key = %d.key, measured = d.measured, threshold = d.threshold, action = ?d.action, reason = %d.reason, "decision");
+            tracing::warn!(rule = %d.rule, level = ?d.level, shadow = d.shadow, key = %d.subject, measured = d.measured, threshold = d.threshold, action = ?d.action, reason = %d.reason, "decision");
             match (d.shadow, enforce, &d.action) {
                 (true, _, _) => {}
                 (false, true, _) => self.enforce(d, fx),
@@ -763,7 +769,7 @@ impl Decider {
                         source: *source,
                         since: d.at,
                         until: *until,
-                        rule: d.rule.clone(),
+                        rule: d.rule.as_str().to_owned(),
                         by: "tollguard".into(),
                         why: d.reason.clone(),
                     });

@@ -164,6 +164,28 @@ fn run(
     }
 }
 
+/// A decision as one line of its fields' words (not its `Debug`, so that a change of the struct's shape alone
+/// does not change the digest).
+fn decision_line(d: &engine::Decision) -> String {
+    format!(
+        "{} {} {:?} {:?} {} {} {} {} {:?} {} {:?} {:?} {:?} {}",
+        d.at,
+        d.rule,
+        d.level,
+        d.action,
+        d.shadow,
+        d.key(),
+        d.measured,
+        d.threshold,
+        d.unit,
+        d.window_secs,
+        d.call_id,
+        d.calls,
+        d.at_stake.map(|a| a.to_string()),
+        d.reason
+    )
+}
+
 fn digest(
     policy: &Policy,
     numbering: &Arc<Numbering>,
@@ -180,7 +202,7 @@ fn digest(
     run(&mut e, calls, order, |v, out| {
         format!("{v:?}").hash(&mut h);
         for d in out {
-            let line = format!("{d:?}");
+            let line = decision_line(d);
             if let Some(f) = dump.as_mut() {
                 use std::io::Write;
                 writeln!(f, "{line}").expect("REPLAY_DUMP write");
@@ -189,10 +211,15 @@ fn digest(
             decisions += 1;
         }
     });
+    let decisions_digest = h.finish();
     let snap = serde_json::to_string(&e.snapshot()).expect("snapshot");
+    // With REPLAY_SNAPSHOT=FILE, the final snapshot is written there too.
+    if let Some(p) = std::env::var_os("REPLAY_SNAPSHOT") {
+        std::fs::write(p, &snap).expect("REPLAY_SNAPSHOT write");
+    }
     snap.hash(&mut h);
     println!(
-        "calls {} events {} decisions {} digest {:016x} stats {:?}",
+        "calls {} events {} decisions {} digest {:016x} (decisions alone {decisions_digest:016x}) stats {:?}",
         calls.len(),
         order.len(),
         decisions,

@@ -1,6 +1,6 @@
-//! Call cost: the per-call rate the engine keeps for a call, where it comes from (a [`RateTable`], normally
-//! `numbering`'s tariffs, else the policy's fallback estimates), and the one formula that turns billable seconds
-//! into money.
+//! Call cost: the per-call rate the engine keeps for a call and where it comes from (a [`RateTable`], normally
+//! `numbering`'s tariffs, else the policy's fallback estimates). Billable seconds become money by numbering's one
+//! formula, [`numbering::call_cost_millis`], the one its tariffs and the reports use.
 
 use numbering::{Destination, Numbering, Tariff};
 use serde::{Deserialize, Serialize};
@@ -39,22 +39,17 @@ impl Rate {
         }
     }
 
-    /// Cost of an answered call of `billable_secs`: setup plus the per-minute rate over the seconds charged,
-    /// rounded up to the first and then the following increments. Nothing for an unanswered call.
+    /// Cost of an answered call of `billable_secs`, by numbering's formula ([`numbering::call_cost_millis`]):
+    /// setup plus the per-minute rate over the seconds charged (rounded up to the first and then the following
+    /// increments), rounded half up to the thousandth. Nothing for an unanswered call.
     pub fn cost(&self, billable_secs: u32) -> i64 {
-        if billable_secs == 0 {
-            return 0;
-        }
-        let first = i64::from(self.first_increment.max(1));
-        let next = i64::from(self.next_increment.max(1));
-        let secs = i64::from(billable_secs);
-        let charged = if secs <= first {
-            first
-        } else {
-            first + (secs - first + next - 1) / next * next
-        };
-        self.setup_millis
-            .saturating_add(self.per_minute_millis.saturating_mul(charged) / 60)
+        numbering::call_cost_millis(
+            self.per_minute_millis,
+            self.setup_millis,
+            self.first_increment,
+            self.next_increment,
+            billable_secs,
+        )
     }
 
     /// Money accrued by an answered call after `elapsed_ms` (no rounding to increments: an estimate for calls
@@ -83,7 +78,7 @@ impl RateTable for Numbering {
 }
 
 /// The policy's estimate when the rate table knows no tariff.
-pub fn fallback_rate(f: &FallbackRates, class: DestClass) -> Rate {
+pub(crate) fn fallback_rate(f: &FallbackRates, class: DestClass) -> Rate {
     Rate::estimate(match class {
         DestClass::Internal | DestClass::TollFree | DestClass::Service => 0,
         DestClass::Domestic | DestClass::SharedCost => f.domestic,
@@ -117,6 +112,47 @@ mod tests {
         assert_eq!(m.cost(30), 175_000);
         assert_eq!(m.cost(61), 350_000);
         assert_eq!(m.accrued(30_000), 87_500);
+    }
+
+    /// A rate from a tariff costs what the tariff costs, to the thousandth, where the old engine formula
+    /// truncated (1 JPY a minute for 31 s at 1/1 is 516.67 thousandths: 517, not 516).
+    #[test]
+    fn a_rate_costs_what_its_tariff_costs() {
+        use numbering::{Currency, Money, TariffSource};
+        let r = Rate {
+            per_minute_millis: 1_000,
+            setup_millis: 0,
+            first_increment: 1,
+            next_increment: 1,
+        };
+        assert_eq!(r.cost(31), 517);
+        for (per_minute, setup, first, next) in [
+            (1_000, 0, 1, 1),
+            (175_000, 0, 60, 60),
+            (2_917, 10_000, 30, 6),
+            (123_457, 5, 6, 6),
+            (80_000, 0, 0, 0),
+        ] {
+            let t = Tariff {
+                prefix: "232".into(),
+                name: "Sierra Leone".into(),
+                per_minute: Money {
+                    millis: per_minute,
+                    currency: Currency::JPY,
+                },
+                setup: Money {
+                    millis: setup,
+                    currency: Currency::JPY,
+                },
+                first_increment: first,
+                next_increment: next,
+                source: TariffSource::DefaultEstimate,
+            };
+            let r = Rate::from_tariff(&t);
+            for secs in 0..400 {
+                assert_eq!(r.cost(secs), t.cost(secs).millis, "{t:?} {secs} s");
+            }
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use numbering::{Destination, RiskTier, Scope};
+use numbering::Destination;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{DayCache, LocalMoment};
@@ -15,14 +15,15 @@ use crate::event::{
     AuthAttempt, AuthKind, AuthOutcome, CallAnswered, CallAttempt, CallEnded, Event, Millis,
     RequestCount, UNKNOWN_ACCOUNT,
 };
-use crate::explain::{self, Subject};
+use crate::explain::{self, Counted};
 use crate::keys::{BoundedMap, CallLog, Idle, KeyHasher, KeyKind, SlabMap};
-use crate::policy::{OffHoursAction, Policy, Profile, Rule};
+use crate::policy::{Policy, Profile, Rule};
 use crate::rule_id::RuleId;
+use crate::rules::{self, Floors, Hit, check, is_international, push_level, risk_rank};
 use crate::source::{SourceWords, network_of};
 use crate::state::{
     AccountLogins, AccountState, Ban, BanTable, CallState, Duration, KillSwitch, NumberState,
-    Probe, RangeState, SourceState, TenantState,
+    RangeState, SourceState, TenantState,
 };
 use crate::window::{Buckets, Span};
 
@@ -84,22 +85,6 @@ pub struct Snapshot {
     pub stats: Stats,
 }
 
-/// A rule that fired, before it is turned into a [`Decision`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Hit {
-    pub rule: RuleId,
-    pub level: Level,
-    pub shadow: bool,
-    pub escalate: bool,
-    pub measured: i64,
-    pub threshold: i64,
-    pub unit: Unit,
-    pub window_secs: u32,
-    pub subject: Subject,
-    /// Whether the hit is a refusal by destination policy (feeds `denied_account_hour`).
-    pub denial: bool,
-}
-
 const SCANNERS: &[&str] = &[
     "friendly-scanner",
     "sipvicious",
@@ -127,19 +112,6 @@ pub fn scanner_in(user_agent: &str) -> Option<&'static str> {
         .iter()
         .copied()
         .find(|s| contains_ci(user_agent, s))
-}
-
-fn risk_rank(r: RiskTier) -> u8 {
-    match r {
-        RiskTier::Low => 1,
-        RiskTier::Medium => 2,
-        RiskTier::High => 3,
-        RiskTier::Critical => 4,
-    }
-}
-
-fn is_international(c: DestClass) -> bool {
-    ClassSet::INTERNATIONAL.contains(c)
 }
 
 /// A call in progress as the engine keeps it: its state (what snapshots hold) and where its account and tenant
@@ -193,7 +165,7 @@ pub struct Engine {
     hits: Vec<Hit>,
     cluster: Vec<u64>,
     /// Country names by calling code, learned from destinations (for sentences about calls that ended).
-    country_names: std::collections::HashMap<u16, &'static str>,
+    country_names: std::collections::HashMap<u16, (&'static str, &'static str)>,
     /// The call whose attempt was last let through goes to a watched destination (see [`Engine::answer_matters`]).
     last_watched: bool,
     /// The account name claimed by the unlisted call being decided (see [`Engine::on_unlisted_attempt`]).
@@ -448,7 +420,9 @@ impl Engine {
             && let Some(c) = d.country
             && country_names.len() < 1024
         {
-            country_names.entry(c.calling_code).or_insert(c.name);
+            country_names
+                .entry(c.calling_code)
+                .or_insert((c.iso2, c.name));
         }
         // Only watched calls are priced: money rules, calls in progress and pumping read no other call's rate
         // (the rate lookup was ~12% of the engine's time on bench/analyze's mix, where 98% of calls are domestic).
@@ -461,415 +435,59 @@ impl Engine {
         };
 
         let bk = Buckets::of(at);
-        let acct_minute = acct.attempts_min.add_total_in(bk.minute, 1);
-        let acct_hour = acct.attempts_hour.add_total_in(bk.hour, 1);
-        let acct_day = acct.attempts_day.add_total_in(bk.day, 1);
-        if ClassSet::INTERNATIONAL.contains(class) {
-            acct.international_day.add_total_in(bk.day, 1);
-        }
-        acct.recent.push(at, seq);
+        let acct_counts = rules::account::count_attempt(acct, &bk, class, at, seq);
 
-        // Destination policy.
-        destination_hits(dp, d, class, a.dialed, off, hits);
-        if rules.obfuscated.enabled && d.flags.is_obfuscated() {
-            push_level(
+        rules::destination::flags(hits, dp, rules, a, class, off);
+        if rules.prefix_probe.enabled && watched {
+            rules::destination::prefix_probe(
                 hits,
-                RuleId::Obfuscated,
-                &rules.obfuscated,
-                1,
-                off,
-                Unit::Flag,
-                0,
-                Subject::Account,
-                true,
-            );
-        }
-        if a.caller_id_foreign {
-            push_level(
-                hits,
-                RuleId::CallerIdForeign,
-                &rules.caller_id_foreign,
-                1,
-                off,
-                Unit::Flag,
-                0,
-                Subject::Account,
-                false,
-            );
-        }
-        // Prefix probing: the same national number behind different prefixes within a minute.
-        if rules.prefix_probe.enabled
-            && watched
-            && let Some((head, tail)) = split_dialed(hasher, a.dialed)
-        {
-            acct.push_probe(Probe { at, tail, head });
-            let since = at - 60_000;
-            let mut heads = [0u32; crate::state::PROBES];
-            let mut n = 0usize;
-            for p in acct
-                .probes
-                .iter()
-                .filter(|p| p.tail == tail && p.at >= since && p.at != 0)
-            {
-                if !heads.get(..n).is_some_and(|h| h.contains(&p.head))
-                    && let Some(slot) = heads.get_mut(n)
-                {
-                    *slot = p.head;
-                    n += 1;
-                }
-            }
-            push_level(
-                hits,
-                RuleId::PrefixProbe,
                 &rules.prefix_probe,
-                n as i64,
+                acct,
+                hasher,
+                a.dialed,
+                at,
                 off,
-                Unit::DistinctPrefixes,
-                60,
-                Subject::Account,
-                false,
             );
         }
-        // Velocity and concurrency of the account.
-        check(
+        rules::account::velocity(
             hits,
             afl,
-            RuleId::VelocityAccountMinute,
-            &rules.velocity_account_minute,
-            acct_minute,
+            rules,
+            acct,
+            acct_counts,
+            &bk,
             off,
-            Unit::Calls,
-            Span::Minute.secs(),
-            Subject::Account,
-            Some((acct, at, &mut quiet)),
+            at,
+            &mut quiet,
         );
-        check(
-            hits,
-            afl,
-            RuleId::VelocityAccountHour,
-            &rules.velocity_account_hour,
-            acct_hour,
-            off,
-            Unit::Calls,
-            Span::Hour.secs(),
-            Subject::Account,
-            Some((acct, at, &mut quiet)),
-        );
-        check(
-            hits,
-            afl,
-            RuleId::VelocityAccountDay,
-            &rules.velocity_account_day,
-            acct_day,
-            off,
-            Unit::Calls,
-            Span::Day.secs(),
-            Subject::Account,
-            Some((acct, at, &mut quiet)),
-        );
-        check(
-            hits,
-            afl,
-            RuleId::ConcurrentAccount,
-            &rules.concurrent_account,
-            i64::from(acct.calls.count) + 1,
-            off,
-            Unit::ConcurrentCalls,
-            0,
-            Subject::Account,
-            Some((acct, at, &mut quiet)),
-        );
-        check(
-            hits,
-            afl,
-            RuleId::FailedAccountHour,
-            &rules.failed_account_hour,
-            acct.failed_hour.total_in(bk.hour),
-            off,
-            Unit::FailedCalls,
-            Span::Hour.secs(),
-            Subject::Account,
-            Some((acct, at, &mut quiet)),
-        );
-
-        // Money of the account: spent in the window, accrued by calls in progress, and this call's least charge.
-        // Free calls (toll-free, service) are never refused by a money cap.
-        // Money rules count spend on watched destinations only: a busy domestic call centre is not fraud.
         let paid = watched && rate.minimum() > 0;
-        let acct_money = if paid {
-            let extra = acct.calls.accrued(at) + rate.minimum();
-            [
-                acct.cost_hour.total_in(bk.hour) + extra,
-                acct.cost_day.total_in(bk.day) + extra,
-                acct.cost_month.total(m.month) + extra,
-            ]
-        } else {
-            [0; 3]
-        };
-        // An unpaid call measures 0 on every money rule: below every floor a policy file can set.
-        if paid || money_fires_at_zero(afl) {
-            check(
-                hits,
-                afl,
-                RuleId::MoneyAccountHour,
-                &rules.money_account_hour,
-                if paid { acct_money[0] / 1000 } else { 0 },
-                off,
-                Unit::Money,
-                Span::Hour.secs(),
-                Subject::Account,
-                Some((acct, at, &mut quiet)),
-            );
-            check(
-                hits,
-                afl,
-                RuleId::MoneyAccountDay,
-                &rules.money_account_day,
-                if paid { acct_money[1] / 1000 } else { 0 },
-                off,
-                Unit::Money,
-                Span::Day.secs(),
-                Subject::Account,
-                Some((acct, at, &mut quiet)),
-            );
-            check(
-                hits,
-                afl,
-                RuleId::MoneyAccountMonth,
-                &rules.money_account_month,
-                if paid { acct_money[2] / 1000 } else { 0 },
-                off,
-                Unit::Money,
-                0,
-                Subject::Account,
-                Some((acct, at, &mut quiet)),
-            );
+        let acct_money =
+            rules::money::account(hits, afl, rules, acct, &rate, paid, &bk, &m, at, &mut quiet);
+        if watched && acct.baseline.mature(at) {
+            rules::novelty::check(hits, rules, &acct.baseline, d, class, &m);
         }
 
-        // Novelty against the account's own history.
-        let b = &acct.baseline;
-        if watched && b.mature(at) {
-            let intl = is_international(class);
-            if intl && !b.ever_international {
-                push_level(
-                    hits,
-                    RuleId::NoveltyFirstInternational,
-                    &rules.novelty_first_international,
-                    1,
-                    off,
-                    Unit::Flag,
-                    0,
-                    Subject::Account,
-                    false,
-                );
-            } else if intl
-                && let Some(c) = d.country
-                && !b.knows_country(c.calling_code)
-            {
-                push_level(
-                    hits,
-                    RuleId::NoveltyCountry,
-                    &rules.novelty_country,
-                    1,
-                    off,
-                    Unit::Flag,
-                    0,
-                    Subject::Account,
-                    false,
-                );
-            }
-            if d.risk >= RiskTier::High && risk_rank(d.risk) > b.max_risk {
-                push_level(
-                    hits,
-                    RuleId::NoveltyRisk,
-                    &rules.novelty_risk,
-                    1,
-                    off,
-                    Unit::Flag,
-                    0,
-                    Subject::Account,
-                    false,
-                );
-            }
-            if off && b.hours & (1u32 << (m.hour % 24)) == 0 {
-                push_level(
-                    hits,
-                    RuleId::NoveltyHours,
-                    &rules.novelty_hours,
-                    1,
-                    off,
-                    Unit::Flag,
-                    0,
-                    Subject::Account,
-                    false,
-                );
-            }
-        }
-
-        // Tenant.
         let (ten_at, ten) = tenants.entry(tkey, || {
             TenantState::new(a.tenant, policy.tenant_profile(a.tenant), at)
         });
-        ten.last_seen = ten.last_seen.max(at);
-        let ten_minute = ten.attempts_min.add_total_in(bk.minute, 1);
-        let ten_hour = ten.attempts_hour.add_total_in(bk.hour, 1);
-        let ten_day = ten.attempts_day.add_total_in(bk.day, 1);
-        ten.recent.push(at, seq);
+        let ten_counts = rules::tenant::count_attempt(ten, &bk, at, seq);
         let trules = &policy.profile(ten.profile).rules;
         let tfl = floors.row(ten.profile, off);
-        for (rule, r, total, span) in [
-            (
-                RuleId::VelocityTenantMinute,
-                &trules.velocity_tenant_minute,
-                ten_minute,
-                Span::Minute,
-            ),
-            (
-                RuleId::VelocityTenantHour,
-                &trules.velocity_tenant_hour,
-                ten_hour,
-                Span::Hour,
-            ),
-            (
-                RuleId::VelocityTenantDay,
-                &trules.velocity_tenant_day,
-                ten_day,
-                Span::Day,
-            ),
-        ] {
-            check(
-                hits,
-                tfl,
-                rule,
-                r,
-                total,
-                off,
-                Unit::Calls,
-                span.secs(),
-                Subject::Tenant,
-                Some((acct, at, &mut quiet)),
-            );
-        }
-        check(
-            hits,
-            tfl,
-            RuleId::ConcurrentTenant,
-            &trules.concurrent_tenant,
-            i64::from(ten.calls.count) + 1,
-            off,
-            Unit::ConcurrentCalls,
-            0,
-            Subject::Tenant,
-            Some((acct, at, &mut quiet)),
+        rules::tenant::velocity(
+            hits, tfl, trules, ten, ten_counts, acct, off, at, &mut quiet,
         );
-        // Tenant spend per window (watched, paid destinations only), with calls in progress and this call's
-        // least charge; the month window reports no length.
-        let spent = if paid {
-            let textra = ten.calls.accrued(at) + rate.minimum();
-            [
-                ten.cost_hour.total_in(bk.hour),
-                ten.cost_day.total_in(bk.day),
-                ten.cost_month.total(m.month),
-            ]
-            .map(|c| (c + textra) / 1000)
-        } else {
-            [0; 3]
-        };
-        if paid || money_fires_at_zero(tfl) {
-            for ((rule, r, secs), measured) in [
-                (
-                    RuleId::MoneyTenantHour,
-                    &trules.money_tenant_hour,
-                    Span::Hour.secs(),
-                ),
-                (
-                    RuleId::MoneyTenantDay,
-                    &trules.money_tenant_day,
-                    Span::Day.secs(),
-                ),
-                (RuleId::MoneyTenantMonth, &trules.money_tenant_month, 0),
-            ]
-            .into_iter()
-            .zip(spent)
-            {
-                check(
-                    hits,
-                    tfl,
-                    rule,
-                    r,
-                    measured,
-                    off,
-                    Unit::Money,
-                    secs,
-                    Subject::Tenant,
-                    Some((acct, at, &mut quiet)),
-                );
-            }
-        }
+        rules::money::tenant(
+            hits, tfl, trules, ten, acct, &rate, paid, &bk, &m, at, &mut quiet,
+        );
 
         // Dialed number and its range (watched classes only).
-        let mut number_key = 0u64;
-        let mut range_key = 0u64;
-        if watched && let Some(e) = d.e164 {
-            let digits = e.digits().as_bytes();
-            number_key = hasher.bytes(KeyKind::Number, digits, 0);
-            let num = numbers.entry(number_key, NumberState::default);
-            num.last_seen = num.last_seen.max(at);
-            let num_hour = num.attempts_hour.add_total_in(bk.hour, 1);
-            num.recent.push(at, seq);
-            check(
-                hits,
-                afl,
-                RuleId::RepeatNumberHour,
-                &rules.repeat_number_hour,
-                num_hour,
-                off,
-                Unit::Calls,
-                Span::Hour.secs(),
-                Subject::Number,
-                Some((acct, at, &mut quiet)),
-            );
-            if digits.len() >= 8 {
-                let range = digits.get(..digits.len() - 3).unwrap_or(digits);
-                range_key = hasher.bytes(KeyKind::Range, range, 0);
-                let r = ranges.entry(range_key, || RangeState::new(at));
-                r.last_seen = r.last_seen.max(at);
-                r.recent.push(at, seq);
-                let distinct = r.dial(number_key as u32, at, at - 3_600_000);
-                check(
-                    hits,
-                    afl,
-                    RuleId::RangeWalkHour,
-                    &rules.range_walk_hour,
-                    distinct,
-                    off,
-                    Unit::DistinctNumbers,
-                    Span::Hour.secs(),
-                    Subject::Range,
-                    Some((acct, at, &mut quiet)),
-                );
-            }
-        }
-
-        // Refusals by destination policy count towards "someone is trying what is barred".
-        let denied = hits
-            .iter()
-            .any(|h| h.denial && h.level == Level::Critical && !h.shadow);
-        if denied {
-            let denied_hour = acct.denied_hour.add_total_in(bk.hour, 1);
-            check(
-                hits,
-                afl,
-                RuleId::DeniedAccountHour,
-                &rules.denied_account_hour,
-                denied_hour,
-                off,
-                Unit::DeniedCalls,
-                Span::Hour.secs(),
-                Subject::Account,
-                Some((acct, at, &mut quiet)),
-            );
-        }
+        let (number_key, range_key) = match d.e164 {
+            Some(e) if watched => rules::number::check_number(
+                hits, afl, rules, numbers, ranges, hasher, e, &bk, seq, acct, off, at, &mut quiet,
+            ),
+            _ => (0, 0),
+        };
+        rules::account::denied(hits, afl, rules, acct, &bk, off, at, &mut quiet);
 
         let call = CallState {
             started: at,
@@ -922,39 +540,23 @@ impl Engine {
             at_stake_millis: acct_money[1],
             blocked: blocking,
         };
-        let mut escalate_account = None;
-        let mut escalate_tenant = None;
-        for h in hits.iter() {
-            // A warning already raised for this account within its window is not repeated.
-            if h.level == Level::Warning
-                && !acct.should_warn(h.rule as u8, at, i64::from(h.window_secs.max(600)) * 1000)
-            {
-                continue;
-            }
-            let recent = match h.subject {
-                Subject::Tenant => ten.recent,
-                Subject::Number => numbers
-                    .get(number_key)
-                    .map(|n| n.recent)
-                    .unwrap_or(acct.recent),
-                Subject::Range => ranges
-                    .get(range_key)
-                    .map(|r| r.recent)
-                    .unwrap_or(acct.recent),
-                _ => acct.recent,
-            };
-            let since = at - i64::from(h.window_secs.max(60)) * 1000;
-            let contributing = self.call_log.ids(recent.since(since));
-            out.push(explain::call_decision(h, &ctx, contributing));
-            if h.level == Level::Critical && !h.shadow && h.escalate {
-                match h.subject {
-                    Subject::Tenant => escalate_tenant = escalate_tenant.or(Some(out.len() - 1)),
-                    _ => escalate_account = escalate_account.or(Some(out.len() - 1)),
-                }
-            }
-        }
+        let escalation = rules::combine::explain_hits(
+            hits,
+            &ctx,
+            acct,
+            rules::combine::Counters {
+                tenant_recent: ten.recent,
+                numbers,
+                ranges,
+                number_key,
+                range_key,
+                call_log: &self.call_log,
+            },
+            at,
+            out,
+        );
         if blocking {
-            if let Some(i) = escalate_account {
+            if let Some(i) = escalation.account {
                 let why = out.get(i).map(|d| d.reason.clone()).unwrap_or_default();
                 let scope = BarScope::Account {
                     tenant: a.tenant.to_owned(),
@@ -962,7 +564,7 @@ impl Engine {
                 };
                 self.escalate(scope, at, why, out);
             }
-            if let Some(i) = escalate_tenant {
+            if let Some(i) = escalation.tenant {
                 let why = out.get(i).map(|d| d.reason.clone()).unwrap_or_default();
                 self.escalate(
                     BarScope::Tenant {
@@ -1102,7 +704,7 @@ impl Engine {
                 off,
                 Unit::SimilarCalls,
                 Span::Hour.secs(),
-                Subject::Account,
+                Counted::Account,
                 false,
             );
         }
@@ -1119,7 +721,7 @@ impl Engine {
                 off,
                 Unit::Money,
                 Span::Hour.secs(),
-                Subject::Account,
+                Counted::Account,
                 None,
             );
             check(
@@ -1131,7 +733,7 @@ impl Engine {
                 off,
                 Unit::Money,
                 Span::Day.secs(),
-                Subject::Account,
+                Counted::Account,
                 None,
             );
             check(
@@ -1143,7 +745,7 @@ impl Engine {
                 off,
                 Unit::Money,
                 0,
-                Subject::Account,
+                Counted::Account,
                 None,
             );
             let b = acct.baseline;
@@ -1159,7 +761,7 @@ impl Engine {
                     off,
                     Unit::Percent,
                     Span::Day.secs(),
-                    Subject::Account,
+                    Counted::Account,
                     None,
                 );
             }
@@ -1176,7 +778,7 @@ impl Engine {
                     off,
                     Unit::Money,
                     Span::Hour.secs(),
-                    Subject::Tenant,
+                    Counted::Tenant,
                     None,
                 );
                 check(
@@ -1188,7 +790,7 @@ impl Engine {
                     off,
                     Unit::Money,
                     Span::Day.secs(),
-                    Subject::Tenant,
+                    Counted::Tenant,
                     None,
                 );
                 check(
@@ -1200,7 +802,7 @@ impl Engine {
                     off,
                     Unit::Money,
                     0,
-                    Subject::Tenant,
+                    Counted::Tenant,
                     None,
                 );
             }
@@ -1234,7 +836,7 @@ impl Engine {
             let since = at - i64::from(h.window_secs.max(60)) * 1000;
             let contributing = if h.rule == RuleId::Pumping {
                 call_log.ids(cluster.iter().copied())
-            } else if h.subject == Subject::Tenant {
+            } else if h.subject == Counted::Tenant {
                 tenants
                     .get(c.tenant)
                     .map(|t| call_log.ids(t.recent.since(since)))
@@ -1245,7 +847,7 @@ impl Engine {
             let dec = explain::end_decision(h, &ctx, contributing);
             if h.level == Level::Critical && !h.shadow && h.escalate && escalate.is_none() {
                 let scope = match h.subject {
-                    Subject::Tenant => BarScope::Tenant {
+                    Counted::Tenant => BarScope::Tenant {
                         tenant: tenant_name.clone(),
                     },
                     _ => BarScope::Account {
@@ -1957,295 +1559,6 @@ impl Engine {
     }
 }
 
-// ----- rule helpers --------------------------------------------------------------------------------------------
-
-/// Number of rules (the length of a [`Floors`] row).
-const RULES: usize = RuleId::ALL.len();
-
-/// The lowest threshold of each rule of each profile, by time of day (`[business hours, off hours]`), worked out
-/// once from the policy so that the ~15 threshold checks of a call each cost one comparison: below its floor a
-/// rule cannot fire. A disabled rule's floor is `i64::MAX` (it never fires). The last entry of a row says
-/// whether a money rule can fire on a measure of 0 (see [`money_fires_at_zero`]).
-#[derive(Debug, Clone)]
-struct Floors(Vec<[[i64; ROW]; 2]>);
-
-/// Length of a [`Floors`] row: a floor per rule, then the money flag.
-const ROW: usize = RULES + 1;
-
-/// The money rules: a call that costs nothing measures 0 on each.
-const MONEY_RULES: [RuleId; 6] = [
-    RuleId::MoneyAccountHour,
-    RuleId::MoneyAccountDay,
-    RuleId::MoneyAccountMonth,
-    RuleId::MoneyTenantHour,
-    RuleId::MoneyTenantDay,
-    RuleId::MoneyTenantMonth,
-];
-
-/// Whether a money rule of a row can fire on a measure of 0 (a floor below 0; never with floors from a policy
-/// file, whose thresholds are not negative). When not, an unpaid call skips the money checks.
-#[inline]
-fn money_fires_at_zero(row: &[i64; ROW]) -> bool {
-    row.get(RULES).is_none_or(|&f| f != 0)
-}
-
-impl Floors {
-    fn of(policy: &Policy) -> Floors {
-        let n = policy.profile_count().max(1);
-        Floors(
-            (0..n)
-                .map(|idx| {
-                    let rules = &policy.profile(idx).rules;
-                    [false, true].map(|off| {
-                        let mut row = [i64::MAX; ROW];
-                        for (slot, id) in row.iter_mut().zip(RuleId::ALL) {
-                            if let Some(r) = id.settings(rules).filter(|r| r.enabled) {
-                                *slot = r.floor(off);
-                            }
-                        }
-                        let zero = MONEY_RULES
-                            .iter()
-                            .any(|id| row.get(*id as usize).is_none_or(|&f| f < 0));
-                        if let Some(flag) = row.get_mut(RULES) {
-                            *flag = i64::from(zero);
-                        }
-                        row
-                    })
-                })
-                .collect(),
-        )
-    }
-
-    #[cfg(test)]
-    fn money_fires_at_zero(&self, idx: usize, off: bool) -> bool {
-        money_fires_at_zero(self.row(idx, off))
-    }
-
-    /// The row of profile `idx` (like [`Policy::profile`], the first profile's for an index out of range).
-    fn row(&self, idx: usize, off: bool) -> &[i64; ROW] {
-        const NONE: [i64; ROW] = [i64::MIN; ROW];
-        self.0
-            .get(idx)
-            .or_else(|| self.0.first())
-            .and_then(|p| p.get(usize::from(off)))
-            .unwrap_or(&NONE)
-    }
-}
-
-/// Records the hit of `rule` when `measured` passes its warning or critical level (and the precomputed floor).
-///
-/// `quiet`, for a call attempt: the account, the attempt's time and the attempt's quiet flag. A warning that would
-/// be the first hit and was already raised for the account within its window is then not pushed, only noted in
-/// the flag. The loop over the hits would have taken it first and skipped it without changing anything
-/// (`should_warn` says no and leaves the quiet list alone), so only the verdict (`Warn`, not `Allow`) remembers
-/// it.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn check(
-    hits: &mut Vec<Hit>,
-    floors: &[i64; ROW],
-    rule: RuleId,
-    r: &Rule,
-    measured: i64,
-    off: bool,
-    unit: Unit,
-    window_secs: u32,
-    subject: Subject,
-    quiet: Option<(&AccountState, Millis, &mut bool)>,
-) {
-    if floors.get(rule as usize).is_some_and(|&f| measured <= f) {
-        return;
-    }
-    if let Some((level, threshold)) = r.level(measured, off) {
-        if let Some((acct, at, noted)) = quiet
-            && level == Level::Warning
-            && hits.is_empty()
-            && acct.is_quiet(rule as u8, at)
-        {
-            *noted = true;
-            return;
-        }
-        push_hit(
-            hits,
-            rule,
-            r,
-            (level, threshold),
-            measured,
-            unit,
-            window_secs,
-            subject,
-            false,
-        );
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn push_level(
-    hits: &mut Vec<Hit>,
-    rule: RuleId,
-    r: &Rule,
-    measured: i64,
-    off: bool,
-    unit: Unit,
-    window_secs: u32,
-    subject: Subject,
-    denial: bool,
-) {
-    if let Some(level) = r.level(measured, off) {
-        push_hit(
-            hits,
-            rule,
-            r,
-            level,
-            measured,
-            unit,
-            window_secs,
-            subject,
-            denial,
-        );
-    }
-}
-
-/// The hit of `rule` at `level` (and its threshold), as `check`, `check_attempt` and `push_level` record it.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn push_hit(
-    hits: &mut Vec<Hit>,
-    rule: RuleId,
-    r: &Rule,
-    (level, threshold): (Level, i64),
-    measured: i64,
-    unit: Unit,
-    window_secs: u32,
-    subject: Subject,
-    denial: bool,
-) {
-    hits.push(Hit {
-        rule,
-        level,
-        shadow: r.shadow,
-        escalate: r.escalate,
-        measured,
-        threshold,
-        unit,
-        window_secs,
-        subject,
-        denial,
-    });
-}
-
-fn flag_hit(rule: RuleId, level: Level, shadow: bool) -> Hit {
-    Hit {
-        rule,
-        level,
-        shadow,
-        escalate: false,
-        measured: 1,
-        threshold: 0,
-        unit: Unit::Flag,
-        window_secs: 0,
-        subject: Subject::Destination,
-        denial: level == Level::Critical,
-    }
-}
-
-/// Destination policy: deny lists, allowed classes and countries, risk tiers, off-hours international.
-fn destination_hits(
-    dp: &crate::policy::DestPolicy,
-    d: &Destination,
-    class: DestClass,
-    dialed: &str,
-    off: bool,
-    hits: &mut Vec<Hit>,
-) {
-    let shadow = dp.shadow;
-    if let Some(e) = d.e164
-        && dp
-            .deny_prefixes
-            .iter()
-            .any(|p| e.digits().starts_with(p.as_str()))
-    {
-        hits.push(flag_hit(RuleId::DenyPrefix, Level::Critical, shadow));
-        return;
-    }
-    let iso = d.country.map(|c| c.iso2);
-    if let Some(iso) = iso
-        && dp.deny_countries.iter().any(|c| c == iso)
-    {
-        hits.push(flag_hit(
-            RuleId::DestinationCountry,
-            Level::Critical,
-            shadow,
-        ));
-        return;
-    }
-    // An unreadable dial string passes only where the site allows its pattern.
-    if !dp.allow_classes.contains(class) && !unreadable_allowed(dp, class, dialed) {
-        hits.push(flag_hit(RuleId::DestinationClass, Level::Critical, shadow));
-        return;
-    }
-    if d.scope == Scope::International && !iso.is_some_and(|i| dp.country_allowed(i)) {
-        hits.push(flag_hit(
-            RuleId::DestinationCountry,
-            Level::Critical,
-            shadow,
-        ));
-        return;
-    }
-    let exempt = iso.is_some_and(|i| dp.risk_exempt_countries.iter().any(|c| c == i));
-    if !exempt {
-        if dp.block_risk_at.is_some_and(|t| d.risk >= t) {
-            hits.push(flag_hit(RuleId::RiskTier, Level::Critical, shadow));
-            return;
-        }
-        if dp.warn_risk_at.is_some_and(|t| d.risk >= t) {
-            hits.push(flag_hit(RuleId::RiskTier, Level::Warning, shadow));
-        }
-    }
-    if off && is_international(class) {
-        match dp.off_hours_international {
-            OffHoursAction::Allow => {}
-            OffHoursAction::Warn => hits.push(flag_hit(
-                RuleId::OffHoursInternational,
-                Level::Warning,
-                shadow,
-            )),
-            OffHoursAction::Block => hits.push(flag_hit(
-                RuleId::OffHoursInternational,
-                Level::Critical,
-                shadow,
-            )),
-        }
-    }
-}
-
-/// Whether an unreadable dial string is allowed by the site's `allow_patterns` (out of line: rare).
-#[cold]
-#[inline(never)]
-fn unreadable_allowed(dp: &crate::policy::DestPolicy, class: DestClass, dialed: &str) -> bool {
-    class == DestClass::Unknown && dp.pattern_allowed(dialed)
-}
-
-/// Splits a dial string's digits into (prefixes, national number) hashes: the last 8 digits are the national
-/// number, whatever came before them the prefixes. None for strings of fewer than 10 digits.
-fn split_dialed(h: &KeyHasher, dialed: &str) -> Option<(u32, u32)> {
-    let mut buf = [0u8; 32];
-    let mut n = 0usize;
-    for b in dialed.bytes().filter(u8::is_ascii_digit) {
-        *buf.get_mut(n)? = b;
-        n += 1;
-    }
-    if n < 10 {
-        return None;
-    }
-    let digits = buf.get(..n)?;
-    let (head, tail) = digits.split_at(n - 8);
-    Some((
-        h.bytes(KeyKind::Range, head, 1) as u32,
-        h.bytes(KeyKind::Number, tail, 1) as u32,
-    ))
-}
-
 /// The largest group of answered calls to country `cc` since `since` whose durations lie within a span of
 /// 2 × `jitter` seconds and include the current call's `secs`. Fills `members` with their sequence numbers.
 fn pumping_cluster(
@@ -2324,6 +1637,7 @@ pub(crate) fn amount(millis: i64, currency: numbering::Currency) -> Amount {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::MONEY_RULES;
 
     /// An unwatched (domestic) answered call that ends must not take an international call out of the calls in
     /// progress: its accruing cost keeps counting towards the money rules.
@@ -2569,7 +1883,7 @@ off_hours_warning = 5
                             off,
                             Unit::Money,
                             0,
-                            Subject::Account,
+                            Counted::Account,
                             None,
                         );
                     }
@@ -2625,7 +1939,7 @@ critical = 4
                             off,
                             Unit::Calls,
                             0,
-                            Subject::Account,
+                            Counted::Account,
                             None,
                         );
                         assert_eq!(!hits.is_empty(), before, "{id:?} profile {idx} off {off}");

@@ -8,17 +8,21 @@ use numbering::{Currency, Destination, Money, RiskTier};
 
 use crate::calendar::{LocalMoment, SiteCalendar};
 use crate::cost::Rate;
-use crate::decision::{Action, BarScope, Decision, DestClass, Level, Unit, account_words};
-use crate::engine::{Hit, amount};
+use crate::decision::{
+    Action, BarScope, CallFacts, CallLength, Decision, DestClass, Level, Subject, Unit,
+    account_words,
+};
+use crate::engine::amount;
 use crate::event::{AuthAttempt, CallAttempt, Millis, RequestCount};
 use crate::policy::Rule;
 use crate::rule_id::RuleId;
+use crate::rules::Hit;
 use crate::source::SourceWords;
 use crate::state::{Ban, KillSwitch};
 
-/// What a hit was measured on.
+/// What a hit was counted on (the decision's [`Subject`] is made from it and the call).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Subject {
+pub(crate) enum Counted {
     Account,
     Tenant,
     Number,
@@ -116,6 +120,77 @@ fn push_destination_words(s: &mut String, d: &Destination, dialed: &str, class: 
     }
 }
 
+/// The destination words of a [`Subject::Destination`]: [`push_destination_words`] from the number alone
+/// ("+E.164", its country from the calling code; or a dial string numbering could not read).
+pub(crate) fn push_number_words(s: &mut String, number: &str, class: DestClass) {
+    let digits = number.strip_prefix('+');
+    let country = digits.and_then(numbering::country_of);
+    let push_number = |s: &mut String| match digits {
+        Some(_) => s.push_str(number),
+        None => {
+            s.push('"');
+            s.push_str(number);
+            s.push('"');
+        }
+    };
+    match (class, country) {
+        (DestClass::Premium | DestClass::Satellite, Some(c)) => {
+            s.push_str("a ");
+            s.push_str(class.as_str());
+            s.push_str(" number in ");
+            s.push_str(c.name);
+            s.push_str(" (");
+            push_number(s);
+            s.push(')');
+        }
+        (DestClass::International, Some(c)) => {
+            s.push_str(c.name);
+            s.push_str(" (");
+            push_number(s);
+            s.push(')');
+        }
+        (DestClass::Unknown, _) => {
+            push_number(s);
+            s.push_str(" (a number the dial plan does not recognise)");
+        }
+        _ => {
+            s.push_str("a ");
+            s.push_str(class.as_str());
+            s.push_str(" number (");
+            push_number(s);
+            s.push(')');
+        }
+    }
+}
+
+/// "+E.164" of a destination, or the dial string as dialed when numbering could not read it.
+fn number_text(d: &Destination, dialed: &str) -> String {
+    match d.e164 {
+        Some(e) => {
+            let mut s = String::with_capacity(e.digits().len() + 1);
+            s.push('+');
+            s.push_str(e.digits());
+            s
+        }
+        None => dialed.to_owned(),
+    }
+}
+
+/// The facts of a call attempt a decision keeps.
+fn call_facts(a: &CallAttempt<'_>, class: DestClass) -> CallFacts {
+    CallFacts {
+        tenant: a.tenant.to_owned(),
+        account: a.account.to_owned(),
+        number: Some(number_text(a.destination, a.dialed)),
+        class: Some(class),
+        length: None,
+    }
+}
+
+fn country_code(d: &Destination) -> Option<String> {
+    d.country.map(|c| c.iso2.to_owned())
+}
+
 /// [`account_words`] appended to `s`.
 fn push_account_words(s: &mut String, tenant: &str, account: &str) {
     if account == crate::event::UNKNOWN_ACCOUNT {
@@ -139,29 +214,29 @@ fn tenant_words(tenant: &str) -> String {
     }
 }
 
-fn key_words(s: Subject, a: &CallAttempt<'_>, d: &Destination) -> String {
+fn subject_of(s: Counted, a: &CallAttempt<'_>, d: &Destination) -> Subject {
     match s {
-        Subject::Tenant => tenant_words(a.tenant),
-        Subject::Number => format!(
-            "number {}",
-            d.e164.map(|e| e.to_string()).unwrap_or_default()
-        ),
-        Subject::Range => {
+        Counted::Tenant => Subject::Tenant {
+            tenant: a.tenant.to_owned(),
+        },
+        Counted::Number => Subject::Number {
+            number: d.e164.map(|e| e.to_string()).unwrap_or_default(),
+        },
+        Counted::Range => {
             let digits = d.e164.map(|e| e.digits().to_owned()).unwrap_or_default();
             let cut = digits.len().saturating_sub(3);
-            format!("range +{}xxx", digits.get(..cut).unwrap_or(""))
-        }
-        Subject::Destination => format!(
-            "destination {}",
-            destination_words(d, a.dialed, DestClass::of(d))
-        ),
-        Subject::Account => {
-            if a.tenant.is_empty() {
-                format!("account {}", a.account)
-            } else {
-                format!("account {}/{}", a.tenant, a.account)
+            Subject::Range {
+                prefix: digits.get(..cut).unwrap_or("").to_owned(),
             }
         }
+        Counted::Destination => Subject::Destination {
+            number: number_text(d, a.dialed),
+            class: DestClass::of(d),
+        },
+        Counted::Account => Subject::Account {
+            tenant: a.tenant.to_owned(),
+            account: a.account.to_owned(),
+        },
     }
 }
 
@@ -261,7 +336,9 @@ fn call_reason(h: &Hit, ctx: &CallContext<'_, '_>) -> String {
         }
         RuleId::RangeWalkHour => format!(
             "{n} different numbers under {} were dialed in 1 h{off} (limit {th}), last by {who}: looks like a number-range walk",
-            key_words(Subject::Range, a, d).trim_start_matches("range ")
+            subject_of(Counted::Range, a, d)
+                .to_string()
+                .trim_start_matches("range ")
         ),
         RuleId::MoneyAccountHour | RuleId::MoneyAccountDay | RuleId::MoneyAccountMonth => format!(
             "{who} would reach {n} {cur} of calls in {w} with this call to {dest}{off} (limit {th} {cur})"
@@ -309,11 +386,13 @@ pub(crate) fn call_decision(h: &Hit, ctx: &CallContext<'_, '_>, calls: Vec<Strin
     let _ = ctx.rate;
     Decision {
         at: a.at,
-        rule: h.rule.as_str().to_owned(),
+        rule: h.rule,
         level: h.level,
         action,
         shadow: h.shadow,
-        key: key_words(h.subject, a, a.destination),
+        subject: subject_of(h.subject, a, a.destination),
+        country: country_code(a.destination),
+        call: Some(call_facts(a, ctx.class)),
         measured: h.measured,
         threshold: h.threshold,
         unit: h.unit,
@@ -329,7 +408,8 @@ pub(crate) struct EndContext<'a> {
     pub call_id: &'a str,
     pub tenant: &'a str,
     pub account: &'a str,
-    pub country: Option<&'static str>,
+    /// ISO code and English name of the destination's country.
+    pub country: Option<(&'static str, &'static str)>,
     pub cc: u16,
     pub secs: u32,
     pub jitter: u32,
@@ -346,13 +426,16 @@ pub(crate) fn end_decision(h: &Hit, ctx: &EndContext<'_>, calls: Vec<String>) ->
     let n = h.measured;
     let th = h.threshold;
     let w = window_words(h.window_secs);
-    let country = ctx.country.map(str::to_owned).unwrap_or_else(|| {
-        if ctx.cc == 0 {
-            "the same destination".into()
-        } else {
-            format!("country code +{}", ctx.cc)
-        }
-    });
+    let country = ctx
+        .country
+        .map(|(_, name)| name.to_owned())
+        .unwrap_or_else(|| {
+            if ctx.cc == 0 {
+                "the same destination".into()
+            } else {
+                format!("country code +{}", ctx.cc)
+            }
+        });
     let (mut reason, stake) = match h.rule {
         RuleId::Pumping => (
             format!(
@@ -396,17 +479,31 @@ pub(crate) fn end_decision(h: &Hit, ctx: &EndContext<'_>, calls: Vec<String>) ->
     }
     Decision {
         at: ctx.at,
-        rule: h.rule.as_str().to_owned(),
+        rule: h.rule,
         level: h.level,
         action: Action::Warn,
         shadow: h.shadow,
-        key: if h.subject == Subject::Tenant {
-            tenant_words(ctx.tenant)
-        } else if ctx.tenant.is_empty() {
-            format!("account {}", ctx.account)
+        subject: if h.subject == Counted::Tenant {
+            Subject::Tenant {
+                tenant: ctx.tenant.to_owned(),
+            }
         } else {
-            format!("account {}/{}", ctx.tenant, ctx.account)
+            Subject::Account {
+                tenant: ctx.tenant.to_owned(),
+                account: ctx.account.to_owned(),
+            }
         },
+        country: ctx.country.map(|(iso, _)| iso.to_owned()),
+        call: Some(CallFacts {
+            tenant: ctx.tenant.to_owned(),
+            account: ctx.account.to_owned(),
+            number: None,
+            class: None,
+            length: (h.rule == RuleId::Pumping).then_some(CallLength {
+                secs: ctx.secs,
+                jitter_secs: ctx.jitter,
+            }),
+        }),
         measured: n,
         threshold: th,
         unit: h.unit,
@@ -420,19 +517,21 @@ pub(crate) fn end_decision(h: &Hit, ctx: &EndContext<'_>, calls: Vec<String>) ->
 
 fn plain(
     at: Millis,
-    rule: &str,
+    rule: RuleId,
     level: Level,
     action: Action,
-    key: String,
+    subject: Subject,
     reason: String,
 ) -> Decision {
     Decision {
         at,
-        rule: rule.to_owned(),
+        rule,
         level,
         action,
         shadow: false,
-        key,
+        subject,
+        country: None,
+        call: None,
         measured: 1,
         threshold: 0,
         unit: Unit::Flag,
@@ -458,7 +557,7 @@ fn local_time(cal: &SiteCalendar, at: Millis) -> String {
 /// and the end of its sentence. A switch refuses every call of its scope, often thousands in a row, and its local
 /// time and reason are the costly part to format.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct KillSwitchWords(Vec<(u64, DestClass, String, String)>);
+pub(crate) struct KillSwitchWords(Vec<(u64, DestClass, String)>);
 
 impl KillSwitchWords {
     /// Forgets everything (a switch was lifted: its words are never needed again).
@@ -466,7 +565,7 @@ impl KillSwitchWords {
         self.0.clear();
     }
 
-    fn get(&mut self, ks: &KillSwitch, class: DestClass, cal: &SiteCalendar) -> (&str, &str) {
+    fn get(&mut self, ks: &KillSwitch, class: DestClass, cal: &SiteCalendar) -> &str {
         let i = match self
             .0
             .iter()
@@ -474,7 +573,6 @@ impl KillSwitchWords {
         {
             Some(i) => i,
             None => {
-                let key = format!("kill switch {}", ks.id);
                 let tail = format!(
                     "{} calls of {} are barred since {} by {} ({}). Call blocked",
                     class.as_str(),
@@ -483,13 +581,11 @@ impl KillSwitchWords {
                     ks.by,
                     ks.why
                 );
-                self.0.push((ks.id, class, key, tail));
+                self.0.push((ks.id, class, tail));
                 self.0.len() - 1
             }
         };
-        self.0
-            .get(i)
-            .map_or(("", ""), |(.., key, tail)| (key.as_str(), tail.as_str()))
+        self.0.get(i).map_or("", |(.., tail)| tail.as_str())
     }
 }
 
@@ -500,7 +596,7 @@ pub(crate) fn kill_switch(
     cal: &SiteCalendar,
     words: &mut KillSwitchWords,
 ) -> Decision {
-    let (key, tail) = words.get(ks, class, cal);
+    let tail = words.get(ks, class, cal);
     let mut reason =
         String::with_capacity(a.tenant.len() + a.account.len() + a.dialed.len() + tail.len() + 64);
     push_account_words(&mut reason, a.tenant, a.account);
@@ -510,12 +606,14 @@ pub(crate) fn kill_switch(
     reason.push_str(tail);
     let mut d = plain(
         a.at,
-        RuleId::KillSwitch.as_str(),
+        RuleId::KillSwitch,
         Level::Critical,
         Action::Block { sip_status: 403 },
-        key.to_owned(),
+        Subject::KillSwitch { id: ks.id },
         reason,
     );
+    d.country = country_code(a.destination);
+    d.call = Some(call_facts(a, class));
     d.call_id = Some(a.call_id.to_owned());
     d
 }
@@ -523,13 +621,13 @@ pub(crate) fn kill_switch(
 pub(crate) fn bar_decision(ks: &KillSwitch, at: Millis) -> Decision {
     plain(
         at,
-        RuleId::KillSwitch.as_str(),
+        RuleId::KillSwitch,
         Level::Critical,
         Action::Bar {
             scope: ks.scope.clone(),
             classes: ks.classes,
         },
-        format!("kill switch {}", ks.id),
+        Subject::KillSwitch { id: ks.id },
         format!(
             "{} barred from {} calls until an operator lifts it, because {}",
             ks.scope, ks.classes, ks.why
@@ -545,13 +643,13 @@ pub(crate) fn end_calls_decision(scope: &BarScope, ids: Vec<String>, at: Millis)
     );
     plain(
         at,
-        RuleId::KillSwitch.as_str(),
+        RuleId::KillSwitch,
         Level::Critical,
         Action::EndCalls {
             scope: scope.clone(),
             call_ids: ids,
         },
-        scope.to_string(),
+        Subject::of_scope(scope),
         reason,
     )
 }
@@ -570,10 +668,10 @@ fn duration_words(secs: u32) -> String {
 pub(crate) fn banned(b: &Ban, source: SourceWords, at: Millis, call_id: &str) -> Decision {
     let mut d = plain(
         at,
-        RuleId::Ban.as_str(),
+        RuleId::Ban,
         Level::Critical,
         Action::Block { sip_status: 403 },
-        format!("source {source}"),
+        source.subject(),
         format!(
             "{source} is banned for {} more min by {}: {}. Call blocked",
             (b.until - at + 59_999) / 60_000,
@@ -595,10 +693,10 @@ pub(crate) fn ban_decision(
 ) -> Decision {
     plain(
         at,
-        RuleId::Ban.as_str(),
+        RuleId::Ban,
         Level::Critical,
         Action::Ban { source: key, until },
-        format!("source {source}"),
+        source.subject(),
         format!("ban {source} for {} min: {why}", (until - at) / 60_000),
     )
 }
@@ -613,7 +711,7 @@ pub(crate) fn scanner(
 ) -> Decision {
     let mut d = plain(
         at,
-        RuleId::ScannerUserAgent.as_str(),
+        RuleId::ScannerUserAgent,
         Level::Critical,
         if rule.shadow {
             Action::Warn
@@ -623,7 +721,7 @@ pub(crate) fn scanner(
                 until: at + i64::from(rule.ban_secs) * 1000,
             }
         },
-        format!("source {source}"),
+        source.subject(),
         format!(
             "{source} uses the User-Agent of a known SIP scanner ({scanner}); banned for {}",
             duration_words(rule.ban_secs)
@@ -632,6 +730,14 @@ pub(crate) fn scanner(
     d.shadow = rule.shadow;
     d.call_id = call_id.map(str::to_owned);
     d
+}
+
+/// The account a login was for.
+fn login_subject(e: &AuthAttempt<'_>) -> Subject {
+    Subject::Account {
+        tenant: e.tenant.to_owned(),
+        account: e.username.to_owned(),
+    }
 }
 
 /// An authentication event and its source key in words.
@@ -685,11 +791,13 @@ pub(crate) fn auth_source(
     };
     Decision {
         at: e.at,
-        rule: id.as_str().to_owned(),
+        rule: id,
         level,
         action: Action::Warn,
         shadow: rule.shadow,
-        key: format!("source {src}"),
+        subject: src.subject(),
+        country: None,
+        call: None,
         measured: n,
         threshold: th,
         unit,
@@ -745,11 +853,13 @@ pub(crate) fn auth_account(
     }
     Decision {
         at: e.at,
-        rule: id.as_str().to_owned(),
+        rule: id,
         level,
         action: Action::Warn,
         shadow: rule.shadow,
-        key: format!("account {}", e.username),
+        subject: login_subject(e),
+        country: None,
+        call: None,
         measured: n,
         threshold: th,
         unit: Unit::Failures,
@@ -800,11 +910,13 @@ pub(crate) fn auth_success(
     };
     Decision {
         at: e.at,
-        rule: RuleId::AuthSuccessAfterFailures.as_str().to_owned(),
+        rule: RuleId::AuthSuccessAfterFailures,
         level,
         action: Action::Warn,
         shadow: rule.shadow,
-        key: format!("account {}", e.username),
+        subject: login_subject(e),
+        country: None,
+        call: None,
         measured,
         threshold: th,
         unit: Unit::Failures,
@@ -826,11 +938,13 @@ pub(crate) fn auth_new_network(
     let who = account_words(e.tenant, e.username);
     Decision {
         at: e.at,
-        rule: RuleId::AuthNewNetwork.as_str().to_owned(),
+        rule: RuleId::AuthNewNetwork,
         level,
         action: Action::Warn,
         shadow: rule.shadow,
-        key: format!("account {}", e.username),
+        subject: login_subject(e),
+        country: None,
+        call: None,
         measured: 1,
         threshold: th,
         unit: Unit::Flag,
@@ -868,11 +982,13 @@ pub(crate) fn auth_new_country(
     };
     Decision {
         at: e.at,
-        rule: RuleId::AuthNewCountry.as_str().to_owned(),
+        rule: RuleId::AuthNewCountry,
         level,
         action: Action::Warn,
         shadow: rule.shadow,
-        key: format!("account {}", e.username),
+        subject: login_subject(e),
+        country: Some(country_words(country)),
+        call: None,
         measured: 1,
         threshold: th,
         unit: Unit::Flag,
@@ -900,11 +1016,13 @@ pub(crate) fn requests(
 ) -> Decision {
     Decision {
         at: r.at,
-        rule: RuleId::RequestRateSource.as_str().to_owned(),
+        rule: RuleId::RequestRateSource,
         level,
         action: Action::Warn,
         shadow: rule.shadow,
-        key: format!("source {source}"),
+        subject: source.subject(),
+        country: None,
+        call: None,
         measured: n,
         threshold: th,
         unit: Unit::Requests,
@@ -1020,9 +1138,10 @@ mod tests {
                     ks.why
                 );
                 assert_eq!(got.reason, reason);
-                assert_eq!(got.key, format!("kill switch {id}"));
+                assert_eq!(got.key(), format!("kill switch {id}"));
+                assert_eq!(got.subject, Subject::KillSwitch { id });
                 assert_eq!(got.call_id.as_deref(), Some("c1"));
-                assert_eq!(got.rule, "kill_switch");
+                assert_eq!(got.rule, RuleId::KillSwitch);
             }
         }
         // One entry per (switch, class) seen, however many calls; cleared on demand.

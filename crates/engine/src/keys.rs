@@ -110,12 +110,6 @@ impl<V: Idle> BoundedMap<V> {
     pub fn len(&self) -> usize {
         self.map.len()
     }
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-    pub fn cap(&self) -> usize {
-        self.cap
-    }
     /// Entries removed to make room since start.
     pub fn evicted(&self) -> u64 {
         self.evicted
@@ -213,12 +207,6 @@ impl<V: Idle> SlabMap<V> {
 
     pub fn len(&self) -> usize {
         self.slots.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
-    }
-    pub fn cap(&self) -> usize {
-        self.cap
     }
     /// Entries removed to make room since start.
     pub fn evicted(&self) -> u64 {

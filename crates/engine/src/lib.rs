@@ -4,41 +4,55 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use engine::{Engine, Event, CallAttempt, Policy, Verdict};
+//! use engine::{Engine, Event, CallAttempt, Policy, RuleId, Verdict};
 //! let numbering = Arc::new(numbering::Numbering::japan_defaults());
 //! let mut engine = Engine::new(Policy::default(), numbering.clone());
-//! let dest = numbering.classify("110");
 //! let mut out = Vec::new();
-//! let v = engine.on_event(&Event::CallAttempt(CallAttempt {
-//!     at: 1_700_000_000_000, call_id: "c1", tenant: "", account: "205", source: None, user_agent: "",
-//!     authenticated: true, caller_id_foreign: false, dialed: "110", destination: &dest, route: "",
-//! }), &mut out);
-//! assert!(matches!(v, Verdict::Allow | Verdict::Warn | Verdict::Block { .. }));
+//! let mut call = |call_id, dialed: &str, out: &mut Vec<_>| {
+//!     let dest = numbering.classify(dialed);
+//!     engine.on_event(&Event::CallAttempt(CallAttempt {
+//!         at: 1_700_000_000_000, call_id, tenant: "", account: "205", source: None, user_agent: "",
+//!         authenticated: true, caller_id_foreign: false, dialed, destination: &dest, route: "",
+//!     }), out)
+//! };
+//! // Emergency numbers pass before any rule, silently.
+//! assert_eq!(call("c1", "110", &mut out), Verdict::Allow);
+//! assert!(out.is_empty());
+//! // The default policy refuses Sierra Leone, and says why in data and in words.
+//! assert_eq!(call("c2", "01023276123456", &mut out), Verdict::Block { sip_status: 403 });
+//! assert_eq!(out[0].rule, RuleId::DestinationCountry);
+//! assert_eq!(out[0].country.as_deref(), Some("SL"));
+//! assert!(out[0].reason.contains("Sierra Leone"), "{}", out[0].reason);
 //! ```
 
-pub mod calendar;
+#![forbid(unsafe_code)]
+
+pub(crate) mod calendar;
 pub mod cost;
 pub mod decision;
 mod engine;
 pub mod event;
 mod explain;
-pub mod keys;
+pub(crate) mod keys;
 pub mod policy;
 mod rule_id;
+mod rules;
 mod source;
-pub mod state;
+pub(crate) mod state;
 mod summary;
-pub mod window;
+pub(crate) mod window;
 
 pub use cost::{Rate, RateTable};
-pub use decision::{Action, Amount, BarScope, ClassSet, Decision, DestClass, Level, Unit, Verdict};
+pub use decision::{
+    Action, Amount, BarScope, CallFacts, CallLength, ClassSet, Decision, DestClass, Level, Subject,
+    Unit, Verdict,
+};
 pub use engine::{DEFAULT_SEED, Engine, Snapshot, StateSizes, Stats, scanner_in};
 pub use event::{
     AuthAttempt, AuthKind, AuthOutcome, CallAnswered, CallAttempt, CallEnded, EndCause, Event,
     Millis, RequestCount, UNKNOWN_ACCOUNT, millis,
 };
-pub use explain::destination_words;
-pub use policy::{Mode, Policy, PolicyError, Profile, Rule, Rules, Sources, dial_pattern_matches};
+pub use policy::{Mode, Policy, PolicyError, Profile, Rule, Rules, Sources};
 pub use rule_id::RuleId;
 pub use source::source_key;
 pub use state::{Ban, KillSwitch};

@@ -397,7 +397,7 @@ fn dial_patterns<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>,
 
 /// Whether a dial string matches a pattern of `allow_patterns`: character by character, `x`/`X` for any digit, a
 /// trailing `*` for anything after (a prefix match); any other character (a leading `*` too) stands for itself.
-pub fn dial_pattern_matches(pattern: &str, dialed: &str) -> bool {
+pub(crate) fn dial_pattern_matches(pattern: &str, dialed: &str) -> bool {
     let p = pattern.as_bytes();
     let (p, prefix) = match p.split_last() {
         Some((b'*', head)) => (head, true),

@@ -19,6 +19,10 @@ macro_rules! rule_ids {
                 match self { $( RuleId::$variant => rule_ids!(@field rules $($field)?), )* }
             }
             pub const ALL: &'static [RuleId] = &[ $( RuleId::$variant, )* ];
+            /// The rule of this name, as [`RuleId::as_str`] writes it.
+            pub fn from_name(name: &str) -> Option<RuleId> {
+                match name { $( $name => Some(RuleId::$variant), )* _ => None }
+            }
         }
     };
     (@field $rules:ident $field:ident) => { Some(&$rules.$field) };
@@ -66,10 +70,51 @@ rule_ids! {
     AuthSuccessAfterFailures => "auth_success_after_failures", auth_success_after_failures;
     AuthNewNetwork => "auth_new_network", auth_new_network;
     ScannerUserAgent => "scanner_user_agent", scanner_user_agent;
+    ScannerFingerprint => "scanner_fingerprint";
     RequestRateSource => "request_rate_source", request_rate_source;
     CallerIdForeign => "caller_id_foreign", caller_id_foreign;
     AuthAccountSources => "auth_account_sources", auth_account_sources;
     AuthNewCountry => "auth_new_country", auth_new_country;
+}
+
+impl std::fmt::Display for RuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A rule compares equal to its name ("pumping"), for tests and filters that hold names.
+impl PartialEq<str> for RuleId {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for RuleId {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl serde::Serialize for RuleId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RuleId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        RuleId::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown rule \"{name}\"")))
+    }
+}
+
+impl std::str::FromStr for RuleId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RuleId::from_name(s).ok_or_else(|| format!("unknown rule \"{s}\""))
+    }
 }
 
 #[cfg(test)]
@@ -85,5 +130,15 @@ mod tests {
             .map(|r| r.as_str())
             .collect();
         assert_eq!(with_settings, Rules::NAMES);
+    }
+
+    #[test]
+    fn names_round_trip_through_serde() {
+        for r in RuleId::ALL {
+            let json = serde_json::to_string(r).expect("json");
+            assert_eq!(json, format!("\"{}\"", r.as_str()));
+            assert_eq!(serde_json::from_str::<RuleId>(&json).expect("back"), *r);
+        }
+        assert!(serde_json::from_str::<RuleId>("\"no_such_rule\"").is_err());
     }
 }

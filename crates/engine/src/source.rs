@@ -51,6 +51,16 @@ impl fmt::Display for SourceWords {
     }
 }
 
+impl SourceWords {
+    /// The decision's subject for this source key.
+    pub(crate) fn subject(self) -> crate::decision::Subject {
+        crate::decision::Subject::Source {
+            source: self.key,
+            ipv6_prefix: self.ipv6_prefix,
+        }
+    }
+}
+
 /// A network of [`network_of`] in sentences: "198.51.100.0/24", "2001:db8:1:2::/64".
 pub(crate) fn network_words(net: IpAddr) -> String {
     match net {

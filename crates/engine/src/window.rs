@@ -33,15 +33,6 @@ impl Span {
     pub const fn secs(self) -> u32 {
         (self.bucket_ms() * BUCKETS as i64 / 1000) as u32
     }
-    /// "1 min", "10 min", "1 h", "24 h": for sentences.
-    pub const fn words(self) -> &'static str {
-        match self {
-            Span::Minute => "1 min",
-            Span::TenMinutes => "10 min",
-            Span::Hour => "1 h",
-            Span::Day => "24 h",
-        }
-    }
 }
 
 /// The bucket of one moment in each of the minute, hour and day rings, worked out once for all the rings an

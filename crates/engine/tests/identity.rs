@@ -63,7 +63,14 @@ fn an_ipv6_guesser_changing_address_inside_its_64_is_one_source_and_is_banned_as
         .iter()
         .find(|d| d.rule == "auth_source_hour" && d.level == Level::Critical)
         .expect("auth_source_hour critical");
-    assert_eq!(critical.key, "source 2001:db8:1:2::/64");
+    assert_eq!(critical.key(), "source 2001:db8:1:2::/64");
+    assert_eq!(
+        critical.subject,
+        engine::Subject::Source {
+            source: ip("2001:db8:1:2::"),
+            ipv6_prefix: 64
+        }
+    );
     assert!(
         critical
             .reason

@@ -5,7 +5,10 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use common::*;
-use engine::{Action, AuthKind, AuthOutcome, BarScope, ClassSet, Level, Policy, Verdict};
+use engine::{
+    Action, AuthKind, AuthOutcome, BarScope, ClassSet, DestClass, Level, Policy, RuleId, Subject,
+    Verdict,
+};
 use numbering::{DialFlags, RiskTier};
 
 const ALLOW_ALL: &str =
@@ -51,8 +54,24 @@ fn default_policy_bars_international_outside_the_allow_list() {
     let (_, v) = sim.attempt(monday_10(), "205", &us(1));
     assert_eq!(v, Verdict::Block { sip_status: 403 });
     let d = &sim.out[0];
-    assert_eq!(d.rule, "destination_country");
+    assert_eq!(d.rule, RuleId::DestinationCountry);
     assert!(d.reason.contains("United States"), "{}", d.reason);
+    // The structure says the same as the sentence: the destination judged, its country, the caller.
+    assert_eq!(
+        d.subject,
+        Subject::Destination {
+            number: "+12125550001".into(),
+            class: DestClass::International
+        }
+    );
+    assert_eq!(d.country.as_deref(), Some("US"));
+    let call = d.call.as_ref().expect("call facts");
+    assert_eq!(
+        (call.tenant.as_str(), call.account.as_str()),
+        ("acme", "205")
+    );
+    assert_eq!(call.number.as_deref(), Some("+12125550001"));
+    assert_eq!(d.key(), "destination United States (+12125550001)");
     assert!(d.reason.contains("ext 205 of acme"), "{}", d.reason);
     // Domestic calls pass silently.
     sim.out.clear();
@@ -193,6 +212,16 @@ fn velocity_per_minute_blocks_the_eleventh_call_and_forgets_after_the_window() {
         (d.rule.as_str(), d.measured, d.threshold, d.window_secs),
         ("velocity_account_minute", 11, 10, 60)
     );
+    assert_eq!(d.rule, RuleId::VelocityAccountMinute);
+    assert_eq!(
+        d.subject,
+        Subject::Account {
+            tenant: "acme".into(),
+            account: "205".into()
+        }
+    );
+    assert_eq!(d.key(), "account acme/205");
+    assert_eq!(d.account(), Some(("acme", "205")));
     assert_eq!(
         d.calls.len(),
         8,
@@ -269,7 +298,15 @@ fn tenant_velocity_counts_all_accounts() {
     }
     assert!(sim.attempt(t + 900, "299", &domestic(9)).1.is_block());
     let d = sim.out.iter().find(|d| d.level == Level::Critical).unwrap();
-    assert_eq!(d.key, "tenant acme");
+    assert_eq!(d.key(), "tenant acme");
+    assert_eq!(
+        d.subject,
+        Subject::Tenant {
+            tenant: "acme".into()
+        }
+    );
+    // The caller of the call that crossed the tenant's limit.
+    assert_eq!(d.account(), Some(("acme", "299")));
     // Tenant velocity does not escalate (a busy call centre is not an attack on one account).
     assert!(
         !sim.out
@@ -352,7 +389,15 @@ fn repeat_calls_to_one_number() {
     assert!(sim.has("repeat_number_hour"));
     assert!(sim.attempt(t + 41 * MIN, "299", &us(1)).1.is_block());
     let d = sim.out.iter().find(|d| d.level == Level::Critical).unwrap();
-    assert_eq!(d.key, "number +12125550001");
+    assert_eq!(d.key(), "number +12125550001");
+    assert_eq!(
+        d.subject,
+        Subject::Number {
+            number: "+12125550001".into()
+        }
+    );
+    assert_eq!(d.account(), Some(("acme", "299")));
+    assert_eq!(d.country.as_deref(), Some("US"));
     assert_eq!(d.measured, 21);
 }
 
@@ -375,7 +420,13 @@ fn range_walk_of_distinct_numbers_under_one_prefix() {
         .iter()
         .find(|d| d.rule == "range_walk_hour" && d.level == Level::Critical)
         .unwrap();
-    assert_eq!(d.key, "range +12125550xxx");
+    assert_eq!(d.key(), "range +12125550xxx");
+    assert_eq!(
+        d.subject,
+        Subject::Range {
+            prefix: "12125550".into()
+        }
+    );
     assert!(d.reason.contains("range walk"), "{}", d.reason);
     // Re-dialing the same numbers does not count as walking.
     let mut sim = Sim::toml(ALLOW_ALL);
@@ -415,6 +466,20 @@ fn uniform_pumping_with_jitter_is_caught_and_varied_durations_are_not() {
     assert!(crit.reason.contains("Sierra Leone"), "{}", crit.reason);
     assert!(crit.reason.contains("JPY at stake"), "{}", crit.reason);
     assert!(crit.calls.len() >= 4);
+    assert_eq!(crit.rule, RuleId::Pumping);
+    assert_eq!(crit.country.as_deref(), Some("SL"));
+    assert!(matches!(&crit.subject, Subject::Account { account, .. } if account == "205"));
+    let length = crit
+        .call
+        .as_ref()
+        .and_then(|c| c.length)
+        .expect("call length");
+    assert!(
+        crit.reason
+            .contains(&format!("{}±{} s", length.secs, length.jitter_secs)),
+        "{}",
+        crit.reason
+    );
     // Off hours: critical above 3 similar calls: the 4th ends with a bar, the 5th attempt is refused.
     assert_eq!(blocked_at, Some(4), "{:?}", sim.rules());
     assert!(sim.has("kill_switch"));
@@ -854,10 +919,7 @@ fn every_decision_is_explained() {
     }
     assert!(!sim.out.is_empty());
     for d in &sim.out {
-        assert!(
-            !d.reason.is_empty() && !d.rule.is_empty() && !d.key.is_empty(),
-            "{d:?}"
-        );
+        assert!(!d.reason.is_empty() && !d.key().is_empty(), "{d:?}");
         if matches!(d.action, Action::Block { .. }) {
             assert!(d.call_id.is_some());
         }

@@ -3,13 +3,14 @@
 //! (`<hex>3133...`), its `branch=z9hG4bK-<digits>` Via branches, and the `sip:123@1.1.1.1` test contacts of
 //! SIP scanners. Each mark comes with a sentence for the admin.
 
+use engine::RuleId;
 use sip::Message;
 
 /// Why a request looks like a scanner's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScannerMark {
-    /// "scanner_user_agent" or "scanner_fingerprint" (rule names in decisions and alerts).
-    pub rule: &'static str,
+    /// `ScannerUserAgent` or `ScannerFingerprint` (the rule of the decision and alert).
+    pub rule: RuleId,
     pub reason: String,
 }
 
@@ -19,7 +20,7 @@ pub fn scanner_mark(msg: &Message<'_>, deep: bool) -> Option<ScannerMark> {
         && let Some(tool) = engine::scanner_in(ua)
     {
         return Some(ScannerMark {
-            rule: "scanner_user_agent",
+            rule: RuleId::ScannerUserAgent,
             reason: format!("User-Agent \"{}\" is the SIP scanner {tool}", clip(ua)),
         });
     }
@@ -32,7 +33,7 @@ pub fn scanner_mark(msg: &Message<'_>, deep: bool) -> Option<ScannerMark> {
         && rest.bytes().all(|c| c.is_ascii_digit())
     {
         return Some(ScannerMark {
-            rule: "scanner_fingerprint",
+            rule: RuleId::ScannerFingerprint,
             reason: format!(
                 "Via branch \"{}\" has the numeric form sipvicious generates",
                 clip(branch)
@@ -43,7 +44,7 @@ pub fn scanner_mark(msg: &Message<'_>, deep: bool) -> Option<ScannerMark> {
         && is_sipvicious_tag(tag)
     {
         return Some(ScannerMark {
-            rule: "scanner_fingerprint",
+            rule: RuleId::ScannerFingerprint,
             reason: format!(
                 "From tag \"{}\" is hex-encoded digits, as sipvicious writes it",
                 clip(tag)
@@ -57,7 +58,7 @@ pub fn scanner_mark(msg: &Message<'_>, deep: bool) -> Option<ScannerMark> {
             && u.host().as_str() == "1.1.1.1"
         {
             return Some(ScannerMark {
-                rule: "scanner_fingerprint",
+                rule: RuleId::ScannerFingerprint,
                 reason: "Contact sip:123@1.1.1.1 is the placeholder of SIP scanners".into(),
             });
         }
@@ -137,7 +138,7 @@ Max-Forwards: 70\r\n{ua}Contact: <{contact}>\r\nContent-Length: 0\r\n\r\n"
                 "sip:100@192.0.2.9",
             );
             let m = mark(&b, false).unwrap();
-            assert_eq!(m.rule, "scanner_user_agent");
+            assert_eq!(m.rule, engine::RuleId::ScannerUserAgent);
             assert!(m.reason.contains(ua), "{}", m.reason);
         }
         let b = req(

@@ -8,6 +8,8 @@
 //! out), [`dialog`], [`fingerprint`], [`transport`] (tokio sockets), [`service`] (the running guard: sockets,
 //! core, timers, store, SIGHUP).
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod dialog;
 pub mod end_call;

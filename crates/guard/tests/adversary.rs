@@ -642,7 +642,7 @@ fn alerts(out: &Output) -> Vec<(String, String)> {
             Persist::Alerts { decisions, .. } => Some(
                 decisions
                     .iter()
-                    .map(|d| (d.rule.clone(), d.reason.clone()))
+                    .map(|d| (d.rule.to_string(), d.reason.clone()))
                     .collect::<Vec<_>>(),
             ),
             _ => None,

@@ -7,6 +7,8 @@
 //! international/trunk prefix; most dangerous plausible reading) → country and class (`class`, cached by
 //! leading digits) → risk tier (`risk`) → tariff (`tariff`).
 
+#![forbid(unsafe_code)]
+
 mod class;
 mod config;
 mod countries;

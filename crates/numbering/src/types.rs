@@ -423,34 +423,59 @@ impl fmt::Display for Money {
     }
 }
 
+/// Billable seconds of a call lasting `seconds` charged `first_increment`/`next_increment` ("30/6"): nothing for
+/// an unanswered (0 s) call, otherwise the first increment and then whole following increments, as carriers
+/// bill. An increment of 0 counts as 1.
+pub fn billable_seconds(first_increment: u32, next_increment: u32, seconds: u32) -> u64 {
+    if seconds == 0 {
+        return 0;
+    }
+    let first = u64::from(first_increment.max(1));
+    let next = u64::from(next_increment.max(1));
+    let s = u64::from(seconds);
+    if s <= first {
+        first
+    } else {
+        first + (s - first).div_ceil(next) * next
+    }
+}
+
+/// The one billing formula: what a call of `seconds` costs in thousandths of the currency — `setup_millis` plus
+/// `per_minute_millis` a minute over its [`billable_seconds`], rounded half up to the thousandth (integer
+/// arithmetic, no floats); nothing for an unanswered (0 s) call. [`Tariff::cost`] and the engine's rates both
+/// use it, so an alert's money and a report's agree to the thousandth.
+pub fn call_cost_millis(
+    per_minute_millis: i64,
+    setup_millis: i64,
+    first_increment: u32,
+    next_increment: u32,
+    seconds: u32,
+) -> i64 {
+    if seconds == 0 {
+        return 0;
+    }
+    let billable = i128::from(billable_seconds(first_increment, next_increment, seconds));
+    let usage = (i128::from(per_minute_millis) * billable * 2 + 60) / 120;
+    i64::try_from(usage + i128::from(setup_millis)).unwrap_or(i64::MAX)
+}
+
 impl Tariff {
-    /// Billable seconds of a call lasting `seconds`: nothing for an unanswered (0 s) call, otherwise the first
-    /// increment and then whole following increments, as carriers bill.
+    /// Billable seconds of a call lasting `seconds` under this tariff (see [`billable_seconds`]).
     pub fn billable_seconds(&self, seconds: u32) -> u64 {
-        if seconds == 0 {
-            return 0;
-        }
-        let first = u64::from(self.first_increment.max(1));
-        let next = u64::from(self.next_increment.max(1));
-        let s = u64::from(seconds);
-        if s <= first {
-            first
-        } else {
-            first + (s - first).div_ceil(next) * next
-        }
+        billable_seconds(self.first_increment, self.next_increment, seconds)
     }
 
-    /// What a call of `seconds` costs (setup fee included for an answered call; 0 s means not answered).
+    /// What a call of `seconds` costs (setup fee included for an answered call; 0 s means not answered), by
+    /// [`call_cost_millis`].
     pub fn cost(&self, seconds: u32) -> Money {
-        if seconds == 0 {
-            return Money::zero(self.per_minute.currency);
-        }
-        let billable = i128::from(self.billable_seconds(seconds));
-        // Round half up to the thousandth: deterministic integer arithmetic, no floats.
-        let usage = (i128::from(self.per_minute.millis) * billable * 2 + 60) / 120;
-        let total = usage + i128::from(self.setup.millis);
         Money {
-            millis: i64::try_from(total).unwrap_or(i64::MAX),
+            millis: call_cost_millis(
+                self.per_minute.millis,
+                self.setup.millis,
+                self.first_increment,
+                self.next_increment,
+                seconds,
+            ),
             currency: self.per_minute.currency,
         }
     }

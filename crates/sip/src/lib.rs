@@ -11,6 +11,8 @@
 //! assert_eq!(msg.top_via().unwrap().branch(), Some("z9hG4bK1"));
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod chars;
 pub mod edit;
 pub mod error;

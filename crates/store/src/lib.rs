@@ -8,6 +8,8 @@
 //! so that a reader follows them ([`Store::ban_changes_since`]) at the cost of what changed, not of what is
 //! stored.
 
+#![forbid(unsafe_code)]
+
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -392,7 +394,7 @@ fn insert_alerts_in(conn: &Connection, batches: &[(&str, &[Decision])]) -> Resul
     for (tenant, decisions) in batches {
         let mut ids = Vec::with_capacity(decisions.len());
         for d in *decisions {
-            stmt.execute(params![d.at, tenant, d.rule, encode("alert", d)?])
+            stmt.execute(params![d.at, tenant, d.rule.as_str(), encode("alert", d)?])
                 .map_err(sql("saving an alert"))?;
             ids.push(conn.last_insert_rowid());
         }

@@ -43,11 +43,16 @@ fn acme() -> BarScope {
 fn decision(at: i64) -> Decision {
     Decision {
         at,
-        rule: "scanner".into(),
+        rule: engine::RuleId::ScannerUserAgent,
         level: Level::Critical,
         action: Action::Block { sip_status: 403 },
         shadow: false,
-        key: "source 10.0.0.1".into(),
+        subject: engine::Subject::Source {
+            source: [10, 0, 0, 1].into(),
+            ipv6_prefix: 128,
+        },
+        country: None,
+        call: None,
         measured: 1,
         threshold: 1,
         unit: Unit::SimilarCalls,

@@ -5,18 +5,28 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use engine::{
-    Action, Amount, Ban, BarScope, ClassSet, Decision, Engine, KillSwitch, Level, Policy, Unit,
+    Action, Amount, Ban, BarScope, ClassSet, Decision, Engine, KillSwitch, Level, Policy, Subject,
+    Unit,
 };
 use store::{AlertFilter, AuditEntry, Store};
 
 fn decision(at: i64, rule: &str, key: &str) -> Decision {
+    let (tenant, account) = key
+        .trim_start_matches("account ")
+        .split_once('/')
+        .expect("account tenant/account");
     Decision {
         at,
-        rule: rule.into(),
+        rule: rule.parse().expect("a rule name"),
         level: Level::Critical,
         action: Action::Block { sip_status: 403 },
         shadow: false,
-        key: key.into(),
+        subject: Subject::Account {
+            tenant: tenant.into(),
+            account: account.into(),
+        },
+        country: Some("SL".into()),
+        call: None,
         measured: 3,
         threshold: 2,
         unit: Unit::SimilarCalls,
@@ -26,6 +36,26 @@ fn decision(at: i64, rule: &str, key: &str) -> Decision {
         at_stake: Some(Amount::new(525_000, numbering::Currency::JPY)),
         reason: format!("{key}: 3 answered calls of 30±1 s to Sierra Leone in 2 min"),
     }
+}
+
+/// An alert stored by a version whose decisions had a `key` string and no subject still reads back.
+#[test]
+fn an_alert_stored_before_decisions_had_a_subject_reads_back() {
+    let mut v = serde_json::to_value(decision(3_000, "pumping", "account acme/205")).unwrap();
+    let o = v.as_object_mut().unwrap();
+    o.remove("subject");
+    o.remove("country");
+    o.remove("call");
+    let old: Decision = serde_json::from_value(v).unwrap();
+    assert_eq!(old.rule, engine::RuleId::Pumping);
+    assert_eq!(
+        old.subject,
+        Subject::Account {
+            tenant: "acme".into(),
+            account: "205".into()
+        }
+    );
+    assert_eq!(old.key(), "account acme/205");
 }
 
 fn ban(ip: &str, until: i64) -> Ban {
@@ -131,7 +161,10 @@ fn a_tenant_sees_and_acknowledges_only_its_own_alerts() {
         .insert_alerts("acme", &[decision(10, "pumping", "account acme/205")])
         .unwrap();
     let b = s
-        .insert_alerts("globex", &[decision(11, "money", "account globex/301")])
+        .insert_alerts(
+            "globex",
+            &[decision(11, "money_account_day", "account globex/301")],
+        )
         .unwrap();
     let only_acme = s
         .alerts(&AlertFilter {

@@ -526,14 +526,15 @@ impl Report {
             let action = action_kind(&d.action);
             let buf = &mut self.alert_key_buf;
             buf.clear();
-            buf.push_str(&d.rule);
+            buf.push_str(d.rule.as_str());
             buf.push('\u{1f}');
             if by_call {
                 buf.push_str(call.tenant());
                 buf.push('/');
                 buf.push_str(call.account());
             } else {
-                buf.push_str(&d.key);
+                use std::fmt::Write as _;
+                let _ = write!(buf, "{}", d.subject);
             }
             buf.push('\u{1f}');
             buf.push_str(action);
@@ -549,12 +550,12 @@ impl Report {
                     let who = if by_call {
                         format!("{}/{}", call.tenant(), call.account())
                     } else {
-                        d.key.clone()
+                        d.key()
                     };
                     self.alerts.insert(
                         self.alert_key_buf.clone(),
                         AlertGroup {
-                            key: (d.rule.clone(), who, action),
+                            key: (d.rule.as_str().to_owned(), who, action),
                             first: d.clone(),
                             count: 1,
                             last_at: d.at,
@@ -648,7 +649,7 @@ impl Sink for Report {
             o.decisions
                 .iter()
                 .max_by_key(|d| d.level)
-                .map(|d| (d.rule.clone(), d.reason.clone()))
+                .map(|d| (d.rule.as_str().to_owned(), d.reason.clone()))
         };
         match label {
             Label::Unknown => {
@@ -801,7 +802,7 @@ impl Report {
                 .level
                 .cmp(&a.first.level)
                 .then(a.first.at.cmp(&b.first.at))
-                .then(a.first.rule.cmp(&b.first.rule))
+                .then(a.first.rule.as_str().cmp(b.first.rule.as_str()))
                 .then_with(|| ka.cmp(kb))
         });
         v.into_iter().map(|(_, g)| g).collect()
@@ -1479,7 +1480,7 @@ fn to_html(r: &Report) -> String {
             vec![
                 r.local(g.first.at),
                 format!("{:?}", g.first.level).to_lowercase(),
-                g.first.rule.clone(),
+                g.first.rule.as_str().to_owned(),
                 g.first.reason.clone(),
                 numbering::group_thousands(g.count as i64),
             ]

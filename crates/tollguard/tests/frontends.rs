@@ -128,7 +128,9 @@ fn verdicts_from_alerts(g: &Guard, front: &str, sentinel: Option<&str>) -> Vec<V
                         && !a.decision.shadow
                         && matches!(a.decision.action, engine::Action::Block { .. })
                 })
-                .map_or(Verdict::Allow, |a| Verdict::Refuse(a.decision.rule.clone()))
+                .map_or(Verdict::Allow, |a| {
+                    Verdict::Refuse(a.decision.rule.as_str().to_owned())
+                })
         };
         let seen: Vec<Verdict> = (0..SEQUENCE.len())
             .map(|i| verdict(&call_id(front, i)))
@@ -156,7 +158,7 @@ fn pumping_alerted(g: &Guard) -> bool {
         })
         .unwrap()
         .iter()
-        .any(|a| a.decision.level == engine::Level::Critical && a.decision.key.contains("205"))
+        .any(|a| a.decision.level == engine::Level::Critical && a.decision.key().contains("205"))
 }
 
 // ---- HTTP, by hand: a request, its status and body ----

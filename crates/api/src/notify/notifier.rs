@@ -429,7 +429,7 @@ fn machine_name() -> String {
 struct Window {
     until: Instant,
     burst: Burst,
-    sent: Vec<(String, Level)>,
+    sent: Vec<(engine::RuleId, Level)>,
 }
 
 impl Window {
@@ -438,7 +438,7 @@ impl Window {
         if self.sent.iter().any(|(r, l)| *r == d.rule && *l == d.level) {
             return false;
         }
-        self.sent.push((d.rule.clone(), d.level));
+        self.sent.push((d.rule, d.level));
         true
     }
 }
@@ -487,7 +487,7 @@ async fn collect(
                         Window {
                             until: Instant::now() + window,
                             burst: Burst::new(&alert.tenant, window_secs),
-                            sent: vec![(alert.decision.rule.clone(), alert.decision.level)],
+                            sent: vec![(alert.decision.rule, alert.decision.level)],
                         },
                     );
                 }
@@ -610,7 +610,7 @@ mod tests {
         let mut deliveries = n.subscribe_deliveries();
         let alert = |rule: &str, level: Level| {
             let mut d = crate::notify::wording::tests::pumping();
-            d.rule = rule.to_owned();
+            d.rule = rule.parse().expect("a rule name");
             d.level = level;
             Alert {
                 id: None,

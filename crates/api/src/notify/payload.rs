@@ -239,12 +239,12 @@ pub fn syslog_line(m: &Message, facility: u8, hostname: &str, app_name: &str) ->
     match &m.content {
         Content::Alert(a) => {
             let d = &a.decision;
-            msgid = header_field(&d.rule, 32);
+            msgid = header_field(d.rule.as_str(), 32);
             let _ = write!(
                 sd,
                 " rule=\"{}\" key=\"{}\" measured=\"{}\" threshold=\"{}\" window_secs=\"{}\"",
-                sd_escape(&d.rule),
-                sd_escape(&d.key),
+                sd_escape(d.rule.as_str()),
+                sd_escape(&d.key()),
                 d.measured,
                 d.threshold,
                 d.window_secs

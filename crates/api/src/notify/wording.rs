@@ -1,14 +1,17 @@
 //! The words of an alert, in English and in Japanese: a one-line headline (e-mail subject, chat title) and a
 //! body with the rule, the key, the numbers against the limit, the calls, the money at stake and what was
 //! done about it. The English body starts with the engine's own sentence; the Japanese one is written from
-//! the decision's fields (the country from the number the sentence quotes, the call length it names), then keeps the
-//! English sentence as the original so nothing is lost in translation. `tollguard demo` reuses these.
+//! the decision's fields alone (its subject, the call's account and number, the destination's country, the
+//! pumped calls' length), then keeps the English sentence as the original so nothing is lost in translation.
+//! `tollguard demo` reuses these.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use chrono_tz::Tz;
-use engine::{Action, Amount, BarScope, ClassSet, Decision, DestClass, Level, Unit};
+use engine::{
+    Action, Amount, BarScope, ClassSet, Decision, DestClass, Level, RuleId, Subject, Unit,
+};
 use numbering::group_thousands;
 
 use super::Lang;
@@ -24,7 +27,7 @@ pub(crate) fn default_tz(lang: Lang) -> Tz {
 /// "[CRITICAL] acme: traffic pumping by ext 205 — call blocked, 525 JPY at stake".
 pub fn headline(d: &Decision, tenant: &str, lang: Lang) -> String {
     let who = Who::of(d);
-    let label = rule_label(&d.rule, lang);
+    let label = rule_label(d.rule, lang);
     let done = action_short(d, lang);
     let stake = d.at_stake.as_ref().map(|a| format_money(a, lang));
     match lang {
@@ -85,10 +88,10 @@ pub fn body_in(d: &Decision, tenant: &str, lang: Lang, tz: Tz) -> String {
                 s,
                 "Rule: {} ({}, {})",
                 d.rule,
-                rule_label(&d.rule, lang),
+                rule_label(d.rule, lang),
                 level_word(d.level, lang).to_lowercase()
             );
-            let _ = writeln!(s, "Key: {}", d.key);
+            let _ = writeln!(s, "Key: {}", d.key());
             if !tenant.is_empty() {
                 let _ = writeln!(s, "Tenant: {tenant}");
             }
@@ -115,14 +118,15 @@ pub fn body_in(d: &Decision, tenant: &str, lang: Lang, tz: Tz) -> String {
                 s,
                 "ルール: {}（{}、{}）",
                 d.rule,
-                rule_label(&d.rule, lang),
+                rule_label(d.rule, lang),
                 level_word(d.level, lang)
             );
             let who = Who::of(d).ja();
-            if who == d.key {
+            let key = d.key();
+            if who == key {
                 let _ = writeln!(s, "対象: {who}");
             } else {
-                let _ = writeln!(s, "対象: {who}（{}）", d.key);
+                let _ = writeln!(s, "対象: {who}（{key}）");
             }
             if !tenant.is_empty() {
                 let _ = writeln!(s, "テナント: {tenant}");
@@ -169,8 +173,8 @@ impl Burst {
 
     pub(crate) fn add(&mut self, d: &Decision) {
         self.count += 1;
-        bump(&mut self.by_rule, &d.rule);
-        bump(&mut self.by_key, &d.key);
+        bump(&mut self.by_rule, d.rule.as_str());
+        bump(&mut self.by_key, &d.key());
         if let Some(a) = &d.at_stake {
             match self.at_stake.iter_mut().find(|x| x.currency == a.currency) {
                 Some(x) => x.millis = x.millis.saturating_add(a.millis),
@@ -332,55 +336,72 @@ fn level_word(l: Level, lang: Lang) -> &'static str {
 }
 
 /// What the rule detects, in a few words.
-pub(crate) fn rule_label(rule: &str, lang: Lang) -> String {
+pub(crate) fn rule_label(rule: RuleId, lang: Lang) -> String {
+    use RuleId as R;
     let (en, ja) = match rule {
-        "pumping" => ("traffic pumping", "トラフィックパンピングの疑い"),
-        r if r.starts_with("velocity_") => ("unusual call rate", "異常な発信頻度"),
-        r if r.starts_with("concurrent_") => ("too many calls at once", "同時通話数の超過"),
-        "failed_account_hour" => ("many unanswered calls", "未応答の発信の多発"),
-        "denied_account_hour" => (
+        R::Pumping => ("traffic pumping", "トラフィックパンピングの疑い"),
+        R::VelocityAccountMinute
+        | R::VelocityAccountHour
+        | R::VelocityAccountDay
+        | R::VelocityTenantMinute
+        | R::VelocityTenantHour
+        | R::VelocityTenantDay => ("unusual call rate", "異常な発信頻度"),
+        R::ConcurrentAccount | R::ConcurrentTenant => {
+            ("too many calls at once", "同時通話数の超過")
+        }
+        R::FailedAccountHour => ("many unanswered calls", "未応答の発信の多発"),
+        R::DeniedAccountHour => (
             "repeated calls to barred destinations",
             "禁止宛先への発信の繰り返し",
         ),
-        "repeat_number_hour" => (
+        R::RepeatNumberHour => (
             "same number called again and again",
             "同一番号への繰り返し発信",
         ),
-        "range_walk_hour" => ("number-range walk", "番号帯の総当たり"),
-        r if r.starts_with("money_") => ("spending limit", "通話料金の上限超過"),
-        "destination_class" | "destination_country" | "deny_prefix" => {
+        R::RangeWalkHour => ("number-range walk", "番号帯の総当たり"),
+        R::MoneyAccountHour
+        | R::MoneyAccountDay
+        | R::MoneyAccountMonth
+        | R::MoneyTenantHour
+        | R::MoneyTenantDay
+        | R::MoneyTenantMonth => ("spending limit", "通話料金の上限超過"),
+        R::DestinationClass | R::DestinationCountry | R::DenyPrefix => {
             ("destination not allowed", "許可されていない宛先")
         }
-        "risk_tier" => ("high-risk destination", "高リスクの宛先"),
-        "off_hours_international" => (
+        R::RiskTier => ("high-risk destination", "高リスクの宛先"),
+        R::OffHoursInternational => (
             "international call outside business hours",
             "営業時間外の国際発信",
         ),
-        "obfuscated" => ("obfuscated dial string", "偽装されたダイヤル文字列"),
-        "prefix_probe" => ("prefix probing", "プレフィックスの探索"),
-        "novelty_first_international" => ("first international call", "初めての国際発信"),
-        "novelty_country" => ("first call to a country", "初めての国への発信"),
-        "novelty_risk" => ("first call to a risky destination", "初めての高リスク宛先"),
-        "novelty_hours" => ("call at an unusual hour", "普段と異なる時間帯の発信"),
-        "novelty_spend" => ("unusual spending", "普段と異なる通話料金"),
-        "auth_source_minute" | "auth_source_hour" => ("password guessing", "パスワードの総当たり"),
-        "auth_usernames_source" => ("extension scanning", "内線番号のスキャン"),
-        "auth_account_hour" => (
+        R::Obfuscated => ("obfuscated dial string", "偽装されたダイヤル文字列"),
+        R::PrefixProbe => ("prefix probing", "プレフィックスの探索"),
+        R::CallerIdForeign => ("caller ID not the site's own", "自社以外の発信者番号"),
+        R::NoveltyFirstInternational => ("first international call", "初めての国際発信"),
+        R::NoveltyCountry => ("first call to a country", "初めての国への発信"),
+        R::NoveltyRisk => ("first call to a risky destination", "初めての高リスク宛先"),
+        R::NoveltyHours => ("call at an unusual hour", "普段と異なる時間帯の発信"),
+        R::NoveltySpend => ("unusual spending", "普段と異なる通話料金"),
+        R::AuthSourceMinute | R::AuthSourceHour => ("password guessing", "パスワードの総当たり"),
+        R::AuthUsernamesSource => ("extension scanning", "内線番号のスキャン"),
+        R::AuthAccountHour => (
             "password guessing on an account",
             "アカウントへのパスワード攻撃",
         ),
-        "auth_success_after_failures" => {
-            ("login after many failures", "多数の失敗後のログイン成功")
-        }
-        "auth_new_network" => (
+        R::AuthAccountSources => (
+            "password guessing from many sources",
+            "多数の送信元からのパスワード攻撃",
+        ),
+        R::AuthSuccessAfterFailures => ("login after many failures", "多数の失敗後のログイン成功"),
+        R::AuthNewNetwork => (
             "registration from a new network",
             "新しいネットワークからの登録",
         ),
-        "scanner_user_agent" => ("SIP scanner", "SIPスキャナー"),
-        "request_rate_source" => ("request flood", "リクエストの急増"),
-        "kill_switch" => ("kill switch", "キルスイッチ"),
-        "ban" => ("banned source", "遮断中の送信元"),
-        other => (other, other),
+        R::AuthNewCountry => ("login from a new country", "新しい国からのログイン"),
+        R::ScannerUserAgent => ("SIP scanner", "SIPスキャナー"),
+        R::ScannerFingerprint => ("SIP scanner fingerprint", "SIPスキャナーの痕跡"),
+        R::RequestRateSource => ("request flood", "リクエストの急増"),
+        R::KillSwitch => ("kill switch", "キルスイッチ"),
+        R::Ban => ("banned source", "遮断中の送信元"),
     };
     match lang {
         Lang::En => en.to_owned(),
@@ -388,39 +409,34 @@ pub(crate) fn rule_label(rule: &str, lang: Lang) -> String {
     }
 }
 
-/// Who or what the decision is about, from its key ("account acme/205", "source 203.0.113.9"…).
+/// Who or what the decision is about, from its subject; a call's destination judged by itself is about the
+/// account that called it.
 enum Who<'a> {
     Account(&'a str),
-    Source(&'a str),
+    Source(String),
     Tenant(&'a str),
     Site,
     Number(&'a str),
     Range(&'a str),
-    KillSwitch(&'a str),
-    Other(&'a str),
+    KillSwitch(u64),
+    Other(String),
 }
 
 impl<'a> Who<'a> {
     fn of(d: &'a Decision) -> Who<'a> {
-        let k = d.key.as_str();
-        if let Some(a) = k.strip_prefix("account ") {
-            Who::Account(a.rsplit('/').next().unwrap_or(a))
-        } else if let Some(s) = k.strip_prefix("source ") {
-            Who::Source(s)
-        } else if let Some(t) = k.strip_prefix("tenant ") {
-            Who::Tenant(t)
-        } else if k == "the site" || k == "every account" {
-            Who::Site
-        } else if let Some(n) = k.strip_prefix("number ") {
-            Who::Number(n)
-        } else if let Some(r) = k.strip_prefix("range ") {
-            Who::Range(r)
-        } else if let Some(id) = k.strip_prefix("kill switch ") {
-            Who::KillSwitch(id)
-        } else if let Some(a) = k.strip_prefix("ext ") {
-            Who::Account(a.split(' ').next().unwrap_or(a))
-        } else {
-            Who::Other(k)
+        match &d.subject {
+            Subject::Account { account, .. } => Who::Account(account),
+            Subject::Source { .. } => Who::Source(source_words(d).unwrap_or_default()),
+            Subject::Tenant { tenant } if tenant.is_empty() => Who::Site,
+            Subject::Tenant { tenant } => Who::Tenant(tenant),
+            Subject::All => Who::Site,
+            Subject::Number { number } => Who::Number(number),
+            Subject::Range { prefix } => Who::Range(prefix),
+            Subject::KillSwitch { id } => Who::KillSwitch(*id),
+            Subject::Destination { .. } => match d.account() {
+                Some((_, a)) => Who::Account(a),
+                None => Who::Other(d.key()),
+            },
         }
     }
 
@@ -431,9 +447,9 @@ impl<'a> Who<'a> {
             Who::Tenant(t) => format!("tenant {t}"),
             Who::Site => "the site".to_owned(),
             Who::Number(n) => format!("number {n}"),
-            Who::Range(r) => format!("range {r}"),
+            Who::Range(r) => format!("range +{r}xxx"),
             Who::KillSwitch(id) => format!("kill switch {id}"),
-            Who::Other(k) => (*k).to_owned(),
+            Who::Other(k) => k.clone(),
         }
     }
 
@@ -444,69 +460,53 @@ impl<'a> Who<'a> {
             Who::Tenant(t) => format!("テナント {t}"),
             Who::Site => "サイト全体".to_owned(),
             Who::Number(n) => format!("番号 {n}"),
-            Who::Range(r) => format!("番号帯 {r}"),
+            Who::Range(r) => format!("番号帯 +{r}xxx"),
             Who::KillSwitch(id) => format!("キルスイッチ {id}"),
-            Who::Other(k) => (*k).to_owned(),
+            Who::Other(k) => k.clone(),
         }
     }
 }
 
-/// The extension named in the engine's sentence ("… last by ext 205 of acme …"), for rules keyed on a
-/// number, a range or a tenant.
-fn ext_in_reason(reason: &str) -> Option<&str> {
-    let at = reason.find("ext ")?;
-    let rest = reason.get(at + 4..)?;
-    let end = rest
-        .find(|c: char| c.is_whitespace() || c == ',' || c == ':' || c == ';')
-        .unwrap_or(rest.len());
-    rest.get(..end).filter(|s| !s.is_empty())
-}
-
-/// The caller in Japanese: 内線205, or the key's words when the key is not an account.
-fn caller_ja(d: &Decision) -> String {
-    match Who::of(d) {
-        Who::Account(a) => format!("内線{a}"),
-        other => match ext_in_reason(&d.reason) {
-            Some(a) => format!("内線{a}"),
-            None => other.ja(),
-        },
+/// The source key of a decision about a source, in words: "203.0.113.9", "2001:db8:1:2::/64".
+fn source_words(d: &Decision) -> Option<String> {
+    match d.subject {
+        Subject::Source { source, .. } => {
+            let key = d.subject.to_string();
+            Some(
+                key.strip_prefix("source ")
+                    .map_or_else(|| source.to_string(), str::to_owned),
+            )
+        }
+        _ => None,
     }
 }
 
-/// "30±2 s" in the engine's pumping sentence.
-fn call_length(reason: &str) -> Option<(u32, u32)> {
-    let pm = reason.find('±')?;
-    let before = reason.get(..pm)?;
-    let secs_start = before
-        .rfind(|c: char| !c.is_ascii_digit())
-        .map_or(0, |i| i + 1);
-    let secs = before.get(secs_start..)?.parse().ok()?;
-    let after = reason.get(pm + '±'.len_utf8()..)?;
-    let end = after
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(after.len());
-    let jitter = after.get(..end)?.parse().ok()?;
-    Some((secs, jitter))
+/// The caller in Japanese: 内線205 (the subject's account, or the one that made the call behind a decision on
+/// a number, a range or a tenant), else the subject's words.
+fn caller_ja(d: &Decision) -> String {
+    match d.account() {
+        Some((_, a)) => format!("内線{a}"),
+        None => Who::of(d).ja(),
+    }
 }
 
-/// The number in parentheses of the engine's destination words: "Sierra Leone (+23276123456)".
-fn number_in_reason(reason: &str) -> Option<&str> {
-    let at = reason.find("(+")?;
-    let rest = reason.get(at + 1..)?;
-    let end = rest.find(')')?;
-    rest.get(..end)
+/// The number the decision's call dialed, as "+E.164" (None for a dial string numbering could not read).
+fn number_of(d: &Decision) -> Option<&str> {
+    let n = match (&d.call, &d.subject) {
+        (Some(c), _) if c.number.is_some() => c.number.as_deref(),
+        (_, Subject::Number { number } | Subject::Destination { number, .. }) => {
+            Some(number.as_str())
+        }
+        _ => None,
+    }?;
+    n.starts_with('+').then_some(n)
 }
 
-/// The destination in Japanese: "シエラレオネ（+23276123456）". The country comes from the number itself
-/// (numbering's calling-code table), not from the sentence's words: a kill switch's sentence names the barred
-/// call's country and, in parentheses, the one of the call that set it. Without a number, the longest country
-/// name the sentence contains.
-fn destination_ja(reason: &str) -> Option<String> {
-    let number = number_in_reason(reason);
-    let country = match number.and_then(|n| numbering::country_of(n.trim_start_matches('+'))) {
-        Some(c) => Some(country_ja(c.name).unwrap_or(c.name).to_owned()),
-        None => country_ja(reason).map(str::to_owned),
-    };
+/// The destination in Japanese: "シエラレオネ（+23276123456）", from the decision's country code and the
+/// number its call dialed (a kill switch's decision names the barred call's, not the one that set the switch).
+fn destination_ja(d: &Decision) -> Option<String> {
+    let number = number_of(d);
+    let country = d.country.as_deref().map(|iso| country_ja(iso, number));
     match (country, number) {
         (Some(c), Some(n)) => Some(format!("{c}（{n}）")),
         (Some(c), None) => Some(c),
@@ -515,96 +515,98 @@ fn destination_ja(reason: &str) -> Option<String> {
     }
 }
 
-/// The Japanese name of the longest listed country that `text` contains.
-fn country_ja(text: &str) -> Option<&'static str> {
-    COUNTRIES_JA
-        .iter()
-        .filter(|(en, _)| text.contains(en))
-        .max_by_key(|(en, _)| en.len())
-        .map(|(_, ja)| *ja)
+/// A country's name in Japanese by its ISO code; one not listed keeps its English name (from numbering's
+/// calling-code table, by the number), or its code.
+fn country_ja(iso: &str, number: Option<&str>) -> String {
+    if let Some((_, ja)) = COUNTRIES_JA.iter().find(|(code, _)| *code == iso) {
+        return (*ja).to_owned();
+    }
+    number
+        .and_then(|n| numbering::country_of(n.trim_start_matches('+')))
+        .filter(|c| c.iso2 == iso)
+        .map_or_else(|| iso.to_owned(), |c| c.name.to_owned())
 }
 
 /// Countries most seen in toll fraud (IRSF destinations, satellite and premium ranges) and Japan's usual
-/// correspondents. A country not listed keeps its English name.
+/// correspondents, by ISO 3166 code. A country not listed keeps its English name.
 const COUNTRIES_JA: &[(&str, &str)] = &[
-    ("Sierra Leone", "シエラレオネ"),
-    ("Guinea-Bissau", "ギニアビサウ"),
-    ("Guinea", "ギニア"),
-    ("Gambia", "ガンビア"),
-    ("Liberia", "リベリア"),
-    ("Somalia", "ソマリア"),
-    ("Senegal", "セネガル"),
-    ("Mali", "マリ"),
-    ("Nigeria", "ナイジェリア"),
-    ("Ghana", "ガーナ"),
-    ("Chad", "チャド"),
-    ("Congo", "コンゴ"),
-    ("Zimbabwe", "ジンバブエ"),
-    ("Tunisia", "チュニジア"),
-    ("Egypt", "エジプト"),
-    ("Morocco", "モロッコ"),
-    ("Cuba", "キューバ"),
-    ("Haiti", "ハイチ"),
-    ("Jamaica", "ジャマイカ"),
-    ("Dominican Republic", "ドミニカ共和国"),
-    ("Grenada", "グレナダ"),
-    ("Guyana", "ガイアナ"),
-    ("Bolivia", "ボリビア"),
-    ("Latvia", "ラトビア"),
-    ("Lithuania", "リトアニア"),
-    ("Estonia", "エストニア"),
-    ("Belarus", "ベラルーシ"),
-    ("Serbia", "セルビア"),
-    ("Albania", "アルバニア"),
-    ("Bosnia and Herzegovina", "ボスニア・ヘルツェゴビナ"),
-    ("Kosovo", "コソボ"),
-    ("Montenegro", "モンテネグロ"),
-    ("Moldova", "モルドバ"),
-    ("Russia", "ロシア"),
-    ("Ukraine", "ウクライナ"),
-    ("Romania", "ルーマニア"),
-    ("Cook Islands", "クック諸島"),
-    ("Nauru", "ナウル"),
-    ("Tuvalu", "ツバル"),
-    ("Tokelau", "トケラウ"),
-    ("Niue", "ニウエ"),
-    ("Papua New Guinea", "パプアニューギニア"),
-    ("Solomon Islands", "ソロモン諸島"),
-    ("Vanuatu", "バヌアツ"),
-    ("Maldives", "モルディブ"),
-    ("Afghanistan", "アフガニスタン"),
-    ("Pakistan", "パキスタン"),
-    ("Bangladesh", "バングラデシュ"),
-    ("Sri Lanka", "スリランカ"),
-    ("Iran", "イラン"),
-    ("Iraq", "イラク"),
-    ("Palestine", "パレスチナ"),
-    ("Lebanon", "レバノン"),
-    ("Japan", "日本"),
-    ("United States", "アメリカ"),
-    ("Canada", "カナダ"),
-    ("United Kingdom", "イギリス"),
-    ("Germany", "ドイツ"),
-    ("France", "フランス"),
-    ("Italy", "イタリア"),
-    ("Spain", "スペイン"),
-    ("China", "中国"),
-    ("Hong Kong", "香港"),
-    ("Taiwan", "台湾"),
-    ("South Korea", "韓国"),
-    ("Korea", "韓国"),
-    ("Philippines", "フィリピン"),
-    ("Vietnam", "ベトナム"),
-    ("Viet Nam", "ベトナム"),
-    ("Thailand", "タイ"),
-    ("Indonesia", "インドネシア"),
-    ("Malaysia", "マレーシア"),
-    ("Singapore", "シンガポール"),
-    ("India", "インド"),
-    ("Australia", "オーストラリア"),
-    ("Brazil", "ブラジル"),
-    ("Mexico", "メキシコ"),
-    ("Peru", "ペルー"),
+    ("SL", "シエラレオネ"),
+    ("GW", "ギニアビサウ"),
+    ("GN", "ギニア"),
+    ("GM", "ガンビア"),
+    ("LR", "リベリア"),
+    ("SO", "ソマリア"),
+    ("SN", "セネガル"),
+    ("ML", "マリ"),
+    ("NG", "ナイジェリア"),
+    ("GH", "ガーナ"),
+    ("TD", "チャド"),
+    ("CG", "コンゴ共和国"),
+    ("CD", "コンゴ民主共和国"),
+    ("ZW", "ジンバブエ"),
+    ("TN", "チュニジア"),
+    ("EG", "エジプト"),
+    ("MA", "モロッコ"),
+    ("CU", "キューバ"),
+    ("HT", "ハイチ"),
+    ("JM", "ジャマイカ"),
+    ("DO", "ドミニカ共和国"),
+    ("GD", "グレナダ"),
+    ("GY", "ガイアナ"),
+    ("BO", "ボリビア"),
+    ("LV", "ラトビア"),
+    ("LT", "リトアニア"),
+    ("EE", "エストニア"),
+    ("BY", "ベラルーシ"),
+    ("RS", "セルビア"),
+    ("AL", "アルバニア"),
+    ("BA", "ボスニア・ヘルツェゴビナ"),
+    ("XK", "コソボ"),
+    ("ME", "モンテネグロ"),
+    ("MD", "モルドバ"),
+    ("RU", "ロシア"),
+    ("UA", "ウクライナ"),
+    ("RO", "ルーマニア"),
+    ("CK", "クック諸島"),
+    ("NR", "ナウル"),
+    ("TV", "ツバル"),
+    ("TK", "トケラウ"),
+    ("NU", "ニウエ"),
+    ("PG", "パプアニューギニア"),
+    ("SB", "ソロモン諸島"),
+    ("VU", "バヌアツ"),
+    ("MV", "モルディブ"),
+    ("AF", "アフガニスタン"),
+    ("PK", "パキスタン"),
+    ("BD", "バングラデシュ"),
+    ("LK", "スリランカ"),
+    ("IR", "イラン"),
+    ("IQ", "イラク"),
+    ("PS", "パレスチナ"),
+    ("LB", "レバノン"),
+    ("JP", "日本"),
+    ("US", "アメリカ"),
+    ("CA", "カナダ"),
+    ("GB", "イギリス"),
+    ("DE", "ドイツ"),
+    ("FR", "フランス"),
+    ("IT", "イタリア"),
+    ("ES", "スペイン"),
+    ("CN", "中国"),
+    ("HK", "香港"),
+    ("TW", "台湾"),
+    ("KR", "韓国"),
+    ("PH", "フィリピン"),
+    ("VN", "ベトナム"),
+    ("TH", "タイ"),
+    ("ID", "インドネシア"),
+    ("MY", "マレーシア"),
+    ("SG", "シンガポール"),
+    ("IN", "インド"),
+    ("AU", "オーストラリア"),
+    ("BR", "ブラジル"),
+    ("MX", "メキシコ"),
+    ("PE", "ペルー"),
 ];
 
 fn window_ja(secs: u32) -> String {
@@ -768,8 +770,11 @@ fn classes_ja(c: ClassSet) -> String {
     names.join("・")
 }
 
-fn kill_switch_id(d: &Decision) -> Option<&str> {
-    d.key.strip_prefix("kill switch ")
+fn kill_switch_id(d: &Decision) -> Option<u64> {
+    match d.subject {
+        Subject::KillSwitch { id } => Some(id),
+        _ => None,
+    }
 }
 
 /// The `tollguard ctl` command that lifts the kill switch behind a decision. A bar names its scope and
@@ -819,10 +824,7 @@ fn action_short(d: &Decision, lang: Lang) -> Option<String> {
 /// What a warning left alone, in the words of what it was about: a call that went through, a source that is
 /// still answered (a scanner or a password guesser, banned only if it goes on), or an account's registrations.
 fn warn_long(d: &Decision, lang: Lang) -> String {
-    let source = d
-        .key
-        .strip_prefix("source ")
-        .filter(|_| d.call_id.is_none());
+    let source = source_words(d).filter(|_| d.call_id.is_none());
     match (d.call_id.is_some(), source, lang) {
         (true, _, Lang::En) => {
             "Nothing was blocked: the call went through. Check whether it is legitimate.".to_owned()
@@ -910,7 +912,7 @@ fn situation_ja(d: &Decision) -> String {
     let n = d.measured;
     let th = d.threshold;
     let w = window_ja(d.window_secs);
-    let dest = destination_ja(&d.reason);
+    let dest = destination_ja(d);
     let wn = if w.is_empty() {
         String::new()
     } else {
@@ -934,11 +936,14 @@ fn situation_ja(d: &Decision) -> String {
             format!("{v} {cur}")
         }
     };
-    let rule = d.rule.as_str();
-    match rule {
-        "pumping" => {
-            let len = call_length(&d.reason)
-                .map(|(s, j)| format!("、{s}±{j}秒"))
+    use RuleId as R;
+    match d.rule {
+        R::Pumping => {
+            let len = d
+                .call
+                .as_ref()
+                .and_then(|c| c.length)
+                .map(|l| format!("、{}±{}秒", l.secs, l.jitter_secs))
                 .unwrap_or_default();
             let (to, kind) = match dest.as_deref() {
                 Some(x) if !x.starts_with("日本") => (format!("{x}宛ての"), "国際電話"),
@@ -949,98 +954,101 @@ fn situation_ja(d: &Decision) -> String {
                 "{who}から{to}短い{kind}が異常に発信されています（{wn}{n}通話{len}、上限{th}通話）。トラフィックパンピングの疑いがあります。"
             )
         }
-        r if r.starts_with("velocity_tenant") => format!(
+        R::VelocityTenantMinute | R::VelocityTenantHour | R::VelocityTenantDay => format!(
             "{}で{wn}{n}回の発信がありました（上限{th}回）。通常と異なる発信頻度です。",
             Who::of(d).ja()
         ),
-        r if r.starts_with("velocity_") => format!(
+        R::VelocityAccountMinute | R::VelocityAccountHour | R::VelocityAccountDay => format!(
             "{who}が{wn}{n}回発信しました（上限{th}回）。通常と異なる発信頻度です。{}",
             dest.as_deref()
                 .map(|x| format!("最後の発信は{x}宛てです。"))
                 .unwrap_or_default()
         ),
-        "concurrent_tenant" => format!(
+        R::ConcurrentTenant => format!(
             "{}の同時通話が{n}件になるところでした（上限{th}件）。",
             Who::of(d).ja()
         ),
-        "concurrent_account" => {
+        R::ConcurrentAccount => {
             format!("{who}の同時通話が{n}件になるところでした（上限{th}件）。")
         }
-        "failed_account_hour" => format!(
+        R::FailedAccountHour => format!(
             "{who}で{wn}未応答の発信が{n}件ありました（上限{th}件）。発信経路を探られている可能性があります。"
         ),
-        "denied_account_hour" => format!(
+        R::DeniedAccountHour => format!(
             "{who}が{wn}禁止された宛先へ{n}回発信を試みました（上限{th}回）。ポリシーで禁止された発信が試されています。"
         ),
-        "repeat_number_hour" => format!(
+        R::RepeatNumberHour => format!(
             "{}が{wn}{n}回発信されました（上限{th}回）。最後の発信元は{who}です。",
             dest.as_deref().unwrap_or("同じ番号")
         ),
-        "range_walk_hour" => format!(
+        R::RangeWalkHour => format!(
             "{}の番号帯で{wn}{n}種類の番号が発信されました（上限{th}）。番号の総当たりの疑いがあります。最後の発信元は{who}です。",
-            d.key.trim_start_matches("range ")
+            match &d.subject {
+                Subject::Range { prefix } => format!("+{prefix}xxx"),
+                _ => "同じ".to_owned(),
+            }
         ),
-        r if r.starts_with("money_tenant") => format!(
+        R::MoneyTenantHour | R::MoneyTenantDay | R::MoneyTenantMonth => format!(
             "{}の通話料金が{wd}{}に達します（上限{}）。",
             Who::of(d).ja(),
             yen(n),
             yen(th)
         ),
-        r if r.starts_with("money_") => format!(
+        R::MoneyAccountHour | R::MoneyAccountDay | R::MoneyAccountMonth => format!(
             "{who}の通話料金が{wd}{}に達します（上限{}）。",
             yen(n),
             yen(th)
         ),
-        "destination_class" | "destination_country" | "deny_prefix" => {
+        R::DestinationClass | R::DestinationCountry | R::DenyPrefix => {
             format!("{who}がポリシーで許可されていない宛先{paren}へ発信しました。")
         }
-        "risk_tier" => format!("{who}が不正利用の危険が高い宛先{paren}へ発信しました。"),
-        "off_hours_international" => {
+        R::RiskTier => format!("{who}が不正利用の危険が高い宛先{paren}へ発信しました。"),
+        R::OffHoursInternational => {
             format!("{who}が営業時間外に国際電話{paren}を発信しました。")
         }
-        "obfuscated" => format!(
+        R::Obfuscated => format!(
             "{who}が偽装されたダイヤル文字列を発信しました。発信制限をすり抜けるための手口です。"
         ),
-        "prefix_probe" => format!(
+        R::PrefixProbe => format!(
             "{who}が同じ番号に{n}種類のプレフィックスを付けて発信を試みました（1分間、上限{th}）。攻撃者がよく使う探索です。"
         ),
-        "novelty_first_international" => {
+        R::NoveltyFirstInternational => {
             format!("{who}が初めて国際電話を発信しました{paren}。")
         }
-        "novelty_country" => format!("{who}が初めてこの国へ発信しました{paren}。"),
-        "novelty_risk" => format!("{who}が初めて高リスクの宛先へ発信しました{paren}。"),
-        "novelty_hours" => {
+        R::NoveltyCountry => format!("{who}が初めてこの国へ発信しました{paren}。"),
+        R::NoveltyRisk => format!("{who}が初めて高リスクの宛先へ発信しました{paren}。"),
+        R::NoveltyHours => {
             format!("{who}が普段は発信しない時間帯に発信しました{paren}。")
         }
-        "novelty_spend" => {
+        R::NoveltySpend => {
             format!("{who}の24時間の通話料金が普段の{n}%になっています（上限{th}%）。")
         }
-        "auth_source_minute" | "auth_source_hour" => format!(
+        R::AuthSourceMinute | R::AuthSourceHour => format!(
             "{} から{wn}{n}回の認証失敗がありました（上限{th}回）。パスワードの総当たりの疑いがあります。",
             Who::of(d).ja()
         ),
-        "auth_usernames_source" => format!(
+        R::AuthUsernamesSource => format!(
             "{} が{wn}{n}種類のユーザー名を試しました（上限{th}）。内線番号のスキャンの疑いがあります。",
             Who::of(d).ja()
         ),
-        "auth_account_hour" => format!(
+        R::AuthAccountHour => format!(
             "{who}へのログインが{wn}{n}回失敗しました（上限{th}回）。パスワードが狙われています。"
         ),
-        "auth_success_after_failures" => format!(
+        R::AuthSuccessAfterFailures => format!(
             "{who}が{n}回の認証失敗の後にログインに成功しました（上限{th}回）。パスワードが破られた可能性があります。"
         ),
-        "auth_new_network" => {
+        R::AuthNewNetwork => {
             format!("{who}がこれまでにないネットワークから登録しました。")
         }
-        "scanner_user_agent" => format!(
+        R::ScannerUserAgent => format!(
             "{} が既知のSIPスキャナーのUser-Agentを使っています。",
             Who::of(d).ja()
         ),
-        "request_rate_source" => format!(
+        R::RequestRateSource => format!(
             "{} から{wn}{n}件のリクエストがありました（上限{th}件）。スキャンまたはフラッド攻撃の疑いがあります。",
             Who::of(d).ja()
         ),
-        "kill_switch" => match &d.action {
+        R::KillSwitch => match &d.action {
             Action::Bar { scope, classes } => format!(
                 "キルスイッチにより{}の{}発信を停止しています。",
                 scope_ja(scope),
@@ -1053,11 +1061,26 @@ fn situation_ja(d: &Decision) -> String {
             ),
             _ => format!("{who}が停止中の宛先{paren}へ発信しました。"),
         },
-        "ban" => match &d.action {
+        R::Ban => match &d.action {
             Action::Ban { source, .. } => format!("送信元 {source} を遮断します。"),
             _ => format!("{}は遮断中です。", Who::of(d).ja()),
         },
-        other => format!("ルール {other} が検知しました（測定値 {n}、上限 {th}）。"),
+        R::AuthAccountSources => format!(
+            "{who}へのログインが{wn}{n}か所の送信元から失敗しました（上限{th}）。複数の送信元からパスワードが狙われています。"
+        ),
+        R::AuthNewCountry => format!(
+            "{who}がこれまでにない国（{}）からログインしました。パスワードが他人の手に渡った可能性があります。",
+            d.country
+                .as_deref()
+                .map_or_else(|| "不明".to_owned(), |c| country_ja(c, None))
+        ),
+        R::ScannerFingerprint => format!(
+            "{} の要求にSIPスキャナーの痕跡があります。",
+            Who::of(d).ja()
+        ),
+        R::CallerIdForeign => format!(
+            "{who}が自社の番号ではない発信者番号で発信しました{paren}。乗っ取られたアカウントやPBXによく見られます。"
+        ),
     }
 }
 
@@ -1074,11 +1097,25 @@ pub(crate) mod tests {
     pub(crate) fn pumping() -> Decision {
         Decision {
             at: 1_430_500_000_000,
-            rule: "pumping".into(),
+            rule: RuleId::Pumping,
             level: Level::Critical,
             action: Action::Block { sip_status: 403 },
             shadow: false,
-            key: "account acme/205".into(),
+            subject: Subject::Account {
+                tenant: "acme".into(),
+                account: "205".into(),
+            },
+            country: Some("SL".into()),
+            call: Some(engine::CallFacts {
+                tenant: "acme".into(),
+                account: "205".into(),
+                number: None,
+                class: None,
+                length: Some(engine::CallLength {
+                    secs: 30,
+                    jitter_secs: 2,
+                }),
+            }),
             measured: 5,
             threshold: 4,
             unit: Unit::SimilarCalls,
@@ -1095,42 +1132,9 @@ pub(crate) mod tests {
 
     #[test]
     fn every_rule_reads_well_in_japanese_without_window_or_destination() {
-        let mut names: Vec<&str> = vec!["ban", "kill_switch", "something_new"];
-        names.extend([
-            "destination_class",
-            "destination_country",
-            "deny_prefix",
-            "risk_tier",
-            "off_hours_international",
-            "velocity_account_minute",
-            "velocity_tenant_hour",
-            "concurrent_account",
-            "concurrent_tenant",
-            "failed_account_hour",
-            "denied_account_hour",
-            "repeat_number_hour",
-            "range_walk_hour",
-            "pumping",
-            "money_account_day",
-            "money_tenant_month",
-            "novelty_country",
-            "novelty_risk",
-            "novelty_first_international",
-            "novelty_hours",
-            "novelty_spend",
-            "obfuscated",
-            "prefix_probe",
-            "auth_source_minute",
-            "auth_usernames_source",
-            "auth_account_hour",
-            "auth_success_after_failures",
-            "auth_new_network",
-            "scanner_user_agent",
-            "request_rate_source",
-        ]);
-        for rule in names {
+        for &rule in RuleId::ALL {
             let mut d = pumping();
-            d.rule = rule.into();
+            d.rule = rule;
             d.window_secs = 0;
             d.reason = "something happened".into();
             let s = situation_ja(&d);
@@ -1138,6 +1142,7 @@ pub(crate) mod tests {
                 assert!(!s.contains(bad), "{rule}: {s}");
             }
             assert!(s.ends_with('。'), "{rule}: {s}");
+            assert!(!s.contains("something happened"), "{rule}: {s}");
             assert_ne!(rule_label(rule, Lang::Ja), "", "{rule}");
         }
     }
@@ -1145,10 +1150,14 @@ pub(crate) mod tests {
     #[test]
     fn a_warning_about_a_scanner_says_it_is_still_answered_not_that_a_call_went_through() {
         let mut d = pumping();
-        d.rule = "auth_usernames_source".into();
+        d.rule = RuleId::AuthUsernamesSource;
         d.action = Action::Warn;
         d.level = Level::Warning;
-        d.key = "source 203.0.113.9".into();
+        d.subject = Subject::Source {
+            source: [203, 0, 113, 9].into(),
+            ipv6_prefix: 64,
+        };
+        d.call = None;
         d.call_id = None;
         d.calls.clear();
         d.at_stake = None;
@@ -1171,21 +1180,90 @@ pub(crate) mod tests {
         assert!(body(&call, "acme", Lang::En).contains("the call went through"));
     }
 
+    /// A call blocked by a kill switch: the call's own number and country, whatever the sentence says.
+    fn barred_call(number: &str, country: &str) -> Decision {
+        let mut d = pumping();
+        d.rule = RuleId::KillSwitch;
+        d.subject = Subject::KillSwitch { id: 3 };
+        d.country = Some(country.into());
+        d.call = Some(engine::CallFacts {
+            tenant: "acme".into(),
+            account: "205".into(),
+            number: Some(number.into()),
+            class: Some(DestClass::International),
+            length: None,
+        });
+        d.reason = "ext 205 of acme called Cuba (+5350178656): international calls of ext 205 of acme are barred since 2026-11-27 19:31 by tollguard (ext 205 tried 4 barred destinations in 1 h (limit 3), last Sierra Leone (+23276959840)). Call blocked".into();
+        d
+    }
+
     #[test]
-    fn the_japanese_destination_is_the_numbers_country_not_the_longest_name_in_the_sentence() {
-        let barred = "ext 205 of acme called Cuba (+5350178656): international calls of ext 205 of acme are barred since 2026-11-27 19:31 by tollguard (ext 205 tried 4 barred destinations in 1 h (limit 3), last Sierra Leone (+23276959840)). Call blocked";
+    fn the_japanese_destination_is_the_calls_country_and_number() {
         assert_eq!(
-            destination_ja(barred).as_deref(),
+            destination_ja(&barred_call("+5350178656", "CU")).as_deref(),
             Some("キューバ（+5350178656）")
         );
-        // A country not in the Japanese list keeps its English name, still from the number.
+        // A country not in the Japanese list keeps its English name, from the number.
         assert_eq!(
-            destination_ja("ext 201 called Iceland (+3545512345)").as_deref(),
+            destination_ja(&barred_call("+3545512345", "IS")).as_deref(),
             Some("Iceland（+3545512345）")
         );
-        assert_eq!(
-            destination_ja("calls to Somalia are barred").as_deref(),
-            Some("ソマリア")
+        // Without a number (a decision at a call's end), the country alone.
+        let mut d = pumping();
+        d.country = Some("SO".into());
+        assert_eq!(destination_ja(&d).as_deref(), Some("ソマリア"));
+    }
+
+    /// The Japanese alert is written from the decision's fields: an English sentence replaced by garbage
+    /// changes nothing but the quoted original.
+    #[test]
+    fn japanese_alerts_render_from_data_not_from_the_english_sentence() {
+        let garbage = "zz qq (+0) ext 999 ±± of nowhere; 1 h Somalia";
+        let cases = [pumping(), barred_call("+5350178656", "CU"), {
+            let mut d = pumping();
+            d.rule = RuleId::RepeatNumberHour;
+            d.subject = Subject::Number {
+                number: "+23276123456".into(),
+            };
+            d.call = Some(engine::CallFacts {
+                tenant: "acme".into(),
+                account: "207".into(),
+                number: Some("+23276123456".into()),
+                class: Some(DestClass::International),
+                length: None,
+            });
+            d.unit = Unit::Calls;
+            d
+        }];
+        for d in cases {
+            let mut g = d.clone();
+            g.reason = garbage.into();
+            let (ja, ja_g) = (body(&d, "acme", Lang::Ja), body(&g, "acme", Lang::Ja));
+            assert_eq!(
+                ja.replace(&d.reason, "REASON"),
+                ja_g.replace(garbage, "REASON"),
+                "{ja}\n---\n{ja_g}"
+            );
+            assert_eq!(
+                headline(&d, "acme", Lang::Ja),
+                headline(&g, "acme", Lang::Ja)
+            );
+            assert!(!situation_ja(&g).contains("999"), "{}", situation_ja(&g));
+        }
+        let mut g = pumping();
+        g.reason = garbage.into();
+        let ja = situation_ja(&g);
+        assert!(
+            ja.contains("内線205からシエラレオネ宛ての短い国際電話"),
+            "{ja}"
+        );
+        assert!(ja.contains("1時間に5通話、30±2秒、上限4通話"), "{ja}");
+        let mut g = barred_call("+5350178656", "CU");
+        g.reason = garbage.into();
+        assert!(
+            situation_ja(&g).contains("内線205が停止中の宛先（キューバ（+5350178656）宛て）"),
+            "{}",
+            situation_ja(&g)
         );
     }
 
@@ -1245,8 +1323,8 @@ pub(crate) mod tests {
     #[test]
     fn kill_switch_bar_says_how_to_lift_it() {
         let mut d = pumping();
-        d.rule = "kill_switch".into();
-        d.key = "kill switch 7".into();
+        d.rule = RuleId::KillSwitch;
+        d.subject = Subject::KillSwitch { id: 7 };
         d.action = Action::Bar {
             scope: BarScope::Account {
                 tenant: "acme".into(),
@@ -1273,8 +1351,11 @@ pub(crate) mod tests {
     #[test]
     fn ban_gives_until_in_the_readers_zone() {
         let mut d = pumping();
-        d.rule = "scanner_user_agent".into();
-        d.key = "source 203.0.113.9".into();
+        d.rule = RuleId::ScannerUserAgent;
+        d.subject = Subject::Source {
+            source: [203, 0, 113, 9].into(),
+            ipv6_prefix: 128,
+        };
         d.action = Action::Ban {
             source: "203.0.113.9"
                 .parse()
@@ -1301,7 +1382,7 @@ pub(crate) mod tests {
             b.add(&d);
         }
         let mut v = pumping();
-        v.rule = "velocity_account_minute".into();
+        v.rule = RuleId::VelocityAccountMinute;
         v.at_stake = Some(Amount {
             millis: 1_500_000,
             currency: String3(*b"JPY"),

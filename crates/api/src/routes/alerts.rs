@@ -20,7 +20,7 @@ fn alert_view(a: store::StoredAlert) -> AlertView {
         id: a.id,
         tenant: a.tenant,
         at: a.decision.at,
-        rule: a.decision.rule.clone(),
+        rule: a.decision.rule.as_str().to_owned(),
         level: level.into(),
         reason: a.decision.reason.clone(),
         decision: serde_json::to_value(&a.decision).unwrap_or_default(),

@@ -289,11 +289,16 @@ pub fn answer(req: &str, code: u16, to_tag: &str) -> String {
 pub fn decision(rule: &str, reason: &str) -> engine::Decision {
     engine::Decision {
         at: 1_737_208_800_000,
-        rule: rule.into(),
+        rule: rule.parse().expect("a rule name"),
         level: engine::Level::Critical,
         action: engine::Action::Block { sip_status: 403 },
         shadow: false,
-        key: "account x/205".into(),
+        subject: engine::Subject::Account {
+            tenant: "x".into(),
+            account: "205".into(),
+        },
+        country: None,
+        call: None,
         measured: 12,
         threshold: 10,
         unit: engine::Unit::Calls,

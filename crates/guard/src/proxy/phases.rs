@@ -198,7 +198,7 @@ impl Core {
     pub(super) fn ban_scanner(
         &mut self,
         ip: IpAddr,
-        rule_name: &str,
+        rule_name: engine::RuleId,
         why: &str,
         now: Now,
         out: &mut Output,

@@ -236,9 +236,9 @@ pub async fn run(args: &DemoArgs, duration_secs: u32) -> anyhow::Result<ExitCode
                 if let Ok(mut d) = decisions.lock() {
                     d.push(GuardDecision {
                         at: decision.at,
-                        rule: decision.rule.clone(),
+                        rule: decision.rule.as_str().to_owned(),
                         action: action.to_owned(),
-                        key: decision.key.clone(),
+                        key: decision.key(),
                         reason: decision.reason.clone(),
                     });
                 }
