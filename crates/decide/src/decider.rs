@@ -12,7 +12,7 @@ use std::time::Instant;
 use engine::{
     Action, AuthAttempt, AuthOutcome, Ban, BarScope, CallAnswered, CallAttempt, CallEnded,
     ClassSet, Decision, DestClass, EndCause, Engine, Event, KillSwitch, Level, Millis,
-    RequestCount, RuleId, Subject, Unit, Verdict,
+    RequestCount, RuleId, Verdict,
 };
 use numbering::Numbering;
 
@@ -38,7 +38,7 @@ pub struct DecideConfig {
     pub protected: Vec<Network>,
     /// The PBX the access side reaches: logins on the access side belong to its tenant.
     pub pbx: Option<IpAddr>,
-    /// Status of refused calls when set (else the engine decision's status).
+    /// Status of refused calls when set (else the engine decision's status); the engine applies it.
     pub block_status: Option<u16>,
     /// The operator's geo database (country of a source, login limits by country).
     pub geo: Option<Arc<GeoDb>>,
@@ -94,8 +94,26 @@ pub struct Decider {
     pub stats: DecideStats,
 }
 
+impl DecideConfig {
+    /// What the engine is told of the site: every protected network (peers, trusted networks, tenants' PBX
+    /// networks) and the refusal status, so that a replay with the same configuration decides alike.
+    pub fn site(&self) -> engine::Site {
+        let mut protected = self.protected.clone();
+        protected.extend(
+            self.tenants
+                .iter()
+                .flat_map(|t| t.pbx_sources.iter().copied()),
+        );
+        engine::Site {
+            protected,
+            block_status: self.block_status,
+        }
+    }
+}
+
 impl Decider {
-    pub fn new(cfg: Arc<DecideConfig>, engine: Engine, numbering: Arc<Numbering>) -> Decider {
+    pub fn new(cfg: Arc<DecideConfig>, mut engine: Engine, numbering: Arc<Numbering>) -> Decider {
+        engine.set_site(cfg.site());
         Decider {
             cfg,
             engine,
@@ -124,7 +142,8 @@ impl Decider {
     }
 
     /// Replaces the engine (a reloaded policy): bans and sources stay.
-    pub fn set_engine(&mut self, engine: Engine) {
+    pub fn set_engine(&mut self, mut engine: Engine) {
+        engine.set_site(self.cfg.site());
         self.engine = engine;
     }
 
@@ -228,38 +247,23 @@ impl Decider {
             tracing::warn!(source = %ip, mark = %why, "scanner mark from a source that logged in: not banned");
             return ScannerOutcome::Vouched;
         }
-        let id = rule;
-        let rule = self.engine.policy().profile(0).rules.scanner_user_agent;
-        if !rule.enabled {
+        if !self
+            .engine
+            .policy()
+            .profile(0)
+            .rules
+            .scanner_user_agent
+            .enabled
+        {
             return ScannerOutcome::Off;
         }
-        let until = now.engine + i64::from(rule.ban_secs) * 1000;
-        let d = Decision {
+        let mark = engine::ScannerMark {
             at: now.engine,
-            rule: id,
-            level: Level::Critical,
-            action: Action::Ban { source: ip, until },
-            shadow: rule.shadow,
-            subject: Subject::Source {
-                source: ip,
-                ipv6_prefix: 128,
-            },
-            country: None,
-            call: None,
-            measured: 1,
-            threshold: 0,
-            unit: Unit::Flag,
-            window_secs: 0,
-            call_id: None,
-            calls: Vec::new(),
-            at_stake: None,
-            reason: format!("source {ip} banned for {} min: {why}", rule.ban_secs / 60),
+            source: ip,
+            rule,
+            why,
         };
-        if !rule.shadow {
-            self.engine
-                .ban(ip, now.engine, until, "tollguard", &d.reason);
-        }
-        self.apply("", vec![d], true, fx);
+        self.feed("", &Event::ScannerMark(mark), true, fx);
         ScannerOutcome::Banned
     }
 
@@ -316,7 +320,7 @@ impl Decider {
         let emergency = destination.is_emergency();
         tracing::info!(call_id = q.call_id, tenant = %tenant.name, account = q.account, dialed = q.dialed, emergency, verdict = ?verdict, "outbound call decided");
         let (allowed, status) = match verdict {
-            Verdict::Block { sip_status } => (false, self.cfg.block_status.unwrap_or(sip_status)),
+            Verdict::Block { sip_status } => (false, sip_status),
             Verdict::Allow | Verdict::Warn => (true, 0),
         };
         let reason = match (&deciding, allowed) {

@@ -138,6 +138,8 @@ const EXPIRE_EVERY: Millis = 10 * 60_000;
 /// The fraud engine. One per site (or per node); not shared between threads (`&mut self` on every event).
 pub struct Engine {
     pub(crate) policy: Policy,
+    /// The site's protected networks and refusal status (crate::site_rules).
+    pub(crate) site: crate::Site,
     floors: Floors,
     rates: Arc<dyn RateTable>,
     pub(crate) hasher: KeyHasher,
@@ -220,6 +222,7 @@ impl Engine {
             claimed: String::new(),
             stats: Stats::default(),
             floors: Floors::of(&policy),
+            site: crate::Site::default(),
             policy,
             rates,
         }
@@ -292,7 +295,12 @@ impl Engine {
                 self.expire_if_due(r.at);
                 self.on_requests(r, out)
             }
+            Event::ScannerMark(m) => {
+                self.expire_if_due(m.at);
+                self.on_scanner_mark(m, out)
+            }
         };
+        let v = self.apply_site(&mut out[before..], v);
         self.stats.decisions += (out.len() - before) as u64;
         match v {
             Verdict::Block { .. } => self.stats.blocked += 1,
@@ -971,7 +979,7 @@ impl Engine {
         }
     }
 
-    fn source_words(&self, key: IpAddr) -> SourceWords {
+    pub(crate) fn source_words(&self, key: IpAddr) -> SourceWords {
         SourceWords {
             key,
             ipv6_prefix: self.policy.sources.ipv6_prefix,
@@ -993,7 +1001,7 @@ impl Engine {
         }
     }
 
-    fn apply_ban(
+    pub(crate) fn apply_ban(
         &mut self,
         key: IpAddr,
         at: Millis,
@@ -1002,6 +1010,9 @@ impl Engine {
         by: &str,
         why: &str,
     ) {
+        if self.site.protects(key) {
+            return; // reported by apply_site
+        }
         let hash = self.source_hash(key);
         let dropped = self.bans.insert(
             hash,

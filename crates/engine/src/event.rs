@@ -29,6 +29,7 @@ pub enum Event<'a> {
     CallEnded(CallEnded<'a>),
     Auth(AuthAttempt<'a>),
     Requests(RequestCount),
+    ScannerMark(ScannerMark<'a>),
 }
 
 impl Event<'_> {
@@ -39,6 +40,7 @@ impl Event<'_> {
             Event::CallEnded(e) => e.at,
             Event::Auth(e) => e.at,
             Event::Requests(e) => e.at,
+            Event::ScannerMark(e) => e.at,
         }
     }
 }
@@ -139,6 +141,18 @@ pub struct AuthAttempt<'a> {
     pub outcome: AuthOutcome,
     /// Country of the source (ISO 3166 alpha-2, e.g. "JP"), from the guard's GeoIP lookup; None when unknown.
     pub country: Option<&'a str>,
+}
+
+/// A request that carried a SIP scanner's mark beyond its User-Agent (a front end's fingerprint: hex From-tags,
+/// `z9hG4bK-<digits>` branches, `sip:100@1.1.1.1` probes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScannerMark<'a> {
+    pub at: Millis,
+    pub source: IpAddr,
+    /// The fingerprint's rule (`RuleId::ScannerFromTag` …).
+    pub rule: crate::RuleId,
+    /// What was seen, in words.
+    pub why: &'a str,
 }
 
 /// Raw request count from one source over a short interval (scanner detection).

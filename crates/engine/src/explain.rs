@@ -701,6 +701,35 @@ pub(crate) fn ban_decision(
     )
 }
 
+/// A scanner's fingerprint beyond its User-Agent (a front end's mark), under the `scanner_user_agent` rule's
+/// settings.
+pub(crate) fn scanner_mark(
+    key: IpAddr,
+    source: SourceWords,
+    m: &crate::event::ScannerMark<'_>,
+    rule: &Rule,
+) -> Decision {
+    let until = m.at + i64::from(rule.ban_secs) * 1000;
+    let mut d = plain(
+        m.at,
+        m.rule,
+        Level::Critical,
+        if rule.shadow {
+            Action::Warn
+        } else {
+            Action::Ban { source: key, until }
+        },
+        source.subject(),
+        format!(
+            "{source} banned for {}: {}",
+            duration_words(rule.ban_secs),
+            m.why
+        ),
+    );
+    d.shadow = rule.shadow;
+    d
+}
+
 pub(crate) fn scanner(
     key: IpAddr,
     source: SourceWords,

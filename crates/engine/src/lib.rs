@@ -37,6 +37,8 @@ pub(crate) mod keys;
 pub mod policy;
 mod rule_id;
 mod rules;
+mod site;
+mod site_rules;
 mod source;
 pub(crate) mod state;
 mod summary;
@@ -50,10 +52,11 @@ pub use decision::{
 pub use engine::{DEFAULT_SEED, Engine, Snapshot, StateSizes, Stats, scanner_in};
 pub use event::{
     AuthAttempt, AuthKind, AuthOutcome, CallAnswered, CallAttempt, CallEnded, EndCause, Event,
-    Millis, RequestCount, UNKNOWN_ACCOUNT, millis,
+    Millis, RequestCount, ScannerMark, UNKNOWN_ACCOUNT, millis,
 };
 pub use policy::{Mode, Policy, PolicyError, Profile, Rule, Rules, Sources};
 pub use rule_id::RuleId;
+pub use site::{Network, Site};
 pub use source::source_key;
 pub use state::{Ban, KillSwitch};
 pub use summary::AccountSummary;
