@@ -14,6 +14,7 @@
 //! }
 //! ```
 
+pub mod cache;
 mod csv;
 mod error;
 mod flat;

@@ -1,6 +1,9 @@
 //! `tollguard analyze` and `tollguard backtest`: call detail records replayed through the engine, and what it
 //! found (were you hit, since when, how many calls, how much money) or what a policy would have done (calls
 //! blocked, money saved, legitimate calls blocked, how fast each attack was stopped).
+//!
+//! The replay itself is crate `replay`; this module reads the files, builds the site's settings (the guard's
+//! configuration with `--config`, else the defaults a new site gets), tallies the outcomes and renders them.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -16,12 +19,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use cdr::{CdrFormat, CdrReader, ReadOptions};
-use engine::{Action, Decision, DestClass, Engine, Level, Millis, Policy, Verdict};
+use engine::{Action, Decision, DestClass, Level, Millis, Policy, Verdict};
 use numbering::{Currency, Numbering, Scope};
+use replay::{Call, Label, LaterDecisions, Outcome, Replay, Sink, Site};
 use serde_json::{Value, json};
 
 use crate::html;
-use crate::replay::{Label, LaterDecisions, Outcome, Replay, Sink};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -49,6 +52,11 @@ pub struct Common {
     /// freeswitch-json, kamailio-acc).
     #[arg(long = "cdr-format", value_name = "NAME")]
     pub cdr_format: Option<String>,
+    /// The guard's configuration, the file `serve` runs with: the calls are judged with its numbering (dial
+    /// plan, risk lists, tariffs), its policy (and so its site time zone and currency), its tenants and its
+    /// trusted networks. Without it: a Japanese site with the built-in lists, tariffs and policy.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Time zone of the CDR times and of the report (default: the policy's site time zone, Asia/Tokyo).
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
@@ -64,16 +72,17 @@ pub struct Common {
 pub struct AnalyzeArgs {
     #[command(flatten)]
     pub common: Common,
-    /// Policy to judge the calls by (default: the built-in policy a new site gets).
+    /// Policy to judge the calls by, instead of the --config file's (default: the --config file's policy, else
+    /// the built-in policy a new site gets).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct BacktestArgs {
-    /// The policy to test.
-    #[arg(long, value_name = "FILE", required = true)]
-    pub policy: PathBuf,
+    /// The policy to test (default with --config: the configuration's own policy).
+    #[arg(long, value_name = "FILE", required_unless_present = "config")]
+    pub policy: Option<PathBuf>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -85,8 +94,8 @@ enum Mode {
 }
 
 pub fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    let policy = load_policy(args.policy.as_deref())?;
-    let report = replay_files(&args.common, policy, Mode::Analyze)?;
+    let site = load_site(args.common.config.as_deref(), args.policy.as_deref())?;
+    let report = replay_files(&args.common, site, args.policy.as_deref(), Mode::Analyze)?;
     output(&args.common, &report)?;
     // Exit 1 when fraud was found in the user's files, so scripts and cron jobs can act on it (the embedded
     // sample is meant to be hit).
@@ -98,10 +107,59 @@ pub fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run_backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
-    let policy = load_policy(Some(&args.policy))?;
-    let report = replay_files(&args.common, policy, Mode::Backtest)?;
+    let site = load_site(args.common.config.as_deref(), args.policy.as_deref())?;
+    let report = replay_files(&args.common, site, args.policy.as_deref(), Mode::Backtest)?;
     output(&args.common, &report)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The site's settings: the guard's configuration read by the loader `serve` uses (every error with its
+/// file:line), its policy replaced by `--policy` when given; without a configuration the defaults.
+fn load_site(config: Option<&Path>, policy: Option<&Path>) -> anyhow::Result<Site> {
+    let Some(path) = config else {
+        return Ok(Site::new(
+            Arc::new(Numbering::japan_defaults()),
+            load_policy(policy)?,
+        ));
+    };
+    let settings = guard::Settings::load(path).map_err(|errors| {
+        anyhow::anyhow!(
+            "{errors}\n{} has {} error(s) (`tollguard check-config {}` explains them); nothing was replayed",
+            path.display(),
+            errors.0.len(),
+            path.display()
+        )
+    })?;
+    // The loader has checked the numbering already; this reads its lists and tables as `serve` does.
+    let numbering = Numbering::from_config(&settings.numbering)
+        .map_err(|e| anyhow::anyhow!("{}: [numbering]: {e}", path.display()))?;
+    let policy = match policy {
+        Some(_) => load_policy(policy)?,
+        None => settings.policy.clone(),
+    };
+    Ok(Site::new(Arc::new(numbering), policy)
+        .with_tenants(replay_tenants(&settings))
+        .with_facts(settings.decide_config().site()))
+}
+
+/// The configuration's tenants as the replay attributes calls to them. The guard's implicit tenant (no
+/// `[[tenant]]` section: one nameless tenant without accounts or networks) attributes nothing: then each record's
+/// own tenant stands, as without a configuration.
+fn replay_tenants(settings: &guard::Settings) -> Vec<replay::Tenant> {
+    let implicit =
+        |t: &decide::Tenant| t.name.is_empty() && t.accounts.is_empty() && t.pbx_sources.is_empty();
+    if settings.tenants.iter().all(implicit) {
+        return Vec::new();
+    }
+    settings
+        .tenants
+        .iter()
+        .map(|t| replay::Tenant {
+            name: t.name.clone(),
+            pbx_sources: t.pbx_sources.clone(),
+            accounts: t.accounts.clone(),
+        })
+        .collect()
 }
 
 fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
@@ -129,12 +187,18 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-fn replay_files(common: &Common, policy: Policy, mode: Mode) -> anyhow::Result<Report> {
+/// `policy`: the `--policy` file, if any (named in the report).
+fn replay_files(
+    common: &Common,
+    site: Site,
+    policy: Option<&Path>,
+    mode: Mode,
+) -> anyhow::Result<Report> {
     let tz: cdr::Tz = match &common.tz {
         Some(name) => name.parse().map_err(|_| {
             anyhow::anyhow!("unknown time zone {name:?}: use an IANA name such as Asia/Tokyo")
         })?,
-        None => policy.site.calendar.tz,
+        None => site.time_zone(),
     };
     let format = match &common.cdr_format {
         Some(name) => Some(
@@ -143,11 +207,17 @@ fn replay_files(common: &Common, policy: Policy, mode: Mode) -> anyhow::Result<R
         ),
         None => None,
     };
-    let currency = policy.site.currency;
-    let numbering = Arc::new(Numbering::japan_defaults());
-    let engine = Engine::new(policy, numbering.clone());
-    let mut replay = Replay::new(engine, numbering, common.reorder_window);
+    let currency = site.currency();
+    let mut replay = Replay::new(site, common.reorder_window);
     let mut report = Report::new(mode, tz, currency, common.format == Format::Json)?;
+    report.config = common.config.as_ref().map(|p| p.display().to_string());
+    report.settings_note = common.config.as_ref().map(|c| {
+        let policy = policy.map_or_else(|| c.display().to_string(), |p| p.display().to_string());
+        format!(
+            "Numbering (dial plan, risk lists, tariffs), tenants and trusted networks from {}; policy from {policy}.",
+            c.display()
+        )
+    });
     let progress = !common.quiet && std::io::stderr().is_terminal();
 
     let mut inputs: Vec<(String, Box<dyn Read>, u64)> = Vec::new();
@@ -350,6 +420,9 @@ impl Hour {
 
 struct Report {
     mode: Mode,
+    /// The guard configuration the site's settings came from (`--config`), and what the text report says of it.
+    config: Option<String>,
+    settings_note: Option<String>,
     tz: cdr::Tz,
     currency: Currency,
     files: Vec<FileStat>,
@@ -452,6 +525,8 @@ impl Report {
         };
         Ok(Report {
             mode,
+            config: None,
+            settings_note: None,
             tz,
             currency,
             files: Vec::new(),
@@ -516,7 +591,7 @@ impl Report {
             .unwrap_or_else(|| at.to_string())
     }
 
-    fn note_decisions(&mut self, call: &crate::replay::Call, decisions: &[Decision]) {
+    fn note_decisions(&mut self, call: &Call, decisions: &[Decision]) {
         for d in decisions {
             if d.level == Level::Critical && !d.shadow {
                 self.first_critical.get_or_insert(d.at);
@@ -767,12 +842,7 @@ impl Report {
         Some(i)
     }
 
-    fn list(
-        &mut self,
-        call: &crate::replay::Call,
-        dest: &numbering::Destination,
-        top: Option<(String, String)>,
-    ) {
+    fn list(&mut self, call: &Call, dest: &numbering::Destination, top: Option<(String, String)>) {
         self.listed_total += 1;
         if self.listed.len() >= MAX_LISTED {
             return;
@@ -957,6 +1027,9 @@ fn write_text(out: &mut dyn Write, r: &Report) -> anyhow::Result<()> {
             "{} records started more than --reorder-window before records already replayed; they were replayed late.",
             r.late_records
         )?;
+    }
+    if let Some(note) = &r.settings_note {
+        writeln!(out, "\n{note}")?;
     }
     Ok(())
 }
@@ -1176,6 +1249,7 @@ fn to_json(r: &Report) -> Value {
         .collect();
     json!({
         "mode": match r.mode { Mode::Analyze => "analyze", Mode::Backtest => "backtest" },
+        "config": r.config,
         "time_zone": r.tz.name(),
         "currency": r.currency.as_str(),
         "files": r.files.iter().map(|f| json!({"path": f.path, "format": f.format, "records": f.records,

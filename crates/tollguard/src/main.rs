@@ -11,7 +11,6 @@ mod ctl;
 mod demo;
 mod html;
 mod number;
-mod replay;
 mod serve;
 
 /// tollguard stops toll fraud on IP telephony.

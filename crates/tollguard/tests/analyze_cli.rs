@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tollguard"))
@@ -409,4 +409,271 @@ fn a_reader_that_closes_the_pipe_early_gets_no_error() {
         "{:?}",
         String::from_utf8_lossy(&first)
     );
+}
+
+/// A guard configuration as `serve` reads it (one access listener and the PBX), with `extra` sections appended.
+fn guard_config(dir: &Path, name: &str, extra: &str) -> PathBuf {
+    let path = dir.join(name);
+    let text = format!(
+        "[[listen]]\naddress = \"127.0.0.1:5060\"\ntransport = \"udp\"\nrole = \"access\"\n\n[pbx]\naddress = \"127.0.0.1:5070\"\n\n{extra}"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    bin().args(args).output().unwrap()
+}
+
+/// The office's day as in `write_fixture`, but every call to New York (010 1 212 736 nnnn, 5 minutes each).
+fn write_new_york_fixture(dir: &Path) -> PathBuf {
+    let rows: String = (0..40)
+        .map(|i| {
+            let s = friday(9, 0) + i * 12 * 60;
+            let ext = format!("{}", 201 + i % 5);
+            line(
+                &ext,
+                &format!("0101212736{i:04}"),
+                s,
+                true,
+                300,
+                &format!("1426.{i}"),
+                "legit:office",
+            ) + "\n"
+        })
+        .collect();
+    let path = dir.join("new-york.csv");
+    std::fs::write(&path, rows).unwrap();
+    path
+}
+
+/// The site's carrier charges 500 JPY a minute to New York (the embedded estimate is 9), and its policy allows
+/// the US and stops an extension at 1,000 JPY a day: with `--config` each extension's second call is over budget.
+/// The same policy at the estimates blocks nothing, and the default policy bars the US outright: a run that
+/// ignored `--config`'s tariff or its policy would show either of those.
+#[test]
+fn the_configs_tariff_and_money_limit_change_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_new_york_fixture(dir.path());
+    let tariff = dir.path().join("carrier.csv");
+    std::fs::write(
+        &tariff,
+        "prefix,name,per_minute,currency\n1212,New York (carrier),500,JPY\n",
+    )
+    .unwrap();
+    let low = "[policy.defaults.destinations]\nallow_countries = [\"US\"]\n\n[policy.defaults.rules.money_account_day]\nwarning = 500\ncritical = 1000\n";
+    let config = guard_config(
+        dir.path(),
+        "guard.toml",
+        &format!(
+            "[numbering.tariffs]\nfile = {:?}\n\n{low}",
+            tariff.display().to_string()
+        ),
+    );
+    let policy_only = dir.path().join("low.toml");
+    std::fs::write(&policy_only, low.replace("[policy.", "[")).unwrap();
+    let json = |cmd: &str, extra: &[&std::ffi::OsStr]| {
+        let mut args: Vec<&std::ffi::OsStr> = vec![cmd.as_ref(), "--quiet".as_ref()];
+        args.extend_from_slice(&["--format".as_ref(), "json".as_ref()]);
+        args.extend_from_slice(extra);
+        args.push(file.as_os_str());
+        let out = run(&args);
+        (out.status.code(), json_of(&out))
+    };
+    let rules = |j: &Value| -> Vec<String> {
+        let mut r: Vec<String> = j["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d["decision"]["rule"].as_str().map(String::from))
+            .collect();
+        r.sort();
+        r.dedup();
+        r
+    };
+
+    // The defaults: the US is barred.
+    let (code, plain) = json("analyze", &[]);
+    assert_eq!((code, &plain["blocked_calls"]), (Some(1), &json!(40)));
+    assert_eq!(plain["config"], Value::Null);
+    assert!(!rules(&plain).contains(&"money_account_day".to_string()));
+
+    // The site's policy at the embedded estimates: nothing is over the limit.
+    let (code, estimates) = json("analyze", &["--policy".as_ref(), policy_only.as_os_str()]);
+    assert_eq!(code, Some(0), "{estimates}");
+    assert_eq!(estimates["blocked_calls"], 0);
+
+    // The site's configuration: its tariff and its policy.
+    let (code, site) = json("analyze", &["--config".as_ref(), config.as_os_str()]);
+    assert_eq!(code, Some(1), "exit 1: fraud found");
+    assert_eq!(site["calls"], 40);
+    let blocked = site["blocked_calls"].as_u64().unwrap();
+    assert!((30..40).contains(&blocked), "{blocked}");
+    assert!(
+        site["money_millis"].as_i64().unwrap() > 40 * plain["money_millis"].as_i64().unwrap(),
+        "priced at the carrier's 500 JPY a minute: {} vs {}",
+        site["money_millis"],
+        plain["money_millis"]
+    );
+    assert_eq!(site["config"], config.display().to_string());
+    assert!(
+        rules(&site).contains(&"money_account_day".to_string()),
+        "{:?}",
+        rules(&site)
+    );
+
+    // backtest takes the policy from the configuration when no --policy is given; --policy replaces only the
+    // policy (here by the same one), the tariff still comes from the configuration.
+    for extra in [
+        vec!["--config".as_ref(), config.as_os_str()],
+        vec![
+            "--config".as_ref(),
+            config.as_os_str(),
+            "--policy".as_ref(),
+            policy_only.as_os_str(),
+        ],
+    ] {
+        let (code, bt) = json("backtest", &extra);
+        assert_eq!(code, Some(0));
+        assert_eq!(bt["blocked_calls"], site["blocked_calls"], "{extra:?}");
+        assert_eq!(bt["decisions"], site["decisions"], "{extra:?}");
+    }
+    let out = run(&[
+        "backtest".as_ref(),
+        "--quiet".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+        file.as_os_str(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("policy from {}", config.display())),
+        "{text}"
+    );
+}
+
+/// A risk list entry of the site (a Tokyo range it has seen abused) blocks exactly the calls into that range in
+/// a backtest; the defaults let every one of them through.
+#[test]
+fn the_configs_risk_list_blocks_calls_the_defaults_allow() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path(), false);
+    let list = dir.path().join("deny.csv");
+    std::fs::write(
+        &list,
+        "action,match,number,note\ndeny,prefix,+8131,abused range\n",
+    )
+    .unwrap();
+    let config = guard_config(
+        dir.path(),
+        "guard.toml",
+        &format!(
+            "[numbering.risk]\nlists = [{:?}]\n",
+            list.display().to_string()
+        ),
+    );
+    // The calls dialed into the range (03-1…), read back from the fixture: column 3 is `dst`.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let into_range: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split(',').nth(2))
+        .filter(|d| d.starts_with("\"031"))
+        .map(|d| d.trim_matches('"').to_string())
+        .collect();
+    assert!(!into_range.is_empty(), "the fixture dials into the range");
+
+    let backtest = |config: Option<&Path>| {
+        let mut cmd = bin();
+        cmd.args(["backtest", "--quiet", "--format", "json"]);
+        match config {
+            Some(c) => cmd.arg("--config").arg(c),
+            None => cmd.args(["--policy", "/dev/null"]),
+        };
+        let out = cmd.arg(&file).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_of(&out)
+    };
+    assert_eq!(backtest(None)["blocked_calls"], 0);
+    let j = backtest(Some(&config));
+    assert_eq!(
+        j["blocked_calls"].as_u64().unwrap(),
+        into_range.len() as u64,
+        "every call into the range, and only those"
+    );
+    let mut blocked: Vec<String> = j["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["decision"]["level"] == "critical")
+        .map(|d| d["dialed"].as_str().unwrap().to_string())
+        .collect();
+    blocked.sort();
+    blocked.dedup();
+    let mut want = into_range.clone();
+    want.sort();
+    want.dedup();
+    assert_eq!(blocked, want);
+}
+
+/// A configuration without numbering or policy sections judges as the defaults do: same calls blocked, same
+/// alerts, same decisions.
+#[test]
+fn a_config_without_site_sections_judges_as_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path(), true);
+    let config = guard_config(dir.path(), "guard.toml", "");
+    let analyze = |config: Option<&Path>| {
+        let mut cmd = bin();
+        cmd.args(["analyze", "--quiet", "--format", "json"]);
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        json_of(&cmd.arg(&file).output().unwrap())
+    };
+    let (plain, site) = (analyze(None), analyze(Some(&config)));
+    for key in [
+        "blocked_calls",
+        "money_millis",
+        "alerts",
+        "decisions",
+        "accounts",
+        "attacks",
+    ] {
+        assert_eq!(plain[key], site[key], "{key}");
+    }
+}
+
+/// A broken configuration is reported as `check-config` reports it, with file:line, and nothing is replayed
+/// (exit 2, as for any other error of analyze and backtest).
+#[test]
+fn a_broken_config_is_named_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_fixture(dir.path(), false);
+    let config = guard_config(
+        dir.path(),
+        "broken.toml",
+        "[numbering.tariffs]\nfile = \"/nonexistent/carrier.csv\"\nreplace_defualts = true\n",
+    );
+    for cmd in ["analyze", "backtest"] {
+        let out = bin()
+            .args([cmd, "--quiet", "--config"])
+            .arg(&config)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {out:?}");
+        assert!(out.stdout.is_empty(), "no report");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("{}:11:", config.display())),
+            "{cmd}: file and line of the wrong key: {err}"
+        );
+        assert!(err.contains("replace_defualts"), "{err}");
+        assert!(err.contains("check-config"), "{err}");
+    }
 }

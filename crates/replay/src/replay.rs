@@ -8,6 +8,10 @@
 //!
 //! A call the engine blocks does not go on (no answer, no end): the replay shows what the policy would have
 //! done, and the engine's state afterwards is the state it would have had.
+//!
+//! Calls are attributed as the guard attributes them (see [`Site`]): to a configured tenant, and unauthenticated
+//! when that tenant lists its accounts and the call's is not one of them; the engine is given the site's facts
+//! (protected sources, refusal status) as the guard's decision layer gives them.
 
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -21,6 +25,8 @@ use engine::{
 };
 use numbering::{Destination, Money, Numbering};
 
+use crate::site::{Site, Tenant};
+
 /// Ground truth written by the project's scenario generator (and by anyone who labels CDRs) in the
 /// `userfield` column: `legit…` or `fraud…` (`fraud:pump-232`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +38,8 @@ pub enum Label<'a> {
 }
 
 impl Label<'_> {
+    // Inlined into the caller's crate, as the accessors of `Call`: the report calls them for every call.
+    #[inline]
     pub fn from_userfield(s: &str) -> Label<'_> {
         // Only the start is trimmed before the word is matched (the same answers as trimming both ends: five
         // characters either are the word or are not), so a `legit` label costs no scan to its end.
@@ -74,6 +82,9 @@ pub struct Call {
     pub billable_secs: u32,
     pub disposition: Disposition,
     pub source_ip: Option<IpAddr>,
+    /// The account is one of its tenant's own (always, when the site lists no accounts): what the guard passes
+    /// to the engine as `authenticated`.
+    authenticated: bool,
     /// Replayed to its end (or blocked): the ring may reuse its place.
     done: bool,
     /// The text spilled to `spill` (too long for `inline`).
@@ -86,16 +97,21 @@ pub struct Call {
 
 impl Call {
     /// Fills this slot from a record, reusing its text buffer (no allocation once the slots are warm).
-    fn fill(&mut self, file: u16, r: &CallRecordRef<'_>) {
+    fn fill(&mut self, file: u16, r: &CallRecordRef<'_>, tenants: &[Tenant]) {
         // The extension is what gets hijacked, so it is the account. An Asterisk accountcode that differs
         // from the extension names a group of phones (a customer of an installer, a department): the tenant.
         let account = cdr::extension_from_channel(r.channel)
             .filter(|e| !e.is_empty())
             .unwrap_or(r.account);
-        let tenant = match r.tenant {
+        let named = match r.tenant {
             Some(t) => t,
             None if r.account != account => r.account,
             None => "",
+        };
+        let (tenant, authenticated) = if tenants.is_empty() {
+            (named, true)
+        } else {
+            crate::site::attribute(tenants, named, account, r.source_ip)
         };
         let ua = r.user_agent.unwrap_or("");
         // A 16-column Master.csv has no uniqueid: the file and line name the call instead, so that its answer
@@ -133,6 +149,7 @@ impl Call {
         self.billable_secs = r.billable_secs;
         self.disposition = r.disposition;
         self.source_ip = r.source_ip;
+        self.authenticated = authenticated;
     }
 
     fn empty() -> Call {
@@ -146,6 +163,7 @@ impl Call {
             billable_secs: 0,
             disposition: Disposition::Unknown,
             source_ip: None,
+            authenticated: true,
             done: true,
             spilled: false,
             cuts: [0; 6],
@@ -154,6 +172,7 @@ impl Call {
         }
     }
 
+    #[inline]
     fn part(&self, i: usize) -> &str {
         let from = if i == 0 { 0 } else { self.cuts[i - 1] as usize };
         let text = if self.spilled {
@@ -163,29 +182,42 @@ impl Call {
         };
         text.get(from..self.cuts[i] as usize).unwrap_or("")
     }
+    #[inline]
     pub fn call_id(&self) -> &str {
         self.part(0)
     }
+    #[inline]
     pub fn tenant(&self) -> &str {
         self.part(1)
     }
+    #[inline]
     pub fn account(&self) -> &str {
         self.part(2)
     }
+    #[inline]
     pub fn dialed(&self) -> &str {
         self.part(3)
     }
+    #[inline]
     pub fn userfield(&self) -> &str {
         self.part(4)
     }
+    #[inline]
     pub fn user_agent(&self) -> &str {
         self.part(5)
     }
+    #[inline]
     pub fn label(&self) -> Label<'_> {
         Label::from_userfield(self.userfield())
     }
+    #[inline]
     pub fn answered(&self) -> bool {
         self.answer.is_some() && self.disposition == Disposition::Answered
+    }
+    /// Whether the engine saw the call as placed by one of its tenant's own accounts.
+    #[inline]
+    pub fn authenticated(&self) -> bool {
+        self.authenticated
     }
 }
 
@@ -279,6 +311,8 @@ impl Ord for Due {
 pub struct Replay {
     engine: Engine,
     numbering: Arc<Numbering>,
+    /// The site's tenants (empty: each record's own tenant, every account its own).
+    tenants: Vec<Tenant>,
     reorder_window: Millis,
     /// Calls read but not yet started, as (start, arrival number), sorted: nearly every record goes at the back.
     waiting: VecDeque<(Millis, u64)>,
@@ -300,10 +334,21 @@ pub struct Replay {
 }
 
 impl Replay {
-    pub fn new(engine: Engine, numbering: Arc<Numbering>, reorder_window_secs: u32) -> Replay {
+    /// A replay of the site's calls through a new engine with its policy. `reorder_window_secs`: the longest
+    /// call, i.e. how long after its start a call's record may come (records are written at hang-up).
+    pub fn new(site: Site, reorder_window_secs: u32) -> Replay {
+        let Site {
+            numbering,
+            policy,
+            tenants,
+            facts,
+        } = site;
+        let mut engine = Engine::new(policy, numbering.clone());
+        engine.set_site(facts);
         Replay {
             engine,
             numbering,
+            tenants,
             reorder_window: i64::from(reorder_window_secs) * 1000,
             waiting: VecDeque::new(),
             steps: BinaryHeap::new(),
@@ -319,8 +364,14 @@ impl Replay {
         }
     }
 
+    /// The engine, with the state the replay left it in (its sizes, its bans, its kill switches).
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The numbering the calls are classified and priced with.
+    pub fn numbering(&self) -> &Numbering {
+        &self.numbering
     }
 
     /// Calls held in memory right now (bounded by the reorder window).
@@ -334,22 +385,14 @@ impl Replay {
     }
 
     /// Starts loading held call `n` into the cache. The ring holds a reorder window of calls (megabytes): a call
-    /// comes back to be replayed long after it was read, and waiting for that load was ~6 % of a run (perf).
+    /// comes back to be replayed long after it was read, and waiting for that load was ~6 % of a run (perf); without
+    /// the hint, `analyze` took 15 % more CPU time over 1 M lines (2026-12-07). The hint itself is
+    /// [`cdr::cache::prefetch`], so that this crate needs no `unsafe`.
     #[inline(always)]
     fn prefetch(&self, n: u64) {
-        #[cfg(target_arch = "x86_64")]
         if let Some(call) = self.ring.get(self.index(n)) {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            let p = std::ptr::from_ref(call).cast::<i8>();
-            for line in (0..size_of::<Call>()).step_by(64) {
-                // SAFETY: a prefetch is only a hint to the cache: it reads nothing into the program, never faults
-                // (even on a bad address) and writes no memory; the address is within a live `Call` anyway.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(line)) };
-            }
+            cdr::cache::prefetch(call);
         }
-        // Elsewhere the hardware's own prefetcher is all there is.
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = n;
     }
 
     /// A place for the next call: the ring doubles when every place is taken (the calls keep their numbers).
@@ -397,7 +440,7 @@ impl Replay {
         let Some(call) = self.ring.get_mut(i) else {
             return;
         };
-        call.fill(file, record);
+        call.fill(file, record, &self.tenants);
         call.done = false;
         let start = call.start;
         if start < self.last_released {
@@ -458,8 +501,9 @@ impl Replay {
                 account: call.account(),
                 source: call.source_ip.map(|ip| SocketAddr::new(ip, 0)),
                 user_agent: call.user_agent(),
-                // A PBX wrote the record: it let the caller place the call.
-                authenticated: true,
+                // A PBX wrote the record: it let the caller place the call. Whether the account is one of its
+                // tenant's own is what the guard checks too.
+                authenticated: call.authenticated(),
                 caller_id_foreign: false,
                 dialed: call.dialed(),
                 destination: &destination,
@@ -623,9 +667,7 @@ mod tests {
     }
 
     fn replay() -> Replay {
-        let numbering = Arc::new(Numbering::japan_defaults());
-        let engine = Engine::new(engine::Policy::default(), numbering.clone());
-        Replay::new(engine, numbering, 4 * 3600)
+        Replay::new(Site::defaults(), 4 * 3600)
     }
 
     #[test]
