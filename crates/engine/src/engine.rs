@@ -750,7 +750,9 @@ impl Engine {
             );
             let b = acct.baseline;
             let day_spend = acct.cost_day.total(Span::Day, at);
-            if b.spend_days >= 3 && day_spend > policy.site.spend_floor.saturating_mul(1000) {
+            // A relative rule needs an absolute floor: 11× a usual 95 JPY is 1,045 JPY, not fraud.
+            let floor = rules.novelty_spend.floor.unwrap_or(policy.site.spend_floor);
+            if b.spend_days >= 3 && day_spend > floor.saturating_mul(1000) {
                 let pct = day_spend.saturating_mul(100) / b.spend_avg.max(1);
                 check(
                     hits,

@@ -14,6 +14,57 @@ use numbering::{DialFlags, RiskTier};
 const ALLOW_ALL: &str =
     "[defaults.destinations]\nallow_countries = [\"*\"]\nblock_risk_at = \"never\"\n";
 
+/// Issue 18: "11× his usual 95 JPY" barred an account over ¥1,119. Spend novelty is relative, so it has an
+/// absolute floor (5,000 JPY by default, `rules.novelty_spend.floor` per profile): below it the account is left
+/// alone however unusual the day; above it the rule acts as before.
+#[test]
+fn spend_novelty_stays_quiet_below_its_floor() {
+    let run = |policy: &str| {
+        let mut sim = Sim::toml(policy);
+        let t = monday_10();
+        // Four days of one 9-minute call to the US (10 JPY a minute): a usual day of 90 JPY.
+        for day in 0..4 {
+            assert!(!sim.call(t + day * DAY, "205", &us(1), 540).1.is_block());
+        }
+        sim.out.clear();
+        // Day five: 112 minutes, 1,120 JPY, 12× the usual day.
+        sim.call(t + 4 * DAY, "205", &us(1), 112 * 60);
+        let quiet = !sim.has("novelty_spend");
+        // Then four calls of 100 minutes: 5,120 JPY in the day, above the default floor.
+        for k in 0..4 {
+            sim.call(t + 4 * DAY + (2 + 2 * k) * HOUR, "205", &us(1), 100 * 60);
+        }
+        let spend = sim
+            .out
+            .iter()
+            .find(|d| d.rule == RuleId::NoveltySpend)
+            .cloned();
+        (quiet, spend)
+    };
+    let (quiet, spend) = run(ALLOW_ALL);
+    assert!(quiet, "1,120 JPY is below the 5,000 JPY floor");
+    let d = spend.expect("5,120 JPY is above the floor");
+    assert_eq!(d.level, Level::Critical);
+    assert!(d.measured > 5_000, "{}", d.measured);
+    // A profile's own floor.
+    let (quiet, spend) = run(&format!(
+        "{ALLOW_ALL}[defaults.rules.novelty_spend]\nfloor = 1000\n"
+    ));
+    assert!(!quiet, "1,120 JPY is above a floor of 1,000");
+    assert!(spend.is_some());
+    let (quiet, spend) = run(&format!(
+        "{ALLOW_ALL}[defaults.rules.novelty_spend]\nfloor = 10000\n"
+    ));
+    assert!(
+        quiet && spend.is_none(),
+        "5,120 JPY is below a floor of 10,000"
+    );
+    assert!(
+        Policy::from_toml_str("[defaults.rules.velocity_account_hour]\nfloor = 5\n").is_err(),
+        "floor is only for novelty_spend"
+    );
+}
+
 #[test]
 fn emergency_is_allowed_before_any_rule_even_under_every_kill_switch_and_ban() {
     let mut sim = Sim::toml("[defaults.destinations]\nallow_classes = []\n");
