@@ -514,10 +514,11 @@ impl Engine {
 
         // Only warnings already raised for this account within their windows (the usual case for a busy
         // extension above a warning level): nothing to say, and the call goes ahead as below.
-        if hits
-            .iter()
-            .all(|h| h.level == Level::Warning && acct.is_quiet(h.rule as u8, at))
-        {
+        if hits.iter().all(|h| {
+            h.level == Level::Warning
+                && !rules::novelty::said_once(h.rule)
+                && acct.is_quiet(h.rule as u8, at)
+        }) {
             learn_attempt(acct, d, class, at, &m);
             calls.entry(hasher.one(KeyKind::Call, a.call_id), || LiveCall {
                 state: call,

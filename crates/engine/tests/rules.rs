@@ -6,8 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use common::*;
 use engine::{
-    Action, AuthKind, AuthOutcome, BarScope, ClassSet, DestClass, Level, Policy, RuleId, Subject,
-    Verdict,
+    Action, AuthKind, AuthOutcome, BarScope, ClassSet, DestClass, Level, Millis, Policy, RuleId,
+    Subject, Verdict,
 };
 use numbering::{DialFlags, RiskTier};
 
@@ -62,6 +62,72 @@ fn spend_novelty_stays_quiet_below_its_floor() {
     assert!(
         Policy::from_toml_str("[defaults.rules.velocity_account_hour]\nfloor = 5\n").is_err(),
         "floor is only for novelty_spend"
+    );
+}
+
+/// An account with 30 domestic calls over four days, and the Monday 10:00 a week after the first: its novelty
+/// rules speak from then on.
+fn established(policy: &str) -> (Sim, Millis) {
+    let mut sim = Sim::toml(policy);
+    let t = monday_10();
+    for i in 0..30u32 {
+        sim.call(t + i64::from(i) * 3 * HOUR, "205", &domestic(i), 60);
+    }
+    sim.out.clear();
+    (sim, t + 7 * DAY)
+}
+
+fn novelty_said(sim: &Sim, rule: RuleId) -> Vec<String> {
+    sim.out
+        .iter()
+        .filter(|d| d.rule == rule)
+        .map(|d| d.country.clone().unwrap_or_default())
+        .collect()
+}
+
+/// Issue 18: novelty warnings say the truth once. A refused call is not learned, so before, every try after the
+/// warning's 10 minutes was "its first international call ever" again.
+#[test]
+fn the_first_international_call_is_said_once_even_when_refused() {
+    let (mut sim, t) = established("[defaults.destinations]\nallow_countries = [\"US\"]\n");
+    for i in 0..4 {
+        assert!(
+            sim.attempt(t + i * 15 * MIN, "205", &sierra_leone(1))
+                .1
+                .is_block()
+        );
+    }
+    assert_eq!(
+        novelty_said(&sim, RuleId::NoveltyFirstInternational),
+        ["SL"],
+        "{:?}",
+        sim.rules()
+    );
+    // Nor is a refused country "called for the first time" at the next try.
+    assert!(novelty_said(&sim, RuleId::NoveltyCountry).is_empty());
+}
+
+/// "First call to X" once per account and country: a second new country within the first one's 10 minutes is
+/// said too (before, the rule's window swallowed it), and a refused country is not new again later.
+#[test]
+fn a_first_call_to_a_country_is_said_once_per_country() {
+    let (mut sim, t) = established("[defaults.destinations]\nallow_countries = [\"US\"]\n");
+    assert!(!sim.call(t, "205", &us(1), 60).1.is_block());
+    sim.out.clear();
+    let kr = intl(KR, "8221234567", RiskTier::Low);
+    assert!(sim.attempt(t + HOUR, "205", &sierra_leone(1)).1.is_block());
+    assert!(sim.attempt(t + HOUR + 2 * MIN, "205", &kr).1.is_block());
+    assert!(
+        sim.attempt(t + HOUR + 20 * MIN, "205", &sierra_leone(2))
+            .1
+            .is_block()
+    );
+    assert!(sim.attempt(t + 2 * HOUR, "205", &kr).1.is_block());
+    assert_eq!(
+        novelty_said(&sim, RuleId::NoveltyCountry),
+        ["SL", "KR"],
+        "{:?}",
+        sim.rules()
     );
 }
 
