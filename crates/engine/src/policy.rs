@@ -494,8 +494,8 @@ pub struct DestPolicy {
     /// Classes the pattern rules (repeat, range walk, pumping, novelty) watch.
     pub watch_classes: ClassSet,
     pub off_hours_international: OffHoursAction,
-    /// Dial strings the numbering cannot read (class unknown) that the site allows anyway (see
-    /// [`dial_pattern_matches`]). They allow nothing of another class.
+    /// Dial strings the numbering cannot read (class unknown) that the site allows anyway (compared character by
+    /// character, `x` any digit, `*` at the end any rest). They allow nothing of another class.
     pub allow_patterns: Vec<String>,
     pub shadow: bool,
 }
