@@ -65,6 +65,35 @@ fn spend_novelty_stays_quiet_below_its_floor() {
     );
 }
 
+/// Issue 18: a country the policy names in `allow_countries` outranks that country's own risk tier (a warning
+/// remains), while a number range's tier (the IRSF range list, hot spots, user lists) still blocks, and "*"
+/// names no country.
+#[test]
+fn an_allowed_country_outranks_its_country_risk_tier_but_not_a_range() {
+    let policy = |allow: &str| {
+        format!("[defaults.destinations]\nallow_countries = [{allow}]\nblock_risk_at = \"high\"\n")
+    };
+    let mut country_tier = sierra_leone(1);
+    country_tier.flags.insert(DialFlags::COUNTRY_RISK);
+    let mut sim = Sim::toml(&policy("\"SL\""));
+    let (_, v) = sim.attempt(monday_10(), "205", &country_tier);
+    assert_eq!(v, Verdict::Warn, "{:?}", sim.rules());
+    let d = sim
+        .out
+        .iter()
+        .find(|d| d.rule == RuleId::RiskTier)
+        .expect("a warning remains");
+    assert_eq!(d.level, Level::Warning);
+    // A range on the IRSF list in the same country still blocks.
+    let range = intl(SL, "23276123456", RiskTier::Critical);
+    sim.out.clear();
+    assert!(sim.attempt(monday_10() + MIN, "205", &range).1.is_block());
+    assert!(sim.has("risk_tier"));
+    // "*" allows every country but names none: the country's tier blocks as before.
+    let mut sim = Sim::toml(&policy("\"*\""));
+    assert!(sim.attempt(monday_10(), "205", &country_tier).1.is_block());
+}
+
 /// An account with 30 domestic calls over four days, and the Monday 10:00 a week after the first: its novelty
 /// rules speak from then on.
 fn established(policy: &str) -> (Sim, Millis) {
