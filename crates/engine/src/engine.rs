@@ -522,10 +522,11 @@ impl Engine {
 
         // Only warnings already raised for this account within their windows (the usual case for a busy
         // extension above a warning level): nothing to say, and the call goes ahead as below.
-        if hits
-            .iter()
-            .all(|h| h.level == Level::Warning && acct.is_quiet(h.rule as u8, at))
-        {
+        if hits.iter().all(|h| {
+            h.level == Level::Warning
+                && !rules::novelty::said_once(h.rule)
+                && acct.is_quiet(h.rule as u8, at)
+        }) {
             learn_attempt(acct, d, class, at, &m);
             calls.entry(hasher.one(KeyKind::Call, a.call_id), || LiveCall {
                 state: call,
@@ -758,7 +759,9 @@ impl Engine {
             );
             let b = acct.baseline;
             let day_spend = acct.cost_day.total(Span::Day, at);
-            if b.spend_days >= 3 && day_spend > policy.site.spend_floor.saturating_mul(1000) {
+            // A relative rule needs an absolute floor: 11× a usual 95 JPY is 1,045 JPY, not fraud.
+            let floor = rules.novelty_spend.floor.unwrap_or(policy.site.spend_floor);
+            if b.spend_days >= 3 && day_spend > floor.saturating_mul(1000) {
                 let pct = day_spend.saturating_mul(100) / b.spend_avg.max(1);
                 check(
                     hits,

@@ -98,6 +98,8 @@ pub struct RuleLayer {
     jitter_secs: Option<u32>,
     /// Pumping only: answered calls shorter than this are ignored.
     min_secs: Option<u32>,
+    /// `novelty_spend` only: below this 24 h spend (whole units of the site currency) it stays quiet.
+    floor: Option<i64>,
 }
 
 /// One rule, resolved. A level fires when the measured value is strictly above its threshold
@@ -116,6 +118,9 @@ pub struct Rule {
     pub ban_secs: u32,
     pub jitter_secs: u32,
     pub min_secs: u32,
+    /// `novelty_spend` only: the 24 h spend (whole units of the site currency) below which the rule stays quiet,
+    /// however many times the account's usual spend it is; None: the site's `spend_floor`.
+    pub floor: Option<i64>,
 }
 
 impl Rule {
@@ -137,6 +142,7 @@ impl Rule {
             ban_secs: 0,
             jitter_secs: 0,
             min_secs: 0,
+            floor: None,
         }
     }
     const fn ban(mut self, secs: u32) -> Self {
@@ -220,6 +226,9 @@ impl Rule {
         if let Some(v) = l.min_secs {
             self.min_secs = v;
         }
+        if let Some(v) = l.floor {
+            self.floor = Some(v);
+        }
     }
 }
 
@@ -253,6 +262,12 @@ macro_rules! rules {
                     let r = &self.$name;
                     if (r.jitter_secs != 0 || r.min_secs != 0) && stringify!($name) != "pumping" {
                         return Err(format!("rules.{}: jitter_secs and min_secs only apply to rules.pumping", stringify!($name)));
+                    }
+                    if r.floor.is_some() && stringify!($name) != "novelty_spend" {
+                        return Err(format!("rules.{}: floor only applies to rules.novelty_spend", stringify!($name)));
+                    }
+                    if r.floor.is_some_and(|f| f < 0) {
+                        return Err(format!("rules.{}: floor must not be negative", stringify!($name)));
                     }
                 )*
                 Ok(())
@@ -479,8 +494,8 @@ pub struct DestPolicy {
     /// Classes the pattern rules (repeat, range walk, pumping, novelty) watch.
     pub watch_classes: ClassSet,
     pub off_hours_international: OffHoursAction,
-    /// Dial strings the numbering cannot read (class unknown) that the site allows anyway (see
-    /// [`dial_pattern_matches`]). They allow nothing of another class.
+    /// Dial strings the numbering cannot read (class unknown) that the site allows anyway (compared character by
+    /// character, `x` any digit, `*` at the end any rest). They allow nothing of another class.
     pub allow_patterns: Vec<String>,
     pub shadow: bool,
 }
@@ -610,13 +625,26 @@ struct SiteFile {
     spend_floor: Option<i64>,
 }
 
+/// The default floor of `novelty_spend`, in whole units of `currency`: 5,000 JPY; 50,000 KRW; otherwise 50
+/// units (5,000 minor units of the two-decimal currencies: 50.00 USD, EUR, GBP…). A small account whose usual day
+/// is 95 JPY is not barred for 1,119 JPY ("11× its usual"), while a pump's first hour (tens of thousands of yen)
+/// is far above it.
+pub fn default_spend_floor(currency: Currency) -> i64 {
+    match &currency.0 {
+        b"JPY" => 5_000,
+        b"KRW" => 50_000,
+        _ => 50,
+    }
+}
+
 /// Site-wide settings.
 #[derive(Debug, Clone)]
 pub struct Site {
     pub calendar: SiteCalendar,
     pub currency: Currency,
     pub fallback_rates: FallbackRates,
-    /// Below this 24 h spend (currency units) the spend-novelty rule stays quiet.
+    /// Below this 24 h spend (whole currency units) the spend-novelty rule stays quiet, unless a profile's
+    /// `rules.novelty_spend.floor` says otherwise. Default: [`default_spend_floor`] of the currency.
     pub spend_floor: i64,
 }
 
@@ -854,7 +882,9 @@ impl Policy {
             calendar,
             currency,
             fallback_rates: site_file.fallback_rates.unwrap_or_default(),
-            spend_floor: site_file.spend_floor.unwrap_or(1000),
+            spend_floor: site_file
+                .spend_floor
+                .unwrap_or_else(|| default_spend_floor(currency)),
         };
 
         let defaults = file.defaults.unwrap_or_default();

@@ -33,6 +33,15 @@ pub struct Baseline {
     pub spend_avg: i64,
     /// Days folded into `spend_avg`.
     pub spend_days: u16,
+    /// "First international call ever" was said (the baseline learns only calls that went ahead: a refused
+    /// one would otherwise be the first again at every try).
+    #[serde(default)]
+    pub told_international: bool,
+    /// Calling codes of the countries "first call to" was said for (the last 8).
+    #[serde(default)]
+    pub told_countries: [u16; 8],
+    #[serde(default)]
+    pub n_told: u8,
 }
 
 /// An account needs this many allowed calls and days of history before novelty rules speak.
@@ -54,6 +63,32 @@ impl Baseline {
         {
             *slot = cc;
             self.n_countries += 1;
+        }
+    }
+    /// "First call to" this country was said already.
+    pub fn told_country(&self, cc: u16) -> bool {
+        let n = usize::from(self.n_told).min(self.told_countries.len());
+        self.told_countries
+            .get(..n)
+            .is_some_and(|c| c.contains(&cc))
+    }
+    /// Remembers that "first call to" this country was said (the oldest of 8 is forgotten).
+    pub fn tell_country(&mut self, cc: u16) {
+        if self.told_country(cc) {
+            return;
+        }
+        let len = self.told_countries.len();
+        let n = usize::from(self.n_told);
+        if n < len {
+            if let Some(slot) = self.told_countries.get_mut(n) {
+                *slot = cc;
+            }
+            self.n_told += 1;
+        } else {
+            self.told_countries.rotate_left(1);
+            if let Some(slot) = self.told_countries.last_mut() {
+                *slot = cc;
+            }
         }
     }
     /// Adds spend of a local day, folding the previous day into the average when the day changes.

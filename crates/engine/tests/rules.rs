@@ -6,13 +6,159 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use common::*;
 use engine::{
-    Action, AuthKind, AuthOutcome, BarScope, ClassSet, DestClass, Level, Policy, RuleId, Subject,
-    Verdict,
+    Action, AuthKind, AuthOutcome, BarScope, ClassSet, DestClass, Level, Millis, Policy, RuleId,
+    Subject, Verdict,
 };
 use numbering::{DialFlags, RiskTier};
 
 const ALLOW_ALL: &str =
     "[defaults.destinations]\nallow_countries = [\"*\"]\nblock_risk_at = \"never\"\n";
+
+/// Issue 18: "11× his usual 95 JPY" barred an account over ¥1,119. Spend novelty is relative, so it has an
+/// absolute floor (5,000 JPY by default, `rules.novelty_spend.floor` per profile): below it the account is left
+/// alone however unusual the day; above it the rule acts as before.
+#[test]
+fn spend_novelty_stays_quiet_below_its_floor() {
+    let run = |policy: &str| {
+        let mut sim = Sim::toml(policy);
+        let t = monday_10();
+        // Four days of one 9-minute call to the US (10 JPY a minute): a usual day of 90 JPY.
+        for day in 0..4 {
+            assert!(!sim.call(t + day * DAY, "205", &us(1), 540).1.is_block());
+        }
+        sim.out.clear();
+        // Day five: 112 minutes, 1,120 JPY, 12× the usual day.
+        sim.call(t + 4 * DAY, "205", &us(1), 112 * 60);
+        let quiet = !sim.has("novelty_spend");
+        // Then four calls of 100 minutes: 5,120 JPY in the day, above the default floor.
+        for k in 0..4 {
+            sim.call(t + 4 * DAY + (2 + 2 * k) * HOUR, "205", &us(1), 100 * 60);
+        }
+        let spend = sim
+            .out
+            .iter()
+            .find(|d| d.rule == RuleId::NoveltySpend)
+            .cloned();
+        (quiet, spend)
+    };
+    let (quiet, spend) = run(ALLOW_ALL);
+    assert!(quiet, "1,120 JPY is below the 5,000 JPY floor");
+    let d = spend.expect("5,120 JPY is above the floor");
+    assert_eq!(d.level, Level::Critical);
+    assert!(d.measured > 5_000, "{}", d.measured);
+    // A profile's own floor.
+    let (quiet, spend) = run(&format!(
+        "{ALLOW_ALL}[defaults.rules.novelty_spend]\nfloor = 1000\n"
+    ));
+    assert!(!quiet, "1,120 JPY is above a floor of 1,000");
+    assert!(spend.is_some());
+    let (quiet, spend) = run(&format!(
+        "{ALLOW_ALL}[defaults.rules.novelty_spend]\nfloor = 10000\n"
+    ));
+    assert!(
+        quiet && spend.is_none(),
+        "5,120 JPY is below a floor of 10,000"
+    );
+    assert!(
+        Policy::from_toml_str("[defaults.rules.velocity_account_hour]\nfloor = 5\n").is_err(),
+        "floor is only for novelty_spend"
+    );
+}
+
+/// Issue 18: a country the policy names in `allow_countries` outranks that country's own risk tier (a warning
+/// remains), while a number range's tier (the IRSF range list, hot spots, user lists) still blocks, and "*"
+/// names no country.
+#[test]
+fn an_allowed_country_outranks_its_country_risk_tier_but_not_a_range() {
+    let policy = |allow: &str| {
+        format!("[defaults.destinations]\nallow_countries = [{allow}]\nblock_risk_at = \"high\"\n")
+    };
+    let mut country_tier = sierra_leone(1);
+    country_tier.flags.insert(DialFlags::COUNTRY_RISK);
+    let mut sim = Sim::toml(&policy("\"SL\""));
+    let (_, v) = sim.attempt(monday_10(), "205", &country_tier);
+    assert_eq!(v, Verdict::Warn, "{:?}", sim.rules());
+    let d = sim
+        .out
+        .iter()
+        .find(|d| d.rule == RuleId::RiskTier)
+        .expect("a warning remains");
+    assert_eq!(d.level, Level::Warning);
+    // A range on the IRSF list in the same country still blocks.
+    let range = intl(SL, "23276123456", RiskTier::Critical);
+    sim.out.clear();
+    assert!(sim.attempt(monday_10() + MIN, "205", &range).1.is_block());
+    assert!(sim.has("risk_tier"));
+    // "*" allows every country but names none: the country's tier blocks as before.
+    let mut sim = Sim::toml(&policy("\"*\""));
+    assert!(sim.attempt(monday_10(), "205", &country_tier).1.is_block());
+}
+
+/// An account with 30 domestic calls over four days, and the Monday 10:00 a week after the first: its novelty
+/// rules speak from then on.
+fn established(policy: &str) -> (Sim, Millis) {
+    let mut sim = Sim::toml(policy);
+    let t = monday_10();
+    for i in 0..30u32 {
+        sim.call(t + i64::from(i) * 3 * HOUR, "205", &domestic(i), 60);
+    }
+    sim.out.clear();
+    (sim, t + 7 * DAY)
+}
+
+fn novelty_said(sim: &Sim, rule: RuleId) -> Vec<String> {
+    sim.out
+        .iter()
+        .filter(|d| d.rule == rule)
+        .map(|d| d.country.clone().unwrap_or_default())
+        .collect()
+}
+
+/// Issue 18: novelty warnings say the truth once. A refused call is not learned, so before, every try after the
+/// warning's 10 minutes was "its first international call ever" again.
+#[test]
+fn the_first_international_call_is_said_once_even_when_refused() {
+    let (mut sim, t) = established("[defaults.destinations]\nallow_countries = [\"US\"]\n");
+    for i in 0..4 {
+        assert!(
+            sim.attempt(t + i * 15 * MIN, "205", &sierra_leone(1))
+                .1
+                .is_block()
+        );
+    }
+    assert_eq!(
+        novelty_said(&sim, RuleId::NoveltyFirstInternational),
+        ["SL"],
+        "{:?}",
+        sim.rules()
+    );
+    // Nor is a refused country "called for the first time" at the next try.
+    assert!(novelty_said(&sim, RuleId::NoveltyCountry).is_empty());
+}
+
+/// "First call to X" once per account and country: a second new country within the first one's 10 minutes is
+/// said too (before, the rule's window swallowed it), and a refused country is not new again later.
+#[test]
+fn a_first_call_to_a_country_is_said_once_per_country() {
+    let (mut sim, t) = established("[defaults.destinations]\nallow_countries = [\"US\"]\n");
+    assert!(!sim.call(t, "205", &us(1), 60).1.is_block());
+    sim.out.clear();
+    let kr = intl(KR, "8221234567", RiskTier::Low);
+    assert!(sim.attempt(t + HOUR, "205", &sierra_leone(1)).1.is_block());
+    assert!(sim.attempt(t + HOUR + 2 * MIN, "205", &kr).1.is_block());
+    assert!(
+        sim.attempt(t + HOUR + 20 * MIN, "205", &sierra_leone(2))
+            .1
+            .is_block()
+    );
+    assert!(sim.attempt(t + 2 * HOUR, "205", &kr).1.is_block());
+    assert_eq!(
+        novelty_said(&sim, RuleId::NoveltyCountry),
+        ["SL", "KR"],
+        "{:?}",
+        sim.rules()
+    );
+}
 
 #[test]
 fn emergency_is_allowed_before_any_rule_even_under_every_kill_switch_and_ban() {

@@ -394,7 +394,12 @@ impl Numbering {
         flags: DialFlags,
     ) -> Destination {
         let digits = e164.as_ref().map(E164::digit_bytes);
-        let (risk, risk_reason) = self.risk.assess_keyed(scope, class, digits, key, flags);
+        let (risk, risk_reason, of_country) =
+            self.risk.assess_keyed(scope, class, digits, key, flags);
+        let mut flags = flags;
+        if of_country {
+            flags.insert(DialFlags::COUNTRY_RISK);
+        }
         Destination {
             e164,
             country,

@@ -413,10 +413,12 @@ impl RiskBook {
         flags: DialFlags,
     ) -> (RiskTier, Arc<str>) {
         let key = e164.and_then(DigitKey::new);
-        self.assess_keyed(scope, class, e164, key.as_ref(), flags)
+        let (tier, reason, _) = self.assess_keyed(scope, class, e164, key.as_ref(), flags);
+        (tier, reason)
     }
 
-    /// [`RiskBook::assess`] with the number's [`DigitKey`] already made (it must be that of `e164`).
+    /// [`RiskBook::assess`] with the number's [`DigitKey`] already made (it must be that of `e164`), and whether
+    /// the tier is the destination country's own ([`DialFlags::COUNTRY_RISK`]).
     #[inline]
     pub(crate) fn assess_keyed(
         &self,
@@ -425,15 +427,17 @@ impl RiskBook {
         e164: Option<&[u8]>,
         key: Option<&DigitKey<'_>>,
         flags: DialFlags,
-    ) -> (RiskTier, Arc<str>) {
-        let (tier, reason) = self.assess_destination(scope, class, e164, key);
+    ) -> (RiskTier, Arc<str>, bool) {
+        let (tier, reason, of_country) = self.assess_destination(scope, class, e164, key);
         const RAISING: u16 = DialFlags::OBFUSCATED.0
             | DialFlags::FOREIGN_PREFIX.0
             | DialFlags::HIDDEN_INTERNATIONAL.0;
         if flags.0 & RAISING != 0 && scope != Scope::Emergency {
-            return Self::raised(tier, reason, flags);
+            // Raised for how it was dialed: no longer the country's own tier.
+            let (tier, reason) = Self::raised(tier, reason, flags);
+            return (tier, reason, false);
         }
-        (tier, reason.text.clone())
+        (tier, reason.text.clone(), of_country)
     }
 
     /// Tier and words of a dial string written suspiciously: a prefix that leads abroad where the plan expects
@@ -456,30 +460,32 @@ impl RiskBook {
         (tier, reason.text.clone())
     }
 
+    /// Tier, reason, and whether the tier is the country's (the country table, or an international number on no
+    /// list) rather than a number range's or a class's.
     fn assess_destination(
         &self,
         scope: Scope,
         class: NumberClass,
         e164: Option<&[u8]>,
         key: Option<&DigitKey<'_>>,
-    ) -> (RiskTier, &Reason) {
+    ) -> (RiskTier, &Reason, bool) {
         let fixed = &self.fixed;
         match scope {
-            Scope::Emergency => return (RiskTier::Low, &fixed.emergency),
-            Scope::Internal => return (RiskTier::Low, &fixed.internal),
+            Scope::Emergency => return (RiskTier::Low, &fixed.emergency, false),
+            Scope::Internal => return (RiskTier::Low, &fixed.internal, false),
             _ => {}
         }
         let Some(n) = e164 else {
             return match scope {
-                Scope::Domestic => (RiskTier::Low, &fixed.domestic_short),
-                _ => (RiskTier::Medium, &fixed.not_understood),
+                Scope::Domestic => (RiskTier::Low, &fixed.domestic_short, false),
+                _ => (RiskTier::Medium, &fixed.not_understood, false),
             };
         };
         if let Some(e) = self.user_exact.get_exact(n) {
-            return (e.tier, &e.reason);
+            return (e.tier, &e.reason, false);
         }
         if let Some((e, _)) = key.and_then(|k| self.user_prefix.longest_key(k)) {
-            return (e.tier, &e.reason);
+            return (e.tier, &e.reason, false);
         }
         if let Some((cell, len)) = key.and_then(|k| self.blacklist.longest_key(k)) {
             let reason = cell.get_or_init(|| {
@@ -488,7 +494,7 @@ impl RiskBook {
                     String::from_utf8_lossy(n.get(..len).unwrap_or(n))
                 ))
             });
-            return (RiskTier::Critical, reason);
+            return (RiskTier::Critical, reason, false);
         }
         let hot = key
             .and_then(|k| self.hot_spots.longest_key(k))
@@ -497,30 +503,30 @@ impl RiskBook {
             match class {
                 NumberClass::PremiumRate => {
                     let r = hot.map_or(&fixed.premium_abroad, |h| &h.premium_abroad);
-                    return (RiskTier::Critical, r);
+                    return (RiskTier::Critical, r, false);
                 }
                 NumberClass::Satellite => {
                     let r = hot.map_or(&fixed.satellite, |h| &h.satellite);
-                    return (RiskTier::Critical, r);
+                    return (RiskTier::Critical, r, false);
                 }
                 _ => {}
             }
         }
         if let Some(h) = hot {
-            return (h.entry.tier, &h.entry.reason);
+            return (h.entry.tier, &h.entry.reason, false);
         }
         match scope {
             Scope::Domestic => match class {
-                NumberClass::PremiumRate => (RiskTier::High, &fixed.domestic_premium),
+                NumberClass::PremiumRate => (RiskTier::High, &fixed.domestic_premium, false),
                 NumberClass::SharedCost | NumberClass::Uan | NumberClass::Service => {
-                    (RiskTier::Medium, &fixed.domestic_shared_cost)
+                    (RiskTier::Medium, &fixed.domestic_shared_cost, false)
                 }
-                NumberClass::Unknown => (RiskTier::Medium, &fixed.domestic_unknown),
-                _ => (RiskTier::Low, &fixed.domestic),
+                NumberClass::Unknown => (RiskTier::Medium, &fixed.domestic_unknown, false),
+                _ => (RiskTier::Low, &fixed.domestic, false),
             },
             _ => match key.and_then(|k| self.countries.longest_key(k)) {
-                Some((e, _)) => (e.tier, &e.reason),
-                None => (RiskTier::Medium, &fixed.international_unlisted),
+                Some((e, _)) => (e.tier, &e.reason, true),
+                None => (RiskTier::Medium, &fixed.international_unlisted, true),
             },
         }
     }

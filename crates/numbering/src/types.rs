@@ -191,6 +191,11 @@ impl DialFlags {
     /// A `phone-context` of another country (`tel:110;phone-context=+1`): read as that country's number, never
     /// as one of the site's (nor as the site's emergency number).
     pub const FOREIGN_CONTEXT: Self = Self(1 << 11);
+    /// Not how the string was dialed but where its risk tier comes from: the destination country's own tier
+    /// (the country risk table, or an international number on no list), not a number range's (user lists, the
+    /// IRSF range blacklist, hot spots, premium and satellite ranges) nor a raise for how it was dialed. A
+    /// policy's explicit `allow_countries` entry outranks such a tier. Not listed in [`DialFlags::names`].
+    pub const COUNTRY_RISK: Self = Self(1 << 12);
     /// Set whenever the dial string was obfuscated (leading symbols, junk, percent-encoding).
     pub const OBFUSCATED: Self = Self(1 << 15);
 
@@ -206,8 +211,9 @@ impl DialFlags {
     pub const fn is_obfuscated(self) -> bool {
         self.contains(Self::OBFUSCATED)
     }
+    /// No flag of how the string was dialed ([`DialFlags::COUNTRY_RISK`] is about the risk, not the string).
     pub const fn is_empty(self) -> bool {
-        self.0 == 0
+        self.0 & !Self::COUNTRY_RISK.0 == 0
     }
     /// Written with a prefix that leads abroad where the site's plan does not expect one
     /// ([`DialFlags::FOREIGN_PREFIX`] or [`DialFlags::HIDDEN_INTERNATIONAL`]): the risk is at least high.

@@ -436,3 +436,37 @@ fn a_symbol_before_a_plus_is_not_a_feature_code() {
     let fwd = n.classify("*72 010 232 76 123456");
     assert_eq!(fwd.country.map(|c| c.calling_code), Some(232));
 }
+
+/// Where a tier comes from: the country's own tier (country table, or abroad on no list) is marked
+/// `COUNTRY_RISK`, so that a policy naming the country can outrank it; a number range's tier, a domestic
+/// number's and a tier raised for how the number was dialed are not.
+#[test]
+fn the_country_risk_flag_marks_only_the_countrys_own_tier() {
+    let n = jp();
+    let germany = n.classify("0104930123456");
+    assert_eq!(germany.country.map(|c| c.iso2), Some("DE"));
+    assert!(
+        germany.flags.contains(DialFlags::COUNTRY_RISK),
+        "{}",
+        germany.risk_reason
+    );
+    // Not a flag of how the string was dialed.
+    assert!(germany.flags.is_empty());
+    assert_eq!(germany.flags.names().count(), 0);
+    let range = n.classify("01023276123456");
+    assert_eq!(range.risk, RiskTier::Critical);
+    assert!(
+        !range.flags.contains(DialFlags::COUNTRY_RISK),
+        "{}",
+        range.risk_reason
+    );
+    let domestic = n.classify("0312345678");
+    assert!(!domestic.flags.contains(DialFlags::COUNTRY_RISK));
+    // Raised for another country's prefix: not the country's own tier any more.
+    let raised = n.classify("004930123456");
+    assert!(
+        raised.flags.contains(DialFlags::FOREIGN_PREFIX),
+        "{raised:?}"
+    );
+    assert!(!raised.flags.contains(DialFlags::COUNTRY_RISK));
+}

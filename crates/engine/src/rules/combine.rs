@@ -2,7 +2,7 @@
 //! warning already raised for the account within its window is not repeated), and the first critical hit that
 //! escalates names the account or tenant to bar.
 
-use super::{Counted, Hit};
+use super::{Counted, Hit, novelty};
 use crate::decision::{Decision, Level};
 use crate::event::Millis;
 use crate::explain::{self, CallContext};
@@ -40,8 +40,11 @@ pub(crate) fn explain_hits(
         tenant: None,
     };
     for h in hits.iter() {
-        // A warning already raised for this account within its window is not repeated.
-        if h.level == Level::Warning
+        // A warning already raised for this account within its window is not repeated; the novelty rules said
+        // once are remembered instead.
+        if novelty::said_once(h.rule) {
+            novelty::told(&mut acct.baseline, h.rule, ctx.attempt.destination);
+        } else if h.level == Level::Warning
             && !acct.should_warn(h.rule as u8, at, i64::from(h.window_secs.max(600)) * 1000)
         {
             continue;

@@ -2,7 +2,7 @@
 //! countries, risk tiers, off-hours international), obfuscated dial strings, caller IDs that are not the
 //! tenant's own, and prefix probing (the same national number behind different prefixes).
 
-use numbering::{Destination, Scope};
+use numbering::{Destination, DialFlags, Scope};
 
 use super::{Counted, Hit, flag_hit, is_international, push_level};
 use crate::decision::{DestClass, Level, Unit};
@@ -141,11 +141,16 @@ fn destination_hits(
     }
     let exempt = iso.is_some_and(|i| dp.risk_exempt_countries.iter().any(|c| c == i));
     if !exempt {
-        if dp.block_risk_at.is_some_and(|t| d.risk >= t) {
+        let blocks = dp.block_risk_at.is_some_and(|t| d.risk >= t);
+        // A country the policy names in allow_countries (not "*") outranks that country's own risk tier: a
+        // warning remains. A number range's tier (the IRSF range list, hot spots, user lists) still blocks.
+        let allowed_by_name = d.flags.contains(DialFlags::COUNTRY_RISK)
+            && iso.is_some_and(|i| dp.allow_countries.iter().any(|c| c == i));
+        if blocks && !allowed_by_name {
             hits.push(flag_hit(RuleId::RiskTier, Level::Critical, shadow));
             return;
         }
-        if dp.warn_risk_at.is_some_and(|t| d.risk >= t) {
+        if blocks || dp.warn_risk_at.is_some_and(|t| d.risk >= t) {
             hits.push(flag_hit(RuleId::RiskTier, Level::Warning, shadow));
         }
     }

@@ -1,6 +1,7 @@
 //! Novelty rules of a call attempt, against the account's own history (once its baseline is mature): its first
 //! international call, its first call to a country, its first call to a riskier destination than ever, a call
-//! off hours at an hour it never calls.
+//! off hours at an hour it never calls. The first two are said once: once per account for the first
+//! international call, once per account and country for the first call to it (see [`said_once`]).
 
 use numbering::{Destination, RiskTier};
 
@@ -10,6 +11,35 @@ use crate::decision::{DestClass, Unit};
 use crate::policy::Rules;
 use crate::rule_id::RuleId;
 use crate::state::Baseline;
+
+/// The novelty rules that are said once (per account, or per account and country) rather than again after
+/// their window: they are not quiet for a window, and saying them is remembered by [`told`].
+pub(crate) fn said_once(rule: RuleId) -> bool {
+    matches!(
+        rule,
+        RuleId::NoveltyFirstInternational | RuleId::NoveltyCountry
+    )
+}
+
+/// Remembers that `rule` was said about a call to `d`: the first international call is also the first to its
+/// country.
+pub(crate) fn told(b: &mut Baseline, rule: RuleId, d: &Destination) {
+    let cc = d.country.map(|c| c.calling_code);
+    match rule {
+        RuleId::NoveltyFirstInternational => {
+            b.told_international = true;
+            if let Some(cc) = cc {
+                b.tell_country(cc);
+            }
+        }
+        RuleId::NoveltyCountry => {
+            if let Some(cc) = cc {
+                b.tell_country(cc);
+            }
+        }
+        _ => {}
+    }
+}
 
 #[inline(always)]
 pub(crate) fn check(
@@ -22,7 +52,7 @@ pub(crate) fn check(
 ) {
     let off = m.off_hours;
     let intl = is_international(class);
-    if intl && !b.ever_international {
+    if intl && !b.ever_international && !b.told_international {
         push_level(
             hits,
             RuleId::NoveltyFirstInternational,
@@ -37,6 +67,7 @@ pub(crate) fn check(
     } else if intl
         && let Some(c) = d.country
         && !b.knows_country(c.calling_code)
+        && !b.told_country(c.calling_code)
     {
         push_level(
             hits,
