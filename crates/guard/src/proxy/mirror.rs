@@ -72,7 +72,9 @@ impl Core {
                 let call = decide::SipCall::read(msg, tenant);
                 let mut q = call.query(msg, src);
                 q.observe = !enforce;
-                let v = self.decider.call_attempt(&q, Some(received), now, &mut self.fx);
+                let v = self
+                    .decider
+                    .call_attempt(&q, Some(received), now, &mut self.fx);
                 self.stats.hep_calls += 1;
                 self.decider
                     .remember_call(call_id, &v.tenant, !enforce, now);
