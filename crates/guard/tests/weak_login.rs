@@ -231,3 +231,16 @@ fn policy_alert_only_alerts_and_off_checks_nothing() {
     assert!(weak_alerts(&out).is_empty());
     assert!(c.engine().kill_switches().is_empty());
 }
+
+#[test]
+fn a_wrong_policy_value_is_refused_with_its_line_and_the_choices() {
+    let text = format!("[enforce]\nweak_password = \"block\"\n{CONFIG}");
+    let Err(err) = Settings::parse(&text, Path::new("guard.toml")) else {
+        panic!("weak_password = \"block\" was accepted");
+    };
+    let err = err.to_string();
+    assert!(err.contains("guard.toml:2"), "{err}");
+    for word in ["bar", "alert", "off"] {
+        assert!(err.contains(word), "{err}");
+    }
+}
