@@ -314,6 +314,35 @@ pub struct AuditView {
     pub detail: String,
 }
 
+/// A recorded `tollguard audit` (credentials, exposure or config) of a tenant.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditReportView {
+    pub id: i64,
+    pub tenant: String,
+    /// "credentials", "exposure" or "config".
+    pub kind: String,
+    /// Wall-clock start and end of the audit (ms since the Unix epoch).
+    pub started_at: i64,
+    pub finished_at: i64,
+    /// Findings by severity.
+    pub critical: u32,
+    pub warning: u32,
+    pub info: u32,
+    /// The audit's JSON report, as `tollguard audit … --format json` prints it (never a password).
+    #[schema(value_type = Object)]
+    pub report: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditReportQuery {
+    /// Only this tenant's audits.
+    pub tenant: Option<String>,
+    /// At most this many, newest first (default 100, at most 10000; the store keeps the last 20 of each
+    /// tenant and kind).
+    pub limit: Option<u32>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LimitQuery {

@@ -16,6 +16,42 @@ pub struct Match {
     pub source: String,
 }
 
+impl Match {
+    /// The kind of password in words ("a vendor-default password") and the entry itself ("Yealink
+    /// default: SIP-T2x IP phones, web administrator", "the extension number reversed"): what an alert says,
+    /// never the password.
+    pub fn words(&self) -> (&'static str, String) {
+        match self.origin {
+            Origin::VendorDefault => {
+                let what = lists()
+                    .vendor
+                    .iter()
+                    .find(|e| e.id == self.entry_id)
+                    .map_or_else(
+                        || self.entry_id.clone(),
+                        |e| format!("{} default: {}", e.vendor, e.product),
+                    );
+                ("a vendor-default password", what)
+            }
+            Origin::ExtensionVariant => {
+                let what = match self.entry_id.trim_start_matches("variant:") {
+                    "ext" => "the extension number itself",
+                    "ext-twice" => "the extension number twice",
+                    "ext-reversed" => "the extension number reversed",
+                    "ext-123" => "the extension number followed by 123",
+                    _ => "a simple variant of the extension number",
+                };
+                ("a password made from the extension number", what.to_owned())
+            }
+            Origin::Common => (
+                "one of the most common passwords",
+                format!("entry {} of the leaked-password top list", self.entry_id),
+            ),
+            Origin::UserList => ("a password of the operator's list", self.entry_id.clone()),
+        }
+    }
+}
+
 fn lists() -> &'static CandidateLists {
     static LISTS: OnceLock<CandidateLists> = OnceLock::new();
     LISTS.get_or_init(CandidateLists::shipped)
@@ -123,6 +159,9 @@ mod tests {
     fn finds_vendor_default_variant_and_common_password() {
         let m = check(&seen("adminpass", Algorithm::Md5, true)).unwrap();
         assert_eq!(m.entry_id, "panasonic-tgp-admin");
+        let (kind, what) = m.words();
+        assert_eq!(kind, "a vendor-default password");
+        assert!(what.starts_with("Panasonic default: "), "{what}");
         let m = check(&seen("502", Algorithm::Sha256, true)).unwrap();
         assert_eq!(m.entry_id, "variant:ext-reversed");
         let m = check(&seen("123456", Algorithm::Md5, false)).unwrap();

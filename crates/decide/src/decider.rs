@@ -23,6 +23,7 @@ use crate::geo::{Country, GeoDb, LoginRefusal};
 use crate::latency::DecisionLatency;
 use crate::queried::QueriedCalls;
 use crate::tenant::{Network, Tenant, Tenants};
+use crate::weak::{WeakLogin, WeakPasswordPolicy};
 
 /// Requests from one source within a window after which its count goes to the engine at once.
 const EARLY_REPORT: u32 = 200;
@@ -42,6 +43,8 @@ pub struct DecideConfig {
     pub block_status: Option<u16>,
     /// The operator's geo database (country of a source, login limits by country).
     pub geo: Option<Arc<GeoDb>>,
+    /// What an accepted login with a vendor-default or weak password sets off (`[enforce] weak_password`).
+    pub weak_password: WeakPasswordPolicy,
 }
 
 /// The layer's answer to a call attempt.
@@ -638,6 +641,52 @@ impl Decider {
         };
         tracing::debug!(source = %p.source, username = %p.username, ?outcome, status, "authentication outcome counted");
         self.feed(&p.tenant, &Event::Auth(ev), true, fx);
+    }
+
+    /// Phase "weak login": the PBX accepted a login of `account` whose digest response was computed from a
+    /// vendor-default or weak password. A critical alert; with `[enforce] weak_password = "bar"` (the
+    /// default) also a kill switch on the account for international, premium-rate and satellite calls, kept
+    /// until an operator lifts it (emergency calls are never barred). Its calls in progress to those classes
+    /// come back as [`EndCall`] effects. Returns the decision raised (None when the policy is "off").
+    pub fn weak_login(
+        &mut self,
+        tenant: &str,
+        account: &str,
+        login: &WeakLogin<'_>,
+        now: Now,
+        fx: &mut Effects,
+    ) -> Option<Decision> {
+        let bar = match self.cfg.weak_password {
+            WeakPasswordPolicy::Off => return None,
+            WeakPasswordPolicy::Alert => false,
+            WeakPasswordPolicy::Bar => true,
+        };
+        let scope = BarScope::Account {
+            tenant: tenant.to_owned(),
+            account: account.to_owned(),
+        };
+        let d = crate::weak::weak_password_decision(now.engine, tenant, account, login, bar);
+        let barred_already = self
+            .engine
+            .kill_switches()
+            .iter()
+            .any(|k| k.scope == scope && k.classes == crate::weak::BARRED);
+        if bar && !barred_already {
+            let why = crate::weak::kill_switch_why(login);
+            let (_, ids) = self.engine.set_kill_switch(
+                scope,
+                crate::weak::BARRED,
+                now.engine,
+                "tollguard",
+                &why,
+            );
+            fx.end_calls.extend(ids.into_iter().map(|id| EndCall {
+                call_id: id,
+                why: why.clone(),
+            }));
+        }
+        self.apply(tenant, vec![d.clone()], true, fx);
+        Some(d)
     }
 
     // ---- operator changes ----

@@ -6,7 +6,8 @@
 //!
 //! Layout: [`decider`] (the phases), [`facts`] (what front ends give, and how it is read off SIP),
 //! [`tenant`] (tenants and their resolver), [`bans`] (the ban table, sources that logged in), [`control`] (commands and live events for the operator API), [`queried`] (calls a querier carries), [`geo`] (countries
-//! and login limits), [`effects`] (what comes back), [`latency`] (decision latency histogram), [`tls`] (certificates for the front ends that terminate TLS).
+//! and login limits), [`effects`] (what comes back), [`latency`] (decision latency histogram), [`tls`] (certificates for the front ends that terminate TLS), [`weak`] (logins with
+//! vendor-default or weak passwords).
 
 #![forbid(unsafe_code)]
 
@@ -20,8 +21,10 @@ pub mod latency;
 pub mod queried;
 pub mod tenant;
 pub mod tls;
+pub mod weak;
 
 pub use decider::{CallVerdict, DecideConfig, DecideStats, Decider, ScannerOutcome};
 pub use effects::{Effects, EndCall, LiveEvent, Now, Persist};
 pub use facts::{AuthFacts, CallQuery, SipCall};
 pub use tenant::{AccountFrom, Network, Tenant, Tenants};
+pub use weak::{WeakLogin, WeakPasswordPolicy};

@@ -75,6 +75,7 @@ rule_ids! {
     CallerIdForeign => "caller_id_foreign", caller_id_foreign;
     AuthAccountSources => "auth_account_sources", auth_account_sources;
     AuthNewCountry => "auth_new_country", auth_new_country;
+    WeakPassword => "weak_password";
 }
 
 impl std::fmt::Display for RuleId {

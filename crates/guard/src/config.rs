@@ -176,6 +176,8 @@ struct EnforceFile {
     request_window_secs: Option<u32>,
     /// SIP status sent for a blocked call instead of the decision's own (e.g. 603 for "Decline").
     block_status: Option<Spanned<u16>>,
+    /// "bar" (default), "alert" or "off": an accepted login with a vendor-default or weak password.
+    weak_password: decide::WeakPasswordPolicy,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -364,6 +366,8 @@ pub struct Settings {
     pub request_window_secs: u32,
     /// Status of blocked calls when set (else the engine decision's status).
     pub block_status: Option<u16>,
+    /// `[enforce] weak_password`: what an accepted login with a vendor-default or weak password sets off.
+    pub weak_password: decide::WeakPasswordPolicy,
     pub max_dialogs: usize,
     pub max_call_secs: u32,
     pub clock_speed: f64,
@@ -936,6 +940,7 @@ impl Settings {
                 scanner_fingerprints: file.enforce.scanner_fingerprints.unwrap_or(true),
                 request_window_secs: file.enforce.request_window_secs.unwrap_or(10).max(1),
                 block_status,
+                weak_password: file.enforce.weak_password,
                 max_dialogs,
                 max_call_secs: file.dialogs.max_call_secs.unwrap_or(4 * 3600).max(1),
                 clock_speed: speed,
@@ -980,6 +985,7 @@ impl Settings {
             pbx: Some(self.pbx.address.ip()),
             block_status: self.block_status,
             geo: self.geo.clone(),
+            weak_password: self.weak_password,
         }
     }
 

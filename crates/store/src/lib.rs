@@ -16,8 +16,10 @@ use std::path::Path;
 use engine::{Ban, BarScope, ClassSet, Decision, KillSwitch, Millis, Snapshot};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
+mod audits;
 mod dialogs;
 mod tokens;
+pub use audits::{AuditReport, KEEP_PER_KIND as AUDIT_REPORTS_KEPT};
 use serde::{Deserialize, Serialize};
 
 /// Errors of the store, with the operation that failed.
@@ -249,6 +251,21 @@ CREATE TABLE dialogs (
     body TEXT NOT NULL
 );
 CREATE INDEX dialogs_updated_at ON dialogs(updated_at);
+",
+    // 2: reports of `tollguard audit`, the last few per tenant and kind (the report never holds a password).
+    "
+CREATE TABLE audit_reports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL,
+    critical INTEGER NOT NULL,
+    warning INTEGER NOT NULL,
+    info INTEGER NOT NULL,
+    report TEXT NOT NULL
+);
+CREATE INDEX audit_reports_tenant_kind ON audit_reports(tenant, kind, id);
 ",
 ];
 

@@ -120,7 +120,7 @@ fn an_old_database_migrates_and_keeps_its_bans_and_switches() {
     assert_eq!(user_version(&path), 0);
 
     let mut s = Store::open(&path).unwrap();
-    assert_eq!(user_version(&path), 1);
+    assert_eq!(user_version(&path), 2);
     assert_eq!(s.active_bans(0).unwrap(), vec![ban("203.0.113.9", 10_000)]);
     assert_eq!(s.active_kill_switches().unwrap(), vec![acme_switch()]);
     // A reader starting from 0 sees what was there before the change sequence.
@@ -139,14 +139,28 @@ fn an_old_database_migrates_and_keeps_its_bans_and_switches() {
     assert_eq!(s.put_kill_switch(&acme_switch()).unwrap(), 1);
     s.save_dialogs(&[("c-1".into(), "acme".into(), "{}".into())], &[])
         .unwrap();
+    // Migration 2: audit reports.
+    let r = store::AuditReport {
+        id: 0,
+        tenant: "acme".into(),
+        kind: "config".into(),
+        started_at: 1,
+        finished_at: 2,
+        critical: 1,
+        warning: 0,
+        info: 0,
+        report: "{}".into(),
+    };
+    s.record_audit(&r).unwrap();
     drop(s);
 
     // Opened again: nothing to migrate, nothing lost.
     let s = Store::open(&path).unwrap();
-    assert_eq!(user_version(&path), 1);
+    assert_eq!(user_version(&path), 2);
     assert!(s.active_bans(0).unwrap().is_empty());
     assert_eq!(s.active_kill_switches().unwrap().len(), 1);
     assert_eq!(s.load_dialogs().unwrap().len(), 1);
+    assert_eq!(s.audit_reports(Some("acme"), 10).unwrap().len(), 1);
 }
 
 #[test]
@@ -184,6 +198,6 @@ fn connections_opening_a_new_file_at_once_all_succeed() {
     for o in openers {
         o.join().unwrap();
     }
-    assert_eq!(user_version(&path), 1);
+    assert_eq!(user_version(&path), 2);
     assert_eq!(Store::open(&path).unwrap().active_bans(0).unwrap().len(), 1);
 }

@@ -94,6 +94,13 @@ pub enum CtlCommand {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+    /// Recorded PBX audits (`tollguard audit … --config guard.toml`), newest first, with their findings.
+    Audits {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -286,6 +293,7 @@ enum Kind {
     TokenCreated,
     TokenRevoked,
     Audit,
+    Audits,
 }
 
 async fn execute(c: &Client, cmd: &CtlCommand) -> anyhow::Result<(Value, Kind)> {
@@ -456,6 +464,16 @@ async fn execute(c: &Client, cmd: &CtlCommand) -> anyhow::Result<(Value, Kind)> 
                 .await?,
             Kind::Audit,
         ),
+        CtlCommand::Audits { tenant, limit } => {
+            let q = query(&[
+                ("tenant", tenant.clone()),
+                ("limit", Some(limit.to_string())),
+            ]);
+            (
+                c.json("GET", &format!("/api/v1/audits{q}"), None).await?,
+                Kind::Audits,
+            )
+        }
     })
 }
 
@@ -807,6 +825,26 @@ fn human(out: &mut impl Write, kind: Kind, v: &Value) -> anyhow::Result<()> {
                         s(&e["tenant"]),
                         s(&e["action"]),
                         s(&e["detail"]),
+                    ]
+                })
+                .collect(),
+        )?,
+        Kind::Audits => table(
+            out,
+            &[
+                "ID", "FINISHED", "TENANT", "KIND", "CRITICAL", "WARNING", "INFO",
+            ],
+            list(v)
+                .iter()
+                .map(|a| {
+                    vec![
+                        s(&a["id"]),
+                        t(&a["finished_at"]),
+                        s(&a["tenant"]),
+                        s(&a["kind"]),
+                        s(&a["critical"]),
+                        s(&a["warning"]),
+                        s(&a["info"]),
                     ]
                 })
                 .collect(),

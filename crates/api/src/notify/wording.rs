@@ -399,6 +399,10 @@ pub(crate) fn rule_label(rule: RuleId, lang: Lang) -> String {
         R::AuthNewCountry => ("login from a new country", "新しい国からのログイン"),
         R::ScannerUserAgent => ("SIP scanner", "SIPスキャナー"),
         R::ScannerFingerprint => ("SIP scanner fingerprint", "SIPスキャナーの痕跡"),
+        R::WeakPassword => (
+            "login with a default or weak password",
+            "初期値または弱いパスワードでのログイン",
+        ),
         R::RequestRateSource => ("request flood", "リクエストの急増"),
         R::KillSwitch => ("kill switch", "キルスイッチ"),
         R::Ban => ("banned source", "遮断中の送信元"),
@@ -1077,6 +1081,14 @@ fn situation_ja(d: &Decision) -> String {
         R::ScannerFingerprint => format!(
             "{} の要求にSIPスキャナーの痕跡があります。",
             Who::of(d).ja()
+        ),
+        R::WeakPassword => format!(
+            "{who}がメーカー初期値または推測されやすいパスワードでログインしました。攻撃者が最初に試すパスワードです。すぐに変更してください{}。",
+            if matches!(d.action, engine::Action::Bar { .. }) {
+                "（変更されるまで国際電話を禁止しました）"
+            } else {
+                ""
+            }
         ),
         R::CallerIdForeign => format!(
             "{who}が自社の番号ではない発信者番号で発信しました{paren}。乗っ取られたアカウントやPBXによく見られます。"

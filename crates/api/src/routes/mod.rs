@@ -8,11 +8,12 @@
 //! add or lift them.
 //!
 //! One module per resource: [`status`] (health, status, OpenAPI document, metrics), [`alerts`], [`bans`],
-//! [`kill_switches`], [`calls`] (calls in progress, accounts), [`policy`], [`audit`], [`tokens`], [`events`].
+//! [`kill_switches`], [`calls`] (calls in progress, accounts), [`policy`], [`audit`] (the change log), [`audits`] (recorded PBX audits), [`tokens`], [`events`].
 //! Helpers shared by several of them (reasons, list limits, tenant lookup) live here.
 
 pub(crate) mod alerts;
 pub(crate) mod audit;
+pub(crate) mod audits;
 pub(crate) mod bans;
 pub(crate) mod calls;
 pub(crate) mod events;
@@ -36,6 +37,7 @@ use crate::state::AppState;
 
 use alerts::{ack_alert, get_alert, list_alerts};
 use audit::audit_log;
+use audits::list_audits;
 use bans::{add_ban, lift_ban, list_bans};
 use calls::{accounts, end_call, list_calls};
 use events::events;
@@ -74,6 +76,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/policy/validate", post(validate_policy))
         .route("/api/v1/policy/reload", post(reload_policy))
         .route("/api/v1/audit", get(audit_log))
+        .route("/api/v1/audits", get(list_audits))
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(revoke_token))
         .route("/api/v1/events", get(events))

@@ -312,6 +312,9 @@ impl Core {
         let auth = (outsider && role != Some(Role::Pbx))
             .then(|| self.auth_probe(msg, method, ip))
             .flatten();
+        let digest = auth
+            .as_ref()
+            .and_then(|p| self.weak_digest(msg, method, p, now));
         let contacts = (method == Method::Register && outsider).then(|| {
             msg.contacts()
                 .filter_map(|c| c.addr().map(|a| contact_key(a.uri().as_str())))
@@ -348,6 +351,7 @@ impl Core {
             probe: false,
             contacts,
             auth,
+            digest,
             auth_done: false,
             last_response,
             pending,

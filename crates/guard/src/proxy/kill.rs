@@ -167,6 +167,7 @@ Reason: SIP;cause=603;text=\"{why}\"\r\nUser-Agent: tollguard\r\nContent-Length:
                 probe: false,
                 contacts: None,
                 auth: None,
+                digest: None,
                 auth_done: true,
                 last_response: None,
                 pending: None,

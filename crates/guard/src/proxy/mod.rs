@@ -25,6 +25,7 @@ mod redirect;
 mod request;
 mod response;
 mod trust;
+mod weak;
 
 pub use trust::Side;
 
@@ -91,6 +92,8 @@ struct Tx {
     /// A REGISTER from a phone: its contacts become reachable through the guard once the PBX says 2xx.
     contacts: Option<Vec<String>>,
     auth: Option<AuthProbe>,
+    /// The login's digest fields, kept only when its account is due a weak-password check.
+    digest: Option<Box<weak::SeenDigest>>,
     auth_done: bool,
     /// The last response sent upstream: a retransmitted request gets it again (the server transaction
     /// absorbs retransmissions once it has answered, RFC 3261 section 17.2).
@@ -140,6 +143,8 @@ pub struct Core {
     answered_order: VecDeque<(Millis, String)>,
     dialogs: Dialogs,
     local_seq: u64,
+    /// Accounts whose accepted login was tested against the weak-password lists lately.
+    weak_checks: weak::WeakChecks,
     /// Somebody listens to the live stream: build its events (else nothing is allocated for it).
     live: bool,
     pub stats: GuardStats,
@@ -167,6 +172,7 @@ impl Core {
             hasher: std::hash::RandomState::new(),
             ours,
             registrations: HashMap::new(),
+            weak_checks: weak::WeakChecks::default(),
             challenges: challenge::Templates::default(),
             refusals: (0, 0),
             primed_at: None,

@@ -40,10 +40,17 @@ impl Core {
             && !t.auth_done
             && let Some(p) = &t.auth
         {
+            let mut digest = None;
             if let Some(x) = self.txs.get_mut(&key) {
                 x.auth_done = true;
+                digest = x.digest.take();
             }
             pass = self.login_answer(p, msg, status, now, out);
+            if (200..300).contains(&status)
+                && let Some(d) = digest
+            {
+                self.check_weak_login(p, &d, now, out);
+            }
         }
         if (200..300).contains(&status)
             && let Some(contacts) = &t.contacts

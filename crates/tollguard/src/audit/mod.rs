@@ -3,6 +3,7 @@
 //! checks for one PBX or a fleet (`--targets FILE.csv`, one PBX per line with its tenant) and reports.
 
 mod fleet;
+mod record;
 mod report;
 
 use std::path::PathBuf;
@@ -49,7 +50,8 @@ pub struct TargetArgs {
     /// SIP transport.
     #[arg(long, default_value = "udp", value_parser = ["udp", "tcp", "tls"])]
     pub transport: String,
-    /// The guard configuration whose `[pbx] address` may be audited.
+    /// The guard configuration whose `[pbx] address` may be audited; the report is also recorded in its
+    /// `[store] path` (for `GET /api/v1/audits` and `tollguard ctl audits`).
     #[arg(long, value_name = "guard.toml")]
     pub config: Option<PathBuf>,
     /// Confirm that you own (or are mandated to test) a target that is not in the guard configuration.
@@ -130,24 +132,36 @@ pub struct ConfigArgs {
     /// The tenant these files belong to, for the report.
     #[arg(long, default_value = "default")]
     pub tenant: String,
+    /// The guard configuration whose `[store] path` records the report (for `GET /api/v1/audits` and
+    /// `tollguard ctl audits`).
+    #[arg(long, value_name = "guard.toml")]
+    pub config: Option<PathBuf>,
 }
 
 pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    let started = record::wall_ms();
     let report = match args.check {
         Check::Credentials(a) => {
             let show = a.show_passwords;
             let (fmt, html) = (a.target.format, a.target.html.clone());
             let r = fleet::run_sites(&a.target, |site| credentials(site, &a))?;
-            return finish(r, fmt, html, show);
+            return finish(r, fmt, html, show, a.target.config.as_deref(), started);
         }
         Check::Exposure(a) => {
             let (fmt, html) = (a.target.format, a.target.html.clone());
             let r = fleet::run_sites(&a.target, |site| exposure(site, &a))?;
-            return finish(r, fmt, html, false);
+            return finish(r, fmt, html, false, a.target.config.as_deref(), started);
         }
-        Check::Config(a) => (config(&a)?, a.format, a.html),
+        Check::Config(a) => (config(&a)?, a.format, a.html, a.config),
     };
-    finish(report.0, report.1, report.2, false)
+    finish(
+        report.0,
+        report.1,
+        report.2,
+        false,
+        report.3.as_deref(),
+        started,
+    )
 }
 
 fn finish(
@@ -155,11 +169,24 @@ fn finish(
     format: Format,
     html: Option<PathBuf>,
     show: bool,
+    config: Option<&std::path::Path>,
+    started: i64,
 ) -> anyhow::Result<ExitCode> {
     report::print(&r, format, show)?;
     if let Some(path) = html {
         std::fs::write(&path, report::html(&r, show))
             .with_context(|| format!("cannot write the HTML report {}", path.display()))?;
+    }
+    if let Some(cfg) = config {
+        match record::record(&r, cfg, started)? {
+            0 => eprintln!(
+                "note: the audit was not recorded: {} has no [store] path",
+                cfg.display()
+            ),
+            n => eprintln!(
+                "audit recorded for {n} tenant(s) in the guard's store (tollguard ctl audits)"
+            ),
+        }
     }
     Ok(if r.has_critical() {
         ExitCode::from(1)
