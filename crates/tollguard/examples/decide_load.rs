@@ -38,8 +38,8 @@ struct Tally {
 /// The dialed number of call `i`: mostly domestic, one in ten international (allowed or refused by policy).
 fn dialed(i: u64) -> String {
     match i % 10 {
-        0 => format!("0101{:09}", 212_555_0000 + i % 9_000),
-        _ => format!("03{:08}", 5_550_0000 + i % 40_000_000),
+        0 => format!("0101{:09}", 2_125_550_000 + i % 9_000),
+        _ => format!("03{:08}", 55_500_000 + i % 40_000_000),
     }
 }
 
@@ -57,7 +57,9 @@ async fn main() {
     let target: SocketAddr = target.parse().expect("TARGET is ip:port");
     let rate: u64 = rate.parse().expect("RATE is a number");
     let secs: u64 = secs.parse().expect("SECS is a number");
-    let conns: usize = rest.first().map_or(4, |c| c.parse().expect("CONNS is a number"));
+    let conns: usize = rest
+        .first()
+        .map_or(4, |c| c.parse().expect("CONNS is a number"));
     let total = rate * secs;
     let started = Instant::now();
     let tally = match front.as_str() {
@@ -221,13 +223,19 @@ async fn read_answers(
             break;
         };
         let m = String::from_utf8_lossy(&buf[..n]);
-        let status: u16 = m.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let status: u16 = m
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         if status < 200 {
             continue;
         }
-        let Some(i) = m.split("Call-ID: load-").nth(1).and_then(|r| {
-            r.split("\r\n").next().and_then(|n| n.parse::<usize>().ok())
-        }) else {
+        let Some(i) = m
+            .split("Call-ID: load-")
+            .nth(1)
+            .and_then(|r| r.split("\r\n").next().and_then(|n| n.parse::<usize>().ok()))
+        else {
             continue;
         };
         let due = sent.get(i).map_or(0, |a| a.swap(0, Ordering::Relaxed));
