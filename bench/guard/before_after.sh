@@ -6,7 +6,7 @@
 #
 #   bench/guard/before_after.sh OLD_COMMIT [NEW_COMMIT]     NEW_COMMIT defaults to HEAD
 #
-# Environment: RATES ("1000 2000 3000 4000 5000 6000 7000 8000"), REPS (2), STEP_SECONDS (10), SCRATCH
+# Environment: OLD_BIN / NEW_BIN (a tollguard binary already built for that commit: not built again), RATES ("1000 2000 3000 4000 5000 6000 7000 8000"), REPS (2), STEP_SECONDS (10), SCRATCH
 # (/tmp/tg-before-after: worktrees, target folders, guard.toml and the harness's raw results), HARNESS (the
 # shared harness folder). Prints the harness's report (per step: achieved CPS, failed calls, setup p99, proxy CPU
 # per call; and the maximum sustainable CPS of each proxy); the raw files stay in $SCRATCH/results.
@@ -21,6 +21,11 @@ NEW=$(git -C "$ROOT" rev-parse --short "${2:-HEAD}")
 mkdir -p "$SCRATCH"
 
 build() { # build NAME COMMIT -> $SCRATCH/NAME-target/release/tollguard
+  local given=${1^^}_BIN
+  if [[ -n ${!given:-} ]]; then
+    mkdir -p "$SCRATCH/$1-target/release" && cp "${!given}" "$SCRATCH/$1-target/release/tollguard"
+    return
+  fi
   local tree=$SCRATCH/$1
   [[ -d $tree ]] || git -C "$ROOT" worktree add --detach "$tree" "$2" >&2
   (cd "$tree" && CARGO_TARGET_DIR=$SCRATCH/$1-target cargo build --release -p tollguard >&2)
@@ -48,6 +53,8 @@ level = "error"
 CFG
 
 cd "$HARNESS"
+# QUIET_PCT, QUIET_MAX_WAIT, FOREIGN_MAX_PCT, DISTURBED_RETRIES and the other knobs of run_cps.sh pass
+# through: on a box shared with builds, e.g. QUIET_PCT=100 QUIET_MAX_WAIT=20 FOREIGN_MAX_PCT=400.
 UAS_IP=127.0.0.3 SERVICE=0312345678 REPS=${REPS:-2} STEP_SECONDS=${STEP_SECONDS:-10} \
   RATES=${RATES:-"1000 2000 3000 4000 5000 6000 7000 8000"} \
   OUT=$SCRATCH/results/compare-$(date +%Y%m%d-%H%M%S) ./compare.sh \

@@ -41,6 +41,7 @@ pub struct Metrics {
     kill_switches_active: Gauge,
     engine_keys: Family<Labels, Gauge>,
     calls_in_progress: Gauge,
+    overload_shed: Family<Labels, Counter>,
     events_lagged: Counter,
     sources: Arc<Sources>,
 }
@@ -137,6 +138,14 @@ impl Metrics {
             "Calls in progress through the guard",
             calls_in_progress.clone(),
         );
+        let overload_shed = Family::<Labels, Counter>::default();
+        registry.register(
+            "guard_overload_shed",
+            "Messages the guard's receive tasks did not queue for the core because it was overloaded, by class \
+             (options: OPTIONS and other requests outside a dialog; register; call: new INVITEs answered 503; \
+             lost: in-dialog or emergency messages that found the queue full, should stay 0), since it started",
+            overload_shed.clone(),
+        );
         let events_lagged = Counter::default();
         registry.register(
             "api_events_lagged",
@@ -160,6 +169,7 @@ impl Metrics {
             kill_switches_active,
             engine_keys,
             calls_in_progress,
+            overload_shed,
             events_lagged,
         }
     }
@@ -238,6 +248,18 @@ impl Metrics {
         self.bans_active.set(g(s.bans_active));
         self.kill_switches_active.set(g(s.kill_switches.len()));
         self.calls_in_progress.set(g(s.calls_in_progress));
+        for (class, n) in [
+            ("options", s.stats.shed_options),
+            ("register", s.stats.shed_registers),
+            ("call", s.stats.shed_calls),
+            ("lost", s.stats.overload_lost),
+        ] {
+            // The guard's counters are totals since it started: the counter catches up with them.
+            let c = self
+                .overload_shed
+                .get_or_create(&vec![("class", class.to_owned())]);
+            c.inc_by(n.saturating_sub(c.get()));
+        }
         for (kind, n) in [
             ("accounts", s.sizes.accounts),
             ("tenants", s.sizes.tenants),

@@ -83,6 +83,13 @@ pub struct GuardStats {
     pub hep_dropped: u64,
     /// Calls seen on the mirror and decided (in observe mode unless `[hep] enforce`).
     pub hep_calls: u64,
+    /// Overload (the core's queue filling up): OPTIONS and other requests outside a dialog, REGISTERs and
+    /// new calls (answered 503 with Retry-After) shed on receipt, and messages that are never shed but found
+    /// the queue full (should stay 0).
+    pub shed_options: u64,
+    pub shed_registers: u64,
+    pub shed_calls: u64,
+    pub overload_lost: u64,
 }
 
 /// Why a command could not be served.

@@ -210,7 +210,7 @@ struct ClockFile {
     start_ms: Option<i64>,
 }
 
-/// `[transport]`: limits of TCP/TLS connections and of the send queues.
+/// `[transport]`: limits of TCP/TLS connections, of the send and receive queues, and socket buffers.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 struct TransportFile {
@@ -219,6 +219,10 @@ struct TransportFile {
     max_connections_per_source: Option<Spanned<u64>>,
     idle_secs: Option<Spanned<u64>>,
     send_queue: Option<Spanned<u64>>,
+    inbound_queue: Option<Spanned<u64>>,
+    recv_buffer: Option<Spanned<u64>>,
+    send_buffer: Option<Spanned<u64>>,
+    receive_threads: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -591,8 +595,44 @@ fn transport_limits(c: &mut Collector<'_>, f: &TransportFile) -> crate::transpor
         as_u64(d.send_queue),
         "messages waiting per connection or UDP socket",
     );
+    let inbound = transport_number(
+        c,
+        &f.inbound_queue,
+        "inbound_queue",
+        8..=1_000_000,
+        as_u64(d.inbound_queue),
+        "messages read and waiting for the core; from half of it the least important are shed",
+    );
+    let recv_buffer = transport_number(
+        c,
+        &f.recv_buffer,
+        "recv_buffer",
+        65_536..=1 << 30,
+        as_u64(d.recv_buffer),
+        "bytes of each UDP socket's kernel receive buffer (SO_RCVBUF)",
+    );
+    let send_buffer = transport_number(
+        c,
+        &f.send_buffer,
+        "send_buffer",
+        65_536..=1 << 30,
+        as_u64(d.send_buffer),
+        "bytes of each UDP socket's kernel send buffer (SO_SNDBUF)",
+    );
+    let threads = transport_number(
+        c,
+        &f.receive_threads,
+        "receive_threads",
+        1..=64,
+        as_u64(d.receive_threads),
+        "threads reading the sockets beside the core's thread",
+    );
     let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     crate::transport::TransportLimits {
+        receive_threads: to_usize(threads),
+        inbound_queue: to_usize(inbound),
+        recv_buffer: to_usize(recv_buffer),
+        send_buffer: to_usize(send_buffer),
         connect_timeout: std::time::Duration::from_millis(connect_ms),
         max_connections: to_usize(max),
         max_connections_per_source: to_usize(per_source),

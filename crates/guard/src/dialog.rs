@@ -106,6 +106,11 @@ impl Dialog {
     }
 }
 
+/// Dialogs looked at per expiry pass, at least (see [`Dialogs::expire`]).
+const EXPIRE_SLICE: usize = 4096;
+/// The long calls in progress are looked at in this many passes at most.
+const LONG_SLICES: usize = 16;
+
 /// The bounded table of dialogs, by Call-ID. Decided calls (the trunk leg) and routing-only dialogs (phones,
 /// inbound calls) live in two maps, so that a PBX that keeps the Call-ID from one leg to the next (a proxy
 /// PBX) still has both legs tracked, and a new INVITE can never overwrite a decided call.
@@ -115,6 +120,8 @@ pub struct Dialogs {
     legs: [HashMap<String, Dialog>; 2],
     /// Call-IDs in order of creation, for expiry and eviction.
     order: VecDeque<(Millis, String, bool)>,
+    /// Calls still in progress after the linger time (long calls), looked at a slice at a time.
+    long: VecDeque<(Millis, String, bool)>,
     /// Changed since the last [`Dialogs::take_changes`]: to persist.
     dirty: Vec<String>,
     gone: Vec<String>,
@@ -131,6 +138,7 @@ impl Dialogs {
             max: max.max(1),
             legs: [HashMap::new(), HashMap::new()],
             order: VecDeque::new(),
+            long: VecDeque::new(),
             dirty: Vec::new(),
             gone: Vec::new(),
             evicted: 0,
@@ -171,13 +179,20 @@ impl Dialogs {
 
     /// The dialog to forget when full: the oldest ended or unanswered one, else the oldest.
     fn victim(&mut self) -> Option<(String, bool)> {
-        let early = self.order.iter().position(|(_, id, decided)| {
-            self.legs[leg(*decided)]
-                .get(id)
-                .is_some_and(|d| d.ended || d.answered.is_none())
-        });
-        let i = early.unwrap_or(0);
-        self.order.remove(i).map(|(_, id, decided)| (id, decided))
+        let early = |q: &VecDeque<(Millis, String, bool)>| {
+            q.iter().position(|(_, id, decided)| {
+                self.legs[leg(*decided)]
+                    .get(id)
+                    .is_some_and(|d| d.ended || d.answered.is_none())
+            })
+        };
+        let (q, i) = match (early(&self.long), early(&self.order)) {
+            (Some(i), _) => (&mut self.long, i),
+            (None, Some(i)) => (&mut self.order, i),
+            (None, None) if !self.long.is_empty() => (&mut self.long, 0),
+            (None, None) => (&mut self.order, 0),
+        };
+        q.remove(i).map(|(_, id, decided)| (id, decided))
     }
 
     /// The decided call with this Call-ID.
@@ -222,32 +237,65 @@ impl Dialogs {
             .is_some_and(|d| !d.ended)
     }
 
-    /// Removes dialogs that ended more than `linger` ago or started more than `max_age` ago (wall time);
-    /// returns the decided ones that had not ended, so that the caller can tell the engine.
+    /// Removes dialogs that ended and started more than `linger` ago, or started more than `max_age` ago
+    /// (wall time); returns the decided ones that had not ended, so that the caller can tell the engine.
+    ///
+    /// Called every few hundred milliseconds, it never walks every dialog: the dialogs old enough to go are
+    /// taken in order of creation (each looked at once, at most [`EXPIRE_SLICE`] per call, more when that
+    /// falls behind), and the long calls still in progress a slice at a time (a call that ends is removed
+    /// within 1/[`LONG_SLICES`] of the passes, a call older than `max_age` likewise).
     pub fn expire(&mut self, wall: Millis, linger: Millis, max_age: Millis) -> Vec<Dialog> {
         let mut lost = Vec::new();
-        let mut keep = VecDeque::with_capacity(self.order.len());
-        while let Some((at, id, decided)) = self.order.pop_front() {
-            let map = &mut self.legs[leg(decided)];
-            let Some(d) = map.get(&id) else {
-                continue;
+        let young = linger.min(max_age);
+        let budget = EXPIRE_SLICE.max(self.order.len() / LONG_SLICES);
+        for _ in 0..budget {
+            match self.order.front() {
+                Some((at, _, _)) if wall.saturating_sub(*at) >= young => {}
+                _ => break,
+            }
+            let Some(e) = self.order.pop_front() else {
+                break;
             };
-            let age = wall.saturating_sub(at);
-            if (d.ended && age >= linger) || age >= max_age {
-                if let Some(d) = map.remove(&id) {
-                    if decided {
-                        self.gone.push(id);
-                    }
-                    if !d.ended && decided {
-                        lost.push(d);
-                    }
-                }
-            } else {
-                keep.push_back((at, id, decided));
+            if let Some(e) = self.expire_one(e, wall, linger, max_age, &mut lost) {
+                self.long.push_back(e);
             }
         }
-        self.order = keep;
+        let slice = EXPIRE_SLICE.max(self.long.len() / LONG_SLICES);
+        for _ in 0..slice.min(self.long.len()) {
+            let Some(e) = self.long.pop_front() else {
+                break;
+            };
+            if let Some(e) = self.expire_one(e, wall, linger, max_age, &mut lost) {
+                self.long.push_back(e);
+            }
+        }
         lost
+    }
+
+    /// Removes one dialog if its time has come; else gives its entry back.
+    fn expire_one(
+        &mut self,
+        (at, id, decided): (Millis, String, bool),
+        wall: Millis,
+        linger: Millis,
+        max_age: Millis,
+        lost: &mut Vec<Dialog>,
+    ) -> Option<(Millis, String, bool)> {
+        let map = &mut self.legs[leg(decided)];
+        let d = map.get(&id)?;
+        let age = wall.saturating_sub(at);
+        if !((d.ended && age >= linger) || age >= max_age) {
+            return Some((at, id, decided));
+        }
+        if let Some(d) = map.remove(&id) {
+            if decided {
+                self.gone.push(id);
+            }
+            if !d.ended && decided {
+                lost.push(d);
+            }
+        }
+        None
     }
 
     /// Decided calls in progress.
@@ -338,6 +386,37 @@ mod tests {
             ended: false,
             killed: false,
             restored: false,
+        }
+    }
+
+    /// An expiry pass looks at a slice of the dialogs, never at all of them: 20,000 long calls that end are
+    /// removed over a bounded number of passes, each removing at most a slice.
+    #[test]
+    fn expiry_looks_at_a_slice_of_the_dialogs_per_pass() {
+        let n = 20_000;
+        let mut t = Dialogs::new(n + 1);
+        for i in 0..n {
+            let mut x = d(&format!("c{i}"), 0);
+            x.answered = Some(1);
+            t.insert(x);
+        }
+        // Past the linger time, all still in progress: nothing goes.
+        for _ in 0..8 {
+            assert!(t.expire(1_000, 500, 1_000_000).is_empty());
+        }
+        assert_eq!(t.len(), n);
+        for i in 0..n {
+            if let Some(x) = t.get_mut(&format!("c{i}")) {
+                x.ended = true;
+            }
+        }
+        let mut passes = 0;
+        while !t.is_empty() {
+            let before = t.len();
+            t.expire(2_000, 500, 1_000_000);
+            assert!(before - t.len() <= 2 * EXPIRE_SLICE, "a slice per pass");
+            passes += 1;
+            assert!(passes <= 2 * LONG_SLICES, "every dialog is reached");
         }
     }
 

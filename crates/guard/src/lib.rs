@@ -4,12 +4,13 @@
 //! calls are answered with the decision's status and reason, banned sources are dropped, kill switches end
 //! calls in progress. See README.md and docs/inline-proxy.md.
 //!
-//! Layout: [`config`] (the TOML file), [`proxy`] (the pure core: message + time in, messages + records
-//! out), [`dialog`], [`fingerprint`], [`transport`] (tokio sockets), [`service`] (the running guard: sockets,
+//! Layout: [`admission`] (what the sockets read goes into the core's queue or is shed), [`config`] (the TOML
+//! file), [`proxy`] (the pure core: message + time in, messages + records out), [`dialog`], [`fingerprint`], [`transport`] (tokio sockets), [`service`] (the running guard: sockets,
 //! core, timers, store, SIGHUP).
 
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod config;
 pub mod dialog;
 pub mod end_call;

@@ -153,8 +153,14 @@ impl Guard {
             kill_switches = core.engine().kill_switches().len(),
             "state restored"
         );
-        let (tx, rx) = mpsc::channel(16_384);
-        let transports = Transports::bind(&settings.listeners, settings.transport, tx).await?;
+        let (tx, rx) = mpsc::channel(settings.transport.inbound_queue.max(1));
+        let transports = Transports::bind_with(
+            &settings.listeners,
+            settings.transport,
+            tx,
+            Some(numbering.clone()),
+        )
+        .await?;
         let watch = match &settings.store_path {
             Some(p) => Some(StoreWatch::new(Store::open(p)?, &core)),
             None => None,
@@ -287,7 +293,7 @@ impl Guard {
             let snap = self.core.engine().snapshot();
             let _ = tx.send(StoreJob::Snapshot(self.clock.now().engine, Box::new(snap)));
         }
-        tracing::info!(stats = ?self.core.stats, "guard stopped");
+        tracing::info!(stats = ?self.stats(), "guard stopped");
     }
 
     /// Serves one command; the answer is sent after the output is flushed.
@@ -300,7 +306,7 @@ impl Guard {
                     started_at: self.started_at,
                     now: now.engine,
                     clock_speed: self.settings.clock_speed,
-                    stats: self.core.stats,
+                    stats: self.stats(),
                     engine: self.core.engine().stats(),
                     sizes: self.core.engine().sizes(),
                     calls_in_progress: self.core.dialogs_in_progress(),
@@ -379,6 +385,17 @@ impl Guard {
                 Reply::new(reply, known)
             }
         }
+    }
+
+    /// The core's counters with those of the receive tasks (shedding under overload).
+    fn stats(&self) -> decide::control::GuardStats {
+        let mut s = self.core.stats;
+        let shed = self.transports.shed_stats();
+        s.shed_options = shed.least;
+        s.shed_registers = shed.registers;
+        s.shed_calls = shed.calls;
+        s.overload_lost = shed.lost;
+        s
     }
 
     async fn flush(&mut self, out: &mut Output) {

@@ -21,7 +21,8 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{Listener, TransportKind};
+use crate::admission::{Admission, ShedStats, Verdict};
+use crate::config::{Listener, Role, TransportKind};
 
 /// One message received.
 #[derive(Debug, Clone)]
@@ -81,6 +82,16 @@ pub struct TransportLimits {
     pub idle: Duration,
     /// Messages waiting to be sent, per connection and per UDP socket.
     pub send_queue: usize,
+    /// Messages read off the sockets waiting for the core; beyond half of it the least important are shed
+    /// ([`crate::admission`]).
+    pub inbound_queue: usize,
+    /// Kernel buffers of each UDP socket (SO_RCVBUF, SO_SNDBUF), in bytes: a burst waits there while the
+    /// receive task is busy. Linux caps them at net.core.rmem_max / wmem_max (and doubles them).
+    pub recv_buffer: usize,
+    pub send_buffer: usize,
+    /// Threads of `tollguard serve` that read the sockets (and run the API), beside the thread of the core:
+    /// reading never waits for a decision.
+    pub receive_threads: usize,
 }
 
 impl Default for TransportLimits {
@@ -92,6 +103,12 @@ impl Default for TransportLimits {
             // SIP phones on TCP send CRLF keep-alives every 30-120 s.
             idle: Duration::from_secs(300),
             send_queue: 1024,
+            inbound_queue: 16_384,
+            // Each datagram costs about 2.3 KiB of buffer (its data and the kernel's bookkeeping): 8 MiB hold
+            // some 3,500, a 90 ms stall at 40,000 datagrams a second; the default 208 KiB holds 90 (2 ms).
+            recv_buffer: 8 << 20,
+            send_buffer: 4 << 20,
+            receive_threads: 1,
         }
     }
 }
@@ -330,6 +347,8 @@ struct Shared {
     listeners: Vec<Listener>,
     limits: TransportLimits,
     counters: Arc<Counters>,
+    /// What goes into the core's queue and what is shed under overload.
+    admission: Arc<Admission>,
     /// Base of the connections' activity times.
     epoch: Instant,
 }
@@ -367,12 +386,25 @@ pub struct Transports {
 }
 
 impl Transports {
-    /// Binds every listener and starts receiving. Messages go to `inbound`.
+    /// Binds every listener and starts receiving. Messages go to `inbound` (no INVITE is recognised as an
+    /// emergency call when shedding: [`Transports::bind_with`] does that).
     pub async fn bind(
         listeners: &[Listener],
         limits: TransportLimits,
         inbound: mpsc::Sender<Inbound>,
     ) -> std::io::Result<Transports> {
+        Transports::bind_with(listeners, limits, inbound, None).await
+    }
+
+    /// Binds every listener and starts receiving. Messages go to `inbound` or are shed when it fills up;
+    /// `numbering` tells emergency calls, which are never shed.
+    pub async fn bind_with(
+        listeners: &[Listener],
+        limits: TransportLimits,
+        inbound: mpsc::Sender<Inbound>,
+        numbering: Option<Arc<numbering::Numbering>>,
+    ) -> std::io::Result<Transports> {
+        let admission = Arc::new(Admission::new(numbering));
         let counters = Arc::new(Counters::default());
         let mut udp = HashMap::new();
         let mut tcp = Vec::new();
@@ -393,7 +425,7 @@ impl Transports {
                     tls.push((i, s, TlsAcceptor::from(Arc::new(cfg))));
                 }
                 TransportKind::Udp => {
-                    let s = UdpSocket::bind(l.address).await.map_err(|e| {
+                    let s = bind_udp(l.address, &limits).map_err(|e| {
                         std::io::Error::new(e.kind(), format!("binding UDP {}: {e}", l.address))
                     })?;
                     let socket = Arc::new(s);
@@ -431,12 +463,13 @@ impl Transports {
                 listeners: listeners.to_vec(),
                 limits,
                 counters,
+                admission,
                 epoch: Instant::now(),
             }),
         };
         for (i, u) in &t.shared.udp {
-            let (i, s, tx) = (*i, u.socket.clone(), t.shared.inbound.clone());
-            tokio::spawn(async move { udp_loop(i, s, tx).await });
+            let (i, s, shared) = (*i, u.socket.clone(), t.shared.clone());
+            tokio::spawn(async move { udp_loop(i, s, shared).await });
         }
         for (i, l) in tcp {
             let t2 = t.clone();
@@ -472,6 +505,11 @@ impl Transports {
             connections_refused: c.connections_refused.load(Ordering::Relaxed),
             idle_closed: c.idle_closed.load(Ordering::Relaxed),
         }
+    }
+
+    /// What was shed under overload so far.
+    pub fn shed_stats(&self) -> ShedStats {
+        self.shared.admission.stats()
     }
 
     fn next_id(&self) -> u64 {
@@ -956,6 +994,29 @@ impl ConnReader {
                 };
                 buf.drain(..len.min(buf.len()));
                 if let Some(data) = msg {
+                    let q = &self.shared.inbound;
+                    let (size, used) = (q.max_capacity(), q.max_capacity() - q.capacity());
+                    if let Verdict::Shed(answer) =
+                        self.shared.admission.admit(&data, used, size, hep)
+                    {
+                        if let Some(a) = answer {
+                            Transports {
+                                shared: self.shared.clone(),
+                            }
+                            .send(Outgoing {
+                                data: a,
+                                hop: Hop {
+                                    dest: peer,
+                                    listener: self.listener,
+                                    transport: self.transport,
+                                    conn: Some(self.id),
+                                },
+                            });
+                        }
+                        continue;
+                    }
+                    // A stream waits for room (TCP's own flow control slows the peer down); what is never
+                    // shed still gets in, as the others are shed.
                     let m = Inbound {
                         data,
                         source: peer,
@@ -1005,22 +1066,83 @@ async fn udp_backlog(
 
 pub use decide::tls::server_config as tls_server_config;
 
-async fn udp_loop(listener: usize, s: Arc<UdpSocket>, tx: mpsc::Sender<Inbound>) {
+/// A UDP socket with its kernel buffers sized for bursts ([`TransportLimits::recv_buffer`]); a size the
+/// kernel refuses is logged, not fatal.
+fn bind_udp(addr: SocketAddr, limits: &TransportLimits) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        // Like std's bind: an IPv6 listener is dual-stack only where the system says so.
+        let _ = s.set_only_v6(false);
+    }
+    for (what, want, set) in [
+        (
+            "SO_RCVBUF",
+            limits.recv_buffer,
+            Socket::set_recv_buffer_size as fn(&Socket, usize) -> _,
+        ),
+        (
+            "SO_SNDBUF",
+            limits.send_buffer,
+            Socket::set_send_buffer_size,
+        ),
+    ] {
+        if let Err(e) = set(&s, want) {
+            tracing::warn!(address = %addr, error = %e, bytes = want, "{what} not set: the kernel's default buffer is used");
+        }
+    }
+    let got = s.recv_buffer_size().unwrap_or(0);
+    if got < limits.recv_buffer {
+        tracing::warn!(
+            address = %addr,
+            wanted = limits.recv_buffer,
+            got,
+            "UDP receive buffer smaller than [transport] recv_buffer: raise net.core.rmem_max (sysctl) so that bursts are not dropped"
+        );
+    }
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    UdpSocket::from_std(s.into())
+}
+
+/// Reads a UDP socket: each datagram goes into the core's queue or is shed ([`Admission`]); the task never
+/// waits for the core, so the socket is read at the rate datagrams come in.
+async fn udp_loop(listener: usize, s: Arc<UdpSocket>, shared: Arc<Shared>) {
+    let mirrored = shared
+        .listeners
+        .get(listener)
+        .is_some_and(|l| l.role == Role::Hep);
+    let tx = &shared.inbound;
+    let admission = &shared.admission;
     let mut buf = vec![0u8; 65_536];
     loop {
         match s.recv_from(&mut buf).await {
             Ok((n, source)) => {
-                let data = buf.get(..n).unwrap_or(&[]).to_vec();
+                let data = buf.get(..n).unwrap_or(&[]);
+                let size = tx.max_capacity();
+                let used = size - tx.capacity();
+                match admission.admit(data, used, size, mirrored) {
+                    Verdict::Admit => {}
+                    Verdict::Shed(answer) => {
+                        if let Some(a) = answer {
+                            // Best effort: a full kernel buffer drops the answer (the caller retransmits).
+                            let _ = s.try_send_to(&a, source);
+                        }
+                        continue;
+                    }
+                }
                 let m = Inbound {
-                    data,
+                    data: data.to_vec(),
                     source,
                     listener,
                     transport: TransportKind::Udp,
                     conn: None,
                     received: std::time::Instant::now(),
                 };
-                if tx.send(m).await.is_err() {
-                    return;
+                match tx.try_send(m) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => admission.lost(used, size),
+                    Err(mpsc::error::TrySendError::Closed(_)) => return,
                 }
             }
             Err(e) => {

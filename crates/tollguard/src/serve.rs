@@ -1,7 +1,8 @@
 //! `tollguard serve --config FILE`: runs the inline SIP proxy (crate `guard`) until SIGINT/SIGTERM. Logs
-//! follow the file's `[log]` section (JSON or text, level; RUST_LOG overrides the level). The guard runs on
-//! a single-threaded runtime: its core is one task that owns the engine, so more threads would only add
-//! locking; the store writes on its own thread.
+//! follow the file's `[log]` section (JSON or text, level; RUST_LOG overrides the level). The guard's core (one
+//! task that owns the engine and the dialogs: no lock) runs on the main thread; the sockets are read, and the
+//! operator API served, by `[transport] receive_threads` threads of their own, so that reading never waits
+//! for a decision; the store writes on its own thread.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -43,7 +44,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .into()
     };
     let _log = tracing::dispatcher::set_default(&dispatch);
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(settings.transport.receive_threads.max(1))
+        .thread_name("tollguard-io")
         .enable_all()
         .build()
         .context("starting the async runtime")?;
