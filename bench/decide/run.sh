@@ -7,10 +7,12 @@
 # (from the query read off the socket to its verdict) scraped from /metrics.
 #
 #   bench/decide/run.sh [rates...]     default rates: 1000 2000 5000 8000; STEP_SECS (10), CONNS (4),
-#                                      FRONTS ("http redirect hep"), SERVER_CPU (0), LOAD_CPU (1)
+#                                      FRONTS ("http redirect hep"), SERVER_CPU (0), LOAD_CPU (1),
+#                                      MODE (shadow: every rule runs and every call alerts; or enforce)
 #
 # tollguard is pinned to SERVER_CPU and the generator to LOAD_CPU (taskset), so "on one core" is literal.
-# Every rule runs in shadow mode (the cost of deciding, not of refusing). Needs curl, python3 and
+# By default every rule runs in shadow mode (the cost of deciding, not of refusing; the 100 accounts calling
+# at these rates set off velocity rules, so nearly every call also writes alerts to the store). Needs curl, python3 and
 #   cargo build --release -p tollguard --bin tollguard --example decide_load   (CARGO_TARGET_DIR honoured).
 set -eu
 DEFAULT_RATES="1000 2000 5000 8000"
@@ -29,7 +31,7 @@ cat > "$WORK/guard.toml" <<CFG
 name = "acme"
 pbx_sources = ["127.0.0.1"]
 [policy.tenants.acme]
-mode = "shadow"
+mode = "${MODE:-shadow}"
 [[listen]]
 address = "127.0.0.1:$REDIRECT_PORT"
 transport = "udp"

@@ -6,8 +6,9 @@
 //!   `tollguard_decision_latency_seconds` is the figure).
 //!
 //! Open model, as wrk2 does (wrk2 is not in Debian; wrk is closed-loop and hides queueing): request `i` is due
-//! at `start + i / rate` and its latency counts from that moment, so a stalled server is charged for the
-//! requests it kept waiting (no coordinated omission). The client is minimal so that its own cost stays out of
+//! at `start + i / rate` and is released on the first timer tick (1 ms) at or after that; its latency counts
+//! from its release, whether or not its connection is still busy with an earlier one, so a stalled server is
+//! charged for the requests it kept waiting (no coordinated omission) but not for the timer's granularity. The client is minimal so that its own cost stays out of
 //! the figures: one request in flight per connection, bodies written with `format!`, answers read by
 //! Content-Length.
 //!
@@ -30,7 +31,7 @@ fn call_id(i: u64) -> String {
     format!("load{}x{i}", std::process::id())
 }
 
-/// One due request: its index and when it was due.
+/// One due request: its index and when it was released (the tick at or after its due time).
 type Due = (u64, Instant);
 
 #[derive(Default)]
@@ -88,9 +89,8 @@ async fn schedule(rate: u64, total: u64, txs: Vec<mpsc::Sender<Due>>) {
         let now = Instant::now();
         let due_by_now = ((now - start).as_nanos() as u64 * rate / 1_000_000_000 + 1).min(total);
         while next < due_by_now {
-            let due = start + Duration::from_nanos(next * 1_000_000_000 / rate);
             let tx = &txs[next as usize % txs.len()];
-            if tx.send((next, due)).await.is_err() {
+            if tx.send((next, now)).await.is_err() {
                 return;
             }
             next += 1;
