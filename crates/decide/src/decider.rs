@@ -173,8 +173,7 @@ impl Decider {
 
     /// Never banned: configured peers, tenants' PBX networks, trusted networks.
     pub fn is_protected(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        self.cfg.protected.iter().any(|n| n.contains(ip)) || self.cfg.tenants.any_source(ip)
+        self.engine.site().protects(ip)
     }
 
     pub fn is_banned(&self, ip: IpAddr, now: Millis) -> bool {

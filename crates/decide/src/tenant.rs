@@ -67,11 +67,6 @@ impl Tenants {
         self.0.iter().find(|t| t.name == name)
     }
 
-    /// Whether any tenant's PBX networks hold the address.
-    pub fn any_source(&self, ip: IpAddr) -> bool {
-        self.0.iter().any(|t| t.has_source(ip))
-    }
-
     pub fn iter(&self) -> std::slice::Iter<'_, Tenant> {
         self.0.iter()
     }

@@ -90,34 +90,7 @@ fn push_destination_words(s: &mut String, d: &Destination, dialed: &str, class: 
             s.push('"');
         }
     };
-    match (class, d.country) {
-        (DestClass::Premium | DestClass::Satellite, Some(c)) => {
-            s.push_str("a ");
-            s.push_str(class.as_str());
-            s.push_str(" number in ");
-            s.push_str(c.name);
-            s.push_str(" (");
-            number(s);
-            s.push(')');
-        }
-        (DestClass::International, Some(c)) => {
-            s.push_str(c.name);
-            s.push_str(" (");
-            number(s);
-            s.push(')');
-        }
-        (DestClass::Unknown, _) => {
-            number(s);
-            s.push_str(" (a number the dial plan does not recognise)");
-        }
-        _ => {
-            s.push_str("a ");
-            s.push_str(class.as_str());
-            s.push_str(" number (");
-            number(s);
-            s.push(')');
-        }
-    }
+    push_class_words(s, class, d.country.map(|c| c.name), number);
 }
 
 /// The destination words of a [`Subject::Destination`]: [`push_destination_words`] from the number alone
@@ -133,31 +106,42 @@ pub(crate) fn push_number_words(s: &mut String, number: &str, class: DestClass) 
             s.push('"');
         }
     };
+    push_class_words(s, class, country.map(|c| c.name), push_number);
+}
+
+/// The words of a destination of `class` in `country`, with `number` written by the caller: "Sierra Leone
+/// (+232…)", "a premium-rate number in X (…)", "\"*99#\" (a number the dial plan does not recognise)".
+fn push_class_words(
+    s: &mut String,
+    class: DestClass,
+    country: Option<&str>,
+    number: impl Fn(&mut String),
+) {
     match (class, country) {
         (DestClass::Premium | DestClass::Satellite, Some(c)) => {
             s.push_str("a ");
             s.push_str(class.as_str());
             s.push_str(" number in ");
-            s.push_str(c.name);
+            s.push_str(c);
             s.push_str(" (");
-            push_number(s);
+            number(s);
             s.push(')');
         }
         (DestClass::International, Some(c)) => {
-            s.push_str(c.name);
+            s.push_str(c);
             s.push_str(" (");
-            push_number(s);
+            number(s);
             s.push(')');
         }
         (DestClass::Unknown, _) => {
-            push_number(s);
+            number(s);
             s.push_str(" (a number the dial plan does not recognise)");
         }
         _ => {
             s.push_str("a ");
             s.push_str(class.as_str());
             s.push_str(" number (");
-            push_number(s);
+            number(s);
             s.push(')');
         }
     }
