@@ -544,9 +544,10 @@ impl Decision {
 impl Serialize for Decision {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("Decision", 17)?;
+        let mut st = s.serialize_struct("Decision", 18)?;
         st.serialize_field("at", &self.at)?;
         st.serialize_field("rule", &self.rule)?;
+        st.serialize_field("kind", &self.rule.kind())?;
         st.serialize_field("level", &self.level)?;
         st.serialize_field("action", &self.action)?;
         st.serialize_field("shadow", &self.shadow)?;

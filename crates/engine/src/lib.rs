@@ -55,7 +55,7 @@ pub use event::{
     Millis, RequestCount, ScannerMark, UNKNOWN_ACCOUNT, millis,
 };
 pub use policy::{Mode, Policy, PolicyError, Profile, Rule, Rules, Sources};
-pub use rule_id::RuleId;
+pub use rule_id::{FindingKind, RuleId};
 pub use site::{Network, Site};
 pub use source::source_key;
 pub use state::{Ban, KillSwitch};

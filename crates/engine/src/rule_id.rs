@@ -78,6 +78,44 @@ rule_ids! {
     WeakPassword => "weak_password";
 }
 
+/// What a finding says about the site: an attack or compromise, or only that the call is outside the
+/// configured policy. An owner's verdict ("were we hit?") is about the first kind; the second tells the
+/// admin which lines of the policy a routine call would trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// Behaviour of fraud or of an intruder: pumping, velocity, money spikes, range walks, probing,
+    /// risk tiers, authentication attacks, scanners, novelty bursts, obfuscated dial strings.
+    Fraud,
+    /// The call breaks the site's own rules (destination class or country, denied prefix, calling
+    /// hours) or an operator's block (kill switch): nothing in it says the call is an attack.
+    Policy,
+}
+
+impl FindingKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Fraud => "fraud",
+            FindingKind::Policy => "policy",
+        }
+    }
+}
+
+impl RuleId {
+    /// The kind of finding this rule produces. A rule that only compares the call with lists the admin
+    /// wrote is `Policy`; every rule that measures behaviour, risk or an attack is `Fraud`.
+    pub const fn kind(self) -> FindingKind {
+        match self {
+            RuleId::DestinationClass
+            | RuleId::DestinationCountry
+            | RuleId::DenyPrefix
+            | RuleId::OffHoursInternational
+            | RuleId::KillSwitch => FindingKind::Policy,
+            _ => FindingKind::Fraud,
+        }
+    }
+}
+
 impl std::fmt::Display for RuleId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -131,6 +169,27 @@ mod tests {
             .map(|r| r.as_str())
             .collect();
         assert_eq!(with_settings, Rules::NAMES);
+    }
+
+    #[test]
+    fn only_the_admins_own_lists_make_policy_findings() {
+        let policy: Vec<&str> = RuleId::ALL
+            .iter()
+            .filter(|r| r.kind() == FindingKind::Policy)
+            .map(|r| r.as_str())
+            .collect();
+        assert_eq!(
+            policy,
+            [
+                "kill_switch",
+                "destination_class",
+                "destination_country",
+                "deny_prefix",
+                "off_hours_international"
+            ]
+        );
+        assert_eq!(RuleId::RiskTier.kind(), FindingKind::Fraud);
+        assert_eq!(RuleId::Obfuscated.kind(), FindingKind::Fraud);
     }
 
     #[test]
