@@ -1,18 +1,18 @@
 //! Prometheus metrics (prometheus-client, OpenMetrics text at `GET /metrics`): API requests by method, route
-//! and outcome; calls by verdict, alerts by rule and severity and money at stake per tenant (counted from
-//! the guard's live events since the API started); bans and kill switches active and engine keys tracked
-//! (read from the guard at each scrape); API request durations.
+//! and outcome; bans and kill switches active and engine keys tracked (read from the guard at each scrape);
+//! API request durations.
 //!
-//! Read at each scrape by collectors rather than counted here: the guard's decision latency histogram
+//! Read at each scrape by collectors rather than counted here: calls by verdict, alerts by rule and severity
+//! and money at stake per tenant (`tollguard_calls_total`, `_alerts_total`, `_money_at_stake_total`, counted
+//! by the decision layer where it decides, since the guard started, see `decide::tally`); the guard's
+//! decision latency histogram
 //! (`tollguard_decision_latency_seconds`, from the INVITE read off the socket to the verdict, since the guard
 //! started; the guard records it in atomic buckets, see `decide::latency`) and the notifier's delivery
 //! counters by channel (`tollguard_notify_*_total`, present when `[notify]` has recipients).
 //! `tollguard_api_request_duration_seconds` measures the API's own handling time.
 
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 
-use decide::LiveEvent;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
 use prometheus_client::metrics::MetricType;
@@ -34,15 +34,11 @@ pub struct Metrics {
     request_seconds: Family<Labels, Histogram>,
     auth_failures: Counter,
     decide_fallbacks: Counter,
-    calls: Family<Labels, Counter>,
-    alerts: Family<Labels, Counter>,
-    at_stake: Family<Labels, Counter<f64, AtomicU64>>,
     bans_active: Gauge,
     kill_switches_active: Gauge,
     engine_keys: Family<Labels, Gauge>,
     calls_in_progress: Gauge,
     overload_shed: Family<Labels, Counter>,
-    events_lagged: Counter,
     sources: Arc<Sources>,
 }
 
@@ -96,24 +92,6 @@ impl Metrics {
             "Call attempts answered by [api] decide_fail because the guard did not decide in time",
             decide_fallbacks.clone(),
         );
-        let calls = Family::<Labels, Counter>::default();
-        registry.register(
-            "calls",
-            "Outbound call attempts by verdict (allowed, blocked, emergency), since the API started",
-            calls.clone(),
-        );
-        let alerts = Family::<Labels, Counter>::default();
-        registry.register(
-            "alerts",
-            "Engine decisions (alerts) by rule and severity, since the API started",
-            alerts.clone(),
-        );
-        let at_stake = Family::<Labels, Counter<f64, AtomicU64>>::default();
-        registry.register(
-            "money_at_stake",
-            "Sum of the money at stake of decisions, by tenant and currency, since the API started",
-            at_stake.clone(),
-        );
         let bans_active = Gauge::default();
         registry.register(
             "bans_active",
@@ -146,14 +124,9 @@ impl Metrics {
              lost: in-dialog or emergency messages that found the queue full, should stay 0), since it started",
             overload_shed.clone(),
         );
-        let events_lagged = Counter::default();
-        registry.register(
-            "api_events_lagged",
-            "Live events the metrics counter missed because it fell behind",
-            events_lagged.clone(),
-        );
         let sources = Arc::new(Sources::default());
         registry.register_collector(Box::new(DecisionLatencyCollector(sources.clone())));
+        registry.register_collector(Box::new(TallyCollector(sources.clone())));
         registry.register_collector(Box::new(NotifyCollector(sources.clone())));
         Metrics {
             registry,
@@ -162,15 +135,11 @@ impl Metrics {
             request_seconds,
             auth_failures,
             decide_fallbacks,
-            calls,
-            alerts,
-            at_stake,
             bans_active,
             kill_switches_active,
             engine_keys,
             calls_in_progress,
             overload_shed,
-            events_lagged,
         }
     }
 
@@ -207,41 +176,6 @@ impl Metrics {
     }
 
     /// Counts one live event.
-    pub fn event(&self, e: &LiveEvent) {
-        match e {
-            LiveEvent::Call { verdict, .. } => {
-                self.calls
-                    .get_or_create(&vec![("verdict", verdict.clone())])
-                    .inc();
-            }
-            LiveEvent::Decision { tenant, decision } => {
-                let level = match decision.level {
-                    engine::Level::Warning => "warning",
-                    engine::Level::Critical => "critical",
-                };
-                self.alerts
-                    .get_or_create(&vec![
-                        ("rule", decision.rule.as_str().to_owned()),
-                        ("severity", level.to_owned()),
-                    ])
-                    .inc();
-                if let Some(a) = decision.at_stake
-                    && a.millis > 0
-                {
-                    let currency = String::from_utf8_lossy(&a.currency.0).into_owned();
-                    self.at_stake
-                        .get_or_create(&vec![("tenant", tenant.clone()), ("currency", currency)])
-                        .inc_by(a.millis as f64 / 1000.0);
-                }
-            }
-            LiveEvent::CallAnswered { .. } | LiveEvent::CallEnded { .. } => {}
-        }
-    }
-
-    pub fn lagged(&self, n: u64) {
-        self.events_lagged.inc_by(n);
-    }
-
     /// Sets the gauges from the guard's status.
     pub fn guard_status(&self, s: &decide::control::GuardStatus) {
         let g = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
@@ -303,6 +237,57 @@ impl Collector for DecisionLatencyCollector {
     }
 }
 
+/// `tollguard_calls_total{verdict}`, `tollguard_alerts_total{rule,severity}` and
+/// `tollguard_money_at_stake_total{tenant,currency}` from the decision layer's counters.
+#[derive(Debug)]
+struct TallyCollector(Arc<Sources>);
+
+impl Collector for TallyCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(handle) = self.0.guard.get() else {
+            return Ok(());
+        };
+        let t = handle.decision_tally();
+        let mut m = encoder.encode_descriptor(
+            "calls",
+            "Outbound call attempts by verdict (allowed, blocked, emergency), since the guard started",
+            None,
+            MetricType::Counter,
+        )?;
+        for (outcome, n) in t.calls {
+            let labels = [("verdict", outcome.as_str())];
+            ConstCounter::new(n).encode(m.encode_family(&labels)?)?;
+        }
+        let mut m = encoder.encode_descriptor(
+            "alerts",
+            "Engine decisions (alerts) by rule and severity, since the guard started",
+            None,
+            MetricType::Counter,
+        )?;
+        for (rule, level, n) in t.alerts {
+            let severity = match level {
+                engine::Level::Warning => "warning",
+                engine::Level::Critical => "critical",
+            };
+            let labels = [("rule", rule.as_str()), ("severity", severity)];
+            ConstCounter::new(n).encode(m.encode_family(&labels)?)?;
+        }
+        let mut m = encoder.encode_descriptor(
+            "money_at_stake",
+            "Sum of the money at stake of decisions, by tenant and currency, since the guard started",
+            None,
+            MetricType::Counter,
+        )?;
+        for (tenant, currency, millis) in &t.at_stake {
+            let labels = [("tenant", tenant.as_str()), ("currency", currency.as_str())];
+            #[allow(clippy::cast_precision_loss)]
+            let amount = *millis as f64 / 1000.0;
+            ConstCounter::new(amount).encode(m.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
 /// `tollguard_notify_*_total{channel}` from the notifier's counters.
 #[derive(Debug)]
 struct NotifyCollector(Arc<Sources>);
@@ -360,18 +345,4 @@ impl Collector for NotifyCollector {
 
 fn new_request_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_25, 2.0, 14))
-}
-
-/// Counts the guard's live events into the metrics until the guard stops.
-pub(crate) async fn count_events(
-    metrics: Arc<Metrics>,
-    mut rx: tokio::sync::broadcast::Receiver<LiveEvent>,
-) {
-    loop {
-        match rx.recv().await {
-            Ok(e) => metrics.event(&e),
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => metrics.lagged(n),
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-        }
-    }
 }

@@ -129,8 +129,6 @@ pub struct BoundApi {
     state: AppState,
     local_addr: SocketAddr,
     stop_streams: watch::Sender<bool>,
-    /// Subscribed at bind time so that the guard publishes its events from the start.
-    events: tokio::sync::broadcast::Receiver<decide::LiveEvent>,
 }
 
 impl std::fmt::Debug for BoundApi {
@@ -216,7 +214,6 @@ pub async fn bind(
     let local_addr = tcp.local_addr()?;
     let (ready_tx, ready_rx) = mpsc::channel(64);
     let (stop_streams, stop_rx) = watch::channel(false);
-    let events = handle.subscribe();
     let metrics = Metrics::new();
     metrics.watch_guard(handle.clone());
     let numbering = numbering::Numbering::from_config(&handle.view().numbering)
@@ -243,7 +240,6 @@ pub async fn bind(
         state,
         local_addr,
         stop_streams,
-        events,
     })
 }
 
@@ -274,9 +270,7 @@ impl BoundApi {
             state,
             local_addr,
             stop_streams,
-            events,
         } = self;
-        let counter = tokio::spawn(crate::metrics::count_events(state.metrics.clone(), events));
         tracing::info!(address = %local_addr, tls = listener.tls.is_some(), "operator API listening");
         let app = crate::routes::router(state);
         let result = axum::serve(
@@ -288,7 +282,6 @@ impl BoundApi {
             let _ = stop_streams.send(true);
         })
         .await;
-        counter.abort();
         result.map_err(ServeError::Io)
     }
 }

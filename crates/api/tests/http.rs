@@ -509,7 +509,7 @@ async fn metrics_are_prometheus_text_with_the_counters() {
     let r = rig().await;
     r.invite_from(&r.pbx_a, "01023276123456", "205", "m1").await;
     Rig::expect(&r.pbx_a, "SIP/2.0 403").await;
-    // The counter task sees the events shortly after; wait on the condition, not on a clock.
+    // Counted as decided; the scrape may still race the guard's task, so wait on the condition.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     let text = loop {
         let resp = r.raw("GET", "/metrics", Some(&r.admin), None).await;
@@ -553,6 +553,7 @@ async fn metrics_are_prometheus_text_with_the_counters() {
     for needle in [
         "tollguard_api_requests_total{method=\"GET\",route=\"/metrics\",outcome=\"200\"}",
         "tollguard_alerts_total{rule=",
+        "tollguard_money_at_stake_total{tenant=\"acme\",currency=\"JPY\"}",
         "tollguard_bans_active ",
         "tollguard_kill_switches_active ",
         "tollguard_engine_keys_tracked{kind=\"accounts\"}",

@@ -19,6 +19,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::effects::LiveEvent;
 use crate::latency::{DecisionLatency, LatencySnapshot};
+use crate::tally::{DecisionTally, TallySnapshot};
 use crate::{CallVerdict, DecideConfig, Tenant};
 
 /// Where the policy in force comes from.
@@ -205,6 +206,7 @@ pub struct GuardHandle {
     events: broadcast::Sender<LiveEvent>,
     view: Arc<ServiceView>,
     latency: Arc<DecisionLatency>,
+    tally: Arc<DecisionTally>,
 }
 
 impl std::fmt::Debug for GuardHandle {
@@ -228,7 +230,14 @@ impl GuardHandle {
             events,
             view: Arc::new(view),
             latency,
+            tally: Arc::default(),
         }
+    }
+
+    /// The decider's counters of verdicts, alerts and money ([`GuardHandle::decision_tally`]).
+    pub fn with_tally(mut self, tally: Arc<DecisionTally>) -> Self {
+        self.tally = tally;
+        self
     }
 
     /// True when someone listens to the live events (the owner skips building them otherwise).
@@ -256,6 +265,12 @@ impl GuardHandle {
     /// decided again). Read directly from the counters, without asking the guard's task.
     pub fn decision_latency(&self) -> LatencySnapshot {
         self.latency.snapshot()
+    }
+
+    /// Call attempts by verdict, alerts by rule and severity, money at stake by tenant, since the guard
+    /// started. Read directly from the counters, without asking the guard's task.
+    pub fn decision_tally(&self) -> TallySnapshot {
+        self.tally.snapshot()
     }
 
     async fn ask<T>(

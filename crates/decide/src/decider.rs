@@ -22,6 +22,7 @@ use crate::facts::{AuthFacts, CallQuery};
 use crate::geo::{Country, GeoDb, LoginRefusal};
 use crate::latency::DecisionLatency;
 use crate::queried::QueriedCalls;
+use crate::tally::{CallOutcome, DecisionTally};
 use crate::tenant::{Network, Tenant, Tenants};
 use crate::weak::{WeakLogin, WeakPasswordPolicy};
 
@@ -94,6 +95,7 @@ pub struct Decider {
     decisions: Vec<Decision>,
     live: bool,
     latency: Arc<DecisionLatency>,
+    tally: Arc<DecisionTally>,
     pub stats: DecideStats,
 }
 
@@ -128,6 +130,7 @@ impl Decider {
             decisions: Vec::new(),
             live: false,
             latency: Arc::default(),
+            tally: Arc::default(),
             stats: DecideStats::default(),
         }
     }
@@ -162,6 +165,11 @@ impl Decider {
     /// Time from a call attempt's arrival to its verdict (read by the operator API).
     pub fn decision_latency(&self) -> Arc<DecisionLatency> {
         self.latency.clone()
+    }
+
+    /// Calls by verdict, alerts by rule, money at stake (read by the operator API).
+    pub fn decision_tally(&self) -> Arc<DecisionTally> {
+        self.tally.clone()
     }
 
     // ---- sources: bans, protection, logins ----
@@ -279,12 +287,9 @@ impl Decider {
         now: Now,
         fx: &mut Effects,
     ) -> CallVerdict {
-        let Some(tenant) = self
-            .cfg
-            .tenants
-            .resolve(q.tenant, q.source.map(|s| s.ip()))
-            .cloned()
-        else {
+        // The configuration is shared, not copied: the tenant is borrowed from this call's reference to it.
+        let cfg = self.cfg.clone();
+        let Some(tenant) = cfg.tenants.resolve(q.tenant, q.source.map(|s| s.ip())) else {
             return self.unknown_tenant(q);
         };
         let authenticated = tenant.knows_account(q.account);
@@ -325,6 +330,7 @@ impl Decider {
             Verdict::Block { sip_status } => (false, sip_status),
             Verdict::Allow | Verdict::Warn => (true, 0),
         };
+        self.tally.call(CallOutcome::of(allowed, emergency));
         let reason = match (&deciding, allowed) {
             (Some(d), _) => Some(d.reason.clone()),
             (None, false) => Some(format!(
@@ -343,12 +349,7 @@ impl Decider {
                 e164: destination.e164.map(|e| e.to_string()),
                 country: destination.country.map(|c| c.name.to_owned()),
                 class: DestClass::of(&destination).as_str().to_owned(),
-                verdict: match (allowed, emergency) {
-                    (false, _) => "blocked",
-                    (true, true) => "emergency",
-                    (true, false) => "allowed",
-                }
-                .to_owned(),
+                verdict: CallOutcome::of(allowed, emergency).as_str().to_owned(),
                 sip_status: status,
                 reason: if allowed { None } else { reason.clone() },
             });
@@ -368,7 +369,7 @@ impl Decider {
             status,
             reason,
             decision: deciding,
-            tenant: tenant.name,
+            tenant: tenant.name.clone(),
             account: q.account.to_owned(),
             dialed: q.dialed.to_owned(),
             emergency,
@@ -384,6 +385,7 @@ impl Decider {
             call_id = q.call_id,
             "call attempt for a tenant that is not configured"
         );
+        self.tally.call(CallOutcome::of(emergency, emergency));
         CallVerdict {
             allowed: emergency,
             status: if emergency { 0 } else { 403 },
@@ -781,6 +783,7 @@ impl Decider {
                 }));
         }
         for d in &decisions {
+            self.tally.decision(tenant, d);
             tracing::warn!(rule = %d.rule, level = ?d.level, shadow = d.shadow, key = %d.subject, measured = d.measured, threshold = d.threshold, action = ?d.action, reason = %d.reason, "decision");
             match (d.shadow, enforce, &d.action) {
                 (true, _, _) => {}

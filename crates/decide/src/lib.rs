@@ -19,6 +19,7 @@ pub mod facts;
 pub mod geo;
 pub mod latency;
 pub mod queried;
+pub mod tally;
 pub mod tenant;
 pub mod tls;
 pub mod weak;

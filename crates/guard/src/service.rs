@@ -174,7 +174,8 @@ impl Guard {
             numbering: settings.numbering.clone(),
             policy_source: settings.policy_source.clone(),
         };
-        let handle = GuardHandle::new(cmd_tx, events, view, core.decision_latency());
+        let handle = GuardHandle::new(cmd_tx, events, view, core.decision_latency())
+            .with_tally(core.decider().decision_tally());
         Ok(Guard {
             adapters: crate::end_call::Adapters::new(settings.end_call.clone()),
             settings,

@@ -170,6 +170,17 @@ fn territories() -> &'static HashMap<u16, Vec<Range<usize>>> {
     })
 }
 
+/// Builds every calling code's database now (what the first number of each code would otherwise pay, on the
+/// thread that classifies it). Returns how many codes have one.
+pub fn prepare_all_countries() -> usize {
+    let mut codes: Vec<u16> = territories().keys().copied().collect();
+    codes.sort_unstable();
+    codes
+        .into_iter()
+        .filter(|c| database_for(*c).is_some())
+        .count()
+}
+
 /// The libphonenumber database of one calling code's territories, built at its first use.
 fn database_for(code: u16) -> Option<&'static phonenumber::metadata::Database> {
     static BY_CODE: [OnceLock<Option<phonenumber::metadata::Database>>; 1000] =

@@ -20,6 +20,7 @@ mod risk;
 mod tariff;
 mod types;
 
+pub use class::prepare_all_countries;
 pub use config::{DialPlanConfig, NumberingConfig, RiskConfig, TariffConfig, line_col};
 pub use countries::{calling_code, country_by_code, country_of};
 pub use error::NumberingError;

@@ -44,6 +44,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .into()
     };
     let _log = tracing::dispatcher::set_default(&dispatch);
+    // Every country's number metadata is built now, off the core's thread: otherwise the first call to each
+    // calling code pays for it (tens of milliseconds for +1) while the decisions behind it wait.
+    let _ = std::thread::Builder::new()
+        .name("tollguard-numbering".into())
+        .spawn(numbering::prepare_all_countries);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(settings.transport.receive_threads.max(1))
         .thread_name("tollguard-io")
