@@ -43,6 +43,9 @@ impl CallOutcome {
     }
 }
 
+/// A currency (ISO 4217 letters) and a sum in thousandths of its unit.
+type CurrencySum = ([u8; 3], u64);
+
 /// The counters, shared (`Arc`) between the decider that adds and the handles that read.
 #[derive(Debug)]
 pub struct DecisionTally {
@@ -51,7 +54,7 @@ pub struct DecisionTally {
     alerts: Box<[[AtomicU64; 2]]>,
     /// Thousandths of the currency unit, per tenant and currency. Tenants are the configured ones (a call of
     /// an unknown tenant is refused before any rule runs), so the map stays as small as the configuration.
-    at_stake: Mutex<HashMap<String, Vec<([u8; 3], u64)>>>,
+    at_stake: Mutex<HashMap<String, Vec<CurrencySum>>>,
 }
 
 impl Default for DecisionTally {
