@@ -258,8 +258,13 @@ pub(crate) fn fit(site: &Site, seen: &Seen, _excluded: Vec<usize>, opts: &LearnO
 fn taints(calls: &[Observed]) -> HashMap<(String, String), RuleId> {
     let mut out = HashMap::new();
     for c in calls {
+        // Only destinations a policy allows by name: domestic classes are the base policy's, never learned.
+        let learnable = matches!(
+            c.class,
+            DestClass::International | DestClass::Premium | DestClass::Satellite
+        );
         if let Some(e) = c.excluded.filter(|e| e.direct)
-            && c.class != DestClass::Internal
+            && learnable
         {
             out.entry((c.tenant.clone(), c.destination_key()))
                 .or_insert(e.rule);
