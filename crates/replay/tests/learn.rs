@@ -315,10 +315,7 @@ fn the_learned_policy_round_trips_and_keeps_the_safety_settings() {
         assert_eq!(site.rules.auth_source_hour, d.rules.auth_source_hour);
         assert!(!site.dest.allow_classes.contains(DestClass::Satellite));
         assert!(!site.dest.allow_classes.contains(DestClass::Premium));
-        // Every fitted threshold has its comment.
-        for line in text.lines().filter(|l| l.starts_with("critical = ")) {
-            let _ = line;
-        }
+        // Every fitted threshold table opens with its comment.
         let tables = text.matches("\n[tenants.\"\".rules.").count();
         let explained = text
             .split("\n[tenants.\"\".rules.")

@@ -599,7 +599,7 @@ fn peaks(
         let mut day_peak: BTreeMap<NaiveDate, (i64, Option<i64>)> = BTreeMap::new();
         let mut lo = 0usize;
         let mut sum = 0i64;
-        for (hi, u) in g.iter().enumerate() {
+        for u in g.iter() {
             sum += weight(u);
             while let Some(old) = g.get(lo)
                 && old.call.start <= u.call.start - secs * 1000
@@ -607,7 +607,6 @@ fn peaks(
                 sum -= weight(old);
                 lo += 1;
             }
-            let _ = hi;
             let p = day_peak.entry(u.date).or_insert((0, None));
             p.0 = p.0.max(sum);
             if u.off {
