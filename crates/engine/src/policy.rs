@@ -971,21 +971,6 @@ impl Policy {
         self.profiles.iter_mut().for_each(&mut f);
     }
 
-    /// The tenants the policy has a layer for, and each one's accounts with their own layer, sorted by name.
-    pub fn tenant_layers(&self) -> Vec<(&str, Vec<&str>)> {
-        let mut out: Vec<(&str, Vec<&str>)> = self
-            .tenants
-            .iter()
-            .map(|(t, (_, accounts))| {
-                let mut a: Vec<&str> = accounts.keys().map(String::as_str).collect();
-                a.sort_unstable();
-                (t.as_str(), a)
-            })
-            .collect();
-        out.sort_unstable();
-        out
-    }
-
     /// Number of profiles (the defaults, each tenant's and each account's with overrides).
     pub fn profile_count(&self) -> usize {
         self.profiles.len()
