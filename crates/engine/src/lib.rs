@@ -44,6 +44,7 @@ pub(crate) mod state;
 mod summary;
 pub(crate) mod window;
 
+pub use calendar::{Holidays, SiteCalendar};
 pub use cost::{Rate, RateTable};
 pub use decision::{
     Action, Amount, BarScope, CallFacts, CallLength, ClassSet, Decision, DestClass, Level, Subject,

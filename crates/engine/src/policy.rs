@@ -274,7 +274,8 @@ macro_rules! rules {
             }
             /// Names of all rules, as in the policy file.
             pub const NAMES: &'static [&'static str] = &[ $( stringify!($name), )* ];
-            fn set_all_shadow(&mut self) {
+            /// Puts every rule in shadow mode (report only).
+            pub fn set_all_shadow(&mut self) {
                 $( self.$name.shadow = true; )*
             }
         }
@@ -961,6 +962,13 @@ impl Policy {
     #[cfg(test)]
     pub(crate) fn profile_mut(&mut self, idx: usize) -> Option<&mut Profile> {
         self.profiles.get_mut(idx)
+    }
+
+    /// Changes every profile (the defaults, each tenant's, each account's) in place: for tools that judge calls
+    /// with a variant of a site's policy, such as `tollguard learn`, which replays a history with the
+    /// destination lists opened and every rule in shadow mode so that the behaviour rules see every call.
+    pub fn map_profiles(&mut self, mut f: impl FnMut(&mut Profile)) {
+        self.profiles.iter_mut().for_each(&mut f);
     }
 
     /// Number of profiles (the defaults, each tenant's and each account's with overrides).

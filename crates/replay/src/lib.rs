@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod learn;
 mod replay;
 mod site;
 mod totals;

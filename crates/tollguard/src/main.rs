@@ -10,8 +10,10 @@ mod check_config;
 mod ctl;
 mod demo;
 mod html;
+mod learn;
 mod number;
 mod serve;
+mod site_config;
 
 /// tollguard stops toll fraud on IP telephony.
 #[derive(Debug, Parser)]
@@ -29,6 +31,8 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Replay call detail records through a policy: calls blocked, money saved, legitimate calls blocked.
     Backtest(analyze::BacktestArgs),
+    /// Learn a policy from the site's own call history: routine destinations, hours, velocity and money limits.
+    Learn(learn::LearnArgs),
     /// Run the inline SIP proxy in front of a PBX and on its trunk.
     Serve(serve::ServeArgs),
     /// Check a guard configuration file and explain each error with its line.
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Command::Number(args) => number::run(args),
         Command::Analyze(args) => analyze::run_analyze(args),
         Command::Backtest(args) => analyze::run_backtest(args),
+        Command::Learn(args) => learn::run(args),
         Command::Serve(args) => serve::run(args),
         Command::CheckConfig(args) => check_config::run(args),
         Command::Ctl(args) => ctl::run(args),
