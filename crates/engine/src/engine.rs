@@ -1738,6 +1738,8 @@ mod tests {
                     dialed,
                     destination: dest,
                     route: "",
+                    leg: crate::Leg::Direct,
+                    forwarded_from: None,
                 }),
                 &mut out,
             );
@@ -1826,6 +1828,8 @@ mod tests {
                 dialed: dial,
                 destination: &dest,
                 route: "",
+                leg: crate::Leg::Direct,
+                forwarded_from: None,
             };
             let v = all.on_event(&Event::CallAttempt(attempt), &mut out_all);
             let v2 = some.on_event(&Event::CallAttempt(attempt), &mut out_some);
@@ -1902,6 +1906,8 @@ mod tests {
                     dialed: "0312345678",
                     destination: &dest,
                     route: "",
+                    leg: crate::Leg::Direct,
+                    forwarded_from: None,
                 }),
                 &mut out,
             );

@@ -16,7 +16,7 @@ use crate::engine::amount;
 use crate::event::{AuthAttempt, CallAttempt, Millis, RequestCount};
 use crate::policy::Rule;
 use crate::rule_id::RuleId;
-use crate::rules::Hit;
+use crate::rules::{Hit, is_international};
 use crate::source::SourceWords;
 use crate::state::{Ban, KillSwitch};
 
@@ -259,6 +259,20 @@ fn call_reason(h: &Hit, ctx: &CallContext<'_, '_>) -> String {
                 "the site"
             } else {
                 a.tenant
+            }
+        ),
+        RuleId::ForwardedInternational => format!(
+            "{who} passed on a call that came in{} ({}) to {dest}: an outside caller reaching {} through the PBX \
+             (call forwarding, transfer, DISA) is a classic hijack — if the site forwards there on purpose, set \
+             rules.forwarded_international critical = \"off\"",
+            a.forwarded_from
+                .map(|f| format!(" from {f}"))
+                .unwrap_or_default(),
+            a.leg.as_str(),
+            if is_international(ctx.class) {
+                "abroad"
+            } else {
+                "a premium or satellite number"
             }
         ),
         RuleId::DestinationCountry => {
@@ -1163,6 +1177,8 @@ mod tests {
                     dialed: "01023276123456",
                     destination: &d,
                     route: "",
+                    leg: crate::Leg::Direct,
+                    forwarded_from: None,
                 };
                 let got = kill_switch(&ks, &a, class, &cal, &mut words);
                 let reason = format!(

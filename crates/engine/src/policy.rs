@@ -393,6 +393,10 @@ rules! {
     /// site does not call abroad (no such call on two different days before; the tenant needs 3 days and 20
     /// calls of history). One such call is a night owl; a run of them from anywhere in the site is an attack.
     novelty_hours_tenant = Rule::new(OFF, OFF, n(1), n(4), true);
+    /// A call that leaves because another came in (forwarded, transferred, hairpinned) to an international,
+    /// premium or satellite destination: an outside caller reaching abroad through the PBX. Refused by
+    /// default; a site that forwards abroad on purpose sets `critical = "off"` and keeps the warning.
+    forwarded_international = Rule::new(n(0), n(0), n(0), n(0), false);
 }
 
 /// The `[destinations]` table of a layer.

@@ -78,6 +78,7 @@ rule_ids! {
     WeakPassword => "weak_password";
     PumpingTenant => "pumping_tenant", pumping_tenant;
     NoveltyHoursTenant => "novelty_hours_tenant", novelty_hours_tenant;
+    ForwardedInternational => "forwarded_international", forwarded_international;
 }
 
 /// What a finding says about the site: an attack or compromise, or only that the call is outside the

@@ -380,6 +380,10 @@ pub(crate) fn rule_label(rule: RuleId, lang: Lang) -> String {
         R::Obfuscated => ("obfuscated dial string", "偽装されたダイヤル文字列"),
         R::PrefixProbe => ("prefix probing", "プレフィックスの探索"),
         R::CallerIdForeign => ("caller ID not the site's own", "自社以外の発信者番号"),
+        R::ForwardedInternational => (
+            "outside caller passed abroad through the PBX",
+            "外部からの着信が転送で海外へ発信",
+        ),
         R::NoveltyFirstInternational => ("first international call", "初めての国際発信"),
         R::NoveltyCountry => ("first call to a country", "初めての国への発信"),
         R::NoveltyRisk => ("first call to a risky destination", "初めての高リスク宛先"),
@@ -972,6 +976,9 @@ fn situation_ja(d: &Decision) -> String {
             dest.as_deref()
                 .map(|x| format!("{x}宛ての"))
                 .unwrap_or_default()
+        ),
+        R::ForwardedInternational => format!(
+            "{who}が外部からの着信を転送して海外または高額な宛先{paren}へ発信しようとしました。転送・DISA・取次ぎを悪用した不正利用の典型的な手口です。意図した転送であれば rules.forwarded_international の critical を \"off\" にしてください。"
         ),
         R::NoveltyHoursTenant => format!(
             "{}が普段は国際発信しない営業時間外の時間帯に{wn}{n}件の国際発信をしました（上限{th}件）。最後の発信元は{who}です{paren}。",
