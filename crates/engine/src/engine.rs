@@ -166,6 +166,8 @@ pub struct Engine {
     day_cache: DayCache,
     hits: Vec<Hit>,
     cluster: Vec<u64>,
+    /// The short calls of the tenant counted by `pumping_tenant` at a call's end (reused: no allocation).
+    short_calls: Vec<u64>,
     /// Country names by calling code, learned from destinations (for sentences about calls that ended).
     country_names: std::collections::HashMap<u16, (&'static str, &'static str)>,
     /// The call whose attempt was last let through goes to a watched destination (see [`Engine::answer_matters`]).
@@ -217,6 +219,7 @@ impl Engine {
             day_cache: DayCache::default(),
             hits: Vec::with_capacity(16),
             cluster: Vec::with_capacity(16),
+            short_calls: Vec::with_capacity(crate::state::SHORT_CALLS),
             country_names: std::collections::HashMap::new(),
             last_watched: true,
             claimed: String::new(),
@@ -665,15 +668,14 @@ impl Engine {
             let r = &self.policy.profile(t.profile).rules.pumping_tenant;
             if c.watched && r.enabled && (r.min_secs.max(1)..=r.max_secs).contains(&e.billable_secs)
             {
-                let mut members = Vec::new();
                 let d = Duration {
                     at,
                     secs: e.billable_secs,
                     cc: c.cc,
                     seq: c.seq,
                 };
-                let n = t.push_short(d, at - 3_600_000, &mut members);
-                short = Some((n, t.profile, members));
+                let n = t.push_short(d, at - 3_600_000, &mut self.short_calls);
+                short = Some((n, t.profile));
             }
             if let Some(ans) = c.answered.filter(|_| c.watched) {
                 t.calls
@@ -693,6 +695,7 @@ impl Engine {
             tenants,
             hits,
             cluster,
+            short_calls,
             call_log,
             country_names,
             ..
@@ -754,7 +757,7 @@ impl Engine {
                 false,
             );
         }
-        if let Some((n, profile, _)) = &short {
+        if let Some((n, profile)) = &short {
             push_level(
                 hits,
                 RuleId::PumpingTenant,
@@ -884,9 +887,9 @@ impl Engine {
             currency: policy.site.currency,
             at,
             off_hours: off,
-            short_secs: short.as_ref().map_or(0, |(_, p, _)| {
-                policy.profile(*p).rules.pumping_tenant.max_secs
-            }),
+            short_secs: short
+                .as_ref()
+                .map_or(0, |(_, p)| policy.profile(*p).rules.pumping_tenant.max_secs),
             spent_day_millis: acct.cost_day.total(Span::Day, at) + acct.calls.accrued(at),
             usual_day_millis: acct.baseline.spend_avg,
         };
@@ -901,8 +904,8 @@ impl Engine {
             let since = at - i64::from(h.window_secs.max(60)) * 1000;
             let contributing = if h.rule == RuleId::Pumping {
                 call_log.ids(cluster.iter().copied())
-            } else if let (RuleId::PumpingTenant, Some((_, _, members))) = (h.rule, &short) {
-                call_log.ids(members.iter().copied())
+            } else if h.rule == RuleId::PumpingTenant {
+                call_log.ids(short_calls.iter().copied())
             } else if h.subject == Counted::Tenant {
                 tenants
                     .get(c.tenant)
