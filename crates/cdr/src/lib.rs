@@ -33,7 +33,9 @@ pub use error::{CdrConfigError, CdrLineError, CdrLineErrorKind};
 pub use format::{AsteriskColumns, CdrFormat, ReadOptions, UnknownFormatName, detect_format};
 pub use generic::{ColumnRef, GenericColumns, GenericCsvMapping};
 pub use reader::{CdrOpenError, CdrReader, ReadStats, read_all};
-pub use record::{CallRecord, CallRecordRef, Disposition, extension_from_channel, name_from_clid};
+pub use record::{
+    CallRecord, CallRecordRef, CdrLeg, Disposition, extension_from_channel, name_from_clid,
+};
 pub use time::SiteClock;
 pub use write::AsteriskCsvWriter;
 

@@ -274,6 +274,78 @@ impl CallRecord {
     }
 }
 
+/// How an outbound call in a CDR came about, as far as the record shows (see [`CallRecord::leg`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CdrLeg {
+    /// Placed by an extension (or nothing says otherwise).
+    Direct,
+    /// Came in from outside and was sent out again: an inbound or DISA context, a follow-me or forward.
+    Forwarded,
+    /// Sent out by a transfer (FreePBX's `from-internal-xfer` context).
+    Transferred,
+    /// Trunk to trunk: the calling and the called channel are the same non-extension endpoint.
+    Hairpin,
+}
+
+/// Dialplan contexts where calls from outside enter (FreePBX, the Asterisk samples, common hand-written plans);
+/// matched as a prefix, ignoring case.
+const INBOUND_CONTEXTS: [&str; 7] = [
+    "from-trunk",
+    "from-pstn",
+    "from-external",
+    "from-did",
+    "ext-did",
+    "from-sip-external",
+    "incoming",
+];
+
+impl<S: AsRef<str>> CallRecord<S> {
+    /// Whether this outbound call continues a call that came in, from what an Asterisk CDR records: the
+    /// dialplan context it ran in (an inbound context such as `from-trunk`/`from-pstn`, a `disa` context, or
+    /// `lastapp` `DISA`: forwarded; `from-internal-xfer`: transferred) and its channels (the calling and the
+    /// called channel on the same endpoint that is not an extension number, e.g. `PJSIP/ntt-trunk-…` to
+    /// `PJSIP/ntt-trunk-…`: hairpin).
+    ///
+    /// Limits: a CDR has no SIP headers, so a forward the PBX places from an extension's own context (FreePBX
+    /// follow-me, call-forward-unconditional dialled as `Local/…@from-internal`) shows as direct unless its
+    /// context says otherwise; FreeSWITCH and Kamailio records carry no context of this kind and always read
+    /// as direct here.
+    pub fn leg(&self) -> CdrLeg {
+        let context = self.context.as_ref();
+        let starts = |p: &str| {
+            context
+                .get(..p.len())
+                .is_some_and(|c| c.eq_ignore_ascii_case(p))
+        };
+        if starts("from-internal-xfer") {
+            return CdrLeg::Transferred;
+        }
+        if INBOUND_CONTEXTS.iter().any(|p| starts(p))
+            || context
+                .as_bytes()
+                .windows(4)
+                .any(|w| w.eq_ignore_ascii_case(b"disa"))
+            || self.last_app.as_ref().eq_ignore_ascii_case("DISA")
+        {
+            return CdrLeg::Forwarded;
+        }
+        fn endpoint(ch: &str) -> Option<&str> {
+            extension_from_channel(ch)
+                .filter(|e| !e.is_empty() && !e.bytes().all(|b| b.is_ascii_digit()))
+        }
+        // Most calls come from an extension (a number): the called channel is then not looked at.
+        match endpoint(self.channel.as_ref()) {
+            Some(a)
+                if endpoint(self.dst_channel.as_ref())
+                    .is_some_and(|b| a.eq_ignore_ascii_case(b)) =>
+            {
+                CdrLeg::Hairpin
+            }
+            _ => CdrLeg::Direct,
+        }
+    }
+}
+
 /// The extension (or peer name) inside an Asterisk channel name: `SIP/205-0000001a` → `205`,
 /// `PJSIP/205-00000012` → `205`, `PJSIP/ntt-trunk-0000002f` → `ntt-trunk`, `Local/205@from-internal-00000001;1`
 /// → `205`, `IAX2/205-1234` → `205`. Returns `None` when nothing sensible is left.
@@ -427,6 +499,48 @@ pub fn name_from_clid(clid: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_leg_of_a_record_comes_from_its_context_and_channels() {
+        let leg = |channel: &str, dst: &str, context: &str, app: &str| {
+            let mut r = CallRecord::empty(1, chrono::DateTime::UNIX_EPOCH);
+            r.channel = channel.into();
+            r.dst_channel = dst.into();
+            r.context = context.into();
+            r.last_app = app.into();
+            r.leg()
+        };
+        let trunk = "PJSIP/ntt-trunk-0000000a";
+        assert_eq!(
+            leg("PJSIP/201-00000001", trunk, "from-internal", "Dial"),
+            CdrLeg::Direct
+        );
+        assert_eq!(
+            leg(trunk, "PJSIP/201-00000002", "from-trunk", "Dial"),
+            CdrLeg::Forwarded
+        );
+        assert_eq!(
+            leg(trunk, trunk, "From-PSTN-custom", "Dial"),
+            CdrLeg::Forwarded
+        );
+        assert_eq!(leg(trunk, trunk, "my-disa", "Dial"), CdrLeg::Forwarded);
+        assert_eq!(leg(trunk, trunk, "default", "DISA"), CdrLeg::Forwarded);
+        assert_eq!(
+            leg("PJSIP/201-1", trunk, "from-internal-xfer", "Dial"),
+            CdrLeg::Transferred
+        );
+        assert_eq!(
+            leg("SIP/carrier-1", "SIP/carrier-2", "default", "Dial"),
+            CdrLeg::Hairpin
+        );
+        assert_eq!(
+            leg("SIP/carrier-1", "SIP/other-2", "default", "Dial"),
+            CdrLeg::Direct
+        );
+        // Odd text says nothing and panics nowhere.
+        assert_eq!(leg("", "", "", ""), CdrLeg::Direct);
+        let _ = leg("é/ü-", "é/ü-\u{0}", "dís\r\n", "DIS\u{7f}");
+    }
+
     use super::*;
 
     #[test]

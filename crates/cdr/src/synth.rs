@@ -62,7 +62,7 @@ pub struct SynthCall {
 }
 
 /// Names accepted by [`scenario`] (and `--scenario` of the `synth` example).
-pub const SCENARIOS: [&str; 9] = [
+pub const SCENARIOS: [&str; 11] = [
     "office",
     "call_centre",
     "night_international",
@@ -72,6 +72,8 @@ pub const SCENARIOS: [&str; 9] = [
     "business_hours_attack",
     "obfuscated",
     "bench_mix",
+    "night_pump_allowed_country",
+    "spread_night_pump",
 ];
 
 /// The calls of a named scenario (`bench_mix` gives 100,000 calls here; use [`write_bench_mix`] for more).
@@ -85,6 +87,8 @@ pub fn scenario(name: &str, seed: u64) -> Option<Vec<SynthCall>> {
         "range_walk" => range_walk(seed),
         "business_hours_attack" => business_hours_attack(seed),
         "obfuscated" => obfuscated(seed),
+        "night_pump_allowed_country" => night_pump_allowed_country(seed),
+        "spread_night_pump" => spread_night_pump(seed),
         "bench_mix" => {
             let mut out = Vec::new();
             let mut g = Generator::new(seed);
@@ -637,6 +641,81 @@ impl Generator {
         out
     }
 
+    /// Suppliers abroad called by day: extensions 202 and 205 call a few numbers in `country` (dialed with
+    /// `010` and the calling code) once or twice each weekday between 09:30 and 17:30, for minutes at a time.
+    pub fn supplier_day(&mut self, day: NaiveDate, suppliers: &[String]) -> Vec<SynthCall> {
+        let mut out = Vec::new();
+        if matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+            return out;
+        }
+        for (ext, name) in [("202", "Suzuki"), ("205", "Tanaka")] {
+            for _ in 0..self.rng.range(1, 2) {
+                let start = at(day, self.rng.range(hms(9, 30, 0), hms(17, 30, 0)));
+                let dialed = self.rng.pick(suppliers).cloned().unwrap_or_default();
+                let outcome = if self.rng.chance(0.85) {
+                    Outcome::answered(self.rng.range(5, 20), self.rng.talk_secs(300.0, 40, 1800))
+                } else {
+                    Outcome::not_answered(self.rng.range(20, 40), Disposition::NoAnswer)
+                };
+                out.push(self.call(ext, name, &dialed, start, outcome, Label::Legit, None));
+            }
+        }
+        out
+    }
+
+    /// Numbers under a calling code, dialed with Japan's `010` (`010` `86` `21` …): `n` of them, each a
+    /// national significant number of `len` digits starting with one of `leads`.
+    pub fn foreign_numbers(
+        &mut self,
+        cc: &str,
+        leads: &[&str],
+        len: usize,
+        n: usize,
+    ) -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                let lead = leads.get(i % leads.len().max(1)).copied().unwrap_or("");
+                let rest = len.saturating_sub(lead.len());
+                self.digits(&format!("010{cc}{lead}"), rest)
+            })
+            .collect()
+    }
+
+    /// A pump at night from hijacked extensions: each of `exts` runs `channels` calls at once from `from` to
+    /// `until`, each call answered for `talk` seconds (a range: IRSF ranges answer with a recording of about
+    /// half a minute) to one of `numbers`, then `gap` seconds before the next.
+    #[allow(clippy::too_many_arguments)]
+    pub fn night_pump(
+        &mut self,
+        exts: &[&str],
+        (from, until): (DateTime<Utc>, DateTime<Utc>),
+        channels: u32,
+        numbers: &[String],
+        talk: (u32, u32),
+        gap: (u32, u32),
+        label: Label,
+    ) -> Vec<SynthCall> {
+        let mut out = Vec::new();
+        for ext in exts {
+            for c in 0..channels {
+                let spread = gap.1.max(1);
+                let mut t = from + Duration::seconds(i64::from(c * 7 + self.rng.range(0, spread)));
+                while t < until {
+                    let dialed = self.rng.pick(numbers).cloned().unwrap_or_default();
+                    let outcome = if self.rng.chance(0.9) {
+                        Outcome::answered(self.rng.range(3, 8), self.rng.range(talk.0, talk.1))
+                    } else {
+                        Outcome::not_answered(self.rng.range(20, 30), Disposition::NoAnswer)
+                    };
+                    let len = outcome.ring + outcome.talk.unwrap_or(0);
+                    out.push(self.call(ext, "", &dialed, t, outcome, label, None));
+                    t += Duration::seconds(i64::from(len + self.rng.range(gap.0, gap.1)));
+                }
+            }
+        }
+        out
+    }
+
     /// One week of the benchmark mix: office, a 60-agent call centre, the night caller, and one attack per week
     /// in rotation.
     pub fn bench_week(&mut self, week: u32) -> Vec<SynthCall> {
@@ -807,6 +886,59 @@ pub fn obfuscated(seed: u64) -> Vec<SynthCall> {
         2,
         &["#", "*"],
         Label::Fraud("obfuscated"),
+    ));
+    finish(out)
+}
+
+/// Three office weeks in which extensions 202 and 205 call suppliers in China (+86) by day, so that a site
+/// allowing China is the natural policy.
+fn office_with_china(g: &mut Generator) -> (Vec<SynthCall>, Vec<String>) {
+    let mut out = office_span(g, 3);
+    let suppliers = g.foreign_numbers("86", &["21", "755", "20"], 10, 5);
+    for d in 0..21 {
+        out.extend(g.supplier_day(base_monday() + Duration::days(d), &suppliers));
+    }
+    let mobiles = g.foreign_numbers("86", &["13", "15", "18"], 11, 30);
+    (out, mobiles)
+}
+
+/// The office calling China by day; on the third Saturday from 01:00 to 05:00 extension 204 is hijacked and
+/// runs four calls at once of 25–35 s each to Chinese mobile numbers: an attack no destination list stops
+/// (China is allowed), only behaviour.
+pub fn night_pump_allowed_country(seed: u64) -> Vec<SynthCall> {
+    let mut g = Generator::new(seed);
+    let (mut out, mobiles) = office_with_china(&mut g);
+    let night = base_monday() + Duration::days(19);
+    out.extend(g.night_pump(
+        &["204"],
+        (at(night, hms(1, 0, 0)), at(night, hms(5, 0, 0))),
+        4,
+        &mobiles,
+        (25, 35),
+        (5, 40),
+        Label::Fraud("night_pump_allowed_country"),
+    ));
+    finish(out)
+}
+
+/// The same office; on the third Saturday from 01:00 to 05:00 twelve extensions (the ten in use and two
+/// spare ones, all on the installer's default password) each place a call of 20–45 s to Chinese mobiles every
+/// 10–20 minutes: no extension's own counters rise, only the site's.
+pub fn spread_night_pump(seed: u64) -> Vec<SynthCall> {
+    let mut g = Generator::new(seed);
+    let (mut out, mobiles) = office_with_china(&mut g);
+    let night = base_monday() + Duration::days(19);
+    let exts = [
+        "201", "202", "203", "204", "205", "206", "207", "208", "209", "210", "211", "212",
+    ];
+    out.extend(g.night_pump(
+        &exts,
+        (at(night, hms(1, 0, 0)), at(night, hms(5, 0, 0))),
+        1,
+        &mobiles,
+        (20, 45),
+        (600, 1200),
+        Label::Fraud("spread_night_pump"),
     ));
     finish(out)
 }

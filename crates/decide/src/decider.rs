@@ -312,6 +312,8 @@ impl Decider {
             destination: &destination,
             route: "trunk",
             caller_id_foreign,
+            leg: q.leg,
+            forwarded_from: q.forwarded_from,
         };
         self.decisions.clear();
         let verdict = self

@@ -27,6 +27,10 @@ pub struct CallQuery<'a> {
     /// A `phone-context` the dialed string is to be read in (`tel:110;phone-context=+1` is not Japan's police).
     pub phone_context: Option<&'a str>,
     pub user_agent: &'a str,
+    /// Whether the call leaves because another came in (read off `Diversion`, `History-Info`,
+    /// `Referred-By`; given by an HTTP querier), and the outside party whose call it continues.
+    pub leg: engine::Leg,
+    pub forwarded_from: Option<&'a str>,
     /// Seen on a mirror (HEP), not asked: the verdict and decisions are alerts; nothing is banned and no
     /// call is ended for it.
     pub observe: bool,
@@ -40,6 +44,9 @@ pub struct SipCall<'m> {
     pub caller: Option<String>,
     pub dialed: String,
     pub phone_context: Option<&'m str>,
+    /// The leg the INVITE is and the outside party it continues (borrowed from the message).
+    pub leg: engine::Leg,
+    pub forwarded_from: Option<&'m str>,
 }
 
 impl<'m> SipCall<'m> {
@@ -62,11 +69,14 @@ impl<'m> SipCall<'m> {
             Some((number, context)) => (dialed_as_dialed(number), context),
             None => (String::new(), None),
         };
+        let (leg, forwarded_from) = inbound_leg(msg);
         SipCall {
             account,
             caller: pai_user().or_else(from_user),
             dialed,
             phone_context,
+            leg,
+            forwarded_from,
         }
     }
 
@@ -81,9 +91,43 @@ impl<'m> SipCall<'m> {
             dialed: &self.dialed,
             phone_context: self.phone_context,
             user_agent: msg.user_agent().unwrap_or(""),
+            leg: self.leg,
+            forwarded_from: self.forwarded_from,
             observe: false,
         }
     }
+}
+
+/// The leg an INVITE is, from the headers a PBX adds when a call leaves because another came in, and the
+/// outside party it continues: `Referred-By` (RFC 3892, a transfer: the referrer), `Diversion` (RFC 5806, a
+/// forwarding: the caller the INVITE presents, P-Asserted-Identity else From), `History-Info` (RFC 7044) with
+/// an entry retargeted by mapping (`mp`) or carrying a `cause` URI parameter (RFC 4458): a forwarding as well.
+/// Only borrows from the message; a header that does not parse says nothing.
+pub fn inbound_leg<'m>(msg: &Message<'m>) -> (engine::Leg, Option<&'m str>) {
+    let caller = || {
+        msg.p_asserted_identity()
+            .filter_map(Result::ok)
+            .find_map(|n| n.uri().user())
+            .or_else(|| msg.from().and_then(|f| f.uri().user()))
+    };
+    if let Some(by) = msg.header(sip::HeaderName::ReferredBy) {
+        let referrer = sip::NameAddr::parse(by).ok().and_then(|n| n.uri().user());
+        return (engine::Leg::Transferred, referrer.or_else(caller));
+    }
+    if msg.diversion().any(|d| d.is_ok()) {
+        return (engine::Leg::Forwarded, caller());
+    }
+    let retargeted = msg
+        .headers_named("History-Info")
+        .flat_map(|line| line.split(','))
+        .filter_map(|e| sip::NameAddr::parse(e).ok())
+        .any(|e| {
+            e.param("mp").is_some() || e.uri().as_sip().is_some_and(|u| u.param("cause").is_some())
+        });
+    if retargeted {
+        return (engine::Leg::Forwarded, caller());
+    }
+    (engine::Leg::Direct, None)
 }
 
 /// The user part of a header value that holds a name-addr, or the value itself (a bare account).

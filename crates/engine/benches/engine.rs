@@ -154,6 +154,8 @@ fn run(engine: &mut Engine, dests: &[Destination], calls: &[Call], out: &mut Vec
                 dialed: &c.dialed,
                 destination: &dests[c.dest],
                 route: "",
+                leg: engine::Leg::Direct,
+                forwarded_from: None,
             }),
             out,
         );

@@ -146,6 +146,8 @@ fn run(
                 dialed: c.part(3),
                 destination: &c.dest,
                 route: "",
+                leg: engine::Leg::Direct,
+                forwarded_from: None,
             }),
             0 => Event::CallAnswered(CallAnswered {
                 at,

@@ -166,6 +166,8 @@ pub struct Engine {
     day_cache: DayCache,
     hits: Vec<Hit>,
     cluster: Vec<u64>,
+    /// The short calls of the tenant counted by `pumping_tenant` at a call's end (reused: no allocation).
+    short_calls: Vec<u64>,
     /// Country names by calling code, learned from destinations (for sentences about calls that ended).
     country_names: std::collections::HashMap<u16, (&'static str, &'static str)>,
     /// The call whose attempt was last let through goes to a watched destination (see [`Engine::answer_matters`]).
@@ -217,6 +219,7 @@ impl Engine {
             day_cache: DayCache::default(),
             hits: Vec::with_capacity(16),
             cluster: Vec::with_capacity(16),
+            short_calls: Vec::with_capacity(crate::state::SHORT_CALLS),
             country_names: std::collections::HashMap::new(),
             last_watched: true,
             claimed: String::new(),
@@ -467,6 +470,7 @@ impl Engine {
             off,
             at,
             &mut quiet,
+            watched || off,
         );
         let paid = watched && rate.minimum() > 0;
         let acct_money =
@@ -482,11 +486,23 @@ impl Engine {
         let trules = &policy.profile(ten.profile).rules;
         let tfl = floors.row(ten.profile, off);
         rules::tenant::velocity(
-            hits, tfl, trules, ten, ten_counts, acct, off, at, &mut quiet,
+            hits,
+            tfl,
+            trules,
+            ten,
+            ten_counts,
+            acct,
+            off,
+            at,
+            &mut quiet,
+            watched || off,
         );
         rules::money::tenant(
             hits, tfl, trules, ten, acct, &rate, paid, &bk, &m, at, &mut quiet,
         );
+        if watched {
+            rules::tenant::night_novelty(hits, tfl, trules, ten, &bk, &m, acct, at, &mut quiet);
+        }
 
         // Dialed number and its range (watched classes only).
         let (number_key, range_key) = match d.e164 {
@@ -511,6 +527,9 @@ impl Engine {
         if hits.is_empty() {
             // The common path: allowed (or warned again within the warning's window), learned, nothing said.
             learn_attempt(acct, d, class, at, &m);
+            if watched {
+                ten.watched_hours.learn(m.hour, m.day);
+            }
             calls.entry(hasher.one(KeyKind::Call, a.call_id), || LiveCall {
                 state: call,
                 acct_at,
@@ -528,6 +547,9 @@ impl Engine {
                 && acct.is_quiet(h.rule as u8, at)
         }) {
             learn_attempt(acct, d, class, at, &m);
+            if watched {
+                ten.watched_hours.learn(m.hour, m.day);
+            }
             calls.entry(hasher.one(KeyKind::Call, a.call_id), || LiveCall {
                 state: call,
                 acct_at,
@@ -588,6 +610,9 @@ impl Engine {
         } else {
             // Warned (most warnings are repeats, kept quiet above): the call goes ahead like an allowed one.
             learn_attempt(acct, d, class, at, &m);
+            if watched {
+                ten.watched_hours.learn(m.hour, m.day);
+            }
             calls.entry(hasher.one(KeyKind::Call, a.call_id), || LiveCall {
                 state: call,
                 acct_at,
@@ -636,8 +661,22 @@ impl Engine {
             0
         };
         let m = self.policy.site.calendar.moment(at, &mut self.day_cache);
+        // Short answered watched calls of the tenant to this country in the last hour (`pumping_tenant`).
+        let mut short = None;
         // Only watched calls were counted in progress when answered (on_answered): only they leave it.
         if let Some((_, t)) = self.tenants.get_mut_hinted(c.tenant, live.ten_at) {
+            let r = &self.policy.profile(t.profile).rules.pumping_tenant;
+            if c.watched && r.enabled && (r.min_secs.max(1)..=r.max_secs).contains(&e.billable_secs)
+            {
+                let d = Duration {
+                    at,
+                    secs: e.billable_secs,
+                    cc: c.cc,
+                    seq: c.seq,
+                };
+                let n = t.push_short(d, at - 3_600_000, &mut self.short_calls);
+                short = Some((n, t.profile));
+            }
             if let Some(ans) = c.answered.filter(|_| c.watched) {
                 t.calls
                     .remove(c.rate.per_minute_millis, c.rate.setup_millis, ans);
@@ -656,6 +695,7 @@ impl Engine {
             tenants,
             hits,
             cluster,
+            short_calls,
             call_log,
             country_names,
             ..
@@ -714,6 +754,19 @@ impl Engine {
                 Unit::SimilarCalls,
                 Span::Hour.secs(),
                 Counted::Account,
+                false,
+            );
+        }
+        if let Some((n, profile)) = &short {
+            push_level(
+                hits,
+                RuleId::PumpingTenant,
+                &policy.profile(*profile).rules.pumping_tenant,
+                *n,
+                off,
+                Unit::SimilarCalls,
+                Span::Hour.secs(),
+                Counted::Tenant,
                 false,
             );
         }
@@ -833,6 +886,10 @@ impl Engine {
             jitter: rules.pumping.jitter_secs,
             currency: policy.site.currency,
             at,
+            off_hours: off,
+            short_secs: short
+                .as_ref()
+                .map_or(0, |(_, p)| policy.profile(*p).rules.pumping_tenant.max_secs),
             spent_day_millis: acct.cost_day.total(Span::Day, at) + acct.calls.accrued(at),
             usual_day_millis: acct.baseline.spend_avg,
         };
@@ -847,6 +904,8 @@ impl Engine {
             let since = at - i64::from(h.window_secs.max(60)) * 1000;
             let contributing = if h.rule == RuleId::Pumping {
                 call_log.ids(cluster.iter().copied())
+            } else if h.rule == RuleId::PumpingTenant {
+                call_log.ids(short_calls.iter().copied())
             } else if h.subject == Counted::Tenant {
                 tenants
                     .get(c.tenant)
@@ -1682,6 +1741,8 @@ mod tests {
                     dialed,
                     destination: dest,
                     route: "",
+                    leg: crate::Leg::Direct,
+                    forwarded_from: None,
                 }),
                 &mut out,
             );
@@ -1770,6 +1831,8 @@ mod tests {
                 dialed: dial,
                 destination: &dest,
                 route: "",
+                leg: crate::Leg::Direct,
+                forwarded_from: None,
             };
             let v = all.on_event(&Event::CallAttempt(attempt), &mut out_all);
             let v2 = some.on_event(&Event::CallAttempt(attempt), &mut out_some);
@@ -1846,6 +1909,8 @@ mod tests {
                     dialed: "0312345678",
                     destination: &dest,
                     route: "",
+                    leg: crate::Leg::Direct,
+                    forwarded_from: None,
                 }),
                 &mut out,
             );

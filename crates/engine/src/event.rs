@@ -72,6 +72,42 @@ pub struct CallAttempt<'a> {
     pub destination: &'a Destination,
     /// Trunk or route the call takes, "" when unknown.
     pub route: &'a str,
+    /// Whether the call leaves because another came in (forwarding, transfer, DISA, hairpin): rule
+    /// `forwarded_international`.
+    pub leg: Leg,
+    /// The outside party whose call this one continues (the original caller of a forwarded call, the
+    /// referrer of a transfer), when the front end knows it.
+    pub forwarded_from: Option<&'a str>,
+}
+
+/// How an outbound call came about: placed by the account itself, or the continuation of a call that came in.
+/// An outside caller reaching abroad through the PBX (a forwarding to abroad, a DISA or voicemail
+/// fall-through, a transfer an outsider asked for) is the other classic hijack besides a stolen password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Leg {
+    /// Dialed by the account (the usual case, and the answer when nothing says otherwise).
+    #[default]
+    Direct,
+    /// Forwarded or retargeted (SIP `Diversion`, `History-Info` with a mapped or `cause` entry; a CDR of a
+    /// call that came in from outside and left through a Dial).
+    Forwarded,
+    /// Transferred (an INVITE with `Referred-By`, after a REFER).
+    Transferred,
+    /// The PBX bridged an incoming trunk call straight out to the trunk (a CDR whose channel and destination
+    /// channel are both trunks).
+    Hairpin,
+}
+
+impl Leg {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Leg::Direct => "direct",
+            Leg::Forwarded => "forwarded",
+            Leg::Transferred => "transferred",
+            Leg::Hairpin => "hairpin",
+        }
+    }
 }
 
 /// The callee answered.

@@ -16,7 +16,7 @@ use crate::engine::amount;
 use crate::event::{AuthAttempt, CallAttempt, Millis, RequestCount};
 use crate::policy::Rule;
 use crate::rule_id::RuleId;
-use crate::rules::Hit;
+use crate::rules::{Hit, is_international};
 use crate::source::SourceWords;
 use crate::state::{Ban, KillSwitch};
 
@@ -261,6 +261,20 @@ fn call_reason(h: &Hit, ctx: &CallContext<'_, '_>) -> String {
                 a.tenant
             }
         ),
+        RuleId::ForwardedInternational => format!(
+            "{who} passed on a call that came in{} ({}) to {dest}: an outside caller reaching {} through the PBX \
+             (call forwarding, transfer, DISA) is a classic hijack — if the site forwards there on purpose, set \
+             rules.forwarded_international critical = \"off\"",
+            a.forwarded_from
+                .map(|f| format!(" from {f}"))
+                .unwrap_or_default(),
+            a.leg.as_str(),
+            if is_international(ctx.class) {
+                "abroad"
+            } else {
+                "a premium or satellite number"
+            }
+        ),
         RuleId::DestinationCountry => {
             format!("{who} called {dest}: {country} is not an allowed destination in the policy")
         }
@@ -343,6 +357,12 @@ fn call_reason(h: &Hit, ctx: &CallContext<'_, '_>) -> String {
             "{who} called {dest} at {:02}:xx outside business hours, an hour at which it never calls",
             ctx.moment.hour
         ),
+        RuleId::NoveltyHoursTenant => format!(
+            "{} made {n} calls abroad in 1 h outside business hours at {:02}:xx, an hour at which the site does not \
+             call abroad (limit {th}), the last by {who} to {dest}",
+            tenant_words(a.tenant),
+            ctx.moment.hour
+        ),
         other => format!(
             "{who} called {dest}: rule {} fired (measured {n}, limit {th})",
             other.as_str()
@@ -400,6 +420,10 @@ pub(crate) struct EndContext<'a> {
     pub rate: Rate,
     pub currency: Currency,
     pub at: Millis,
+    /// The call ended outside business hours.
+    pub off_hours: bool,
+    /// `pumping_tenant`'s longest short call.
+    pub short_secs: u32,
     pub spent_day_millis: i64,
     pub usual_day_millis: i64,
 }
@@ -425,6 +449,21 @@ pub(crate) fn end_decision(h: &Hit, ctx: &EndContext<'_>, calls: Vec<String>) ->
             format!(
                 "{who} made {n} answered calls of {}±{} s to {country} in 1 h (limit {th}): looks like traffic pumping",
                 ctx.secs, ctx.jitter
+            ),
+            ctx.rate.cost(ctx.secs).saturating_mul(n),
+        ),
+        RuleId::PumpingTenant => (
+            format!(
+                "{} had {n} short answered calls (under {} s) to {country} in 1 h{} (limit {th}), the last by {who} \
+                 ({} s): looks like traffic pumping spread over the site's extensions",
+                tenant_words(ctx.tenant),
+                ctx.short_secs,
+                if ctx.off_hours {
+                    ", outside business hours"
+                } else {
+                    ""
+                },
+                ctx.secs
             ),
             ctx.rate.cost(ctx.secs).saturating_mul(n),
         ),
@@ -1138,6 +1177,8 @@ mod tests {
                     dialed: "01023276123456",
                     destination: &d,
                     route: "",
+                    leg: crate::Leg::Direct,
+                    forwarded_from: None,
                 };
                 let got = kill_switch(&ks, &a, class, &cal, &mut words);
                 let reason = format!(

@@ -13,6 +13,7 @@
 //!     engine.on_event(&Event::CallAttempt(CallAttempt {
 //!         at: 1_700_000_000_000, call_id, tenant: "", account: "205", source: None, user_agent: "",
 //!         authenticated: true, caller_id_foreign: false, dialed, destination: &dest, route: "",
+//!         leg: engine::Leg::Direct, forwarded_from: None,
 //!     }), out)
 //! };
 //! // Emergency numbers pass before any rule, silently.
@@ -52,7 +53,7 @@ pub use decision::{
 };
 pub use engine::{DEFAULT_SEED, Engine, Snapshot, StateSizes, Stats, scanner_in};
 pub use event::{
-    AuthAttempt, AuthKind, AuthOutcome, CallAnswered, CallAttempt, CallEnded, EndCause, Event,
+    AuthAttempt, AuthKind, AuthOutcome, CallAnswered, CallAttempt, CallEnded, EndCause, Event, Leg,
     Millis, RequestCount, ScannerMark, UNKNOWN_ACCOUNT, millis,
 };
 pub use policy::{Mode, Policy, PolicyError, Profile, Rule, Rules, Sources};

@@ -98,6 +98,8 @@ pub struct RuleLayer {
     jitter_secs: Option<u32>,
     /// Pumping only: answered calls shorter than this are ignored.
     min_secs: Option<u32>,
+    /// `pumping_tenant` only: answered calls longer than this are not short (not counted).
+    max_secs: Option<u32>,
     /// `novelty_spend` only: below this 24 h spend (whole units of the site currency) it stays quiet.
     floor: Option<i64>,
 }
@@ -118,6 +120,8 @@ pub struct Rule {
     pub ban_secs: u32,
     pub jitter_secs: u32,
     pub min_secs: u32,
+    /// `pumping_tenant` only: the longest answered call that counts as short (0: none).
+    pub max_secs: u32,
     /// `novelty_spend` only: the 24 h spend (whole units of the site currency) below which the rule stays quiet,
     /// however many times the account's usual spend it is; None: the site's `spend_floor`.
     pub floor: Option<i64>,
@@ -142,6 +146,7 @@ impl Rule {
             ban_secs: 0,
             jitter_secs: 0,
             min_secs: 0,
+            max_secs: 0,
             floor: None,
         }
     }
@@ -226,6 +231,9 @@ impl Rule {
         if let Some(v) = l.min_secs {
             self.min_secs = v;
         }
+        if let Some(v) = l.max_secs {
+            self.max_secs = v;
+        }
         if let Some(v) = l.floor {
             self.floor = Some(v);
         }
@@ -260,8 +268,15 @@ macro_rules! rules {
             fn validate(&self) -> Result<(), String> {
                 $(
                     let r = &self.$name;
-                    if (r.jitter_secs != 0 || r.min_secs != 0) && stringify!($name) != "pumping" {
-                        return Err(format!("rules.{}: jitter_secs and min_secs only apply to rules.pumping", stringify!($name)));
+                    let pumping = matches!(stringify!($name), "pumping" | "pumping_tenant");
+                    if r.jitter_secs != 0 && stringify!($name) != "pumping" {
+                        return Err(format!("rules.{}: jitter_secs only applies to rules.pumping", stringify!($name)));
+                    }
+                    if r.min_secs != 0 && !pumping {
+                        return Err(format!("rules.{}: min_secs only applies to rules.pumping and rules.pumping_tenant", stringify!($name)));
+                    }
+                    if r.max_secs != 0 && stringify!($name) != "pumping_tenant" {
+                        return Err(format!("rules.{}: max_secs only applies to rules.pumping_tenant", stringify!($name)));
                     }
                     if r.floor.is_some() && stringify!($name) != "novelty_spend" {
                         return Err(format!("rules.{}: floor only applies to rules.novelty_spend", stringify!($name)));
@@ -300,8 +315,10 @@ rules! {
     velocity_tenant_hour = Rule::new(n(1500), n(3000), n(100), n(300), false);
     /// Call attempts per tenant per 24 h.
     velocity_tenant_day = Rule::new(n(8000), n(20000), OFF, OFF, false);
-    /// Answered calls in progress per account (checked on each new attempt).
-    concurrent_account = Rule::new(n(3), n(6), n(2), n(4), true);
+    /// Answered calls in progress per account (checked on each new attempt) to watched destinations
+    /// (international by default). Off hours a person holds one such call at a time: two at once warn, a third
+    /// is refused (a pump runs several channels).
+    concurrent_account = Rule::new(n(3), n(6), n(1), n(2), true);
     /// Answered calls in progress per tenant.
     concurrent_tenant = Rule::new(n(30), n(100), n(10), n(30), false);
     /// Calls that ended unanswered per account per hour.
@@ -369,6 +386,18 @@ rules! {
     /// country before (the guard's GeoIP lookup). A warning; at critical (with `escalate`) it bars the account's
     /// international calling.
     auth_new_country = Rule::flag(false, true);
+    /// Short answered calls (`min_secs`–`max_secs` s) to the same country per tenant in the last hour, from any
+    /// of its accounts (watched classes): pumping spread over many extensions, each of whose own counters stays
+    /// low. Counted as calls end; a critical bars the tenant's international calling.
+    pumping_tenant = Rule { min_secs: 5, max_secs: 60, ..Rule::new(n(30), n(60), n(3), n(6), true) };
+    /// Watched calls of a tenant in the last hour, outside business hours, at an hour of the day at which the
+    /// site does not call abroad (no such call on two different days before; the tenant needs 3 days and 20
+    /// calls of history). One such call is a night owl; a run of them from anywhere in the site is an attack.
+    novelty_hours_tenant = Rule::new(OFF, OFF, n(1), n(4), true);
+    /// A call that leaves because another came in (forwarded, transferred, hairpinned) to an international,
+    /// premium or satellite destination: an outside caller reaching abroad through the PBX. Refused by
+    /// default; a site that forwards abroad on purpose sets `critical = "off"` and keeps the warning.
+    forwarded_international = Rule::new(n(0), n(0), n(0), n(0), false);
 }
 
 /// The `[destinations]` table of a layer.
@@ -1067,7 +1096,27 @@ allow_countries = ["*"]
         assert!(e.to_string().contains("09:00-18:00"));
         let e = Policy::from_toml_str("[defaults.rules.velocity_account_hour]\njitter_secs = 1\n")
             .unwrap_err();
-        assert!(e.to_string().contains("only apply to rules.pumping"), "{e}");
+        assert!(
+            e.to_string().contains("only applies to rules.pumping"),
+            "{e}"
+        );
+        let e = Policy::from_toml_str("[defaults.rules.pumping]\nmax_secs = 60\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("only applies to rules.pumping_tenant"),
+            "{e}"
+        );
+        let p = Policy::from_toml_str(
+            "[defaults.rules.pumping_tenant]\nmin_secs = 15\nmax_secs = 45\n",
+        )
+        .expect("pumping_tenant takes min_secs and max_secs");
+        assert_eq!(
+            (
+                p.profile(0).rules.pumping_tenant.min_secs,
+                p.profile(0).rules.pumping_tenant.max_secs
+            ),
+            (15, 45)
+        );
         let e = Policy::from_toml_str("[defaults.destinations]\nallow_classes = [\"moon\"]\n")
             .unwrap_err();
         assert!(e.to_string().contains("moon"), "{e}");

@@ -76,6 +76,9 @@ rule_ids! {
     AuthAccountSources => "auth_account_sources", auth_account_sources;
     AuthNewCountry => "auth_new_country", auth_new_country;
     WeakPassword => "weak_password";
+    PumpingTenant => "pumping_tenant", pumping_tenant;
+    NoveltyHoursTenant => "novelty_hours_tenant", novelty_hours_tenant;
+    ForwardedInternational => "forwarded_international", forwarded_international;
 }
 
 /// What a finding says about the site: an attack or compromise, or only that the call is outside the

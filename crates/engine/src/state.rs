@@ -328,11 +328,91 @@ pub struct TenantState {
     pub cost_month: MonthSum,
     pub calls: CallsInProgress,
     pub recent: Recent,
+    /// When the tenant was first seen and how many call attempts it made since: novelty at tenant level waits
+    /// for a history (the account's [`LEARN_MS`] and [`LEARN_CALLS`]).
+    #[serde(default)]
+    pub first_seen: Millis,
+    #[serde(default)]
+    pub attempts_seen: u32,
+    /// The hours at which the site calls abroad (watched destinations).
+    #[serde(default)]
+    pub watched_hours: WatchedHours,
+    /// Watched call attempts in the hour at hours the site does not call abroad (`novelty_hours_tenant`).
+    #[serde(default)]
+    pub novel_hour_attempts: Ring,
+    /// The last short answered watched calls (`pumping_tenant`), any account.
+    #[serde(default)]
+    pub short_calls: [Duration; SHORT_CALLS],
+    #[serde(default)]
+    pub next_short: u8,
+}
+
+/// Capacity of a tenant's ring of short answered calls: above the highest default `pumping_tenant` level, so
+/// the count in the hour reaches it.
+pub const SHORT_CALLS: usize = 32;
+
+/// The hours of the day at which a tenant calls watched destinations: for each local hour, on how many
+/// different days it did (saturating) and the last such day. An hour is the site's own once seen on two
+/// days, so that one night of an attack does not make its hours normal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchedHours {
+    days: [u8; 24],
+    last: [i32; 24],
+}
+
+impl WatchedHours {
+    /// Days needed before an hour is the site's own.
+    pub const DAYS: u8 = 2;
+
+    pub fn learn(&mut self, hour: u8, day: i32) {
+        let h = usize::from(hour % 24);
+        if let (Some(n), Some(last)) = (self.days.get_mut(h), self.last.get_mut(h))
+            && (*n == 0 || *last != day)
+        {
+            *n = n.saturating_add(1);
+            *last = day;
+        }
+    }
+
+    pub fn known(&self, hour: u8) -> bool {
+        self.days
+            .get(usize::from(hour % 24))
+            .is_some_and(|n| *n >= Self::DAYS)
+    }
 }
 
 impl TenantState {
+    /// Whether the tenant's history is long enough for novelty rules at tenant level.
+    pub fn mature(&self, now: Millis) -> bool {
+        self.attempts_seen >= LEARN_CALLS && now - self.first_seen >= LEARN_MS
+    }
+
+    /// Records a short answered call; the number of such calls to `cc` since `since` and their call numbers.
+    pub fn push_short(&mut self, d: Duration, since: Millis, members: &mut Vec<u64>) -> i64 {
+        let i = usize::from(self.next_short) % SHORT_CALLS;
+        if let Some(slot) = self.short_calls.get_mut(i) {
+            *slot = d;
+        }
+        self.next_short = ((i + 1) % SHORT_CALLS) as u8;
+        members.clear();
+        members.extend(
+            self.short_calls
+                .iter()
+                .filter(|s| s.cc == d.cc && s.at >= since && s.at != 0)
+                .map(|s| s.seq),
+        );
+        members.sort_unstable();
+        members.len() as i64
+    }
+
     pub fn new(tenant: &str, profile: usize, now: Millis) -> Self {
         Self {
+            first_seen: now,
+            attempts_seen: 0,
+            watched_hours: WatchedHours::default(),
+            novel_hour_attempts: Ring::default(),
+            short_calls: [Duration::default(); SHORT_CALLS],
+            next_short: 0,
             tenant: tenant.to_owned(),
             profile,
             last_seen: now,
@@ -716,6 +796,17 @@ pub struct KillSwitch {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_hour_is_the_sites_own_only_after_two_days() {
+        let mut h = WatchedHours::default();
+        h.learn(2, 100);
+        h.learn(2, 100);
+        assert!(!h.known(2), "one night of calls does not make 02:00 normal");
+        h.learn(2, 101);
+        assert!(h.known(2));
+        assert!(!h.known(3));
+    }
+
     use super::*;
 
     fn ban(until: Millis) -> Ban {

@@ -131,6 +131,8 @@ mod tests {
                     dialed,
                     destination: &d,
                     route: "",
+                    leg: crate::Leg::Direct,
+                    forwarded_from: None,
                 }),
                 &mut out,
             );

@@ -564,3 +564,46 @@ fn the_ban_table_is_capped_and_drops_the_ban_that_ends_soonest() {
     let e = Policy::from_toml_str("[sources]\nmax_bans = 0\n").expect_err("no bans");
     assert!(e.to_string().contains("sources.max_bans"), "{e}");
 }
+
+// ----- 8. calls that leave because another came in ---------------------------------------------------------------
+
+#[test]
+fn a_forwarded_call_abroad_is_refused_and_a_forwarded_call_at_home_passes() {
+    // US allowed: the destination alone would pass; only the leg it is says an outsider is reaching abroad.
+    let mut sim = Sim::toml("[defaults.destinations]\nallow_countries = [\"US\"]\n");
+    let t = monday_10();
+    assert_eq!(sim.attempt(t, "205", &us(1)).1, Verdict::Allow);
+    for leg in [
+        engine::Leg::Forwarded,
+        engine::Leg::Transferred,
+        engine::Leg::Hairpin,
+    ] {
+        sim.leg = leg;
+        sim.out.clear();
+        assert!(sim.attempt(t + 1000, "205", &us(2)).1.is_block(), "{leg:?}");
+        let d = sim.out.first().expect("decision");
+        assert_eq!(d.rule, engine::RuleId::ForwardedInternational);
+        assert_eq!(d.rule.kind(), engine::FindingKind::Fraud);
+        assert!(
+            d.reason.contains("from +81312345678") && d.reason.contains(leg.as_str()),
+            "{}",
+            d.reason
+        );
+        sim.out.clear();
+        assert!(
+            sim.attempt(t + 2000, "205", &satellite()).1.is_block(),
+            "{leg:?}"
+        );
+        assert!(sim.has("forwarded_international"), "{:?}", sim.rules());
+        // A forwarding to a mobile at home and an emergency call pass.
+        assert_eq!(sim.attempt(t + 3000, "205", &domestic(3)).1, Verdict::Allow);
+        assert_eq!(sim.attempt(t + 4000, "205", &emergency()).1, Verdict::Allow);
+    }
+    // A site that forwards abroad on purpose keeps a warning.
+    let mut open = Sim::toml(
+        "[defaults.destinations]\nallow_countries = [\"US\"]\n\
+         [defaults.rules.forwarded_international]\ncritical = \"off\"\n",
+    );
+    open.leg = engine::Leg::Forwarded;
+    assert_eq!(open.attempt(t, "205", &us(1)).1, Verdict::Warn);
+}

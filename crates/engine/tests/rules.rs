@@ -341,12 +341,9 @@ fn velocity_per_minute_blocks_the_eleventh_call_and_forgets_after_the_window() {
         let (_, v) = sim.attempt(t + i * 1000, "205", &domestic(i as u32));
         assert!(!v.is_block(), "call {i}");
     }
-    assert!(
-        sim.has("velocity_account_minute"),
-        "warning above 5: {:?}",
-        sim.rules()
-    );
-    assert!(sim.out.iter().all(|d| d.level == Level::Warning));
+    // Domestic calls in business hours cost little: their volume only speaks at its critical level (a busy
+    // call centre's day is no warning).
+    assert!(sim.out.is_empty(), "{:?}", sim.rules());
     let (_, v) = sim.attempt(t + 10_000, "205", &domestic(99));
     assert!(v.is_block());
     let d = sim
@@ -464,8 +461,10 @@ fn tenant_velocity_counts_all_accounts() {
 #[test]
 fn concurrency_counts_answered_calls_in_progress() {
     let mut sim = Sim::toml(ALLOW_ALL);
+    // Off hours a person holds one international call at a time: the third at once is refused (a pump runs
+    // several channels)…
     let t = saturday_night();
-    for i in 0..4 {
+    for i in 0..2 {
         let (id, v) = sim.attempt(t + i * 20_000, "205", &us(i as u32));
         assert!(!v.is_block());
         sim.answer(t + i * 20_000 + 5_000, &id);
@@ -478,15 +477,16 @@ fn concurrency_counts_answered_calls_in_progress() {
         Action::EndCalls { call_ids, .. } => Some(call_ids.clone()),
         _ => None,
     });
-    assert_eq!(
-        end,
-        Some(vec![
-            "call-1".into(),
-            "call-2".into(),
-            "call-3".into(),
-            "call-4".into()
-        ])
-    );
+    assert_eq!(end, Some(vec!["call-1".into(), "call-2".into()]));
+    // …while in business hours four at once only warn.
+    let mut sim = Sim::toml(ALLOW_ALL);
+    let t = monday_10();
+    for i in 0..4 {
+        let (id, v) = sim.attempt(t + i * 20_000, "205", &us(i as u32));
+        assert!(!v.is_block(), "{:?}", sim.rules());
+        sim.answer(t + i * 20_000 + 5_000, &id);
+    }
+    assert!(sim.has("concurrent_account"));
 }
 
 /// Unanswered calls to destinations no rule watches (domestic) count as failed too.
@@ -1076,11 +1076,12 @@ fn every_decision_is_explained() {
 
 #[test]
 fn a_warning_raised_again_within_its_window_keeps_the_verdict_and_says_nothing() {
-    let mut sim =
-        Sim::toml("[defaults.rules.velocity_account_hour]\nwarning = 2\ncritical = 1000\n");
+    let mut sim = Sim::toml(&format!(
+        "{ALLOW_ALL}[defaults.rules.velocity_account_hour]\nwarning = 2\ncritical = 1000\n"
+    ));
     let t = monday_10();
     let verdicts: Vec<Verdict> = (0..8)
-        .map(|i| sim.attempt(t + i * MIN, "205", &domestic(i as u32)).1)
+        .map(|i| sim.attempt(t + i * MIN, "205", &us(i as u32)).1)
         .collect();
     assert_eq!(verdicts[..2], [Verdict::Allow, Verdict::Allow]);
     assert!(
@@ -1095,7 +1096,7 @@ fn a_warning_raised_again_within_its_window_keeps_the_verdict_and_says_nothing()
     };
     assert_eq!(said(&sim), 1, "{:?}", sim.rules());
     // The warning's window (1 h) has passed: said again.
-    let (_, v) = sim.attempt(t + 62 * MIN, "205", &domestic(9));
+    let (_, v) = sim.attempt(t + 62 * MIN, "205", &us(9));
     assert_eq!(v, Verdict::Warn);
     assert_eq!(said(&sim), 2, "{:?}", sim.rules());
 }

@@ -174,6 +174,8 @@ fn feed(e: &mut Engine, evs: &[Ev], out: &mut Vec<Decision>) {
                         dialed: &dialed,
                         destination: dest,
                         route: "",
+                        leg: engine::Leg::Direct,
+                        forwarded_from: None,
                     }),
                     out,
                 );

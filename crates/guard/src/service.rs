@@ -370,6 +370,8 @@ impl Guard {
                     phone_context: r.phone_context.as_deref(),
                     user_agent: &r.user_agent,
                     observe: false,
+                    // The HTTP query carries no inbound-leg facts yet: a direct call.
+                    ..Default::default()
                 };
                 let v = self.core.decide_query(&q, received, now, out);
                 Reply::new(reply, v)

@@ -87,10 +87,13 @@ pub struct Call {
     authenticated: bool,
     /// Replayed to its end (or blocked): the ring may reuse its place.
     done: bool,
+    /// Whether the call continues one that came in, as the record shows it ([`cdr::CallRecord::leg`]).
+    leg: engine::Leg,
     /// The text spilled to `spill` (too long for `inline`).
     spilled: bool,
-    // Ends of call_id, tenant, account, dialed, userfield, user_agent within the text.
-    cuts: [u32; 6],
+    // Ends of call_id, tenant, account, dialed, userfield, user_agent and the outside caller (only kept for a
+    // call that continues one that came in) within the text.
+    cuts: [u32; 7],
     inline: ArrayString<INLINE_TEXT>,
     spill: String,
 }
@@ -124,7 +127,18 @@ impl Call {
         } else {
             r.call_id
         };
-        let parts = [call_id, tenant, account, r.dialed, r.userfield, ua];
+        let leg = match r.leg() {
+            cdr::CdrLeg::Direct => engine::Leg::Direct,
+            cdr::CdrLeg::Forwarded => engine::Leg::Forwarded,
+            cdr::CdrLeg::Transferred => engine::Leg::Transferred,
+            cdr::CdrLeg::Hairpin => engine::Leg::Hairpin,
+        };
+        let outside = if leg == engine::Leg::Direct {
+            ""
+        } else {
+            r.caller
+        };
+        let parts = [call_id, tenant, account, r.dialed, r.userfield, ua, outside];
         let total: usize = parts.iter().map(|p| p.len()).sum();
         self.inline.clear();
         self.spill.clear();
@@ -150,6 +164,7 @@ impl Call {
         self.disposition = r.disposition;
         self.source_ip = r.source_ip;
         self.authenticated = authenticated;
+        self.leg = leg;
     }
 
     fn empty() -> Call {
@@ -165,8 +180,9 @@ impl Call {
             source_ip: None,
             authenticated: true,
             done: true,
+            leg: engine::Leg::Direct,
             spilled: false,
-            cuts: [0; 6],
+            cuts: [0; 7],
             inline: ArrayString::new(),
             spill: String::new(),
         }
@@ -205,6 +221,16 @@ impl Call {
     #[inline]
     pub fn user_agent(&self) -> &str {
         self.part(5)
+    }
+    /// The outside party of a call that continues one that came in (its record's caller); None otherwise.
+    #[inline]
+    pub fn forwarded_from(&self) -> Option<&str> {
+        Some(self.part(6)).filter(|c| !c.is_empty())
+    }
+    /// Whether the call continues one that came in (forwarded, transferred, hairpin).
+    #[inline]
+    pub fn leg(&self) -> engine::Leg {
+        self.leg
     }
     #[inline]
     pub fn label(&self) -> Label<'_> {
@@ -508,6 +534,8 @@ impl Replay {
                 dialed: call.dialed(),
                 destination: &destination,
                 route: "",
+                leg: call.leg(),
+                forwarded_from: call.forwarded_from(),
             }),
             &mut self.decisions,
         );

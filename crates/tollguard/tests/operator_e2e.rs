@@ -605,9 +605,12 @@ to = ["noc@example.jp"]
     // The money at stake, in the text and in the decision, the same figure.
     assert!(yen > 0, "{stake_line}");
     assert_eq!(alert["decision"]["at_stake"]["currency"], "JPY", "{alert}");
+    // The text says whole yen (262.5 JPY reads "263 JPY").
     assert_eq!(
-        alert["decision"]["at_stake"]["millis"].as_i64(),
-        Some(yen * 1000),
+        alert["decision"]["at_stake"]["millis"]
+            .as_i64()
+            .map(|m| (m + 500) / 1000),
+        Some(yen),
         "{alert}"
     );
     let money = stake_line.trim_start_matches("Money at stake: ");

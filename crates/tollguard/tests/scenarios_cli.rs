@@ -148,3 +148,25 @@ fn the_late_night_caller_to_the_us_passes_once_the_us_is_allowed() {
     assert_eq!(j["legit_blocked"], 0, "{}", j["legitimate_blocked_listed"]);
     assert!(j["legit_calls"].as_u64().unwrap() > 1_000);
 }
+
+#[test]
+fn night_pumps_to_a_country_the_site_calls_by_day_are_stopped_by_behaviour() {
+    // China is allowed (the office's suppliers): no destination list stops these, only what the extension and
+    // the site as a whole do at night.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = "[defaults.destinations]\nallow_countries = [\"CN\"]\n";
+    for (scenario, most) in [("night_pump_allowed_country", 5), ("spread_night_pump", 10)] {
+        let j = run(dir.path(), scenario, Some(policy));
+        let (calls, before, legit_blocked) = outcome(&j);
+        assert!(calls > 100, "{scenario}: the scenario has an attack");
+        assert!(
+            before <= most,
+            "{scenario}: {before} fraud calls passed (at most {most})"
+        );
+        assert_eq!(
+            legit_blocked, 0,
+            "{scenario}: {}",
+            j["legitimate_blocked_listed"]
+        );
+    }
+}

@@ -340,6 +340,10 @@ pub(crate) fn rule_label(rule: RuleId, lang: Lang) -> String {
     use RuleId as R;
     let (en, ja) = match rule {
         R::Pumping => ("traffic pumping", "トラフィックパンピングの疑い"),
+        R::PumpingTenant => (
+            "traffic pumping spread over extensions",
+            "複数の内線に分散したトラフィックパンピングの疑い",
+        ),
         R::VelocityAccountMinute
         | R::VelocityAccountHour
         | R::VelocityAccountDay
@@ -376,10 +380,18 @@ pub(crate) fn rule_label(rule: RuleId, lang: Lang) -> String {
         R::Obfuscated => ("obfuscated dial string", "偽装されたダイヤル文字列"),
         R::PrefixProbe => ("prefix probing", "プレフィックスの探索"),
         R::CallerIdForeign => ("caller ID not the site's own", "自社以外の発信者番号"),
+        R::ForwardedInternational => (
+            "outside caller passed abroad through the PBX",
+            "外部からの着信が転送で海外へ発信",
+        ),
         R::NoveltyFirstInternational => ("first international call", "初めての国際発信"),
         R::NoveltyCountry => ("first call to a country", "初めての国への発信"),
         R::NoveltyRisk => ("first call to a risky destination", "初めての高リスク宛先"),
         R::NoveltyHours => ("call at an unusual hour", "普段と異なる時間帯の発信"),
+        R::NoveltyHoursTenant => (
+            "calls abroad at an hour the site never calls",
+            "拠点が普段国際発信しない時間帯の発信",
+        ),
         R::NoveltySpend => ("unusual spending", "普段と異なる通話料金"),
         R::AuthSourceMinute | R::AuthSourceHour => ("password guessing", "パスワードの総当たり"),
         R::AuthUsernamesSource => ("extension scanning", "内線番号のスキャン"),
@@ -958,6 +970,20 @@ fn situation_ja(d: &Decision) -> String {
                 "{who}から{to}短い{kind}が異常に発信されています（{wn}{n}通話{len}、上限{th}通話）。トラフィックパンピングの疑いがあります。"
             )
         }
+        R::PumpingTenant => format!(
+            "{}で{wn}{}短い応答済みの通話が{n}件ありました（上限{th}件）。複数の内線に分散したトラフィックパンピングの疑いがあります。最後の発信元は{who}です。",
+            Who::of(d).ja(),
+            dest.as_deref()
+                .map(|x| format!("{x}宛ての"))
+                .unwrap_or_default()
+        ),
+        R::ForwardedInternational => format!(
+            "{who}が外部からの着信を転送して海外または高額な宛先{paren}へ発信しようとしました。転送・DISA・取次ぎを悪用した不正利用の典型的な手口です。意図した転送であれば rules.forwarded_international の critical を \"off\" にしてください。"
+        ),
+        R::NoveltyHoursTenant => format!(
+            "{}が普段は国際発信しない営業時間外の時間帯に{wn}{n}件の国際発信をしました（上限{th}件）。最後の発信元は{who}です{paren}。",
+            Who::of(d).ja()
+        ),
         R::VelocityTenantMinute | R::VelocityTenantHour | R::VelocityTenantDay => format!(
             "{}で{wn}{n}回の発信がありました（上限{th}回）。通常と異なる発信頻度です。",
             Who::of(d).ja()

@@ -1,7 +1,7 @@
 //! Account rules of a call attempt: attempts per minute, hour and day, calls at once, unanswered calls in the
 //! hour, and refusals by destination policy in the hour ("someone is trying what is barred").
 
-use super::{Counted, Hit, ROW, check};
+use super::{Counted, Hit, ROW, check, check_volume};
 use crate::decision::{ClassSet, DestClass, Level, Unit};
 use crate::event::Millis;
 use crate::policy::Rules;
@@ -41,8 +41,9 @@ pub(crate) fn velocity(
     off: bool,
     at: Millis,
     quiet: &mut bool,
+    warns: bool,
 ) {
-    check(
+    check_volume(
         hits,
         afl,
         RuleId::VelocityAccountMinute,
@@ -53,8 +54,9 @@ pub(crate) fn velocity(
         Span::Minute.secs(),
         Counted::Account,
         Some((acct, at, &mut *quiet)),
+        warns,
     );
-    check(
+    check_volume(
         hits,
         afl,
         RuleId::VelocityAccountHour,
@@ -65,8 +67,9 @@ pub(crate) fn velocity(
         Span::Hour.secs(),
         Counted::Account,
         Some((acct, at, &mut *quiet)),
+        warns,
     );
-    check(
+    check_volume(
         hits,
         afl,
         RuleId::VelocityAccountDay,
@@ -77,6 +80,7 @@ pub(crate) fn velocity(
         Span::Day.secs(),
         Counted::Account,
         Some((acct, at, &mut *quiet)),
+        warns,
     );
     check(
         hits,
@@ -90,7 +94,7 @@ pub(crate) fn velocity(
         Counted::Account,
         Some((acct, at, &mut *quiet)),
     );
-    check(
+    check_volume(
         hits,
         afl,
         RuleId::FailedAccountHour,
@@ -101,6 +105,7 @@ pub(crate) fn velocity(
         Span::Hour.secs(),
         Counted::Account,
         Some((acct, at, &mut *quiet)),
+        warns,
     );
 }
 

@@ -1,12 +1,12 @@
 //! Destination rules of a call attempt: the destination judged by itself (deny lists, allowed classes and
 //! countries, risk tiers, off-hours international), obfuscated dial strings, caller IDs that are not the
-//! tenant's own, and prefix probing (the same national number behind different prefixes).
+//! tenant's own, forwarded legs that reach abroad, and prefix probing (the same national number behind different prefixes).
 
 use numbering::{Destination, DialFlags, Scope};
 
 use super::{Counted, Hit, flag_hit, is_international, push_level};
 use crate::decision::{DestClass, Level, Unit};
-use crate::event::{CallAttempt, Millis};
+use crate::event::{CallAttempt, Leg, Millis};
 use crate::keys::{KeyHasher, KeyKind};
 use crate::policy::{DestPolicy, OffHoursAction, Rule, Rules};
 use crate::rule_id::RuleId;
@@ -35,6 +35,22 @@ pub(crate) fn flags(
             0,
             Counted::Account,
             true,
+        );
+    }
+    if a.leg != Leg::Direct
+        && rules.forwarded_international.enabled
+        && (is_international(class) || matches!(class, DestClass::Premium | DestClass::Satellite))
+    {
+        push_level(
+            hits,
+            RuleId::ForwardedInternational,
+            &rules.forwarded_international,
+            1,
+            off,
+            Unit::Flag,
+            0,
+            Counted::Account,
+            false,
         );
     }
     if a.caller_id_foreign {

@@ -172,6 +172,48 @@ pub(crate) fn check(
     }
 }
 
+/// [`check`] for a volume rule (attempts, unanswered calls): when `warns` is false only its critical level
+/// speaks. The engine passes false for a call in business hours to a destination the site does not watch
+/// (domestic, by default): such calls cost little, and a busy call centre's ordinary day is no warning; the
+/// critical limits still hold.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn check_volume(
+    hits: &mut Vec<Hit>,
+    floors: &[i64; ROW],
+    rule: RuleId,
+    r: &Rule,
+    measured: i64,
+    off: bool,
+    unit: Unit,
+    window_secs: u32,
+    subject: Counted,
+    quiet: Option<(&AccountState, Millis, &mut bool)>,
+    warns: bool,
+) {
+    if floors.get(rule as usize).is_some_and(|&f| measured <= f) {
+        return;
+    }
+    if !warns
+        && r.level(measured, off)
+            .is_none_or(|(level, _)| level == Level::Warning)
+    {
+        return;
+    }
+    check(
+        hits,
+        floors,
+        rule,
+        r,
+        measured,
+        off,
+        unit,
+        window_secs,
+        subject,
+        quiet,
+    );
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn push_level(
     hits: &mut Vec<Hit>,

@@ -156,6 +156,8 @@ pub struct Sim {
     pub authenticated: bool,
     /// `CallAttempt::caller_id_foreign` of the attempts made.
     pub caller_id_foreign: bool,
+    /// `CallAttempt::leg` of the attempts made (direct unless a test says otherwise).
+    pub leg: engine::Leg,
     /// `AuthAttempt::country` of the authentication events made.
     pub country: Option<String>,
 }
@@ -170,6 +172,7 @@ impl Sim {
             source: None,
             authenticated: true,
             caller_id_foreign: false,
+            leg: engine::Leg::Direct,
             country: None,
         }
     }
@@ -202,6 +205,8 @@ impl Sim {
                 dialed,
                 destination: d,
                 route: "trunk1",
+                leg: self.leg,
+                forwarded_from: (self.leg != engine::Leg::Direct).then_some("+81312345678"),
             }),
             &mut self.out,
         );
