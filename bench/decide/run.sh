@@ -8,7 +8,8 @@
 #
 #   bench/decide/run.sh [rates...]     default rates: 1000 2000 5000 8000; STEP_SECS (10), CONNS (4),
 #                                      FRONTS ("http redirect hep"), SERVER_CPU (0), LOAD_CPU (1),
-#                                      MODE (shadow: every rule runs and every call alerts; or enforce)
+#                                      MODE (shadow: every rule runs and every call alerts; or enforce),
+#                                      ACCOUNTS (100) extensions of TENANTS (1) tenants placing the calls
 #
 # tollguard is pinned to SERVER_CPU and the generator to LOAD_CPU (taskset), so "on one core" is literal.
 # By default every rule runs in shadow mode (the cost of deciding, not of refusing; the 100 accounts calling
@@ -26,12 +27,19 @@ SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 
 REDIRECT_PORT=27060; HEP_PORT=27061; API_PORT=27443
+TENANTS=${TENANTS:-1}; ACCOUNTS=${ACCOUNTS:-100}; export TENANTS ACCOUNTS
 cat > "$WORK/guard.toml" <<CFG
 [[tenant]]
 name = "acme"
 pbx_sources = ["127.0.0.1"]
-[policy.tenants.acme]
+[policy.defaults]
 mode = "${MODE:-shadow}"
+CFG
+# More tenants (HTTP only: TENANTS=N names them t0..t{N-1}, each calling from ACCOUNTS extensions).
+if [ "$TENANTS" -gt 1 ]; then
+  for t in $(seq 0 $((TENANTS - 1))); do printf '[[tenant]]\nname = "t%s"\n' "$t"; done >> "$WORK/guard.toml"
+fi
+cat >> "$WORK/guard.toml" <<CFG
 [[listen]]
 address = "127.0.0.1:$REDIRECT_PORT"
 transport = "udp"
@@ -59,7 +67,7 @@ PIDS="$PIDS $!"
 for _ in $(seq 100); do grep -q ready "$WORK/guard.out" 2>/dev/null && break; sleep 0.1; done
 ADMIN=$(grep -o 'tg_[0-9a-f_]*' "$WORK/guard.out")
 URL=http://127.0.0.1:$API_PORT
-DECIDER=$(TOLLGUARD_TOKEN=$ADMIN "$TG" ctl --url "$URL" token create --role decider --tenant acme \
+DECIDER=$(TOLLGUARD_TOKEN=$ADMIN "$TG" ctl --url "$URL" token create --role decider $([ "$TENANTS" -gt 1 ] || echo --tenant acme) \
   --label bench | grep -o 'tg_[0-9a-f_]*')
 
 scrape() {

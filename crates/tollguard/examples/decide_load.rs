@@ -50,8 +50,36 @@ fn dialed(i: u64) -> String {
     }
 }
 
+/// The population calling: `ACCOUNTS` extensions (default 100) of `TENANTS` tenants (default 1: "acme";
+/// more: "t0", "t1", … — the HTTP front end only, the SIP ones are all acme's PBX). Call `i` is placed by
+/// account `i % ACCOUNTS` of tenant `(i / ACCOUNTS) % TENANTS`.
+fn population() -> (u64, u64) {
+    static POPULATION: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+    *POPULATION.get_or_init(read_population)
+}
+
+fn read_population() -> (u64, u64) {
+    let var = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(default)
+    };
+    (var("ACCOUNTS", 100), var("TENANTS", 1))
+}
+
 fn account(i: u64) -> u64 {
-    200 + i % 100
+    200 + i % population().0
+}
+
+fn tenant(i: u64) -> String {
+    let (accounts, tenants) = population();
+    if tenants == 1 {
+        "acme".into()
+    } else {
+        format!("t{}", (i / accounts) % tenants)
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -122,8 +150,9 @@ async fn http_worker(mut s: TcpStream, token: String, mut rx: mpsc::Receiver<Due
     let mut buf = Vec::with_capacity(4096);
     while let Some((i, due)) = rx.recv().await {
         let body = format!(
-            r#"{{"call_id":"{}","tenant":"acme","account":"{}","dialed":"{}"}}"#,
+            r#"{{"call_id":"{}","tenant":"{}","account":"{}","dialed":"{}"}}"#,
             call_id(i),
+            tenant(i),
             account(i),
             dialed(i)
         );
