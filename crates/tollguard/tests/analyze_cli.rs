@@ -492,9 +492,10 @@ fn the_configs_tariff_and_money_limit_change_the_verdict() {
         r
     };
 
-    // The defaults: the US is barred.
+    // The defaults: the US is barred, which is outside the policy and no fraud (exit 0).
     let (code, plain) = json("analyze", &[]);
-    assert_eq!((code, &plain["blocked_calls"]), (Some(1), &json!(40)));
+    assert_eq!((code, &plain["blocked_calls"]), (Some(0), &json!(40)));
+    assert_eq!(plain["outside_policy"]["calls"], 40);
     assert_eq!(plain["config"], Value::Null);
     assert!(!rules(&plain).contains(&"money_account_day".to_string()));
 

@@ -1319,6 +1319,24 @@ pub(crate) mod tests {
         );
     }
 
+    /// The subject line says first whether the alert is possible fraud or only a call outside the policy.
+    #[test]
+    fn the_headline_says_fraud_or_outside_your_policy_first() {
+        let fraud = pumping();
+        let mut policy = barred_call("+8621555501234", "CN");
+        policy.rule = RuleId::DestinationCountry;
+        policy.subject = Subject::Destination {
+            number: "+8621555501234".into(),
+            class: DestClass::International,
+        };
+        assert!(headline(&fraud, "acme", Lang::En).starts_with("[CRITICAL] possible fraud — "));
+        assert!(
+            headline(&policy, "acme", Lang::En).starts_with("[CRITICAL] outside your policy — ")
+        );
+        assert!(headline(&fraud, "acme", Lang::Ja).starts_with("【重大・不正利用の疑い】"));
+        assert!(headline(&policy, "acme", Lang::Ja).starts_with("【重大・ポリシー外】"));
+    }
+
     #[test]
     fn money_is_grouped_and_yen_has_no_decimals() {
         let a = |m, c: &[u8; 3]| Amount {

@@ -416,6 +416,9 @@ fn profile_lines(dp: &engine::policy::DestPolicy, refusals: &BTreeSet<Refusal>) 
             Refusal::Country { iso, denied: false } => {
                 allow.insert((*iso).to_owned());
             }
+            // Premium-rate and satellite numbers are what attacks call: never suggested, an admin who needs
+            // them adds them knowingly.
+            Refusal::Class(DestClass::Premium | DestClass::Satellite) => {}
             Refusal::Class(c) => {
                 classes.insert(*c);
             }
@@ -490,7 +493,8 @@ mod tests {
                 iso: "CN",
                 denied: false,
             },
-            Refusal::Class(DestClass::Premium),
+            Refusal::Class(DestClass::Unknown),
+            Refusal::Class(DestClass::Satellite),
             Refusal::OffHours,
         ]
         .into_iter()
@@ -508,8 +512,77 @@ mod tests {
         let p = Policy::from_toml_str(&toml).expect("the suggestion is a valid policy");
         let d = &p.profile(0).dest;
         assert!(d.country_allowed("CN") && d.country_allowed("US"));
-        assert!(d.allow_classes.contains(DestClass::Premium));
+        assert!(d.allow_classes.contains(DestClass::Unknown));
+        assert!(
+            !d.allow_classes.contains(DestClass::Satellite),
+            "never suggested"
+        );
         assert!(d.allow_classes.contains(DestClass::Mobile), "kept");
+        assert_eq!(
+            d.off_hours_international,
+            engine::policy::OffHoursAction::Warn
+        );
+    }
+
+    const CHINA: DestKey = DestKey::Country("CN", "China", 86);
+    const HOUR: i64 = 3_600_000;
+
+    fn refused() -> Option<Refusal> {
+        Some(Refusal::Country {
+            iso: "CN",
+            denied: false,
+        })
+    }
+
+    /// A month of routine refused calls to China, then a burst to China whose fraud finding comes only at its
+    /// fourth call: the burst is the attack from its first call, the routine calls stay outside the policy.
+    #[test]
+    fn the_attack_starts_at_its_bursts_first_call_not_at_an_earlier_routine_call() {
+        let mut f = Findings::default();
+        let burst = 20_000i64; // hours since the epoch
+        for day in 0..30 {
+            let h = burst - 24 * 40 + day * 24;
+            f.other_call((0, CHINA, h), h * HOUR + 600_000, 100, refused());
+        }
+        // Ext 1 calls China routinely in the same hours: not part of ext 0's attack.
+        f.other_call((1, CHINA, burst), burst * HOUR, 100, refused());
+        for k in 0..3 {
+            let at = burst * HOUR + 1_000 * k;
+            f.other_call((0, CHINA, burst), at, 500, refused());
+        }
+        f.evidence_call((0, CHINA, burst), burst * HOUR + 5_000, 500, true);
+        f.evidence_call((0, CHINA, burst + 1), (burst + 1) * HOUR, 500, true);
+        let accounts = vec![AccountTally::default(), AccountTally::default()];
+        let r = f.resolve(&accounts, &Policy::default());
+        assert!(r.hit());
+        assert_eq!(r.since, Some(burst * HOUR), "the burst's first call");
+        assert_eq!(r.calls.calls, 5);
+        assert_eq!(r.blocked.calls, 5);
+        assert_eq!(r.accounts.len(), 1, "only ext 0 was attacked");
+        let outside: Vec<(u32, u64)> = r
+            .outside
+            .iter()
+            .map(|g| (g.account, g.refused.calls))
+            .collect();
+        assert_eq!(outside, [(0, 30), (1, 1)]);
+        assert_eq!(
+            r.suggestions,
+            [Suggestion {
+                section: "defaults".into(),
+                lines: vec!["allow_countries = [\"CN\"]".into()],
+            }]
+        );
+    }
+
+    #[test]
+    fn refusals_alone_make_no_hit() {
+        let mut f = Findings::default();
+        for h in 0..100 {
+            f.other_call((0, CHINA, h), h * HOUR, 100, refused());
+        }
+        let r = f.resolve(&[AccountTally::default()], &Policy::default());
+        assert!(!r.hit());
+        assert_eq!(r.outside_total.calls, 100);
     }
 
     #[test]
