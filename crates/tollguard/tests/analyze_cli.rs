@@ -678,3 +678,38 @@ fn a_broken_config_is_named_with_its_line() {
         assert!(err.contains("check-config"), "{err}");
     }
 }
+
+/// `check-config --lang ja` writes the summary and each error's position in Japanese, with the same exit status.
+#[test]
+fn check_config_speaks_japanese() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = guard_config(dir.path(), "good.toml", "");
+    let out = run(&[
+        "check-config".as_ref(),
+        "--lang".as_ref(),
+        "ja".as_ref(),
+        good.as_os_str(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("good.toml: 問題ありません"), "{text}");
+    assert!(
+        text.contains("待ち受け udp 127.0.0.1:5060（access側）"),
+        "{text}"
+    );
+    assert!(text.contains("PBX 127.0.0.1:5070"), "{text}");
+    let bad = guard_config(dir.path(), "bad.toml", "[pbx2]\nx = 1\n");
+    let out = run(&[
+        "check-config".as_ref(),
+        "--lang".as_ref(),
+        "ja".as_ref(),
+        bad.as_os_str(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("bad.toml 9行2列: unknown field `pbx2`"),
+        "{text}"
+    );
+    assert!(text.contains("エラー 1件"), "{text}");
+}
