@@ -86,6 +86,8 @@ pub(super) struct ListedCall {
     pub(super) destination: String,
     pub(super) rule: String,
     pub(super) reason: String,
+    /// The reason in Japanese, written from the decision's data.
+    pub(super) reason_ja: String,
 }
 
 pub(super) const GROUPS: [&str; 4] = ["domestic", "international", "premium/satellite", "other"];
@@ -506,13 +508,8 @@ impl Sink for Report {
 
         // Ground truth, when the CDRs carry it.
         let label = call.label();
-        // The strongest decision's rule and reason, copied only for a call that gets listed.
-        let top_rule = || {
-            o.decisions
-                .iter()
-                .max_by_key(|d| d.level)
-                .map(|d| (d.rule.as_str().to_owned(), d.reason.clone()))
-        };
+        // The strongest decision, worded only for a call that gets listed.
+        let top_rule = || o.decisions.iter().max_by_key(|d| d.level);
         match label {
             Label::Unknown => {
                 let looks_legit =
@@ -666,14 +663,24 @@ impl Report {
         &mut self,
         call: &Call,
         dest: &numbering::Destination,
-        top: Option<(String, String)>,
+        top: Option<&Decision>,
     ) {
         self.listed_total += 1;
         if self.listed.len() >= MAX_LISTED {
             return;
         }
-        let (rule, reason) =
-            top.unwrap_or_else(|| ("barred".into(), "the account was barred earlier".into()));
+        let (rule, reason, reason_ja) = match top {
+            Some(d) => (
+                d.rule.as_str().to_owned(),
+                d.reason.clone(),
+                api::notify::sentence(d, api::notify::Lang::Ja),
+            ),
+            None => (
+                "barred".into(),
+                "the account was barred earlier".into(),
+                "このアカウントは先に発信を停止されていました。".into(),
+            ),
+        };
         self.listed.push(ListedCall {
             at: call.start,
             file: call.file,
@@ -684,6 +691,7 @@ impl Report {
             destination: DestKey::of(dest).to_string(),
             rule,
             reason,
+            reason_ja,
         });
     }
 

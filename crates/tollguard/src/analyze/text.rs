@@ -624,7 +624,10 @@ fn write_listed(out: &mut dyn Write, r: &Report, lang: Lang) -> anyhow::Result<(
             c.dialed,
             c.destination,
             c.rule,
-            c.reason,
+            match lang {
+                Lang::En => &c.reason,
+                Lang::Ja => &c.reason_ja,
+            },
             r.files
                 .get(usize::from(c.file))
                 .map_or("?", |f| f.path.as_str()),
