@@ -91,6 +91,14 @@ fn class_ja(c: DestClass) -> &'static str {
     }
 }
 
+/// "a (b)" / "a（b）".
+fn paren(a: &str, b: &str, lang: Lang) -> String {
+    match lang {
+        Lang::En => format!("{a} ({b})"),
+        Lang::Ja => format!("{a}（{b}）"),
+    }
+}
+
 fn calls_money(r: &Report, c: Count, lang: Lang) -> String {
     match lang {
         Lang::En => format!("{} calls, {}", n(c.calls), money(r, c.millis, lang)),
@@ -211,7 +219,7 @@ fn write_hit(out: &mut dyn Write, r: &Report, lang: Lang) -> anyhow::Result<()> 
         .dests
         .iter()
         .take(6)
-        .map(|(d, c)| format!("{} ({})", destination(*d, lang), calls_money(r, *c, lang)))
+        .map(|(d, c)| paren(&destination(*d, lang), &calls_money(r, *c, lang), lang))
         .collect();
     match lang {
         Lang::En => {
@@ -355,13 +363,23 @@ fn write_outside_policy(out: &mut dyn Write, r: &Report, lang: Lang) -> anyhow::
     }
     for g in v.outside.iter().take(20) {
         let (from, to) = (local(r, g.first_at, lang), local(r, g.last_at, lang));
+        let span = match lang {
+            Lang::En => format!("{from} … {to}"),
+            Lang::Ja => format!("{from} 〜 {to}"),
+        };
         writeln!(
             out,
-            "  {} → {}: {}, {from} … {to} ({})",
+            "  {} → {}: {}",
             account_of(r, g.account, lang),
             destination(g.dest, lang),
-            calls_money(r, g.refused, lang),
-            g.refusal.rule_name()
+            paren(
+                &match lang {
+                    Lang::En => format!("{}, {span}", calls_money(r, g.refused, lang)),
+                    Lang::Ja => format!("{}、{span}", calls_money(r, g.refused, lang)),
+                },
+                g.refusal.rule_name(),
+                lang
+            )
         )?;
     }
     if v.outside.len() > 20 {
