@@ -1,5 +1,6 @@
 //! The project's CDR scenario generator: labelled Asterisk `Master.csv` traffic of a small Japanese office, a
-//! call centre and a late-night international caller, with the attacks tollguard must stop mixed in.
+//! call centre, a late-night international caller, an office calling its suppliers abroad and one with a
+//! supplier in a high-risk country, with the attacks tollguard must stop mixed in.
 //!
 //! Deterministic: the same seed gives the same calls, byte for byte (a SplitMix64 PRNG lives here; no `rand`).
 //! Every call carries its ground truth ([`Label`]), both in the API and in the `userfield` column (`legit` or
@@ -1002,6 +1003,61 @@ mod tests {
         }
         assert_eq!(Label::from_userfield("fraud:unknown"), None);
         assert_eq!(Label::from_userfield(""), None);
+    }
+
+    /// The supplier scenarios are routine traffic: all legitimate, abroad only on weekdays in business hours, a
+    /// few calls a day, to the same few numbers again and again.
+    #[test]
+    fn supplier_scenarios_are_routine_weekday_calls_abroad() {
+        use chrono::Timelike;
+        for (name, prefixes) in [
+            (
+                "suppliers_abroad",
+                &["01086", "01084", "01082", "01049", "0101"][..],
+            ),
+            ("high_risk_supplier", &["010675"][..]),
+        ] {
+            let calls = scenario(name, 3).expect("known");
+            assert!(calls.iter().all(|c| c.label == Label::Legit), "{name}");
+            let abroad: Vec<&SynthCall> = calls
+                .iter()
+                .filter(|c| c.record.dialed.starts_with("010"))
+                .collect();
+            assert!(abroad.len() >= 40, "{name}: {}", abroad.len());
+            let mut numbers: Vec<&str> = abroad.iter().map(|c| c.record.dialed.as_str()).collect();
+            numbers.sort_unstable();
+            numbers.dedup();
+            assert!(
+                numbers.len() <= 21,
+                "{name}: a few regular numbers, not {}",
+                numbers.len()
+            );
+            for c in abroad {
+                assert!(
+                    prefixes.iter().any(|p| c.record.dialed.starts_with(p)),
+                    "{name}: {}",
+                    c.record.dialed
+                );
+                let local = c.record.start.with_timezone(&jst());
+                assert!(!matches!(local.weekday(), Weekday::Sat | Weekday::Sun));
+                let secs = local.time().num_seconds_from_midnight();
+                assert!(
+                    (hms(9, 30, 0)..=hms(17, 30, 0)).contains(&secs),
+                    "{name}: {local}"
+                );
+            }
+        }
+        let pumped = suppliers_abroad_then_pump(3, 8);
+        let first = pumped
+            .iter()
+            .filter(|c| c.label.is_fraud())
+            .map(|c| c.record.start)
+            .min()
+            .expect("a pump");
+        let first = first.with_timezone(&jst());
+        assert_eq!((first.weekday(), first.hour()), (Weekday::Fri, 19));
+        assert!(pumped.iter().all(|c| c.label.is_fraud()
+            == (c.record.account == "204" && c.record.dialed.starts_with("010232"))));
     }
 
     #[test]
