@@ -107,7 +107,7 @@ async fn webhook_json_carries_reason_money_and_decision() {
     assert_eq!(b["id"], 5);
     assert_eq!(
         b["headline"],
-        "[CRITICAL] acme: traffic pumping (ext 205) — call blocked, 525 JPY at stake"
+        "[CRITICAL] possible fraud — acme: traffic pumping (ext 205) — call blocked, 525 JPY at stake"
     );
     let body = b["body"].as_str().unwrap_or("");
     assert!(
@@ -138,7 +138,7 @@ async fn slack_and_teams_receive_their_own_payloads_in_japanese() {
     let s = slack.next().await.body;
     assert_eq!(
         s["text"],
-        "【重大】acme: 内線205 トラフィックパンピングの疑い — 通話を遮断、損害見込み 525円"
+        "【重大・不正利用の疑い】acme: 内線205 トラフィックパンピングの疑い — 通話を遮断、損害見込み 525円"
     );
     assert_eq!(s["blocks"][0]["type"], "header");
     let section = s["blocks"][1]["text"]["text"].as_str().unwrap_or("");
@@ -308,7 +308,7 @@ async fn close_sends_what_the_storm_window_holds_at_once_in_japanese() {
         h.next().await.body["text"]
             .as_str()
             .unwrap_or("")
-            .starts_with("【重大】acme: 内線205")
+            .starts_with("【重大・不正利用の疑い】acme: 内線205")
     );
     n.close(DEADLINE).await;
     let collapsed = h.next().await.body;
@@ -489,7 +489,7 @@ async fn email_reaches_the_smtp_sink_in_japanese_and_english() {
     let (headers, body) = decoded_body(&ja.data);
     assert_eq!(
         subject(&headers),
-        "【重大】acme: 内線205 トラフィックパンピングの疑い — 通話を遮断、損害見込み 525円"
+        "【重大・不正利用の疑い】acme: 内線205 トラフィックパンピングの疑い — 通話を遮断、損害見込み 525円"
     );
     assert!(
         headers.contains("Content-Type: text/plain; charset=utf-8"),
@@ -510,7 +510,7 @@ async fn email_reaches_the_smtp_sink_in_japanese_and_english() {
     let (headers, body) = decoded_body(&en.data);
     assert_eq!(
         subject(&headers),
-        "[CRITICAL] acme: traffic pumping (ext 205) — call blocked, 525 JPY at stake"
+        "[CRITICAL] possible fraud — acme: traffic pumping (ext 205) — call blocked, 525 JPY at stake"
     );
     assert!(
         body.contains("looks like traffic pumping; 525 JPY at stake"),

@@ -1,5 +1,6 @@
 //! The project's CDR scenario generator: labelled Asterisk `Master.csv` traffic of a small Japanese office, a
-//! call centre and a late-night international caller, with the attacks tollguard must stop mixed in.
+//! call centre, a late-night international caller, an office calling its suppliers abroad and one with a
+//! supplier in a high-risk country, with the attacks tollguard must stop mixed in.
 //!
 //! Deterministic: the same seed gives the same calls, byte for byte (a SplitMix64 PRNG lives here; no `rand`).
 //! Every call carries its ground truth ([`Label`]), both in the API and in the `userfield` column (`legit` or
@@ -62,7 +63,7 @@ pub struct SynthCall {
 }
 
 /// Names accepted by [`scenario`] (and `--scenario` of the `synth` example).
-pub const SCENARIOS: [&str; 11] = [
+pub const SCENARIOS: [&str; 13] = [
     "office",
     "call_centre",
     "night_international",
@@ -72,6 +73,8 @@ pub const SCENARIOS: [&str; 11] = [
     "business_hours_attack",
     "obfuscated",
     "bench_mix",
+    "suppliers_abroad",
+    "high_risk_supplier",
     "night_pump_allowed_country",
     "spread_night_pump",
 ];
@@ -100,6 +103,8 @@ pub fn scenario(name: &str, seed: u64) -> Option<Vec<SynthCall>> {
             out.truncate(100_000);
             out
         }
+        "suppliers_abroad" => suppliers_abroad(seed, 8),
+        "high_risk_supplier" => high_risk_supplier(seed, 8),
         _ => return None,
     })
 }
@@ -890,6 +895,120 @@ pub fn obfuscated(seed: u64) -> Vec<SynthCall> {
     finish(out)
 }
 
+/// Suppliers abroad, by extension: (extension, name, the dial prefixes of its suppliers' numbers after Japan's
+/// `010`, digits after the prefix). Purchasing calls China and Vietnam, the engineers Korea and Germany, sales
+/// the US: a small Tokyo trading office.
+const SUPPLIERS: [(&str, &str, &str, usize); 7] = [
+    ("203", "Takahashi", "8621", 8),  // Shanghai
+    ("203", "Takahashi", "86755", 8), // Shenzhen
+    ("203", "Takahashi", "8428", 8),  // Ho Chi Minh City
+    ("205", "Tanaka", "822", 8),      // Seoul
+    ("206", "Watanabe", "4989", 7),   // Munich
+    ("207", "Yamada", "1212", 7),     // New York
+    ("207", "Yamada", "1415", 7),     // San Francisco
+];
+
+impl Generator {
+    /// Each supplier line's few regular numbers (the same people are called week after week).
+    fn supplier_book(&mut self) -> Vec<(&'static str, &'static str, Vec<String>)> {
+        SUPPLIERS
+            .iter()
+            .map(|&(ext, name, prefix, n)| {
+                let numbers = (0..3)
+                    .map(|_| self.digits(&format!("010{prefix}"), n))
+                    .collect();
+                (ext, name, numbers)
+            })
+            .collect()
+    }
+
+    /// A weekday's calls to suppliers abroad: two to six in all, 09:30–17:30, business-length conversations.
+    fn supplier_book_day(
+        &mut self,
+        day: NaiveDate,
+        book: &[(&'static str, &'static str, Vec<String>)],
+    ) -> Vec<SynthCall> {
+        let mut out = Vec::new();
+        if matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+            return out;
+        }
+        for _ in 0..self.rng.range(2, 6) {
+            let Some((ext, name, numbers)) = self.rng.pick(book).cloned() else {
+                break;
+            };
+            let Some(dialed) = self.rng.pick(&numbers).cloned() else {
+                continue;
+            };
+            let start = at(day, self.rng.range(hms(9, 30, 0), hms(17, 30, 0)));
+            let outcome = if self.rng.chance(0.8) {
+                Outcome::answered(self.rng.range(5, 20), self.rng.talk_secs(300.0, 30, 2400))
+            } else {
+                Outcome::not_answered(self.rng.range(20, 40), Disposition::NoAnswer)
+            };
+            out.push(self.call(ext, name, &dialed, start, outcome, Label::Legit, None));
+        }
+        out
+    }
+}
+
+/// The office for `weeks` weeks, calling its suppliers in China, Vietnam, Korea, Germany and the US a few times
+/// each weekday in business hours: routine international traffic that a policy without those countries refuses,
+/// and that is no fraud.
+pub fn suppliers_abroad(seed: u64, weeks: u32) -> Vec<SynthCall> {
+    let mut g = Generator::new(seed);
+    let mut out = office_span(&mut g, weeks);
+    let book = g.supplier_book();
+    for d in 0..(weeks * 7) {
+        out.extend(g.supplier_book_day(base_monday() + Duration::days(i64::from(d)), &book));
+    }
+    finish(out)
+}
+
+/// [`suppliers_abroad`] with the 2015 weekend pump on its last weekend: extension 204 hijacked from Friday 19:30
+/// to Sunday 23:59, four channels of ~30 s calls to Sierra Leone. The attack starts after weeks of routine
+/// supplier calls, which must not be taken for its beginning.
+pub fn suppliers_abroad_then_pump(seed: u64, weeks: u32) -> Vec<SynthCall> {
+    let mut out = suppliers_abroad(seed, weeks);
+    let mut g = Generator::new(seed ^ 0x9075);
+    let friday = base_monday() + Duration::days(i64::from(weeks.max(1) * 7 - 3));
+    out.extend(g.pump(
+        "204",
+        "Kobayashi",
+        (
+            at(friday, hms(19, 30, 0)),
+            at(friday + Duration::days(2), hms(23, 59, 0)),
+        ),
+        4,
+        &[""],
+        Label::Fraud("weekend_pump"),
+    ));
+    finish(out)
+}
+
+/// The office for `weeks` weeks, extension 205 calling a real supplier in Papua New Guinea (+675, a high-risk
+/// country in the risk list) once or twice each weekday: a routine destination that only its risk tier makes
+/// look suspicious.
+pub fn high_risk_supplier(seed: u64, weeks: u32) -> Vec<SynthCall> {
+    let mut g = Generator::new(seed);
+    let mut out = office_span(&mut g, weeks);
+    let numbers: Vec<String> = (0..2).map(|_| g.digits("0106753", 6)).collect();
+    for d in 0..(weeks * 7) {
+        let day = base_monday() + Duration::days(i64::from(d));
+        if matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+            continue;
+        }
+        for _ in 0..g.rng.range(1, 2) {
+            let Some(dialed) = g.rng.pick(&numbers).cloned() else {
+                continue;
+            };
+            let start = at(day, g.rng.range(hms(9, 30, 0), hms(16, 30, 0)));
+            let outcome = Outcome::answered(g.rng.range(5, 20), g.rng.talk_secs(400.0, 60, 2400));
+            out.push(g.call("205", "Tanaka", &dialed, start, outcome, Label::Legit, None));
+        }
+    }
+    finish(out)
+}
+
 /// Three office weeks in which extensions 202 and 205 call suppliers in China (+86) by day, so that a site
 /// allowing China is the natural policy.
 fn office_with_china(g: &mut Generator) -> (Vec<SynthCall>, Vec<String>) {
@@ -1016,6 +1135,61 @@ mod tests {
         }
         assert_eq!(Label::from_userfield("fraud:unknown"), None);
         assert_eq!(Label::from_userfield(""), None);
+    }
+
+    /// The supplier scenarios are routine traffic: all legitimate, abroad only on weekdays in business hours, a
+    /// few calls a day, to the same few numbers again and again.
+    #[test]
+    fn supplier_scenarios_are_routine_weekday_calls_abroad() {
+        use chrono::Timelike;
+        for (name, prefixes) in [
+            (
+                "suppliers_abroad",
+                &["01086", "01084", "01082", "01049", "0101"][..],
+            ),
+            ("high_risk_supplier", &["010675"][..]),
+        ] {
+            let calls = scenario(name, 3).expect("known");
+            assert!(calls.iter().all(|c| c.label == Label::Legit), "{name}");
+            let abroad: Vec<&SynthCall> = calls
+                .iter()
+                .filter(|c| c.record.dialed.starts_with("010"))
+                .collect();
+            assert!(abroad.len() >= 40, "{name}: {}", abroad.len());
+            let mut numbers: Vec<&str> = abroad.iter().map(|c| c.record.dialed.as_str()).collect();
+            numbers.sort_unstable();
+            numbers.dedup();
+            assert!(
+                numbers.len() <= 21,
+                "{name}: a few regular numbers, not {}",
+                numbers.len()
+            );
+            for c in abroad {
+                assert!(
+                    prefixes.iter().any(|p| c.record.dialed.starts_with(p)),
+                    "{name}: {}",
+                    c.record.dialed
+                );
+                let local = c.record.start.with_timezone(&jst());
+                assert!(!matches!(local.weekday(), Weekday::Sat | Weekday::Sun));
+                let secs = local.time().num_seconds_from_midnight();
+                assert!(
+                    (hms(9, 30, 0)..=hms(17, 30, 0)).contains(&secs),
+                    "{name}: {local}"
+                );
+            }
+        }
+        let pumped = suppliers_abroad_then_pump(3, 8);
+        let first = pumped
+            .iter()
+            .filter(|c| c.label.is_fraud())
+            .map(|c| c.record.start)
+            .min()
+            .expect("a pump");
+        let first = first.with_timezone(&jst());
+        assert_eq!((first.weekday(), first.hour()), (Weekday::Fri, 19));
+        assert!(pumped.iter().all(|c| c.label.is_fraud()
+            == (c.record.account == "204" && c.record.dialed.starts_with("010232"))));
     }
 
     #[test]

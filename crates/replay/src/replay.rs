@@ -261,7 +261,12 @@ pub struct Outcome<'a> {
 /// Decisions raised by an answer or an end (pumping is seen when calls end), tied to their call.
 pub struct LaterDecisions<'a> {
     pub call: &'a Call,
+    /// Where the call went (classified again: only calls with later decisions pay for it).
+    pub destination: &'a Destination,
     pub decisions: &'a [Decision],
+    /// What the call cost, as in its [`Outcome`]: a report that learns only now that the call belonged to an
+    /// attack counts its money then.
+    pub cost: Option<Money>,
 }
 
 /// Receives the replay's results in time order.
@@ -612,9 +617,17 @@ impl Replay {
                 }
             }
             if !self.decisions.is_empty() {
+                let destination = self.numbering.classify(call.dialed());
+                let cost = if call.billable_secs > 0 {
+                    self.numbering.cost(&destination, call.billable_secs)
+                } else {
+                    None
+                };
                 sink.later(LaterDecisions {
                     call,
+                    destination: &destination,
                     decisions: &self.decisions,
+                    cost,
                 });
             }
             if step == Step::End {

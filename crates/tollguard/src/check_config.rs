@@ -1,8 +1,12 @@
 //! `tollguard check-config FILE`: validates a guard configuration and explains each error with
-//! file:line:column and what to do; on success, summarises what the guard would do.
+//! file:line:column and what to do; on success, summarises what the guard would do. `--lang ja` writes the
+//! summary and the positions in Japanese from the loaded settings; the loaders' explanations of an error stay in
+//! English (they are the loaders' own sentences, not translated).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use api::notify::Lang;
 
 #[derive(Debug, clap::Args)]
 pub struct CheckConfigArgs {
@@ -11,6 +15,9 @@ pub struct CheckConfigArgs {
     /// Output format: text or json.
     #[arg(long, default_value = "text")]
     pub format: String,
+    /// Language of the text output (en, ja).
+    #[arg(long, default_value = "en", value_parser = crate::analyze::lang_arg())]
+    pub lang: Lang,
 }
 
 pub fn run(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
@@ -66,29 +73,7 @@ pub fn run(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
                 });
                 println!("{v}");
             } else {
-                println!("{}: OK", args.file.display());
-                for l in &s.listeners {
-                    println!(
-                        "  listen {} {} ({} side)",
-                        l.transport.param(),
-                        l.address,
-                        l.role.as_str()
-                    );
-                }
-                println!("  PBX at {} ({})", s.pbx.address, s.pbx.transport.param());
-                match s.trunk {
-                    Some(t) => println!("  carrier at {} ({})", t.address, t.transport.param()),
-                    None => println!("  no trunk: outbound calls are not guarded"),
-                }
-                println!(
-                    "  {} trusted network(s); policy: {:?}; store: {}",
-                    s.trusted.len(),
-                    s.policy_source,
-                    s.store_path
-                        .as_ref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_else(|| "none (bans are lost on restart)".into())
-                );
+                print_summary(&args, &s);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -104,11 +89,74 @@ pub fn run(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::json!({"ok": false, "errors": v}));
             } else {
                 for e in &errors.0 {
-                    println!("{e}");
+                    println!("{}", error_line(e, args.lang));
                 }
-                println!("{} error(s)", errors.0.len());
+                match args.lang {
+                    Lang::En => println!("{} error(s)", errors.0.len()),
+                    Lang::Ja => println!("エラー {}件", errors.0.len()),
+                }
             }
             Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// One error: "file:line:column: message" / "file 12行3列: message".
+fn error_line(e: &guard::ConfigError, lang: Lang) -> String {
+    match (lang, e.line) {
+        (Lang::En, _) => e.to_string(),
+        (Lang::Ja, 0) => format!("{}: {}", e.file, e.message),
+        (Lang::Ja, line) => format!("{} {line}行{}列: {}", e.file, e.column, e.message),
+    }
+}
+
+/// What the guard would do with a valid configuration.
+fn print_summary(args: &CheckConfigArgs, s: &guard::Settings) {
+    let store = s.store_path.as_ref().map(|p| p.display().to_string());
+    match args.lang {
+        Lang::En => {
+            println!("{}: OK", args.file.display());
+            for l in &s.listeners {
+                println!(
+                    "  listen {} {} ({} side)",
+                    l.transport.param(),
+                    l.address,
+                    l.role.as_str()
+                );
+            }
+            println!("  PBX at {} ({})", s.pbx.address, s.pbx.transport.param());
+            match s.trunk {
+                Some(t) => println!("  carrier at {} ({})", t.address, t.transport.param()),
+                None => println!("  no trunk: outbound calls are not guarded"),
+            }
+            println!(
+                "  {} trusted network(s); policy: {:?}; store: {}",
+                s.trusted.len(),
+                s.policy_source,
+                store.unwrap_or_else(|| "none (bans are lost on restart)".into())
+            );
+        }
+        Lang::Ja => {
+            println!("{}: 問題ありません", args.file.display());
+            for l in &s.listeners {
+                println!(
+                    "  待ち受け {} {}（{}側）",
+                    l.transport.param(),
+                    l.address,
+                    l.role.as_str()
+                );
+            }
+            println!("  PBX {}（{}）", s.pbx.address, s.pbx.transport.param());
+            match s.trunk {
+                Some(t) => println!("  通信事業者 {}（{}）", t.address, t.transport.param()),
+                None => println!("  トランクなし: 発信は監視されません"),
+            }
+            println!(
+                "  信頼するネットワーク {}件、ポリシー: {:?}、保存先: {}",
+                s.trusted.len(),
+                s.policy_source,
+                store.unwrap_or_else(|| "なし（再起動するとBANが消えます）".into())
+            );
         }
     }
 }

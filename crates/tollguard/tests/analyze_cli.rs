@@ -492,9 +492,10 @@ fn the_configs_tariff_and_money_limit_change_the_verdict() {
         r
     };
 
-    // The defaults: the US is barred.
+    // The defaults: the US is barred, which is outside the policy and no fraud (exit 0).
     let (code, plain) = json("analyze", &[]);
-    assert_eq!((code, &plain["blocked_calls"]), (Some(1), &json!(40)));
+    assert_eq!((code, &plain["blocked_calls"]), (Some(0), &json!(40)));
+    assert_eq!(plain["outside_policy"]["calls"], 40);
     assert_eq!(plain["config"], Value::Null);
     assert!(!rules(&plain).contains(&"money_account_day".to_string()));
 
@@ -676,4 +677,39 @@ fn a_broken_config_is_named_with_its_line() {
         assert!(err.contains("replace_defualts"), "{err}");
         assert!(err.contains("check-config"), "{err}");
     }
+}
+
+/// `check-config --lang ja` writes the summary and each error's position in Japanese, with the same exit status.
+#[test]
+fn check_config_speaks_japanese() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = guard_config(dir.path(), "good.toml", "");
+    let out = run(&[
+        "check-config".as_ref(),
+        "--lang".as_ref(),
+        "ja".as_ref(),
+        good.as_os_str(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("good.toml: 問題ありません"), "{text}");
+    assert!(
+        text.contains("待ち受け udp 127.0.0.1:5060（access側）"),
+        "{text}"
+    );
+    assert!(text.contains("PBX 127.0.0.1:5070"), "{text}");
+    let bad = guard_config(dir.path(), "bad.toml", "[pbx2]\nx = 1\n");
+    let out = run(&[
+        "check-config".as_ref(),
+        "--lang".as_ref(),
+        "ja".as_ref(),
+        bad.as_os_str(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("bad.toml 9行2列: unknown field `pbx2`"),
+        "{text}"
+    );
+    assert!(text.contains("エラー 1件"), "{text}");
 }

@@ -17,7 +17,10 @@ pub use config::{
 };
 pub use notifier::{ChannelStats, Delivery, Notifier, NotifyStats};
 pub use payload::{Content, Message, syslog_line, webhook_payload};
-pub use wording::{Burst, body, body_in, burst_body, burst_headline, format_money, headline};
+pub use wording::{
+    Burst, body, body_in, burst_body, burst_headline, country_name, format_money, headline,
+    kind_words, sentence,
+};
 
 use serde::{Deserialize, Serialize};
 

@@ -339,7 +339,7 @@ mod tests {
             v["text"]
                 .as_str()
                 .unwrap_or("")
-                .starts_with("[CRITICAL] &lt;acme &amp; co&gt;")
+                .starts_with("[CRITICAL] possible fraud — &lt;acme &amp; co&gt;")
         );
     }
 }

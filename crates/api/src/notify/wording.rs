@@ -10,7 +10,8 @@ use std::fmt::Write as _;
 
 use chrono_tz::Tz;
 use engine::{
-    Action, Amount, BarScope, ClassSet, Decision, DestClass, Level, RuleId, Subject, Unit,
+    Action, Amount, BarScope, ClassSet, Decision, DestClass, FindingKind, Level, RuleId, Subject,
+    Unit,
 };
 use numbering::group_thousands;
 
@@ -24,7 +25,38 @@ pub(crate) fn default_tz(lang: Lang) -> Tz {
     }
 }
 
-/// "[CRITICAL] acme: traffic pumping by ext 205 — call blocked, 525 JPY at stake".
+/// What kind of finding the alert is, first thing in its headline: an owner reads "possible fraud" and
+/// "outside your policy" differently (the second is the site's own rule refusing a call, nothing more).
+pub fn kind_words(kind: FindingKind, lang: Lang) -> &'static str {
+    match (kind, lang) {
+        (FindingKind::Fraud, Lang::En) => "possible fraud",
+        (FindingKind::Policy, Lang::En) => "outside your policy",
+        (FindingKind::Fraud, Lang::Ja) => "不正利用の疑い",
+        (FindingKind::Policy, Lang::Ja) => "ポリシー外",
+    }
+}
+
+/// The engine's sentence in the reader's language: English as the engine wrote it, Japanese written from the
+/// decision's fields (never a translation of the English).
+pub fn sentence(d: &Decision, lang: Lang) -> String {
+    match lang {
+        Lang::En => d.reason.clone(),
+        Lang::Ja => situation_ja(d),
+    }
+}
+
+/// A country's name in the reader's language (a country without a Japanese name keeps its English one).
+pub fn country_name(c: &numbering::Country, lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => c.name,
+        Lang::Ja => COUNTRIES_JA
+            .iter()
+            .find(|(code, _)| *code == c.iso2)
+            .map_or(c.name, |(_, ja)| ja),
+    }
+}
+
+/// "[CRITICAL] possible fraud — acme: traffic pumping (ext 205) — call blocked, 525 JPY at stake".
 pub fn headline(d: &Decision, tenant: &str, lang: Lang) -> String {
     let who = Who::of(d);
     let label = rule_label(d.rule, lang);
@@ -32,7 +64,11 @@ pub fn headline(d: &Decision, tenant: &str, lang: Lang) -> String {
     let stake = d.at_stake.as_ref().map(|a| format_money(a, lang));
     match lang {
         Lang::En => {
-            let mut s = format!("[{}] ", level_word(d.level, lang));
+            let mut s = format!(
+                "[{}] {} — ",
+                level_word(d.level, lang),
+                kind_words(d.rule.kind(), lang)
+            );
             if !tenant.is_empty() {
                 let _ = write!(s, "{tenant}: ");
             }
@@ -50,7 +86,11 @@ pub fn headline(d: &Decision, tenant: &str, lang: Lang) -> String {
             s
         }
         Lang::Ja => {
-            let mut s = format!("【{}】", level_word(d.level, lang));
+            let mut s = format!(
+                "【{}・{}】",
+                level_word(d.level, lang),
+                kind_words(d.rule.kind(), lang)
+            );
             if !tenant.is_empty() {
                 let _ = write!(s, "{tenant}: ");
             }
@@ -1305,6 +1345,24 @@ pub(crate) mod tests {
         );
     }
 
+    /// The subject line says first whether the alert is possible fraud or only a call outside the policy.
+    #[test]
+    fn the_headline_says_fraud_or_outside_your_policy_first() {
+        let fraud = pumping();
+        let mut policy = barred_call("+8621555501234", "CN");
+        policy.rule = RuleId::DestinationCountry;
+        policy.subject = Subject::Destination {
+            number: "+8621555501234".into(),
+            class: DestClass::International,
+        };
+        assert!(headline(&fraud, "acme", Lang::En).starts_with("[CRITICAL] possible fraud — "));
+        assert!(
+            headline(&policy, "acme", Lang::En).starts_with("[CRITICAL] outside your policy — ")
+        );
+        assert!(headline(&fraud, "acme", Lang::Ja).starts_with("【重大・不正利用の疑い】"));
+        assert!(headline(&policy, "acme", Lang::Ja).starts_with("【重大・ポリシー外】"));
+    }
+
     #[test]
     fn money_is_grouped_and_yen_has_no_decimals() {
         let a = |m, c: &[u8; 3]| Amount {
@@ -1333,7 +1391,7 @@ pub(crate) mod tests {
         let h = headline(&d, "acme", Lang::Ja);
         assert_eq!(
             h,
-            "【重大】acme: 内線205 トラフィックパンピングの疑い — 通話を遮断、損害見込み 525円"
+            "【重大・不正利用の疑い】acme: 内線205 トラフィックパンピングの疑い — 通話を遮断、損害見込み 525円"
         );
     }
 
@@ -1354,7 +1412,7 @@ pub(crate) mod tests {
         assert!(b.contains("The call was blocked (SIP 403)."), "{b}");
         assert_eq!(
             headline(&d, "acme", Lang::En),
-            "[CRITICAL] acme: traffic pumping (ext 205) — call blocked, 525 JPY at stake"
+            "[CRITICAL] possible fraud — acme: traffic pumping (ext 205) — call blocked, 525 JPY at stake"
         );
     }
 
