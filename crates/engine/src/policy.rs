@@ -318,7 +318,7 @@ rules! {
     /// Answered calls in progress per account (checked on each new attempt) to watched destinations
     /// (international by default). Off hours a person holds one such call at a time: two at once warn, a third
     /// is refused (a pump runs several channels).
-    concurrent_account = Rule::new(n(3), n(6), n(1), n(2), true);
+    concurrent_account = Rule::new(n(3), n(6), n(1), n(3), true);
     /// Answered calls in progress per tenant.
     concurrent_tenant = Rule::new(n(30), n(100), n(10), n(30), false);
     /// Calls that ended unanswered per account per hour.

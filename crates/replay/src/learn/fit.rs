@@ -220,7 +220,7 @@ pub(crate) fn fit(site: &Site, seen: &Seen, _excluded: Vec<usize>, opts: &LearnO
     for u in &uses {
         by_tenant.entry(u.call.tenant.as_str()).or_default().push(u);
     }
-    let tainted = taints(&seen.calls);
+    let tainted = taints(&seen.calls, opts.routine_days);
     let mut layers = Vec::new();
     for (tenant, calls) in &by_tenant {
         layers.extend(fit_tenant(site, tenant, calls, &tainted, opts));
@@ -255,22 +255,54 @@ pub(crate) fn fit(site: &Site, seen: &Seen, _excluded: Vec<usize>, opts: &LearnO
 }
 
 /// Destinations (tenant, key) where attack-looking calls went, with the rule that flagged the first of them.
-fn taints(calls: &[Observed]) -> HashMap<(String, String), RuleId> {
-    let mut out = HashMap::new();
-    for c in calls {
-        // Only destinations a policy allows by name: domestic classes are the base policy's, never learned.
-        let learnable = matches!(
+/// One exception: a destination the site already called routinely — clean calls on `routine_days` distinct
+/// days — before its first flagged call, and flagged on one day only, keeps being learnable (the flagged calls
+/// are still left out): a night caller's one busy night does not unlearn the US. A destination that first
+/// shows up with an attack, or is flagged night after night as a slow ramp grows, is never learned.
+fn taints(calls: &[Observed], routine_days: u32) -> HashMap<(String, String), RuleId> {
+    const DAY_MS: Millis = 86_400_000;
+    #[derive(Default)]
+    struct Seen {
+        clean_days: BTreeSet<Millis>,
+        established_before_flag: Option<bool>,
+        flagged_days: BTreeSet<Millis>,
+        rule: Option<RuleId>,
+    }
+    // Only destinations a policy allows by name: domestic classes are the base policy's, never learned.
+    let learnable = |c: &Observed| {
+        matches!(
             c.class,
             DestClass::International | DestClass::Premium | DestClass::Satellite
-        );
-        if let Some(e) = c.excluded.filter(|e| e.direct)
-            && learnable
-        {
-            out.entry((c.tenant.clone(), c.destination_key()))
-                .or_insert(e.rule);
+        )
+    };
+    let mut order: Vec<&Observed> = calls.iter().filter(|c| learnable(c)).collect();
+    order.sort_by_key(|c| c.start);
+    let mut seen: HashMap<(String, String), Seen> = HashMap::new();
+    for c in order {
+        let s = seen
+            .entry((c.tenant.clone(), c.destination_key()))
+            .or_default();
+        let day = c.start.div_euclid(DAY_MS);
+        match c.excluded {
+            Some(e) if e.direct => {
+                s.established_before_flag
+                    .get_or_insert(s.clean_days.len() >= routine_days as usize);
+                s.flagged_days.insert(day);
+                s.rule.get_or_insert(e.rule);
+            }
+            Some(_) => {}
+            None => {
+                s.clean_days.insert(day);
+            }
         }
     }
-    out
+    seen.into_iter()
+        .filter_map(|(key, s)| {
+            let rule = s.rule?;
+            let spared = s.established_before_flag == Some(true) && s.flagged_days.len() == 1;
+            (!spared).then_some((key, rule))
+        })
+        .collect()
 }
 
 /// Business hours: the first and last hour of the day with at least a tenth of the busiest hour's calls on the

@@ -104,7 +104,9 @@ fn attack_looking(d: &Decision) -> bool {
         | R::MoneyTenantHour
         | R::MoneyTenantDay
         | R::MoneyTenantMonth
-        | R::NoveltySpend => d.level == Level::Critical,
+        | R::NoveltySpend
+        // Calls abroad at an hour the site does not call abroad yet: how a night caller's first nights look.
+        | R::NoveltyHoursTenant => d.level == Level::Critical,
         _ => true,
     }
 }
