@@ -63,7 +63,7 @@ TOKEN=$(sed -n 's/.*first admin token[^:]*: \([^ ]*\)$/\1/p' "$WORK/guard.out")
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$GUARD/status"; }
 status() { curl -fsS -H "Authorization: Bearer $TOKEN" "$URL/api/v1/status"; }
-# A number from the status, by its path (e.g. stats.scanners_banned).
+# A number from the status, by its path (e.g. guard.stats.scanners_banned).
 field() {
   status | python3 -c "import functools,json,sys; print(functools.reduce(lambda o,k: o[k], sys.argv[1].split('.'), json.load(sys.stdin)))" "$1"
 }
@@ -81,11 +81,11 @@ base=$(rss_kib)
 printf "%-40s %12s %12s %14s\n" "guard at rest" 0 "$base" -
 
 # Calls held in progress: the UAS answers, the UAC holds each call for 10 minutes.
-sipp -sf "$SCN/uas_answer.xml" -i 127.0.0.3 -p $UAS_PORT -bind_local -nostdin -bg > /dev/null 2>&1
-PIDS+=("$(pgrep -n -f "sipp -sf $SCN/uas_answer.xml -i 127.0.0.3 -p $UAS_PORT")")
-(cd "$WORK" && sipp -sf "$SCN/uac_call.xml" "127.0.0.1:$GUARD_PORT" -i 127.0.0.2 -p $UAC_PORT -bind_local -nostdin \
-  -bg -m "$CALLS" -r "$RATE" -l "$CALLS" -s 0312345678 -key account 201 -d 600000 > /dev/null 2>&1)
-PIDS+=("$(pgrep -n -f "sipp -sf $SCN/uac_call.xml 127.0.0.1:$GUARD_PORT")")
+sipp -sf "$SCN/uas_answer.xml" -i 127.0.0.3 -p $UAS_PORT -bind_local -nostdin > /dev/null 2>&1 &
+PIDS+=($!)
+(cd "$WORK" && exec sipp -sf "$SCN/uac_call.xml" "127.0.0.1:$GUARD_PORT" -i 127.0.0.2 -p $UAC_PORT -bind_local \
+  -nostdin -m "$CALLS" -r "$RATE" -l "$CALLS" -s 0312345678 -key account 201 -d 600000 > /dev/null 2>&1) &
+PIDS+=($!)
 wait_for calls_in_progress "$CALLS" $((CALLS / RATE + 120))
 calls_rss=$(rss_kib)
 printf "%-40s %12s %12s %14s\n" "calls in progress" "$CALLS" "$calls_rss" \
@@ -120,7 +120,7 @@ while (( done_n < SOURCES + SPOOFED )); do
   flood "$done_n" "$step"
   done_n=$((done_n + step))
   # Handled once the guard has banned each of them (bans past the cap push out others).
-  wait_for stats.scanners_banned "$done_n"
+  wait_for guard.stats.scanners_banned "$done_n"
   printf "%-40s %12s %12s %14s\n" "one-packet sources sent (cap $MAX_BANS)" "$done_n" "$(rss_kib)" -
 done
 echo "bans active: $(field bans_active); the RSS past the cap is the bound (caps: [sources] max_bans," \
