@@ -251,7 +251,7 @@ impl Dialogs {
     /// taken in order of creation (each looked at once, at most [`EXPIRE_SLICE`] per call, more when that
     /// falls behind), and the long calls still in progress a slice at a time (a call that ends is removed
     /// within 1/[`LONG_SLICES`] of the passes, a call older than `max_age` likewise).
-    pub fn expire(&mut self, wall: Millis, linger: Millis, max_age: Millis) -> Vec<Box<Dialog>> {
+    pub fn expire(&mut self, wall: Millis, linger: Millis, max_age: Millis) -> Vec<Dialog> {
         let mut lost = Vec::new();
         let young = linger.min(max_age);
         let budget = EXPIRE_SLICE.max(self.order.len() / LONG_SLICES);
@@ -286,7 +286,7 @@ impl Dialogs {
         wall: Millis,
         linger: Millis,
         max_age: Millis,
-        lost: &mut Vec<Box<Dialog>>,
+        lost: &mut Vec<Dialog>,
     ) -> Option<(Millis, String, bool)> {
         let map = &mut self.legs[leg(decided)];
         let d = map.get(&id)?;
@@ -299,7 +299,7 @@ impl Dialogs {
                 self.gone.push(id);
             }
             if !d.ended && decided {
-                lost.push(d);
+                lost.push(*d);
             }
         }
         None
