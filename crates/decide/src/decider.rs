@@ -4,7 +4,6 @@
 //! a front end back, so the inline proxy, the redirect server, the HTTP decision API and the HEP mirror all
 //! decide the same call the same way.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,20 +15,16 @@ use engine::{
 };
 use numbering::Numbering;
 
-use crate::bans::{BanTable, KnownSources};
+use crate::bans::{BanTable, Evidence, KnownSources};
 use crate::effects::{Effects, EndCall, LiveEvent, Now, Persist};
 use crate::facts::{AuthFacts, CallQuery};
+use crate::flood::{Counted, SourceCounts, flood_words};
 use crate::geo::{Country, GeoDb, LoginRefusal};
 use crate::latency::DecisionLatency;
 use crate::queried::QueriedCalls;
 use crate::tally::{CallOutcome, DecisionTally};
 use crate::tenant::{Network, Tenant, Tenants};
 use crate::weak::{WeakLogin, WeakPasswordPolicy};
-
-/// Requests from one source within a window after which its count goes to the engine at once.
-const EARLY_REPORT: u32 = 200;
-/// Most sources counted between two request-rate flushes.
-const MAX_COUNTED_SOURCES: usize = 100_000;
 
 /// What the layer needs to know of the site, besides the policy (which is the engine's).
 #[derive(Debug, Clone, Default)]
@@ -90,7 +85,7 @@ pub struct Decider {
     numbering: Arc<Numbering>,
     bans: BanTable,
     known: KnownSources,
-    requests: HashMap<IpAddr, u32>,
+    requests: SourceCounts,
     queried: QueriedCalls,
     decisions: Vec<Decision>,
     live: bool,
@@ -125,7 +120,7 @@ impl Decider {
             numbering,
             bans: BanTable::default(),
             known: KnownSources::default(),
-            requests: HashMap::new(),
+            requests: SourceCounts::default(),
             queried: QueriedCalls::default(),
             decisions: Vec::new(),
             live: false,
@@ -197,44 +192,63 @@ impl Decider {
         self.known.vouch(ip, now);
     }
 
-    /// Puts a ban in the table; false for protected sources.
-    fn put_ban(&mut self, source: IpAddr, until: Millis) -> bool {
+    /// Puts a ban of `rule` in the table; false for protected sources.
+    fn put_ban(&mut self, source: IpAddr, until: Millis, rule: &str) -> bool {
         if self.is_protected(source) {
             return false;
         }
         let max = self.engine.policy().sources.max_bans;
-        self.bans.put(self.key(source), until, max);
+        self.bans
+            .put(self.key(source), until, Evidence::of_rule(rule), max);
         true
     }
 
     // ---- phase: request received ----
 
-    /// Counts a request of an outsider; a flood is reported to the engine at once rather than at the end of
-    /// the window, so its ban comes after a few hundred requests. True when the source is now banned.
+    /// Counts a request of an outsider. A busy source's count is reported to the engine at once rather than at
+    /// the end of the window; a flood (a burst of requests faster than any phone sends, [`crate::flood`]) from
+    /// a source that has not logged in is banned at its 10th request, under `request_rate_source` with the
+    /// ban settings of fingerprint bans. True when the source is now banned.
     pub fn request_received(&mut self, ip: IpAddr, now: Now, fx: &mut Effects) -> bool {
         let key = self.key(ip);
-        if self.requests.len() >= MAX_COUNTED_SOURCES && !self.requests.contains_key(&key) {
-            return false;
+        match self.requests.count(key, now.engine) {
+            Counted::Quiet => false,
+            Counted::Report(requests) => {
+                let ev = RequestCount {
+                    at: now.engine,
+                    source: key,
+                    requests,
+                };
+                self.feed("", &Event::Requests(ev), true, fx);
+                self.is_banned(ip, now.engine)
+            }
+            Counted::Flood {
+                requests,
+                within_ms,
+            } => {
+                // A source that logged in is not banned on it (an office behind one address); its per-minute
+                // counts still go to the engine. Nothing is logged: a flood would log at its own rate.
+                if !self
+                    .engine
+                    .policy()
+                    .profile(0)
+                    .rules
+                    .request_rate_source
+                    .enabled
+                    || self.known.is_vouched(ip, now.engine)
+                {
+                    return false;
+                }
+                let why = flood_words(requests, within_ms);
+                self.scanner_seen(ip, RuleId::RequestRateSource, &why, now, fx);
+                self.is_banned(ip, now.engine)
+            }
         }
-        let n = self.requests.entry(key).or_default();
-        *n += 1;
-        if *n < EARLY_REPORT {
-            return false;
-        }
-        let requests = std::mem::take(n);
-        let ev = RequestCount {
-            at: now.engine,
-            source: key,
-            requests,
-        };
-        self.feed("", &Event::Requests(ev), true, fx);
-        self.is_banned(ip, now.engine)
     }
 
     /// Request counts per source since the last tick, to the engine (every `request_window_secs`).
     pub fn tick(&mut self, now: Now, fx: &mut Effects) {
-        let counts: Vec<(IpAddr, u32)> = self.requests.drain().collect();
-        for (source, requests) in counts {
+        for (source, requests) in self.requests.drain() {
             let ev = RequestCount {
                 at: now.engine,
                 source,
@@ -696,7 +710,7 @@ impl Decider {
 
     /// A ban restored from the store at start.
     pub fn restore_ban(&mut self, ban: &Ban) {
-        if self.put_ban(ban.source, ban.until) {
+        if self.put_ban(ban.source, ban.until, &ban.rule) {
             self.engine
                 .ban(ban.source, ban.since, ban.until, &ban.by, &ban.why);
         }
@@ -809,7 +823,7 @@ impl Decider {
     fn enforce(&mut self, d: &Decision, fx: &mut Effects) {
         match &d.action {
             Action::Ban { source, until } => {
-                if !self.put_ban(*source, *until) {
+                if !self.put_ban(*source, *until, d.rule.as_str()) {
                     // Configured peers, tenants' PBX networks and trusted networks are never banned.
                     self.engine.lift_ban(*source);
                     tracing::warn!(source = %source, "protected source not banned");
@@ -819,9 +833,9 @@ impl Decider {
                 // The engine's own record names the rule that triggered the ban.
                 let ban = self
                     .engine
-                    .bans(d.at)
-                    .into_iter()
-                    .find(|b| b.source == *source && b.rule != "operator")
+                    .ban_of(*source)
+                    .filter(|b| b.source == *source && b.until > d.at && b.rule != "operator")
+                    .cloned()
                     .unwrap_or_else(|| Ban {
                         source: *source,
                         since: d.at,

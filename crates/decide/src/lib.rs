@@ -4,7 +4,7 @@
 //! engine, the one ban table and the tenant resolver, holds no socket and never calls a front end: see
 //! docs/architecture.md.
 //!
-//! Layout: [`decider`] (the phases), [`facts`] (what front ends give, and how it is read off SIP),
+//! Layout: [`decider`] (the phases), [`facts`] (what front ends give, and how it is read off SIP), [`flood`] (request counts per source, floods),
 //! [`tenant`] (tenants and their resolver), [`bans`] (the ban table, sources that logged in), [`control`] (commands and live events for the operator API), [`queried`] (calls a querier carries), [`geo`] (countries
 //! and login limits), [`effects`] (what comes back), [`latency`] (decision latency histogram), [`tls`] (certificates for the front ends that terminate TLS), [`weak`] (logins with
 //! vendor-default or weak passwords).
@@ -16,6 +16,7 @@ pub mod control;
 pub mod decider;
 pub mod effects;
 pub mod facts;
+pub mod flood;
 pub mod geo;
 pub mod latency;
 pub mod queried;

@@ -1495,6 +1495,13 @@ impl Engine {
         self.bans.remove(key)
     }
 
+    /// The ban of a source's key, in force or not yet forgotten (one lookup: the decision layer asks it for
+    /// every ban it carries out, and a spoofed flood sets thousands).
+    pub fn ban_of(&self, source: IpAddr) -> Option<&Ban> {
+        self.bans
+            .get(self.source_hash(self.policy.source_key(source)))
+    }
+
     /// Bans in force at `now`, sorted by source key.
     pub fn bans(&self, now: Millis) -> Vec<Ban> {
         let mut v: Vec<Ban> = self

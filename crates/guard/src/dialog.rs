@@ -117,11 +117,15 @@ const LONG_SLICES: usize = 16;
 #[derive(Debug)]
 pub struct Dialogs {
     max: usize,
-    legs: [HashMap<String, Dialog>; 2],
+    /// Boxed, and sized for `max` at start: a map that grows moves every entry at once, which would hold up
+    /// every message queued behind it; a slot costs a pointer until it is used.
+    legs: [HashMap<String, Box<Dialog>>; 2],
     /// Call-IDs in order of creation, for expiry and eviction.
     order: VecDeque<(Millis, String, bool)>,
     /// Calls still in progress after the linger time (long calls), looked at a slice at a time.
     long: VecDeque<(Millis, String, bool)>,
+    /// Whether decided dialogs are persisted (a store is configured): else no change is recorded.
+    persist: bool,
     /// Changed since the last [`Dialogs::take_changes`]: to persist.
     dirty: Vec<String>,
     gone: Vec<String>,
@@ -133,10 +137,13 @@ fn leg(decided: bool) -> usize {
 }
 
 impl Dialogs {
-    pub fn new(max: usize) -> Self {
+    /// A table of at most `max` dialogs; `persist`: record the changes of decided ones for the store.
+    pub fn new(max: usize, persist: bool) -> Self {
+        let max = max.max(1);
         Dialogs {
-            max: max.max(1),
-            legs: [HashMap::new(), HashMap::new()],
+            max,
+            legs: [HashMap::with_capacity(max), HashMap::with_capacity(max)],
+            persist,
             order: VecDeque::new(),
             long: VecDeque::new(),
             dirty: Vec::new(),
@@ -154,7 +161,7 @@ impl Dialogs {
     }
 
     /// Adds a dialog; when full, the oldest unanswered (else the oldest) is forgotten. Returns it.
-    pub fn insert(&mut self, d: Dialog) -> Option<Dialog> {
+    pub fn insert(&mut self, d: Dialog) -> Option<Box<Dialog>> {
         let mut evicted = None;
         while self.len() >= self.max {
             let Some((id, decided)) = self.victim() else {
@@ -162,7 +169,7 @@ impl Dialogs {
             };
             if let Some(old) = self.legs[leg(decided)].remove(&id) {
                 self.evicted += 1;
-                if decided {
+                if decided && self.persist {
                     self.gone.push(id);
                 }
                 evicted = Some(old);
@@ -170,10 +177,10 @@ impl Dialogs {
         }
         self.order
             .push_back((d.started_wall, d.call_id.clone(), d.decided));
-        if d.decided {
+        if d.decided && self.persist {
             self.dirty.push(d.call_id.clone());
         }
-        self.legs[leg(d.decided)].insert(d.call_id.clone(), d);
+        self.legs[leg(d.decided)].insert(d.call_id.clone(), Box::new(d));
         evicted
     }
 
@@ -197,7 +204,7 @@ impl Dialogs {
 
     /// The decided call with this Call-ID.
     pub fn get(&self, call_id: &str) -> Option<&Dialog> {
-        self.legs[0].get(call_id)
+        self.legs[0].get(call_id).map(|d| &**d)
     }
 
     /// The decided call to change: it is marked for persistence.
@@ -208,7 +215,7 @@ impl Dialogs {
     /// Either leg with this Call-ID (decided first).
     pub fn leg_mut(&mut self, call_id: &str, decided: bool) -> Option<&mut Dialog> {
         let d = self.legs[leg(decided)].get_mut(call_id)?;
-        if decided {
+        if decided && self.persist {
             self.dirty.push(d.call_id.clone());
         }
         Some(d)
@@ -219,7 +226,7 @@ impl Dialogs {
         self.legs
             .iter()
             .filter_map(|m| m.get(call_id))
-            .find_map(|d| d.party_of(from_tag, to_tag).map(|p| (d, p)))
+            .find_map(|d| d.party_of(from_tag, to_tag).map(|p| (&**d, p)))
     }
 
     /// Whether a call with this Call-ID (either leg) dials an emergency number.
@@ -288,11 +295,11 @@ impl Dialogs {
             return Some((at, id, decided));
         }
         if let Some(d) = map.remove(&id) {
-            if decided {
+            if decided && self.persist {
                 self.gone.push(id);
             }
             if !d.ended && decided {
-                lost.push(d);
+                lost.push(*d);
             }
         }
         None
@@ -300,7 +307,7 @@ impl Dialogs {
 
     /// Decided calls in progress.
     pub fn in_progress(&self) -> impl Iterator<Item = &Dialog> {
-        self.legs[0].values().filter(|d| !d.ended)
+        self.legs[0].values().map(|d| &**d).filter(|d| !d.ended)
     }
 
     /// Decided dialogs changed since the last call (as JSON, with their tenant) and the Call-IDs that are
@@ -339,7 +346,7 @@ impl Dialogs {
         d.callee.conn = None;
         self.order
             .push_back((d.started_wall, d.call_id.clone(), true));
-        self.legs[0].insert(d.call_id.clone(), d);
+        self.legs[0].insert(d.call_id.clone(), Box::new(d));
         true
     }
 }
@@ -394,7 +401,7 @@ mod tests {
     #[test]
     fn expiry_looks_at_a_slice_of_the_dialogs_per_pass() {
         let n = 20_000;
-        let mut t = Dialogs::new(n + 1);
+        let mut t = Dialogs::new(n + 1, true);
         for i in 0..n {
             let mut x = d(&format!("c{i}"), 0);
             x.answered = Some(1);
@@ -422,7 +429,7 @@ mod tests {
 
     #[test]
     fn bounded_and_expiring() {
-        let mut t = Dialogs::new(2);
+        let mut t = Dialogs::new(2, true);
         assert!(t.insert(d("a", 0)).is_none());
         assert!(t.insert(d("b", 10)).is_none());
         assert_eq!(t.insert(d("c", 20)).map(|x| x.call_id), Some("a".into()));
@@ -443,7 +450,7 @@ mod tests {
 
     #[test]
     fn a_flood_of_early_dialogs_never_evicts_an_answered_call() {
-        let mut t = Dialogs::new(3);
+        let mut t = Dialogs::new(3, true);
         t.insert(d("real", 0));
         t.get_mut("real").unwrap().answered = Some(5);
         for i in 0..100 {
@@ -465,13 +472,13 @@ mod tests {
 
     #[test]
     fn changes_are_batched_and_survive_a_round_trip() {
-        let mut t = Dialogs::new(10);
+        let mut t = Dialogs::new(10, true);
         t.insert(d("a", 0));
         t.get_mut("a").unwrap().caller_cseq = 7;
         let (up, ended) = t.take_changes();
         assert_eq!(up.len(), 1, "one row however often it changed");
         assert!(ended.is_empty());
-        let mut u = Dialogs::new(10);
+        let mut u = Dialogs::new(10, true);
         assert!(u.restore(&up[0].2));
         let r = u.get("a").unwrap();
         assert!(r.restored && r.caller_cseq == 7);
@@ -479,5 +486,18 @@ mod tests {
         let (up, ended) = t.take_changes();
         assert!(up.is_empty());
         assert_eq!(ended, vec!["a".to_owned()]);
+    }
+
+    /// Without a store nothing is recorded: no list of changes grows, no call is serialized on the core.
+    #[test]
+    fn without_a_store_no_change_is_recorded() {
+        let mut t = Dialogs::new(10, false);
+        t.insert(d("a", 0));
+        t.get_mut("a").unwrap().ended = true;
+        let _ = t.expire(100_000, 1, 1_000_000);
+        assert!(t.is_empty());
+        let (up, ended) = t.take_changes();
+        assert!(up.is_empty() && ended.is_empty());
+        assert!(t.dirty.is_empty() && t.gone.is_empty());
     }
 }

@@ -74,6 +74,76 @@ enum StoreJob {
     Snapshot(Millis, Box<engine::Snapshot>),
 }
 
+/// Messages handled after the one that woke the core before timers and commands get their turn.
+const BATCH: usize = 256;
+
+/// What woke the core's loop.
+enum Wake {
+    Message(Inbound),
+    Timers,
+    RequestCounts,
+    Snapshot,
+    StoreWatch,
+    Command(Command),
+    Reload,
+}
+
+impl Wake {
+    fn name(&self) -> &'static str {
+        match self {
+            Wake::Message(_) => "messages",
+            Wake::Timers => "timers (transactions, dialogs, bans)",
+            Wake::RequestCounts => "request counts to the engine",
+            Wake::Snapshot => "engine snapshot",
+            Wake::StoreWatch => "store watch (operator changes)",
+            Wake::Command(_) => "a command of the operator API",
+            Wake::Reload => "policy reload",
+        }
+    }
+}
+
+/// A pass of the core longer than this is logged: every message queued meanwhile waited for it.
+const SLOW_PASS: Duration = Duration::from_millis(20);
+
+/// Logs the core's slow passes (at most one line a second, with the longest since the last line), so that
+/// "calls waited" has a named cause in the log.
+#[derive(Default)]
+struct SlowPasses {
+    logged: Option<std::time::Instant>,
+    worst: Option<(Duration, &'static str, usize)>,
+    since_log: u64,
+}
+
+impl SlowPasses {
+    fn check(&mut self, what: &'static str, took: Duration, queued: usize) {
+        if took < SLOW_PASS {
+            return;
+        }
+        self.since_log += 1;
+        if self.worst.is_none_or(|w| took > w.0) {
+            self.worst = Some((took, what, queued));
+        }
+        if self
+            .logged
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        if let Some((took, what, queued)) = self.worst.take() {
+            tracing::warn!(
+                pass = what,
+                took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                queued_after = queued,
+                slow_passes = self.since_log,
+                "the guard's core was busy in one pass for longer than {} ms: messages waited for it",
+                SLOW_PASS.as_millis()
+            );
+        }
+        self.since_log = 0;
+        self.logged = Some(std::time::Instant::now());
+    }
+}
+
 /// A guard that is bound and ready to run.
 pub struct Guard {
     config_path: PathBuf,
@@ -92,6 +162,7 @@ pub struct Guard {
     started_at: Millis,
     /// Where calls another system carries are ended.
     adapters: crate::end_call::Adapters,
+    slow: SlowPasses,
 }
 
 /// How many live events a slow subscriber may fall behind before it loses the oldest.
@@ -178,6 +249,7 @@ impl Guard {
             .with_tally(core.decider().decision_tally());
         Ok(Guard {
             adapters: crate::end_call::Adapters::new(settings.end_call.clone()),
+            slow: SlowPasses::default(),
             settings,
             commands,
             handle,
@@ -216,6 +288,9 @@ impl Guard {
     }
 
     /// Runs until `shutdown` completes. SIGHUP reloads the policy.
+    ///
+    /// The loop waits for the next thing to do ([`Wake`]) and then does it; what each message produced goes
+    /// out before the next message is handled, so that a message never waits for the rest of its batch.
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -241,60 +316,94 @@ impl Guard {
             };
             #[cfg(not(unix))]
             let hup_fut = std::future::pending::<()>();
-            tokio::select! {
-                m = self.inbound.recv() => {
-                    let Some(m) = m else { break };
-                    // A subscriber that arrived while the loop waited sees this batch's events.
-                    self.core.set_live(self.handle.watched());
-                    self.core.on_inbound(&m, self.clock.now(), &mut out);
-                    // Drain what is already queued before yielding, to batch under load.
-                    let mut n = 0;
-                    while n < 256 {
-                        match self.inbound.try_recv() {
-                            Ok(m) => self.core.on_inbound(&m, self.clock.now(), &mut out),
-                            Err(_) => break,
-                        }
-                        n += 1;
-                    }
-                }
-                _ = tick.tick() => {
-                    // Until the PBX has answered one, ask for its challenge (nothing to learn by scanning).
-                    self.core.prime(self.clock.now(), &mut out);
-                    self.core.expire(self.clock.now(), &mut out);
-                }
-                _ = flush.tick() => {
-                    self.core.tick(self.clock.now(), &mut out);
-                }
-                _ = snap.tick() => {
-                    if let Some(tx) = &self.store_tx {
-                        let snap = self.core.engine().snapshot();
-                        let _ = tx.send(StoreJob::Snapshot(self.clock.now().engine, Box::new(snap)));
-                    }
-                }
-                _ = watch_tick.tick() => {
-                    if let Some(w) = self.watch.as_mut() {
-                        w.poll(&mut self.core, self.clock.now(), &mut out);
-                    }
-                }
-                Some(cmd) = self.commands.recv() => {
-                    // Sends of a kill switch's BYEs go out before the answer, so that "the API returned"
-                    // means "the calls are being ended".
-                    let reply = self.command(cmd, &mut out);
-                    self.flush(&mut out).await;
-                    reply.send();
-                }
-                _ = hup_fut => {
-                    let _ = self.reload();
-                }
+            let wake = tokio::select! {
+                m = self.inbound.recv() => match m {
+                    Some(m) => Wake::Message(m),
+                    None => break,
+                },
+                _ = tick.tick() => Wake::Timers,
+                _ = flush.tick() => Wake::RequestCounts,
+                _ = snap.tick() => Wake::Snapshot,
+                _ = watch_tick.tick() => Wake::StoreWatch,
+                Some(cmd) = self.commands.recv() => Wake::Command(cmd),
+                _ = hup_fut => Wake::Reload,
                 _ = &mut shutdown => break,
+            };
+            let started = std::time::Instant::now();
+            let what = wake.name();
+            let batch = matches!(wake, Wake::Message(_));
+            self.wake(wake, &mut out);
+            if !batch {
+                // A batch of messages is timed message by message (`message`).
+                let queued = self.queued();
+                self.slow.check(what, started.elapsed(), queued);
             }
-            self.flush(&mut out).await;
         }
         if let Some(tx) = &self.store_tx {
             let snap = self.core.engine().snapshot();
             let _ = tx.send(StoreJob::Snapshot(self.clock.now().engine, Box::new(snap)));
         }
         tracing::info!(stats = ?self.stats(), "guard stopped");
+    }
+
+    /// Messages waiting in the inbound queue now.
+    fn queued(&self) -> usize {
+        self.inbound.len()
+    }
+
+    /// Does what woke the loop, and carries out its output.
+    fn wake(&mut self, wake: Wake, out: &mut Output) {
+        match wake {
+            Wake::Message(m) => {
+                // A subscriber that arrived while the loop waited sees this batch's events.
+                self.core.set_live(self.handle.watched());
+                self.message(&m, out);
+                // Then what is already queued, before the timers and commands get their turn again.
+                for _ in 0..BATCH {
+                    match self.inbound.try_recv() {
+                        Ok(m) => self.message(&m, out),
+                        Err(_) => break,
+                    }
+                }
+            }
+            Wake::Timers => {
+                // Until the PBX has answered one, ask for its challenge (nothing to learn by scanning).
+                self.core.prime(self.clock.now(), out);
+                self.core.expire(self.clock.now(), out);
+            }
+            Wake::RequestCounts => self.core.tick(self.clock.now(), out),
+            Wake::Snapshot => {
+                if let Some(tx) = &self.store_tx {
+                    let snap = self.core.engine().snapshot();
+                    let _ = tx.send(StoreJob::Snapshot(self.clock.now().engine, Box::new(snap)));
+                }
+            }
+            Wake::StoreWatch => {
+                if let Some(w) = self.watch.as_mut() {
+                    w.poll(&mut self.core, self.clock.now(), out);
+                }
+            }
+            Wake::Command(cmd) => {
+                // Sends of a kill switch's BYEs go out before the answer, so that "the API returned" means
+                // "the calls are being ended".
+                let reply = self.command(cmd, out);
+                self.flush(out);
+                reply.send();
+            }
+            Wake::Reload => {
+                let _ = self.reload();
+            }
+        }
+        self.flush(out);
+    }
+
+    /// Handles one message and sends what it produced at once.
+    fn message(&mut self, m: &Inbound, out: &mut Output) {
+        let started = std::time::Instant::now();
+        self.core.on_inbound(m, self.clock.now(), out);
+        self.flush(out);
+        let queued = self.queued();
+        self.slow.check("one message", started.elapsed(), queued);
     }
 
     /// Serves one command; the answer is sent after the output is flushed.
@@ -401,7 +510,7 @@ impl Guard {
         s
     }
 
-    async fn flush(&mut self, out: &mut Output) {
+    fn flush(&mut self, out: &mut Output) {
         if !out.events.is_empty() {
             for e in out.events.drain(..) {
                 // No receiver is not an error: nobody is watching right now.
@@ -417,8 +526,7 @@ impl Guard {
             }
         }
         // Handed over without waiting (sent, or queued per socket or connection): a next hop that does not
-        // answer costs its own messages only, never the calls decided in this loop. Still `async` so that
-        // `run` needs no change; nothing here awaits.
+        // answer costs its own messages only, never the calls decided in this loop.
         for s in out.sends.drain(..) {
             self.transports.send(s);
         }

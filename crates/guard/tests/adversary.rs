@@ -357,7 +357,7 @@ fn a_new_invite_cannot_take_over_a_tracked_call_and_strangers_cannot_end_it() {
 
 #[test]
 fn calls_in_progress_are_persisted_and_a_restarted_guard_can_end_them() {
-    let mut c = core_with("");
+    let mut c = core_with("[store]\npath = \"t.db\"\n");
     established(&mut c, "p1");
     let mut out = Output::default();
     c.expire(now(1_000), &mut out);
@@ -722,6 +722,31 @@ fn fifty_phones_behind_one_office_address_re_registering_ban_nobody() {
         }
     }
     assert!(!c.is_banned("198.51.100.7".parse().unwrap(), NIGHT + 5_000));
+}
+
+/// An office behind one address that logged in may burst (its phones' requests after a reboot, here 30
+/// within 3 ms): no flood ban for a source that logged in, whatever the burst.
+#[test]
+fn a_burst_from_an_address_that_logged_in_is_no_flood() {
+    let mut c = core_with("");
+    assert!(login(&mut c, "201", "198.51.100.7:5100", 1, true, 200, 0));
+    for i in 0..30u32 {
+        let sub = format!(
+            "OPTIONS sip:{n}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7:5101;branch=z9hG4bKo{i}\r\n\
+Max-Forwards: 70\r\nFrom: <sip:{n}@127.0.0.1>;tag=o{i}\r\nTo: <sip:{n}@127.0.0.1>\r\nCall-ID: o{i}\r\n\
+CSeq: 1 OPTIONS\r\nUser-Agent: Yealink SIP-T46S\r\nContent-Length: 0\r\n\r\n",
+            n = 300 + i
+        );
+        let mut out = Output::default();
+        c.on_inbound(
+            &inb(&sub, "198.51.100.7:5101", 0),
+            now(10 + i64::from(i / 10)),
+            &mut out,
+        );
+        let (_, dest) = one(&mut out);
+        assert_eq!(dest, PBX.parse().unwrap(), "request {i} reaches the PBX");
+    }
+    assert!(!c.is_banned("198.51.100.7".parse().unwrap(), NIGHT + 100));
 }
 
 /// One login of `user` from `src` through the guard, answered by the PBX with `code`. False when the

@@ -765,3 +765,103 @@ async fn a_short_password_list_through_a_running_guard_reaches_the_pbx_at_most_t
     assert!(s.bans_active >= 1, "the guesser is banned: {:?}", s.stats);
     g.stop().await;
 }
+
+/// The PBX's answer to a request the guard forwarded, and where it goes (the guard's Via).
+fn pbx_answer(req: &str, code: u16) -> (String, SocketAddr) {
+    let m = sip::Message::parse(req.as_bytes()).unwrap();
+    let to_guard: SocketAddr = m.top_via().unwrap().sent_by().parse().unwrap();
+    let mut s = format!("SIP/2.0 {code} OK\r\n");
+    for v in m.header_all(sip::HeaderName::Via) {
+        s.push_str(&format!("Via: {v}\r\n"));
+    }
+    s.push_str(&format!(
+        "From: {}\r\nTo: {};tag=pbx1\r\nCall-ID: {}\r\nCSeq: {}\r\nContact: <sip:201@127.0.0.2>\r\nContent-Length: 0\r\n\r\n",
+        m.header(sip::HeaderName::From).unwrap(),
+        m.header(sip::HeaderName::To).unwrap(),
+        m.call_id().unwrap(),
+        m.header(sip::HeaderName::CSeq).unwrap(),
+    ));
+    (s, to_guard)
+}
+
+/// A REGISTER flood of 200 requests from one address, sent as fast as one socket sends them (far more than
+/// 10 within 100 ms), is banned within its first 10 requests: at most 10 reach the PBX. Then a phone on
+/// another address still places a call, and the banned address still reaches the PBX with a call to 110.
+#[tokio::test]
+async fn a_flood_is_banned_within_ten_requests_and_calls_still_pass() {
+    let (pbx, carrier) = (Party::on("127.0.0.2").await, Party::on("127.0.0.3").await);
+    let g = Running::start(pbx.addr, carrier.addr, "").await;
+    let flooder = Party::on("127.0.0.80").await;
+    for i in 0..200 {
+        let m = request(
+            "REGISTER",
+            "sip:127.0.0.1",
+            flooder.addr,
+            &format!("flood{i}"),
+            "",
+            None,
+        )
+        .replace("<sip:205@", &format!("<sip:{}@", 1000 + i));
+        flooder.send(&m, g.access).await;
+    }
+    // Fence: each flood request was handled (looked at before the ban, or dropped as banned).
+    let s = g
+        .wait_status("the flood is handled", |s| {
+            s.stats.requests + s.stats.dropped_banned >= 200
+        })
+        .await;
+    assert_eq!(s.bans_active, 1, "the flooder is banned");
+    assert!(
+        s.stats.requests <= 10,
+        "{} flood requests looked at",
+        s.stats.requests
+    );
+    let phone = Party::on("127.0.0.81").await;
+    let before = pbx_sentinel(&g, &phone, &pbx, "sentinel-flood").await;
+    let flood_at_pbx = before.iter().filter(|m| m.starts_with("REGISTER ")).count();
+    assert!(
+        flood_at_pbx <= 10,
+        "{flood_at_pbx} flood REGISTERs reached the PBX"
+    );
+
+    // A legitimate call from another address completes.
+    let call = request(
+        "INVITE",
+        "sip:201@example.net",
+        phone.addr,
+        "legit1",
+        "",
+        None,
+    );
+    phone.send(&call, g.access).await;
+    let (_, invite) = pbx
+        .recv_until("the phone's call at the PBX", |m| {
+            m.starts_with("INVITE ") && call_id_of(m) == "legit1"
+        })
+        .await;
+    let (ok, to_guard) = pbx_answer(&invite, 200);
+    pbx.send(&ok, to_guard).await;
+    phone
+        .recv_until("the PBX's 200 at the phone", |m| {
+            status_of(m) == 200 && call_id_of(m) == "legit1"
+        })
+        .await;
+
+    // The banned address still calls 110.
+    let emergency = request(
+        "INVITE",
+        "sip:110@example.net",
+        flooder.addr,
+        "sos1",
+        "",
+        None,
+    );
+    flooder.send(&emergency, g.access).await;
+    let (_, at_pbx) = pbx
+        .recv_until("the banned address's call to 110 at the PBX", |m| {
+            m.starts_with("INVITE ") && call_id_of(m) == "sos1"
+        })
+        .await;
+    assert!(at_pbx.starts_with("INVITE sip:110@"));
+    g.stop().await;
+}

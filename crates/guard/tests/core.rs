@@ -447,30 +447,57 @@ fn inbound_calls_from_the_carrier_go_to_the_pbx_without_a_decision() {
     assert_eq!(c.stats.calls_decided, 0);
 }
 
-#[test]
-fn a_flooding_source_is_banned_after_a_few_hundred_requests() {
-    let mut c = core_with("");
-    let mut out = Output::default();
-    let flood = "OPTIONS sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.50:5060;branch=z9hG4bKfl\r\n\
+const FLOOD_OPTIONS: &str = "OPTIONS sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.50:5060;branch=z9hG4bKfl\r\n\
 Max-Forwards: 70\r\nFrom: <sip:100@127.0.0.1>;tag=f\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: fl\r\nCSeq: 1 OPTIONS\r\n\
 User-Agent: Yealink\r\nContent-Length: 0\r\n\r\n";
+
+/// Sends `n` OPTIONS from one source, one every `gap_ms` of engine time; returns how many were forwarded.
+fn options_from(c: &mut Core, source: &str, n: i64, gap_ms: i64, out: &mut Output) -> usize {
     let mut forwarded = 0;
-    for i in 0..5_000 {
-        let m = flood.replace("branch=z9hG4bKfl", &format!("branch=z9hG4bKfl{i}"));
-        c.on_inbound(&inb(&m, "203.0.113.50:5060", 0), now(i), &mut out);
+    for i in 0..n {
+        let m = FLOOD_OPTIONS.replace("branch=z9hG4bKfl", &format!("branch=z9hG4bKfl{i}"));
+        c.on_inbound(&inb(&m, source, 0), now(i * gap_ms), out);
         forwarded += out.sends.len();
         out.sends.clear();
     }
+    forwarded
+}
+
+/// A flood (here 1,000 requests a second; 10 within 100 ms are one) is banned at its 10th request,
+/// not after the minute's count of `request_rate_source`: at most 9 reach the PBX.
+#[test]
+fn a_flooding_source_is_banned_within_ten_requests() {
+    let mut c = core_with("");
+    let mut out = Output::default();
+    let forwarded = options_from(&mut c, "203.0.113.50:5060", 5_000, 1, &mut out);
     assert!(c.is_banned("203.0.113.50".parse().unwrap(), NIGHT + 5_000));
     assert!(
-        forwarded <= 1_200,
+        forwarded <= 10,
         "{forwarded} flood requests reached the PBX"
     );
+    let ban = out
+        .persist
+        .iter()
+        .find_map(|p| match p {
+            Persist::Ban(b) if b.rule == "request_rate_source" => Some(b.clone()),
+            _ => None,
+        })
+        .expect("a ban under request_rate_source");
     assert!(
-        out.persist
-            .iter()
-            .any(|p| matches!(p, Persist::Ban(b) if b.rule == "request_rate_source"))
+        ban.why.contains("10 within 9 ms") && ban.why.contains("the limit is 10 within 100 ms"),
+        "{}",
+        ban.why
     );
+}
+
+/// A busy phone (20 requests a second for 15 s) is no flood: every request is forwarded, nothing banned.
+#[test]
+fn a_busy_source_below_the_flood_rate_is_not_banned() {
+    let mut c = core_with("");
+    let mut out = Output::default();
+    let forwarded = options_from(&mut c, "203.0.113.51:5060", 300, 50, &mut out);
+    assert_eq!(forwarded, 300);
+    assert!(!c.is_banned("203.0.113.51".parse().unwrap(), NIGHT + 15_000));
 }
 
 #[test]

@@ -53,7 +53,12 @@ pub async fn rig() -> Rig {
     .await
 }
 
-pub async fn rig_with(mut api_config: api::ApiConfig) -> Rig {
+pub async fn rig_with(api_config: api::ApiConfig) -> Rig {
+    rig_with_extra(api_config, "").await
+}
+
+/// The rig with more of the guard's configuration (`extra`: TOML sections, e.g. `[transport]`).
+pub async fn rig_with_extra(mut api_config: api::ApiConfig, extra: &str) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let pbx_a = UdpSocket::bind("127.0.0.2:0").await.unwrap();
     let pbx_b = UdpSocket::bind("127.0.0.4:0").await.unwrap();
@@ -89,6 +94,8 @@ path = "{store}"
 
 [api]
 listen = "127.0.0.1:0"
+
+{extra}
 "#,
         pbx = pbx_a.local_addr().unwrap(),
         carrier = carrier.local_addr().unwrap(),

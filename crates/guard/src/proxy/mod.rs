@@ -135,7 +135,9 @@ pub struct Core {
     primed_at: Option<Millis>,
     /// Refusals sent to sources that may not use a listener, this second (then silent drops).
     refusals: (Millis, u32),
-    txs: HashMap<(String, String), Tx>,
+    /// Boxed, and sized for [`MAX_TX`] at start: the table never grows while calls wait (a growing map moves
+    /// every entry at once), and a slot costs a pointer until it is used.
+    txs: HashMap<(String, String), Box<Tx>>,
     tx_order: VecDeque<(Millis, (String, String))>,
     invite_order: VecDeque<(Millis, (String, String))>,
     pending_invites: Vec<(String, String)>,
@@ -160,7 +162,7 @@ impl Core {
             }
         }
         Core {
-            dialogs: Dialogs::new(settings.max_dialogs),
+            dialogs: Dialogs::new(settings.max_dialogs, settings.store_path.is_some()),
             decider: Decider::new(
                 Arc::new(settings.decide_config()),
                 engine,
@@ -176,7 +178,7 @@ impl Core {
             challenges: challenge::Templates::default(),
             refusals: (0, 0),
             primed_at: None,
-            txs: HashMap::new(),
+            txs: HashMap::with_capacity(MAX_TX),
             tx_order: VecDeque::new(),
             invite_order: VecDeque::new(),
             pending_invites: Vec::new(),
@@ -515,7 +517,7 @@ impl Core {
         } else {
             self.tx_order.push_back((wall, key.clone()));
         }
-        self.txs.insert(key, tx);
+        self.txs.insert(key, Box::new(tx));
     }
 
     /// Request counts per source since the last call, to the engine (every `request_window_secs`).

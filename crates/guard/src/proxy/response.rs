@@ -5,6 +5,16 @@
 
 use super::*;
 
+/// What a response needs of its transaction.
+struct TxSeen {
+    back: Hop,
+    /// The login it answers (first final answer only) and its digest kept for the weak-password check.
+    auth: Option<(AuthProbe, Option<Box<weak::SeenDigest>>)>,
+    /// A phone's contacts, on a 2xx to its REGISTER.
+    contacts: Option<Vec<String>>,
+    call: Option<(String, bool)>,
+}
+
 /// What to do with a response after the dialog saw it.
 pub(super) enum Pass {
     Forward,
@@ -24,7 +34,7 @@ impl Core {
         let Some(status) = msg.status() else { return };
         let method = msg.cseq().map(|c| c.method.as_str()).unwrap_or("");
         let key = (top.branch().unwrap_or("").to_owned(), method.to_owned());
-        let Some(t) = self.txs.get(&key).cloned() else {
+        let Some(t) = self.txs.get_mut(&key) else {
             self.stats.responses_unmatched += 1;
             tracing::debug!(source = %inb.source, status, "response of no transaction of tollguard dropped");
             return;
@@ -35,26 +45,34 @@ impl Core {
             }
             return;
         }
-        let mut pass = Pass::Forward;
-        if status >= 200
-            && !t.auth_done
-            && let Some(p) = &t.auth
+        // What the rest needs of the transaction, taken without copying it (a response is the hot path; the
+        // INVITE it answers may still be held for retransmission).
+        let t = TxSeen {
+            back: t.back,
+            auth: (status >= 200 && !t.auth_done)
+                .then(|| t.auth.clone().map(|a| (a, t.digest.take())))
+                .flatten(),
+            contacts: (200..300)
+                .contains(&status)
+                .then(|| t.contacts.clone())
+                .flatten(),
+            call: t.call.clone(),
+        };
+        if t.auth.is_some()
+            && let Some(x) = self.txs.get_mut(&key)
         {
-            let mut digest = None;
-            if let Some(x) = self.txs.get_mut(&key) {
-                x.auth_done = true;
-                digest = x.digest.take();
-            }
+            x.auth_done = true;
+        }
+        let mut pass = Pass::Forward;
+        if let Some((p, digest)) = &t.auth {
             pass = self.login_answer(p, msg, status, now, out);
             if (200..300).contains(&status)
                 && let Some(d) = digest
             {
-                self.check_weak_login(p, &d, now, out);
+                self.check_weak_login(p, d, now, out);
             }
         }
-        if (200..300).contains(&status)
-            && let Some(contacts) = &t.contacts
-        {
+        if let Some(contacts) = &t.contacts {
             self.registered(contacts, t.back, now.wall);
         }
         if let Some((call_id, decided)) = &t.call
