@@ -60,9 +60,17 @@ pub(crate) struct Seen {
     pub flags: Vec<(usize, RuleId)>,
 }
 
-/// The site's policy as an observer: nothing refused, every rule reporting only.
+/// The site's policy as an observer: nothing refused, every rule reporting only, and every hour a business
+/// hour — the hours are what is being learned, so a call centre's evening is judged by the day's limits and
+/// the pattern rules (pumping, range walks, night-time novelty of the site's own hours), not by a guess.
 fn observer_policy(base: &Policy) -> Policy {
     let mut p = base.clone();
+    let cal = &mut p.site.calendar;
+    cal.open_minute = 0;
+    cal.close_minute = 24 * 60;
+    cal.open_days = [true; 7];
+    cal.holidays = engine::Holidays::None;
+    cal.extra_closed.clear();
     p.map_profiles(|prof| {
         prof.dest.allow_classes = ClassSet::of(&DestClass::ALL);
         prof.dest.allow_countries = vec!["*".to_owned()];
