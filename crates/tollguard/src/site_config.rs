@@ -1,6 +1,6 @@
-//! The site's settings for commands that replay CDRs outside `analyze`: the guard's configuration read by the
-//! loader `serve` uses, or the defaults a new site gets. (`analyze`/`backtest` have the same reading in their
-//! own module; this one is shared so that the two can become one.)
+//! The site's settings for the commands that replay CDRs (`analyze`, `backtest`, `learn`): the guard's
+//! configuration read by the loader `serve` uses, or the defaults a new site gets, so that a replay decides
+//! as the running guard would.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ pub fn load_site(config: Option<&Path>, policy: Option<&Path>) -> anyhow::Result
     };
     let settings = guard::Settings::load(path).map_err(|errors| {
         anyhow::anyhow!(
-            "{errors}\n{} has {} error(s) (`tollguard check-config {}` explains them)",
+            "{errors}\n{} has {} error(s) (`tollguard check-config {}` explains them); nothing was replayed",
             path.display(),
             errors.0.len(),
             path.display()

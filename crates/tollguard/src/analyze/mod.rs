@@ -28,8 +28,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::Context;
 use api::notify::Lang;
 use cdr::{CdrFormat, CdrReader, ReadOptions};
-use engine::Policy;
-use numbering::Numbering;
 use replay::{Replay, Site};
 use serde_json::Value;
 
@@ -113,7 +111,8 @@ pub(crate) enum Mode {
 }
 
 pub fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    let site = load_site(args.common.config.as_deref(), args.policy.as_deref())?;
+    let site =
+        crate::site_config::load_site(args.common.config.as_deref(), args.policy.as_deref())?;
     let report = replay_files(&args.common, site, args.policy.as_deref(), Mode::Analyze)?;
     output(&args.common, &report)?;
     // Exit 1 when fraud was found in the user's files, so scripts and cron jobs can act on it; calls that are
@@ -126,70 +125,11 @@ pub fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run_backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
-    let site = load_site(args.common.config.as_deref(), args.policy.as_deref())?;
+    let site =
+        crate::site_config::load_site(args.common.config.as_deref(), args.policy.as_deref())?;
     let report = replay_files(&args.common, site, args.policy.as_deref(), Mode::Backtest)?;
     output(&args.common, &report)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The site's settings: the guard's configuration read by the loader `serve` uses (every error with its
-/// file:line), its policy replaced by `--policy` when given; without a configuration the defaults.
-fn load_site(config: Option<&Path>, policy: Option<&Path>) -> anyhow::Result<Site> {
-    let Some(path) = config else {
-        return Ok(Site::new(
-            Arc::new(Numbering::japan_defaults()),
-            load_policy(policy)?,
-        ));
-    };
-    let settings = guard::Settings::load(path).map_err(|errors| {
-        anyhow::anyhow!(
-            "{errors}\n{} has {} error(s) (`tollguard check-config {}` explains them); nothing was replayed",
-            path.display(),
-            errors.0.len(),
-            path.display()
-        )
-    })?;
-    // The loader has checked the numbering already; this reads its lists and tables as `serve` does.
-    let numbering = Numbering::from_config(&settings.numbering)
-        .map_err(|e| anyhow::anyhow!("{}: [numbering]: {e}", path.display()))?;
-    let policy = match policy {
-        Some(_) => load_policy(policy)?,
-        None => settings.policy.clone(),
-    };
-    Ok(Site::new(Arc::new(numbering), policy)
-        .with_tenants(replay_tenants(&settings))
-        .with_facts(settings.decide_config().site()))
-}
-
-/// The configuration's tenants as the replay attributes calls to them. The guard's implicit tenant (no
-/// `[[tenant]]` section: one nameless tenant without accounts or networks) attributes nothing: then each record's
-/// own tenant stands, as without a configuration.
-fn replay_tenants(settings: &guard::Settings) -> Vec<replay::Tenant> {
-    let implicit =
-        |t: &decide::Tenant| t.name.is_empty() && t.accounts.is_empty() && t.pbx_sources.is_empty();
-    if settings.tenants.iter().all(implicit) {
-        return Vec::new();
-    }
-    settings
-        .tenants
-        .iter()
-        .map(|t| replay::Tenant {
-            name: t.name.clone(),
-            pbx_sources: t.pbx_sources.clone(),
-            accounts: t.accounts.clone(),
-        })
-        .collect()
-}
-
-fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
-    match path {
-        None => Ok(Policy::default()),
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read the policy file {}", p.display()))?;
-            Policy::from_toml_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
-        }
-    }
 }
 
 /// Counts bytes read so that the progress display can say how far into a file the reader is.
