@@ -571,6 +571,16 @@ fn write_limits(out: &mut String, p: &Policy) {
     }
 }
 
+/// "1 call", "10,886 calls".
+fn calls(n: usize) -> String {
+    let g = group_thousands(i64::try_from(n).unwrap_or(i64::MAX));
+    if n == 1 {
+        format!("{g} call")
+    } else {
+        format!("{g} calls")
+    }
+}
+
 fn header(out: &mut String, l: &Learned, lang: Lang) {
     let (a, b) = l
         .span
@@ -581,9 +591,10 @@ fn header(out: &mut String, l: &Learned, lang: Lang) {
         Lang::En => {
             let _ = writeln!(
                 out,
-                "# Policy learned by `tollguard learn` from {} calls, {a} to {b}: {} used, {excluded} excluded as attack-looking.",
-                group_thousands(l.calls as i64),
-                group_thousands(l.used as i64)
+                "# Policy learned by `tollguard learn` from {}, {a} to {b}: {} used, {} excluded as attack-looking.",
+                calls(l.calls),
+                group_thousands(l.used as i64),
+                group_thousands(excluded as i64)
             );
             let _ = writeln!(
                 out,
@@ -593,9 +604,10 @@ fn header(out: &mut String, l: &Learned, lang: Lang) {
         Lang::Ja => {
             let _ = writeln!(
                 out,
-                "# `tollguard learn` が {a}〜{b} の {} 件の発信から学習したポリシー: 使用 {} 件、攻撃とみられ除外 {excluded} 件。",
+                "# `tollguard learn` が {a}〜{b} の {} 件の発信から学習したポリシー: 使用 {} 件、攻撃とみられ除外 {} 件。",
                 group_thousands(l.calls as i64),
-                group_thousands(l.used as i64)
+                group_thousands(l.used as i64),
+                group_thousands(excluded as i64)
             );
             let _ = writeln!(
                 out,
@@ -607,7 +619,9 @@ fn header(out: &mut String, l: &Learned, lang: Lang) {
         let _ = match lang {
             Lang::En => writeln!(
                 out,
-                "#   excluded: {direct} calls flagged by {rule}, {burst} more of the same account within {} min",
+                "#   excluded: {} flagged by {rule}, {} more of the same account within {} min",
+                calls(*direct),
+                group_thousands(*burst as i64),
                 l.options.burst_secs / 60
             ),
             Lang::Ja => writeln!(
@@ -741,22 +755,26 @@ pub fn summary(l: &Learned, holdout: Option<(&HoldoutReport, &str)>, lang: Lang)
     let _ = match lang {
         Lang::En => writeln!(
             out,
-            "learned from {} calls ({a} to {b}): {} used, {excluded} excluded as attack-looking",
-            group_thousands(l.calls as i64),
-            group_thousands(l.used as i64)
+            "learned from {} ({a} to {b}): {} used, {} excluded as attack-looking",
+            calls(l.calls),
+            group_thousands(l.used as i64),
+            group_thousands(excluded as i64)
         ),
         Lang::Ja => writeln!(
             out,
-            "{a}〜{b} の {} 件から学習: 使用 {} 件、攻撃とみられ除外 {excluded} 件",
+            "{a}〜{b} の {} 件から学習: 使用 {} 件、攻撃とみられ除外 {} 件",
             group_thousands(l.calls as i64),
-            group_thousands(l.used as i64)
+            group_thousands(l.used as i64),
+            group_thousands(excluded as i64)
         ),
     };
     for (rule, d, bu) in &l.excluded {
         let _ = match lang {
             Lang::En => writeln!(
                 out,
-                "  excluded: {d} calls flagged by {rule} (+{bu} in the burst around them)"
+                "  excluded: {} flagged by {rule} (+{} in the burst around them)",
+                calls(*d),
+                group_thousands(*bu as i64)
             ),
             Lang::Ja => writeln!(
                 out,
@@ -769,12 +787,12 @@ pub fn summary(l: &Learned, holdout: Option<(&HoldoutReport, &str)>, lang: Lang)
             Lang::En => writeln!(
                 out,
                 "  of the excluded calls, {} were labelled fraud in the records",
-                l.excluded_labelled_fraud
+                group_thousands(l.excluded_labelled_fraud as i64)
             ),
             Lang::Ja => writeln!(
                 out,
                 "  除外したうち記録上 fraud ラベルのもの {} 件",
-                l.excluded_labelled_fraud
+                group_thousands(l.excluded_labelled_fraud as i64)
             ),
         };
     }
