@@ -191,9 +191,6 @@ pub(crate) fn check_volume(
     quiet: Option<(&AccountState, Millis, &mut bool)>,
     warns: bool,
 ) {
-    if floors.get(rule as usize).is_some_and(|&f| measured <= f) {
-        return;
-    }
     if !warns
         && r.level(measured, off)
             .is_none_or(|(level, _)| level == Level::Warning)
