@@ -43,45 +43,40 @@ pub(crate) fn velocity(
     quiet: &mut bool,
     warns: bool,
 ) {
-    check_volume(
-        hits,
-        afl,
-        RuleId::VelocityAccountMinute,
-        &rules.velocity_account_minute,
-        minute,
-        off,
-        Unit::Calls,
-        Span::Minute.secs(),
-        Counted::Account,
-        Some((acct, at, &mut *quiet)),
-        warns,
-    );
-    check_volume(
-        hits,
-        afl,
-        RuleId::VelocityAccountHour,
-        &rules.velocity_account_hour,
-        hour,
-        off,
-        Unit::Calls,
-        Span::Hour.secs(),
-        Counted::Account,
-        Some((acct, at, &mut *quiet)),
-        warns,
-    );
-    check_volume(
-        hits,
-        afl,
-        RuleId::VelocityAccountDay,
-        &rules.velocity_account_day,
-        day,
-        off,
-        Unit::Calls,
-        Span::Day.secs(),
-        Counted::Account,
-        Some((acct, at, &mut *quiet)),
-        warns,
-    );
+    for (rule, r, total, span) in [
+        (
+            RuleId::VelocityAccountMinute,
+            &rules.velocity_account_minute,
+            minute,
+            Span::Minute,
+        ),
+        (
+            RuleId::VelocityAccountHour,
+            &rules.velocity_account_hour,
+            hour,
+            Span::Hour,
+        ),
+        (
+            RuleId::VelocityAccountDay,
+            &rules.velocity_account_day,
+            day,
+            Span::Day,
+        ),
+    ] {
+        check_volume(
+            hits,
+            afl,
+            rule,
+            r,
+            total,
+            off,
+            Unit::Calls,
+            span.secs(),
+            Counted::Account,
+            Some((acct, at, &mut *quiet)),
+            warns,
+        );
+    }
     check(
         hits,
         afl,

@@ -42,42 +42,35 @@ pub(crate) fn account(
     };
     // An unpaid call measures 0 on every money rule: below every floor a policy file can set.
     if paid || money_fires_at_zero(afl) {
-        check(
-            hits,
-            afl,
-            RuleId::MoneyAccountHour,
-            &rules.money_account_hour,
-            if paid { acct_money[0] / 1000 } else { 0 },
-            off,
-            Unit::Money,
-            Span::Hour.secs(),
-            Counted::Account,
-            Some((acct, at, &mut *quiet)),
-        );
-        check(
-            hits,
-            afl,
-            RuleId::MoneyAccountDay,
-            &rules.money_account_day,
-            if paid { acct_money[1] / 1000 } else { 0 },
-            off,
-            Unit::Money,
-            Span::Day.secs(),
-            Counted::Account,
-            Some((acct, at, &mut *quiet)),
-        );
-        check(
-            hits,
-            afl,
-            RuleId::MoneyAccountMonth,
-            &rules.money_account_month,
-            if paid { acct_money[2] / 1000 } else { 0 },
-            off,
-            Unit::Money,
-            0,
-            Counted::Account,
-            Some((acct, at, &mut *quiet)),
-        );
+        for ((rule, r, secs), spent) in [
+            (
+                RuleId::MoneyAccountHour,
+                &rules.money_account_hour,
+                Span::Hour.secs(),
+            ),
+            (
+                RuleId::MoneyAccountDay,
+                &rules.money_account_day,
+                Span::Day.secs(),
+            ),
+            (RuleId::MoneyAccountMonth, &rules.money_account_month, 0),
+        ]
+        .into_iter()
+        .zip(acct_money)
+        {
+            check(
+                hits,
+                afl,
+                rule,
+                r,
+                spent / 1000,
+                off,
+                Unit::Money,
+                secs,
+                Counted::Account,
+                Some((acct, at, &mut *quiet)),
+            );
+        }
     }
     acct_money
 }
