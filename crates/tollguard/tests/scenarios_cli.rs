@@ -52,6 +52,15 @@ fn outcome(j: &Value) -> (u64, u64, u64) {
     )
 }
 
+/// The attack scenarios of `cdr::synth` that the default policy stops.
+const ATTACKS: [&str; 5] = [
+    "weekend_pump",
+    "night_drip",
+    "range_walk",
+    "business_hours_attack",
+    "obfuscated",
+];
+
 const EVERY_COUNTRY: &str = r#"
 [defaults.destinations]
 allow_countries = ["*"]
@@ -61,13 +70,7 @@ block_risk_at = "never"
 #[test]
 fn the_default_policy_stops_every_attack_at_once_and_blocks_no_legitimate_call() {
     let dir = tempfile::tempdir().unwrap();
-    for scenario in [
-        "weekend_pump",
-        "night_drip",
-        "range_walk",
-        "business_hours_attack",
-        "obfuscated",
-    ] {
+    for scenario in ATTACKS {
         let j = run(dir.path(), scenario, None);
         let (calls, before, legit_blocked) = outcome(&j);
         assert!(calls > 0, "{scenario}: the scenario has an attack");
@@ -267,13 +270,7 @@ fn legitimate_sites_are_not_hit_and_their_refused_calls_are_listed_apart() {
 #[test]
 fn every_attack_is_hit_since_its_first_call_with_its_extensions() {
     let dir = tempfile::tempdir().unwrap();
-    for scenario in [
-        "weekend_pump",
-        "night_drip",
-        "range_walk",
-        "business_hours_attack",
-        "obfuscated",
-    ] {
+    for scenario in ATTACKS {
         let calls = cdr::synth::scenario(scenario, 7).unwrap();
         let file = write_calls(dir.path(), scenario, &calls);
         let (j, code) = analyze(&file, &[]);
