@@ -207,11 +207,12 @@ impl Decider {
 
     /// Counts a request of an outsider. A busy source's count is reported to the engine at once rather than at
     /// the end of the window; a flood (a burst of requests faster than any phone sends, [`crate::flood`]) from
-    /// a source that has not logged in is banned at its 10th request, under `request_rate_source` with the
+    /// a source that has not logged in is banned at its `[sources] flood_burst`th request (10), under `request_rate_source` with the
     /// ban settings of fingerprint bans. True when the source is now banned.
     pub fn request_received(&mut self, ip: IpAddr, now: Now, fx: &mut Effects) -> bool {
         let key = self.key(ip);
-        match self.requests.count(key, now.engine) {
+        let limits = self.engine.policy().sources;
+        match self.requests.count(key, now.engine, &limits) {
             Counted::Quiet => false,
             Counted::Report(requests) => {
                 let ev = RequestCount {
@@ -239,7 +240,7 @@ impl Decider {
                 {
                     return false;
                 }
-                let why = flood_words(requests, within_ms);
+                let why = flood_words(requests, within_ms, &limits);
                 self.scanner_seen(ip, RuleId::RequestRateSource, &why, now, fx);
                 self.is_banned(ip, now.engine)
             }

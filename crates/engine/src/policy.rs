@@ -714,16 +714,30 @@ impl Default for Limits {
     }
 }
 
-/// How sources (the addresses requests come from) are counted and banned: the `[sources]` table.
+/// How sources (the addresses requests come from) are counted and banned: the `[sources]` table. Each key is
+/// checked as it is read, so that a wrong value is reported with its line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Sources {
     /// IPv6 sources are counted and banned per network of this many bits (32..=128; 64 by default: one
     /// subscriber's network, which an attacker can fill with addresses). IPv4 addresses, and IPv4-mapped IPv6
     /// ones (`::ffff:a.b.c.d`), count as themselves.
+    #[serde(deserialize_with = "ipv6_prefix")]
     pub ipv6_prefix: u8,
     /// Most bans held at once; beyond it the ban that ends soonest is dropped (counted in `Stats::bans_evicted`).
+    #[serde(deserialize_with = "max_bans")]
     pub max_bans: usize,
+    /// Requests from one source within `flood_window_ms` that make a flood (the source is banned under
+    /// `request_rate_source` unless it logged in). 2..=1000.
+    #[serde(deserialize_with = "flood_burst")]
+    pub flood_burst: u32,
+    /// The time within which `flood_burst` requests are a flood, in milliseconds. 1..=60000.
+    #[serde(deserialize_with = "flood_window_ms")]
+    pub flood_window_ms: u32,
+    /// Most sources whose requests are counted between two flushes to the engine (`[enforce]
+    /// request_window_secs`); beyond it, new sources wait for the next window. 1..=10,000,000.
+    #[serde(deserialize_with = "max_counted_sources")]
+    pub max_counted_sources: usize,
 }
 
 impl Default for Sources {
@@ -731,8 +745,63 @@ impl Default for Sources {
         Self {
             ipv6_prefix: 64,
             max_bans: 100_000,
+            flood_burst: 10,
+            flood_window_ms: 100,
+            max_counted_sources: 100_000,
         }
     }
+}
+
+/// A whole number of `[sources]` read and checked against its range; `advice` says what is usual.
+fn sources_number<'de, D: Deserializer<'de>>(
+    d: D,
+    key: &str,
+    range: std::ops::RangeInclusive<u64>,
+    advice: &str,
+) -> Result<u64, D::Error> {
+    let v = i64::deserialize(d)?;
+    match u64::try_from(v) {
+        Ok(v) if range.contains(&v) => Ok(v),
+        _ => Err(serde::de::Error::custom(format!(
+            "sources.{key} = {v} is out of range: use {} to {} ({advice})",
+            range.start(),
+            range.end()
+        ))),
+    }
+}
+
+fn ipv6_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    let v = sources_number(
+        d,
+        "ipv6_prefix",
+        32..=128,
+        "64, one subscriber's network, is usual",
+    )?;
+    Ok(u8::try_from(v).unwrap_or(64))
+}
+
+fn max_bans<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let advice = "0 would keep no ban; 100000 by default, about 100 bytes each";
+    let v = sources_number(d, "max_bans", 1..=10_000_000, advice)?;
+    Ok(usize::try_from(v).unwrap_or(100_000))
+}
+
+fn flood_burst<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let advice = "10 by default; 1 would ban every source at its first request";
+    let v = sources_number(d, "flood_burst", 2..=1000, advice)?;
+    Ok(u32::try_from(v).unwrap_or(10))
+}
+
+fn flood_window_ms<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let advice = "milliseconds, 100 by default";
+    let v = sources_number(d, "flood_window_ms", 1..=60_000, advice)?;
+    Ok(u32::try_from(v).unwrap_or(100))
+}
+
+fn max_counted_sources<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let advice = "100000 by default, about 40 bytes each";
+    let v = sources_number(d, "max_counted_sources", 1..=10_000_000, advice)?;
+    Ok(usize::try_from(v).unwrap_or(100_000))
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -949,17 +1018,6 @@ impl Policy {
             tenants.insert(tname.clone(), (tidx, accounts));
         }
         let sources = file.sources.unwrap_or_default();
-        if !(32..=128).contains(&sources.ipv6_prefix) {
-            return Err(PolicyError::Invalid(format!(
-                "sources.ipv6_prefix: {} is not a network length from 32 to 128 (64, one subscriber's network, is usual)",
-                sources.ipv6_prefix
-            )));
-        }
-        if sources.max_bans == 0 {
-            return Err(PolicyError::Invalid(
-                "sources.max_bans: 0 would keep no ban; use at least 1 (100000 by default)".into(),
-            ));
-        }
         Ok(Policy {
             site,
             limits: file.limits.unwrap_or_default(),
@@ -1199,6 +1257,56 @@ allow_countries = ["*"]
         ] {
             assert!(Policy::from_toml_str(bad).is_err(), "{bad}");
         }
+    }
+
+    /// The flood detector's limits are keys of `[sources]` with today's values as defaults; a value out of
+    /// range is refused with its line and the key's name, never clamped silently.
+    #[test]
+    fn flood_limits_are_keys_with_safe_defaults_and_ranges() {
+        let d = Policy::from_toml_str("").unwrap().sources;
+        assert_eq!(
+            (d.flood_burst, d.flood_window_ms, d.max_counted_sources),
+            (10, 100, 100_000)
+        );
+        let p = Policy::from_toml_str(
+            "[sources]\nflood_burst = 25\nflood_window_ms = 250\nmax_counted_sources = 5000\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                p.sources.flood_burst,
+                p.sources.flood_window_ms,
+                p.sources.max_counted_sources
+            ),
+            (25, 250, 5000)
+        );
+        for (bad, key) in [
+            ("flood_burst = 1", "sources.flood_burst"),
+            ("flood_burst = 0", "sources.flood_burst"),
+            ("flood_burst = -3", "sources.flood_burst"),
+            ("flood_burst = 1001", "sources.flood_burst"),
+            ("flood_window_ms = 0", "sources.flood_window_ms"),
+            ("flood_window_ms = 60001", "sources.flood_window_ms"),
+            ("max_counted_sources = 0", "sources.max_counted_sources"),
+            (
+                "max_counted_sources = 99999999999",
+                "sources.max_counted_sources",
+            ),
+        ] {
+            let text = format!("[site]\ncurrency = \"JPY\"\n[sources]\n{bad}\n");
+            match Policy::from_toml_str(&text) {
+                Err(PolicyError::Syntax { line, message, .. }) => {
+                    assert_eq!(line, 4, "{bad}: {message}");
+                    assert!(
+                        message.contains(key) && message.contains("use "),
+                        "{message}"
+                    );
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        let e = Policy::from_toml_str("[sources]\nflood_burst = \"ten\"\n").unwrap_err();
+        assert!(matches!(e, PolicyError::Syntax { line: 2, .. }), "{e}");
     }
 
     #[test]

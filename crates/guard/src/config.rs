@@ -403,6 +403,30 @@ fn policy_section_offset(text: &str) -> usize {
     0
 }
 
+/// Byte offset of the key an inline policy's error names ("sources.flood_burst = 1 is …"): its line under the
+/// `[policy.sources]` header, so that check-config points at it. None when the message names no key or the key
+/// is not written that way (the error is then shown at the policy section).
+fn policy_key_offset(text: &str, message: &str) -> Option<usize> {
+    let (path, _) = message.split_once(" = ")?;
+    let (table, key) = path.rsplit_once('.')?;
+    let header = format!("[policy.{table}]");
+    let mut off = 0;
+    let mut inside = false;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim();
+        if t.starts_with('[') {
+            inside = t == header;
+        } else if inside
+            && t.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        {
+            return Some(off + (line.len() - line.trim_start().len()));
+        }
+        off += line.len();
+    }
+    None
+}
+
 /// The `[hep]` section, checked, when a listener has role "hep".
 fn hep(c: &mut Collector<'_>, f: &HepFile, listeners: &[Listener]) -> Option<Hep> {
     let hep_listeners: Vec<&Listener> = listeners.iter().filter(|l| l.role == Role::Hep).collect();
@@ -900,12 +924,26 @@ impl Settings {
                 match Policy::from_toml_str(&t) {
                     Ok(pol) => (Some(pol), PolicySource::Inline),
                     Err(e) => {
-                        // The policy is re-read from its own text: point at where the section starts.
-                        let at = policy_section_offset(text);
-                        c.at(
-                            at..at,
-                            format!("[policy]: {e} (the position is within the policy section)"),
-                        );
+                        // The policy is re-read from its own text: point at the key the error names, else at
+                        // where the section starts.
+                        let named = match &e {
+                            engine::PolicyError::Syntax { message, .. } => {
+                                policy_key_offset(text, message)
+                            }
+                            engine::PolicyError::Invalid(_) => None,
+                        };
+                        match named {
+                            Some(at) => c.at(at..at, format!("[policy]: {e}")),
+                            None => {
+                                let at = policy_section_offset(text);
+                                c.at(
+                                    at..at,
+                                    format!(
+                                        "[policy]: {e} (the position is within the policy section)"
+                                    ),
+                                );
+                            }
+                        }
                         (None, PolicySource::Default)
                     }
                 }
@@ -1147,6 +1185,28 @@ json = true
         assert!(text.contains("no [pbx]"), "{text}");
         let e = parse("[pbx]\naddress = \"127.0.0.1:5070\"\n").unwrap_err();
         assert!(e.to_string().contains("no [[listen]]"));
+    }
+
+    /// A `[policy.sources]` key out of range is reported at its own line, with the key's name and range.
+    #[test]
+    fn a_flood_limit_out_of_range_is_reported_at_its_line() {
+        let t = format!("{GOOD}\n[policy.sources]\nmax_bans = 50\nflood_burst = 1\n");
+        let line = t.lines().count();
+        let e = parse(&t).unwrap_err();
+        assert_eq!(e.0.len(), 1, "{e}");
+        assert_eq!(e.0[0].line, line, "{e}");
+        assert!(e.0[0].message.contains("sources.flood_burst = 1"), "{e}");
+        let ok = parse(&format!(
+            "{GOOD}\n[policy.sources]\nflood_burst = 20\nflood_window_ms = 200\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            (
+                ok.policy.sources.flood_burst,
+                ok.policy.sources.flood_window_ms
+            ),
+            (20, 200)
+        );
     }
 
     #[test]

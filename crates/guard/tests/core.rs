@@ -490,6 +490,36 @@ fn a_flooding_source_is_banned_within_ten_requests() {
     );
 }
 
+/// `[sources] flood_burst` and `flood_window_ms` in the guard's policy take effect through the whole path: with
+/// 25 within 250 ms, a source sending 20 requests in a burst is not banned (the default, 10, would ban it),
+/// and a flood is banned at its 25th request, the reason quoting the configured limit.
+#[test]
+fn the_policy_sets_the_flood_burst() {
+    let mut c = core_with("[policy.sources]\nflood_burst = 25\nflood_window_ms = 250\n");
+    let mut out = Output::default();
+    let forwarded = options_from(&mut c, "203.0.113.52:5060", 20, 1, &mut out);
+    assert_eq!(forwarded, 20);
+    assert!(!c.is_banned("203.0.113.52".parse().unwrap(), NIGHT + 20));
+    let forwarded = options_from(&mut c, "203.0.113.50:5060", 5_000, 1, &mut out);
+    assert!(c.is_banned("203.0.113.50".parse().unwrap(), NIGHT + 5_000));
+    assert!(
+        (20..=25).contains(&forwarded),
+        "{forwarded} flood requests reached the PBX"
+    );
+    let why = out
+        .persist
+        .iter()
+        .find_map(|p| match p {
+            Persist::Ban(b) if b.rule == "request_rate_source" => Some(b.why.clone()),
+            _ => None,
+        })
+        .expect("a ban under request_rate_source");
+    assert!(
+        why.contains("25 within 24 ms") && why.contains("the limit is 25 within 250 ms"),
+        "{why}"
+    );
+}
+
 /// A busy phone (20 requests a second for 15 s) is no flood: every request is forwarded, nothing banned.
 #[test]
 fn a_busy_source_below_the_flood_rate_is_not_banned() {

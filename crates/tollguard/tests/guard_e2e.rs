@@ -505,6 +505,57 @@ fn guard_check_config_points_at_the_line() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
 }
 
+/// `check-config` accepts the flood limits of `[policy.sources]` and refuses a value out of range at its line,
+/// inline or in a policy file.
+#[test]
+fn guard_check_config_checks_the_flood_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |p: &std::path::Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tollguard"))
+            .arg("check-config")
+            .arg(p)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let base = config(5060, 5062, 5070, 5080, "udp", "");
+    let good = dir.path().join("good.toml");
+    let limits =
+        "[policy.sources]\nflood_burst = 20\nflood_window_ms = 200\nmax_counted_sources = 50000\n";
+    std::fs::write(&good, format!("{base}\n{limits}")).unwrap();
+    let (code, text) = check(&good);
+    assert_eq!(code, Some(0), "{text}");
+    let bad = dir.path().join("bad.toml");
+    let text = format!("{base}\n[policy.sources]\nflood_burst = 20\nflood_window_ms = 0\n");
+    let line = text.lines().count();
+    std::fs::write(&bad, &text).unwrap();
+    let (code, out) = check(&bad);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!("bad.toml:{line}:")) && out.contains("sources.flood_window_ms = 0"),
+        "{out}"
+    );
+    // In a policy file: the guard's line names the file, the policy's line the key.
+    std::fs::write(
+        dir.path().join("policy.toml"),
+        "[sources]\nflood_burst = 1\n",
+    )
+    .unwrap();
+    let file = dir.path().join("with_file.toml");
+    std::fs::write(&file, format!("policy_file = \"policy.toml\"\n{base}")).unwrap();
+    let (code, out) = check(&file);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("with_file.toml:1:")
+            && out.contains("policy line 2")
+            && out.contains("sources.flood_burst = 1"),
+        "{out}"
+    );
+}
+
 #[test]
 fn guard_check_config_also_checks_the_api_and_notify_sections() {
     let dir = tempfile::tempdir().unwrap();
