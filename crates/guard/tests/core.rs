@@ -573,3 +573,24 @@ Call-ID: p1\r\nCSeq: 1 INVITE\r\nContact: <sip:100@127.0.0.2:5070>\r\nContent-Le
     assert_eq!(dest, PHONE.parse().unwrap());
     assert!(!text(&fwd).contains("\r\nRoute:"), "{}", text(&fwd));
 }
+
+/// The guard's own answers kept for retransmissions are capped: a stream of requests it refuses itself (here
+/// REGISTERs at the redirect listener, 405 each, every one with a new branch as spoofed sources would send)
+/// never grows the table past [`guard::proxy::MAX_ANSWERED`], however many come within a transaction's life.
+#[test]
+fn remembered_answers_are_bounded() {
+    let mut c = core_with("[[listen]]\naddress = \"127.0.0.1:5064\"\nrole = \"redirect\"\n");
+    let mut out = Output::default();
+    let n = guard::proxy::MAX_ANSWERED + 500;
+    for i in 0..n {
+        let m = format!(
+            "REGISTER sip:127.0.0.1:5064 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKra{i}\r\n\
+Max-Forwards: 70\r\nFrom: <sip:205@127.0.0.1>;tag=r{i}\r\nTo: <sip:205@127.0.0.1>\r\nCall-ID: ra{i}\r\n\
+CSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n"
+        );
+        c.on_inbound(&inb(&m, PBX, 0), now(i as i64 / 1000), &mut out);
+        assert_eq!(out.sends.len(), 1, "request {i} is answered");
+        out.sends.clear();
+    }
+    assert_eq!(c.remembered_answers(), guard::proxy::MAX_ANSWERED);
+}

@@ -69,6 +69,10 @@ const TX_LIFE_MS: Millis = 32_000;
 const INVITE_TX_LIFE_MS: Millis = 200_000;
 /// Most transaction entries kept; beyond, the oldest are forgotten (their responses go by Via).
 const MAX_TX: usize = 200_000;
+/// Most of the guard's own answers remembered for retransmissions (about 1 KB each): spoofed sources sending
+/// requests the guard refuses itself would otherwise grow the table at their rate for [`TX_LIFE_MS`]. Beyond,
+/// the oldest is forgotten (its retransmission is decided again and gets the same answer).
+pub const MAX_ANSWERED: usize = 50_000;
 /// Ended dialogs linger a little so that retransmitted BYEs find them.
 const DIALOG_LINGER_MS: Millis = 32_000;
 /// RFC 3261 T1: first retransmission interval of an INVITE over UDP; doubled each time, given up after
@@ -353,6 +357,11 @@ impl Core {
         self.dialogs.in_progress().count()
     }
 
+    /// The guard's own answers remembered for retransmissions now (at most [`MAX_ANSWERED`]).
+    pub fn remembered_answers(&self) -> usize {
+        self.answered.len()
+    }
+
     /// Whether to publish [`LiveEvent`]s in [`Output::events`].
     pub fn set_live(&mut self, on: bool) {
         self.live = on;
@@ -486,6 +495,17 @@ impl Core {
     /// Remembers the guard's own final answer to a request, so that a retransmission gets it again.
     fn remember_answer(&mut self, msg: &Message<'_>, data: &[u8], wall: Millis) {
         if let Some(v) = msg.top_via() {
+            // The order may hold keys answered again since: it is capped too.
+            while self.answered.len() >= MAX_ANSWERED
+                || self.answered_order.len() >= 2 * MAX_ANSWERED
+            {
+                let Some((at, old)) = self.answered_order.pop_front() else {
+                    break;
+                };
+                if self.answered.get(&old).is_some_and(|a| a.created == at) {
+                    self.answered.remove(&old);
+                }
+            }
             let key = format!("{}|{}", v.branch().unwrap_or(""), v.sent_by());
             self.answered.insert(
                 key.clone(),
