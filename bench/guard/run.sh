@@ -22,4 +22,4 @@ export RATES=${*:-${RATES:-1000 2000 3000 4000 5000 6000 7000 8000}}
 OUT=${OUT:-/tmp/tg-bench/run-$(date +%Y%m%d-%H%M%S)}
 . "$ROOT/bench/guard/harness.sh"
 harness_run "$OUT" "guard-$(git -C "$ROOT" rev-parse --short HEAD)|$TG"
-echo "results: $OUT (cps/report.md, flood-*/report.md, sipp-only/report.md)"
+echo "results: $OUT (cps/report.md, flood-*/report.md, flood-summary.md, sipp-only/report.md)"
