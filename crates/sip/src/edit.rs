@@ -208,12 +208,7 @@ impl<'m, 'a, 'e> Forward<'m, 'a, 'e> {
         let mut replaced = [false; MAX_EDITS];
         for e in m.entries() {
             let span = raw.get(usize::from(e.ns)..usize::from(e.le)).unwrap_or(&[]);
-            let name_text =
-                std::str::from_utf8(raw.get(usize::from(e.ns)..usize::from(e.ne)).unwrap_or(&[]))
-                    .unwrap_or("");
-            let value =
-                std::str::from_utf8(raw.get(usize::from(e.vs)..usize::from(e.ve)).unwrap_or(&[]))
-                    .unwrap_or("");
+            let (name_text, value) = m.entry_text(e);
             if let Some(op) = self.op_for(e, name_text) {
                 if let Op::Replace(n, v) = op {
                     let idx = self
@@ -243,13 +238,13 @@ impl<'m, 'a, 'e> Forward<'m, 'a, 'e> {
                 HeaderName::MaxForwards if mf_value.is_some() => {
                     if !mf_done {
                         mf_done = true;
-                        let _ = write!(out, "{name_text}: {}\r\n", mf_value.unwrap_or(0));
+                        number_line(out, name_text, mf_value.unwrap_or(0).into());
                     }
                 }
                 HeaderName::ContentLength if self.fix_content_length => {
                     if !cl_done {
                         cl_done = true;
-                        let _ = write!(out, "{name_text}: {}\r\n", m.body().len());
+                        number_line(out, name_text, m.body().len() as u64);
                     }
                 }
                 _ => out.extend_from_slice(span),
@@ -259,7 +254,7 @@ impl<'m, 'a, 'e> Forward<'m, 'a, 'e> {
             out.extend_from_slice(b"Max-Forwards: 70\r\n");
         }
         if self.fix_content_length && !cl_done {
-            let _ = write!(out, "Content-Length: {}\r\n", m.body().len());
+            number_line(out, "Content-Length", m.body().len() as u64);
         }
         for op in self.ops.iter().take(self.n_ops).flatten() {
             if let Op::Add(n, v) = op {
@@ -270,6 +265,29 @@ impl<'m, 'a, 'e> Forward<'m, 'a, 'e> {
         out.extend_from_slice(m.body());
         Ok(())
     }
+}
+
+/// `name: n` and CRLF, without the formatting machinery (Max-Forwards and Content-Length of every message).
+fn number_line(out: &mut Vec<u8>, name: &str, n: u64) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    push_decimal(out, n);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 fn line(out: &mut Vec<u8>, name: &str, value: &str) {
@@ -401,7 +419,11 @@ impl<'m, 'a, 'e> ResponseBuilder<'m, 'a, 'e> {
         if let Some((a, _)) = self.warning {
             clean(a)?;
         }
-        let _ = write!(out, "SIP/2.0 {} {}\r\n", self.code, self.reason);
+        out.extend_from_slice(b"SIP/2.0 ");
+        push_decimal(out, self.code.into());
+        out.push(b' ');
+        out.extend_from_slice(self.reason.as_bytes());
+        out.extend_from_slice(b"\r\n");
         let raw = m.as_bytes();
         for e in m.entries() {
             let span = raw.get(usize::from(e.ns)..usize::from(e.le)).unwrap_or(&[]);
