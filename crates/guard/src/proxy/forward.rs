@@ -29,8 +29,10 @@ impl Core {
     ) {
         let back = inb.hop();
         let call_id = msg.call_id().unwrap_or("");
-        let branch = self.out_branch(msg, inb.source);
-        let tx_key = (method != Method::Ack).then(|| (branch.clone(), method.as_str().to_owned()));
+        let branch_n = self.out_branch(msg, inb.source);
+        let branch = BranchText::new(branch_n);
+        let branch = branch.as_str();
+        let tx_key = (method != Method::Ack).then(|| TxKey::ours(branch_n, method));
         let tx = tx_key.as_ref().and_then(|k| self.txs.get(k));
         let retransmission = tx.is_some();
         // Answered already (at least 100 Trying): absorb and repeat the answer. Otherwise (a non-INVITE not
@@ -52,11 +54,11 @@ impl Core {
         if let Some((decided, party)) = next.dialog {
             self.in_dialog(msg, method, call_id, decided, party, now, out);
         }
-        let Some(data) = self.forwarded(msg, method, inb, &next, &branch, now, out) else {
+        let Some(data) = self.forwarded(msg, method, inb, &next, branch, now, out) else {
             return;
         };
         if let Some(nd) = new_dialog {
-            self.track_dialog(msg, nd, back, next.hop, &branch, now);
+            self.track_dialog(msg, nd, back, next.hop, branch, now);
         }
         if let Some(key) = tx_key
             && !retransmission
@@ -297,7 +299,7 @@ impl Core {
         &mut self,
         msg: &Message<'_>,
         method: Method<'_>,
-        key: (String, String),
+        key: TxKey,
         inb: &Inbound,
         next: &Next,
         call: Option<(String, bool)>,

@@ -18,6 +18,7 @@
 
 mod challenge;
 mod forward;
+mod ids;
 mod kill;
 mod mirror;
 mod phases;
@@ -25,9 +26,12 @@ mod redirect;
 mod request;
 mod response;
 mod trust;
+mod txkey;
 mod weak;
 
+use ids::{BranchText, TagText};
 pub use trust::Side;
+use txkey::{BranchHash, TxKey};
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
@@ -112,6 +116,9 @@ struct Pending {
 
 #[derive(Debug, Clone)]
 struct Answered {
+    /// The request's top Via branch and sent-by: the entry is keyed by their hash, and answers only them.
+    branch: Box<str>,
+    sent_by: Box<str>,
     response: Vec<u8>,
     created: Millis,
 }
@@ -137,12 +144,14 @@ pub struct Core {
     refusals: (Millis, u32),
     /// Boxed, and sized for [`MAX_TX`] at start: the table never grows while calls wait (a growing map moves
     /// every entry at once), and a slot costs a pointer until it is used.
-    txs: HashMap<(String, String), Box<Tx>>,
-    tx_order: VecDeque<(Millis, (String, String))>,
-    invite_order: VecDeque<(Millis, (String, String))>,
-    pending_invites: Vec<(String, String)>,
-    answered: HashMap<String, Answered>,
-    answered_order: VecDeque<(Millis, String)>,
+    txs: HashMap<TxKey, Box<Tx>, BranchHash>,
+    tx_order: VecDeque<(Millis, TxKey)>,
+    invite_order: VecDeque<(Millis, TxKey)>,
+    pending_invites: Vec<TxKey>,
+    /// The guard's own final answers, by the hash of the request's top Via branch and sent-by
+    /// ([`Core::answered_key`]; an entry answers only its own branch and sent-by).
+    answered: HashMap<u64, Answered>,
+    answered_order: VecDeque<(Millis, u64)>,
     dialogs: Dialogs,
     local_seq: u64,
     /// Accounts whose accepted login was tested against the weak-password lists lately.
@@ -178,7 +187,7 @@ impl Core {
             challenges: challenge::Templates::default(),
             refusals: (0, 0),
             primed_at: None,
-            txs: HashMap::with_capacity(MAX_TX),
+            txs: HashMap::with_capacity_and_hasher(MAX_TX, BranchHash),
             tx_order: VecDeque::new(),
             invite_order: VecDeque::new(),
             pending_invites: Vec::new(),
@@ -326,7 +335,7 @@ impl Core {
         let aor = format!("<sip:{account}@{host}>");
         self.local_seq += 1;
         let call_id = format!("tg-probe-{}", self.local_seq);
-        let from = format!("{aor};tag={}", self.to_tag(&call_id));
+        let from = format!("{aor};tag={}", self.to_tag(&call_id).as_str());
         self.local_request(
             "REGISTER",
             &format!("sip:{host}"),
@@ -382,14 +391,14 @@ impl Core {
         self.ours.contains(&a)
     }
 
-    fn branch_for(&self, parts: &[&str]) -> String {
-        let h = self.hasher.hash_one(parts);
-        format!("z9hG4bKtg{h:016x}")
+    /// The number of a branch of the guard ([`BranchText`] writes it): a keyed hash of what identifies the
+    /// request, so that nobody outside can predict or collide it.
+    fn branch_for<T: std::hash::Hash>(&self, parts: T) -> u64 {
+        self.hasher.hash_one(parts)
     }
 
-    fn to_tag(&self, call_id: &str) -> String {
-        let h = self.hasher.hash_one(("tag", call_id));
-        format!("tg{:012x}", h & 0xffff_ffff_ffff)
+    fn to_tag(&self, call_id: &str) -> TagText {
+        TagText::new(self.hasher.hash_one(("tag", call_id)))
     }
 
     /// The listener to send from towards `dest` over `transport`: the one the request came in on when it
@@ -467,7 +476,7 @@ impl Core {
         out: &mut Output,
     ) {
         let tag = self.to_tag(msg.call_id().unwrap_or(""));
-        let mut b = ResponseBuilder::new(msg, code).to_tag(&tag);
+        let mut b = ResponseBuilder::new(msg, code).to_tag(tag.as_str());
         let words;
         if let Some(w) = why {
             words = w.replace(['\r', '\n'], " ");
@@ -486,10 +495,13 @@ impl Core {
     /// Remembers the guard's own final answer to a request, so that a retransmission gets it again.
     fn remember_answer(&mut self, msg: &Message<'_>, data: &[u8], wall: Millis) {
         if let Some(v) = msg.top_via() {
-            let key = format!("{}|{}", v.branch().unwrap_or(""), v.sent_by());
+            let (branch, sent_by) = (v.branch().unwrap_or(""), v.sent_by());
+            let key = self.answered_key(branch, sent_by);
             self.answered.insert(
-                key.clone(),
+                key,
                 Answered {
+                    branch: branch.into(),
+                    sent_by: sent_by.into(),
                     response: data.to_vec(),
                     created: wall,
                 },
@@ -498,7 +510,21 @@ impl Core {
         }
     }
 
-    fn add_tx(&mut self, key: (String, String), tx: Tx, wall: Millis) {
+    fn answered_key(&self, branch: &str, sent_by: &str) -> u64 {
+        self.hasher.hash_one((branch, sent_by))
+    }
+
+    /// The guard's own answer to the request with this top Via branch and sent-by, if it gave one.
+    fn answered(&self, branch: &str, sent_by: &str) -> Option<&Answered> {
+        if self.answered.is_empty() {
+            return None;
+        }
+        self.answered
+            .get(&self.answered_key(branch, sent_by))
+            .filter(|a| *a.branch == *branch && *a.sent_by == *sent_by)
+    }
+
+    fn add_tx(&mut self, key: TxKey, tx: Tx, wall: Millis) {
         while self.txs.len() >= MAX_TX {
             let oldest = match (self.tx_order.front(), self.invite_order.front()) {
                 (Some(a), Some(b)) if b.0 < a.0 => self.invite_order.pop_front(),
@@ -512,7 +538,7 @@ impl Core {
                 None => break,
             }
         }
-        if key.1 == "INVITE" {
+        if key.is_invite() {
             self.invite_order.push_back((wall, key.clone()));
         } else {
             self.tx_order.push_back((wall, key.clone()));

@@ -296,24 +296,23 @@ impl Core {
         now: Now,
         out: &mut Output,
     ) -> bool {
-        if let Some(v) = msg.top_via() {
-            let key = format!("{}|{}", v.branch().unwrap_or(""), v.sent_by());
-            if let Some(a) = self.answered.get(&key) {
-                match method {
-                    Method::Ack => {}
-                    Method::Cancel => self.respond(msg, back, 200, None, false, now.wall, out),
-                    _ => out.sends.push(Outgoing {
-                        data: a.response.clone(),
-                        hop: back,
-                    }),
-                }
-                return true;
+        if let Some(v) = msg.top_via()
+            && let Some(a) = self.answered(v.branch().unwrap_or(""), v.sent_by())
+        {
+            match method {
+                Method::Ack => {}
+                Method::Cancel => self.respond(msg, back, 200, None, false, now.wall, out),
+                _ => out.sends.push(Outgoing {
+                    data: a.response.clone(),
+                    hop: back,
+                }),
             }
+            return true;
         }
         method == Method::Ack
             && msg
                 .to_tag()
-                .is_some_and(|t| t == self.to_tag(msg.call_id().unwrap_or("")))
+                .is_some_and(|t| t == self.to_tag(msg.call_id().unwrap_or("")).as_str())
     }
 
     /// Loop: the guard's own Via (with its branch prefix) below the top while no Route brought it back.
@@ -323,22 +322,23 @@ impl Core {
                 v.host()
                     .ip()
                     .is_some_and(|ip| self.is_ours(SocketAddr::new(ip, v.port().unwrap_or(5060))))
-                    && v.branch().is_some_and(|b| b.starts_with("z9hG4bKtg"))
+                    && v.branch()
+                        .is_some_and(|b| b.starts_with(super::ids::BRANCH_PREFIX))
             })
     }
 
     /// The branch the guard uses towards the next hop: derived from the incoming one (RFC 3261 16.11), so
     /// retransmissions, the CANCEL and the ACK of a non-2xx carry the INVITE's.
-    pub(super) fn out_branch(&self, msg: &Message<'_>, source: SocketAddr) -> String {
+    pub(super) fn out_branch(&self, msg: &Message<'_>, source: SocketAddr) -> u64 {
         let top = msg.top_via();
         let in_branch = top.and_then(|v| v.branch()).unwrap_or("");
         let sent_by = top.map(|v| v.sent_by()).unwrap_or("");
         if top.is_some_and(|v| v.has_rfc3261_branch()) {
-            self.branch_for(&[in_branch, sent_by, &source.to_string()])
+            self.branch_for((in_branch, sent_by, source))
         } else {
-            let cseq = msg.cseq().map(|c| c.seq).unwrap_or(0).to_string();
+            let cseq = msg.cseq().map(|c| c.seq).unwrap_or(0);
             let call_id = msg.call_id().unwrap_or("");
-            self.branch_for(&[call_id, &cseq, msg.from_tag().unwrap_or(""), sent_by])
+            self.branch_for((call_id, cseq, msg.from_tag().unwrap_or(""), sent_by))
         }
     }
 
@@ -364,7 +364,7 @@ impl Core {
             return Ok(None);
         }
         if method == Method::Cancel {
-            let key = (self.out_branch(msg, inb.source), "INVITE".to_owned());
+            let key = TxKey::ours(self.out_branch(msg, inb.source), Method::Invite);
             let t = self.txs.get(&key).ok_or(NO_TRANSACTION)?;
             let hop = Hop {
                 conn: None,
@@ -443,7 +443,7 @@ impl Core {
             }));
         }
         if method == Method::Ack {
-            let key = (self.out_branch(msg, inb.source), "INVITE".to_owned());
+            let key = TxKey::ours(self.out_branch(msg, inb.source), Method::Invite);
             return Ok(self.txs.get(&key).map(|t| Next {
                 hop: Hop {
                     conn: None,

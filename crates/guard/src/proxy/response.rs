@@ -32,8 +32,8 @@ impl Core {
     ) {
         let Some(top) = msg.top_via() else { return };
         let Some(status) = msg.status() else { return };
-        let method = msg.cseq().map(|c| c.method.as_str()).unwrap_or("");
-        let key = (top.branch().unwrap_or("").to_owned(), method.to_owned());
+        let method = msg.cseq().map(|c| c.method).unwrap_or(Method::Other(""));
+        let key = TxKey::new(top.branch().unwrap_or(""), method);
         let Some(t) = self.txs.get_mut(&key) else {
             self.stats.responses_unmatched += 1;
             tracing::debug!(source = %inb.source, status, "response of no transaction of tollguard dropped");
