@@ -17,10 +17,10 @@ pub(super) fn uri_addr(u: &Uri<'_>) -> Option<(SocketAddr, TransportKind)> {
     Some((SocketAddr::new(ip, s.port().unwrap_or(5060)), t))
 }
 
-/// The top Via with `received` and `rport` filled in from the transport source (RFC 3261 18.2.1, RFC 3581).
-pub(super) fn stamped_via(via: &sip::Via<'_>, source: SocketAddr) -> String {
+/// Appends the top Via with `received` and `rport` filled in from the transport source (RFC 3261 18.2.1,
+/// RFC 3581).
+pub(super) fn stamp_via_into(out: &mut String, via: &sip::Via<'_>, source: SocketAddr) {
     let text = via.as_str().trim();
-    let mut out = String::with_capacity(text.len() + 40);
     let mut parts = text.split(';');
     out.push_str(parts.next().unwrap_or("").trim_end());
     let rport = via.rport().is_some();
@@ -35,13 +35,45 @@ pub(super) fn stamped_via(via: &sip::Via<'_>, source: SocketAddr) -> String {
     let host_differs = via.host().ip() != Some(source.ip());
     if host_differs || rport {
         out.push_str(";received=");
-        out.push_str(&source.ip().to_string());
+        push_ip(out, source.ip());
     }
     if rport {
         out.push_str(";rport=");
-        out.push_str(&source.port().to_string());
+        push_decimal(out, source.port().into());
     }
-    out
+}
+
+/// Appends an address as text (IPv4 without the formatting machinery: every forwarded request's Via).
+pub(super) fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_decimal(out, o.into());
+            }
+        }
+        IpAddr::V6(v6) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
+
+/// Appends `n` in decimal.
+pub(super) fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[i..].iter().map(|&d| char::from(d)));
 }
 
 /// Where a request goes, and why the guard may send it there.
@@ -479,4 +511,31 @@ pub(super) fn contact_key(uri: &str) -> String {
     let u = uri.trim().trim_start_matches('<');
     let end = u.find([';', '>', '?']).unwrap_or(u.len());
     u.get(..end).unwrap_or(u).to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_numbers_read_as_their_display() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.200.3.45",
+            "255.255.255.255",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let mut s = String::from("x");
+            push_ip(&mut s, ip);
+            assert_eq!(s, format!("x{ip}"));
+        }
+        for n in [0u64, 9, 10, 5060, 65535, u64::MAX] {
+            let mut s = String::new();
+            push_decimal(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
+    }
 }
