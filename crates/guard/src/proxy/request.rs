@@ -384,11 +384,18 @@ impl Core {
         ip: IpAddr,
         inb: &Inbound,
     ) -> Result<Option<Next>, Refusal> {
-        let n_ours = msg
-            .routes()
-            .take_while(|r| uri_addr(&r.uri()).is_some_and(|(a, _)| self.is_ours(a)))
-            .count();
-        let more_routes = msg.routes().nth(n_ours).is_some();
+        // One pass over the Route entries (each is parsed again): the guard's own at the top, and whether
+        // another follows them.
+        let mut n_ours = 0;
+        let mut more_routes = false;
+        for r in msg.routes() {
+            if uri_addr(&r.uri()).is_some_and(|(a, _)| self.is_ours(a)) {
+                n_ours += 1;
+            } else {
+                more_routes = true;
+                break;
+            }
+        }
         if let Some(to_tag) = msg.to_tag() {
             return self.in_dialog_hop(msg, method, to_tag, side, ip, inb, n_ours);
         }
