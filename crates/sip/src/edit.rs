@@ -305,7 +305,7 @@ impl<'m, 'a, 'e> Forward<'m, 'a, 'e> {
                         number_line(out, name_text, m.body().len() as u64);
                     }
                 }
-                _ if run.end == ns && !run.is_empty() => run.end = le,
+                _ if run.end == ns && run.start < run.end => run.end = le,
                 _ => {
                     flush(out, raw, &mut run);
                     run = ns..le;
@@ -332,7 +332,7 @@ impl<'m, 'a, 'e> Forward<'m, 'a, 'e> {
 
 /// Copies a run of header lines passed on unchanged, and empties it.
 fn flush(out: &mut Vec<u8>, raw: &[u8], run: &mut std::ops::Range<usize>) {
-    if !run.is_empty() {
+    if run.start < run.end {
         out.extend_from_slice(raw.get(run.clone()).unwrap_or(&[]));
         *run = 0..0;
     }
