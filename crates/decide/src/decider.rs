@@ -335,7 +335,9 @@ impl Decider {
             .engine
             .on_event(&Event::CallAttempt(attempt), &mut self.decisions);
         self.stats.calls_decided += 1;
-        let decisions = std::mem::take(&mut self.decisions);
+        // The engine's buffer keeps its capacity (it would grow again on every call); what goes on to the
+        // records is sized to fit.
+        let decisions: Vec<Decision> = self.decisions.drain(..).collect();
         let deciding = decisions
             .iter()
             .find(|d| d.level == Level::Critical && !d.shadow)

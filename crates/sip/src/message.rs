@@ -225,6 +225,13 @@ impl<'a> Message<'a> {
         self.hdr_base
     }
 
+    /// The name and value of a header line, as text (the head was checked to be UTF-8 at parse time).
+    #[inline]
+    pub(crate) fn entry_text(&self, e: &Entry) -> (&'a str, &'a str) {
+        (self.text(e.ns, e.ne), self.text(e.vs, e.ve))
+    }
+
+    #[inline]
     fn text(&self, s: u16, e: u16) -> &'a str {
         let (s, e) = (usize::from(s), usize::from(e));
         self.hdr_text

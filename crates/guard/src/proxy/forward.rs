@@ -4,7 +4,7 @@
 
 use super::phases::CallFate;
 use super::request::Next;
-use super::request::{contact_key, stamped_via};
+use super::request::{contact_key, stamp_via_into};
 use super::*;
 
 /// What an initial INVITE or SUBSCRIBE forwarded will be tracked as.
@@ -29,8 +29,10 @@ impl Core {
     ) {
         let back = inb.hop();
         let call_id = msg.call_id().unwrap_or("");
-        let branch = self.out_branch(msg, inb.source);
-        let tx_key = (method != Method::Ack).then(|| (branch.clone(), method.as_str().to_owned()));
+        let branch_n = self.out_branch(msg, inb.source);
+        let branch = BranchText::new(branch_n);
+        let branch = branch.as_str();
+        let tx_key = (method != Method::Ack).then(|| TxKey::ours(branch_n, method));
         let tx = tx_key.as_ref().and_then(|k| self.txs.get(k));
         let retransmission = tx.is_some();
         // Answered already (at least 100 Trying): absorb and repeat the answer. Otherwise (a non-INVITE not
@@ -52,11 +54,11 @@ impl Core {
         if let Some((decided, party)) = next.dialog {
             self.in_dialog(msg, method, call_id, decided, party, now, out);
         }
-        let Some(data) = self.forwarded(msg, method, inb, &next, &branch, now, out) else {
+        let Some(data) = self.forwarded(msg, method, inb, &next, branch, now, out) else {
             return;
         };
         if let Some(nd) = new_dialog {
-            self.track_dialog(msg, nd, back, next.hop, &branch, now);
+            self.track_dialog(msg, nd, back, next.hop, branch, now);
         }
         if let Some(key) = tx_key
             && !retransmission
@@ -185,49 +187,60 @@ impl Core {
         let (in_role, in_transport) = (in_l.role, in_l.transport);
         let transport = next.hop.transport;
         let out_l = next.hop.listener;
-        let adv = self.advertise(out_l).to_owned();
-        let our_via = format!(
-            "SIP/2.0/{} {adv};branch={branch}, {}",
-            transport.as_str(),
-            stamped_via(top, inb.source)
-        );
-        let rr = (matches!(method, Method::Invite | Method::Subscribe) && msg.to_tag().is_none())
-            .then(|| {
-                let one = format!("<sip:{adv};transport={};lr>", transport.param());
-                if out_l == inb.listener {
-                    one
-                } else {
-                    let in_adv = self.advertise(inb.listener);
-                    format!(
-                        "{one}, <sip:{in_adv};transport={};lr>",
-                        in_transport.param()
-                    )
+        // Every added value is written into one buffer (one allocation per forwarded request), then sliced.
+        let mut text = String::with_capacity(top.as_str().len() + 256);
+        let adv = self.advertise(out_l);
+        text.push_str("SIP/2.0/");
+        text.push_str(transport.as_str());
+        text.push(' ');
+        text.push_str(adv);
+        text.push_str(";branch=");
+        text.push_str(branch);
+        text.push_str(", ");
+        stamp_via_into(&mut text, top, inb.source);
+        let via_end = text.len();
+        if matches!(method, Method::Invite | Method::Subscribe) && msg.to_tag().is_none() {
+            push_lr_uri(&mut text, adv, transport);
+            if out_l != inb.listener {
+                text.push_str(", ");
+                push_lr_uri(&mut text, self.advertise(inb.listener), in_transport);
+            }
+        }
+        let rr_end = text.len();
+        if method == Method::Register && in_role == Role::Access && self.settings.pbx.path {
+            push_lr_uri(&mut text, adv, transport);
+        }
+        let path_end = text.len();
+        if next.n_ours > 0 {
+            for (i, r) in msg.routes().skip(next.n_ours).enumerate() {
+                if i > 0 {
+                    text.push_str(", ");
                 }
-            });
-        let path =
-            (method == Method::Register && in_role == Role::Access && self.settings.pbx.path)
-                .then(|| format!("<sip:{adv};transport={};lr>", transport.param()));
-        let route_rest: String = msg
-            .routes()
-            .skip(next.n_ours)
-            .map(|r| r.as_str().trim())
-            .collect::<Vec<_>>()
-            .join(", ");
+                text.push_str(r.as_str().trim());
+            }
+        }
+        let slice = |a: usize, b: usize| text.get(a..b).unwrap_or("");
+        let (our_via, rr, path) = (
+            slice(0, via_end),
+            slice(via_end, rr_end),
+            slice(rr_end, path_end),
+        );
+        let route_rest = slice(path_end, text.len());
         let mut f = Forward::new(msg)
             .pop_via()
-            .push_via(&our_via)
+            .push_via(our_via)
             .decrement_max_forwards();
-        if let Some(rr) = &rr {
+        if !rr.is_empty() {
             f = f.record_route(rr);
         }
-        if let Some(p) = &path {
-            f = f.add_header("Path", p);
+        if !path.is_empty() {
+            f = f.add_header("Path", path);
         }
         if next.n_ours > 0 {
             f = if route_rest.is_empty() {
                 f.remove_header("Route")
             } else {
-                f.replace_header("Route", &route_rest)
+                f.replace_header("Route", route_rest)
             };
         }
         if transport != TransportKind::Udp || in_transport != TransportKind::Udp {
@@ -297,7 +310,7 @@ impl Core {
         &mut self,
         msg: &Message<'_>,
         method: Method<'_>,
-        key: (String, String),
+        key: TxKey,
         inb: &Inbound,
         next: &Next,
         call: Option<(String, bool)>,
@@ -358,6 +371,15 @@ impl Core {
         };
         self.add_tx(key, tx, now.wall);
     }
+}
+
+/// Appends `<sip:ADDRESS;transport=T;lr>`: the guard's Record-Route and Path entry.
+fn push_lr_uri(out: &mut String, adv: &str, transport: TransportKind) {
+    out.push_str("<sip:");
+    out.push_str(adv);
+    out.push_str(";transport=");
+    out.push_str(transport.param());
+    out.push_str(";lr>");
 }
 
 /// The dialog an initial INVITE creates, for its transaction (answers and failures feed it).

@@ -144,9 +144,13 @@ impl Core {
         out: &mut Output,
     ) {
         self.local_seq += 1;
+        let ours;
         let branch = match branch {
-            Some(b) => b.to_owned(),
-            None => self.branch_for(&[call_id, method, &self.local_seq.to_string()]),
+            Some(b) => b,
+            None => {
+                ours = BranchText::new(self.branch_for((call_id, method, self.local_seq)));
+                ours.as_str()
+            }
         };
         let adv = self.advertise(hop.listener).to_owned();
         let data = format!(
@@ -157,7 +161,7 @@ Reason: SIP;cause=603;text=\"{why}\"\r\nUser-Agent: tollguard\r\nContent-Length:
         )
         .into_bytes();
         self.add_tx(
-            (branch, method.to_owned()),
+            TxKey::new(branch, Method::parse(method)),
             Tx {
                 back: hop,
                 fwd: hop,

@@ -18,6 +18,7 @@
 
 mod challenge;
 mod forward;
+mod ids;
 mod kill;
 mod mirror;
 mod phases;
@@ -25,9 +26,12 @@ mod redirect;
 mod request;
 mod response;
 mod trust;
+mod txkey;
 mod weak;
 
+use ids::{BranchText, TagText};
 pub use trust::Side;
+use txkey::{BranchHash, TxKey};
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
@@ -116,6 +120,9 @@ struct Pending {
 
 #[derive(Debug, Clone)]
 struct Answered {
+    /// The request's top Via branch and sent-by: the entry is keyed by their hash, and answers only them.
+    branch: Box<str>,
+    sent_by: Box<str>,
     response: Vec<u8>,
     created: Millis,
 }
@@ -141,12 +148,14 @@ pub struct Core {
     refusals: (Millis, u32),
     /// Boxed, and sized for [`MAX_TX`] at start: the table never grows while calls wait (a growing map moves
     /// every entry at once), and a slot costs a pointer until it is used.
-    txs: HashMap<(String, String), Box<Tx>>,
-    tx_order: VecDeque<(Millis, (String, String))>,
-    invite_order: VecDeque<(Millis, (String, String))>,
-    pending_invites: Vec<(String, String)>,
-    answered: HashMap<String, Answered>,
-    answered_order: VecDeque<(Millis, String)>,
+    txs: HashMap<TxKey, Box<Tx>, BranchHash>,
+    tx_order: VecDeque<(Millis, TxKey)>,
+    invite_order: VecDeque<(Millis, TxKey)>,
+    pending_invites: Vec<TxKey>,
+    /// The guard's own final answers, by the hash of the request's top Via branch and sent-by
+    /// ([`Core::answered_key`]; an entry answers only its own branch and sent-by).
+    answered: HashMap<u64, Answered>,
+    answered_order: VecDeque<(Millis, u64)>,
     dialogs: Dialogs,
     local_seq: u64,
     /// Accounts whose accepted login was tested against the weak-password lists lately.
@@ -182,7 +191,7 @@ impl Core {
             challenges: challenge::Templates::default(),
             refusals: (0, 0),
             primed_at: None,
-            txs: HashMap::with_capacity(MAX_TX),
+            txs: HashMap::with_capacity_and_hasher(MAX_TX, BranchHash),
             tx_order: VecDeque::new(),
             invite_order: VecDeque::new(),
             pending_invites: Vec::new(),
@@ -330,7 +339,7 @@ impl Core {
         let aor = format!("<sip:{account}@{host}>");
         self.local_seq += 1;
         let call_id = format!("tg-probe-{}", self.local_seq);
-        let from = format!("{aor};tag={}", self.to_tag(&call_id));
+        let from = format!("{aor};tag={}", self.to_tag(&call_id).as_str());
         self.local_request(
             "REGISTER",
             &format!("sip:{host}"),
@@ -391,14 +400,14 @@ impl Core {
         self.ours.contains(&a)
     }
 
-    fn branch_for(&self, parts: &[&str]) -> String {
-        let h = self.hasher.hash_one(parts);
-        format!("z9hG4bKtg{h:016x}")
+    /// The number of a branch of the guard ([`BranchText`] writes it): a keyed hash of what identifies the
+    /// request, so that nobody outside can predict or collide it.
+    fn branch_for<T: std::hash::Hash>(&self, parts: T) -> u64 {
+        self.hasher.hash_one(parts)
     }
 
-    fn to_tag(&self, call_id: &str) -> String {
-        let h = self.hasher.hash_one(("tag", call_id));
-        format!("tg{:012x}", h & 0xffff_ffff_ffff)
+    fn to_tag(&self, call_id: &str) -> TagText {
+        TagText::new(self.hasher.hash_one(("tag", call_id)))
     }
 
     /// The listener to send from towards `dest` over `transport`: the one the request came in on when it
@@ -447,7 +456,9 @@ impl Core {
             self.stats.dropped_banned += 1;
             return;
         }
-        let msg = match Message::parse(&inb.data) {
+        // Borrowed where it was built: the parsed message (~1.8 KB) is not moved out of its Result.
+        let parsed = Message::parse(&inb.data);
+        let msg = match &parsed {
             Ok(m) => m,
             Err(e) => {
                 self.stats.malformed += 1;
@@ -457,10 +468,10 @@ impl Core {
         };
         if msg.is_request() {
             self.stats.requests += 1;
-            self.on_request(&msg, inb, now, out);
+            self.on_request(msg, inb, now, out);
         } else {
             self.stats.responses += 1;
-            self.on_response(&msg, inb, now, out);
+            self.on_response(msg, inb, now, out);
         }
     }
 
@@ -476,7 +487,7 @@ impl Core {
         out: &mut Output,
     ) {
         let tag = self.to_tag(msg.call_id().unwrap_or(""));
-        let mut b = ResponseBuilder::new(msg, code).to_tag(&tag);
+        let mut b = ResponseBuilder::new(msg, code).to_tag(tag.as_str());
         let words;
         if let Some(w) = why {
             words = w.replace(['\r', '\n'], " ");
@@ -506,10 +517,13 @@ impl Core {
                     self.answered.remove(&old);
                 }
             }
-            let key = format!("{}|{}", v.branch().unwrap_or(""), v.sent_by());
+            let (branch, sent_by) = (v.branch().unwrap_or(""), v.sent_by());
+            let key = self.answered_key(branch, sent_by);
             self.answered.insert(
-                key.clone(),
+                key,
                 Answered {
+                    branch: branch.into(),
+                    sent_by: sent_by.into(),
                     response: data.to_vec(),
                     created: wall,
                 },
@@ -518,7 +532,21 @@ impl Core {
         }
     }
 
-    fn add_tx(&mut self, key: (String, String), tx: Tx, wall: Millis) {
+    fn answered_key(&self, branch: &str, sent_by: &str) -> u64 {
+        self.hasher.hash_one((branch, sent_by))
+    }
+
+    /// The guard's own answer to the request with this top Via branch and sent-by, if it gave one.
+    fn answered(&self, branch: &str, sent_by: &str) -> Option<&Answered> {
+        if self.answered.is_empty() {
+            return None;
+        }
+        self.answered
+            .get(&self.answered_key(branch, sent_by))
+            .filter(|a| *a.branch == *branch && *a.sent_by == *sent_by)
+    }
+
+    fn add_tx(&mut self, key: TxKey, tx: Tx, wall: Millis) {
         while self.txs.len() >= MAX_TX {
             let oldest = match (self.tx_order.front(), self.invite_order.front()) {
                 (Some(a), Some(b)) if b.0 < a.0 => self.invite_order.pop_front(),
@@ -532,7 +560,7 @@ impl Core {
                 None => break,
             }
         }
-        if key.1 == "INVITE" {
+        if key.is_invite() {
             self.invite_order.push_back((wall, key.clone()));
         } else {
             self.tx_order.push_back((wall, key.clone()));

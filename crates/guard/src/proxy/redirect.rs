@@ -99,7 +99,7 @@ impl Core {
     ) {
         let tag = self.to_tag(msg.call_id().unwrap_or(""));
         let words = why.replace(['\r', '\n'], " ");
-        let mut b = ResponseBuilder::new(msg, code).to_tag(&tag);
+        let mut b = ResponseBuilder::new(msg, code).to_tag(tag.as_str());
         if !words.is_empty() {
             b = b.reason(&words).warning("tollguard", &words);
         }

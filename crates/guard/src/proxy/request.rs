@@ -17,10 +17,10 @@ pub(super) fn uri_addr(u: &Uri<'_>) -> Option<(SocketAddr, TransportKind)> {
     Some((SocketAddr::new(ip, s.port().unwrap_or(5060)), t))
 }
 
-/// The top Via with `received` and `rport` filled in from the transport source (RFC 3261 18.2.1, RFC 3581).
-pub(super) fn stamped_via(via: &sip::Via<'_>, source: SocketAddr) -> String {
+/// Appends the top Via with `received` and `rport` filled in from the transport source (RFC 3261 18.2.1,
+/// RFC 3581).
+pub(super) fn stamp_via_into(out: &mut String, via: &sip::Via<'_>, source: SocketAddr) {
     let text = via.as_str().trim();
-    let mut out = String::with_capacity(text.len() + 40);
     let mut parts = text.split(';');
     out.push_str(parts.next().unwrap_or("").trim_end());
     let rport = via.rport().is_some();
@@ -35,13 +35,45 @@ pub(super) fn stamped_via(via: &sip::Via<'_>, source: SocketAddr) -> String {
     let host_differs = via.host().ip() != Some(source.ip());
     if host_differs || rport {
         out.push_str(";received=");
-        out.push_str(&source.ip().to_string());
+        push_ip(out, source.ip());
     }
     if rport {
         out.push_str(";rport=");
-        out.push_str(&source.port().to_string());
+        push_decimal(out, source.port().into());
     }
-    out
+}
+
+/// Appends an address as text (IPv4 without the formatting machinery: every forwarded request's Via).
+pub(super) fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_decimal(out, o.into());
+            }
+        }
+        IpAddr::V6(v6) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
+
+/// Appends `n` in decimal.
+pub(super) fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[i..].iter().map(|&d| char::from(d)));
 }
 
 /// Where a request goes, and why the guard may send it there.
@@ -296,24 +328,23 @@ impl Core {
         now: Now,
         out: &mut Output,
     ) -> bool {
-        if let Some(v) = msg.top_via() {
-            let key = format!("{}|{}", v.branch().unwrap_or(""), v.sent_by());
-            if let Some(a) = self.answered.get(&key) {
-                match method {
-                    Method::Ack => {}
-                    Method::Cancel => self.respond(msg, back, 200, None, false, now.wall, out),
-                    _ => out.sends.push(Outgoing {
-                        data: a.response.clone(),
-                        hop: back,
-                    }),
-                }
-                return true;
+        if let Some(v) = msg.top_via()
+            && let Some(a) = self.answered(v.branch().unwrap_or(""), v.sent_by())
+        {
+            match method {
+                Method::Ack => {}
+                Method::Cancel => self.respond(msg, back, 200, None, false, now.wall, out),
+                _ => out.sends.push(Outgoing {
+                    data: a.response.clone(),
+                    hop: back,
+                }),
             }
+            return true;
         }
         method == Method::Ack
             && msg
                 .to_tag()
-                .is_some_and(|t| t == self.to_tag(msg.call_id().unwrap_or("")))
+                .is_some_and(|t| t == self.to_tag(msg.call_id().unwrap_or("")).as_str())
     }
 
     /// Loop: the guard's own Via (with its branch prefix) below the top while no Route brought it back.
@@ -323,22 +354,23 @@ impl Core {
                 v.host()
                     .ip()
                     .is_some_and(|ip| self.is_ours(SocketAddr::new(ip, v.port().unwrap_or(5060))))
-                    && v.branch().is_some_and(|b| b.starts_with("z9hG4bKtg"))
+                    && v.branch()
+                        .is_some_and(|b| b.starts_with(super::ids::BRANCH_PREFIX))
             })
     }
 
     /// The branch the guard uses towards the next hop: derived from the incoming one (RFC 3261 16.11), so
     /// retransmissions, the CANCEL and the ACK of a non-2xx carry the INVITE's.
-    pub(super) fn out_branch(&self, msg: &Message<'_>, source: SocketAddr) -> String {
+    pub(super) fn out_branch(&self, msg: &Message<'_>, source: SocketAddr) -> u64 {
         let top = msg.top_via();
         let in_branch = top.and_then(|v| v.branch()).unwrap_or("");
         let sent_by = top.map(|v| v.sent_by()).unwrap_or("");
         if top.is_some_and(|v| v.has_rfc3261_branch()) {
-            self.branch_for(&[in_branch, sent_by, &source.to_string()])
+            self.branch_for((in_branch, sent_by, source))
         } else {
-            let cseq = msg.cseq().map(|c| c.seq).unwrap_or(0).to_string();
+            let cseq = msg.cseq().map(|c| c.seq).unwrap_or(0);
             let call_id = msg.call_id().unwrap_or("");
-            self.branch_for(&[call_id, &cseq, msg.from_tag().unwrap_or(""), sent_by])
+            self.branch_for((call_id, cseq, msg.from_tag().unwrap_or(""), sent_by))
         }
     }
 
@@ -352,11 +384,18 @@ impl Core {
         ip: IpAddr,
         inb: &Inbound,
     ) -> Result<Option<Next>, Refusal> {
-        let n_ours = msg
-            .routes()
-            .take_while(|r| uri_addr(&r.uri()).is_some_and(|(a, _)| self.is_ours(a)))
-            .count();
-        let more_routes = msg.routes().nth(n_ours).is_some();
+        // One pass over the Route entries (each is parsed again): the guard's own at the top, and whether
+        // another follows them.
+        let mut n_ours = 0;
+        let mut more_routes = false;
+        for r in msg.routes() {
+            if uri_addr(&r.uri()).is_some_and(|(a, _)| self.is_ours(a)) {
+                n_ours += 1;
+            } else {
+                more_routes = true;
+                break;
+            }
+        }
         if let Some(to_tag) = msg.to_tag() {
             return self.in_dialog_hop(msg, method, to_tag, side, ip, inb, n_ours);
         }
@@ -364,7 +403,7 @@ impl Core {
             return Ok(None);
         }
         if method == Method::Cancel {
-            let key = (self.out_branch(msg, inb.source), "INVITE".to_owned());
+            let key = TxKey::ours(self.out_branch(msg, inb.source), Method::Invite);
             let t = self.txs.get(&key).ok_or(NO_TRANSACTION)?;
             let hop = Hop {
                 conn: None,
@@ -443,7 +482,7 @@ impl Core {
             }));
         }
         if method == Method::Ack {
-            let key = (self.out_branch(msg, inb.source), "INVITE".to_owned());
+            let key = TxKey::ours(self.out_branch(msg, inb.source), Method::Invite);
             return Ok(self.txs.get(&key).map(|t| Next {
                 hop: Hop {
                     conn: None,
@@ -479,4 +518,31 @@ pub(super) fn contact_key(uri: &str) -> String {
     let u = uri.trim().trim_start_matches('<');
     let end = u.find([';', '>', '?']).unwrap_or(u.len());
     u.get(..end).unwrap_or(u).to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_numbers_read_as_their_display() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.200.3.45",
+            "255.255.255.255",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let mut s = String::from("x");
+            push_ip(&mut s, ip);
+            assert_eq!(s, format!("x{ip}"));
+        }
+        for n in [0u64, 9, 10, 5060, 65535, u64::MAX] {
+            let mut s = String::new();
+            push_decimal(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
+    }
 }

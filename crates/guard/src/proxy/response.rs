@@ -3,16 +3,20 @@
 //! an answer that would tell an outsider "no such user" becomes the PBX's wrong-password answer, a
 //! redirection towards the carrier is refused, and a 2xx that crosses the guard's CANCEL is ended.
 
+use std::borrow::Cow;
+
 use super::*;
 
 /// What a response needs of its transaction.
-struct TxSeen {
+struct TxSeen<'m> {
     back: Hop,
     /// The login it answers (first final answer only) and its digest kept for the weak-password check.
     auth: Option<(AuthProbe, Option<Box<weak::SeenDigest>>)>,
     /// A phone's contacts, on a 2xx to its REGISTER.
     contacts: Option<Vec<String>>,
-    call: Option<(String, bool)>,
+    /// The call the transaction's INVITE created: its Call-ID (the response's own when they are the same,
+    /// so that nothing is copied), and whether the engine decided it.
+    call: Option<(Cow<'m, str>, bool)>,
 }
 
 /// What to do with a response after the dialog saw it.
@@ -32,8 +36,8 @@ impl Core {
     ) {
         let Some(top) = msg.top_via() else { return };
         let Some(status) = msg.status() else { return };
-        let method = msg.cseq().map(|c| c.method.as_str()).unwrap_or("");
-        let key = (top.branch().unwrap_or("").to_owned(), method.to_owned());
+        let method = msg.cseq().map(|c| c.method).unwrap_or(Method::Other(""));
+        let key = TxKey::new(top.branch().unwrap_or(""), method);
         let Some(t) = self.txs.get_mut(&key) else {
             self.stats.responses_unmatched += 1;
             tracing::debug!(source = %inb.source, status, "response of no transaction of tollguard dropped");
@@ -56,7 +60,13 @@ impl Core {
                 .contains(&status)
                 .then(|| t.contacts.clone())
                 .flatten(),
-            call: t.call.clone(),
+            call: t.call.as_ref().map(|(id, decided)| {
+                let id = match msg.call_id() {
+                    Some(same) if same == id => Cow::Borrowed(same),
+                    _ => Cow::Owned(id.clone()),
+                };
+                (id, *decided)
+            }),
         };
         if t.auth.is_some()
             && let Some(x) = self.txs.get_mut(&key)
@@ -108,7 +118,14 @@ impl Core {
         };
         if let Some(x) = self.txs.get_mut(&key) {
             x.pending = None;
-            x.last_response = Some(data.clone());
+            // The buffer of the previous response is reused (a call's INVITE sees 100, 180 and 200).
+            match &mut x.last_response {
+                Some(last) => {
+                    last.clear();
+                    last.extend_from_slice(&data);
+                }
+                None => x.last_response = Some(data.clone()),
+            }
         }
         out.sends.push(Outgoing { data, hop: t.back });
     }
@@ -192,6 +209,7 @@ impl Core {
             && status < 300
             && let Some(tag) = msg.to_tag()
             && (d.callee_tag.is_none() || status >= 200)
+            && d.callee_tag.as_deref() != Some(tag)
         {
             d.callee_tag = Some(tag.to_owned());
         }
