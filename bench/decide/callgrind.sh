@@ -5,7 +5,8 @@
 # difference per thread divided by QUERIES is the figure. Thread roles are named by a function only they run.
 #
 #   bench/decide/callgrind.sh [QUERIES [RATE]]      default 2000 queries at 100/s; TOLLGUARD, LOAD override the
-#                                                   binaries (default: the release build in CARGO_TARGET_DIR)
+#                                                   binaries (default: the release build in CARGO_TARGET_DIR);
+#                                                   KEEP=1 keeps the callgrind files (the folder is printed)
 set -eu
 QUERIES=${1:-2000}
 RATE=${2:-100}
@@ -15,7 +16,7 @@ TG=${TOLLGUARD:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tollguard}
 LOAD=${LOAD:-${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/decide_load}
 WORK=$(mktemp -d)
 PID=""
-trap '[ -z "$PID" ] || kill $PID 2>/dev/null; rm -rf "$WORK"' EXIT INT TERM
+trap '[ -z "$PID" ] || kill $PID 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT INT TERM
 API_PORT=27543
 
 run() { # $1: label, $2: queries (0 = idle)
@@ -61,7 +62,7 @@ per_thread() {
     total=$(grep -m1 '^totals:' "$f" | awk '{print $2}')
     role=other
     if grep -q 'spawn_store' "$f"; then role=store
-    elif grep -q 'Guard.*run\|service.*Guard.*wake' "$f"; then role=core
+    elif grep -q 'Decider' "$f"; then role=core
     elif grep -q 'hyper' "$f"; then role=http
     fi
     echo "$role ${total:-0}"
@@ -75,4 +76,4 @@ per_thread "$WORK/load" > "$WORK/load.txt"
 echo "instructions per query ($QUERIES queries at $RATE/s, idle run of ${SECS}s subtracted):"
 join -a1 -a2 -e 0 -o 0,1.2,2.2 "$WORK/load.txt" "$WORK/idle.txt" |
   awk -v q="$QUERIES" '{d=($2-$3)/q; t+=d; printf "%-6s %10.0f\n", $1, d} END {printf "%-6s %10.0f\n", "total", t}'
-grep -h 'allowed\|answered' "$WORK/load/err" 2>/dev/null | tail -1 || true
+[ -z "${KEEP:-}" ] || echo "callgrind files kept in $WORK"

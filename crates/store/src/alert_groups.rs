@@ -26,7 +26,7 @@ pub const STORM_GAP_MS: Millis = 10 * 60 * 1000;
 pub const MAX_STORMS: usize = 10_000;
 
 /// What makes two decisions the same alert.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct StormKey {
     tenant: String,
     rule: RuleId,
@@ -35,24 +35,56 @@ struct StormKey {
     shadow: bool,
 }
 
+impl StormKey {
+    fn of(tenant: &str, d: &Decision) -> StormKey {
+        StormKey {
+            tenant: tenant.to_owned(),
+            rule: d.rule,
+            subject: d.subject.clone(),
+            level: d.level,
+            shadow: d.shadow,
+        }
+    }
+
+    fn is(&self, tenant: &str, d: &Decision) -> bool {
+        self.rule == d.rule
+            && self.level == d.level
+            && self.shadow == d.shadow
+            && self.subject == d.subject
+            && self.tenant == tenant
+    }
+}
+
 /// One storm: its row and the repeats not written yet.
 #[derive(Debug)]
 struct Storm {
+    key: StormKey,
     row: i64,
     /// Engine time of the last decision seen.
     last_at: Millis,
-    /// When the row was last written (inserted or updated).
-    written: Instant,
-    /// Repeats seen since, and the latest of them.
+    /// Repeats seen since the row was last written, the first one's time and the latest of them.
     pending: u64,
     pending_since: Millis,
     latest: Option<Decision>,
 }
 
-/// The writer's storms (state of one writing connection: the guard's store thread).
+/// Where a storm is: its hash and its place in the bucket.
+type StormAt = (u64, usize);
+
+/// The writer's storms (state of one writing connection: the guard's store thread). A repeat costs a hash
+/// and a comparison (no allocation); the repeats of every storm are written together once per
+/// [`REPEATS_EVERY`], at the cost of the storms that repeated, not of all storms followed.
 #[derive(Debug, Default)]
 pub struct AlertGroups {
-    storms: HashMap<StormKey, Storm>,
+    hasher: std::hash::RandomState,
+    /// Storms by the hash of their key (a bucket holds the rare collisions).
+    storms: HashMap<u64, Vec<Storm>>,
+    count: usize,
+    /// Storms with repeats waiting to be written.
+    dirty: Vec<StormAt>,
+    /// When repeats were last written (or the first storm began), and quiet storms last forgotten.
+    last_flush: Option<Instant>,
+    last_gc: Option<Instant>,
 }
 
 impl AlertGroups {
@@ -63,87 +95,146 @@ impl AlertGroups {
         alerts: &[(String, Vec<Decision>)],
         now: Instant,
     ) -> Result<()> {
+        // The latest repeat of each storm in this batch, cloned once after the batch (not once per repeat).
+        let mut latest: Vec<(StormAt, &str, &Decision)> = Vec::new();
         for (tenant, decisions) in alerts {
             for d in decisions {
-                self.add(conn, tenant, d, now)?;
+                if let Some(at) = self.add(conn, tenant, d, now)? {
+                    match latest.iter_mut().find(|(a, _, _)| *a == at) {
+                        Some((_, _, l)) => *l = d,
+                        None => latest.push((at, tenant, d)),
+                    }
+                }
+            }
+        }
+        for ((hash, i), tenant, d) in latest {
+            if let Some(s) = self.storms.get_mut(&hash).and_then(|b| b.get_mut(i))
+                && s.pending > 0
+                && s.key.is(tenant, d)
+            {
+                s.latest = Some(d.clone());
             }
         }
         Ok(())
     }
 
-    fn add(&mut self, conn: &Connection, tenant: &str, d: &Decision, now: Instant) -> Result<()> {
-        let key = StormKey {
-            tenant: tenant.to_owned(),
-            rule: d.rule,
-            subject: d.subject.clone(),
-            level: d.level,
-            shadow: d.shadow,
-        };
-        if let Some(s) = self.storms.get_mut(&key)
+    /// A decision: a new row, or a repeat counted in its storm (returned, for its latest decision).
+    fn add(
+        &mut self,
+        conn: &Connection,
+        tenant: &str,
+        d: &Decision,
+        now: Instant,
+    ) -> Result<Option<StormAt>> {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = self.hasher.build_hasher();
+        (tenant, d.rule, &d.subject, d.level, d.shadow).hash(&mut h);
+        let hash = h.finish();
+        let bucket = self.storms.entry(hash).or_default();
+        let found = bucket.iter().position(|s| s.key.is(tenant, d));
+        if let Some(i) = found
+            && let Some(s) = bucket.get_mut(i)
             && d.at.saturating_sub(s.last_at) <= STORM_GAP_MS
         {
             if s.pending == 0 {
                 s.pending_since = d.at;
+                self.dirty.push((hash, i));
             }
             s.pending += 1;
             s.last_at = s.last_at.max(d.at);
-            s.latest = Some(d.clone());
-            return Ok(());
-        }
-        if self.storms.len() >= MAX_STORMS {
-            self.flush(conn, None)?;
-            self.storms.clear();
+            return Ok(Some((hash, i)));
         }
         let row = insert_row(conn, tenant, d, d.at, 1)?;
-        // A storm that went quiet and starts again: its earlier repeats are written before they are replaced.
-        if let Some(mut old) = self.storms.insert(
-            key,
-            Storm {
-                row,
-                last_at: d.at,
-                written: now,
-                pending: 0,
-                pending_since: d.at,
-                latest: None,
-            },
-        ) {
-            write_repeats(conn, tenant, &mut old)?;
-        }
-        Ok(())
-    }
-
-    /// Writes the repeats of every storm whose row was written [`REPEATS_EVERY`] ago or more (of every storm
-    /// when `now` is None), and forgets storms that have been quiet for [`STORM_GAP_MS`] of engine time by
-    /// the newest decision seen.
-    pub(crate) fn flush(&mut self, conn: &Connection, now: Option<Instant>) -> Result<usize> {
-        let mut written = 0;
-        let mut newest = Millis::MIN;
-        for (key, s) in &mut self.storms {
-            newest = newest.max(s.last_at);
-            let due = now.is_none_or(|t| t.saturating_duration_since(s.written) >= REPEATS_EVERY);
-            if s.pending > 0 && due {
-                write_repeats(conn, &key.tenant, s)?;
-                s.written = now.unwrap_or_else(Instant::now);
-                written += 1;
+        let storm = Storm {
+            key: StormKey::of(tenant, d),
+            row,
+            last_at: d.at,
+            pending: 0,
+            pending_since: d.at,
+            latest: None,
+        };
+        match found.and_then(|i| bucket.get_mut(i)) {
+            // A storm that went quiet and starts again: its earlier repeats are written before it is replaced.
+            Some(old) => {
+                write_repeats(conn, tenant, old)?;
+                *old = storm;
+            }
+            None => {
+                bucket.push(storm);
+                self.count += 1;
             }
         }
-        self.storms
-            .retain(|_, s| s.pending > 0 || newest.saturating_sub(s.last_at) <= STORM_GAP_MS);
+        self.last_flush.get_or_insert(now);
+        if self.count > MAX_STORMS {
+            self.flush(conn, None)?;
+            self.clear();
+        }
+        Ok(None)
+    }
+
+    /// Writes the repeats waiting if [`REPEATS_EVERY`] has passed since they were last written (at once when
+    /// `now` is None). Returns how many rows were written. Then, at most once per [`REPEATS_EVERY`], forgets
+    /// the storms that have been quiet for [`STORM_GAP_MS`] of engine time by the newest decision seen.
+    pub(crate) fn flush(&mut self, conn: &Connection, now: Option<Instant>) -> Result<usize> {
+        let due = match now {
+            None => true,
+            Some(now) => self.next_due().is_some_and(|due| now >= due),
+        };
+        let mut written = 0;
+        if due {
+            for (hash, i) in std::mem::take(&mut self.dirty) {
+                if let Some(s) = self.storms.get_mut(&hash).and_then(|b| b.get_mut(i))
+                    && s.pending > 0
+                {
+                    let tenant = s.key.tenant.clone();
+                    write_repeats(conn, &tenant, s)?;
+                    written += 1;
+                }
+            }
+            self.last_flush = Some(now.unwrap_or_else(Instant::now));
+        }
+        // Not while repeats wait: they are found by their place in a bucket, which forgetting would move.
+        let gc_due = self.last_gc.is_none_or(|t| {
+            now.is_none_or(|now| now.saturating_duration_since(t) >= REPEATS_EVERY)
+        });
+        if self.dirty.is_empty() && gc_due {
+            self.forget_quiet();
+            self.last_gc = Some(now.unwrap_or_else(Instant::now));
+        }
         Ok(written)
     }
 
-    /// When the next repeats are due to be written (None: nothing waits).
-    pub(crate) fn next_due(&self) -> Option<Instant> {
-        self.storms
+    fn forget_quiet(&mut self) {
+        let newest = self
+            .storms
             .values()
-            .filter(|s| s.pending > 0)
-            .map(|s| s.written + REPEATS_EVERY)
-            .min()
+            .flatten()
+            .map(|s| s.last_at)
+            .max()
+            .unwrap_or(Millis::MIN);
+        for bucket in self.storms.values_mut() {
+            bucket.retain(|s| newest.saturating_sub(s.last_at) <= STORM_GAP_MS);
+        }
+        self.storms.retain(|_, b| !b.is_empty());
+        self.count = self.storms.values().map(Vec::len).sum();
+    }
+
+    /// When the repeats waiting are due to be written (None: none waits).
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        if self.dirty.is_empty() {
+            return None;
+        }
+        Some(
+            self.last_flush
+                .map_or_else(Instant::now, |t| t + REPEATS_EVERY),
+        )
     }
 
     /// Forgets every storm (after a failed transaction: the rows it remembers may not exist).
     pub(crate) fn clear(&mut self) {
         self.storms.clear();
+        self.dirty.clear();
+        self.count = 0;
     }
 }
 

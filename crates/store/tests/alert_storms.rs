@@ -175,3 +175,29 @@ fn repeats_after_an_ack_or_a_quiet_gap_are_a_new_alert() {
     assert_eq!(rows.len(), 3);
     assert_eq!((rows[0].first_at, rows[0].times), (later, 1));
 }
+
+/// Subjects come from outsiders: past `MAX_STORMS` the writer forgets every storm (after writing their
+/// repeats), so memory stays bounded; a storm forgotten continues as a new row, and no decision is lost.
+#[test]
+fn the_storms_followed_are_bounded() {
+    let mut s = Store::in_memory().unwrap();
+    let t0 = Instant::now();
+    s.write_batch_at(&batch(vec![decision(1, "pumping", "0", 1); 3]), t0)
+        .unwrap();
+    let ds = (1..=store::MAX_STORMS)
+        .map(|i| decision(2, "pumping", &i.to_string(), 1))
+        .collect();
+    s.write_batch_at(&batch(ds), t0).unwrap();
+    s.write_batch_at(&batch(vec![decision(3, "pumping", "0", 1)]), t0)
+        .unwrap();
+    s.flush_alert_repeats(None).unwrap();
+    // The first storm's row (id 1) got its repeats when the storms were forgotten; account 0 goes on in a
+    // new row, the newest.
+    assert_eq!(s.alert(1).unwrap().map(|a| a.times), Some(3));
+    let newest = &all(&s)[0];
+    assert_eq!(
+        (newest.decision.key().as_str(), newest.times),
+        ("account acme/0", 1)
+    );
+    assert!(newest.id > 1);
+}
