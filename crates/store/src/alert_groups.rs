@@ -126,10 +126,10 @@ impl AlertGroups {
         d: &Decision,
         now: Instant,
     ) -> Result<Option<StormAt>> {
-        use std::hash::{BuildHasher, Hash, Hasher};
-        let mut h = self.hasher.build_hasher();
-        (tenant, d.rule, &d.subject, d.level, d.shadow).hash(&mut h);
-        let hash = h.finish();
+        use std::hash::BuildHasher;
+        let hash = self
+            .hasher
+            .hash_one((tenant, d.rule, &d.subject, d.level, d.shadow));
         let bucket = self.storms.entry(hash).or_default();
         let found = bucket.iter().position(|s| s.key.is(tenant, d));
         if let Some(i) = found
