@@ -61,8 +61,9 @@ per_thread() {
   for f in "$1"/cg.out*; do
     total=$(grep -m1 '^totals:' "$f" | awk '{print $2}')
     role=other
-    if grep -q 'spawn_store' "$f"; then role=store
-    elif grep -q 'Decider' "$f"; then role=core
+    if grep -q 'store::Store::write_batch' "$f"; then role=store
+    elif grep -q 'prepare_all_countries' "$f"; then role=startup # numbering's metadata, built at start
+    elif grep -q 'Decider' "$f"; then role=core                 # the main thread runs the core task
     elif grep -q 'hyper' "$f"; then role=http
     fi
     echo "$role ${total:-0}"
@@ -75,5 +76,5 @@ per_thread "$WORK/idle" > "$WORK/idle.txt"
 per_thread "$WORK/load" > "$WORK/load.txt"
 echo "instructions per query ($QUERIES queries at $RATE/s, idle run of ${SECS}s subtracted):"
 join -a1 -a2 -e 0 -o 0,1.2,2.2 "$WORK/load.txt" "$WORK/idle.txt" |
-  awk -v q="$QUERIES" '{d=($2-$3)/q; t+=d; printf "%-6s %10.0f\n", $1, d} END {printf "%-6s %10.0f\n", "total", t}'
+  awk -v q="$QUERIES" '$1 != "startup" {d=($2-$3)/q; t+=d; printf "%-6s %10.0f\n", $1, d} END {printf "%-6s %10.0f\n", "total", t}'
 [ -z "${KEEP:-}" ] || echo "callgrind files kept in $WORK"

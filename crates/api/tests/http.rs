@@ -862,8 +862,10 @@ async fn an_alert_storm_is_listed_once_with_its_count_and_times() {
     let r = rig().await;
     {
         let mut s = r.store();
+        // Shadow decisions (report-only) fold into storms; refused calls keep a row each.
         let at = |ms: i64, mut d: engine::Decision| {
             d.at = ms;
+            d.shadow = true;
             d
         };
         // 2026-12-07 02:14:07 UTC and on, one a second.

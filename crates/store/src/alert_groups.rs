@@ -1,7 +1,7 @@
 //! Alert storms written at the cost of distinct alerts, not of decisions. In a fraud storm one rule fires for
 //! one subject (account, tenant, source, number) hundreds of times a second; like Homer's and the SIEMs' dedup
 //! and PagerDuty's grouping, the writer keeps one row per rule, subject, level and tenant while the storm goes
-//! on: the first decision is written at once (the operator must learn of an attack immediately), the repeats
+//! on (warnings and shadow decisions; each refused call keeps its own row): the first decision is written at once (the operator must learn of an attack immediately), the repeats
 //! are counted in memory and written as one update of that row per [`REPEATS_EVERY`], with the count, the time
 //! of the last one and the latest decision (its numbers). A storm ends when its rule and subject are quiet for
 //! [`STORM_GAP_MS`] of engine time, or when an operator acknowledged its row: the next decision is a new alert,
@@ -126,6 +126,10 @@ impl AlertGroups {
         d: &Decision,
         now: Instant,
     ) -> Result<Option<StormAt>> {
+        if !joins_storms(d) {
+            insert_row(conn, tenant, d, d.at, 1)?;
+            return Ok(None);
+        }
         use std::hash::BuildHasher;
         let hash = self
             .hasher
@@ -236,6 +240,13 @@ impl AlertGroups {
         self.dirty.clear();
         self.count = 0;
     }
+}
+
+/// Whether a decision may be folded into a storm: warnings and shadow (report-only) decisions. A refused call,
+/// a ban, a kill switch or calls ended stay one row each, so that the admin finds why each call was refused
+/// (and a mirror's would-be refusals stay per call).
+fn joins_storms(d: &Decision) -> bool {
+    d.shadow || matches!(d.action, engine::Action::Warn)
 }
 
 /// Adds a storm's pending repeats to its row. A row that is gone or that an operator acknowledged in the

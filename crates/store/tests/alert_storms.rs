@@ -201,3 +201,23 @@ fn the_storms_followed_are_bounded() {
     );
     assert!(newest.id > 1);
 }
+
+/// Refused calls are not folded: each keeps its row, with its call, so that the admin finds why any one call
+/// was refused (a mirror's would-be refusals too).
+#[test]
+fn refused_calls_keep_a_row_each() {
+    let mut s = Store::in_memory().unwrap();
+    let ds = (0..5)
+        .map(|i| {
+            let mut d = decision(10 + i, "pumping", "205", i);
+            d.shadow = false;
+            d.action = engine::Action::Block { sip_status: 403 };
+            d
+        })
+        .collect();
+    s.write_batch_at(&batch(ds), Instant::now()).unwrap();
+    s.flush_alert_repeats(None).unwrap();
+    let rows = all(&s);
+    assert_eq!(rows.len(), 5);
+    assert!(rows.iter().all(|a| a.times == 1));
+}
