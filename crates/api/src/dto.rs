@@ -49,14 +49,21 @@ pub struct AlertView {
     pub id: i64,
     /// Empty for alerts about a source address only (a scanner).
     pub tenant: String,
-    /// Engine time of the decision (ms since the Unix epoch).
+    /// Engine time of the first decision (ms since the Unix epoch).
     pub at: i64,
     pub rule: String,
     /// "warning" or "critical".
     pub level: String,
-    /// One sentence for the PBX admin.
+    /// One sentence for the PBX admin (of the latest decision).
     pub reason: String,
-    /// The whole decision: rule, key, measured value, threshold, unit, window, calls, money at stake.
+    /// How many times the rule fired for this subject in this storm: repeats of the same rule, subject and
+    /// level are one alert (1 for a lone alert).
+    pub times: u64,
+    /// Engine time of the latest decision (equal to `at` for a lone alert).
+    pub last_at: i64,
+    /// The storm in words: "fired 1,234 times from 2026-12-07 02:14:07 to 02:31:55 UTC" ("fired once at …").
+    pub repeated: String,
+    /// The latest decision: rule, key, measured value, threshold, unit, window, calls, money at stake.
     #[schema(value_type = Object)]
     pub decision: serde_json::Value,
     pub acked_by: Option<String>,

@@ -854,3 +854,46 @@ async fn https_with_a_private_ca_works_for_a_client_given_the_ca() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A storm of one rule for one account, as the guard's writer stores it, is listed as one alert that says
+/// how many times it fired and from when to when; another account's alert is its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_storm_is_listed_once_with_its_count_and_times() {
+    let r = rig().await;
+    {
+        let mut s = r.store();
+        // Shadow decisions (report-only) fold into storms; refused calls keep a row each.
+        let at = |ms: i64, mut d: engine::Decision| {
+            d.at = ms;
+            d.shadow = true;
+            d
+        };
+        // 2026-12-07 02:14:07 UTC and on, one a second.
+        let t0 = 1_796_609_647_000;
+        let storm: Vec<_> = (0..1_000)
+            .map(|i| at(t0 + i * 1_000, decision("pumping", "acme/205 pumping")))
+            .collect();
+        let mut other = decision("pumping", "acme/206 pumping");
+        other.subject = engine::Subject::Account {
+            tenant: "acme".into(),
+            account: "206".into(),
+        };
+        s.write_batch(&store::Batch {
+            alerts: vec![("acme".into(), storm), ("acme".into(), vec![at(t0, other)])],
+            ..Default::default()
+        })
+        .unwrap();
+        s.flush_alert_repeats(None).unwrap();
+    }
+    let (s, list) = r.get("/api/v1/alerts", &r.admin).await;
+    assert_eq!(s, 200, "{list}");
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert_eq!(list[0]["times"], 1_000, "{list:?}");
+    assert_eq!(
+        list[0]["repeated"],
+        "fired 1,000 times from 2026-12-07 02:14:07 to 02:30:46 UTC"
+    );
+    assert_eq!(list[1]["times"], 1);
+    assert_eq!(list[1]["repeated"], "fired once at 2026-12-07 02:14:07 UTC");
+}

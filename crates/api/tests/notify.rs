@@ -273,12 +273,19 @@ async fn storm_of_50_alerts_is_the_first_of_each_rule_then_one_collapsed_message
     // 105 JPY × (2 + 3 + … + 50) at stake, less alert 44's, which went alone.
     let yen: i64 = (2..=50).filter(|i| *i != 44).map(|i| 105 * i).sum();
     assert_eq!(third["at_stake"][0]["millis"], yen * 1000);
+    // Then since when the storm goes on and its alerts in all, the two sent alone included.
+    let summary = third["summary"].as_str().unwrap_or_default();
+    let (head, storm) = summary.split_once("; ").unwrap_or_default();
     assert_eq!(
-        third["summary"],
+        head,
         format!(
             "and 48 more alerts for acme: pumping ×42, velocity_account_minute ×6, at stake {} JPY",
             group_thousands(yen)
         )
+    );
+    assert!(
+        storm.starts_with("storm going on since ") && storm.ends_with(" UTC, 50 alerts so far"),
+        "{summary}"
     );
     // Nothing else is pending for acme: the next message is another tenant's alert, sent after.
     n.send(attack("globex", 1));

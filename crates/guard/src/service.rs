@@ -732,12 +732,14 @@ const STORE_BATCH_TIME: Duration = Duration::from_millis(100);
 /// [`STORE_BATCH_TIME`], and writes them in one transaction: one disk sync per burst instead of one per ban
 /// or call, so the writer keeps up and holds the database lock briefly (an operator's kill switch written by
 /// the API does not queue behind thousands of syncs). It never waits for jobs that are not there: a lone
-/// write goes to disk at once.
+/// write goes to disk at once. Alerts are written as storms (the store counts the repeats of a rule and
+/// subject and updates their row every few seconds): when the repeats of one are due and no job comes, the
+/// thread wakes to write them.
 fn spawn_store(store: Store, call_max_age: Duration) -> std::sync::mpsc::Sender<StoreJob> {
     let (tx, rx) = std::sync::mpsc::channel::<StoreJob>();
     std::thread::spawn(move || {
         let mut store = store;
-        while let Ok(job) = rx.recv() {
+        while let Some(job) = next_store_job(&mut store, &rx) {
             let started = std::time::Instant::now();
             let mut jobs = Collected::default();
             jobs.add(job);
@@ -753,6 +755,25 @@ fn spawn_store(store: Store, call_max_age: Duration) -> std::sync::mpsc::Sender<
         }
     });
     tx
+}
+
+/// The next job for the store thread, writing the alert repeats that fall due while it waits. None: the
+/// guard stopped (the store writes what is left of the repeats when it is dropped).
+fn next_store_job(store: &mut Store, rx: &std::sync::mpsc::Receiver<StoreJob>) -> Option<StoreJob> {
+    loop {
+        let Some(due) = store.next_alert_flush() else {
+            return rx.recv().ok();
+        };
+        match rx.recv_timeout(due.saturating_duration_since(std::time::Instant::now())) {
+            Ok(job) => return Some(job),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(e) = store.flush_alert_repeats(Some(std::time::Instant::now())) {
+                    tracing::error!(error = %e, "store write failed: repeats of alerts not recorded");
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return None,
+        }
+    }
 }
 
 /// Jobs collected for one transaction. Calls in progress are netted by call id (the last save or end of a

@@ -16,9 +16,11 @@ use std::path::Path;
 use engine::{Ban, BarScope, ClassSet, Decision, KillSwitch, Millis, Snapshot};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
+mod alert_groups;
 mod audits;
 mod dialogs;
 mod tokens;
+pub use alert_groups::{MAX_STORMS, REPEATS_EVERY, STORM_GAP_MS};
 pub use audits::{AuditReport, KEEP_PER_KIND as AUDIT_REPORTS_KEPT};
 use serde::{Deserialize, Serialize};
 
@@ -76,13 +78,20 @@ pub(crate) fn wall_ms() -> Millis {
         .unwrap_or(0)
 }
 
-/// An alert as stored: the engine's decision plus the tenant it belongs to and its acknowledgement.
+/// An alert as stored: the engine's decision plus the tenant it belongs to and its acknowledgement. One row
+/// stands for a storm of the same rule, subject and level (see [`REPEATS_EVERY`]): `times` decisions from
+/// `first_at` to `last_at`, of which `decision` is the latest (its numbers).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredAlert {
     pub id: i64,
     /// Empty for alerts that concern no tenant (a scanner's source address).
     pub tenant: String,
     pub decision: Decision,
+    /// How many times the rule fired for this subject in this storm (1 for a lone alert).
+    pub times: u64,
+    /// Engine time of the first and of the latest decision.
+    pub first_at: Millis,
+    pub last_at: Millis,
     pub acked_by: Option<String>,
     pub acked_at: Option<Millis>,
 }
@@ -181,6 +190,17 @@ impl Batch {
 /// The persistent store.
 pub struct Store {
     conn: Connection,
+    /// Alert storms being written by this connection (the guard's writer; empty elsewhere).
+    storms: alert_groups::AlertGroups,
+}
+
+impl Drop for Store {
+    /// Writes the alert repeats still counted in memory, so that a guard that stops loses none.
+    fn drop(&mut self) {
+        if let Err(e) = self.flush_alert_repeats(None) {
+            tracing::error!(error = %e, "repeats of alerts not recorded at close");
+        }
+    }
 }
 
 /// The tables as the first released version created them. Kept as they were: an old database and a new one
@@ -266,6 +286,14 @@ CREATE TABLE audit_reports (
     report TEXT NOT NULL
 );
 CREATE INDEX audit_reports_tenant_kind ON audit_reports(tenant, kind, id);
+",
+    // 3: one row per alert storm (rule, subject, level): how many times it fired and when last; `at` stays
+    // the first time. Listings go by the latest time, so a storm still going on stays on top.
+    "
+ALTER TABLE alerts ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE alerts ADD COLUMN last_at INTEGER NOT NULL DEFAULT 0;
+UPDATE alerts SET last_at = at;
+CREATE INDEX alerts_tenant_last_at ON alerts(tenant, last_at);
 ",
 ];
 
@@ -404,20 +432,57 @@ fn lift_kill_switch_in(conn: &Connection, seq: i64, id: u64, at: Millis, by: &st
 }
 
 fn insert_alerts_in(conn: &Connection, batches: &[(&str, &[Decision])]) -> Result<Vec<Vec<i64>>> {
-    let mut stmt = conn
-        .prepare_cached("INSERT INTO alerts(at, tenant, rule, body) VALUES (?1, ?2, ?3, ?4)")
-        .map_err(sql("saving alerts"))?;
     let mut out = Vec::with_capacity(batches.len());
     for (tenant, decisions) in batches {
         let mut ids = Vec::with_capacity(decisions.len());
         for d in *decisions {
-            stmt.execute(params![d.at, tenant, d.rule.as_str(), encode("alert", d)?])
-                .map_err(sql("saving an alert"))?;
-            ids.push(conn.last_insert_rowid());
+            ids.push(alert_groups::insert_row(conn, tenant, d, d.at, 1)?);
         }
         out.push(ids);
     }
     Ok(out)
+}
+
+/// An alert row as read: id, tenant, acked_by, acked_at, body, repeats, at (first), last_at.
+pub(crate) type AlertRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<i64>,
+    String,
+    i64,
+    i64,
+    i64,
+);
+
+/// The columns of [`AlertRow`], for SELECTs.
+pub(crate) const ALERT_COLUMNS: &str = "id, tenant, acked_by, acked_at, body, repeats, at, last_at";
+
+pub(crate) fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+    ))
+}
+
+pub(crate) fn stored_alert(row: AlertRow) -> Result<StoredAlert> {
+    let (id, tenant, acked_by, acked_at, body, repeats, first_at, last_at) = row;
+    Ok(StoredAlert {
+        id,
+        tenant,
+        decision: decode("alert", &body)?,
+        times: u64::try_from(repeats).unwrap_or(1).max(1),
+        first_at,
+        last_at: last_at.max(first_at),
+        acked_by,
+        acked_at,
+    })
 }
 
 fn save_snapshot_in(conn: &Connection, at: Millis, snap: &Snapshot) -> Result<()> {
@@ -511,7 +576,10 @@ impl Store {
         }))
         .map_err(sql("setting the busy handler"))?;
         migrate(&conn, path)?;
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            storms: Default::default(),
+        })
     }
 
     /// A write transaction that holds the write lock from its start (waiting in the busy handler): a
@@ -522,12 +590,55 @@ impl Store {
             .map_err(sql("starting a transaction"))
     }
 
-    /// Writes everything the batch holds in one transaction (nothing of it if any part fails).
+    /// Writes everything the batch holds in one transaction (nothing of it if any part fails). Alerts are
+    /// written as storms (see [`REPEATS_EVERY`]): the first of a rule and subject at once, its repeats as
+    /// one update per [`REPEATS_EVERY`], here or by [`Store::flush_alert_repeats`].
     pub fn write_batch(&mut self, b: &Batch) -> Result<()> {
+        self.write_batch_at(b, std::time::Instant::now())
+    }
+
+    /// [`Store::write_batch`] at a given time of the writer's clock (tests move it on instead of waiting).
+    pub fn write_batch_at(&mut self, b: &Batch, now: std::time::Instant) -> Result<()> {
         if b.is_empty() {
-            return Ok(());
+            return self.flush_alert_repeats(Some(now)).map(|_| ());
         }
-        let tx = self.write_tx()?;
+        let written = self.write_batch_in(b, now);
+        if written.is_err() {
+            // The rows the storms remember may have been rolled back: their next decisions start anew.
+            self.storms.clear();
+        }
+        written
+    }
+
+    /// Writes the repeats of alert storms that are due at `now` (all of them when None, e.g. at shutdown).
+    /// Returns how many storms' rows were updated.
+    pub fn flush_alert_repeats(&mut self, now: Option<std::time::Instant>) -> Result<usize> {
+        if self.storms.next_due().is_none() {
+            return Ok(0);
+        }
+        let written = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(sql("starting a transaction"))
+            .and_then(|tx| {
+                let n = self.storms.flush(&tx, now)?;
+                tx.commit().map_err(sql("committing repeated alerts"))?;
+                Ok(n)
+            });
+        if written.is_err() {
+            // Not retried: the storms' next decisions start new rows.
+            self.storms.clear();
+        }
+        written
+    }
+
+    /// When the repeats of an alert storm are next due to be written (None: none waits).
+    pub fn next_alert_flush(&self) -> Option<std::time::Instant> {
+        self.storms.next_due()
+    }
+
+    fn write_batch_in(&mut self, b: &Batch, now: std::time::Instant) -> Result<()> {
+        // Not `write_tx`: the transaction borrows the connection only, the storms are written through it.
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(sql("starting a transaction"))?;
         if !b.bans.is_empty() || !b.kill_switches.is_empty() {
             let seq = next_seq(&tx)?;
             for ks in &b.kill_switches {
@@ -535,14 +646,8 @@ impl Store {
             }
             put_bans_in(&tx, seq, &b.bans)?;
         }
-        if !b.alerts.is_empty() {
-            let batches: Vec<(&str, &[Decision])> = b
-                .alerts
-                .iter()
-                .map(|(t, d)| (t.as_str(), d.as_slice()))
-                .collect();
-            insert_alerts_in(&tx, &batches)?;
-        }
+        self.storms.write(&tx, &b.alerts, now)?;
+        self.storms.flush(&tx, Some(now))?;
         dialogs::save_in(&tx, wall_ms(), &b.dialog_upserts, &b.dialogs_ended)?;
         if let Some((at, snap)) = &b.snapshot {
             save_snapshot_in(&tx, *at, snap)?;
@@ -775,7 +880,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Alerts matching the filter, newest first.
+    /// Alerts matching the filter, the latest activity first (a storm still going on stays on top); `since`
+    /// keeps the alerts that fired at or after it (a storm that began before and went on after is kept).
     pub fn alerts(&self, f: &AlertFilter<'_>) -> Result<Vec<StoredAlert>> {
         let limit = if f.limit == 0 {
             100
@@ -784,12 +890,12 @@ impl Store {
         } as i64;
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT id, tenant, acked_by, acked_at, body FROM alerts
-                 WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR rule = ?2) AND (?3 IS NULL OR at >= ?3)
+            .prepare_cached(&format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts
+                 WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR rule = ?2) AND (?3 IS NULL OR last_at >= ?3)
                    AND (?4 = 0 OR acked_at IS NULL)
-                 ORDER BY at DESC, id DESC LIMIT ?5",
-            )
+                 ORDER BY last_at DESC, id DESC LIMIT ?5"
+            ))
             .map_err(sql("listing alerts"))?;
         let rows = stmt
             .query_map(
@@ -800,31 +906,12 @@ impl Store {
                     f.unacknowledged_only as i64,
                     limit
                 ],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, Option<i64>>(3)?,
-                        r.get::<_, String>(4)?,
-                    ))
-                },
+                alert_row,
             )
             .map_err(sql("listing alerts"))?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, tenant, acked_by, acked_at, body) = row.map_err(sql("reading an alert"))?;
-            let decision = serde_json::from_str(&body).map_err(|source| StoreError::Decode {
-                what: "alert",
-                source,
-            })?;
-            out.push(StoredAlert {
-                id,
-                tenant,
-                decision,
-                acked_by,
-                acked_at,
-            });
+            out.push(stored_alert(row.map_err(sql("reading an alert"))?)?);
         }
         Ok(out)
     }

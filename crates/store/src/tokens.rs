@@ -6,7 +6,7 @@ use engine::Millis;
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::{Result, Store, StoreError, StoredAlert, sql};
+use crate::{ALERT_COLUMNS, Result, Store, StoreError, StoredAlert, alert_row, sql, stored_alert};
 
 /// Tables of this module, created with the rest of the schema.
 pub(crate) const SCHEMA: &str = "
@@ -141,32 +141,16 @@ impl Store {
 
     /// One alert by id (of any tenant: the caller checks the tenant).
     pub fn alert(&self, id: i64) -> Result<Option<StoredAlert>> {
-        let row: Option<(String, Option<String>, Option<i64>, String)> = self
+        let row = self
             .conn
             .query_row(
-                "SELECT tenant, acked_by, acked_at, body FROM alerts WHERE id = ?1",
+                &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?1"),
                 params![id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                alert_row,
             )
             .optional()
             .map_err(sql("reading an alert"))?;
-        match row {
-            None => Ok(None),
-            Some((tenant, acked_by, acked_at, body)) => {
-                let decision =
-                    serde_json::from_str(&body).map_err(|source| StoreError::Decode {
-                        what: "alert",
-                        source,
-                    })?;
-                Ok(Some(StoredAlert {
-                    id,
-                    tenant,
-                    decision,
-                    acked_by,
-                    acked_at,
-                }))
-            }
-        }
+        row.map(stored_alert).transpose()
     }
 }
 

@@ -120,7 +120,7 @@ fn an_old_database_migrates_and_keeps_its_bans_and_switches() {
     assert_eq!(user_version(&path), 0);
 
     let mut s = Store::open(&path).unwrap();
-    assert_eq!(user_version(&path), 2);
+    assert_eq!(user_version(&path), 3);
     assert_eq!(s.active_bans(0).unwrap(), vec![ban("203.0.113.9", 10_000)]);
     assert_eq!(s.active_kill_switches().unwrap(), vec![acme_switch()]);
     // A reader starting from 0 sees what was there before the change sequence.
@@ -156,7 +156,7 @@ fn an_old_database_migrates_and_keeps_its_bans_and_switches() {
 
     // Opened again: nothing to migrate, nothing lost.
     let s = Store::open(&path).unwrap();
-    assert_eq!(user_version(&path), 2);
+    assert_eq!(user_version(&path), 3);
     assert!(s.active_bans(0).unwrap().is_empty());
     assert_eq!(s.active_kill_switches().unwrap().len(), 1);
     assert_eq!(s.load_dialogs().unwrap().len(), 1);
@@ -198,6 +198,6 @@ fn connections_opening_a_new_file_at_once_all_succeed() {
     for o in openers {
         o.join().unwrap();
     }
-    assert_eq!(user_version(&path), 2);
+    assert_eq!(user_version(&path), 3);
     assert_eq!(Store::open(&path).unwrap().active_bans(0).unwrap().len(), 1);
 }

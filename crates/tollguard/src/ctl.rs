@@ -605,13 +605,17 @@ fn human(out: &mut impl Write, kind: Kind, v: &Value) -> anyhow::Result<()> {
         }
         Kind::Alerts => table(
             out,
-            &["ID", "TIME", "TENANT", "LEVEL", "RULE", "ACK", "REASON"],
+            &[
+                "ID", "TIME", "LAST", "TIMES", "TENANT", "LEVEL", "RULE", "ACK", "REASON",
+            ],
             list(v)
                 .iter()
                 .map(|a| {
                     vec![
                         s(&a["id"]),
                         t(&a["at"]),
+                        t(&a["last_at"]),
+                        s(&a["times"]),
                         s(&a["tenant"]),
                         s(&a["level"]),
                         s(&a["rule"]),

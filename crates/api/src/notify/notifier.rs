@@ -430,6 +430,9 @@ struct Window {
     until: Instant,
     burst: Burst,
     sent: Vec<(engine::RuleId, Level)>,
+    /// Engine time of the storm's first alert, and its alerts so far (sent alone or folded).
+    since: engine::Millis,
+    total: u64,
 }
 
 impl Window {
@@ -474,6 +477,7 @@ async fn collect(
             }
             match windows.get_mut(&alert.tenant) {
                 Some(w) => {
+                    w.total += 1;
                     if w.first_of_its_kind(&alert.decision) {
                         emit(Message::alert(&alert, r.lang, r.tz));
                     } else {
@@ -488,6 +492,8 @@ async fn collect(
                             until: Instant::now() + window,
                             burst: Burst::new(&alert.tenant, window_secs),
                             sent: vec![(alert.decision.rule, alert.decision.level)],
+                            since: alert.decision.at,
+                            total: 1,
                         },
                     );
                 }
@@ -506,6 +512,8 @@ async fn collect(
             }
             let fresh = Burst::new(&w.burst.tenant, window_secs);
             let mut burst = std::mem::replace(&mut w.burst, fresh);
+            burst.storm_since = Some(super::wording::local_time(w.since, r.tz));
+            burst.storm_total = w.total;
             burst.finish();
             counters.collapsed.fetch_add(burst.count, Ordering::Relaxed);
             emit(Message::burst(burst, r.lang, Utc::now()));
@@ -646,6 +654,24 @@ mod tests {
         assert_eq!(
             d.alerts, 5,
             "1 destination_country + 4 kill_switch folded: {d:?}"
+        );
+        // The collapsed message says since when the storm goes on and how many alerts it made in all.
+        let mut buf = vec![0u8; 65_536];
+        let mut lines = Vec::new();
+        while lines.len() < 6 {
+            let (n, _) = tokio::time::timeout(Duration::from_secs(10), sock.recv_from(&mut buf))
+                .await
+                .expect("a syslog line within 10 s")
+                .expect("recv");
+            lines.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        let since = crate::notify::wording::local_time(
+            crate::notify::wording::tests::pumping().at,
+            chrono_tz::UTC,
+        );
+        assert!(
+            lines[5].contains(&format!("storm going on since {since}, 10 alerts so far")),
+            "{lines:?}"
         );
     }
 

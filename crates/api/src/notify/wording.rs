@@ -200,6 +200,11 @@ pub struct Burst {
     pub window_secs: u64,
     /// The last alert folded in, for its sentence.
     pub last: Option<Decision>,
+    /// When the tenant's storm began (its first alert, in the recipient's time zone) and how many alerts it
+    /// has made so far, those sent alone included: the operator reads how long an attack has gone on from
+    /// any one collapsed message.
+    pub storm_since: Option<String>,
+    pub storm_total: u64,
 }
 
 impl Burst {
@@ -261,6 +266,10 @@ impl Burst {
                 if !money.is_empty() {
                     let _ = write!(s, ", at stake {}", money.join(" + "));
                 }
+                if let Some(since) = &self.storm_since {
+                    let total = numbering::group_thousands(self.storm_total);
+                    let _ = write!(s, "; storm going on since {since}, {total} alerts so far");
+                }
                 s
             }
             Lang::Ja => {
@@ -276,6 +285,10 @@ impl Burst {
                 );
                 if !money.is_empty() {
                     let _ = write!(s, "、損害見込み 合計{}", money.join(" + "));
+                }
+                if let Some(since) = &self.storm_since {
+                    let total = numbering::group_thousands(self.storm_total);
+                    let _ = write!(s, "（{since}から継続中、これまで{total}件）");
                 }
                 s
             }
@@ -784,7 +797,7 @@ fn calls_words(calls: &[String], lang: Lang) -> Option<String> {
     Some(s)
 }
 
-fn local_time(at: i64, tz: Tz) -> String {
+pub(crate) fn local_time(at: i64, tz: Tz) -> String {
     chrono::DateTime::from_timestamp_millis(at)
         .map(|t| {
             t.with_timezone(&tz)

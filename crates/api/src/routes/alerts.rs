@@ -19,19 +19,48 @@ fn alert_view(a: store::StoredAlert) -> AlertView {
     AlertView {
         id: a.id,
         tenant: a.tenant,
-        at: a.decision.at,
+        at: a.first_at,
         rule: a.decision.rule.as_str().to_owned(),
         level: level.into(),
         reason: a.decision.reason.clone(),
+        times: a.times,
+        last_at: a.last_at,
+        repeated: repeated(a.times, a.first_at, a.last_at),
         decision: serde_json::to_value(&a.decision).unwrap_or_default(),
         acked_by: a.acked_by,
         acked_at: a.acked_at,
     }
 }
 
+/// "fired once at 2026-12-07 02:14:07 UTC", "fired 1,234 times from 2026-12-07 02:14:07 to 02:31:55 UTC".
+fn repeated(times: u64, first_at: i64, last_at: i64) -> String {
+    let time = |at: i64, format: &str| {
+        chrono::DateTime::from_timestamp_millis(at)
+            .map(|t| t.format(format).to_string())
+            .unwrap_or_else(|| at.to_string())
+    };
+    let first = time(first_at, "%Y-%m-%d %H:%M:%S");
+    if times <= 1 {
+        return format!("fired once at {first} UTC");
+    }
+    let same_day = first_at.div_euclid(86_400_000) == last_at.div_euclid(86_400_000);
+    let last = time(
+        last_at,
+        if same_day {
+            "%H:%M:%S"
+        } else {
+            "%Y-%m-%d %H:%M:%S"
+        },
+    );
+    format!(
+        "fired {} times from {first} to {last} UTC",
+        numbering::group_thousands(times)
+    )
+}
+
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(AlertQuery), security(("bearer" = [])),
     responses(
-        (status = 200, description = "Alerts, newest first", body = [AlertView]),
+        (status = 200, description = "Alerts, latest activity first (a storm of one rule and subject is one alert with its count)", body = [AlertView]),
         (status = 400, description = "Bad parameters", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such tenant (for this token)", body = ErrorBody)))]
@@ -58,7 +87,7 @@ pub(crate) async fn list_alerts(
                     for t in list {
                         all.extend(s.alerts(&filter(Some(t.as_str())))?);
                     }
-                    all.sort_by_key(|a| std::cmp::Reverse((a.decision.at, a.id)));
+                    all.sort_by_key(|a| std::cmp::Reverse((a.last_at, a.id)));
                     all.truncate(n);
                     Ok(all)
                 }
