@@ -93,6 +93,62 @@ pub struct GuardStats {
     pub overload_lost: u64,
 }
 
+impl GuardStats {
+    /// Adds another front end's (or shard's) counters to these.
+    pub fn add(&mut self, other: &GuardStats) {
+        let GuardStats {
+            requests,
+            responses,
+            malformed,
+            dropped_banned,
+            scanners_banned,
+            calls_decided,
+            calls_blocked,
+            calls_ended_by_guard,
+            unroutable,
+            refused_source,
+            refused_route,
+            refused_in_dialog,
+            responses_unmatched,
+            unknown_user_disguised,
+            emergency_from_banned,
+            redirect_allowed,
+            redirect_overload,
+            hep_packets,
+            hep_dropped,
+            hep_calls,
+            shed_options,
+            shed_registers,
+            shed_calls,
+            overload_lost,
+        } = *other;
+        self.requests += requests;
+        self.responses += responses;
+        self.malformed += malformed;
+        self.dropped_banned += dropped_banned;
+        self.scanners_banned += scanners_banned;
+        self.calls_decided += calls_decided;
+        self.calls_blocked += calls_blocked;
+        self.calls_ended_by_guard += calls_ended_by_guard;
+        self.unroutable += unroutable;
+        self.refused_source += refused_source;
+        self.refused_route += refused_route;
+        self.refused_in_dialog += refused_in_dialog;
+        self.responses_unmatched += responses_unmatched;
+        self.unknown_user_disguised += unknown_user_disguised;
+        self.emergency_from_banned += emergency_from_banned;
+        self.redirect_allowed += redirect_allowed;
+        self.redirect_overload += redirect_overload;
+        self.hep_packets += hep_packets;
+        self.hep_dropped += hep_dropped;
+        self.hep_calls += hep_calls;
+        self.shed_options += shed_options;
+        self.shed_registers += shed_registers;
+        self.shed_calls += shed_calls;
+        self.overload_lost += overload_lost;
+    }
+}
+
 /// Why a command could not be served.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -114,6 +170,8 @@ pub struct GuardStatus {
     pub engine: engine::Stats,
     pub sizes: engine::StateSizes,
     pub calls_in_progress: usize,
+    /// Calls in progress on each SIP shard (the guard's threads, by Call-ID): how evenly the load spreads.
+    pub calls_per_shard: Vec<usize>,
     pub bans_active: usize,
     pub kill_switches: Vec<KillSwitch>,
     pub listeners: Vec<String>,
