@@ -145,6 +145,8 @@ impl Shard {
             tokio::select! {
                 m = self.inbound.recv() => match m {
                     Some(m) => {
+                        // A subscriber that arrived while the shard waited sees this batch's events.
+                        self.core.set_live(self.sink.handle.watched());
                         self.message(&m, &mut out, &mut slow);
                         // Then what is already queued, before the timers and commands get their turn again.
                         for _ in 0..BATCH {

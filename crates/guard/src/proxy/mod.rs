@@ -411,7 +411,12 @@ impl Core {
     }
 
     /// Whether to publish [`LiveEvent`]s in [`Output::events`].
+    /// Cheap when nothing changed (called on every wake of a shard): the decider's lock is taken only when
+    /// this shard's view changes.
     pub fn set_live(&mut self, on: bool) {
+        if on == self.live {
+            return;
+        }
         self.live = on;
         self.shared.decider.lock().set_live(on);
     }
