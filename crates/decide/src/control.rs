@@ -1,12 +1,12 @@
 //! Control of a running tollguard from other tasks (the operator API, the demo, tests): a cloneable
-//! [`GuardHandle`] that sends commands to the task owning the decision layer and waits for their answers, and
-//! the stream of [`LiveEvent`]s (call verdicts, decisions, answers, ends) that it publishes. The types live
-//! here, in the layer, so that the operator API depends on the decision layer and not on a front end: the
-//! task that owns the [`crate::Decider`] (today the guard's service) serves the [`Command`]s.
+//! [`GuardHandle`] that sends commands to the front end's control task and waits for their answers, and the
+//! stream of [`LiveEvent`]s (call verdicts, decisions, answers, ends) that it publishes. The types live here,
+//! in the layer, so that the operator API depends on the decision layer and not on a front end: the guard's
+//! control loop serves the [`Command`]s.
 //!
-//! Commands go through a channel rather than a lock because the core is owned by one task (the engine is
-//! `&mut` on every message); a command is served between two batches of SIP messages, so an operator's kill
-//! switch takes effect within one batch, not one polling period.
+//! Commands go through a channel because some need the calls in progress, which the guard's SIP shards own:
+//! the control loop asks the shards (and waits for a kill switch's BYEs to go out before it answers), and
+//! takes the decision layer's lock for the commands that need only the layer.
 
 use std::net::IpAddr;
 use std::path::PathBuf;

@@ -1,7 +1,8 @@
 //! The running guard: loads the configuration, restores bans, kill switches and the engine's snapshot from the
-//! store, binds the listeners, and drives the core — one task owns the core (the engine is `&mut`), socket
-//! tasks feed it, a store thread persists what it decides, timers flush request counts and take snapshots,
-//! SIGHUP reloads the policy without dropping calls.
+//! store, binds the listeners, and starts the SIP shards (`crate::shard`, a thread each, fed by the socket
+//! tasks by Call-ID). Its control loop serves the operator's commands and the decision layer's periodic work
+//! (request counts, snapshots, the store watch, SIGHUP reloads without dropping calls); a store thread persists
+//! what the shards and the loop decide.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
