@@ -11,6 +11,7 @@
 # guard's carrier), dialing 0312345678.
 #
 # Environment: HARNESS (the harness folder), RATES, REPS (2), STEP_SECONDS (10), MODES ("shadow enforce"),
+# GUARD_SHARDS (the guard's [transport] shards; default one per core),
 # NOPROXY (1: run step 1), FLOOD (1: run step 3), FLOOD_RATE (10000), FLOOD_TOOLS ("sipp-register"; also
 # "sipp-invite"), FLOOD_SECONDS (15), LEGIT_CPS (100), KAMAILIO (1: include Kamailio), and everything the
 # harness's scripts read (QUIET_PCT, QUIET_MAX_WAIT, FOREIGN_MAX_PCT, DISTURBED_RETRIES, SETTLE_S …).
@@ -55,6 +56,10 @@ address = "127.0.0.3:5080"
 [log]
 level = "error"
 CFG
+  # GUARD_SHARDS: the guard's SIP shards ([transport] shards; default: one per core the guard may use).
+  if [[ -n ${GUARD_SHARDS:-} ]]; then
+    printf '[transport]\nshards = %s\n' "$GUARD_SHARDS" >> "$1"
+  fi
   [[ $2 == enforce ]] || return 0
   local big=1000000000 rule
   echo "[policy.tenants.bench.rules]" >> "$1"

@@ -1,12 +1,12 @@
 //! Control of a running tollguard from other tasks (the operator API, the demo, tests): a cloneable
-//! [`GuardHandle`] that sends commands to the task owning the decision layer and waits for their answers, and
-//! the stream of [`LiveEvent`]s (call verdicts, decisions, answers, ends) that it publishes. The types live
-//! here, in the layer, so that the operator API depends on the decision layer and not on a front end: the
-//! task that owns the [`crate::Decider`] (today the guard's service) serves the [`Command`]s.
+//! [`GuardHandle`] that sends commands to the front end's control task and waits for their answers, and the
+//! stream of [`LiveEvent`]s (call verdicts, decisions, answers, ends) that it publishes. The types live here,
+//! in the layer, so that the operator API depends on the decision layer and not on a front end: the guard's
+//! control loop serves the [`Command`]s.
 //!
-//! Commands go through a channel rather than a lock because the core is owned by one task (the engine is
-//! `&mut` on every message); a command is served between two batches of SIP messages, so an operator's kill
-//! switch takes effect within one batch, not one polling period.
+//! Commands go through a channel because some need the calls in progress, which the guard's SIP shards own:
+//! the control loop asks the shards (and waits for a kill switch's BYEs to go out before it answers), and
+//! takes the decision layer's lock for the commands that need only the layer.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -93,6 +93,62 @@ pub struct GuardStats {
     pub overload_lost: u64,
 }
 
+impl GuardStats {
+    /// Adds another front end's (or shard's) counters to these.
+    pub fn add(&mut self, other: &GuardStats) {
+        let GuardStats {
+            requests,
+            responses,
+            malformed,
+            dropped_banned,
+            scanners_banned,
+            calls_decided,
+            calls_blocked,
+            calls_ended_by_guard,
+            unroutable,
+            refused_source,
+            refused_route,
+            refused_in_dialog,
+            responses_unmatched,
+            unknown_user_disguised,
+            emergency_from_banned,
+            redirect_allowed,
+            redirect_overload,
+            hep_packets,
+            hep_dropped,
+            hep_calls,
+            shed_options,
+            shed_registers,
+            shed_calls,
+            overload_lost,
+        } = *other;
+        self.requests += requests;
+        self.responses += responses;
+        self.malformed += malformed;
+        self.dropped_banned += dropped_banned;
+        self.scanners_banned += scanners_banned;
+        self.calls_decided += calls_decided;
+        self.calls_blocked += calls_blocked;
+        self.calls_ended_by_guard += calls_ended_by_guard;
+        self.unroutable += unroutable;
+        self.refused_source += refused_source;
+        self.refused_route += refused_route;
+        self.refused_in_dialog += refused_in_dialog;
+        self.responses_unmatched += responses_unmatched;
+        self.unknown_user_disguised += unknown_user_disguised;
+        self.emergency_from_banned += emergency_from_banned;
+        self.redirect_allowed += redirect_allowed;
+        self.redirect_overload += redirect_overload;
+        self.hep_packets += hep_packets;
+        self.hep_dropped += hep_dropped;
+        self.hep_calls += hep_calls;
+        self.shed_options += shed_options;
+        self.shed_registers += shed_registers;
+        self.shed_calls += shed_calls;
+        self.overload_lost += overload_lost;
+    }
+}
+
 /// Why a command could not be served.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -114,6 +170,8 @@ pub struct GuardStatus {
     pub engine: engine::Stats,
     pub sizes: engine::StateSizes,
     pub calls_in_progress: usize,
+    /// Calls in progress on each SIP shard (the guard's threads, by Call-ID): how evenly the load spreads.
+    pub calls_per_shard: Vec<usize>,
     pub bans_active: usize,
     pub kill_switches: Vec<KillSwitch>,
     pub listeners: Vec<String>,
@@ -199,6 +257,13 @@ pub enum Command {
     },
 }
 
+/// A front end that decides a querier's call on the caller's own thread, under the decision layer's lock,
+/// instead of through the command channel (no hop to another task, no wait behind other commands); it
+/// carries out the decision's effects itself (persist jobs, live events, calls to end).
+pub trait DirectDecisions: Send + Sync {
+    fn decide(&self, request: &DecideRequest, received: std::time::Instant) -> CallVerdict;
+}
+
 /// A handle on a running guard. Cheap to clone; every method waits for the guard's answer.
 #[derive(Clone)]
 pub struct GuardHandle {
@@ -207,6 +272,7 @@ pub struct GuardHandle {
     view: Arc<ServiceView>,
     latency: Arc<DecisionLatency>,
     tally: Arc<DecisionTally>,
+    direct: Option<Arc<dyn DirectDecisions>>,
 }
 
 impl std::fmt::Debug for GuardHandle {
@@ -231,7 +297,14 @@ impl GuardHandle {
             view: Arc::new(view),
             latency,
             tally: Arc::default(),
+            direct: None,
         }
+    }
+
+    /// Decisions of [`GuardHandle::decide`] are taken by `direct` on the caller's thread.
+    pub fn with_direct_decisions(mut self, direct: Arc<dyn DirectDecisions>) -> Self {
+        self.direct = Some(direct);
+        self
     }
 
     /// The decider's counters of verdicts, alerts and money ([`GuardHandle::decision_tally`]).
@@ -328,6 +401,12 @@ impl GuardHandle {
     /// Decides a call attempt for a querier that carries the call itself (the HTTP decision API).
     pub async fn decide(&self, request: DecideRequest) -> Result<CallVerdict, ControlError> {
         let received = std::time::Instant::now();
+        if let Some(direct) = &self.direct {
+            if self.commands.is_closed() {
+                return Err(ControlError::Stopped);
+            }
+            return Ok(direct.decide(&request, received));
+        }
         self.ask(|reply| Command::Decide {
             request: Box::new(request),
             received,

@@ -134,6 +134,11 @@ impl Decider {
         &self.cfg
     }
 
+    /// The configuration, shared (for a caller that holds the decider locked while reading a call's facts).
+    pub fn config_arc(&self) -> Arc<DecideConfig> {
+        self.cfg.clone()
+    }
+
     pub fn engine(&self) -> &Engine {
         &self.engine
     }

@@ -223,6 +223,7 @@ struct TransportFile {
     recv_buffer: Option<Spanned<u64>>,
     send_buffer: Option<Spanned<u64>>,
     receive_threads: Option<Spanned<u64>>,
+    shards: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -651,9 +652,18 @@ fn transport_limits(c: &mut Collector<'_>, f: &TransportFile) -> crate::transpor
         as_u64(d.receive_threads),
         "threads reading the sockets beside the core's thread",
     );
+    let shards = transport_number(
+        c,
+        &f.shards,
+        "shards",
+        1..=64,
+        as_u64(d.shards),
+        "SIP shards (threads handling calls, each the Call-IDs that hash to it)",
+    );
     let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     crate::transport::TransportLimits {
         receive_threads: to_usize(threads),
+        shards: to_usize(shards),
         inbound_queue: to_usize(inbound),
         recv_buffer: to_usize(recv_buffer),
         send_buffer: to_usize(send_buffer),

@@ -5,8 +5,9 @@
 //! calls in progress. See README.md and docs/inline-proxy.md.
 //!
 //! Layout: [`admission`] (what the sockets read goes into the core's queue or is shed), [`config`] (the TOML
-//! file), [`proxy`] (the pure core: message + time in, messages + records out), [`dialog`], [`fingerprint`], [`transport`] (tokio sockets), [`service`] (the running guard: sockets,
-//! core, timers, store, SIGHUP).
+//! file), [`proxy`] (the pure core: message + time in, messages + records out), [`dialog`], [`fingerprint`], [`transport`] (tokio sockets), `shard` (a SIP shard's
+//! thread: the calls of the Call-IDs that hash to it), [`service`] (the running guard: sockets, shards, the
+//! control loop, store, SIGHUP).
 
 #![forbid(unsafe_code)]
 
@@ -18,6 +19,7 @@ pub mod fingerprint;
 pub mod geo;
 pub mod proxy;
 pub mod service;
+mod shard;
 pub mod transport;
 
 pub use config::{ConfigError, ConfigErrors, Settings};
@@ -26,5 +28,5 @@ pub use decide::control::{
     CallInfo, ControlError, DecideRequest, GuardHandle, GuardStatus, Progress, SyncReport,
 };
 pub use decide::latency::{self, DecisionLatency, LatencySnapshot};
-pub use proxy::{Core, Now, Output, Persist};
+pub use proxy::{Core, Now, Output, Persist, Shared};
 pub use service::{Guard, GuardError};

@@ -1,7 +1,8 @@
 //! The running guard: loads the configuration, restores bans, kill switches and the engine's snapshot from the
-//! store, binds the listeners, and drives the core — one task owns the core (the engine is `&mut`), socket
-//! tasks feed it, a store thread persists what it decides, timers flush request counts and take snapshots,
-//! SIGHUP reloads the policy without dropping calls.
+//! store, binds the listeners, and starts the SIP shards (`crate::shard`, a thread each, fed by the socket
+//! tasks by Call-ID). Its control loop serves the operator's commands and the decision layer's periodic work
+//! (request counts, snapshots, the store watch, SIGHUP reloads without dropping calls); a store thread persists
+//! what the shards and the loop decide.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,9 +14,12 @@ use store::Store;
 use tokio::sync::mpsc;
 
 use crate::config::{ConfigErrors, Settings};
-use crate::proxy::{Core, Now, Output, Persist};
-use crate::transport::{Inbound, Transports};
-use decide::control::{Command, GuardHandle, GuardStatus, ServiceView, SyncReport};
+use crate::proxy::{Core, Now, Output, Persist, Shared};
+use crate::shard::{Shard, ShardCommand, Sink};
+use crate::transport::{Inboxes, Transports};
+use decide::control::{
+    CallInfo, Command, DecideRequest, GuardHandle, GuardStats, GuardStatus, ServiceView, SyncReport,
+};
 
 /// Why the guard could not start.
 #[derive(Debug, thiserror::Error)]
@@ -67,20 +71,15 @@ impl Clock {
     }
 }
 
-enum StoreJob {
+pub(crate) enum StoreJob {
     Persist(Persist),
     /// Engine time and the engine's state; the writer also prunes bans that ran out by then and calls not
     /// written for longer than a call may last.
     Snapshot(Millis, Box<engine::Snapshot>),
 }
 
-/// Messages handled after the one that woke the core before timers and commands get their turn.
-const BATCH: usize = 256;
-
-/// What woke the core's loop.
+/// What woke the control loop.
 enum Wake {
-    Message(Inbound),
-    Timers,
     RequestCounts,
     Snapshot,
     StoreWatch,
@@ -91,8 +90,6 @@ enum Wake {
 impl Wake {
     fn name(&self) -> &'static str {
         match self {
-            Wake::Message(_) => "messages",
-            Wake::Timers => "timers (transactions, dialogs, bans)",
             Wake::RequestCounts => "request counts to the engine",
             Wake::Snapshot => "engine snapshot",
             Wake::StoreWatch => "store watch (operator changes)",
@@ -102,20 +99,21 @@ impl Wake {
     }
 }
 
-/// A pass of the core longer than this is logged: every message queued meanwhile waited for it.
+/// A pass of a shard or of the control loop longer than this is logged: every message queued meanwhile
+/// (or waiting for the decision layer's lock) waited for it.
 const SLOW_PASS: Duration = Duration::from_millis(20);
 
-/// Logs the core's slow passes (at most one line a second, with the longest since the last line), so that
-/// "calls waited" has a named cause in the log.
+/// Logs slow passes (at most one line a second, with the longest since the last line), so that "calls
+/// waited" has a named cause in the log.
 #[derive(Default)]
-struct SlowPasses {
+pub(crate) struct SlowPasses {
     logged: Option<std::time::Instant>,
     worst: Option<(Duration, &'static str, usize)>,
     since_log: u64,
 }
 
 impl SlowPasses {
-    fn check(&mut self, what: &'static str, took: Duration, queued: usize) {
+    pub(crate) fn check(&mut self, what: &'static str, took: Duration, queued: usize) {
         if took < SLOW_PASS {
             return;
         }
@@ -135,6 +133,7 @@ impl SlowPasses {
                 took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
                 queued_after = queued,
                 slow_passes = self.since_log,
+                thread = std::thread::current().name().unwrap_or("?"),
                 "the guard's core was busy in one pass for longer than {} ms: messages waited for it",
                 SLOW_PASS.as_millis()
             );
@@ -150,18 +149,21 @@ pub struct Guard {
     /// A second (reading) connection to the store: bans and kill switches that operators write there
     /// (through the API or `tollguard` commands) are picked up while running.
     watch: Option<StoreWatch>,
-    core: Core,
+    /// The control core: the decision layer's periodic work and the operator's commands. It owns no call;
+    /// calls it ends go to their shards.
+    control: Core,
+    /// The SIP shards, started by [`Guard::run`].
+    shards: Vec<Shard>,
+    sink: Sink,
+    /// HTTP decisions, taken on the API's thread (their counters join the status).
+    direct: Arc<DirectDecider>,
     transports: Transports,
-    inbound: mpsc::Receiver<Inbound>,
-    store_tx: Option<std::sync::mpsc::Sender<StoreJob>>,
     clock: Clock,
     numbering: Arc<Numbering>,
     settings: Arc<Settings>,
     commands: mpsc::Receiver<Command>,
     handle: GuardHandle,
     started_at: Millis,
-    /// Where calls another system carries are ended.
-    adapters: crate::end_call::Adapters,
     slow: SlowPasses,
 }
 
@@ -214,26 +216,35 @@ impl Guard {
             }
         }
         let settings = Arc::new(settings);
-        let mut core = Core::new(settings.clone(), engine, numbering.clone());
-        core.restore_dialogs(&restored_calls);
+        let n = settings.transport.shards.max(1);
+        let shared = Shared::new(&settings, engine, numbering.clone(), n);
+        let mut cores: Vec<Core> = (0..n)
+            .map(|i| Core::shard(settings.clone(), shared.clone(), numbering.clone(), i))
+            .collect();
+        for core in &mut cores {
+            core.restore_dialogs(&restored_calls);
+        }
+        let mut control = Core::shard(settings.clone(), shared.clone(), numbering.clone(), n);
         for b in &restored_bans {
-            core.restore_ban(b);
+            control.restore_ban(b);
         }
         tracing::info!(
             bans = restored_bans.len(),
-            kill_switches = core.engine().kill_switches().len(),
+            kill_switches = control.engine().kill_switches().len(),
+            shards = n,
             "state restored"
         );
-        let (tx, rx) = mpsc::channel(settings.transport.inbound_queue.max(1));
-        let transports = Transports::bind_with(
+        let queue = settings.transport.inbound_queue.max(1);
+        let (queues, inbound): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::channel(queue)).unzip();
+        let transports = Transports::bind_sharded(
             &settings.listeners,
             settings.transport,
-            tx,
+            Inboxes::sharded(queues, shared.clone()),
             Some(numbering.clone()),
         )
         .await?;
         let watch = match &settings.store_path {
-            Some(p) => Some(StoreWatch::new(Store::open(p)?, &core)),
+            Some(p) => Some(StoreWatch::new(Store::open(p)?, &control)),
             None => None,
         };
         let call_max_age = Duration::from_secs(u64::from(settings.max_call_secs));
@@ -245,10 +256,43 @@ impl Guard {
             numbering: settings.numbering.clone(),
             policy_source: settings.policy_source.clone(),
         };
-        let handle = GuardHandle::new(cmd_tx, events, view, core.decision_latency())
-            .with_tally(core.decider().decision_tally());
-        Ok(Guard {
+        let tally = control.decider().decision_tally();
+        let handle =
+            GuardHandle::new(cmd_tx, events, view, control.decision_latency()).with_tally(tally);
+        let (shard_tx, shard_rx): (Vec<_>, Vec<_>) =
+            (0..n).map(|_| mpsc::unbounded_channel()).unzip();
+        let sink = Sink {
+            transports: transports.clone(),
+            store_tx,
+            handle: handle.clone(),
             adapters: crate::end_call::Adapters::new(settings.end_call.clone()),
+            shards: Arc::new(shard_tx),
+        };
+        let direct = Arc::new(DirectDecider {
+            core: parking_lot::Mutex::new(Core::shard(
+                settings.clone(),
+                shared.clone(),
+                numbering.clone(),
+                n,
+            )),
+            sink: sink.clone(),
+            clock,
+        });
+        // The sink keeps the handle without the direct decider: no cycle through it.
+        let handle = handle.with_direct_decisions(direct.clone());
+        let shards = cores
+            .into_iter()
+            .zip(inbound)
+            .zip(shard_rx)
+            .map(|((core, inbound), commands)| Shard {
+                core,
+                inbound,
+                commands,
+                sink: sink.clone(),
+                clock,
+            })
+            .collect();
+        Ok(Guard {
             slow: SlowPasses::default(),
             settings,
             commands,
@@ -256,10 +300,11 @@ impl Guard {
             started_at: now.engine,
             config_path: config_path.to_owned(),
             watch,
-            core,
+            control,
+            shards,
+            sink,
+            direct,
             transports,
-            inbound: rx,
-            store_tx,
             clock,
             numbering,
         })
@@ -272,8 +317,7 @@ impl Guard {
 
     /// Lines saying where the guard listens (printed by `tollguard serve`).
     pub fn describe(&self) -> Vec<String> {
-        self.core
-            .settings()
+        self.settings
             .listeners
             .iter()
             .map(|l| {
@@ -289,22 +333,45 @@ impl Guard {
 
     /// Runs until `shutdown` completes. SIGHUP reloads the policy.
     ///
-    /// The loop waits for the next thing to do ([`Wake`]) and then does it; what each message produced goes
-    /// out before the next message is handled, so that a message never waits for the rest of its batch.
+    /// Starts the SIP shards (a thread each), then serves the operator's commands and the decision layer's
+    /// periodic work (request counts, snapshots, the store watch, reloads) on this task.
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let mut stopped = Vec::new();
+        let rt = tokio::runtime::Handle::current();
+        for shard in std::mem::take(&mut self.shards) {
+            let (done, wait) = tokio::sync::oneshot::channel();
+            if let Err(e) = shard.spawn(rt.clone(), stop.clone(), done) {
+                tracing::error!(error = %e, "a SIP shard could not start: its calls are not handled");
+            }
+            stopped.push(wait);
+        }
+        self.control_loop(shutdown).await;
+        let stats = self.stats().await;
+        let _ = stop_tx.send(true);
+        for wait in stopped {
+            let _ = wait.await;
+        }
+        if let Some(tx) = &self.sink.store_tx {
+            let snap = self.control.engine().snapshot();
+            let _ = tx.send(StoreJob::Snapshot(self.clock.now().engine, Box::new(snap)));
+        }
+        tracing::info!(stats = ?stats, "guard stopped");
+    }
+
+    /// The loop of the control task: waits for the next thing to do ([`Wake`]) and does it.
+    async fn control_loop(&mut self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        let window = u64::from(self.core.settings().request_window_secs);
+        let window = u64::from(self.settings.request_window_secs);
         let mut flush = tokio::time::interval(Duration::from_secs(window));
-        let mut snap = tokio::time::interval(Duration::from_secs(u64::from(
-            self.core.settings().snapshot_secs,
-        )));
+        let mut snap =
+            tokio::time::interval(Duration::from_secs(u64::from(self.settings.snapshot_secs)));
         #[cfg(unix)]
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         let mut watch_tick = tokio::time::interval(Duration::from_secs(1));
         let mut out = Output::default();
         loop {
-            self.core.set_live(self.handle.watched());
+            self.control.set_live(self.handle.watched());
             #[cfg(unix)]
             let hup_fut = async {
                 match hup.as_mut() {
@@ -317,11 +384,6 @@ impl Guard {
             #[cfg(not(unix))]
             let hup_fut = std::future::pending::<()>();
             let wake = tokio::select! {
-                m = self.inbound.recv() => match m {
-                    Some(m) => Wake::Message(m),
-                    None => break,
-                },
-                _ = tick.tick() => Wake::Timers,
                 _ = flush.tick() => Wake::RequestCounts,
                 _ = snap.tick() => Wake::Snapshot,
                 _ = watch_tick.tick() => Wake::StoreWatch,
@@ -331,103 +393,83 @@ impl Guard {
             };
             let started = std::time::Instant::now();
             let what = wake.name();
-            let batch = matches!(wake, Wake::Message(_));
-            self.wake(wake, &mut out);
-            if !batch {
-                // A batch of messages is timed message by message (`message`).
-                let queued = self.queued();
-                self.slow.check(what, started.elapsed(), queued);
-            }
+            self.wake(wake, &mut out).await;
+            self.slow.check(what, started.elapsed(), 0);
         }
-        if let Some(tx) = &self.store_tx {
-            let snap = self.core.engine().snapshot();
-            let _ = tx.send(StoreJob::Snapshot(self.clock.now().engine, Box::new(snap)));
-        }
-        tracing::info!(stats = ?self.stats(), "guard stopped");
     }
 
-    /// Messages waiting in the inbound queue now.
-    fn queued(&self) -> usize {
-        self.inbound.len()
-    }
-
-    /// Does what woke the loop, and carries out its output.
-    fn wake(&mut self, wake: Wake, out: &mut Output) {
+    /// Does what woke the control loop, and carries out its output.
+    async fn wake(&mut self, wake: Wake, out: &mut Output) {
         match wake {
-            Wake::Message(m) => {
-                // A subscriber that arrived while the loop waited sees this batch's events.
-                self.core.set_live(self.handle.watched());
-                self.message(&m, out);
-                // Then what is already queued, before the timers and commands get their turn again.
-                for _ in 0..BATCH {
-                    match self.inbound.try_recv() {
-                        Ok(m) => self.message(&m, out),
-                        Err(_) => break,
-                    }
-                }
-            }
-            Wake::Timers => {
-                // Until the PBX has answered one, ask for its challenge (nothing to learn by scanning).
-                self.core.prime(self.clock.now(), out);
-                self.core.expire(self.clock.now(), out);
-            }
-            Wake::RequestCounts => self.core.tick(self.clock.now(), out),
+            Wake::RequestCounts => self.control.tick(self.clock.now(), out),
             Wake::Snapshot => {
-                if let Some(tx) = &self.store_tx {
-                    let snap = self.core.engine().snapshot();
+                if let Some(tx) = &self.sink.store_tx {
+                    let snap = self.control.engine().snapshot();
                     let _ = tx.send(StoreJob::Snapshot(self.clock.now().engine, Box::new(snap)));
                 }
             }
             Wake::StoreWatch => {
                 if let Some(w) = self.watch.as_mut() {
-                    w.poll(&mut self.core, self.clock.now(), out);
+                    w.poll(&mut self.control, self.clock.now(), out);
                 }
             }
-            Wake::Command(cmd) => {
-                // Sends of a kill switch's BYEs go out before the answer, so that "the API returned" means
-                // "the calls are being ended".
-                let reply = self.command(cmd, out);
-                self.flush(out);
-                reply.send();
-            }
+            Wake::Command(cmd) => self.command(cmd, out).await,
             Wake::Reload => {
                 let _ = self.reload();
             }
         }
-        self.flush(out);
+        self.flush(out).await;
     }
 
-    /// Handles one message and sends what it produced at once.
-    fn message(&mut self, m: &Inbound, out: &mut Output) {
-        let started = std::time::Instant::now();
-        self.core.on_inbound(m, self.clock.now(), out);
-        self.flush(out);
-        let queued = self.queued();
-        self.slow.check("one message", started.elapsed(), queued);
+    /// Carries out the control core's output; calls to end go to their shards, and this waits until those
+    /// shards have sent their BYEs (so that "the API returned" means "the calls are being ended"). Returns
+    /// the calls the shards ended.
+    async fn flush(&mut self, out: &mut Output) -> Vec<String> {
+        let mut waits = Vec::new();
+        for (shard, calls) in self.sink.carry_out(out) {
+            let (done, wait) = tokio::sync::oneshot::channel();
+            let done = Some(done);
+            if self.sink.send(shard, ShardCommand::End { calls, done }) {
+                waits.push(wait);
+            }
+        }
+        let mut ended = Vec::new();
+        for wait in waits {
+            ended.extend(wait.await.unwrap_or_default());
+        }
+        ended
     }
 
-    /// Serves one command; the answer is sent after the output is flushed.
-    fn command(&mut self, cmd: Command, out: &mut Output) -> Reply {
+    /// Serves one command; the answer is sent once its output is carried out.
+    async fn command(&mut self, cmd: Command, out: &mut Output) {
         let now = self.clock.now();
         match cmd {
             Command::Status(reply) => {
+                let (stats, calls_per_shard) = self.reports().await;
+                // One lock at a time (a guard held in a struct literal would lock twice).
+                let (engine, sizes, kill_switches) = {
+                    let e = self.control.engine();
+                    (e.stats(), e.sizes(), e.kill_switches().to_vec())
+                };
+                let bans_active = self.control.bans_active(now.engine);
                 let status = GuardStatus {
                     version: env!("CARGO_PKG_VERSION"),
                     started_at: self.started_at,
                     now: now.engine,
                     clock_speed: self.settings.clock_speed,
-                    stats: self.stats(),
-                    engine: self.core.engine().stats(),
-                    sizes: self.core.engine().sizes(),
-                    calls_in_progress: self.core.dialogs_in_progress(),
-                    bans_active: self.core.bans_active(now.engine),
-                    kill_switches: self.core.engine().kill_switches().to_vec(),
+                    stats,
+                    engine,
+                    sizes,
+                    calls_in_progress: calls_per_shard.iter().sum(),
+                    calls_per_shard,
+                    bans_active,
+                    kill_switches,
                     listeners: self.describe(),
                 };
-                Reply::new(reply, status)
+                let _ = reply.send(status);
             }
             Command::Calls { tenant, reply } => {
-                Reply::new(reply, self.core.calls(tenant.as_deref()))
+                let _ = reply.send(self.calls(tenant).await);
             }
             Command::EndCall {
                 call_id,
@@ -435,55 +477,48 @@ impl Guard {
                 why,
                 reply,
             } => {
-                let in_scope = self
-                    .core
-                    .calls(tenant.as_deref())
-                    .iter()
-                    .any(|c| c.call_id == call_id);
-                let ended = (in_scope && self.core.end_call(&call_id, &why, now, out))
+                let shard = self.control.shared().shard_of(call_id.as_bytes());
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let asked = ShardCommand::EndCall {
+                    call_id: call_id.clone(),
+                    tenant: tenant.clone(),
+                    why: why.clone(),
+                    reply: tx,
+                };
+                let ended = (self.sink.send(shard, asked) && rx.await.unwrap_or(false))
                     || self
-                        .core
+                        .control
                         .end_queried_call(&call_id, tenant.as_deref(), &why, out);
-                Reply::new(reply, ended)
+                self.flush(out).await;
+                let _ = reply.send(ended);
             }
             Command::SyncStore(reply) => {
-                let report = match self.watch.as_mut() {
-                    Some(w) => w.poll(&mut self.core, now, out),
+                let mut report = match self.watch.as_mut() {
+                    Some(w) => w.poll(&mut self.control, now, out),
                     None => SyncReport::default(),
                 };
-                Reply::new(reply, report)
+                report.calls_ended.extend(self.flush(out).await);
+                let _ = reply.send(report);
             }
-            Command::Accounts { tenant, reply } => Reply::new(
-                reply,
-                self.core
+            Command::Accounts { tenant, reply } => {
+                let accounts = self
+                    .control
                     .engine()
-                    .account_summaries(tenant.as_deref(), now.engine),
-            ),
+                    .account_summaries(tenant.as_deref(), now.engine);
+                let _ = reply.send(accounts);
+            }
             Command::ReloadPolicy(reply) => {
-                let r = self.reload();
-                Reply::new(reply, r)
+                let _ = reply.send(self.reload());
             }
             Command::Decide {
                 request,
                 received,
                 reply,
             } => {
-                let r = &*request;
-                let q = decide::CallQuery {
-                    call_id: &r.call_id,
-                    tenant: r.tenant.as_deref(),
-                    source: r.source,
-                    account: &r.account,
-                    caller: r.caller.as_deref(),
-                    dialed: &r.dialed,
-                    phone_context: r.phone_context.as_deref(),
-                    user_agent: &r.user_agent,
-                    observe: false,
-                    // The HTTP query carries no inbound-leg facts yet: a direct call.
-                    ..Default::default()
-                };
-                let v = self.core.decide_query(&q, received, now, out);
-                Reply::new(reply, v)
+                let q = query_of(&request);
+                let v = self.control.decide_query(&q, received, now, out);
+                self.flush(out).await;
+                let _ = reply.send(v);
             }
             Command::Progress {
                 call_id,
@@ -492,53 +527,71 @@ impl Guard {
                 reply,
             } => {
                 let known =
-                    self.core
+                    self.control
                         .query_progress(&call_id, tenants.as_deref(), progress, now, out);
-                Reply::new(reply, known)
+                self.flush(out).await;
+                let _ = reply.send(known);
             }
         }
     }
 
-    /// The core's counters with those of the receive tasks (shedding under overload).
-    fn stats(&self) -> decide::control::GuardStats {
-        let mut s = self.core.stats;
+    /// Calls in progress on every shard (of one tenant, or all), oldest first.
+    async fn calls(&mut self, tenant: Option<String>) -> Vec<CallInfo> {
+        let mut waits = Vec::new();
+        for shard in 0..self.sink.shards.len() {
+            let (reply, wait) = tokio::sync::oneshot::channel();
+            let tenant = tenant.clone();
+            if self.sink.send(shard, ShardCommand::Calls { tenant, reply }) {
+                waits.push(wait);
+            }
+        }
+        let mut calls = Vec::new();
+        for wait in waits {
+            calls.extend(wait.await.unwrap_or_default());
+        }
+        calls.sort_by(|a, b| (a.started, &a.call_id).cmp(&(b.started, &b.call_id)));
+        calls
+    }
+
+    /// The counters of every shard, the control core and the receive tasks (shedding under overload), and
+    /// the calls in progress on every shard.
+    async fn reports(&mut self) -> (GuardStats, Vec<usize>) {
+        let mut waits = Vec::new();
+        for shard in 0..self.sink.shards.len() {
+            let (reply, wait) = tokio::sync::oneshot::channel();
+            if self.sink.send(shard, ShardCommand::Report(reply)) {
+                waits.push(wait);
+            }
+        }
+        let mut s = self.control.stats;
+        s.add(&self.direct.core.lock().stats);
+        let mut calls = Vec::new();
+        for wait in waits {
+            if let Ok(r) = wait.await {
+                s.add(&r.stats);
+                calls.push(r.calls_in_progress);
+            }
+        }
         let shed = self.transports.shed_stats();
         s.shed_options = shed.least;
         s.shed_registers = shed.registers;
         s.shed_calls = shed.calls;
         s.overload_lost = shed.lost;
-        s
+        (s, calls)
     }
 
-    fn flush(&mut self, out: &mut Output) {
-        if !out.events.is_empty() {
-            for e in out.events.drain(..) {
-                // No receiver is not an error: nobody is watching right now.
-                self.handle.publish(e);
-            }
-        }
-        for (c, tenant) in out.end_elsewhere.drain(..) {
-            self.adapters.end(c.call_id, tenant, c.why);
-        }
-        for p in out.persist.drain(..) {
-            if let Some(tx) = &self.store_tx {
-                let _ = tx.send(StoreJob::Persist(p));
-            }
-        }
-        // Handed over without waiting (sent, or queued per socket or connection): a next hop that does not
-        // answer costs its own messages only, never the calls decided in this loop.
-        for s in out.sends.drain(..) {
-            self.transports.send(s);
-        }
+    async fn stats(&mut self) -> GuardStats {
+        self.reports().await.0
     }
 
     /// SIGHUP: re-read the policy; the engine keeps its state (snapshot → restore under the new policy).
     fn reload(&mut self) -> Result<(), String> {
         match Settings::reload_policy(&self.config_path) {
             Ok(policy) => {
-                let snap = self.core.engine().snapshot();
+                let snap = self.control.engine().snapshot();
                 let rates: Arc<dyn engine::RateTable> = self.numbering.clone();
-                self.core.set_engine(Engine::restore(policy, rates, snap));
+                self.control
+                    .set_engine(Engine::restore(policy, rates, snap));
                 tracing::warn!(config = %self.config_path.display(), "policy reloaded");
                 Ok(())
             }
@@ -547,6 +600,45 @@ impl Guard {
                 Err(e.to_string())
             }
         }
+    }
+}
+
+/// The facts of an HTTP decision request, as a query of the decision layer.
+fn query_of(r: &DecideRequest) -> decide::CallQuery<'_> {
+    decide::CallQuery {
+        call_id: &r.call_id,
+        tenant: r.tenant.as_deref(),
+        source: r.source,
+        account: &r.account,
+        caller: r.caller.as_deref(),
+        dialed: &r.dialed,
+        phone_context: r.phone_context.as_deref(),
+        user_agent: &r.user_agent,
+        observe: false,
+        // The HTTP query carries no inbound-leg facts yet: a direct call.
+        ..Default::default()
+    }
+}
+
+/// HTTP decisions taken on the API's own thread: a core of its own that owns no call (the calls a decision
+/// ends go to their shards), locked for one decision, which takes the decision layer's lock inside.
+struct DirectDecider {
+    core: parking_lot::Mutex<Core>,
+    sink: Sink,
+    clock: Clock,
+}
+
+impl decide::control::DirectDecisions for DirectDecider {
+    fn decide(&self, request: &DecideRequest, received: std::time::Instant) -> decide::CallVerdict {
+        let mut out = Output::default();
+        let v = {
+            let mut core = self.core.lock();
+            core.set_live(self.sink.handle.watched());
+            core.decide_query(&query_of(request), received, self.clock.now(), &mut out)
+        };
+        let others = self.sink.carry_out(&mut out);
+        self.sink.end_on(others);
+        v
     }
 }
 
@@ -888,21 +980,6 @@ fn write_batch(store: &mut Store, batch: store::Batch) {
         if let Err(e) = store.write_batch(&part) {
             tracing::error!(error = %e, what, "store write failed: not recorded");
         }
-    }
-}
-
-/// An answer to a command, sent once the command's output has gone out on the wire.
-struct Reply(Box<dyn FnOnce() + Send>);
-
-impl Reply {
-    fn new<T: Send + 'static>(tx: tokio::sync::oneshot::Sender<T>, value: T) -> Reply {
-        Reply(Box::new(move || {
-            // The asker may have given up waiting; nothing to do then.
-            let _ = tx.send(value);
-        }))
-    }
-    fn send(self) {
-        (self.0)();
     }
 }
 

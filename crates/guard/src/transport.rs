@@ -92,6 +92,19 @@ pub struct TransportLimits {
     /// Threads of `tollguard serve` that read the sockets (and run the API), beside the thread of the core:
     /// reading never waits for a decision.
     pub receive_threads: usize,
+    /// SIP shards: threads that each own the transactions and dialogs of the Call-IDs that hash to them
+    /// and share one decision layer. Default: the cores available, at most [`MAX_DEFAULT_SHARDS`].
+    pub shards: usize,
+}
+
+/// Most shards by default (more cores than this are left to the receive threads and the rest).
+pub const MAX_DEFAULT_SHARDS: usize = 16;
+
+/// The default number of shards: one per core available, at most [`MAX_DEFAULT_SHARDS`].
+pub fn default_shards() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(MAX_DEFAULT_SHARDS)
 }
 
 impl Default for TransportLimits {
@@ -109,6 +122,7 @@ impl Default for TransportLimits {
             recv_buffer: 8 << 20,
             send_buffer: 4 << 20,
             receive_threads: 1,
+            shards: default_shards(),
         }
     }
 }
@@ -339,11 +353,50 @@ impl Drop for ConnGuard {
     }
 }
 
+/// The queues of the SIP shards, and how a message finds its own: by its Call-ID, so that every message of
+/// a call (responses, CANCEL, ACK, BYE) reaches the shard that holds its transactions and dialog.
+pub struct Inboxes {
+    queues: Vec<mpsc::Sender<Inbound>>,
+    shards: Option<Arc<crate::proxy::Shared>>,
+}
+
+impl Inboxes {
+    /// One queue for everything.
+    pub fn one(queue: mpsc::Sender<Inbound>) -> Inboxes {
+        Inboxes {
+            queues: vec![queue],
+            shards: None,
+        }
+    }
+
+    /// A queue per shard of `shards` (as many queues as shards; the first takes what has no Call-ID).
+    pub fn sharded(
+        queues: Vec<mpsc::Sender<Inbound>>,
+        shards: Arc<crate::proxy::Shared>,
+    ) -> Inboxes {
+        assert!(!queues.is_empty(), "at least one queue");
+        Inboxes {
+            queues,
+            shards: Some(shards),
+        }
+    }
+
+    /// The queue of the shard that owns this message's Call-ID.
+    fn pick(&self, data: &[u8]) -> &mpsc::Sender<Inbound> {
+        let i = match &self.shards {
+            Some(s) if self.queues.len() > 1 => s.shard_of_message(data),
+            _ => 0,
+        };
+        // `queues` is never empty (constructors).
+        self.queues.get(i).unwrap_or(&self.queues[0])
+    }
+}
+
 struct Shared {
     udp: HashMap<usize, UdpOut>,
     table: Mutex<ConnTable>,
     next_conn: AtomicU64,
-    inbound: mpsc::Sender<Inbound>,
+    inbound: Inboxes,
     listeners: Vec<Listener>,
     limits: TransportLimits,
     counters: Arc<Counters>,
@@ -402,6 +455,18 @@ impl Transports {
         listeners: &[Listener],
         limits: TransportLimits,
         inbound: mpsc::Sender<Inbound>,
+        numbering: Option<Arc<numbering::Numbering>>,
+    ) -> std::io::Result<Transports> {
+        Transports::bind_sharded(listeners, limits, Inboxes::one(inbound), numbering).await
+    }
+
+    /// Binds every listener and starts receiving. Each message goes to the queue of its shard
+    /// ([`Inboxes`]) or is shed when that queue fills up; `numbering` tells emergency calls, which are
+    /// never shed.
+    pub async fn bind_sharded(
+        listeners: &[Listener],
+        limits: TransportLimits,
+        inbound: Inboxes,
         numbering: Option<Arc<numbering::Numbering>>,
     ) -> std::io::Result<Transports> {
         let admission = Arc::new(Admission::new(numbering));
@@ -994,7 +1059,7 @@ impl ConnReader {
                 };
                 buf.drain(..len.min(buf.len()));
                 if let Some(data) = msg {
-                    let q = &self.shared.inbound;
+                    let q = self.shared.inbound.pick(&data);
                     let (size, used) = (q.max_capacity(), q.max_capacity() - q.capacity());
                     if let Verdict::Shed(answer) =
                         self.shared.admission.admit(&data, used, size, hep)
@@ -1025,7 +1090,7 @@ impl ConnReader {
                         conn: Some(self.id),
                         received: Instant::now(),
                     };
-                    if self.shared.inbound.send(m).await.is_err() {
+                    if q.send(m).await.is_err() {
                         break 'read;
                     }
                 }
@@ -1112,13 +1177,13 @@ async fn udp_loop(listener: usize, s: Arc<UdpSocket>, shared: Arc<Shared>) {
         .listeners
         .get(listener)
         .is_some_and(|l| l.role == Role::Hep);
-    let tx = &shared.inbound;
     let admission = &shared.admission;
     let mut buf = vec![0u8; 65_536];
     loop {
         match s.recv_from(&mut buf).await {
             Ok((n, source)) => {
                 let data = buf.get(..n).unwrap_or(&[]);
+                let tx = shared.inbound.pick(data);
                 let size = tx.max_capacity();
                 let used = size - tx.capacity();
                 match admission.admit(data, used, size, mirrored) {

@@ -448,11 +448,16 @@ fn the_transport_section_has_safe_defaults_and_located_errors() {
     assert_eq!(s.transport.max_connections_per_source, 32);
     assert_eq!(s.transport.idle, Duration::from_secs(300));
     assert_eq!(s.transport.send_queue, 1024);
+    assert_eq!(
+        s.transport.shards,
+        guard::transport::default_shards(),
+        "one shard per core"
+    );
 
     let set = format!(
         "{base}\n[transport]\nconnect_timeout_ms = 1500\nmax_connections = 100\nmax_connections_per_source = 4\n\
 idle_secs = 60\nsend_queue = 256\ninbound_queue = 64\nrecv_buffer = 1048576\nsend_buffer = 524288\n\
-receive_threads = 2\n"
+receive_threads = 2\nshards = 3\n"
     );
     let s = Settings::parse(&set, Path::new("g.toml")).unwrap();
     assert_eq!(
@@ -467,6 +472,7 @@ receive_threads = 2\n"
             recv_buffer: 1 << 20,
             send_buffer: 1 << 19,
             receive_threads: 2,
+            shards: 3,
         }
     );
 

@@ -65,22 +65,26 @@ impl Core {
             (Some(Method::Invite), _) if msg.to_tag().is_none() => {
                 let outbound =
                     self.side_of(src.ip()) == Side::Pbx && self.side_of(dst.ip()) != Side::Pbx;
-                if !outbound || self.decider.knows_call(call_id) {
+                if !outbound || self.shared.decider.lock().knows_call(call_id) {
                     return;
                 }
-                let tenant = self.decider.config().tenants.resolve(None, Some(src.ip()));
-                let call = decide::SipCall::read(msg, tenant);
-                let mut q = call.query(msg, src);
-                q.observe = !enforce;
-                let v = self
-                    .decider
-                    .call_attempt(&q, Some(received), now, &mut self.fx);
+                let v = {
+                    let mut decider = self.shared.decider.lock();
+                    let cfg = decider.config_arc();
+                    let tenant = cfg.tenants.resolve(None, Some(src.ip()));
+                    let call = decide::SipCall::read(msg, tenant);
+                    let mut q = call.query(msg, src);
+                    q.observe = !enforce;
+                    decider.call_attempt(&q, Some(received), now, &mut self.fx)
+                };
                 self.stats.hep_calls += 1;
-                self.decider
+                self.shared
+                    .decider
+                    .lock()
                     .remember_call(call_id, &v.tenant, !enforce, now);
             }
             (Some(Method::Bye), _) => {
-                self.decider.queried_ended(
+                self.shared.decider.lock().queried_ended(
                     call_id,
                     tenants,
                     None,
@@ -90,7 +94,7 @@ impl Core {
                 );
             }
             (Some(Method::Cancel), _) => {
-                self.decider.queried_ended(
+                self.shared.decider.lock().queried_ended(
                     call_id,
                     tenants,
                     Some(0),
@@ -101,8 +105,12 @@ impl Core {
             }
             (None, Some(status)) if msg.cseq().is_some_and(|c| c.method == Method::Invite) => {
                 if (200..300).contains(&status) {
-                    self.decider
-                        .queried_answered(call_id, tenants, now, &mut self.fx);
+                    self.shared.decider.lock().queried_answered(
+                        call_id,
+                        tenants,
+                        now,
+                        &mut self.fx,
+                    );
                 } else if status >= 300 {
                     let cause = match status {
                         487 => EndCause::Cancelled,
@@ -110,8 +118,14 @@ impl Core {
                         408 | 480 => EndCause::NoAnswer,
                         _ => EndCause::Failed,
                     };
-                    self.decider
-                        .queried_ended(call_id, tenants, Some(0), cause, now, &mut self.fx);
+                    self.shared.decider.lock().queried_ended(
+                        call_id,
+                        tenants,
+                        Some(0),
+                        cause,
+                        now,
+                        &mut self.fx,
+                    );
                 }
             }
             _ => {}

@@ -25,16 +25,20 @@ mod phases;
 mod redirect;
 mod request;
 mod response;
+mod shared;
 mod trust;
 mod txkey;
 mod weak;
 
 use ids::{BranchText, TagText};
+pub use shared::{Shared, sip_call_id};
 pub use trust::Side;
 use txkey::{BranchHash, TxKey};
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
+
+use parking_lot::{MappedMutexGuard, MutexGuard};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -64,6 +68,8 @@ pub struct Output {
     /// Calls to end that another system carries (redirect, HTTP, mirror): for the end-call adapters, with
     /// their tenant.
     pub end_elsewhere: Vec<(decide::EndCall, String)>,
+    /// Calls to end that another shard carries (a kill switch decided here): for that shard, by index.
+    pub end_on: Vec<(usize, decide::EndCall)>,
 }
 
 pub use decide::control::GuardStats;
@@ -127,28 +133,27 @@ struct Answered {
     created: Millis,
 }
 
-/// The proxy's state: engine, transactions, dialogs, bans.
+/// The proxy's state for the Call-IDs of one shard: transactions, remembered answers and dialogs; the
+/// decision layer and the state every shard shares are in [`Shared`].
 pub struct Core {
     settings: Arc<Settings>,
-    /// The decision layer: engine, bans, tenants (the one writer of ban and kill-switch state).
-    decider: Decider,
+    /// The decision owner (engine, bans, tenants, kill switches) and the state not keyed by Call-ID, shared
+    /// with the other shards.
+    shared: Arc<Shared>,
+    /// This shard's index; the Call-IDs that hash to it are its own. `shards()` for the control core, which
+    /// owns no call.
+    shard: usize,
     /// Effects of the layer not yet carried out.
     fx: Effects,
     numbering: Arc<Numbering>,
-    hasher: std::hash::RandomState,
     /// Our own addresses (listen and advertise), for Route and Via recognition.
     ours: Vec<SocketAddr>,
-    /// Registered phones reachable through the guard (Path): contact → the flow it registered over.
-    registrations: HashMap<String, (Hop, Millis)>,
-    /// The PBX's answers to logins, learned so that unknown users look like wrong passwords.
-    challenges: challenge::Templates,
     /// When the last challenge probe went to the PBX (one every 10 s until it answers).
     primed_at: Option<Millis>,
-    /// Refusals sent to sources that may not use a listener, this second (then silent drops).
-    refusals: (Millis, u32),
-    /// Boxed, and sized for [`MAX_TX`] at start: the table never grows while calls wait (a growing map moves
-    /// every entry at once), and a slot costs a pointer until it is used.
+    /// Boxed, and sized for [`MAX_TX`] (this shard's part of it) at start: the table never grows while calls
+    /// wait (a growing map moves every entry at once), and a slot costs a pointer until it is used.
     txs: HashMap<TxKey, Box<Tx>, BranchHash>,
+    max_tx: usize,
     tx_order: VecDeque<(Millis, TxKey)>,
     invite_order: VecDeque<(Millis, TxKey)>,
     pending_invites: Vec<TxKey>,
@@ -158,15 +163,36 @@ pub struct Core {
     answered_order: VecDeque<(Millis, u64)>,
     dialogs: Dialogs,
     local_seq: u64,
-    /// Accounts whose accepted login was tested against the weak-password lists lately.
-    weak_checks: weak::WeakChecks,
     /// Somebody listens to the live stream: build its events (else nothing is allocated for it).
     live: bool,
     pub stats: GuardStats,
 }
 
+/// A shard's part of a table's cap: an even share and 1/16 more (Call-IDs hash evenly, not exactly).
+fn share_of(cap: usize, shards: usize) -> usize {
+    if shards <= 1 {
+        return cap;
+    }
+    let even = cap.div_ceil(shards);
+    even + even / 16
+}
+
 impl Core {
+    /// A guard of one shard with a decision layer of its own (tests, examples, `shards = 1`).
     pub fn new(settings: Arc<Settings>, engine: Engine, numbering: Arc<Numbering>) -> Core {
+        let shared = Shared::new(&settings, engine, numbering.clone(), 1);
+        Core::shard(settings, shared, numbering, 0)
+    }
+
+    /// Shard `index` of `shared.shards()`: the transactions and dialogs of the Call-IDs that hash to it.
+    /// `index == shared.shards()` is the control core, which owns no call (operator commands, timers of the
+    /// decision layer): every call it ends goes to its shard through [`Output::end_on`].
+    pub fn shard(
+        settings: Arc<Settings>,
+        shared: Arc<Shared>,
+        numbering: Arc<Numbering>,
+        index: usize,
+    ) -> Core {
         let mut ours: Vec<SocketAddr> = Vec::new();
         for l in &settings.listeners {
             ours.push(l.address);
@@ -174,24 +200,23 @@ impl Core {
                 ours.push(a);
             }
         }
+        let n = shared.shards();
+        let (max_tx, max_dialogs) = if index >= n {
+            (1, 1)
+        } else {
+            (share_of(MAX_TX, n), share_of(settings.max_dialogs, n))
+        };
         Core {
-            dialogs: Dialogs::new(settings.max_dialogs, settings.store_path.is_some()),
-            decider: Decider::new(
-                Arc::new(settings.decide_config()),
-                engine,
-                numbering.clone(),
-            ),
+            dialogs: Dialogs::new(max_dialogs, settings.store_path.is_some()),
+            shared,
+            shard: index,
             fx: Effects::default(),
             settings,
             numbering,
-            hasher: std::hash::RandomState::new(),
             ours,
-            registrations: HashMap::new(),
-            weak_checks: weak::WeakChecks::default(),
-            challenges: challenge::Templates::default(),
-            refusals: (0, 0),
             primed_at: None,
-            txs: HashMap::with_capacity_and_hasher(MAX_TX, BranchHash),
+            txs: HashMap::with_capacity_and_hasher(max_tx, BranchHash),
+            max_tx,
             tx_order: VecDeque::new(),
             invite_order: VecDeque::new(),
             pending_invites: Vec::new(),
@@ -203,22 +228,38 @@ impl Core {
         }
     }
 
-    pub fn engine(&self) -> &Engine {
-        self.decider.engine()
+    /// This shard's index.
+    pub fn index(&self) -> usize {
+        self.shard
     }
 
-    pub fn engine_mut(&mut self) -> &mut Engine {
-        self.decider.engine_mut()
+    /// What this core shares with the other shards.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
-    /// The decision layer.
-    pub fn decider(&self) -> &Decider {
-        &self.decider
+    /// Whether this shard owns the calls of this Call-ID.
+    fn owns(&self, call_id: &str) -> bool {
+        self.shared.shard_of(call_id.as_bytes()) == self.shard
+    }
+
+    /// The engine, locked (release it before calling the core again).
+    pub fn engine(&self) -> MappedMutexGuard<'_, Engine> {
+        MutexGuard::map(self.shared.decider.lock(), |d| d.engine_mut())
+    }
+
+    pub fn engine_mut(&mut self) -> MappedMutexGuard<'_, Engine> {
+        self.engine()
+    }
+
+    /// The decision layer, locked (release it before calling the core again).
+    pub fn decider(&self) -> MutexGuard<'_, Decider> {
+        self.shared.decider.lock()
     }
 
     /// The decision latency counters (shared: they keep counting while the reader holds them).
     pub fn decision_latency(&self) -> Arc<DecisionLatency> {
-        self.decider.decision_latency()
+        self.shared.decider.lock().decision_latency()
     }
 
     pub fn settings(&self) -> &Settings {
@@ -227,17 +268,17 @@ impl Core {
 
     /// Replaces the settings' policy (SIGHUP): the engine keeps its state, and calls keep flowing.
     pub fn set_engine(&mut self, engine: Engine) {
-        self.decider.set_engine(engine);
+        self.shared.decider.lock().set_engine(engine);
     }
 
     /// Bans restored from the store at start.
     pub fn restore_ban(&mut self, ban: &Ban) {
-        self.decider.restore_ban(ban);
+        self.shared.decider.lock().restore_ban(ban);
     }
 
     /// Lifts a ban (an operator removed it from the store).
     pub fn lift_ban(&mut self, ip: IpAddr) {
-        self.decider.lift_ban(ip);
+        self.shared.decider.lock().lift_ban(ip);
     }
 
     /// Sets a kill switch an operator wrote to the store: the scope is barred at once and its calls in
@@ -248,7 +289,11 @@ impl Core {
         now: Now,
         out: &mut Output,
     ) -> Vec<String> {
-        let ids = self.decider.operator_kill_switch(ks, now, &mut self.fx);
+        let ids = self
+            .shared
+            .decider
+            .lock()
+            .operator_kill_switch(ks, now, &mut self.fx);
         let ended = self.carry_out(now, out);
         ids.into_iter().filter(|id| ended.contains(id)).collect()
     }
@@ -260,7 +305,7 @@ impl Core {
         scope: &engine::BarScope,
         classes: engine::ClassSet,
     ) -> bool {
-        self.decider.lift_kill_switch(scope, classes)
+        self.shared.decider.lock().lift_kill_switch(scope, classes)
     }
 
     /// Carries out the decision layer's effects: records and live events into the output, calls ended
@@ -277,11 +322,17 @@ impl Core {
                 return ended;
             }
             for c in calls {
-                if self.end_call(&c.call_id, &c.why, now, out) {
+                if self.owns(&c.call_id) && self.end_call(&c.call_id, &c.why, now, out) {
                     ended.push(c.call_id);
-                } else if let Some(tenant) = self.decider.tenant_of_queried(&c.call_id) {
+                } else if let Some(tenant) =
+                    self.shared.decider.lock().tenant_of_queried(&c.call_id)
+                {
                     ended.push(c.call_id.clone());
                     out.end_elsewhere.push((c, tenant));
+                } else if !self.owns(&c.call_id) {
+                    // Another shard carries it: ended there (its BYEs go out from that shard).
+                    let shard = self.shared.shard_of(c.call_id.as_bytes());
+                    out.end_on.push((shard, c));
                 }
             }
         }
@@ -292,7 +343,7 @@ impl Core {
     pub fn restore_dialogs(&mut self, rows: &[(String, String, String)]) -> usize {
         let n = rows
             .iter()
-            .filter(|(_, _, json)| self.dialogs.restore(json))
+            .filter(|(id, _, json)| self.owns(id) && self.dialogs.restore(json))
             .count();
         if n > 0 {
             tracing::warn!(
@@ -314,7 +365,7 @@ impl Core {
     /// Learns the PBX's challenge before an outsider asks (so that the first unknown user probed already
     /// gets it): a REGISTER without credentials for a configured account, sent until the PBX has answered.
     pub fn prime(&mut self, now: Now, out: &mut Output) {
-        if self.challenges.knows_register()
+        if self.shared.challenges.lock().knows_register()
             || self
                 .primed_at
                 .is_some_and(|t| now.wall.saturating_sub(t) < 10_000)
@@ -337,8 +388,14 @@ impl Core {
         };
         let host = pbx.address.to_string();
         let aor = format!("<sip:{account}@{host}>");
-        self.local_seq += 1;
-        let call_id = format!("tg-probe-{}", self.local_seq);
+        // A Call-ID of this shard: the PBX's answer comes back here.
+        let call_id = loop {
+            self.local_seq += 1;
+            let id = format!("tg-probe-{}", self.local_seq);
+            if self.owns(&id) {
+                break id;
+            }
+        };
         let from = format!("{aor};tag={}", self.to_tag(&call_id).as_str());
         self.local_request(
             "REGISTER",
@@ -372,9 +429,14 @@ impl Core {
     }
 
     /// Whether to publish [`LiveEvent`]s in [`Output::events`].
+    /// Cheap when nothing changed (called on every wake of a shard): the decider's lock is taken only when
+    /// this shard's view changes.
     pub fn set_live(&mut self, on: bool) {
+        if on == self.live {
+            return;
+        }
         self.live = on;
-        self.decider.set_live(on);
+        self.shared.decider.lock().set_live(on);
     }
 
     /// Calls in progress (of one tenant, or all), oldest first.
@@ -403,11 +465,11 @@ impl Core {
     /// The number of a branch of the guard ([`BranchText`] writes it): a keyed hash of what identifies the
     /// request, so that nobody outside can predict or collide it.
     fn branch_for<T: std::hash::Hash>(&self, parts: T) -> u64 {
-        self.hasher.hash_one(parts)
+        self.shared.hasher.hash_one(parts)
     }
 
     fn to_tag(&self, call_id: &str) -> TagText {
-        TagText::new(self.hasher.hash_one(("tag", call_id)))
+        TagText::new(self.shared.hasher.hash_one(("tag", call_id)))
     }
 
     /// The listener to send from towards `dest` over `transport`: the one the request came in on when it
@@ -533,7 +595,7 @@ impl Core {
     }
 
     fn answered_key(&self, branch: &str, sent_by: &str) -> u64 {
-        self.hasher.hash_one((branch, sent_by))
+        self.shared.hasher.hash_one((branch, sent_by))
     }
 
     /// The guard's own answer to the request with this top Via branch and sent-by, if it gave one.
@@ -547,7 +609,7 @@ impl Core {
     }
 
     fn add_tx(&mut self, key: TxKey, tx: Tx, wall: Millis) {
-        while self.txs.len() >= MAX_TX {
+        while self.txs.len() >= self.max_tx {
             let oldest = match (self.tx_order.front(), self.invite_order.front()) {
                 (Some(a), Some(b)) if b.0 < a.0 => self.invite_order.pop_front(),
                 (Some(_), _) => self.tx_order.pop_front(),
@@ -570,7 +632,7 @@ impl Core {
 
     /// Request counts per source since the last call, to the engine (every `request_window_secs`).
     pub fn tick(&mut self, now: Now, out: &mut Output) {
-        self.decider.tick(now, &mut self.fx);
+        self.shared.decider.lock().tick(now, &mut self.fx);
         self.carry_out(now, out);
     }
 
@@ -636,7 +698,10 @@ impl Core {
                 out,
             );
         }
-        self.decider.expire(now);
+        if self.shard == 0 {
+            // Once for the whole guard (bans that ran out).
+            self.shared.decider.lock().expire(now);
+        }
         self.flush_dialogs(out);
     }
 }

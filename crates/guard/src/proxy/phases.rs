@@ -19,8 +19,8 @@ pub(super) enum CallFate {
 
 impl Core {
     /// The tenant whose PBX the access side reaches: logins on the access side belong to it.
-    pub(super) fn tenant_of_pbx(&self) -> Option<&decide::Tenant> {
-        self.decider.tenant_of_pbx()
+    pub(super) fn tenant_of_pbx(&self) -> Option<decide::Tenant> {
+        self.shared.decider.lock().tenant_of_pbx().cloned()
     }
 
     /// Login limits of the tenant (networks, countries): a login from elsewhere is refused with 403 and
@@ -37,7 +37,7 @@ impl Core {
         let Some(p) = self.auth_probe(msg, method, ip) else {
             return false;
         };
-        if self.decider.login_refusal(&p).is_none() {
+        if self.shared.decider.lock().login_refusal(&p).is_none() {
             return false;
         }
         self.respond(msg, back, 403, None, false, now.wall, out);
@@ -77,7 +77,9 @@ impl Core {
         let (kind, username, credentials) = decide::facts::login_of(msg, method)?;
         let ua = msg.user_agent().unwrap_or("");
         Some(
-            self.decider
+            self.shared
+                .decider
+                .lock()
                 .auth_facts(kind, username, credentials, ua, source),
         )
     }
@@ -90,16 +92,15 @@ impl Core {
         now: Now,
         out: &mut Output,
     ) -> CallFate {
-        let tenant = self
-            .decider
-            .config()
-            .tenants
-            .resolve(None, Some(inb.source.ip()));
-        let call = decide::SipCall::read(msg, tenant);
-        let q = call.query(msg, inb.source);
-        let v = self
-            .decider
-            .call_attempt(&q, Some(inb.received), now, &mut self.fx);
+        // One lock for the phase: the tenant, the call's facts and the decision.
+        let v = {
+            let mut decider = self.shared.decider.lock();
+            let cfg = decider.config_arc();
+            let tenant = cfg.tenants.resolve(None, Some(inb.source.ip()));
+            let call = decide::SipCall::read(msg, tenant);
+            let q = call.query(msg, inb.source);
+            decider.call_attempt(&q, Some(inb.received), now, &mut self.fx)
+        };
         self.stats.calls_decided += 1;
         self.carry_out(now, out);
         if v.allowed {
@@ -128,14 +129,19 @@ impl Core {
         out: &mut Output,
     ) -> decide::CallVerdict {
         let v = self
+            .shared
             .decider
+            .lock()
             .call_attempt(q, Some(received), now, &mut self.fx);
         self.stats.calls_decided += 1;
         if !v.allowed {
             self.stats.calls_blocked += 1;
         }
         if v.allowed {
-            self.decider.remember_call(q.call_id, &v.tenant, false, now);
+            self.shared
+                .decider
+                .lock()
+                .remember_call(q.call_id, &v.tenant, false, now);
         }
         self.carry_out(now, out);
         v
@@ -152,13 +158,15 @@ impl Core {
     ) -> bool {
         let known = match progress {
             decide::control::Progress::Answered => {
-                self.decider
+                self.shared
+                    .decider
+                    .lock()
                     .queried_answered(call_id, tenants, now, &mut self.fx)
             }
             decide::control::Progress::Ended {
                 billable_secs,
                 cause,
-            } => self.decider.queried_ended(
+            } => self.shared.decider.lock().queried_ended(
                 call_id,
                 tenants,
                 billable_secs,
@@ -180,7 +188,7 @@ impl Core {
         why: &str,
         out: &mut Output,
     ) -> bool {
-        match self.decider.tenant_of_queried(call_id) {
+        match self.shared.decider.lock().tenant_of_queried(call_id) {
             Some(t) if tenant.is_none_or(|x| x == t) => {
                 let c = decide::EndCall {
                     call_id: call_id.to_owned(),
@@ -204,7 +212,9 @@ impl Core {
         out: &mut Output,
     ) -> bool {
         let o = self
+            .shared
             .decider
+            .lock()
             .scanner_seen(ip, rule_name, why, now, &mut self.fx);
         self.carry_out(now, out);
         o != decide::ScannerOutcome::Vouched
@@ -212,7 +222,11 @@ impl Core {
 
     /// Counts a request of an outsider; a flood is reported at once. True when the source is now banned.
     pub(super) fn count_request(&mut self, ip: IpAddr, now: Now, out: &mut Output) -> bool {
-        let banned = self.decider.request_received(ip, now, &mut self.fx);
+        let banned = self
+            .shared
+            .decider
+            .lock()
+            .request_received(ip, now, &mut self.fx);
         self.carry_out(now, out);
         banned
     }
@@ -228,7 +242,7 @@ impl Core {
         out: &mut Output,
     ) {
         let tenant = self.tenant_of_call(call_id);
-        self.decider.call_ended(
+        self.shared.decider.lock().call_ended(
             call_id,
             &tenant,
             started,
@@ -243,7 +257,9 @@ impl Core {
     /// Phase "answered": a decided call was answered.
     pub(super) fn feed_answer(&mut self, call_id: &str, now: Now, out: &mut Output) {
         let tenant = self.tenant_of_call(call_id);
-        self.decider
+        self.shared
+            .decider
+            .lock()
             .call_answered(call_id, &tenant, now, &mut self.fx);
         self.carry_out(now, out);
     }
@@ -265,7 +281,9 @@ impl Core {
         now: Now,
         out: &mut Output,
     ) {
-        self.decider
+        self.shared
+            .decider
+            .lock()
             .auth_result(p, status, stale, now, &mut self.fx);
         self.carry_out(now, out);
     }

@@ -64,7 +64,10 @@ impl Core {
             super::phases::CallFate::Pass { tenant, .. } => {
                 // The querier carries the call: its answer and end may come over HTTP.
                 let call_id = msg.call_id().unwrap_or("");
-                self.decider.remember_call(call_id, &tenant, false, now);
+                self.shared
+                    .decider
+                    .lock()
+                    .remember_call(call_id, &tenant, false, now);
                 let user = msg.request_uri().and_then(|u| u.user()).unwrap_or("");
                 let user = user.split(';').next().unwrap_or(user);
                 let contact = cfg.contact_for(user);

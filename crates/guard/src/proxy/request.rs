@@ -428,11 +428,13 @@ impl Core {
             // The PBX reaching a phone registered through the guard (Path): the flow it registered over.
             (Role::Access, Side::Pbx) if n_ours > 0 => {
                 let ruri = msg.request_uri().map(|u| u.as_str()).unwrap_or("");
-                let (hop, _) = self
+                let (hop, _) = *self
+                    .shared
                     .registrations
+                    .lock()
                     .get(&contact_key(ruri))
                     .ok_or(NO_REGISTRATION)?;
-                (*hop, false)
+                (hop, false)
             }
             _ => {
                 let p = self.settings.pbx;

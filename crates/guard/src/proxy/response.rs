@@ -45,7 +45,10 @@ impl Core {
         };
         if t.local {
             if t.probe && matches!(status, 401 | 407) {
-                self.challenges.learn(AuthKind::Register, false, msg);
+                self.shared
+                    .challenges
+                    .lock()
+                    .learn(AuthKind::Register, false, msg);
             }
             return;
         }
@@ -150,7 +153,10 @@ impl Core {
             });
         self.count_auth(p, status, stale, now, out);
         if matches!(status, 401 | 407) {
-            self.challenges.learn(p.kind, p.credentials, msg);
+            self.shared
+                .challenges
+                .lock()
+                .learn(p.kind, p.credentials, msg);
             return Pass::Forward;
         }
         let unknown_by_list = self
@@ -161,13 +167,18 @@ impl Core {
             return Pass::Forward;
         }
         let nonce_seed = self
+            .shared
             .hasher
             .hash_one((now.wall, &p.username, self.local_seq));
         self.local_seq += 1;
-        match self
-            .challenges
-            .disguise(p.kind, p.credentials, msg, now.wall, nonce_seed)
-        {
+        let disguised = self.shared.challenges.lock().disguise(
+            p.kind,
+            p.credentials,
+            msg,
+            now.wall,
+            nonce_seed,
+        );
+        match disguised {
             Some(r) => {
                 self.stats.unknown_user_disguised += 1;
                 Pass::Replace(r)
@@ -180,13 +191,13 @@ impl Core {
     fn registered(&mut self, contacts: &[String], flow: Hop, wall: Millis) {
         const MAX_REGISTRATIONS: usize = 100_000;
         const LIFE_MS: Millis = 3_600_000;
-        if self.registrations.len() >= MAX_REGISTRATIONS {
-            self.registrations
-                .retain(|_, (_, at)| wall.saturating_sub(*at) < LIFE_MS);
+        let mut registrations = self.shared.registrations.lock();
+        if registrations.len() >= MAX_REGISTRATIONS {
+            registrations.retain(|_, (_, at)| wall.saturating_sub(*at) < LIFE_MS);
         }
         for c in contacts {
-            if self.registrations.len() < MAX_REGISTRATIONS || self.registrations.contains_key(c) {
-                self.registrations.insert(c.clone(), (flow, wall));
+            if registrations.len() < MAX_REGISTRATIONS || registrations.contains_key(c) {
+                registrations.insert(c.clone(), (flow, wall));
             }
         }
     }

@@ -50,25 +50,26 @@ impl Core {
 
     /// Never banned: configured peers, tenants' PBX networks, trusted networks.
     pub fn is_protected(&self, ip: IpAddr) -> bool {
-        self.decider.is_protected(ip)
+        self.shared.decider.lock().is_protected(ip)
     }
 
     pub fn is_banned(&self, ip: IpAddr, now: Millis) -> bool {
-        self.decider.is_banned(ip, now)
+        self.shared.decider.lock().is_banned(ip, now)
     }
 
     /// Active bans (for the status page).
     pub fn bans_active(&self, now: Millis) -> usize {
-        self.decider.bans_active(now)
+        self.shared.decider.lock().bans_active(now)
     }
 
     /// Whether another refusal may be sent this second (a flood of refused requests costs nothing).
     pub(super) fn may_refuse(&mut self, wall: Millis) -> bool {
         let sec = wall / 1000;
-        if self.refusals.0 != sec {
-            self.refusals = (sec, 0);
+        let mut refusals = self.shared.refusals.lock();
+        if refusals.0 != sec {
+            *refusals = (sec, 0);
         }
-        self.refusals.1 += 1;
-        self.refusals.1 <= REFUSALS_PER_SEC
+        refusals.1 += 1;
+        refusals.1 <= REFUSALS_PER_SEC
     }
 }

@@ -119,7 +119,7 @@ impl WeakChecks {
 
 impl Core {
     fn weak_key(&self, p: &AuthProbe) -> u64 {
-        self.hasher.hash_one((&p.tenant, &p.username))
+        self.shared.hasher.hash_one((&p.tenant, &p.username))
     }
 
     /// The digest fields of a login with credentials, kept for the check once the PBX answers: None when
@@ -134,7 +134,11 @@ impl Core {
     ) -> Option<Box<SeenDigest>> {
         if !p.credentials
             || self.settings.weak_password == decide::WeakPasswordPolicy::Off
-            || self.weak_checks.fresh(self.weak_key(p), now.wall)
+            || self
+                .shared
+                .weak_checks
+                .lock()
+                .fresh(self.weak_key(p), now.wall)
         {
             return None;
         }
@@ -151,10 +155,13 @@ impl Core {
         out: &mut Output,
     ) {
         let key = self.weak_key(p);
-        if self.weak_checks.fresh(key, now.wall) {
-            return;
+        {
+            let mut checks = self.shared.weak_checks.lock();
+            if checks.fresh(key, now.wall) {
+                return;
+            }
+            checks.mark(key, now.wall);
         }
-        self.weak_checks.mark(key, now.wall);
         let Some(m) = d.weak_login() else {
             return;
         };
@@ -166,7 +173,9 @@ impl Core {
             what: &what,
             source: &m.source,
         };
-        self.decider
+        self.shared
+            .decider
+            .lock()
             .weak_login(&p.tenant, &p.username, &login, now, &mut self.fx);
         self.carry_out(now, out);
     }
