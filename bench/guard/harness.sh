@@ -12,7 +12,7 @@
 #
 # Environment: HARNESS (the harness folder), RATES, REPS (2), STEP_SECONDS (10), MODES ("shadow enforce"),
 # GUARD_SHARDS (the guard's [transport] shards; default one per core),
-# NOPROXY (1: run step 1), FLOOD (1: run step 3), FLOOD_RATE (10000), FLOOD_TOOLS ("sipp-register"; also
+# NOPROXY (1: run step 1), CPS (1: run step 2), FLOOD (1: run step 3), FLOOD_RATE (10000), FLOOD_TOOLS ("sipp-register"; also
 # "sipp-invite"), FLOOD_SECONDS (15), LEGIT_CPS (100), KAMAILIO (1: include Kamailio), and everything the
 # harness's scripts read (QUIET_PCT, QUIET_MAX_WAIT, FOREIGN_MAX_PCT, DISTURBED_RETRIES, SETTLE_S …).
 # EMERGENCY (1: place the 110 calls of step 3), EMERGENCY_AFTER (2 s; keep it below FLOOD_SECONDS).
@@ -107,11 +107,20 @@ emergency_probe() {
     (( t++ < 6000 )) || { echo "the flood never started" > "$fout/emergency_from_flooder"; return 0; }
     sleep 0.1
   done
+  # The guard's PBX answers the flooder's 110 call: started only now, once the flood step's quiet-box check is
+  # behind it (an idle SIPp costs a share of a core, which that check counts as foreign load).
+  local pbx=
+  if [[ $name != kamailio* ]]; then
+    sipp -sf "$HARNESS/sipp/uas_rr.xml" -i 127.0.0.1 -p "$PBX_UAS_PORT" -nostdin -timeout 600 \
+      > "$fout/pbx_uas.out" 2>&1 < /dev/null &
+    pbx=$!
+  fi
   sleep "${EMERGENCY_AFTER:-2}"
   emergency_call "$fout" emergency_from_flooder 127.0.0.2 5091 "$port" &
   local a=$!
   emergency_call "$fout" emergency_from_pbx 127.0.0.1 5071 5060
   wait "$a"
+  [[ -z $pbx ]] || { kill "$pbx" 2>/dev/null; wait "$pbx" 2>/dev/null || true; }
 }
 
 # flood_summary OUT SPEC...: one row per proxy and flood tool, from each flood step's report and probes.
@@ -149,22 +158,18 @@ harness_run() {
     NAME=sipp-only REPS=1 UAS_IP=127.0.0.1 SERVICE=0312345678 OUT=$out/sipp-only ./run_cps.sh none 5080 ||
       echo "the no-proxy baseline failed" >&2
   fi
-  UAS_IP=127.0.0.3 SERVICE=0312345678 REPS=${REPS:-2} STEP_SECONDS=${STEP_SECONDS:-10} \
-    OUT=$out/cps ./compare.sh "${specs[@]}"
+  if [[ ${CPS:-1} == 1 ]]; then
+    UAS_IP=127.0.0.3 SERVICE=0312345678 REPS=${REPS:-2} STEP_SECONDS=${STEP_SECONDS:-10} \
+      OUT=$out/cps ./compare.sh "${specs[@]}"
+  fi
   [[ ${FLOOD:-1} == 1 ]] || return 0
-  local fout run probe pbx
+  local fout run probe
   for spec in "${specs[@]}"; do
     IFS='|' read -r name port cmd <<<"$spec"
     for tool in ${FLOOD_TOOLS:-sipp-register}; do
       echo "=== flood ($tool at ${FLOOD_RATE:-10000}/s) through $name" >&2
       fout=$out/flood-$name-$tool
       mkdir -p "$fout"
-      pbx=
-      if [[ ${EMERGENCY:-1} == 1 && $name != kamailio* ]]; then
-        sipp -sf "$HARNESS/sipp/uas_rr.xml" -i 127.0.0.1 -p "$PBX_UAS_PORT" -nostdin -timeout 600 \
-          > "$fout/pbx_uas.out" 2>&1 < /dev/null &
-        pbx=$!
-      fi
       NAME=$name UAS_IP=127.0.0.3 SERVICE=0312345678 FLOOD_TOOL=$tool FLOOD_RATE=${FLOOD_RATE:-10000} \
         OUT=$fout ./run_flood.sh "$cmd" "$port" &
       run=$!
@@ -175,7 +180,6 @@ harness_run() {
       fi
       wait "$run" || echo "run_flood.sh failed for $name ($tool)" >&2
       [[ -z $probe ]] || wait "$probe" || true
-      [[ -z $pbx ]] || { kill "$pbx" 2>/dev/null; wait "$pbx" 2>/dev/null || true; }
     done
   done
   flood_summary "$out" "${specs[@]}" | tee "$out/flood-summary.md"

@@ -257,13 +257,6 @@ pub enum Command {
     },
 }
 
-/// A front end that decides a querier's call on the caller's own thread, under the decision layer's lock,
-/// instead of through the command channel (no hop to another task, no wait behind other commands); it
-/// carries out the decision's effects itself (persist jobs, live events, calls to end).
-pub trait DirectDecisions: Send + Sync {
-    fn decide(&self, request: &DecideRequest, received: std::time::Instant) -> CallVerdict;
-}
-
 /// A handle on a running guard. Cheap to clone; every method waits for the guard's answer.
 #[derive(Clone)]
 pub struct GuardHandle {
@@ -272,7 +265,6 @@ pub struct GuardHandle {
     view: Arc<ServiceView>,
     latency: Arc<DecisionLatency>,
     tally: Arc<DecisionTally>,
-    direct: Option<Arc<dyn DirectDecisions>>,
 }
 
 impl std::fmt::Debug for GuardHandle {
@@ -297,14 +289,7 @@ impl GuardHandle {
             view: Arc::new(view),
             latency,
             tally: Arc::default(),
-            direct: None,
         }
-    }
-
-    /// Decisions of [`GuardHandle::decide`] are taken by `direct` on the caller's thread.
-    pub fn with_direct_decisions(mut self, direct: Arc<dyn DirectDecisions>) -> Self {
-        self.direct = Some(direct);
-        self
     }
 
     /// The decider's counters of verdicts, alerts and money ([`GuardHandle::decision_tally`]).
@@ -401,12 +386,6 @@ impl GuardHandle {
     /// Decides a call attempt for a querier that carries the call itself (the HTTP decision API).
     pub async fn decide(&self, request: DecideRequest) -> Result<CallVerdict, ControlError> {
         let received = std::time::Instant::now();
-        if let Some(direct) = &self.direct {
-            if self.commands.is_closed() {
-                return Err(ControlError::Stopped);
-            }
-            return Ok(direct.decide(&request, received));
-        }
         self.ask(|reply| Command::Decide {
             request: Box::new(request),
             received,

@@ -18,7 +18,7 @@ use crate::proxy::{Core, Now, Output, Persist, Shared};
 use crate::shard::{Shard, ShardCommand, Sink};
 use crate::transport::{Inboxes, Transports};
 use decide::control::{
-    CallInfo, Command, DecideRequest, GuardHandle, GuardStats, GuardStatus, ServiceView, SyncReport,
+    CallInfo, Command, GuardHandle, GuardStats, GuardStatus, ServiceView, SyncReport,
 };
 
 /// Why the guard could not start.
@@ -155,8 +155,6 @@ pub struct Guard {
     /// The SIP shards, started by [`Guard::run`].
     shards: Vec<Shard>,
     sink: Sink,
-    /// HTTP decisions, taken on the API's thread (their counters join the status).
-    direct: Arc<DirectDecider>,
     transports: Transports,
     clock: Clock,
     numbering: Arc<Numbering>,
@@ -268,18 +266,6 @@ impl Guard {
             adapters: crate::end_call::Adapters::new(settings.end_call.clone()),
             shards: Arc::new(shard_tx),
         };
-        let direct = Arc::new(DirectDecider {
-            core: parking_lot::Mutex::new(Core::shard(
-                settings.clone(),
-                shared.clone(),
-                numbering.clone(),
-                n,
-            )),
-            sink: sink.clone(),
-            clock,
-        });
-        // The sink keeps the handle without the direct decider: no cycle through it.
-        let handle = handle.with_direct_decisions(direct.clone());
         let shards = cores
             .into_iter()
             .zip(inbound)
@@ -303,7 +289,6 @@ impl Guard {
             control,
             shards,
             sink,
-            direct,
             transports,
             clock,
             numbering,
@@ -515,7 +500,20 @@ impl Guard {
                 received,
                 reply,
             } => {
-                let q = query_of(&request);
+                let r = &*request;
+                let q = decide::CallQuery {
+                    call_id: &r.call_id,
+                    tenant: r.tenant.as_deref(),
+                    source: r.source,
+                    account: &r.account,
+                    caller: r.caller.as_deref(),
+                    dialed: &r.dialed,
+                    phone_context: r.phone_context.as_deref(),
+                    user_agent: &r.user_agent,
+                    observe: false,
+                    // The HTTP query carries no inbound-leg facts yet: a direct call.
+                    ..Default::default()
+                };
                 let v = self.control.decide_query(&q, received, now, out);
                 self.flush(out).await;
                 let _ = reply.send(v);
@@ -564,7 +562,6 @@ impl Guard {
             }
         }
         let mut s = self.control.stats;
-        s.add(&self.direct.core.lock().stats);
         let mut calls = Vec::new();
         for wait in waits {
             if let Ok(r) = wait.await {
@@ -600,45 +597,6 @@ impl Guard {
                 Err(e.to_string())
             }
         }
-    }
-}
-
-/// The facts of an HTTP decision request, as a query of the decision layer.
-fn query_of(r: &DecideRequest) -> decide::CallQuery<'_> {
-    decide::CallQuery {
-        call_id: &r.call_id,
-        tenant: r.tenant.as_deref(),
-        source: r.source,
-        account: &r.account,
-        caller: r.caller.as_deref(),
-        dialed: &r.dialed,
-        phone_context: r.phone_context.as_deref(),
-        user_agent: &r.user_agent,
-        observe: false,
-        // The HTTP query carries no inbound-leg facts yet: a direct call.
-        ..Default::default()
-    }
-}
-
-/// HTTP decisions taken on the API's own thread: a core of its own that owns no call (the calls a decision
-/// ends go to their shards), locked for one decision, which takes the decision layer's lock inside.
-struct DirectDecider {
-    core: parking_lot::Mutex<Core>,
-    sink: Sink,
-    clock: Clock,
-}
-
-impl decide::control::DirectDecisions for DirectDecider {
-    fn decide(&self, request: &DecideRequest, received: std::time::Instant) -> decide::CallVerdict {
-        let mut out = Output::default();
-        let v = {
-            let mut core = self.core.lock();
-            core.set_live(self.sink.handle.watched());
-            core.decide_query(&query_of(request), received, self.clock.now(), &mut out)
-        };
-        let others = self.sink.carry_out(&mut out);
-        self.sink.end_on(others);
-        v
     }
 }
 
