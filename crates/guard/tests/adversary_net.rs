@@ -12,15 +12,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use guard::{Guard, GuardHandle, GuardStatus};
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout_at};
 
 /// Long enough for anything on loopback; only reached when something is broken.
-const DEADLINE: Duration = Duration::from_secs(10);
+mod net;
+use net::DEADLINE;
 
 /// The international number of the 2015 fraud (Sierra Leone), dialled with Japan's international prefix.
 const PREMIUM: &str = "010232761234567";
@@ -31,9 +30,7 @@ struct Running {
     access: SocketAddr,
     pbx_side: SocketAddr,
     carrier_side: SocketAddr,
-    handle: GuardHandle,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    live: net::Live,
 }
 
 impl Running {
@@ -55,46 +52,18 @@ impl Running {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("guard.toml");
         std::fs::write(&path, cfg).unwrap();
-        let guard = Guard::start(&path).await.unwrap();
-        let handle = guard.handle();
-        let (stop, stop_rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(guard.run(async {
-            let _ = stop_rx.await;
-        }));
+        let live = net::Live::start(&path).await;
         Running {
             _dir: dir,
             access,
             pbx_side,
             carrier_side,
-            handle,
-            stop: Some(stop),
-            task,
+            live,
         }
     }
 
-    async fn status(&self) -> GuardStatus {
-        self.handle.status().await.expect("the guard is running")
-    }
-
-    /// Waits until the guard's status satisfies `ok` (commands are served between batches of messages).
-    async fn wait_status(&self, what: &str, ok: impl Fn(&GuardStatus) -> bool) -> GuardStatus {
-        let deadline = Instant::now() + DEADLINE;
-        let mut every = tokio::time::interval(Duration::from_millis(10));
-        loop {
-            let s = self.status().await;
-            if ok(&s) {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "{what}: stats are {:?}", s.stats);
-            every.tick().await;
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        let _ = tokio::time::timeout(DEADLINE, &mut self.task).await;
+    async fn stop(self) {
+        self.live.stop().await;
     }
 }
 
@@ -261,7 +230,8 @@ async fn relay_to_the_carrier_through_a_running_guard_never_reaches_it() {
         attackers.push(attacker);
     }
     // Fence: the guard has handled the four attacks.
-    g.wait_status("the attacks are handled", |s| s.stats.requests >= 4)
+    g.live
+        .wait_status("the attacks are handled", |s| s.stats.requests >= 4)
         .await;
     // Without the trust model the first two go to the carrier by Route / by the Request-URI of a "dialog",
     // the last by the Route behind ours; the third may go to the PBX only, which decides nothing.
@@ -276,7 +246,7 @@ async fn relay_to_the_carrier_through_a_running_guard_never_reaches_it() {
         })
         .await;
     assert!(at_pbx.starts_with(&format!("INVITE sip:{PREMIUM}@{c} ")));
-    assert_eq!(g.status().await.stats.calls_decided, 0);
+    assert_eq!(g.live.status().await.stats.calls_decided, 0);
     g.stop().await;
 }
 
@@ -327,7 +297,8 @@ async fn a_running_guard_is_no_open_proxy_to_a_third_address() {
         attacker.send(&m, g.access).await;
         attackers.push(attacker);
     }
-    g.wait_status("the attacks are handled", |s| s.stats.requests >= 3)
+    g.live
+        .wait_status("the attacks are handled", |s| s.stats.requests >= 3)
         .await;
     // The third address's own sentinel: a BYE of no dialog, answered 481 by the guard. Without the defence
     // the route or the Request-URI of the attacks would have sent them there before it.
@@ -381,7 +352,8 @@ async fn outsiders_on_the_pbx_and_carrier_listeners_get_403_with_a_reason_and_no
         None,
     );
     b.send(&m, g.carrier_side).await;
-    g.wait_status("the two requests are handled", |s| s.stats.requests >= 2)
+    g.live
+        .wait_status("the two requests are handled", |s| s.stats.requests >= 2)
         .await;
     // Routed by the listener's role alone (pbx → trunk, carrier → PBX) the first would reach the carrier and the
     // second the PBX; without the source check they would get no 403 (checked below).
@@ -415,7 +387,7 @@ async fn outsiders_on_the_pbx_and_carrier_listeners_get_403_with_a_reason_and_no
         got.starts_with("INVITE ") && call_id_of(&got) == "carrier-in",
         "the first datagram at the PBX is not the carrier's call:\n{got}"
     );
-    assert_eq!(g.status().await.stats.refused_source, 2);
+    assert_eq!(g.live.status().await.stats.refused_source, 2);
     g.stop().await;
 }
 
@@ -440,10 +412,11 @@ To: <sip:{PREMIUM}@example.net>;tag=2\r\nCall-ID: refl-{vname}-{sent}\r\nCSeq: 1
         }
     }
     // Fence: the guard has dropped all of them (a response gets no answer).
-    g.wait_status("the forged responses are handled", |s| {
-        s.stats.responses_unmatched == sent
-    })
-    .await;
+    g.live
+        .wait_status("the forged responses are handled", |s| {
+            s.stats.responses_unmatched == sent
+        })
+        .await;
     // Without the transaction match the guard would send each 200 on to its second Via.
     carrier_sentinel(&g, &pbx, &carrier, "sentinel-reflection").await;
     let phone = Party::on("127.0.0.10").await;
@@ -463,10 +436,11 @@ async fn a_spoofed_scanner_packet_bans_the_phones_address_but_never_its_emergenc
 Max-Forwards: 70\r\nFrom: <sip:100@1.1.1.1>;tag=ab\r\nTo: <sip:100@1.1.1.1>\r\nCall-ID: spoofed-scan\r\n\
 CSeq: 1 OPTIONS\r\nUser-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n";
     forger.send(scan, g.access).await;
-    g.wait_status("the scanner mark bans 127.0.0.1", |s| {
-        s.stats.scanners_banned == 1 && s.bans_active == 1
-    })
-    .await;
+    g.live
+        .wait_status("the scanner mark bans 127.0.0.1", |s| {
+            s.stats.scanners_banned == 1 && s.bans_active == 1
+        })
+        .await;
     // The phone dials 110 from the banned address: it reaches the PBX.
     // Without the emergency exception the ban would drop it and this wait would fail.
     let m = request(
@@ -500,7 +474,7 @@ CSeq: 1 OPTIONS\r\nUser-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n";
         before.iter().all(|m| call_id_of(m) != "banned-call"),
         "the banned source's ordinary call reached the PBX: {before:#?}"
     );
-    let s = g.status().await.stats;
+    let s = g.live.status().await.stats;
     assert_eq!(s.emergency_from_banned, 1, "{s:?}");
     assert!(s.dropped_banned >= 1, "{s:?}");
     g.stop().await;
@@ -639,10 +613,11 @@ async fn primed(g: &Running, seen: &mut Seen) {
             break;
         }
     }
-    g.wait_status("the probe's challenge is handled", |s| {
-        s.stats.responses >= 1
-    })
-    .await;
+    g.live
+        .wait_status("the probe's challenge is handled", |s| {
+            s.stats.responses >= 1
+        })
+        .await;
 }
 
 #[tokio::test]
@@ -704,7 +679,7 @@ async fn enumeration_through_a_running_guard_learns_no_extension() {
         answers.len(),
         "every challenge has its own nonce"
     );
-    assert_eq!(g.status().await.stats.unknown_user_disguised, 10);
+    assert_eq!(g.live.status().await.stats.unknown_user_disguised, 10);
     g.stop().await;
 }
 
@@ -761,7 +736,7 @@ async fn a_short_password_list_through_a_running_guard_reaches_the_pbx_at_most_t
         (1..=3).contains(&reached),
         "{reached} of 6 wrong passwords reached the PBX"
     );
-    let s = g.status().await;
+    let s = g.live.status().await;
     assert!(s.bans_active >= 1, "the guesser is banned: {:?}", s.stats);
     g.stop().await;
 }
@@ -806,6 +781,7 @@ async fn a_flood_is_banned_within_ten_requests_and_calls_still_pass() {
     }
     // Fence: each flood request was handled (looked at before the ban, or dropped as banned).
     let s = g
+        .live
         .wait_status("the flood is handled", |s| {
             s.stats.requests + s.stats.dropped_banned >= 200
         })

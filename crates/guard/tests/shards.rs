@@ -6,16 +6,16 @@
 #![cfg(target_os = "linux")]
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use engine::{BarScope, ClassSet, KillSwitch};
-use guard::{Guard, GuardHandle, GuardStatus};
+
 use tokio::net::UdpSocket;
-use tokio::sync::oneshot;
+
 use tokio::time::{Instant, timeout_at};
 
 /// Long enough for anything on loopback; only reached when something is broken.
-const DEADLINE: Duration = Duration::from_secs(10);
+mod net;
+use net::DEADLINE;
 const SHARDS: usize = 4;
 /// Calls placed: with four shards and Call-IDs hashed with random keys, all on one shard has a probability
 /// of 4^-15.
@@ -26,9 +26,7 @@ struct Running {
     db: std::path::PathBuf,
     access: SocketAddr,
     pbx_side: SocketAddr,
-    handle: GuardHandle,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    live: net::Live,
 }
 
 impl Running {
@@ -50,45 +48,18 @@ impl Running {
         );
         let path = dir.path().join("guard.toml");
         std::fs::write(&path, cfg).unwrap();
-        let guard = Guard::start(&path).await.unwrap();
-        let handle = guard.handle();
-        let (stop, stop_rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(guard.run(async {
-            let _ = stop_rx.await;
-        }));
+        let live = net::Live::start(&path).await;
         Running {
             _dir: dir,
             db,
             access,
             pbx_side,
-            handle,
-            stop: Some(stop),
-            task,
+            live,
         }
     }
 
-    async fn status(&self) -> GuardStatus {
-        self.handle.status().await.expect("the guard is running")
-    }
-
-    async fn wait_status(&self, what: &str, ok: impl Fn(&GuardStatus) -> bool) -> GuardStatus {
-        let deadline = Instant::now() + DEADLINE;
-        let mut every = tokio::time::interval(Duration::from_millis(10));
-        loop {
-            let s = self.status().await;
-            if ok(&s) {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "{what}: status is {s:?}");
-            every.tick().await;
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        let _ = tokio::time::timeout(DEADLINE, &mut self.task).await;
+    async fn stop(self) {
+        self.live.stop().await;
     }
 }
 
@@ -202,6 +173,7 @@ async fn calls_spread_over_the_shards_and_a_kill_switch_ends_them_on_every_shard
         .await;
     }
     let s = g
+        .live
         .wait_status("every call in progress", |s| s.calls_in_progress == CALLS)
         .await;
     assert_eq!(s.calls_per_shard.len(), SHARDS, "{s:?}");
@@ -212,7 +184,7 @@ async fn calls_spread_over_the_shards_and_a_kill_switch_ends_them_on_every_shard
         s.calls_per_shard
     );
     assert_eq!(s.stats.calls_decided, CALLS as u64, "{:?}", s.stats);
-    assert_eq!(g.handle.calls(None).await.unwrap().len(), CALLS);
+    assert_eq!(g.live.handle.calls(None).await.unwrap().len(), CALLS);
 
     // An operator bars acme: every call on every shard ends, its BYEs sent before the command returns.
     let store = store::Store::open(&g.db).unwrap();
@@ -228,7 +200,7 @@ async fn calls_spread_over_the_shards_and_a_kill_switch_ends_them_on_every_shard
             why: "PBX compromised".into(),
         })
         .unwrap();
-    let report = g.handle.sync_store().await.unwrap();
+    let report = g.live.handle.sync_store().await.unwrap();
     assert_eq!(report.kill_switches_set, 1);
     let mut ended = report.calls_ended.clone();
     ended.sort();
@@ -245,7 +217,7 @@ async fn calls_spread_over_the_shards_and_a_kill_switch_ends_them_on_every_shard
         }
         assert_eq!(byes.into_iter().collect::<Vec<_>>(), placed, "{who}");
     }
-    assert!(g.handle.calls(None).await.unwrap().is_empty());
+    assert!(g.live.handle.calls(None).await.unwrap().is_empty());
 
     // Barred: a new international call is refused; an emergency call still passes.
     let m = request(
@@ -283,10 +255,11 @@ async fn a_ban_decided_on_one_shard_drops_the_source_on_every_shard() {
         "User-Agent: friendly-scanner\r\n",
     );
     scanner.send(&scan, g.access).await;
-    g.wait_status("the scanner is banned", |s| {
-        s.stats.scanners_banned == 1 && s.bans_active == 1
-    })
-    .await;
+    g.live
+        .wait_status("the scanner is banned", |s| {
+            s.stats.scanners_banned == 1 && s.bans_active == 1
+        })
+        .await;
 
     // Its later requests carry Call-IDs that hash to every shard: each shard drops them.
     const AFTER: u64 = 24;
@@ -300,10 +273,11 @@ async fn a_ban_decided_on_one_shard_drops_the_source_on_every_shard() {
         );
         scanner.send(&m, g.access).await;
     }
-    g.wait_status("every later request dropped", |s| {
-        s.stats.dropped_banned == AFTER
-    })
-    .await;
+    g.live
+        .wait_status("every later request dropped", |s| {
+            s.stats.dropped_banned == AFTER
+        })
+        .await;
     // Every one was dropped (counted): none reached the PBX. Its emergency call passes the ban.
     let m = request(
         "INVITE",
@@ -323,6 +297,6 @@ async fn a_ban_decided_on_one_shard_drops_the_source_on_every_shard() {
         ids.iter().all(|id| !id.starts_with("after-ban")),
         "a banned request passed: {ids:?}"
     );
-    assert_eq!(g.status().await.stats.emergency_from_banned, 1);
+    assert_eq!(g.live.status().await.stats.emergency_from_banned, 1);
     g.stop().await;
 }

@@ -118,6 +118,16 @@ const NO_TRUNK: Refusal = Refusal {
     why: "tollguard has no trunk configured",
 };
 
+/// When a message was read off the socket, on the guard's clocks: a flood is counted at the rate it was sent,
+/// not at the rate a busy guard gets to its queue (a burst handled late would look slower than it came).
+fn arrived(now: Now, inb: &Inbound) -> Now {
+    let waited = Millis::try_from(inb.received.elapsed().as_millis()).unwrap_or(Millis::MAX);
+    Now {
+        wall: now.wall.saturating_sub(waited),
+        engine: now.engine.saturating_sub(waited),
+    }
+}
+
 impl Core {
     pub(super) fn on_request(
         &mut self,
@@ -135,7 +145,7 @@ impl Core {
         let back = inb.hop();
         if side == Side::Outside
             && !self.settings.is_trusted(ip)
-            && self.gate_outsider(msg, method, ip, back, now, out)
+            && self.gate_outsider(msg, method, ip, back, (now, arrived(now, inb)), out)
         {
             return;
         }
@@ -200,7 +210,7 @@ impl Core {
         method: Method<'_>,
         ip: IpAddr,
         back: Hop,
-        now: Now,
+        (now, arrived): (Now, Now),
         out: &mut Output,
     ) -> bool {
         if self.is_banned(ip, now.engine) {
@@ -216,7 +226,7 @@ impl Core {
             }
             return true;
         }
-        if self.count_request(ip, now, out) {
+        if self.count_request(ip, arrived, out) {
             return true;
         }
         if let Some(mark) = scanner_mark(msg, self.settings.scanner_fingerprints) {
