@@ -218,7 +218,8 @@ impl Decider {
         let key = self.key(ip);
         let limits = self.engine.policy().sources;
         match self.requests.count(key, now.engine, &limits) {
-            Counted::Quiet => false,
+            // Another front end (a SIP shard) may have banned the source since this one looked.
+            Counted::Quiet => self.is_banned(ip, now.engine),
             Counted::Report(requests) => {
                 let ev = RequestCount {
                     at: now.engine,
@@ -254,7 +255,8 @@ impl Decider {
 
     /// Request counts per source since the last tick, to the engine (every `request_window_secs`).
     pub fn tick(&mut self, now: Now, fx: &mut Effects) {
-        for (source, requests) in self.requests.drain() {
+        let limits = self.engine.policy().sources;
+        for (source, requests) in self.requests.drain(now.engine, &limits) {
             let ev = RequestCount {
                 at: now.engine,
                 source,

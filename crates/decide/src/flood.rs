@@ -70,13 +70,19 @@ impl SourceCounts {
         Counted::Quiet
     }
 
-    /// The counts since the last flush, for the engine; the buckets start over.
-    pub fn drain(&mut self) -> Vec<(IpAddr, u32)> {
-        self.0
-            .drain()
-            .filter(|(_, c)| c.requests > 0)
-            .map(|(k, c)| (k, c.requests))
-            .collect()
+    /// The counts since the last flush, for the engine; the counts start over. A burst still open at `now`
+    /// is kept (with its count at zero): a flush in the middle of a flood must not start its burst over, or a
+    /// flood straddling every flush would be seen late.
+    pub fn drain(&mut self, now: Millis, limits: &Sources) -> Vec<(IpAddr, u32)> {
+        let window = Millis::from(limits.flood_window_ms);
+        let mut out = Vec::with_capacity(self.0.len());
+        self.0.retain(|k, c| {
+            if c.requests > 0 {
+                out.push((*k, std::mem::take(&mut c.requests)));
+            }
+            c.burst > 0 && now.saturating_sub(c.burst_from) < window
+        });
+        out
     }
 
     /// Sources counted now.
@@ -158,7 +164,28 @@ mod tests {
             }
         }
         assert_eq!(reported, EARLY_REPORT);
-        assert_eq!(c.drain(), vec![(ip(1), 5)]);
+        assert_eq!(c.drain(10_000, &L), vec![(ip(1), 5)]);
+        assert!(c.is_empty());
+    }
+
+    /// A flush (every `request_window_secs`) in the middle of a burst leaves the burst as it was.
+    #[test]
+    fn a_flush_within_a_burst_does_not_start_it_over() {
+        let mut c = SourceCounts::default();
+        for _ in 0..5 {
+            assert_eq!(c.count(ip(1), 1_000, &L), Counted::Quiet);
+        }
+        assert_eq!(c.drain(1_001, &L), vec![(ip(1), 5)]);
+        for _ in 0..4 {
+            assert_eq!(c.count(ip(1), 1_002, &L), Counted::Quiet);
+        }
+        assert!(matches!(
+            c.count(ip(1), 1_002, &L),
+            Counted::Flood { requests: 10, .. }
+        ));
+        // A burst that is over is forgotten at the flush (the table does not keep every source seen).
+        c.count(ip(2), 1_000, &L);
+        c.drain(5_000, &L);
         assert!(c.is_empty());
     }
 

@@ -787,10 +787,14 @@ async fn a_flood_is_banned_within_ten_requests_and_calls_still_pass() {
         })
         .await;
     assert_eq!(s.bans_active, 1, "the flooder is banned");
+    // Banned at the 10th request counted; each other SIP shard may have one request in hand that passed the
+    // ban check just before (it is dropped once counted, below: at most 10 reach the PBX).
+    let in_hand = s.calls_per_shard.len().saturating_sub(1) as u64;
     assert!(
-        s.stats.requests <= 10,
-        "{} flood requests looked at",
-        s.stats.requests
+        s.stats.requests <= 10 + in_hand,
+        "{} flood requests looked at ({} shards)",
+        s.stats.requests,
+        s.calls_per_shard.len()
     );
     let phone = Party::on("127.0.0.81").await;
     let before = pbx_sentinel(&g, &phone, &pbx, "sentinel-flood").await;
