@@ -19,7 +19,7 @@ use tokio::time::{Instant, timeout_at};
 
 /// Long enough for anything on loopback; only reached when something is broken.
 mod net;
-use net::DEADLINE;
+use net::{DEADLINE, Party};
 
 /// The international number of the 2015 fraud (Sierra Leone), dialled with Japan's international prefix.
 const PREMIUM: &str = "010232761234567";
@@ -67,41 +67,7 @@ impl Running {
     }
 }
 
-/// A SIP party on a loopback address.
-struct Party {
-    sock: UdpSocket,
-    addr: SocketAddr,
-}
-
 impl Party {
-    async fn on(ip: &str) -> Party {
-        let sock = UdpSocket::bind(format!("{ip}:0")).await.unwrap();
-        let addr = sock.local_addr().unwrap();
-        Party { sock, addr }
-    }
-
-    async fn send(&self, text: &str, to: SocketAddr) {
-        self.sock.send_to(text.as_bytes(), to).await.unwrap();
-    }
-
-    /// Datagrams until the first one `pick` accepts: (those before it, it).
-    async fn recv_until(&self, what: &str, pick: impl Fn(&str) -> bool) -> (Vec<String>, String) {
-        let deadline = Instant::now() + DEADLINE;
-        let mut buf = vec![0u8; 65536];
-        let mut before = Vec::new();
-        loop {
-            let (n, _) = timeout_at(deadline, self.sock.recv_from(&mut buf))
-                .await
-                .unwrap_or_else(|_| panic!("{what}: it never arrived; got before: {before:#?}"))
-                .unwrap();
-            let got = String::from_utf8_lossy(&buf[..n]).into_owned();
-            if pick(&got) {
-                return (before, got);
-            }
-            before.push(got);
-        }
-    }
-
     /// The first response of the transaction with this Call-ID (provisional or final).
     async fn answer(&self, call_id: &str, what: &str) -> String {
         self.recv_until(what, |m| {

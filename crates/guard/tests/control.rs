@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use engine::{BarScope, ClassSet, KillSwitch};
 use guard::{Guard, LiveEvent};
+
+mod net;
+use net::answer;
 use tokio::net::UdpSocket;
 use tokio::sync::broadcast;
 
@@ -31,25 +34,6 @@ CSeq: 1 INVITE\r\n\
 Contact: <sip:{ext}@{pbx}>\r\n\
 Content-Length: 0\r\n\r\n"
     )
-}
-
-/// The carrier's answer to a forwarded INVITE: every Via of the request, a To-tag, a Contact.
-fn answer(req: &str, code: u16, me: SocketAddr) -> String {
-    let mut s = format!("SIP/2.0 {code} OK\r\n");
-    for line in req.split("\r\n") {
-        let name = line.split(':').next().unwrap_or("");
-        if ["Via", "From", "Call-ID", "CSeq"].contains(&name) {
-            s.push_str(line);
-            s.push_str("\r\n");
-        } else if name == "To" {
-            s.push_str(line);
-            s.push_str(";tag=carrier1\r\n");
-        }
-    }
-    s.push_str(&format!(
-        "Contact: <sip:x@{me}>\r\nContent-Length: 0\r\n\r\n"
-    ));
-    s
 }
 
 async fn recv(sock: &UdpSocket, what: &str) -> (String, SocketAddr) {

@@ -9,13 +9,9 @@ use std::net::SocketAddr;
 
 use engine::{BarScope, ClassSet, KillSwitch};
 
-use tokio::net::UdpSocket;
-
-use tokio::time::{Instant, timeout_at};
-
 /// Long enough for anything on loopback; only reached when something is broken.
 mod net;
-use net::DEADLINE;
+use net::{Party, answer};
 const SHARDS: usize = 4;
 /// Calls placed: with four shards and Call-IDs hashed with random keys, all on one shard has a probability
 /// of 4^-15.
@@ -63,45 +59,6 @@ impl Running {
     }
 }
 
-struct Party {
-    sock: UdpSocket,
-    addr: SocketAddr,
-}
-
-impl Party {
-    async fn on(ip: &str) -> Party {
-        let sock = UdpSocket::bind(format!("{ip}:0")).await.unwrap();
-        let addr = sock.local_addr().unwrap();
-        Party { sock, addr }
-    }
-
-    async fn send(&self, text: &str, to: SocketAddr) {
-        self.sock.send_to(text.as_bytes(), to).await.unwrap();
-    }
-
-    /// Datagrams until the first one `pick` accepts: (those before it, it and where it came from).
-    async fn recv_until(
-        &self,
-        what: &str,
-        pick: impl Fn(&str) -> bool,
-    ) -> (Vec<String>, String, SocketAddr) {
-        let deadline = Instant::now() + DEADLINE;
-        let mut buf = vec![0u8; 65536];
-        let mut before = Vec::new();
-        loop {
-            let (n, from) = timeout_at(deadline, self.sock.recv_from(&mut buf))
-                .await
-                .unwrap_or_else(|_| panic!("{what}: it never arrived; got before: {before:#?}"))
-                .unwrap();
-            let got = String::from_utf8_lossy(&buf[..n]).into_owned();
-            if pick(&got) {
-                return (before, got, from);
-            }
-            before.push(got);
-        }
-    }
-}
-
 fn call_id_of(m: &str) -> String {
     m.split("\r\n")
         .find_map(|l| l.strip_prefix("Call-ID: "))
@@ -129,25 +86,6 @@ CSeq: 1 {method}\r\nContact: <sip:{user}@{from}>\r\n{extra}Content-Length: 0\r\n
     )
 }
 
-/// The carrier's 200 to a forwarded INVITE: its Vias, From, Call-ID, CSeq, To with a tag, a Contact.
-fn answer(req: &str, me: SocketAddr) -> String {
-    let mut s = "SIP/2.0 200 OK\r\n".to_string();
-    for line in req.split("\r\n") {
-        let name = line.split(':').next().unwrap_or("");
-        if ["Via", "From", "Call-ID", "CSeq"].contains(&name) {
-            s.push_str(line);
-            s.push_str("\r\n");
-        } else if name == "To" {
-            s.push_str(line);
-            s.push_str(";tag=carrier1\r\n");
-        }
-    }
-    s.push_str(&format!(
-        "Contact: <sip:x@{me}>\r\nContent-Length: 0\r\n\r\n"
-    ));
-    s
-}
-
 #[tokio::test]
 async fn calls_spread_over_the_shards_and_a_kill_switch_ends_them_on_every_shard() {
     let (pbx, carrier) = (Party::on("127.0.0.2").await, Party::on("127.0.0.3").await);
@@ -162,11 +100,11 @@ async fn calls_spread_over_the_shards_and_a_kill_switch_ends_them_on_every_shard
         let invite = request_of(&ext, "INVITE", uri, pbx.addr, &id, "");
         pbx.send(&invite, g.pbx_side).await;
         let (_, fwd, from) = carrier
-            .recv_until("the INVITE at the carrier", |m| {
+            .recv_until_from("the INVITE at the carrier", |m| {
                 m.starts_with("INVITE ") && call_id_of(m) == id
             })
             .await;
-        carrier.send(&answer(&fwd, carrier.addr), from).await;
+        carrier.send(&answer(&fwd, 200, carrier.addr), from).await;
         pbx.recv_until("the 200 at the PBX", |m| {
             m.starts_with("SIP/2.0 200") && call_id_of(m) == id
         })
@@ -210,7 +148,7 @@ async fn calls_spread_over_the_shards_and_a_kill_switch_ends_them_on_every_shard
     for (side, who) in [(&carrier, "carrier"), (&pbx, "PBX")] {
         let mut byes = std::collections::BTreeSet::new();
         while byes.len() < CALLS {
-            let (_, bye, _) = side
+            let (_, bye) = side
                 .recv_until(&format!("a BYE at the {who}"), |m| m.starts_with("BYE "))
                 .await;
             byes.insert(call_id_of(&bye));
@@ -287,7 +225,7 @@ async fn a_ban_decided_on_one_shard_drops_the_source_on_every_shard() {
         "",
     );
     scanner.send(&m, g.access).await;
-    let (before, _, _) = pbx
+    let (before, _) = pbx
         .recv_until("the banned source's 110 call at the PBX", |m| {
             call_id_of(m) == "em-banned"
         })

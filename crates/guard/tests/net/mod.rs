@@ -60,3 +60,75 @@ impl Live {
         let _ = tokio::time::timeout(DEADLINE, &mut self.task).await;
     }
 }
+
+/// A SIP party (phone, PBX, carrier, attacker) on a loopback address.
+pub struct Party {
+    pub sock: tokio::net::UdpSocket,
+    pub addr: std::net::SocketAddr,
+}
+
+impl Party {
+    pub async fn on(ip: &str) -> Party {
+        let sock = tokio::net::UdpSocket::bind(format!("{ip}:0"))
+            .await
+            .unwrap();
+        let addr = sock.local_addr().unwrap();
+        Party { sock, addr }
+    }
+
+    pub async fn send(&self, text: &str, to: std::net::SocketAddr) {
+        self.sock.send_to(text.as_bytes(), to).await.unwrap();
+    }
+
+    /// Datagrams until the first one `pick` accepts: (those before it, it, where it came from).
+    pub async fn recv_until_from(
+        &self,
+        what: &str,
+        pick: impl Fn(&str) -> bool,
+    ) -> (Vec<String>, String, std::net::SocketAddr) {
+        let deadline = Instant::now() + DEADLINE;
+        let mut buf = vec![0u8; 65536];
+        let mut before = Vec::new();
+        loop {
+            let (n, from) = tokio::time::timeout_at(deadline, self.sock.recv_from(&mut buf))
+                .await
+                .unwrap_or_else(|_| panic!("{what}: it never arrived; got before: {before:#?}"))
+                .unwrap();
+            let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if pick(&got) {
+                return (before, got, from);
+            }
+            before.push(got);
+        }
+    }
+
+    /// Datagrams until the first one `pick` accepts: (those before it, it).
+    pub async fn recv_until(
+        &self,
+        what: &str,
+        pick: impl Fn(&str) -> bool,
+    ) -> (Vec<String>, String) {
+        let (before, got, _) = self.recv_until_from(what, pick).await;
+        (before, got)
+    }
+}
+
+/// A carrier's answer to a forwarded INVITE: the request's Vias, From, Call-ID and CSeq, its To with a tag,
+/// and a Contact.
+pub fn answer(req: &str, code: u16, me: std::net::SocketAddr) -> String {
+    let mut s = format!("SIP/2.0 {code} OK\r\n");
+    for line in req.split("\r\n") {
+        let name = line.split(':').next().unwrap_or("");
+        if ["Via", "From", "Call-ID", "CSeq"].contains(&name) {
+            s.push_str(line);
+            s.push_str("\r\n");
+        } else if name == "To" {
+            s.push_str(line);
+            s.push_str(";tag=carrier1\r\n");
+        }
+    }
+    s.push_str(&format!(
+        "Contact: <sip:x@{me}>\r\nContent-Length: 0\r\n\r\n"
+    ));
+    s
+}
