@@ -1,13 +1,14 @@
-//! Admission of what the sockets read into the core's queue. The receive tasks never wait for the core: each
-//! message is put in the bounded queue or shed at once, and when the queue fills up what matters least goes
-//! first — OPTIONS and other requests outside a dialog, then REGISTERs, then new calls (answered 503 with
-//! Retry-After) — while responses, requests inside a dialog, CANCEL/ACK/BYE and emergency calls are kept until
-//! the very last slot. A message is only parsed here when the queue is at least half full: below that,
-//! admission is one comparison.
+//! Admission of what the sockets read. Nothing that reads a socket waits for room: each message goes ahead or
+//! is shed at once, and as the guard falls behind what matters least goes first — OPTIONS and other requests
+//! outside a dialog, then REGISTERs, then new calls (answered 503 with Retry-After) — while responses,
+//! requests inside a dialog, CANCEL/ACK/BYE and emergency calls are kept to the very last. How far behind
+//! is a [`Load`]: a shard queue's fill (stream messages), or for a UDP reader that runs datagrams to
+//! completion the time since its socket was last found empty. A message is only parsed here from half
+//! full: below that, admission is one comparison.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use numbering::Numbering;
 use sip::{Message, Method, ResponseBuilder};
@@ -36,6 +37,34 @@ impl Class {
             Class::Least => Some(4),
         }
     }
+}
+
+/// Behind this long is full ([`Load::Behind`]): OPTIONS are shed from half of it (200 ms), REGISTERs from
+/// 3/4 (300 ms), new calls from 7/8 (350 ms) — all before SIP's first retransmission (T1, 500 ms), which
+/// would add the waiting requests a second time to the load that delays them.
+pub const BEHIND_FULL: Duration = Duration::from_millis(400);
+
+/// How far behind the guard is when a message arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Load {
+    /// `used` of a queue's `size` slots are taken.
+    Queue { used: usize, size: usize },
+    /// The time since the socket was last found empty (a UDP reader), against [`BEHIND_FULL`].
+    Behind(Duration),
+}
+
+impl Load {
+    /// (used, size) in the same unit: messages, or microseconds.
+    fn fill(self) -> (usize, usize) {
+        match self {
+            Load::Queue { used, size } => (used, size),
+            Load::Behind(d) => (micros(d), micros(BEHIND_FULL)),
+        }
+    }
+}
+
+fn micros(d: Duration) -> usize {
+    usize::try_from(d.as_micros()).unwrap_or(usize::MAX)
 }
 
 /// What to do with a message read off a socket.
@@ -157,9 +186,10 @@ impl Admission {
             .is_some_and(|d| n.classify(&d).is_emergency())
     }
 
-    /// Whether a message read off a socket goes into the queue, `used` of whose `size` slots are taken.
-    /// `mirrored`: a HEP packet (not SIP to answer: kept).
-    pub fn admit(&self, data: &[u8], used: usize, size: usize, mirrored: bool) -> Verdict {
+    /// Whether a message read off a socket goes ahead, with the guard at `load`. `mirrored`: a HEP packet
+    /// (not SIP to answer: kept).
+    pub fn admit(&self, data: &[u8], load: Load, mirrored: bool) -> Verdict {
+        let (used, size) = load.fill();
         let half = size / 2;
         if mirrored {
             return Verdict::Admit;
@@ -202,7 +232,7 @@ impl Admission {
         counter.fetch_add(1, Ordering::Relaxed);
         let now = self.now_ms();
         self.last_shed.store(now, Ordering::Relaxed);
-        self.log(used, size, class, now);
+        self.log(load, class, now);
         let answer = parsed
             .filter(|m| m.method() != Some(Method::Ack) && self.take_budget(now))
             .and_then(|m| overload_answer(&m));
@@ -213,10 +243,10 @@ impl Admission {
     }
 
     /// A message that is never shed found the queue full.
-    pub fn lost(&self, used: usize, size: usize) {
+    pub fn lost(&self, load: Load) {
         self.lost.fetch_add(1, Ordering::Relaxed);
         let now = self.now_ms();
-        self.log(used, size, Class::Keep, now);
+        self.log(load, Class::Keep, now);
     }
 
     fn shed_recently(&self) -> bool {
@@ -232,7 +262,7 @@ impl Admission {
         self.budget_used.fetch_add(1, Ordering::Relaxed) < ANSWERS_PER_SECOND
     }
 
-    fn log(&self, used: usize, size: usize, class: Class, now: u64) {
+    fn log(&self, load: Load, class: Class, now: u64) {
         let last = self.last_log.load(Ordering::Relaxed);
         if last != 0 && now.saturating_sub(last) < LOG_EVERY_MS {
             return;
@@ -245,16 +275,28 @@ impl Admission {
             return;
         }
         let s = self.stats();
-        tracing::warn!(
-            queued = used,
-            queue = size,
-            shedding = ?class,
-            shed_options = s.least,
-            shed_registers = s.registers,
-            shed_calls = s.calls,
-            lost = s.lost,
-            "overload: the core's queue is filling up; OPTIONS, then REGISTERs, then new calls (503 Retry-After) are shed, calls in progress and emergency calls are kept ([transport] inbound_queue)"
-        );
+        let shedding = "OPTIONS, then REGISTERs, then new calls (503 Retry-After) are shed, calls in progress and emergency calls are kept";
+        match load {
+            Load::Queue { used, size } => tracing::warn!(
+                queued = used,
+                queue = size,
+                shedding = ?class,
+                shed_options = s.least,
+                shed_registers = s.registers,
+                shed_calls = s.calls,
+                lost = s.lost,
+                "overload: a shard's queue is filling up ([transport] inbound_queue); {shedding}"
+            ),
+            Load::Behind(d) => tracing::warn!(
+                behind_ms = d.as_millis(),
+                full_at_ms = BEHIND_FULL.as_millis(),
+                shedding = ?class,
+                shed_options = s.least,
+                shed_registers = s.registers,
+                shed_calls = s.calls,
+                "overload: datagrams wait in a UDP socket because the guard cannot keep up; {shedding}"
+            ),
+        }
     }
 }
 
@@ -278,6 +320,10 @@ fn overload_answer(msg: &Message<'_>) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn q(used: usize) -> Load {
+        Load::Queue { used, size: 8 }
+    }
 
     fn request(method: &str, user: &str, to_tag: bool) -> Vec<u8> {
         let tag = if to_tag { ";tag=t2" } else { "" };
@@ -331,14 +377,14 @@ mod tests {
         );
         // Below half full everything goes in, unparsed.
         for m in [&opt, &reg, &inv] {
-            assert_eq!(a.admit(m, 3, 8, false), Verdict::Admit);
+            assert_eq!(a.admit(m, q(3), false), Verdict::Admit);
         }
         // Half full: OPTIONS shed; three quarters: REGISTER; seven eighths: new calls.
-        assert!(matches!(a.admit(&opt, 4, 8, false), Verdict::Shed(Some(_))));
-        assert_eq!(a.admit(&reg, 5, 8, false), Verdict::Admit);
-        assert!(matches!(a.admit(&reg, 6, 8, false), Verdict::Shed(Some(_))));
-        assert_eq!(a.admit(&inv, 6, 8, false), Verdict::Admit);
-        let Verdict::Shed(Some(answer)) = a.admit(&inv, 7, 8, false) else {
+        assert!(matches!(a.admit(&opt, q(4), false), Verdict::Shed(Some(_))));
+        assert_eq!(a.admit(&reg, q(5), false), Verdict::Admit);
+        assert!(matches!(a.admit(&reg, q(6), false), Verdict::Shed(Some(_))));
+        assert_eq!(a.admit(&inv, q(6), false), Verdict::Admit);
+        let Verdict::Shed(Some(answer)) = a.admit(&inv, q(7), false) else {
             panic!("a new call at seven eighths is shed with an answer");
         };
         let answer = String::from_utf8(answer).unwrap();
@@ -349,7 +395,7 @@ mod tests {
             request("INVITE", "110", false),
             request("BYE", "0312345678", true),
         ] {
-            assert_eq!(a.admit(&m, 7, 8, false), Verdict::Admit);
+            assert_eq!(a.admit(&m, q(7), false), Verdict::Admit);
         }
         let s = a.stats();
         assert_eq!((s.least, s.registers, s.calls, s.answered), (1, 1, 1, 3));
@@ -363,7 +409,38 @@ mod tests {
                     .replace("To: <sip:0312345678@127.0.0.1>", to)
             })
             .unwrap();
-        assert_eq!(a.admit(ack.as_bytes(), 0, 8, false), Verdict::Shed(None));
-        assert_eq!(a.admit(ack.as_bytes(), 8, 8, false), Verdict::Shed(None));
+        assert_eq!(a.admit(ack.as_bytes(), q(0), false), Verdict::Shed(None));
+        assert_eq!(a.admit(ack.as_bytes(), q(8), false), Verdict::Shed(None));
+    }
+
+    #[test]
+    fn a_reader_behind_its_socket_sheds_by_how_long_it_is_behind() {
+        let a = Admission::new(Some(Arc::new(Numbering::japan_defaults())));
+        let behind = |ms| Load::Behind(Duration::from_millis(ms));
+        let (opt, reg, inv, sos) = (
+            request("OPTIONS", "x", false),
+            request("REGISTER", "200", false),
+            request("INVITE", "0312345678", false),
+            request("INVITE", "110", false),
+        );
+        assert_eq!(a.admit(&opt, behind(199), false), Verdict::Admit);
+        assert!(matches!(
+            a.admit(&opt, behind(200), false),
+            Verdict::Shed(Some(_))
+        ));
+        assert_eq!(a.admit(&reg, behind(299), false), Verdict::Admit);
+        assert!(matches!(
+            a.admit(&reg, behind(300), false),
+            Verdict::Shed(Some(_))
+        ));
+        assert_eq!(a.admit(&inv, behind(349), false), Verdict::Admit);
+        assert!(matches!(
+            a.admit(&inv, behind(350), false),
+            Verdict::Shed(Some(_))
+        ));
+        // An emergency call and a BYE go ahead however far behind.
+        assert_eq!(a.admit(&sos, behind(10_000), false), Verdict::Admit);
+        let bye = request("BYE", "0312345678", true);
+        assert_eq!(a.admit(&bye, behind(10_000), false), Verdict::Admit);
     }
 }

@@ -154,6 +154,8 @@ pub struct Guard {
     control: Core,
     /// The SIP shards, started by [`Guard::run`].
     shards: Vec<Shard>,
+    /// How the UDP readers run datagrams to completion on the shards, handed to them by [`Guard::run`].
+    inline: Arc<crate::shard::Inline>,
     sink: Sink,
     transports: Transports,
     clock: Clock,
@@ -266,6 +268,16 @@ impl Guard {
             adapters: crate::end_call::Adapters::new(settings.end_call.clone()),
             shards: Arc::new(shard_tx),
         };
+        let cores: Vec<_> = cores
+            .into_iter()
+            .map(|c| Arc::new(parking_lot::Mutex::new(c)))
+            .collect();
+        let inline = Arc::new(crate::shard::Inline {
+            cores: cores.clone(),
+            shared: shared.clone(),
+            sink: sink.clone(),
+            clock,
+        });
         let shards = cores
             .into_iter()
             .zip(inbound)
@@ -288,6 +300,7 @@ impl Guard {
             watch,
             control,
             shards,
+            inline,
             sink,
             transports,
             clock,
@@ -331,8 +344,17 @@ impl Guard {
             }
             stopped.push(wait);
         }
+        let inline = self.inline.clone();
+        let readers = crate::transport::Inline {
+            deliver: Arc::new(move |m| inline.deliver(m)),
+            stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        };
+        self.transports.run_inline(&readers);
         self.control_loop(shutdown).await;
         let stats = self.stats().await;
+        readers
+            .stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = stop_tx.send(true);
         for wait in stopped {
             let _ = wait.await;

@@ -1,12 +1,17 @@
-//! A SIP shard of the running guard: one OS thread that owns the transactions, remembered answers and
-//! dialogs of the Call-IDs that hash to it ([`crate::proxy::Shared::shard_of`]). It drains its own bounded
-//! queue (filled by the receive tasks), calls the shared decision layer under its lock for one phase at a
-//! time, expires its own timers, and sends what each message produced before the next one. It never waits on
-//! I/O. Calls another shard must end (a kill switch decided here) go to that shard as a [`ShardCommand`].
+//! A SIP shard of the running guard: the transactions, remembered answers and dialogs of the Call-IDs that
+//! hash to it ([`crate::proxy::Shared::shard_of`]), in one [`Core`] behind its own lock. Datagrams are run
+//! to completion under that lock by the UDP reader that received them ([`Inline`]); the shard's thread
+//! drains its bounded queue (stream messages, and datagrams read before the readers took over), expires its
+//! timers and runs the control loop's commands. Whoever holds the lock calls the shared decision layer under
+//! its lock for one phase at a time and sends what each message produced once the shard's lock is released;
+//! nobody waits on I/O under a lock. Calls another shard must end (a kill switch decided here) go to that
+//! shard as a [`ShardCommand`].
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::proxy::{Core, Output, Persist};
@@ -111,7 +116,7 @@ impl Sink {
 
 /// One shard, ready to run on a thread of its own.
 pub(crate) struct Shard {
-    pub core: Core,
+    pub core: Arc<Mutex<Core>>,
     pub inbound: mpsc::Receiver<Inbound>,
     pub commands: mpsc::UnboundedReceiver<ShardCommand>,
     pub sink: Sink,
@@ -127,7 +132,7 @@ impl Shard {
         stop: watch::Receiver<bool>,
         done: oneshot::Sender<()>,
     ) -> std::io::Result<()> {
-        let name = format!("tollguard-shard-{}", self.core.index());
+        let name = format!("tollguard-shard-{}", self.core.lock().index());
         std::thread::Builder::new().name(name).spawn(move || {
             rt.block_on(self.run(stop));
             drop(done);
@@ -140,13 +145,9 @@ impl Shard {
         let mut out = Output::default();
         let mut slow = SlowPasses::default();
         loop {
-            self.core.set_live(self.sink.handle.watched());
-            let started = std::time::Instant::now();
             tokio::select! {
                 m = self.inbound.recv() => match m {
                     Some(m) => {
-                        // A subscriber that arrived while the shard waited sees this batch's events.
-                        self.core.set_live(self.sink.handle.watched());
                         self.message(&m, &mut out, &mut slow);
                         // Then what is already queued, before the timers and commands get their turn again.
                         for _ in 0..BATCH {
@@ -159,16 +160,22 @@ impl Shard {
                     None => break,
                 },
                 _ = tick.tick() => {
+                    let started = std::time::Instant::now();
                     let now = self.clock.now();
-                    if self.core.index() == 0 {
-                        // Until the PBX has answered one, ask for its challenge (nothing to learn by scanning).
-                        self.core.prime(now, &mut out);
+                    {
+                        let mut core = self.core.lock();
+                        if core.index() == 0 {
+                            // Until the PBX has answered one, ask for its challenge (nothing to learn by
+                            // scanning).
+                            core.prime(now, &mut out);
+                        }
+                        core.expire(now, &mut out);
                     }
-                    self.core.expire(now, &mut out);
                     self.flush(&mut out);
                     slow.check("timers (transactions, dialogs)", started.elapsed(), self.inbound.len());
                 }
                 Some(cmd) = self.commands.recv() => {
+                    let started = std::time::Instant::now();
                     self.command(cmd, &mut out);
                     slow.check("a command", started.elapsed(), self.inbound.len());
                 }
@@ -180,21 +187,29 @@ impl Shard {
     /// Handles one message and sends what it produced at once.
     fn message(&mut self, m: &Inbound, out: &mut Output, slow: &mut SlowPasses) {
         let started = std::time::Instant::now();
-        self.core.on_inbound(m, self.clock.now(), out);
+        {
+            let mut core = self.core.lock();
+            // A subscriber that arrived meanwhile sees this message's events.
+            core.set_live(self.sink.handle.watched());
+            core.on_inbound(m, self.clock.now(), out);
+        }
         self.flush(out);
         slow.check("one message", started.elapsed(), self.inbound.len());
     }
 
     fn command(&mut self, cmd: ShardCommand, out: &mut Output) {
         let now = self.clock.now();
+        let core = self.core.clone();
+        let mut core = core.lock();
         match cmd {
             ShardCommand::End { calls, done } => {
                 let mut ended = Vec::new();
                 for c in calls {
-                    if self.core.end_call(&c.call_id, &c.why, now, out) {
+                    if core.end_call(&c.call_id, &c.why, now, out) {
                         ended.push(c.call_id);
                     }
                 }
+                drop(core);
                 // The BYEs go out before the asker hears that the calls are being ended.
                 self.flush(out);
                 if let Some(done) = done {
@@ -207,22 +222,22 @@ impl Shard {
                 why,
                 reply,
             } => {
-                let in_scope = self
-                    .core
+                let in_scope = core
                     .calls(tenant.as_deref())
                     .iter()
                     .any(|c| c.call_id == call_id);
-                let ended = in_scope && self.core.end_call(&call_id, &why, now, out);
+                let ended = in_scope && core.end_call(&call_id, &why, now, out);
+                drop(core);
                 self.flush(out);
                 let _ = reply.send(ended);
             }
             ShardCommand::Calls { tenant, reply } => {
-                let _ = reply.send(self.core.calls(tenant.as_deref()));
+                let _ = reply.send(core.calls(tenant.as_deref()));
             }
             ShardCommand::Report(reply) => {
                 let _ = reply.send(ShardReport {
-                    stats: self.core.stats,
-                    calls_in_progress: self.core.dialogs_in_progress(),
+                    stats: core.stats,
+                    calls_in_progress: core.dialogs_in_progress(),
                 });
             }
         }
@@ -231,5 +246,37 @@ impl Shard {
     fn flush(&mut self, out: &mut Output) {
         let others = self.sink.carry_out(out);
         self.sink.end_on(others);
+    }
+}
+
+/// Runs datagrams to completion on the UDP reader that received them: under the lock of the Call-ID's
+/// shard, then what the message produced is carried out with the lock released.
+pub(crate) struct Inline {
+    pub cores: Vec<Arc<Mutex<Core>>>,
+    pub shared: Arc<crate::proxy::Shared>,
+    pub sink: Sink,
+    pub clock: Clock,
+}
+
+thread_local! {
+    /// The output buffer of the reader's thread, reused for every datagram.
+    static OUT: RefCell<Output> = RefCell::new(Output::default());
+}
+
+impl Inline {
+    pub fn deliver(&self, m: &Inbound) {
+        let i = self.shared.shard_of_message(&m.data);
+        let Some(core) = self.cores.get(i).or_else(|| self.cores.first()) else {
+            return;
+        };
+        OUT.with_borrow_mut(|out| {
+            {
+                let mut core = core.lock();
+                core.set_live(self.sink.handle.watched());
+                core.on_inbound(m, self.clock.now(), out);
+            }
+            let others = self.sink.carry_out(out);
+            self.sink.end_on(others);
+        });
     }
 }

@@ -1,15 +1,15 @@
-//! Overload on real loopback sockets, staged deterministically: the guard's inbound queue is made tiny (16
-//! messages) and nobody drains it, as if the core were stalled. Then what matters least is shed first, with
-//! 503 and Retry-After (OPTIONS from half full, REGISTER from three quarters, new INVITEs from seven eighths),
-//! while an emergency INVITE (110) and the BYE of a call in progress still get in. No timing is asserted:
-//! every wait is on a condition with a deadline.
+//! Overload on real loopback sockets, staged: what matters least is shed first, with 503 and Retry-After
+//! (OPTIONS, then REGISTER, then new INVITEs), while an emergency INVITE (110) and the BYE of a call in
+//! progress still get in. Two ways to fall behind: a shard's queue that nobody drains (made tiny: 16
+//! messages), and a UDP reader that runs datagrams to completion and is stalled by a slow core while a burst
+//! waits in its socket. No timing is asserted: every wait is on a condition with a deadline.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use guard::config::{Listener, Role, TransportKind};
-use guard::transport::{Inbound, TransportLimits, Transports};
+use guard::transport::{Inbound, Inline, TransportLimits, Transports};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout_at};
@@ -152,4 +152,110 @@ async fn a_full_queue_sheds_options_register_and_new_calls_but_keeps_110_and_bye
         String::from_utf8_lossy(&m.data).contains("Call-ID: marker\r\n"),
         "the ACK of the 503 was not queued"
     );
+}
+
+/// A UDP listener of the PBX side on a free port.
+fn pbx_listener() -> Listener {
+    Listener {
+        address: "127.0.0.1:0".parse().unwrap(),
+        transport: TransportKind::Udp,
+        role: Role::Pbx,
+        advertise: "127.0.0.1:5060".into(),
+        tls: None,
+    }
+}
+
+#[tokio::test]
+async fn a_reader_stalled_behind_its_socket_sheds_new_calls_but_keeps_110_and_bye() {
+    let (tx, _rx) = mpsc::channel(QUEUE);
+    let numbering = Arc::new(numbering::Numbering::japan_defaults());
+    let t = Transports::bind_with(
+        &[pbx_listener()],
+        TransportLimits::default(),
+        tx,
+        Some(numbering),
+    )
+    .await
+    .unwrap();
+    let guard: SocketAddr = t.local_udp(0).unwrap();
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+
+    // The core behind the reader: the first message stalls it until `release`; every message it gets is
+    // reported on `delivered`.
+    let (delivered_tx, delivered) = std::sync::mpsc::channel::<String>();
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(Some(gate));
+    let delivered_tx = std::sync::Mutex::new(delivered_tx);
+    let inline = Inline {
+        deliver: Arc::new(move |m: &Inbound| {
+            let text = String::from_utf8_lossy(&m.data).into_owned();
+            let _ = delivered_tx.lock().unwrap().send(text);
+            if let Some(g) = gate.lock().unwrap().take() {
+                let _ = g.recv_timeout(DEADLINE);
+            }
+        }),
+        stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    };
+    t.run_inline(&inline);
+    // The readers take over at their next datagram or timeout: retry until the stalling message is seen.
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let first = request("BYE", "0312345678", "stall", true);
+        client.send_to(&first, guard).await.unwrap();
+        if let Ok(m) = delivered.recv_timeout(Duration::from_millis(300)) {
+            assert!(m.contains("Call-ID: stall\r\n"), "{m}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reader never ran a datagram"
+        );
+    }
+    // While the core is stalled the socket is never found empty: past 7/8 of the behind budget (350 ms).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for (method, user, call_id, to_tag) in [
+        ("OPTIONS", "pbx", "shed-OPTIONS", false),
+        ("REGISTER", "201", "shed-REGISTER", false),
+        ("INVITE", "0312345678", "shed-INVITE", false),
+        ("INVITE", "110", "emergency", false),
+        ("BYE", "0312345678", "in-progress", true),
+    ] {
+        let m = request(method, user, call_id, to_tag);
+        client.send_to(&m, guard).await.unwrap();
+    }
+    release.send(()).unwrap();
+
+    for method in ["OPTIONS", "REGISTER", "INVITE"] {
+        let got = answer(&client).await;
+        assert!(got.starts_with("SIP/2.0 503 "), "{method}: {got}");
+        assert!(got.contains("Retry-After: "), "{got}");
+        assert!(
+            got.contains(&format!("Call-ID: shed-{method}\r\n")),
+            "{got}"
+        );
+    }
+    let kept: Vec<String> = (0..2)
+        .map(|_| delivered.recv_timeout(DEADLINE).expect("kept messages run"))
+        .collect();
+    assert!(kept[0].starts_with("INVITE sip:110@"), "{}", kept[0]);
+    assert!(kept[1].contains("Call-ID: in-progress\r\n"), "{}", kept[1]);
+    let s = t.shed_stats();
+    assert_eq!((s.least, s.registers, s.calls), (1, 1, 1), "{s:?}");
+
+    // Caught up, the reader finds its socket empty again and takes new calls.
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let call = request("INVITE", "0312345678", "after", false);
+        client.send_to(&call, guard).await.unwrap();
+        match delivered.recv_timeout(Duration::from_millis(300)) {
+            Ok(m) if m.contains("Call-ID: after\r\n") => break,
+            _ => assert!(
+                std::time::Instant::now() < deadline,
+                "new calls never taken again"
+            ),
+        }
+    }
+    inline
+        .stop
+        .store(true, std::sync::atomic::Ordering::Relaxed);
 }

@@ -45,23 +45,31 @@ enum Command {
     Audit(audit::AuditArgs),
 }
 
+/// RUST_LOG's filter when it is set and not empty, else `default`.
+pub(crate) fn log_filter(default: &str) -> tracing_subscriber::EnvFilter {
+    match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => tracing_subscriber::EnvFilter::try_new(&v)
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
+        _ => tracing_subscriber::EnvFilter::new(default),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Diagnostics go to stderr, filtered by RUST_LOG (default: warnings); reports go to stdout.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                // The demo tells its own story on stdout; the guard's warnings would drown it.
-                .unwrap_or_else(|_| {
-                    tracing_subscriber::EnvFilter::new(if matches!(cli.command, Command::Demo(_)) {
-                        "error"
-                    } else {
-                        "warn"
-                    })
-                }),
-        )
-        .init();
+    // Diagnostics go to stderr, filtered by RUST_LOG (default: warnings); reports go to stdout. `serve`
+    // installs its own, from the configuration's [log], for every thread of the guard.
+    if !matches!(cli.command, Command::Serve(_)) {
+        // The demo tells its own story on stdout; the guard's warnings would drown it.
+        let default = if matches!(cli.command, Command::Demo(_)) {
+            "error"
+        } else {
+            "warn"
+        };
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(log_filter(default))
+            .init();
+    }
     let result = match cli.command {
         Command::Number(args) => number::run(args),
         Command::Analyze(args) => analyze::run_analyze(args),

@@ -27,8 +27,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log_level));
+    let filter = crate::log_filter(&settings.log_level);
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let dispatch: tracing::Dispatch = if settings.log_json {
         tracing_subscriber::fmt()
@@ -43,7 +42,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_env_filter(filter)
             .into()
     };
-    let _log = tracing::dispatcher::set_default(&dispatch);
+    // For every thread: the shards, the UDP readers and the runtime's workers log through it too.
+    let _ = tracing::dispatcher::set_global_default(dispatch);
     // Every country's number metadata is built now, off the core's thread: otherwise the first call to each
     // calling code pays for it (tens of milliseconds for +1) while the decisions behind it wait.
     let _ = std::thread::Builder::new()

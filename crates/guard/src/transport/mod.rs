@@ -17,12 +17,15 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sip::{Frame, StreamFramer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio_rustls::TlsAcceptor;
 
-use crate::admission::{Admission, ShedStats, Verdict};
-use crate::config::{Listener, Role, TransportKind};
+use crate::admission::{Admission, Load, ShedStats, Verdict};
+use crate::config::{Listener, TransportKind};
+
+mod udp;
+pub use udp::{Deliver, Inline};
 
 /// One message received.
 #[derive(Debug, Clone)]
@@ -170,8 +173,8 @@ struct Counters {
 
 /// A UDP socket and its queue for the datagrams the kernel would not take at once.
 struct UdpOut {
-    socket: Arc<UdpSocket>,
-    backlog: mpsc::Sender<(SocketAddr, Vec<u8>)>,
+    socket: Arc<std::net::UdpSocket>,
+    backlog: udp::BacklogTx,
     /// Datagrams in `backlog` or being sent from it: while there are any, new ones queue behind them so that
     /// the order of a socket's datagrams is kept.
     waiting: Arc<AtomicUsize>,
@@ -404,6 +407,8 @@ struct Shared {
     admission: Arc<Admission>,
     /// Base of the connections' activity times.
     epoch: Instant,
+    /// How the guard reaches the UDP readers ([`Transports::run_inline`]).
+    handovers: udp::Handovers,
 }
 
 impl Shared {
@@ -490,18 +495,13 @@ impl Transports {
                     tls.push((i, s, TlsAcceptor::from(Arc::new(cfg))));
                 }
                 TransportKind::Udp => {
-                    let s = bind_udp(l.address, &limits).map_err(|e| {
+                    let s = udp::bind(l.address, &limits).map_err(|e| {
                         std::io::Error::new(e.kind(), format!("binding UDP {}: {e}", l.address))
                     })?;
                     let socket = Arc::new(s);
-                    let (backlog, rx) = mpsc::channel(limits.send_queue.max(1));
+                    let (backlog, rx) = std::sync::mpsc::sync_channel(limits.send_queue.max(1));
                     let waiting = Arc::new(AtomicUsize::new(0));
-                    tokio::spawn(udp_backlog(
-                        socket.clone(),
-                        rx,
-                        waiting.clone(),
-                        counters.clone(),
-                    ));
+                    udp::spawn_backlog(socket.clone(), rx, waiting.clone(), counters.clone())?;
                     udp.insert(
                         i,
                         UdpOut {
@@ -530,11 +530,18 @@ impl Transports {
                 counters,
                 admission,
                 epoch: Instant::now(),
+                handovers: udp::Handovers::default(),
             }),
         };
+        let rt = tokio::runtime::Handle::current();
         for (i, u) in &t.shared.udp {
-            let (i, s, shared) = (*i, u.socket.clone(), t.shared.clone());
-            tokio::spawn(async move { udp_loop(i, s, shared).await });
+            let weak = Arc::downgrade(&t.shared);
+            let handover = udp::spawn_reader(*i, u.socket.clone(), weak, rt.clone())?;
+            t.shared
+                .handovers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(handover);
         }
         for (i, l) in tcp {
             let t2 = t.clone();
@@ -553,6 +560,21 @@ impl Transports {
             .udp
             .get(&listener)
             .and_then(|u| u.socket.local_addr().ok())
+    }
+
+    /// From now on every UDP reader runs each datagram to completion on its own thread through
+    /// `inline.deliver` (after admission), instead of putting it into the shards' queues; the readers stop
+    /// when `inline.stop` turns true.
+    pub fn run_inline(&self, inline: &Inline) {
+        let handovers = self
+            .shared
+            .handovers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for h in handovers.iter() {
+            // A reader that is gone has nothing to run.
+            let _ = h.send(inline.clone());
+        }
     }
 
     /// What the transports have done so far.
@@ -795,7 +817,7 @@ impl Transports {
             return;
         };
         if u.waiting.load(Ordering::Acquire) == 0 {
-            match u.socket.try_send_to(&out.data, hop.dest) {
+            match udp::send_now(&u.socket, &out.data, hop.dest) {
                 Ok(_) => return,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => {
@@ -1062,7 +1084,9 @@ impl ConnReader {
                     let q = self.shared.inbound.pick(&data);
                     let (size, used) = (q.max_capacity(), q.max_capacity() - q.capacity());
                     if let Verdict::Shed(answer) =
-                        self.shared.admission.admit(&data, used, size, hep)
+                        self.shared
+                            .admission
+                            .admit(&data, Load::Queue { used, size }, hep)
                     {
                         if let Some(a) = answer {
                             Transports {
@@ -1112,111 +1136,7 @@ fn frame_hep(buf: &[u8]) -> Result<Framed, String> {
     }
 }
 
-/// A UDP socket's queue: datagrams the kernel would not take at once, sent as it can.
-async fn udp_backlog(
-    socket: Arc<UdpSocket>,
-    mut rx: mpsc::Receiver<(SocketAddr, Vec<u8>)>,
-    waiting: Arc<AtomicUsize>,
-    counters: Arc<Counters>,
-) {
-    while let Some((dest, data)) = rx.recv().await {
-        if let Err(e) = socket.send_to(&data, dest).await {
-            tracing::debug!(dest = %dest, error = %e, "UDP send failed");
-            counters.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-        counters.queued.fetch_sub(1, Ordering::Relaxed);
-        waiting.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 pub use decide::tls::server_config as tls_server_config;
-
-/// A UDP socket with its kernel buffers sized for bursts ([`TransportLimits::recv_buffer`]); a size the
-/// kernel refuses is logged, not fatal.
-fn bind_udp(addr: SocketAddr, limits: &TransportLimits) -> std::io::Result<UdpSocket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    if addr.is_ipv6() {
-        // Like std's bind: an IPv6 listener is dual-stack only where the system says so.
-        let _ = s.set_only_v6(false);
-    }
-    for (what, want, set) in [
-        (
-            "SO_RCVBUF",
-            limits.recv_buffer,
-            Socket::set_recv_buffer_size as fn(&Socket, usize) -> _,
-        ),
-        (
-            "SO_SNDBUF",
-            limits.send_buffer,
-            Socket::set_send_buffer_size,
-        ),
-    ] {
-        if let Err(e) = set(&s, want) {
-            tracing::warn!(address = %addr, error = %e, bytes = want, "{what} not set: the kernel's default buffer is used");
-        }
-    }
-    let got = s.recv_buffer_size().unwrap_or(0);
-    if got < limits.recv_buffer {
-        tracing::warn!(
-            address = %addr,
-            wanted = limits.recv_buffer,
-            got,
-            "UDP receive buffer smaller than [transport] recv_buffer: raise net.core.rmem_max (sysctl) so that bursts are not dropped"
-        );
-    }
-    s.set_nonblocking(true)?;
-    s.bind(&addr.into())?;
-    UdpSocket::from_std(s.into())
-}
-
-/// Reads a UDP socket: each datagram goes into the core's queue or is shed ([`Admission`]); the task never
-/// waits for the core, so the socket is read at the rate datagrams come in.
-async fn udp_loop(listener: usize, s: Arc<UdpSocket>, shared: Arc<Shared>) {
-    let mirrored = shared
-        .listeners
-        .get(listener)
-        .is_some_and(|l| l.role == Role::Hep);
-    let admission = &shared.admission;
-    let mut buf = vec![0u8; 65_536];
-    loop {
-        match s.recv_from(&mut buf).await {
-            Ok((n, source)) => {
-                let data = buf.get(..n).unwrap_or(&[]);
-                let tx = shared.inbound.pick(data);
-                let size = tx.max_capacity();
-                let used = size - tx.capacity();
-                match admission.admit(data, used, size, mirrored) {
-                    Verdict::Admit => {}
-                    Verdict::Shed(answer) => {
-                        if let Some(a) = answer {
-                            // Best effort: a full kernel buffer drops the answer (the caller retransmits).
-                            let _ = s.try_send_to(&a, source);
-                        }
-                        continue;
-                    }
-                }
-                let m = Inbound {
-                    data: data.to_vec(),
-                    source,
-                    listener,
-                    transport: TransportKind::Udp,
-                    conn: None,
-                    received: std::time::Instant::now(),
-                };
-                match tx.try_send(m) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => admission.lost(used, size),
-                    Err(mpsc::error::TrySendError::Closed(_)) => return,
-                }
-            }
-            Err(e) => {
-                // ICMP port unreachable surfaces here on some systems: not a reason to stop.
-                tracing::debug!(error = %e, "UDP receive error");
-            }
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

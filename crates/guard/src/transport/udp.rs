@@ -1,0 +1,331 @@
+//! UDP sockets: each is read by a thread of its own that runs every datagram to completion — parsed,
+//! matched, decided and forwarded on that thread, under the lock of its Call-ID's shard — once the guard
+//! hands it the shards ([`super::Transports::run_inline`]); until then (and in tests that read the core's
+//! queue) datagrams go into the shards' queues. Kamailio's and OpenSIPS's UDP workers work the same way: no
+//! hand-off between threads, so no wake-up of a second thread per datagram.
+//!
+//! Overload is told by how long the socket has not been empty ("behind"): a reader that keeps finding
+//! datagrams waiting is behind by the time since it last found none, and [`crate::admission`] sheds what
+//! matters least first from there. Sends never wait: a datagram the kernel would not take at once goes into
+//! the socket's bounded queue, sent by a thread of its own.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use rustix::net::{RecvFlags, SendFlags};
+
+use super::{Counters, Inbound, Shared, TransportKind, TransportLimits};
+use crate::admission::{Load, Verdict};
+use crate::config::Role;
+
+/// How a reader hands a datagram to the shards on its own thread: parse, decide, forward, then return.
+pub type Deliver = Arc<dyn Fn(&Inbound) + Send + Sync>;
+
+/// What the guard gives every reader to run datagrams to completion, and the flag that stops them.
+#[derive(Clone)]
+pub struct Inline {
+    pub deliver: Deliver,
+    pub stop: Arc<AtomicBool>,
+}
+
+/// A reader blocks this long at most before it looks whether it should stop.
+const READ_TIMEOUT: Duration = Duration::from_millis(200);
+/// A receive that waited at least this long found the socket empty.
+const WAITED: Duration = Duration::from_micros(20);
+/// From this far behind, a reader asks the socket without waiting whether it is empty (a wait shorter
+/// than [`WAITED`] does not tell); a datagram waiting is taken, so the question costs nothing when the
+/// reader really is behind.
+const PROBE_FROM: Duration = Duration::from_millis(2);
+
+/// A UDP socket with its kernel buffers sized for bursts ([`TransportLimits::recv_buffer`]); a size the
+/// kernel refuses is logged, not fatal. Blocking: its reader waits in the kernel, sends never do.
+pub(super) fn bind(
+    addr: SocketAddr,
+    limits: &TransportLimits,
+) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        // Like std's bind: an IPv6 listener is dual-stack only where the system says so.
+        let _ = s.set_only_v6(false);
+    }
+    for (what, want, set) in [
+        (
+            "SO_RCVBUF",
+            limits.recv_buffer,
+            Socket::set_recv_buffer_size as fn(&Socket, usize) -> _,
+        ),
+        (
+            "SO_SNDBUF",
+            limits.send_buffer,
+            Socket::set_send_buffer_size,
+        ),
+    ] {
+        if let Err(e) = set(&s, want) {
+            tracing::warn!(address = %addr, error = %e, bytes = want, "{what} not set: the kernel's default buffer is used");
+        }
+    }
+    let got = s.recv_buffer_size().unwrap_or(0);
+    if got < limits.recv_buffer {
+        tracing::warn!(
+            address = %addr,
+            wanted = limits.recv_buffer,
+            got,
+            "UDP receive buffer smaller than [transport] recv_buffer: raise net.core.rmem_max (sysctl) so that bursts are not dropped"
+        );
+    }
+    s.bind(&addr.into())?;
+    s.set_read_timeout(Some(READ_TIMEOUT))?;
+    Ok(s.into())
+}
+
+/// Sends a datagram without waiting; `WouldBlock` when the kernel's buffer is full.
+pub(super) fn send_now(
+    socket: &std::net::UdpSocket,
+    data: &[u8],
+    dest: SocketAddr,
+) -> std::io::Result<()> {
+    rustix::net::sendto(socket, data, SendFlags::DONTWAIT, &dest)
+        .map(|_| ())
+        .map_err(std::io::Error::from)
+}
+
+/// Starts the thread that sends what the kernel would not take at once, in order, waiting as it must. It
+/// ends when the socket's sender side is dropped.
+pub(super) fn spawn_backlog(
+    socket: Arc<std::net::UdpSocket>,
+    rx: Receiver<(SocketAddr, Vec<u8>)>,
+    waiting: Arc<AtomicUsize>,
+    counters: Arc<Counters>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("tollguard-udp-out".into())
+        .spawn(move || {
+            for (dest, data) in rx {
+                if let Err(e) = send_waiting(&socket, &data, dest) {
+                    tracing::debug!(dest = %dest, error = %e, "UDP send failed");
+                    counters.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                counters.queued.fetch_sub(1, Ordering::Relaxed);
+                waiting.fetch_sub(1, Ordering::AcqRel);
+            }
+        })?;
+    Ok(())
+}
+
+/// Sends, waiting for room in the kernel's buffer (the socket's timeout bounds each wait; a few tries).
+fn send_waiting(
+    socket: &std::net::UdpSocket,
+    data: &[u8],
+    dest: SocketAddr,
+) -> std::io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match rustix::net::sendto(socket, data, SendFlags::empty(), &dest) {
+            Ok(_) => return Ok(()),
+            Err(e) if e == rustix::io::Errno::AGAIN && tries < 10 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// One reader: its socket, where it is (listener), and how it learns to run datagrams to completion.
+pub(super) struct Reader {
+    pub listener: usize,
+    pub socket: Arc<std::net::UdpSocket>,
+    pub shared: Weak<Shared>,
+    pub inline: Receiver<Inline>,
+}
+
+/// Starts a reader; returns the sender through which the guard hands it the shards.
+pub(super) fn spawn_reader(
+    listener: usize,
+    socket: Arc<std::net::UdpSocket>,
+    shared: Weak<Shared>,
+    rt: tokio::runtime::Handle,
+) -> std::io::Result<Sender<Inline>> {
+    let (tx, inline) = std::sync::mpsc::channel();
+    let reader = Reader {
+        listener,
+        socket,
+        shared,
+        inline,
+    };
+    std::thread::Builder::new()
+        .name("tollguard-udp".into())
+        .spawn(move || {
+            // What a message sets off may open a connection (a task of the guard's runtime).
+            let _rt = rt.enter();
+            reader.run();
+        })?;
+    Ok(tx)
+}
+
+/// Time since a reader last found its socket empty.
+struct Behind {
+    idle_at: Instant,
+}
+
+impl Behind {
+    fn now(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.idle_at)
+    }
+}
+
+impl Reader {
+    fn run(self) {
+        let mut buf = vec![0u8; 65_536];
+        let mut inline: Option<Inline> = None;
+        let mut behind = Behind {
+            idle_at: Instant::now(),
+        };
+        // Reused for every datagram run to completion (its buffer grows once to the largest datagram).
+        let mut m = Inbound {
+            data: Vec::new(),
+            source: SocketAddr::from(([0, 0, 0, 0], 0)),
+            listener: self.listener,
+            transport: TransportKind::Udp,
+            conn: None,
+            received: Instant::now(),
+        };
+        loop {
+            match self.inline.try_recv() {
+                Ok(h) => inline = Some(h),
+                Err(TryRecvError::Disconnected | TryRecvError::Empty) => {}
+            }
+            if inline
+                .as_ref()
+                .is_some_and(|h| h.stop.load(Ordering::Relaxed))
+            {
+                return;
+            }
+            let Some((n, source)) = self.receive(&mut buf, &mut behind) else {
+                if self.shared.strong_count() == 0 {
+                    return;
+                }
+                continue;
+            };
+            let Some(shared) = self.shared.upgrade() else {
+                return;
+            };
+            let data = buf.get(..n).unwrap_or(&[]);
+            let received = Instant::now();
+            match &inline {
+                Some(h) => {
+                    if !self.admit(&shared, data, source, behind.now(received)) {
+                        continue;
+                    }
+                    m.data.clear();
+                    m.data.extend_from_slice(data);
+                    m.source = source;
+                    m.received = received;
+                    (h.deliver)(&m);
+                }
+                None => self.enqueue(&shared, data, source, received),
+            }
+        }
+    }
+
+    /// The next datagram, waiting for it (at most [`READ_TIMEOUT`]); notes in `behind` when the socket was
+    /// found empty.
+    fn receive(&self, buf: &mut [u8], behind: &mut Behind) -> Option<(usize, SocketAddr)> {
+        let started = Instant::now();
+        if behind.now(started) >= PROBE_FROM {
+            match rustix::net::recvfrom(&*self.socket, &mut *buf, RecvFlags::DONTWAIT) {
+                Ok((n, _, Some(addr))) => return SocketAddr::try_from(addr).ok().map(|a| (n, a)),
+                Ok(_) => return None,
+                Err(e) if e == rustix::io::Errno::AGAIN => behind.idle_at = started,
+                Err(e) => {
+                    tracing::debug!(error = %e, "UDP receive error");
+                    return None;
+                }
+            }
+        }
+        match rustix::net::recvfrom(&*self.socket, &mut *buf, RecvFlags::empty()) {
+            Ok((n, _, Some(addr))) => {
+                let now = Instant::now();
+                if now.saturating_duration_since(started) >= WAITED {
+                    behind.idle_at = now;
+                }
+                SocketAddr::try_from(addr).ok().map(|a| (n, a))
+            }
+            Ok(_) => None,
+            Err(e) if e == rustix::io::Errno::AGAIN || e == rustix::io::Errno::INTR => {
+                // The read timeout: nothing came, so nothing waits.
+                behind.idle_at = Instant::now();
+                None
+            }
+            Err(e) => {
+                // ICMP port unreachable surfaces here on some systems: not a reason to stop.
+                tracing::debug!(error = %e, "UDP receive error");
+                None
+            }
+        }
+    }
+
+    fn mirrored(&self, shared: &Shared) -> bool {
+        shared
+            .listeners
+            .get(self.listener)
+            .is_some_and(|l| l.role == Role::Hep)
+    }
+
+    /// Whether a datagram run to completion goes ahead, `behind` the socket; a shed one may be answered.
+    fn admit(&self, shared: &Shared, data: &[u8], source: SocketAddr, behind: Duration) -> bool {
+        match shared
+            .admission
+            .admit(data, Load::Behind(behind), self.mirrored(shared))
+        {
+            Verdict::Admit => true,
+            Verdict::Shed(answer) => {
+                if let Some(a) = answer {
+                    // Best effort: a full kernel buffer drops the answer (the caller retransmits).
+                    let _ = send_now(&self.socket, &a, source);
+                }
+                false
+            }
+        }
+    }
+
+    /// Before the guard runs datagrams to completion: into the queue of its shard, or shed when it fills.
+    fn enqueue(&self, shared: &Shared, data: &[u8], source: SocketAddr, received: Instant) {
+        let tx = shared.inbound.pick(data);
+        let size = tx.max_capacity();
+        let load = Load::Queue {
+            used: size - tx.capacity(),
+            size,
+        };
+        match shared.admission.admit(data, load, self.mirrored(shared)) {
+            Verdict::Admit => {}
+            Verdict::Shed(answer) => {
+                if let Some(a) = answer {
+                    let _ = send_now(&self.socket, &a, source);
+                }
+                return;
+            }
+        }
+        let m = Inbound {
+            data: data.to_vec(),
+            source,
+            listener: self.listener,
+            transport: TransportKind::Udp,
+            conn: None,
+            received,
+        };
+        if let Err(tokio::sync::mpsc::error::TrySendError::Full(_)) = tx.try_send(m) {
+            shared.admission.lost(load);
+        }
+    }
+}
+
+/// The senders through which [`super::Transports::run_inline`] reaches every reader.
+pub(super) type Handovers = std::sync::Mutex<Vec<Sender<Inline>>>;
+
+/// A UDP socket's bounded queue of the datagrams the kernel would not take at once.
+pub(super) type BacklogTx = SyncSender<(SocketAddr, Vec<u8>)>;
