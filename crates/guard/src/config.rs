@@ -224,6 +224,7 @@ struct TransportFile {
     send_buffer: Option<Spanned<u64>>,
     receive_threads: Option<Spanned<u64>>,
     shards: Option<Spanned<u64>>,
+    udp_readers: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -626,7 +627,7 @@ fn transport_limits(c: &mut Collector<'_>, f: &TransportFile) -> crate::transpor
         "inbound_queue",
         8..=1_000_000,
         as_u64(d.inbound_queue),
-        "messages read and waiting for the core; from half of it the least important are shed",
+        "stream messages waiting for a shard; from half of it the least important are shed",
     );
     let recv_buffer = transport_number(
         c,
@@ -660,8 +661,17 @@ fn transport_limits(c: &mut Collector<'_>, f: &TransportFile) -> crate::transpor
         as_u64(d.shards),
         "SIP shards (threads handling calls, each the Call-IDs that hash to it)",
     );
+    let udp_readers = transport_number(
+        c,
+        &f.udp_readers,
+        "udp_readers",
+        1..=64,
+        as_u64(d.udp_readers),
+        "sockets (SO_REUSEPORT) and reader threads per UDP listener; the kernel spreads peers over them",
+    );
     let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     crate::transport::TransportLimits {
+        udp_readers: to_usize(udp_readers),
         receive_threads: to_usize(threads),
         shards: to_usize(shards),
         inbound_queue: to_usize(inbound),

@@ -1,4 +1,4 @@
-//! A running guard with four SIP shards, on loopback: calls with different Call-IDs complete through it and
+//! A running guard with four SIP shards and two UDP readers per listener (SO_REUSEPORT), on loopback: calls with different Call-IDs complete through it and
 //! land on more than one shard; an operator's kill switch ends the calls held on every shard (BYE to both
 //! sides) before the command returns; a ban decided on one shard drops the source's packets on all of them
 //! (its requests carry Call-IDs of every shard), while its emergency call still passes.
@@ -39,7 +39,7 @@ impl Running {
             "[[listen]]\naddress = \"{access}\"\nrole = \"access\"\n\n\
 [[listen]]\naddress = \"{pbx_side}\"\nrole = \"pbx\"\n\n\
 [pbx]\naddress = \"{pbx}\"\n\n[trunk]\naddress = \"{carrier}\"\n\n\
-[transport]\nshards = {SHARDS}\n\n[[tenant]]\nname = \"acme\"\n\n[store]\npath = \"{}\"\n",
+[transport]\nshards = {SHARDS}\nudp_readers = 2\n\n[[tenant]]\nname = \"acme\"\n\n[store]\npath = \"{}\"\n",
             db.display()
         );
         let path = dir.path().join("guard.toml");

@@ -85,16 +85,20 @@ pub struct TransportLimits {
     pub idle: Duration,
     /// Messages waiting to be sent, per connection and per UDP socket.
     pub send_queue: usize,
-    /// Messages read off the sockets waiting for the core; beyond half of it the least important are shed
+    /// Stream messages (TCP, TLS) waiting for their shard, per shard (UDP datagrams are run to completion by
+    /// their reader once the guard runs); beyond half of it the least important are shed
     /// ([`crate::admission`]).
     pub inbound_queue: usize,
     /// Kernel buffers of each UDP socket (SO_RCVBUF, SO_SNDBUF), in bytes: a burst waits there while the
-    /// receive task is busy. Linux caps them at net.core.rmem_max / wmem_max (and doubles them).
+    /// reader is busy. Linux caps them at net.core.rmem_max / wmem_max (and doubles them).
     pub recv_buffer: usize,
     pub send_buffer: usize,
-    /// Threads of `tollguard serve` that read the sockets (and run the API), beside the thread of the core:
-    /// reading never waits for a decision.
+    /// Threads of `tollguard serve`'s runtime: TCP/TLS connections, the operator API, timers.
     pub receive_threads: usize,
+    /// Sockets per UDP listener, bound to the same address with SO_REUSEPORT, each read by a thread of its
+    /// own: the kernel spreads peers (by address and port) over them, so the datagrams of one peer stay in
+    /// order on one reader.
+    pub udp_readers: usize,
     /// SIP shards: threads that each own the transactions and dialogs of the Call-IDs that hash to them
     /// and share one decision layer. Default: the cores available, at most [`MAX_DEFAULT_SHARDS`].
     pub shards: usize,
@@ -125,6 +129,7 @@ impl Default for TransportLimits {
             recv_buffer: 8 << 20,
             send_buffer: 4 << 20,
             receive_threads: 1,
+            udp_readers: 1,
             shards: default_shards(),
         }
     }
@@ -173,7 +178,10 @@ struct Counters {
 
 /// A UDP socket and its queue for the datagrams the kernel would not take at once.
 struct UdpOut {
+    /// Where datagrams are sent from.
     socket: Arc<std::net::UdpSocket>,
+    /// Every socket of the listener (`socket` first), each with its reader.
+    readers: Vec<Arc<std::net::UdpSocket>>,
     backlog: udp::BacklogTx,
     /// Datagrams in `backlog` or being sent from it: while there are any, new ones queue behind them so that
     /// the order of a socket's datagrams is kept.
@@ -495,10 +503,10 @@ impl Transports {
                     tls.push((i, s, TlsAcceptor::from(Arc::new(cfg))));
                 }
                 TransportKind::Udp => {
-                    let s = udp::bind(l.address, &limits).map_err(|e| {
+                    let sockets = udp::bind_group(l.address, &limits).map_err(|e| {
                         std::io::Error::new(e.kind(), format!("binding UDP {}: {e}", l.address))
                     })?;
-                    let socket = Arc::new(s);
+                    let socket = sockets[0].clone();
                     let (backlog, rx) = std::sync::mpsc::sync_channel(limits.send_queue.max(1));
                     let waiting = Arc::new(AtomicUsize::new(0));
                     udp::spawn_backlog(socket.clone(), rx, waiting.clone(), counters.clone())?;
@@ -506,6 +514,7 @@ impl Transports {
                         i,
                         UdpOut {
                             socket,
+                            readers: sockets,
                             backlog,
                             waiting,
                         },
@@ -535,13 +544,15 @@ impl Transports {
         };
         let rt = tokio::runtime::Handle::current();
         for (i, u) in &t.shared.udp {
-            let weak = Arc::downgrade(&t.shared);
-            let handover = udp::spawn_reader(*i, u.socket.clone(), weak, rt.clone())?;
-            t.shared
-                .handovers
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(handover);
+            for socket in &u.readers {
+                let weak = Arc::downgrade(&t.shared);
+                let handover = udp::spawn_reader(*i, socket.clone(), weak, rt.clone())?;
+                t.shared
+                    .handovers
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(handover);
+            }
         }
         for (i, l) in tcp {
             let t2 = t.clone();

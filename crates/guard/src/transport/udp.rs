@@ -40,11 +40,28 @@ const WAITED: Duration = Duration::from_micros(20);
 /// reader really is behind.
 const PROBE_FROM: Duration = Duration::from_millis(2);
 
-/// A UDP socket with its kernel buffers sized for bursts ([`TransportLimits::recv_buffer`]); a size the
-/// kernel refuses is logged, not fatal. Blocking: its reader waits in the kernel, sends never do.
-pub(super) fn bind(
+/// The sockets of a UDP listener: [`TransportLimits::udp_readers`] of them on one address and port (the
+/// port the first one got when the listener asks for port 0), grouped with SO_REUSEPORT when more than one.
+pub(super) fn bind_group(
     addr: SocketAddr,
     limits: &TransportLimits,
+) -> std::io::Result<Vec<Arc<std::net::UdpSocket>>> {
+    let n = limits.udp_readers.max(1);
+    let first = bind(addr, limits, n > 1)?;
+    let addr = first.local_addr()?;
+    let mut group = vec![Arc::new(first)];
+    for _ in 1..n {
+        group.push(Arc::new(bind(addr, limits, true)?));
+    }
+    Ok(group)
+}
+
+/// A UDP socket with its kernel buffers sized for bursts ([`TransportLimits::recv_buffer`]); a size the
+/// kernel refuses is logged, not fatal. Blocking: its reader waits in the kernel, sends never do.
+fn bind(
+    addr: SocketAddr,
+    limits: &TransportLimits,
+    reuse_port: bool,
 ) -> std::io::Result<std::net::UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
@@ -76,6 +93,10 @@ pub(super) fn bind(
             got,
             "UDP receive buffer smaller than [transport] recv_buffer: raise net.core.rmem_max (sysctl) so that bursts are not dropped"
         );
+    }
+    if reuse_port {
+        // Linux only groups sockets of the same user: another user cannot take a share of the traffic.
+        s.set_reuse_port(true)?;
     }
     s.bind(&addr.into())?;
     s.set_read_timeout(Some(READ_TIMEOUT))?;
