@@ -809,7 +809,7 @@ const STORE_BATCH_TIME: Duration = Duration::from_millis(100);
 /// thread wakes to write them.
 fn spawn_store(store: Store, call_max_age: Duration) -> std::sync::mpsc::Sender<StoreJob> {
     let (tx, rx) = std::sync::mpsc::channel::<StoreJob>();
-    std::thread::spawn(move || {
+    let spawned = std::thread::Builder::new().name("tollguard-store".into()).spawn(move || {
         let mut store = store;
         while let Some(job) = next_store_job(&mut store, &rx) {
             let started = std::time::Instant::now();
@@ -826,6 +826,9 @@ fn spawn_store(store: Store, call_max_age: Duration) -> std::sync::mpsc::Sender<
             write_batch(&mut store, jobs.into_batch(call_max_age));
         }
     });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "the store's writer could not start: nothing is persisted");
+    }
     tx
 }
 
