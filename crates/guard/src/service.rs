@@ -809,23 +809,25 @@ const STORE_BATCH_TIME: Duration = Duration::from_millis(100);
 /// thread wakes to write them.
 fn spawn_store(store: Store, call_max_age: Duration) -> std::sync::mpsc::Sender<StoreJob> {
     let (tx, rx) = std::sync::mpsc::channel::<StoreJob>();
-    let spawned = std::thread::Builder::new().name("tollguard-store".into()).spawn(move || {
-        let mut store = store;
-        while let Some(job) = next_store_job(&mut store, &rx) {
-            let started = std::time::Instant::now();
-            let mut jobs = Collected::default();
-            jobs.add(job);
-            let mut n = 1;
-            while n < STORE_BATCH && started.elapsed() < STORE_BATCH_TIME {
-                match rx.try_recv() {
-                    Ok(j) => jobs.add(j),
-                    Err(_) => break,
+    let spawned = std::thread::Builder::new()
+        .name("tollguard-store".into())
+        .spawn(move || {
+            let mut store = store;
+            while let Some(job) = next_store_job(&mut store, &rx) {
+                let started = std::time::Instant::now();
+                let mut jobs = Collected::default();
+                jobs.add(job);
+                let mut n = 1;
+                while n < STORE_BATCH && started.elapsed() < STORE_BATCH_TIME {
+                    match rx.try_recv() {
+                        Ok(j) => jobs.add(j),
+                        Err(_) => break,
+                    }
+                    n += 1;
                 }
-                n += 1;
+                write_batch(&mut store, jobs.into_batch(call_max_age));
             }
-            write_batch(&mut store, jobs.into_batch(call_max_age));
-        }
-    });
+        });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "the store's writer could not start: nothing is persisted");
     }
