@@ -3,7 +3,7 @@
 //! outside a dialog, then REGISTERs, then new calls (answered 503 with Retry-After) — while responses,
 //! requests inside a dialog, CANCEL/ACK/BYE and emergency calls are kept to the very last. How far behind
 //! is a [`Load`]: a shard queue's fill (stream messages), or for a UDP reader that runs datagrams to
-//! completion the time since its socket was last found empty. A message is only parsed here from half
+//! completion how long the datagram waited in the socket (its kernel timestamp against the clock). A message is only parsed here from half
 //! full: below that, admission is one comparison.
 
 use std::sync::Arc;
@@ -39,26 +39,27 @@ impl Class {
     }
 }
 
-/// Behind this long is full ([`Load::Behind`]): OPTIONS are shed from half of it (200 ms), REGISTERs from
-/// 3/4 (300 ms), new calls from 7/8 (350 ms) — all before SIP's first retransmission (T1, 500 ms), which
-/// would add the waiting requests a second time to the load that delays them.
-pub const BEHIND_FULL: Duration = Duration::from_millis(400);
+/// The default wait budget of a datagram ([`Load::Waited`], `[transport] max_wait_ms`): OPTIONS are shed from
+/// half of it (200 ms), REGISTERs from 3/4 (300 ms), new calls from 7/8 (350 ms) — all before SIP's first
+/// retransmission (T1, 500 ms), which would add the waiting requests a second time to the load that delays
+/// them.
+pub const MAX_WAIT: Duration = Duration::from_millis(400);
 
 /// How far behind the guard is when a message arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Load {
     /// `used` of a queue's `size` slots are taken.
     Queue { used: usize, size: usize },
-    /// The time since the socket was last found empty (a UDP reader), against [`BEHIND_FULL`].
-    Behind(Duration),
+    /// How long the datagram waited in its socket (a UDP reader), against the wait budget.
+    Waited(Duration),
 }
 
 impl Load {
-    /// (used, size) in the same unit: messages, or microseconds.
-    fn fill(self) -> (usize, usize) {
+    /// (used, size) in the same unit: messages, or microseconds of `max_wait`.
+    fn fill(self, max_wait: Duration) -> (usize, usize) {
         match self {
             Load::Queue { used, size } => (used, size),
-            Load::Behind(d) => (micros(d), micros(BEHIND_FULL)),
+            Load::Waited(d) => (micros(d), micros(max_wait)),
         }
     }
 }
@@ -105,6 +106,8 @@ const LOG_EVERY_MS: u64 = 1000;
 pub struct Admission {
     /// Tells emergency numbers in a Request-URI (None: no INVITE is recognised as an emergency call).
     numbering: Option<Arc<Numbering>>,
+    /// The wait budget of a datagram ([`MAX_WAIT`] by default).
+    max_wait: Duration,
     epoch: Instant,
     least: AtomicU64,
     registers: AtomicU64,
@@ -123,6 +126,7 @@ impl Admission {
     pub fn new(numbering: Option<Arc<Numbering>>) -> Admission {
         Admission {
             numbering,
+            max_wait: MAX_WAIT,
             epoch: Instant::now(),
             least: AtomicU64::new(0),
             registers: AtomicU64::new(0),
@@ -134,6 +138,12 @@ impl Admission {
             budget_second: AtomicU64::new(0),
             budget_used: AtomicU64::new(0),
         }
+    }
+
+    /// With another wait budget for datagrams (`[transport] max_wait_ms`).
+    pub fn with_max_wait(mut self, max_wait: Duration) -> Admission {
+        self.max_wait = max_wait;
+        self
     }
 
     pub fn stats(&self) -> ShedStats {
@@ -189,7 +199,7 @@ impl Admission {
     /// Whether a message read off a socket goes ahead, with the guard at `load`. `mirrored`: a HEP packet
     /// (not SIP to answer: kept).
     pub fn admit(&self, data: &[u8], load: Load, mirrored: bool) -> Verdict {
-        let (used, size) = load.fill();
+        let (used, size) = load.fill(self.max_wait);
         let half = size / 2;
         if mirrored {
             return Verdict::Admit;
@@ -287,14 +297,14 @@ impl Admission {
                 lost = s.lost,
                 "overload: a shard's queue is filling up ([transport] inbound_queue); {shedding}"
             ),
-            Load::Behind(d) => tracing::warn!(
-                behind_ms = d.as_millis(),
-                full_at_ms = BEHIND_FULL.as_millis(),
+            Load::Waited(d) => tracing::warn!(
+                waited_ms = d.as_millis(),
+                max_wait_ms = self.max_wait.as_millis(),
                 shedding = ?class,
                 shed_options = s.least,
                 shed_registers = s.registers,
                 shed_calls = s.calls,
-                "overload: datagrams wait in a UDP socket because the guard cannot keep up; {shedding}"
+                "overload: datagrams wait in a UDP socket because the guard cannot keep up ([transport] max_wait_ms); {shedding}"
             ),
         }
     }
@@ -414,33 +424,33 @@ mod tests {
     }
 
     #[test]
-    fn a_reader_behind_its_socket_sheds_by_how_long_it_is_behind() {
+    fn a_reader_sheds_by_how_long_each_datagram_waited() {
         let a = Admission::new(Some(Arc::new(Numbering::japan_defaults())));
-        let behind = |ms| Load::Behind(Duration::from_millis(ms));
+        let waited = |ms| Load::Waited(Duration::from_millis(ms));
         let (opt, reg, inv, sos) = (
             request("OPTIONS", "x", false),
             request("REGISTER", "200", false),
             request("INVITE", "0312345678", false),
             request("INVITE", "110", false),
         );
-        assert_eq!(a.admit(&opt, behind(199), false), Verdict::Admit);
+        assert_eq!(a.admit(&opt, waited(199), false), Verdict::Admit);
         assert!(matches!(
-            a.admit(&opt, behind(200), false),
+            a.admit(&opt, waited(200), false),
             Verdict::Shed(Some(_))
         ));
-        assert_eq!(a.admit(&reg, behind(299), false), Verdict::Admit);
+        assert_eq!(a.admit(&reg, waited(299), false), Verdict::Admit);
         assert!(matches!(
-            a.admit(&reg, behind(300), false),
+            a.admit(&reg, waited(300), false),
             Verdict::Shed(Some(_))
         ));
-        assert_eq!(a.admit(&inv, behind(349), false), Verdict::Admit);
+        assert_eq!(a.admit(&inv, waited(349), false), Verdict::Admit);
         assert!(matches!(
-            a.admit(&inv, behind(350), false),
+            a.admit(&inv, waited(350), false),
             Verdict::Shed(Some(_))
         ));
         // An emergency call and a BYE go ahead however far behind.
-        assert_eq!(a.admit(&sos, behind(10_000), false), Verdict::Admit);
+        assert_eq!(a.admit(&sos, waited(10_000), false), Verdict::Admit);
         let bye = request("BYE", "0312345678", true);
-        assert_eq!(a.admit(&bye, behind(10_000), false), Verdict::Admit);
+        assert_eq!(a.admit(&bye, waited(10_000), false), Verdict::Admit);
     }
 }

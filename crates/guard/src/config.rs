@@ -225,6 +225,7 @@ struct TransportFile {
     receive_threads: Option<Spanned<u64>>,
     shards: Option<Spanned<u64>>,
     udp_readers: Option<Spanned<u64>>,
+    max_wait_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -669,8 +670,17 @@ fn transport_limits(c: &mut Collector<'_>, f: &TransportFile) -> crate::transpor
         as_u64(d.udp_readers),
         "sockets (SO_REUSEPORT) and reader threads per UDP listener; the kernel spreads peers over them",
     );
+    let max_wait_ms = transport_number(
+        c,
+        &f.max_wait_ms,
+        "max_wait_ms",
+        2..=10_000,
+        u64::try_from(d.max_wait.as_millis()).unwrap_or(u64::MAX),
+        "milliseconds a datagram may wait in its socket before OPTIONS, REGISTERs, then new calls are shed",
+    );
     let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     crate::transport::TransportLimits {
+        max_wait: std::time::Duration::from_millis(max_wait_ms),
         udp_readers: to_usize(udp_readers),
         receive_threads: to_usize(threads),
         shards: to_usize(shards),

@@ -457,7 +457,7 @@ fn the_transport_section_has_safe_defaults_and_located_errors() {
     let set = format!(
         "{base}\n[transport]\nconnect_timeout_ms = 1500\nmax_connections = 100\nmax_connections_per_source = 4\n\
 idle_secs = 60\nsend_queue = 256\ninbound_queue = 64\nrecv_buffer = 1048576\nsend_buffer = 524288\n\
-receive_threads = 2\nshards = 3\nudp_readers = 2\n"
+receive_threads = 2\nshards = 3\nudp_readers = 2\nmax_wait_ms = 250\n"
     );
     let s = Settings::parse(&set, Path::new("g.toml")).unwrap();
     assert_eq!(
@@ -473,6 +473,7 @@ receive_threads = 2\nshards = 3\nudp_readers = 2\n"
             send_buffer: 1 << 19,
             receive_threads: 2,
             udp_readers: 2,
+            max_wait: Duration::from_millis(250),
             shards: 3,
         }
     );

@@ -99,6 +99,9 @@ pub struct TransportLimits {
     /// own: the kernel spreads peers (by address and port) over them, so the datagrams of one peer stay in
     /// order on one reader.
     pub udp_readers: usize,
+    /// How long a datagram may wait in its socket before what matters least is shed: OPTIONS from half of
+    /// it, REGISTERs from 3/4, new calls from 7/8 ([`crate::admission`]).
+    pub max_wait: Duration,
     /// SIP shards: threads that each own the transactions and dialogs of the Call-IDs that hash to them
     /// and share one decision layer. Default: the cores available, at most [`MAX_DEFAULT_SHARDS`].
     pub shards: usize,
@@ -130,6 +133,7 @@ impl Default for TransportLimits {
             send_buffer: 4 << 20,
             receive_threads: 1,
             udp_readers: 1,
+            max_wait: crate::admission::MAX_WAIT,
             shards: default_shards(),
         }
     }
@@ -482,7 +486,7 @@ impl Transports {
         inbound: Inboxes,
         numbering: Option<Arc<numbering::Numbering>>,
     ) -> std::io::Result<Transports> {
-        let admission = Arc::new(Admission::new(numbering));
+        let admission = Arc::new(Admission::new(numbering).with_max_wait(limits.max_wait));
         let counters = Arc::new(Counters::default());
         let mut udp = HashMap::new();
         let mut tcp = Vec::new();

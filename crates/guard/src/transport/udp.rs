@@ -4,9 +4,11 @@
 //! queue) datagrams go into the shards' queues. Kamailio's and OpenSIPS's UDP workers work the same way: no
 //! hand-off between threads, so no wake-up of a second thread per datagram.
 //!
-//! Overload is told by how long the socket has not been empty ("behind"): a reader that keeps finding
-//! datagrams waiting is behind by the time since it last found none, and [`crate::admission`] sheds what
-//! matters least first from there. Sends never wait: a datagram the kernel would not take at once goes into
+//! Overload is told by how long each datagram waited in the socket: the kernel stamps it on arrival
+//! (SO_TIMESTAMPNS), the reader compares the stamp with the clock when it reads it, and
+//! [`crate::admission`] sheds what matters least first as that wait grows — CoDel's sojourn time. A flood of
+//! what is shed cheaply (OPTIONS) does not make a call behind it wait, so it is not shed for the flood.
+//! Sends never wait: a datagram the kernel would not take at once goes into
 //! the socket's bounded queue, sent by a thread of its own.
 
 use std::net::SocketAddr;
@@ -15,7 +17,7 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use rustix::net::{RecvFlags, SendFlags};
+use rustix::net::SendFlags;
 
 use super::{Counters, Inbound, Shared, TransportKind, TransportLimits};
 use crate::admission::{Load, Verdict};
@@ -33,12 +35,6 @@ pub struct Inline {
 
 /// A reader blocks this long at most before it looks whether it should stop.
 const READ_TIMEOUT: Duration = Duration::from_millis(200);
-/// A receive that waited at least this long found the socket empty.
-const WAITED: Duration = Duration::from_micros(20);
-/// From this far behind, a reader asks the socket without waiting whether it is empty (a wait shorter
-/// than [`WAITED`] does not tell); a datagram waiting is taken, so the question costs nothing when the
-/// reader really is behind.
-const PROBE_FROM: Duration = Duration::from_millis(2);
 
 /// The sockets of a UDP listener: [`TransportLimits::udp_readers`] of them on one address and port (the
 /// port the first one got when the listener asks for port 0), grouped with SO_REUSEPORT when more than one.
@@ -100,6 +96,9 @@ fn bind(
     }
     s.bind(&addr.into())?;
     s.set_read_timeout(Some(READ_TIMEOUT))?;
+    // Each datagram's arrival time, for the wait it had in the socket (admission under overload).
+    nix::sys::socket::setsockopt(&s, nix::sys::socket::sockopt::ReceiveTimestampns, &true)
+        .map_err(std::io::Error::from)?;
     Ok(s.into())
 }
 
@@ -188,24 +187,11 @@ pub(super) fn spawn_reader(
     Ok(tx)
 }
 
-/// Time since a reader last found its socket empty.
-struct Behind {
-    idle_at: Instant,
-}
-
-impl Behind {
-    fn now(&self, now: Instant) -> Duration {
-        now.saturating_duration_since(self.idle_at)
-    }
-}
-
 impl Reader {
     fn run(self) {
         let mut buf = vec![0u8; 65_536];
+        let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
         let mut inline: Option<Inline> = None;
-        let mut behind = Behind {
-            idle_at: Instant::now(),
-        };
         // Reused for every datagram run to completion (its buffer grows once to the largest datagram).
         let mut m = Inbound {
             data: Vec::new(),
@@ -226,7 +212,7 @@ impl Reader {
             {
                 return;
             }
-            let Some((n, source)) = self.receive(&mut buf, &mut behind) else {
+            let Some((n, source, waited)) = self.receive(&mut buf, &mut cmsg) else {
                 if self.shared.strong_count() == 0 {
                     return;
                 }
@@ -239,7 +225,7 @@ impl Reader {
             let received = Instant::now();
             match &inline {
                 Some(h) => {
-                    if !self.admit(&shared, data, source, behind.now(received)) {
+                    if !self.admit(&shared, data, source, waited) {
                         continue;
                     }
                     m.data.clear();
@@ -253,41 +239,32 @@ impl Reader {
         }
     }
 
-    /// The next datagram, waiting for it (at most [`READ_TIMEOUT`]); notes in `behind` when the socket was
-    /// found empty.
-    fn receive(&self, buf: &mut [u8], behind: &mut Behind) -> Option<(usize, SocketAddr)> {
-        let started = Instant::now();
-        if behind.now(started) >= PROBE_FROM {
-            match rustix::net::recvfrom(&*self.socket, &mut *buf, RecvFlags::DONTWAIT) {
-                Ok((n, _, Some(addr))) => return SocketAddr::try_from(addr).ok().map(|a| (n, a)),
-                Ok(_) => return None,
-                Err(e) if e == rustix::io::Errno::AGAIN => behind.idle_at = started,
-                Err(e) => {
-                    tracing::debug!(error = %e, "UDP receive error");
-                    return None;
-                }
-            }
-        }
-        match rustix::net::recvfrom(&*self.socket, &mut *buf, RecvFlags::empty()) {
-            Ok((n, _, Some(addr))) => {
-                let now = Instant::now();
-                if now.saturating_duration_since(started) >= WAITED {
-                    behind.idle_at = now;
-                }
-                SocketAddr::try_from(addr).ok().map(|a| (n, a))
-            }
-            Ok(_) => None,
-            Err(e) if e == rustix::io::Errno::AGAIN || e == rustix::io::Errno::INTR => {
-                // The read timeout: nothing came, so nothing waits.
-                behind.idle_at = Instant::now();
-                None
-            }
+    /// The next datagram, waiting for it (at most [`READ_TIMEOUT`]): its length, source and how long it
+    /// waited in the socket.
+    fn receive(&self, buf: &mut [u8], cmsg: &mut [u8]) -> Option<(usize, SocketAddr, Duration)> {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg};
+        use std::os::fd::AsRawFd;
+        let mut iov = [std::io::IoSliceMut::new(buf)];
+        let fd = self.socket.as_raw_fd();
+        let msg = match recvmsg::<SockaddrStorage>(fd, &mut iov, Some(cmsg), MsgFlags::empty()) {
+            Ok(m) => m,
+            // The read timeout: nothing came.
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => return None,
             Err(e) => {
                 // ICMP port unreachable surfaces here on some systems: not a reason to stop.
                 tracing::debug!(error = %e, "UDP receive error");
-                None
+                return None;
             }
-        }
+        };
+        let stamp = msg.cmsgs().ok().and_then(|mut c| {
+            c.find_map(|m| match m {
+                ControlMessageOwned::ScmTimestampns(ts) => Some(ts),
+                _ => None,
+            })
+        });
+        let waited = stamp.map_or(Duration::ZERO, since);
+        let source = msg.address.as_ref().and_then(socket_addr)?;
+        Some((msg.bytes, source, waited))
     }
 
     fn mirrored(&self, shared: &Shared) -> bool {
@@ -297,11 +274,12 @@ impl Reader {
             .is_some_and(|l| l.role == Role::Hep)
     }
 
-    /// Whether a datagram run to completion goes ahead, `behind` the socket; a shed one may be answered.
-    fn admit(&self, shared: &Shared, data: &[u8], source: SocketAddr, behind: Duration) -> bool {
+    /// Whether a datagram run to completion goes ahead after it `waited` in the socket; a shed one may be
+    /// answered.
+    fn admit(&self, shared: &Shared, data: &[u8], source: SocketAddr, waited: Duration) -> bool {
         match shared
             .admission
-            .admit(data, Load::Behind(behind), self.mirrored(shared))
+            .admit(data, Load::Waited(waited), self.mirrored(shared))
         {
             Verdict::Admit => true,
             Verdict::Shed(answer) => {
@@ -350,3 +328,18 @@ pub(super) type Handovers = std::sync::Mutex<Vec<Sender<Inline>>>;
 
 /// A UDP socket's bounded queue of the datagrams the kernel would not take at once.
 pub(super) type BacklogTx = SyncSender<(SocketAddr, Vec<u8>)>;
+
+/// The time since a kernel timestamp (CLOCK_REALTIME); zero when the clock stepped back.
+fn since(ts: nix::sys::time::TimeSpec) -> Duration {
+    let Ok(now) = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME) else {
+        return Duration::ZERO;
+    };
+    Duration::from(now).saturating_sub(Duration::from(ts))
+}
+
+fn socket_addr(a: &nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = a.as_sockaddr_in() {
+        return Some(SocketAddr::V4((*v4).into()));
+    }
+    a.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into()))
+}
