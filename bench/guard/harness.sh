@@ -11,7 +11,8 @@
 # guard's carrier), dialing 0312345678.
 #
 # Environment: HARNESS (the harness folder), RATES, REPS (2), STEP_SECONDS (10), MODES ("shadow enforce"),
-# GUARD_SHARDS (the guard's [transport] shards; default one per core),
+# GUARD_SHARDS (the guard's [transport] shards; default one per core), GUARD_UDP_READERS ([transport]
+# udp_readers: SO_REUSEPORT sockets per UDP listener, each with its reader; default 1),
 # NOPROXY (1: run step 1), CPS (1: run step 2), FLOOD (1: run step 3), FLOOD_RATE (10000), FLOOD_TOOLS ("sipp-register"; also
 # "sipp-invite"), FLOOD_SECONDS (15), LEGIT_CPS (100), KAMAILIO (1: include Kamailio), and everything the
 # harness's scripts read (QUIET_PCT, QUIET_MAX_WAIT, FOREIGN_MAX_PCT, DISTURBED_RETRIES, SETTLE_S …).
@@ -57,8 +58,10 @@ address = "127.0.0.3:5080"
 level = "error"
 CFG
   # GUARD_SHARDS: the guard's SIP shards ([transport] shards; default: one per core the guard may use).
-  if [[ -n ${GUARD_SHARDS:-} ]]; then
-    printf '[transport]\nshards = %s\n' "$GUARD_SHARDS" >> "$1"
+  if [[ -n ${GUARD_SHARDS:-}${GUARD_UDP_READERS:-} ]]; then
+    echo '[transport]' >> "$1"
+    [[ -z ${GUARD_SHARDS:-} ]] || echo "shards = $GUARD_SHARDS" >> "$1"
+    [[ -z ${GUARD_UDP_READERS:-} ]] || echo "udp_readers = $GUARD_UDP_READERS" >> "$1"
   fi
   [[ $2 == enforce ]] || return 0
   local big=1000000000 rule
