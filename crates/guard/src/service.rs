@@ -1,6 +1,7 @@
 //! The running guard: loads the configuration, restores bans, kill switches and the engine's snapshot from the
-//! store, binds the listeners, and starts the SIP shards (`crate::shard`, a thread each, fed by the socket
-//! tasks by Call-ID). Its control loop serves the operator's commands and the decision layer's periodic work
+//! store, binds the listeners, and starts the SIP shards (`crate::shard`: a core each behind its own lock,
+//! which the UDP readers take to run datagrams to completion, and a thread each for stream messages, timers
+//! and commands). Its control loop serves the operator's commands and the decision layer's periodic work
 //! (request counts, snapshots, the store watch, SIGHUP reloads without dropping calls); a store thread persists
 //! what the shards and the loop decide.
 
@@ -573,7 +574,7 @@ impl Guard {
         calls
     }
 
-    /// The counters of every shard, the control core and the receive tasks (shedding under overload), and
+    /// The counters of every shard, the control core and the readers' admission (shedding under overload), and
     /// the calls in progress on every shard.
     async fn reports(&mut self) -> (GuardStats, Vec<usize>) {
         let mut waits = Vec::new();
