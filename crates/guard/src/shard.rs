@@ -101,6 +101,24 @@ impl Sink {
         }
     }
 
+    /// Carries out everything in `out`; the calls other shards must end go to them without waiting.
+    pub fn flush(&self, out: &mut Output) {
+        let others = self.carry_out(out);
+        self.end_on(others);
+    }
+
+    /// Runs one message on `core` (locked for the message only), then carries out what it produced with
+    /// the lock released. The one path of a message, for a UDP reader and a shard's thread alike.
+    pub fn run(&self, core: &Mutex<Core>, m: &Inbound, now: decide::Now, out: &mut Output) {
+        {
+            let mut core = core.lock();
+            // A subscriber that arrived meanwhile sees this message's events.
+            core.set_live(self.handle.watched());
+            core.on_inbound(m, now, out);
+        }
+        self.flush(out);
+    }
+
     /// Hands calls to end to their shards without waiting (a shard never waits for another).
     pub fn end_on(&self, by_shard: Vec<(usize, Vec<decide::EndCall>)>) {
         for (shard, calls) in by_shard {
@@ -171,7 +189,7 @@ impl Shard {
                         }
                         core.expire(now, &mut out);
                     }
-                    self.flush(&mut out);
+                    self.sink.flush(&mut out);
                     slow.check("timers (transactions, dialogs)", started.elapsed(), self.inbound.len());
                 }
                 Some(cmd) = self.commands.recv() => {
@@ -187,20 +205,13 @@ impl Shard {
     /// Handles one message and sends what it produced at once.
     fn message(&mut self, m: &Inbound, out: &mut Output, slow: &mut SlowPasses) {
         let started = std::time::Instant::now();
-        {
-            let mut core = self.core.lock();
-            // A subscriber that arrived meanwhile sees this message's events.
-            core.set_live(self.sink.handle.watched());
-            core.on_inbound(m, self.clock.now(), out);
-        }
-        self.flush(out);
+        self.sink.run(&self.core, m, self.clock.now(), out);
         slow.check("one message", started.elapsed(), self.inbound.len());
     }
 
-    fn command(&mut self, cmd: ShardCommand, out: &mut Output) {
+    fn command(&self, cmd: ShardCommand, out: &mut Output) {
         let now = self.clock.now();
-        let core = self.core.clone();
-        let mut core = core.lock();
+        let mut core = self.core.lock();
         match cmd {
             ShardCommand::End { calls, done } => {
                 let mut ended = Vec::new();
@@ -211,7 +222,7 @@ impl Shard {
                 }
                 drop(core);
                 // The BYEs go out before the asker hears that the calls are being ended.
-                self.flush(out);
+                self.sink.flush(out);
                 if let Some(done) = done {
                     let _ = done.send(ended);
                 }
@@ -228,7 +239,7 @@ impl Shard {
                     .any(|c| c.call_id == call_id);
                 let ended = in_scope && core.end_call(&call_id, &why, now, out);
                 drop(core);
-                self.flush(out);
+                self.sink.flush(out);
                 let _ = reply.send(ended);
             }
             ShardCommand::Calls { tenant, reply } => {
@@ -241,11 +252,6 @@ impl Shard {
                 });
             }
         }
-    }
-
-    fn flush(&mut self, out: &mut Output) {
-        let others = self.sink.carry_out(out);
-        self.sink.end_on(others);
     }
 }
 
@@ -269,14 +275,6 @@ impl Inline {
         let Some(core) = self.cores.get(i).or_else(|| self.cores.first()) else {
             return;
         };
-        OUT.with_borrow_mut(|out| {
-            {
-                let mut core = core.lock();
-                core.set_live(self.sink.handle.watched());
-                core.on_inbound(m, self.clock.now(), out);
-            }
-            let others = self.sink.carry_out(out);
-            self.sink.end_on(others);
-        });
+        OUT.with_borrow_mut(|out| self.sink.run(core, m, self.clock.now(), out));
     }
 }

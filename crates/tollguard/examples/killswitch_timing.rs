@@ -41,26 +41,18 @@ Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:{ext}@{me}>\r\nContent-Len
     )
 }
 
-/// A response to `req` with its Via, From, To (+tag), Call-ID and CSeq.
-fn respond(req: &str, status: &str, me: SocketAddr) -> String {
-    let mut s = format!("SIP/2.0 {status}\r\n");
-    for line in req.split("\r\n") {
-        let name = line.split(':').next().unwrap_or("");
-        if ["Via", "From", "Call-ID", "CSeq"].contains(&name) {
-            s.push_str(line);
-            s.push_str("\r\n");
-        } else if name == "To" {
-            s.push_str(line);
-            if !line.contains("tag=") {
-                s.push_str(";tag=t1");
-            }
-            s.push_str("\r\n");
-        }
-    }
-    s.push_str(&format!(
-        "Contact: <sip:x@{me}>\r\nContent-Length: 0\r\n\r\n"
-    ));
-    s
+/// A 200 OK to `req` (the sip crate's `ResponseBuilder`: its Vias, From, To with a tag, Call-ID and CSeq),
+/// with a Contact.
+fn ok(req: &str, me: SocketAddr) -> String {
+    let msg = sip::Message::parse(req.as_bytes()).expect("a request");
+    let contact = format!("<sip:x@{me}>");
+    let mut out = Vec::new();
+    sip::ResponseBuilder::new(&msg, 200)
+        .to_tag("t1")
+        .header("Contact", &contact)
+        .write_to(&mut out)
+        .expect("a response");
+    String::from_utf8(out).expect("ASCII")
 }
 
 fn header<'a>(m: &'a str, name: &str) -> &'a str {
@@ -80,9 +72,7 @@ async fn carrier(sock: Arc<UdpSocket>, seen: Arc<Mutex<Seen>>) {
         let at = Instant::now();
         let m = String::from_utf8_lossy(&buf[..n]).into_owned();
         if m.starts_with("INVITE ") {
-            let _ = sock
-                .send_to(respond(&m, "200 OK", me).as_bytes(), from)
-                .await;
+            let _ = sock.send_to(ok(&m, me).as_bytes(), from).await;
         } else if m.starts_with("BYE ") {
             let acme = header(&m, "Call-ID").starts_with("acme");
             {
@@ -93,9 +83,7 @@ async fn carrier(sock: Arc<UdpSocket>, seen: Arc<Mutex<Seen>>) {
                     s.byes_globex += 1;
                 }
             }
-            let _ = sock
-                .send_to(respond(&m, "200 OK", me).as_bytes(), from)
-                .await;
+            let _ = sock.send_to(ok(&m, me).as_bytes(), from).await;
         }
     }
 }
@@ -144,7 +132,7 @@ From: {}\r\nTo: {}\r\nCall-ID: {id}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
                 } else {
                     s.byes_globex += 1;
                 }
-                Some(respond(&m, "200 OK", me))
+                Some(ok(&m, me))
             } else {
                 None
             }

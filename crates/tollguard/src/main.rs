@@ -47,11 +47,16 @@ enum Command {
 
 /// RUST_LOG's filter when it is set and not empty, else `default`.
 pub(crate) fn log_filter(default: &str) -> tracing_subscriber::EnvFilter {
-    match std::env::var("RUST_LOG") {
-        Ok(v) if !v.trim().is_empty() => tracing_subscriber::EnvFilter::try_new(&v)
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
-        _ => tracing_subscriber::EnvFilter::new(default),
-    }
+    filter_of(std::env::var("RUST_LOG").ok().as_deref(), default)
+}
+
+/// The filter of a RUST_LOG value: an empty or invalid one gives `default` (an empty RUST_LOG in the
+/// environment must not override the configuration's level).
+fn filter_of(rust_log: Option<&str>, default: &str) -> tracing_subscriber::EnvFilter {
+    rust_log
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default))
 }
 
 fn main() -> ExitCode {
@@ -104,4 +109,17 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
                 .and_then(serde_json::Error::io_error_kind)
                 == pipe
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filter_of;
+
+    #[test]
+    fn an_empty_rust_log_leaves_the_configured_level() {
+        assert_eq!(filter_of(None, "error").to_string(), "error");
+        assert_eq!(filter_of(Some(""), "error").to_string(), "error");
+        assert_eq!(filter_of(Some("  "), "warn").to_string(), "warn");
+        assert_eq!(filter_of(Some("debug"), "error").to_string(), "debug");
+    }
 }

@@ -151,6 +151,16 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Refused connections and full queues are logged at most this often (per source, per connection).
 const LOG_EVERY: Duration = Duration::from_secs(1);
 
+/// Whether a line logged at most once per [`LOG_EVERY`] is due now; if so, notes it as logged at `last`.
+fn log_due(last: &mut Option<Instant>) -> bool {
+    let now = Instant::now();
+    if last.is_some_and(|l| now.duration_since(l) < LOG_EVERY) {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
+
 /// What the transports have done so far (counters since start; `queued` and `connections` are current).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct TransportStats {
@@ -687,11 +697,7 @@ impl Transports {
         let limits = &self.shared.limits;
         let mut t = self.shared.table();
         let refused = if t.accepted >= limits.max_connections {
-            let now = Instant::now();
-            if t.total_logged
-                .is_none_or(|l| now.duration_since(l) >= LOG_EVERY)
-            {
-                t.total_logged = Some(now);
+            if log_due(&mut t.total_logged) {
                 tracing::warn!(
                     peer = %peer,
                     max_connections = limits.max_connections,
@@ -704,11 +710,7 @@ impl Transports {
             .get_mut(&key)
             .filter(|s| s.open >= limits.max_connections_per_source)
         {
-            let now = Instant::now();
-            if s.refused_logged
-                .is_none_or(|l| now.duration_since(l) >= LOG_EVERY)
-            {
-                s.refused_logged = Some(now);
+            if log_due(&mut s.refused_logged) {
                 tracing::warn!(
                     peer = %peer,
                     source = %key,
@@ -860,11 +862,7 @@ impl Transports {
         let counters = &self.shared.counters;
         if let Some(c) = t.for_hop(&hop) {
             if !c.enqueue(out.data, counters) {
-                let now = Instant::now();
-                if c.full_logged
-                    .is_none_or(|l| now.duration_since(l) >= LOG_EVERY)
-                {
-                    c.full_logged = Some(now);
+                if log_due(&mut c.full_logged) {
                     tracing::info!(dest = %hop.dest, "connection's send queue full or closed; message dropped");
                 }
                 self.dropped();
@@ -887,11 +885,7 @@ impl Transports {
             return;
         }
         if t.outbound >= limits.max_connections {
-            let now = Instant::now();
-            if t.total_logged
-                .is_none_or(|l| now.duration_since(l) >= LOG_EVERY)
-            {
-                t.total_logged = Some(now);
+            if log_due(&mut t.total_logged) {
                 tracing::warn!(dest = %hop.dest, "no new outbound connection: max_connections are open or connecting; message dropped");
             }
             drop(t);

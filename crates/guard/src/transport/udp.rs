@@ -13,7 +13,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -136,23 +136,16 @@ pub(super) fn spawn_backlog(
     Ok(())
 }
 
-/// Sends, waiting for room in the kernel's buffer (the socket's timeout bounds each wait; a few tries).
+/// Sends, waiting for room in the kernel's buffer (the socket is blocking; the kernel drains its send
+/// buffer onto the wire whatever the peer does).
 fn send_waiting(
     socket: &std::net::UdpSocket,
     data: &[u8],
     dest: SocketAddr,
 ) -> std::io::Result<()> {
-    let mut tries = 0;
-    loop {
-        match rustix::net::sendto(socket, data, SendFlags::empty(), &dest) {
-            Ok(_) => return Ok(()),
-            Err(e) if e == rustix::io::Errno::AGAIN && tries < 10 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
+    rustix::net::sendto(socket, data, SendFlags::empty(), &dest)
+        .map(|_| ())
+        .map_err(std::io::Error::from)
 }
 
 /// One reader: its socket, where it is (listener), and how it learns to run datagrams to completion.
@@ -189,6 +182,14 @@ pub(super) fn spawn_reader(
 
 impl Reader {
     fn run(self) {
+        // A HEP listener's packets are not SIP to answer: admission keeps them.
+        let Some(mirrored) = self.shared.upgrade().map(|s| {
+            s.listeners
+                .get(self.listener)
+                .is_some_and(|l| l.role == Role::Hep)
+        }) else {
+            return;
+        };
         let mut buf = vec![0u8; 65_536];
         let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
         let mut inline: Option<Inline> = None;
@@ -202,9 +203,8 @@ impl Reader {
             received: Instant::now(),
         };
         loop {
-            match self.inline.try_recv() {
-                Ok(h) => inline = Some(h),
-                Err(TryRecvError::Disconnected | TryRecvError::Empty) => {}
+            if inline.is_none() {
+                inline = self.inline.try_recv().ok();
             }
             if inline
                 .as_ref()
@@ -225,7 +225,7 @@ impl Reader {
             let received = Instant::now();
             match &inline {
                 Some(h) => {
-                    if !self.admit(&shared, data, source, waited) {
+                    if !self.admit(&shared, data, source, Load::Waited(waited), mirrored) {
                         continue;
                     }
                     m.data.clear();
@@ -234,7 +234,7 @@ impl Reader {
                     m.received = received;
                     (h.deliver)(&m);
                 }
-                None => self.enqueue(&shared, data, source, received),
+                None => self.enqueue(&shared, data, source, received, mirrored),
             }
         }
     }
@@ -267,20 +267,16 @@ impl Reader {
         Some((msg.bytes, source, waited))
     }
 
-    fn mirrored(&self, shared: &Shared) -> bool {
-        shared
-            .listeners
-            .get(self.listener)
-            .is_some_and(|l| l.role == Role::Hep)
-    }
-
-    /// Whether a datagram run to completion goes ahead after it `waited` in the socket; a shed one may be
-    /// answered.
-    fn admit(&self, shared: &Shared, data: &[u8], source: SocketAddr, waited: Duration) -> bool {
-        match shared
-            .admission
-            .admit(data, Load::Waited(waited), self.mirrored(shared))
-        {
+    /// Whether a datagram goes ahead with the guard at `load`; a shed one may be answered.
+    fn admit(
+        &self,
+        shared: &Shared,
+        data: &[u8],
+        source: SocketAddr,
+        load: Load,
+        mirrored: bool,
+    ) -> bool {
+        match shared.admission.admit(data, load, mirrored) {
             Verdict::Admit => true,
             Verdict::Shed(answer) => {
                 if let Some(a) = answer {
@@ -293,21 +289,22 @@ impl Reader {
     }
 
     /// Before the guard runs datagrams to completion: into the queue of its shard, or shed when it fills.
-    fn enqueue(&self, shared: &Shared, data: &[u8], source: SocketAddr, received: Instant) {
+    fn enqueue(
+        &self,
+        shared: &Shared,
+        data: &[u8],
+        source: SocketAddr,
+        received: Instant,
+        mirrored: bool,
+    ) {
         let tx = shared.inbound.pick(data);
         let size = tx.max_capacity();
         let load = Load::Queue {
             used: size - tx.capacity(),
             size,
         };
-        match shared.admission.admit(data, load, self.mirrored(shared)) {
-            Verdict::Admit => {}
-            Verdict::Shed(answer) => {
-                if let Some(a) = answer {
-                    let _ = send_now(&self.socket, &a, source);
-                }
-                return;
-            }
+        if !self.admit(shared, data, source, load, mirrored) {
+            return;
         }
         let m = Inbound {
             data: data.to_vec(),

@@ -113,22 +113,16 @@ impl Party {
     }
 }
 
-/// A carrier's answer to a forwarded INVITE: the request's Vias, From, Call-ID and CSeq, its To with a tag,
-/// and a Contact.
+/// A carrier's answer to a forwarded INVITE (the sip crate's `ResponseBuilder`: the request's Vias, From,
+/// Call-ID and CSeq, its To with a tag), with a Contact.
 pub fn answer(req: &str, code: u16, me: std::net::SocketAddr) -> String {
-    let mut s = format!("SIP/2.0 {code} OK\r\n");
-    for line in req.split("\r\n") {
-        let name = line.split(':').next().unwrap_or("");
-        if ["Via", "From", "Call-ID", "CSeq"].contains(&name) {
-            s.push_str(line);
-            s.push_str("\r\n");
-        } else if name == "To" {
-            s.push_str(line);
-            s.push_str(";tag=carrier1\r\n");
-        }
-    }
-    s.push_str(&format!(
-        "Contact: <sip:x@{me}>\r\nContent-Length: 0\r\n\r\n"
-    ));
-    s
+    let msg = sip::Message::parse(req.as_bytes()).expect("a forwarded request");
+    let contact = format!("<sip:x@{me}>");
+    let mut out = Vec::new();
+    sip::ResponseBuilder::new(&msg, code)
+        .to_tag("carrier1")
+        .header("Contact", &contact)
+        .write_to(&mut out)
+        .expect("an answer");
+    String::from_utf8(out).expect("ASCII")
 }
