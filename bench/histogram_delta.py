@@ -1,6 +1,6 @@
 """The delta of tollguard_decision_latency_seconds between two /metrics scrapes, as one table row.
 
-    histogram_delta.py BEFORE AFTER LABEL... -> LABEL... decided mean_us p50_us p90_us p99_us
+    histogram_delta.py BEFORE AFTER LABEL... -> LABEL... decided mean_us p50_us p90_us p99_us p999_us max_us
 
 Each quantile is the upper bound of the bucket that holds it (buckets are 1 us x 2^n), so "p99 256" means
 99 % of this step's decisions took at most 256 us. Used by bench/guard/latency.sh and bench/decide/run.sh.
@@ -32,4 +32,4 @@ def upper(q):
 
 mean = "%.1f" % ((s1 - s0) / n * 1e6) if n else "-"
 labels = " ".join("%9s" % a for a in sys.argv[3:])
-print("%s %9d %9s %9s %9s %9s" % (labels, n, mean, upper(0.5), upper(0.9), upper(0.99)))
+print("%s %9d %9s %9s %9s %9s %9s %9s" % (labels, n, mean, upper(0.5), upper(0.9), upper(0.99), upper(0.999), upper(1.0)))

@@ -73,7 +73,10 @@ DECIDER=$(TOLLGUARD_TOKEN=$ADMIN "$TG" ctl --url "$URL" token create --role deci
 scrape() {
   curl -s -H "Authorization: Bearer $ADMIN" "$URL/metrics" | grep '^tollguard_decision_latency_seconds' > "$1"
 }
-echo "client (generator on CPU $LOAD_CPU, $CONNS HTTP connections):"
+# The time the host took both CPUs away from this VM (steal, /proc/stat, in ms): a step with steal saw
+# stalls that neither tollguard nor the generator caused, and its tail says little about either.
+steal_ms() { awk -v a="cpu$SERVER_CPU" -v b="cpu$LOAD_CPU" '$1 == a || $1 == b { s += $9 } END { print s * 10 }' /proc/stat; }
+echo "client (generator on CPU $LOAD_CPU, $CONNS HTTP connections; steal: ms the host took CPU $SERVER_CPU or $LOAD_CPU away):"
 printf "%9s %9s %s\n" front rate "answered/s, latency from when due"
 i=0
 scrape "$WORK/m0"
@@ -81,16 +84,18 @@ scrape "$WORK/m0"
 for front in $FRONTS; do
   for rate in $RATES; do
     i=$((i + 1))
+    stolen=$(steal_ms)
     line=$(TOLLGUARD_TOKEN=$DECIDER taskset -c "$LOAD_CPU" "$LOAD" "$front" \
       "127.0.0.1:$(case $front in http) echo $API_PORT;; redirect) echo $REDIRECT_PORT;; *) echo $HEP_PORT;; esac)" \
       "$rate" "$STEP" "$CONNS")
+    stolen=$(($(steal_ms) - stolen))
     sleep 1 # the last HEP packets and answers are decided before the scrape
     scrape "$WORK/m$i"
-    [ "$front" = hep ] || printf "%9s %9s %s\n" "$front" "$rate" "${line#* offered * }"
+    [ "$front" = hep ] || printf "%9s %9s %s, steal %s ms\n" "$front" "$rate" "${line#* offered * }" "$stolen"
     python3 "$ROOT/bench/histogram_delta.py" "$WORK/m$((i - 1))" "$WORK/m$i" "$front" "$rate" >> "$WORK/server.txt"
   done
 done
 echo
 echo "server (tollguard on CPU $SERVER_CPU): decision latency, read off the socket -> verdict (bucket upper bounds)"
-printf "%9s %9s %9s %9s %9s %9s %9s\n" front rate decided mean_us p50_us p90_us p99_us
+printf "%9s %9s %9s %9s %9s %9s %9s %9s %9s\n" front rate decided mean_us p50_us p90_us p99_us p999_us max_us
 cat "$WORK/server.txt"

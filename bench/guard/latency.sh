@@ -45,7 +45,7 @@ scrape() {
     grep '^tollguard_decision_latency_seconds' > "$1"
 }
 scrape "$WORK/m0"
-printf "%9s %9s %9s %9s %9s %9s %9s %9s\n" rate calls_ok failed decided mean_us p50_us p90_us p99_us
+printf "%9s %9s %9s %9s %9s %9s %9s %9s %9s %9s\n" rate calls_ok failed decided mean_us p50_us p90_us p99_us p999_us max_us
 i=0
 for rate in $RATES; do
   i=$((i + 1))

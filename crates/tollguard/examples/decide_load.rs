@@ -6,11 +6,12 @@
 //!   `tollguard_decision_latency_seconds` is the figure).
 //!
 //! Open model, as wrk2 does (wrk2 is not in Debian; wrk is closed-loop and hides queueing): request `i` is due
-//! at `start + i / rate` and is released on the first timer tick (1 ms) at or after that; its latency counts
-//! from its release, whether or not its connection is still busy with an earlier one, so a stalled server is
-//! charged for the requests it kept waiting (no coordinated omission) but not for the timer's granularity. The client is minimal so that its own cost stays out of
-//! the figures: one request in flight per connection, bodies written with `format!`, answers read by
-//! Content-Length.
+//! at `start + i / rate` (or at the times of a Poisson process with `ARRIVALS=poisson`) and is released by a
+//! scheduling thread that sleeps until then; its latency counts from its release, whether or not its
+//! connection is still busy with an earlier one, so a stalled server is charged for the requests it kept
+//! waiting (no coordinated omission). The client is minimal so that its own cost stays out of the figures:
+//! one request in flight per connection, bodies written with `format!`, answers read by Content-Length.
+//! `SLOW_US=2000` also prints, on stderr, when the answers slower than that were due (ms since the start).
 //!
 //! Run: `cargo run --release -p tollguard --example decide_load -- http 127.0.0.1:8080 5000 10 4`
 //! (front, target, rate per second, seconds, connections). Prints one line: achieved rate, p50, p90, p99,
@@ -37,6 +38,8 @@ type Due = (u64, Instant);
 #[derive(Default)]
 struct Tally {
     latencies_us: Vec<u32>,
+    /// With `SLOW_US` set: (ms since the first query was due, latency µs) of each answer slower than it.
+    slow: Vec<(u32, u32)>,
     allowed: u64,
     refused: u64,
     errors: u64,
@@ -97,6 +100,7 @@ async fn main() {
         .map_or(4, |c| c.parse().expect("CONNS is a number"));
     let total = rate * secs;
     let started = Instant::now();
+    let _ = slow_threshold(); // the timeline's epoch
     let tally = match front.as_str() {
         "http" => http(target, rate, total, conns).await,
         "redirect" => redirect(target, rate, total).await,
@@ -106,24 +110,44 @@ async fn main() {
     report(front, rate, started.elapsed(), tally);
 }
 
-/// Sends the due times of `total` requests at `rate` per second into `tx`, round-robin over the senders.
-async fn schedule(rate: u64, total: u64, txs: Vec<mpsc::Sender<Due>>) {
-    let start = Instant::now() + Duration::from_millis(20);
-    let mut tick = tokio::time::interval_at(start.into(), Duration::from_micros(1_000));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut next = 0u64;
-    while next < total {
-        tick.tick().await;
-        let now = Instant::now();
-        let due_by_now = ((now - start).as_nanos() as u64 * rate / 1_000_000_000 + 1).min(total);
-        while next < due_by_now {
-            let tx = &txs[next as usize % txs.len()];
-            if tx.send((next, now)).await.is_err() {
+/// Releases `total` requests at `rate` per second into `txs`, round-robin, each at its own due time: evenly
+/// spaced (as wrk2 does), or with `ARRIVALS=poisson` as calls arrive at a switch (exponential gaps, so some
+/// come in bursts). A thread of its own sleeps until each is due: the runtime's timer ticks every
+/// millisecond and would release them in bursts of `rate / 1000`, and the last of each burst would wait for
+/// the others.
+fn schedule(rate: u64, total: u64, txs: Vec<mpsc::Sender<Due>>) -> std::thread::JoinHandle<()> {
+    let poisson = std::env::var("ARRIVALS").is_ok_and(|a| a == "poisson");
+    std::thread::spawn(move || {
+        let start = Instant::now() + Duration::from_millis(20);
+        let mut rng = u64::from(std::process::id()) | 1;
+        let mut at = 0f64;
+        for i in 0..total {
+            let due = start + Duration::from_secs_f64(at);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+            if txs[i as usize % txs.len()]
+                .blocking_send((i, Instant::now()))
+                .is_err()
+            {
                 return;
             }
-            next += 1;
+            at += if poisson {
+                -uniform(&mut rng).ln() / rate as f64
+            } else {
+                1.0 / rate as f64
+            };
         }
-    }
+    })
+}
+
+/// A number in (0, 1] from a xorshift64 generator (the gaps of the Poisson arrivals).
+fn uniform(state: &mut u64) -> f64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    ((*state >> 11) + 1) as f64 / (1u64 << 53) as f64
 }
 
 async fn http(target: SocketAddr, rate: u64, total: u64, conns: usize) -> Tally {
@@ -137,11 +161,12 @@ async fn http(target: SocketAddr, rate: u64, total: u64, conns: usize) -> Tally 
         stream.set_nodelay(true).ok();
         workers.push(tokio::spawn(http_worker(stream, token.clone(), rx)));
     }
-    schedule(rate, total, txs).await;
+    let sched = schedule(rate, total, txs);
     let mut all = Tally::default();
     for w in workers {
         merge(&mut all, w.await.expect("worker"));
     }
+    sched.join().ok();
     all
 }
 
@@ -167,7 +192,9 @@ Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         }
         match read_http(&mut s, &mut buf).await {
             Some((200, answer)) => {
-                t.latencies_us.push(micros_since(due));
+                let took = micros_since(due);
+                t.latencies_us.push(took);
+                note_slow(&mut t, due, took);
                 if answer.contains("\"allow\":true") {
                     t.allowed += 1;
                 } else {
@@ -228,12 +255,12 @@ async fn redirect(target: SocketAddr, rate: u64, total: u64) -> Tally {
     let epoch = Instant::now();
     let reader = tokio::spawn(read_answers(sock.clone(), sent.clone(), epoch, total));
     let (tx, mut rx) = mpsc::channel(total as usize);
-    let sched = tokio::spawn(schedule(rate, total, vec![tx]));
+    let sched = schedule(rate, total, vec![tx]);
     while let Some((i, due)) = rx.recv().await {
         sent[i as usize].store((due - epoch).as_micros() as u64 + 1, Ordering::Relaxed);
         let _ = sock.send_to(invite(i, me, target).as_bytes(), target).await;
     }
-    sched.await.ok();
+    sched.join().ok();
     match tokio::time::timeout(Duration::from_secs(5), reader).await {
         Ok(Ok(t)) => t,
         _ => Tally {
@@ -296,7 +323,7 @@ async fn hep(target: SocketAddr, rate: u64, total: u64) -> Tally {
     let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     let pbx: SocketAddr = "127.0.0.1:5060".parse().expect("address");
     let (tx, mut rx) = mpsc::channel(total as usize);
-    let sched = tokio::spawn(schedule(rate, total, vec![tx]));
+    let sched = schedule(rate, total, vec![tx]);
     let mut packet = Vec::with_capacity(1024);
     while let Some((i, _)) = rx.recv().await {
         let sip = invite(i, pbx, target);
@@ -316,8 +343,25 @@ async fn hep(target: SocketAddr, rate: u64, total: u64) -> Tally {
         hep::encode(&p, &mut packet).expect("encode");
         let _ = sock.send_to(&packet, target).await;
     }
-    sched.await.ok();
+    sched.join().ok();
     Tally::default()
+}
+
+/// The epoch of the `SLOW_US` timeline and its threshold.
+fn slow_threshold() -> Option<(Instant, u32)> {
+    static SLOW: std::sync::OnceLock<Option<(Instant, u32)>> = std::sync::OnceLock::new();
+    *SLOW.get_or_init(|| {
+        let us = std::env::var("SLOW_US").ok()?.parse().ok()?;
+        Some((Instant::now(), us))
+    })
+}
+
+fn note_slow(t: &mut Tally, due: Instant, took: u32) {
+    if let Some((epoch, us)) = slow_threshold()
+        && took > us
+    {
+        t.slow.push(((due - epoch).as_millis() as u32, took));
+    }
 }
 
 fn micros_since(due: Instant) -> u32 {
@@ -326,6 +370,7 @@ fn micros_since(due: Instant) -> u32 {
 
 fn merge(all: &mut Tally, t: Tally) {
     all.latencies_us.extend(t.latencies_us);
+    all.slow.extend(t.slow);
     all.allowed += t.allowed;
     all.refused += t.refused;
     all.errors += t.errors;
@@ -333,6 +378,7 @@ fn merge(all: &mut Tally, t: Tally) {
 
 fn report(front: &str, rate: u64, took: Duration, mut t: Tally) {
     t.latencies_us.sort_unstable();
+    print_slow(&mut t.slow);
     let pct = |p: f64| {
         let n = t.latencies_us.len();
         if n == 0 {
@@ -354,4 +400,18 @@ allowed {}, refused {}, errors {}",
         t.refused,
         t.errors
     );
+}
+
+/// The `SLOW_US` timeline on stderr: one line per run of slow answers (due within 5 ms of each other).
+fn print_slow(slow: &mut [(u32, u32)]) {
+    slow.sort_unstable();
+    let mut i = 0;
+    while i < slow.len() {
+        let (start, mut worst, mut n, mut end) = (slow[i].0, 0, 0, slow[i].0);
+        while i < slow.len() && slow[i].0 <= end + 5 {
+            (end, worst, n) = (slow[i].0, worst.max(slow[i].1), n + 1);
+            i += 1;
+        }
+        eprintln!("slow: {start} ms .. {end} ms, {n} answers, worst {worst} µs");
+    }
 }

@@ -142,11 +142,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 let _ = stop.wait_for(|s| *s).await;
             }))
         });
-        guard
-            .run(async {
-                shutdown().await;
-            })
-            .await;
+        // On a worker of the runtime, beside the API's connections: a decision asked over HTTP wakes the
+        // control loop on the same thread (no cross-thread wake-up and context switch per query).
+        let run = tokio::spawn(guard.run(async {
+            shutdown().await;
+        }));
+        if let Err(e) = run.await {
+            tracing::error!(error = %e, "the guard's control task failed");
+        }
         let _ = stop_tx.send(true);
         if let Some(n) = &notifier {
             // Storm summaries held back are sent now; give deliveries a few seconds.
