@@ -9,7 +9,11 @@
 #   bench/decide/run.sh [rates...]     default rates: 1000 2000 5000 8000; STEP_SECS (10), CONNS (4),
 #                                      FRONTS ("http redirect hep"), SERVER_CPU (0), LOAD_CPU (1),
 #                                      MODE (shadow: every rule runs and every call alerts; or enforce),
-#                                      ACCOUNTS (100) extensions of TENANTS (1) tenants placing the calls
+#                                      ACCOUNTS (100) extensions of TENANTS (1) tenants placing the calls,
+#                                      ARRIVALS (uniform, or poisson), SLOW_US (timeline of slow answers)
+#
+# FRONTS=floor runs examples/udp_floor on SERVER_CPU instead: a UDP responder doing no work, asked like the
+# redirect front end. Its latency is what the box itself adds (scheduler, virtual CPU wake-ups, the host).
 #
 # tollguard is pinned to SERVER_CPU and the generator to LOAD_CPU (taskset), so "on one core" is literal.
 # By default every rule runs in shadow mode (the cost of deciding, not of refusing; the 100 accounts calling
@@ -26,7 +30,13 @@ FRONTS=${FRONTS:-http redirect hep}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 
-REDIRECT_PORT=27060; HEP_PORT=27061; API_PORT=27443
+REDIRECT_PORT=27060; HEP_PORT=27061; API_PORT=27443; FLOOR_PORT=27070
+case " $FRONTS " in *" floor "*)
+  FLOOR=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/udp_floor
+  [ -x "$FLOOR" ] || { echo "build first: cargo build --release -p tollguard --example udp_floor" >&2; exit 1; }
+  taskset -c "$SERVER_CPU" "$FLOOR" "127.0.0.1:$FLOOR_PORT" &
+  PIDS="$PIDS $!";;
+esac
 TENANTS=${TENANTS:-1}; ACCOUNTS=${ACCOUNTS:-100}; export TENANTS ACCOUNTS
 cat > "$WORK/guard.toml" <<CFG
 [[tenant]]
@@ -85,8 +95,8 @@ for front in $FRONTS; do
   for rate in $RATES; do
     i=$((i + 1))
     stolen=$(steal_ms)
-    line=$(TOLLGUARD_TOKEN=$DECIDER taskset -c "$LOAD_CPU" "$LOAD" "$front" \
-      "127.0.0.1:$(case $front in http) echo $API_PORT;; redirect) echo $REDIRECT_PORT;; *) echo $HEP_PORT;; esac)" \
+    line=$(TOLLGUARD_TOKEN=$DECIDER taskset -c "$LOAD_CPU" "$LOAD" "$(echo "$front" | sed s/floor/redirect/)" \
+      "127.0.0.1:$(case $front in http) echo $API_PORT;; redirect) echo $REDIRECT_PORT;; floor) echo $FLOOR_PORT;; *) echo $HEP_PORT;; esac)" \
       "$rate" "$STEP" "$CONNS")
     stolen=$(($(steal_ms) - stolen))
     sleep 1 # the last HEP packets and answers are decided before the scrape

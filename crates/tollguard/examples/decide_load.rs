@@ -405,6 +405,10 @@ allowed {}, refused {}, errors {}",
 /// The `SLOW_US` timeline on stderr: one line per run of slow answers (due within 5 ms of each other).
 fn print_slow(slow: &mut [(u32, u32)]) {
     slow.sort_unstable();
+    if let Some((epoch, _)) = slow_threshold() {
+        // CLOCK_MONOTONIC, to line the timeline up with `perf sched record -k mono`.
+        eprintln!("slow: epoch {epoch:?}");
+    }
     let mut i = 0;
     while i < slow.len() {
         let (start, mut worst, mut n, mut end) = (slow[i].0, 0, 0, slow[i].0);
