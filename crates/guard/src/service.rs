@@ -810,9 +810,9 @@ const STORE_LINGER: Duration = Duration::from_millis(20);
 /// the API does not queue behind thousands of syncs). A ban or kill switch goes to disk at once; alerts and
 /// calls in progress wait up to [`STORE_LINGER`] for company (group commit): at thousands of decisions a
 /// second, a transaction and a wake-up per alert would cost more CPU than the decisions, on the cores that
-/// decide (a ban that comes while the thread lingers waits with them: it is in force in memory already). Alerts are written as storms (the store counts the repeats of a rule and subject and updates
-/// their row every few seconds): when the repeats of one are due and no job comes, the thread wakes to
-/// write them.
+/// decide (a ban that comes while the thread lingers waits with them: it is in force in memory already).
+/// Alerts are written as storms (the store counts the repeats of a rule and subject and updates their row
+/// every few seconds): when the repeats of one are due and no job comes, the thread wakes to write them.
 fn spawn_store(store: Store, call_max_age: Duration) -> std::sync::mpsc::Sender<StoreJob> {
     let (tx, rx) = std::sync::mpsc::channel::<StoreJob>();
     let spawned = std::thread::Builder::new()
@@ -830,9 +830,10 @@ fn spawn_store(store: Store, call_max_age: Duration) -> std::sync::mpsc::Sender<
     tx
 }
 
-/// The jobs of one transaction: `first` and every job waiting; unless one of them is urgent, the thread then
-/// sleeps for what is left of `linger` (at most [`STORE_BATCH_TIME`]) and takes the jobs that came meanwhile.
-/// It sleeps rather than waits on the channel: a receiver waiting is woken by every job sent.
+/// The jobs of one transaction: `first` and every job waiting; unless one of them is urgent (or the batch is
+/// full), the thread then sleeps for what is left of `linger` (at most [`STORE_BATCH_TIME`]) and takes the
+/// jobs that came meanwhile. It sleeps rather than waits on the channel: a waiting receiver is woken by every
+/// job sent.
 fn collect_store_jobs(
     first: StoreJob,
     rx: &std::sync::mpsc::Receiver<StoreJob>,
@@ -840,27 +841,15 @@ fn collect_store_jobs(
 ) -> Collected {
     let started = std::time::Instant::now();
     let mut jobs = Collected::default();
-    let mut urgent = jobs.add(first);
-    let mut n = 1;
-    let mut lingered = false;
-    while n < STORE_BATCH && (lingered || started.elapsed() < STORE_BATCH_TIME) {
-        let job = match rx.try_recv() {
-            Ok(j) => j,
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
-            Err(std::sync::mpsc::TryRecvError::Empty) => {
-                let left = linger
-                    .min(STORE_BATCH_TIME)
-                    .saturating_sub(started.elapsed());
-                if urgent || lingered || left.is_zero() {
-                    break;
-                }
-                std::thread::sleep(left);
-                lingered = true;
-                continue;
-            }
-        };
-        urgent |= jobs.add(job);
-        n += 1;
+    let urgent = jobs.add(first) | jobs.take_waiting(rx, started + STORE_BATCH_TIME);
+    if !urgent && jobs.count < STORE_BATCH {
+        std::thread::sleep(
+            linger
+                .min(STORE_BATCH_TIME)
+                .saturating_sub(started.elapsed()),
+        );
+        let now = std::time::Instant::now();
+        jobs.take_waiting(rx, now + STORE_BATCH_TIME);
     }
     jobs
 }
@@ -890,11 +879,31 @@ fn next_store_job(store: &mut Store, rx: &std::sync::mpsc::Receiver<StoreJob>) -
 struct Collected {
     batch: store::Batch,
     dialogs: std::collections::HashMap<String, Option<(String, String)>>,
+    /// Jobs added.
+    count: usize,
 }
 
 impl Collected {
+    /// Takes the jobs waiting in `rx` until it is empty, the batch holds [`STORE_BATCH`] jobs or `until` has
+    /// passed; true when one of them must go to disk at once.
+    fn take_waiting(
+        &mut self,
+        rx: &std::sync::mpsc::Receiver<StoreJob>,
+        until: std::time::Instant,
+    ) -> bool {
+        let mut urgent = false;
+        while self.count < STORE_BATCH && std::time::Instant::now() < until {
+            match rx.try_recv() {
+                Ok(job) => urgent |= self.add(job),
+                Err(_) => break,
+            }
+        }
+        urgent
+    }
+
     /// Adds a job; true when it must go to disk at once (a ban or a kill switch).
     fn add(&mut self, job: StoreJob) -> bool {
+        self.count += 1;
         match job {
             StoreJob::Persist(Persist::Ban(b)) => {
                 self.batch.bans.push(b);
