@@ -3,8 +3,8 @@
 //! outside a dialog, then REGISTERs, then new calls (answered 503 with Retry-After) — while responses,
 //! requests inside a dialog, CANCEL/ACK/BYE and emergency calls are kept to the very last. How far behind
 //! is a [`Load`]: a shard queue's fill (stream messages), or for a UDP reader that runs datagrams to
-//! completion how long the datagram waited in the socket (its kernel timestamp against the clock). A message is only parsed here from half
-//! full: below that, admission is one comparison.
+//! completion how long the datagram waited in the socket (its kernel timestamp against the clock). A message
+//! is only parsed here from half full: below that, admission is one comparison.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

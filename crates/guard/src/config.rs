@@ -582,12 +582,13 @@ fn transport_number(
 fn transport_limits(c: &mut Collector<'_>, f: &TransportFile) -> crate::transport::TransportLimits {
     let d = crate::transport::TransportLimits::default();
     let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    let as_ms = |t: std::time::Duration| u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
     let connect_ms = transport_number(
         c,
         &f.connect_timeout_ms,
         "connect_timeout_ms",
         100..=60_000,
-        u64::try_from(d.connect_timeout.as_millis()).unwrap_or(u64::MAX),
+        as_ms(d.connect_timeout),
         "how long a TCP connect to a next hop may take",
     );
     let max = transport_number(
@@ -652,7 +653,7 @@ fn transport_limits(c: &mut Collector<'_>, f: &TransportFile) -> crate::transpor
         "receive_threads",
         1..=64,
         as_u64(d.receive_threads),
-        "threads reading the sockets beside the core's thread",
+        "threads of the runtime: TCP/TLS connections, the operator API, the control loop",
     );
     let shards = transport_number(
         c,
@@ -675,7 +676,7 @@ fn transport_limits(c: &mut Collector<'_>, f: &TransportFile) -> crate::transpor
         &f.max_wait_ms,
         "max_wait_ms",
         2..=10_000,
-        u64::try_from(d.max_wait.as_millis()).unwrap_or(u64::MAX),
+        as_ms(d.max_wait),
         "milliseconds a datagram may wait in its socket before OPTIONS, REGISTERs, then new calls are shed",
     );
     let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);

@@ -1111,7 +1111,7 @@ mod tests {
         });
         let jobs = collect_store_jobs(first, &rx, Duration::from_secs(60));
         sender.join().unwrap();
-        jobs.batch.bans.len() + jobs.batch.alerts.len()
+        jobs.count
     }
 
     /// Group commit: an alert waits for company, so that thousands of decisions a second are not as many

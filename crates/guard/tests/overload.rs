@@ -2,7 +2,8 @@
 //! (OPTIONS, then REGISTER, then new INVITEs), while an emergency INVITE (110) and the BYE of a call in
 //! progress still get in. Two ways to fall behind: a shard's queue that nobody drains (made tiny: 16
 //! messages), and a UDP reader that runs datagrams to completion and is stalled by a slow core while a burst
-//! waits in its socket (each datagram's wait is told by its kernel timestamp). No timing is asserted: every wait is on a condition with a deadline.
+//! waits in its socket (each datagram's wait is told by its kernel timestamp). No timing is asserted: every
+//! wait is on a condition with a deadline.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -11,7 +11,8 @@
 //! connection is still busy with an earlier one, so a stalled server is charged for the requests it kept
 //! waiting (no coordinated omission). The client is minimal so that its own cost stays out of the figures:
 //! one request in flight per connection, bodies written with `format!`, answers read by Content-Length.
-//! `SLOW_US=2000` also prints, on stderr, when the answers slower than that were due (ms since the start).
+//! `SLOW_US=2000` also prints, on stderr, when the answers slower than that were due (ms since the start;
+//! HTTP and redirect).
 //!
 //! Run: `cargo run --release -p tollguard --example decide_load -- http 127.0.0.1:8080 5000 10 4`
 //! (front, target, rate per second, seconds, connections). Prints one line: achieved rate, p50, p90, p99,
@@ -38,7 +39,7 @@ type Due = (u64, Instant);
 #[derive(Default)]
 struct Tally {
     latencies_us: Vec<u32>,
-    /// With `SLOW_US` set: (ms since the first query was due, latency µs) of each answer slower than it.
+    /// With `SLOW_US` set: (ms since the generator started, latency µs) of each answer slower than it.
     slow: Vec<(u32, u32)>,
     allowed: u64,
     refused: u64,
@@ -308,7 +309,9 @@ async fn read_answers(
         }
         answered += 1;
         let now = epoch.elapsed().as_micros() as u64;
-        t.latencies_us.push(now.saturating_sub(due - 1) as u32);
+        let took = now.saturating_sub(due - 1) as u32;
+        t.latencies_us.push(took);
+        note_slow(&mut t, epoch + Duration::from_micros(due - 1), took);
         match status {
             302 => t.allowed += 1,
             503 => t.errors += 1,

@@ -93,7 +93,7 @@ pub struct TransportLimits {
     /// reader is busy. Linux caps them at net.core.rmem_max / wmem_max (and doubles them).
     pub recv_buffer: usize,
     pub send_buffer: usize,
-    /// Threads of `tollguard serve`'s runtime: TCP/TLS connections, the operator API, timers.
+    /// Threads of `tollguard serve`'s runtime: TCP/TLS connections, the operator API, the control loop.
     pub receive_threads: usize,
     /// Sockets per UDP listener, bound to the same address with SO_REUSEPORT, each read by a thread of its
     /// own: the kernel spreads peers (by address and port) over them, so the datagrams of one peer stay in

@@ -8,8 +8,8 @@
 //! (SO_TIMESTAMPNS), the reader compares the stamp with the clock when it reads it, and
 //! [`crate::admission`] sheds what matters least first as that wait grows — CoDel's sojourn time. A flood of
 //! what is shed cheaply (OPTIONS) does not make a call behind it wait, so it is not shed for the flood.
-//! Sends never wait: a datagram the kernel would not take at once goes into
-//! the socket's bounded queue, sent by a thread of its own.
+//! Sends never wait: a datagram the kernel would not take at once goes into the socket's bounded queue,
+//! sent by a thread of its own.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -108,7 +108,18 @@ pub(super) fn send_now(
     data: &[u8],
     dest: SocketAddr,
 ) -> std::io::Result<()> {
-    rustix::net::sendto(socket, data, SendFlags::DONTWAIT, &dest)
+    send(socket, data, dest, SendFlags::DONTWAIT)
+}
+
+/// Sends, waiting for room in the kernel's buffer with empty `flags` (the socket is blocking; the kernel
+/// drains its send buffer onto the wire whatever the peer does).
+fn send(
+    socket: &std::net::UdpSocket,
+    data: &[u8],
+    dest: SocketAddr,
+    flags: SendFlags,
+) -> std::io::Result<()> {
+    rustix::net::sendto(socket, data, flags, &dest)
         .map(|_| ())
         .map_err(std::io::Error::from)
 }
@@ -125,7 +136,7 @@ pub(super) fn spawn_backlog(
         .name("tollguard-udp-out".into())
         .spawn(move || {
             for (dest, data) in rx {
-                if let Err(e) = send_waiting(&socket, &data, dest) {
+                if let Err(e) = send(&socket, &data, dest, SendFlags::empty()) {
                     tracing::debug!(dest = %dest, error = %e, "UDP send failed");
                     counters.dropped.fetch_add(1, Ordering::Relaxed);
                 }
@@ -134,18 +145,6 @@ pub(super) fn spawn_backlog(
             }
         })?;
     Ok(())
-}
-
-/// Sends, waiting for room in the kernel's buffer (the socket is blocking; the kernel drains its send
-/// buffer onto the wire whatever the peer does).
-fn send_waiting(
-    socket: &std::net::UdpSocket,
-    data: &[u8],
-    dest: SocketAddr,
-) -> std::io::Result<()> {
-    rustix::net::sendto(socket, data, SendFlags::empty(), &dest)
-        .map(|_| ())
-        .map_err(std::io::Error::from)
 }
 
 /// One reader: its socket, where it is (listener), and how it learns to run datagrams to completion.
