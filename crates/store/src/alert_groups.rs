@@ -85,6 +85,18 @@ pub struct AlertGroups {
     /// When repeats were last written (or the first storm began), and quiet storms last forgotten.
     last_flush: Option<Instant>,
     last_gc: Option<Instant>,
+    /// Called every [`crate::YIELD_EVERY`] alerts written.
+    pub(crate) pause: Pause,
+}
+
+/// What the writer does every [`crate::YIELD_EVERY`] alerts: yield the core (tests count the calls instead).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pause(pub(crate) fn());
+
+impl Default for Pause {
+    fn default() -> Self {
+        Pause(std::thread::yield_now)
+    }
 }
 
 impl AlertGroups {
@@ -97,8 +109,13 @@ impl AlertGroups {
     ) -> Result<()> {
         // The latest repeat of each storm in this batch, cloned once after the batch (not once per repeat).
         let mut latest: Vec<(StormAt, &str, &Decision)> = Vec::new();
+        let mut seen = 0usize;
         for (tenant, decisions) in alerts {
             for d in decisions {
+                seen += 1;
+                if seen.is_multiple_of(crate::YIELD_EVERY) {
+                    (self.pause.0)();
+                }
                 if let Some(at) = self.add(conn, tenant, d, now)? {
                     match latest.iter_mut().find(|(a, _, _)| *a == at) {
                         Some((_, _, l)) => *l = d,
@@ -193,6 +210,9 @@ impl AlertGroups {
                     let tenant = s.key.tenant.clone();
                     write_repeats(conn, &tenant, s)?;
                     written += 1;
+                    if written % crate::YIELD_EVERY == 0 {
+                        (self.pause.0)();
+                    }
                 }
             }
             self.last_flush = Some(now.unwrap_or_else(Instant::now));

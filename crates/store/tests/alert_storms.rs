@@ -221,3 +221,37 @@ fn refused_calls_keep_a_row_each() {
     assert_eq!(rows.len(), 5);
     assert!(rows.iter().all(|a| a.times == 1));
 }
+
+/// The writer yields its core every `YIELD_EVERY` alerts of a batch, and every `YIELD_EVERY` storms whose
+/// repeats it writes, while the batch stays one transaction: a decision thread on the same core waits for a
+/// few alerts' writing, not for the whole batch. Without the pauses none are counted.
+#[test]
+fn the_writer_pauses_every_few_alerts_of_a_long_batch() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static PAUSES: AtomicUsize = AtomicUsize::new(0);
+    let mut s = Store::in_memory().unwrap();
+    s.set_pause(|| {
+        PAUSES.fetch_add(1, Ordering::Relaxed);
+    });
+    // 200 accounts, each in a storm of 4 decisions: 800 alerts in one batch.
+    let ds = (0..800)
+        .map(|i| {
+            decision(
+                1_000 + i,
+                "velocity_account_minute",
+                &format!("{}", i % 200),
+                i,
+            )
+        })
+        .collect();
+    let t0 = Instant::now();
+    s.write_batch_at(&batch(ds), t0).unwrap();
+    assert_eq!(PAUSES.load(Ordering::Relaxed), 800 / store::YIELD_EVERY);
+    assert_eq!(all(&s).len(), 200, "one row per storm");
+    // The repeats of the 200 storms, written once REPEATS_EVERY has passed.
+    PAUSES.store(0, Ordering::Relaxed);
+    s.write_batch_at(&Batch::default(), t0 + REPEATS_EVERY)
+        .unwrap();
+    assert_eq!(PAUSES.load(Ordering::Relaxed), 200 / store::YIELD_EVERY);
+    assert!(all(&s).iter().all(|a| a.times == 4));
+}
