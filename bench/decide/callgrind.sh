@@ -12,8 +12,8 @@ QUERIES=${1:-2000}
 RATE=${2:-100}
 SECS=$((QUERIES / RATE))
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TG=${TOLLGUARD:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tollguard}
-LOAD=${LOAD:-${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/decide_load}
+TG=$(realpath "${TOLLGUARD:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tollguard}")
+LOAD=$(realpath "${LOAD:-${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/decide_load}")
 WORK=$(mktemp -d)
 PID=""
 trap '[ -z "$PID" ] || kill $PID 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT INT TERM

@@ -50,7 +50,7 @@ fn attack(tenant: &str, n: i64) -> Alert {
             unit: Unit::SimilarCalls,
             window_secs: 3600,
             call_id: calls.last().cloned(),
-            calls,
+            calls: calls.iter().collect(),
             at_stake: Some(Amount {
                 millis: stake,
                 currency: String3(*b"JPY"),

@@ -85,7 +85,7 @@ pub fn weak_password_decision(
         unit: Unit::Flag,
         window_secs: 0,
         call_id: None,
-        calls: Vec::new(),
+        calls: Default::default(),
         at_stake: None,
         reason: format!(
             "ext {account} of {tenant} logged in with {} ({}, {}; list entry {}): attackers try it first — \

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use numbering::{Currency, Destination, Money, NumberClass, Scope};
 use serde::{Deserialize, Serialize};
 
+use crate::CallIds;
 use crate::event::Millis;
 use crate::rule_id::RuleId;
 
@@ -514,7 +515,7 @@ pub struct Decision {
     /// The call of the event that triggered this, if any.
     pub call_id: Option<String>,
     /// Calls that contributed (the most recent few).
-    pub calls: Vec<String>,
+    pub calls: CallIds,
     /// Estimated money at stake: spent in the window plus what the blocked call would have cost.
     pub at_stake: Option<Amount>,
     /// One sentence for the PBX admin, in English.
@@ -588,7 +589,7 @@ struct DecisionWire {
     unit: Unit,
     window_secs: u32,
     call_id: Option<String>,
-    calls: Vec<String>,
+    calls: CallIds,
     at_stake: Option<Amount>,
     reason: String,
 }

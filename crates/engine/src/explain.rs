@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use numbering::{Currency, Destination, Money, RiskTier};
 
+use crate::CallIds;
 use crate::calendar::{LocalMoment, SiteCalendar};
 use crate::cost::Rate;
 use crate::decision::{
@@ -370,7 +371,7 @@ fn call_reason(h: &Hit, ctx: &CallContext<'_, '_>) -> String {
     }
 }
 
-pub(crate) fn call_decision(h: &Hit, ctx: &CallContext<'_, '_>, calls: Vec<String>) -> Decision {
+pub(crate) fn call_decision(h: &Hit, ctx: &CallContext<'_, '_>, calls: CallIds) -> Decision {
     let a = ctx.attempt;
     let action = if h.level == Level::Critical && !h.shadow {
         Action::Block { sip_status: 403 }
@@ -428,7 +429,7 @@ pub(crate) struct EndContext<'a> {
     pub usual_day_millis: i64,
 }
 
-pub(crate) fn end_decision(h: &Hit, ctx: &EndContext<'_>, calls: Vec<String>) -> Decision {
+pub(crate) fn end_decision(h: &Hit, ctx: &EndContext<'_>, calls: CallIds) -> Decision {
     let who = account_words(ctx.tenant, ctx.account);
     let cur = ctx.currency.as_str();
     let n = h.measured;
@@ -560,7 +561,7 @@ fn plain(
         unit: Unit::Flag,
         window_secs: 0,
         call_id: None,
-        calls: Vec::new(),
+        calls: CallIds::default(),
         at_stake: None,
         reason,
     }
@@ -855,7 +856,7 @@ pub(crate) fn auth_source(
         unit,
         window_secs: window,
         call_id: None,
-        calls: Vec::new(),
+        calls: CallIds::default(),
         at_stake: None,
         reason,
     }
@@ -917,7 +918,7 @@ pub(crate) fn auth_account(
         unit: Unit::Failures,
         window_secs: 3600,
         call_id: None,
-        calls: Vec::new(),
+        calls: CallIds::default(),
         at_stake: None,
         reason,
     }
@@ -974,7 +975,7 @@ pub(crate) fn auth_success(
         unit: Unit::Failures,
         window_secs: 3600,
         call_id: None,
-        calls: Vec::new(),
+        calls: CallIds::default(),
         at_stake: None,
         reason,
     }
@@ -1002,7 +1003,7 @@ pub(crate) fn auth_new_network(
         unit: Unit::Flag,
         window_secs: 0,
         call_id: None,
-        calls: Vec::new(),
+        calls: CallIds::default(),
         at_stake: None,
         reason: format!(
             "{who} registered from {}, a network it never registered from before",
@@ -1046,7 +1047,7 @@ pub(crate) fn auth_new_country(
         unit: Unit::Flag,
         window_secs: 0,
         call_id: None,
-        calls: Vec::new(),
+        calls: CallIds::default(),
         at_stake: None,
         reason: format!(
             "{who} logged in from {} in {}, a country it never logged in from (before: {}): its password may be \
@@ -1080,7 +1081,7 @@ pub(crate) fn requests(
         unit: Unit::Requests,
         window_secs: 60,
         call_id: None,
-        calls: Vec::new(),
+        calls: CallIds::default(),
         at_stake: None,
         reason: format!("{source} sent {n} requests in 1 min (limit {th}): a scanner or a flood"),
     }

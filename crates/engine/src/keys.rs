@@ -480,10 +480,8 @@ impl CallLog {
         (slot.seq == seq && seq != 0).then_some(slot.id())
     }
 
-    pub fn ids(&self, seqs: impl Iterator<Item = u64>) -> Vec<String> {
-        seqs.filter_map(|s| self.get(s))
-            .map(str::to_owned)
-            .collect()
+    pub fn ids(&self, seqs: impl Iterator<Item = u64>) -> crate::CallIds {
+        seqs.filter_map(|s| self.get(s)).collect()
     }
 }
 

@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 pub(crate) mod calendar;
+mod call_ids;
 pub mod cost;
 pub mod decision;
 mod engine;
@@ -46,6 +47,7 @@ mod summary;
 pub(crate) mod window;
 
 pub use calendar::{Holidays, SiteCalendar};
+pub use call_ids::CallIds;
 pub use cost::{Rate, RateTable};
 pub use decision::{
     Action, Amount, BarScope, CallFacts, CallLength, ClassSet, Decision, DestClass, Level, Subject,

@@ -24,7 +24,7 @@ fn decision(at: i64, rule: &str, account: &str, measured: i64) -> Decision {
         unit: Unit::Calls,
         window_secs: 60,
         call_id: Some(format!("c-{measured}")),
-        calls: vec![],
+        calls: Default::default(),
         at_stake: None,
         reason: format!("account acme/{account}: {measured} calls in 1 min (limit 10)"),
     }

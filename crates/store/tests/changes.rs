@@ -58,7 +58,7 @@ fn decision(at: i64) -> Decision {
         unit: Unit::SimilarCalls,
         window_secs: 60,
         call_id: None,
-        calls: vec![],
+        calls: Default::default(),
         at_stake: None,
         reason: "User-Agent friendly-scanner".into(),
     }

@@ -32,7 +32,7 @@ fn decision(at: i64, rule: &str, key: &str) -> Decision {
         unit: Unit::SimilarCalls,
         window_secs: 120,
         call_id: Some("c-3".into()),
-        calls: vec!["c-1".into(), "c-2".into(), "c-3".into()],
+        calls: ["c-1", "c-2", "c-3"].into_iter().collect(),
         at_stake: Some(Amount::new(525_000, numbering::Currency::JPY)),
         reason: format!("{key}: 3 answered calls of 30±1 s to Sierra Leone in 2 min"),
     }

@@ -298,7 +298,7 @@ mod tests {
             decision: Decision {
                 at: 0,
                 call_id: None,
-                calls: vec![],
+                calls: Default::default(),
                 reason: "ext 205 of acme made 5 answered calls of 30±2 s to Sierra Leone in 1 h (limit 4): \"quoted\" ]".into(),
                 ..crate::notify::wording::tests::pumping()
             },

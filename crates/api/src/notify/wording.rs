@@ -776,12 +776,12 @@ fn measured_words(d: &Decision, lang: Lang) -> Option<String> {
     })
 }
 
-fn calls_words(calls: &[String], lang: Lang) -> Option<String> {
+fn calls_words(calls: &engine::CallIds, lang: Lang) -> Option<String> {
     if calls.is_empty() {
         return None;
     }
     const SHOWN: usize = 5;
-    let shown: Vec<&str> = calls.iter().take(SHOWN).map(String::as_str).collect();
+    let shown: Vec<&str> = calls.iter().take(SHOWN).collect();
     let mut s = shown.join(", ");
     let more = calls.len().saturating_sub(SHOWN);
     if more > 0 {
@@ -1212,7 +1212,7 @@ pub(crate) mod tests {
             unit: Unit::SimilarCalls,
             window_secs: 3600,
             call_id: Some("c5".into()),
-            calls: vec!["c1".into(), "c2".into(), "c3".into(), "c4".into(), "c5".into(), "c6".into()],
+            calls: ["c1", "c2", "c3", "c4", "c5", "c6"].into_iter().collect(),
             at_stake: Some(Amount {
                 millis: 525_000,
                 currency: String3(*b"JPY"),

@@ -311,7 +311,7 @@ pub fn decision(rule: &str, reason: &str) -> engine::Decision {
         unit: engine::Unit::Calls,
         window_secs: 60,
         call_id: Some("c1".into()),
-        calls: vec!["c1".into()],
+        calls: ["c1"].into_iter().collect(),
         at_stake: None,
         reason: reason.into(),
     }

@@ -129,7 +129,8 @@ struct Observer {
 impl Observer {
     fn note(&mut self, idx: usize, decisions: &[Decision]) {
         for d in decisions.iter().filter(|d| attack_looking(d)) {
-            self.found.push((idx, d.rule, d.calls.clone()));
+            self.found
+                .push((idx, d.rule, d.calls.iter().map(str::to_owned).collect()));
         }
     }
 }
@@ -175,7 +176,7 @@ pub(crate) fn observe<'r, S: AsRef<str> + 'r>(
     watch.policy = observer_policy(&site.policy);
     let mut replay = crate::Replay::new(watch, 4 * 3600);
     let mut obs = Observer {
-        calls: Vec::new(),
+        calls: Default::default(),
         ids: HashMap::new(),
         found: Vec::new(),
     };
