@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use crate::chars::CommaSplit;
 use crate::header::HeaderName;
-use crate::message::{Entry, Message};
+use crate::message::{Entry, HEADER_CAPACITY, Message};
 
 /// Why an edit or a response could not be written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -22,6 +22,8 @@ pub enum EditError {
     MaxForwardsExhausted,
     #[error("this edit applies to requests only")]
     NotARequest,
+    #[error("the response would have more than {0} header lines (the request's Vias are copied)")]
+    TooManyHeaders(usize),
 }
 
 const MAX_EDITS: usize = 8;
@@ -490,6 +492,11 @@ impl<'m, 'a, 'e> ResponseBuilder<'m, 'a, 'e> {
         if let Some((a, _)) = self.warning {
             clean(a)?;
         }
+        if self.header_lines() > HEADER_CAPACITY {
+            // A request can carry up to HEADER_CAPACITY lines, nearly all of them Vias: copied with ours, they
+            // would make a response that no parser of this crate (nor the peer's, likely) would read.
+            return Err(EditError::TooManyHeaders(HEADER_CAPACITY));
+        }
         out.extend_from_slice(b"SIP/2.0 ");
         push_decimal(out, self.code.into());
         out.push(b' ');
@@ -536,6 +543,31 @@ impl<'m, 'a, 'e> ResponseBuilder<'m, 'a, 'e> {
         out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
         Ok(())
     }
+
+    /// Header lines the response would have: the request's Via, From, To, Call-ID and CSeq lines, Reason,
+    /// Warning, the extra headers and Content-Length.
+    fn header_lines(&self) -> usize {
+        let copied = self
+            .req
+            .entries()
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.name,
+                    HeaderName::Via
+                        | HeaderName::From
+                        | HeaderName::To
+                        | HeaderName::CallId
+                        | HeaderName::CSeq
+                )
+            })
+            .count();
+        copied
+            + usize::from(self.reason_text.is_some())
+            + usize::from(self.warning.is_some())
+            + self.extra.iter().flatten().count()
+            + 1
+    }
 }
 
 #[cfg(test)]
@@ -554,6 +586,45 @@ X-Odd:  kept\r\n  folded\r\n\
 Content-Length: 3\r\n\
 \r\n\
 abc";
+
+    /// A request of 60 Via lines parses (64 lines at most); the response would copy them and add its own:
+    /// refused, where writing it made a response that our own parser rejects (found by the fuzz target
+    /// `parse_message`). With fewer Vias the response is written and parses.
+    #[test]
+    fn a_response_that_would_exceed_the_header_lines_is_refused() {
+        let request = |vias: usize| {
+            let mut r = b"OPTIONS sip:pbx.example.com SIP/2.0\r\n".to_vec();
+            for i in 0..vias {
+                r.extend_from_slice(
+                    format!("Via: SIP/2.0/UDP 10.0.0.{i};branch=z9hG4bK{i}\r\n").as_bytes(),
+                );
+            }
+            r.extend_from_slice(
+                b"To: <sip:pbx.example.com>\r\nFrom: <sip:a@example.com>;tag=1\r\n\
+Call-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n",
+            );
+            r
+        };
+        let big = request(60);
+        let m = Message::parse(&big).expect("64 header lines parse");
+        let mut out = Vec::new();
+        let answer = ResponseBuilder::new(&m, 403)
+            .to_tag("t")
+            .reason("scanner")
+            .warning("tollguard", "scanner")
+            .write_to(&mut out);
+        assert_eq!(answer, Err(EditError::TooManyHeaders(HEADER_CAPACITY)));
+        assert!(out.is_empty(), "nothing written");
+        let small = request(57);
+        let m = Message::parse(&small).unwrap();
+        ResponseBuilder::new(&m, 403)
+            .to_tag("t")
+            .reason("scanner")
+            .warning("tollguard", "scanner")
+            .write_to(&mut out)
+            .expect("57 Vias and 7 more lines: 64");
+        Message::parse(&out).expect("our own response parses");
+    }
 
     #[test]
     fn forward_edits_touch_only_named_lines() {
