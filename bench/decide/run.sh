@@ -2,7 +2,8 @@
 # Decision latency and throughput of the decision front ends, one at a time, on one `tollguard serve`:
 # HTTP (`POST /api/v1/decide`), SIP redirect (INVITE -> 302/603) and HEP mirror (HEPv3 INVITEs, observe).
 # The load generator is crates/tollguard/examples/decide_load.rs: fixed rate (open model, like wrk2), latency
-# counted from when each query was due, HTTP/1.1 keep-alive over CONNS connections. Per step it prints the
+# counted from each query's release by a thread of its own at its due time (whether or not its connection
+# is still busy), HTTP/1.1 keep-alive over CONNS connections. Per step it prints the
 # client's latency (HTTP, redirect) and the server's: the delta of `tollguard_decision_latency_seconds`
 # (from the query read off the socket to its verdict) scraped from /metrics.
 #

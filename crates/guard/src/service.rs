@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use engine::{Decision, Engine, Millis};
+use engine::{Engine, Millis};
 use numbering::Numbering;
 use store::Store;
 use tokio::sync::mpsc;
@@ -952,26 +952,11 @@ impl Collected {
     }
 }
 
-/// Frees written alerts a few decisions at a time and yields the core between, as the writer does
-/// ([`store::YIELD_EVERY`]): freeing hundreds of decisions, allocated on the threads that decide, is as much
-/// work as writing them, and a decision that came meanwhile would wait for all of it.
-fn release(alerts: Vec<(String, Vec<Decision>)>) {
-    let mut freed = 0;
-    for (_, decisions) in alerts {
-        freed += decisions.len();
-        drop(decisions);
-        if freed >= store::YIELD_EVERY {
-            freed = 0;
-            std::thread::yield_now();
-        }
-    }
-}
-
 /// Writes a batch in one transaction. If that fails, each part is tried in its own transaction, so that
 /// alerts that cannot be written do not take the bans with them.
 fn write_batch(store: &mut Store, batch: store::Batch) {
     let Err(e) = store.write_batch(&batch) else {
-        release(batch.alerts);
+        store.release(batch.alerts);
         return;
     };
     tracing::error!(

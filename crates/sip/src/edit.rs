@@ -503,12 +503,9 @@ impl<'m, 'a, 'e> ResponseBuilder<'m, 'a, 'e> {
         out.extend_from_slice(self.reason.as_bytes());
         out.extend_from_slice(b"\r\n");
         let raw = m.as_bytes();
-        for e in m.entries() {
+        for e in m.entries().iter().filter(|e| copied_to_response(e.name)) {
             let span = raw.get(usize::from(e.ns)..usize::from(e.le)).unwrap_or(&[]);
             match e.name {
-                HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
-                    out.extend_from_slice(span)
-                }
                 HeaderName::To => {
                     let add_tag = self.code > 100 && m.to_tag().is_none();
                     match self.to_tag.filter(|_| add_tag) {
@@ -524,7 +521,7 @@ impl<'m, 'a, 'e> ResponseBuilder<'m, 'a, 'e> {
                         None => out.extend_from_slice(span),
                     }
                 }
-                _ => {}
+                _ => out.extend_from_slice(span),
             }
         }
         if let Some(text) = self.reason_text {
@@ -551,16 +548,7 @@ impl<'m, 'a, 'e> ResponseBuilder<'m, 'a, 'e> {
             .req
             .entries()
             .iter()
-            .filter(|e| {
-                matches!(
-                    e.name,
-                    HeaderName::Via
-                        | HeaderName::From
-                        | HeaderName::To
-                        | HeaderName::CallId
-                        | HeaderName::CSeq
-                )
-            })
+            .filter(|e| copied_to_response(e.name))
             .count();
         copied
             + usize::from(self.reason_text.is_some())
@@ -568,6 +556,14 @@ impl<'m, 'a, 'e> ResponseBuilder<'m, 'a, 'e> {
             + self.extra.iter().flatten().count()
             + 1
     }
+}
+
+/// The request's headers a response copies (RFC 3261 section 8.2.6.2).
+fn copied_to_response(name: HeaderName) -> bool {
+    matches!(
+        name,
+        HeaderName::Via | HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq
+    )
 }
 
 #[cfg(test)]

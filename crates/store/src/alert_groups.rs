@@ -85,17 +85,35 @@ pub struct AlertGroups {
     /// When repeats were last written (or the first storm began), and quiet storms last forgotten.
     last_flush: Option<Instant>,
     last_gc: Option<Instant>,
-    /// Called every [`crate::YIELD_EVERY`] alerts written.
+    /// Yields every [`crate::YIELD_EVERY`] alerts written or freed.
     pub(crate) pause: Pause,
 }
 
-/// What the writer does every [`crate::YIELD_EVERY`] alerts: yield the core (tests count the calls instead).
+/// Yields the core every [`crate::YIELD_EVERY`] alerts the writer writes or frees (tests count the yields).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Pause(pub(crate) fn());
+pub(crate) struct Pause {
+    pub(crate) yield_now: fn(),
+    /// Alerts since the last yield.
+    since: usize,
+}
 
 impl Default for Pause {
     fn default() -> Self {
-        Pause(std::thread::yield_now)
+        Pause {
+            yield_now: std::thread::yield_now,
+            since: 0,
+        }
+    }
+}
+
+impl Pause {
+    /// `alerts` more written or freed: yields once they make [`crate::YIELD_EVERY`].
+    pub(crate) fn tick(&mut self, alerts: usize) {
+        self.since += alerts;
+        if self.since >= crate::YIELD_EVERY {
+            self.since = 0;
+            (self.yield_now)();
+        }
     }
 }
 
@@ -109,13 +127,9 @@ impl AlertGroups {
     ) -> Result<()> {
         // The latest repeat of each storm in this batch, cloned once after the batch (not once per repeat).
         let mut latest: Vec<(StormAt, &str, &Decision)> = Vec::new();
-        let mut seen = 0usize;
         for (tenant, decisions) in alerts {
             for d in decisions {
-                seen += 1;
-                if seen.is_multiple_of(crate::YIELD_EVERY) {
-                    (self.pause.0)();
-                }
+                self.pause.tick(1);
                 if let Some(at) = self.add(conn, tenant, d, now)? {
                     match latest.iter_mut().find(|(a, _, _)| *a == at) {
                         Some((_, _, l)) => *l = d,
@@ -210,9 +224,7 @@ impl AlertGroups {
                     let tenant = s.key.tenant.clone();
                     write_repeats(conn, &tenant, s)?;
                     written += 1;
-                    if written % crate::YIELD_EVERY == 0 {
-                        (self.pause.0)();
-                    }
+                    self.pause.tick(1);
                 }
             }
             self.last_flush = Some(now.unwrap_or_else(Instant::now));

@@ -641,7 +641,18 @@ impl Store {
 
     /// Replaces what the batch writer does every [`YIELD_EVERY`] alerts (yield the core): tests count.
     pub fn set_pause(&mut self, pause: fn()) {
-        self.storms.pause = alert_groups::Pause(pause);
+        self.storms.pause.yield_now = pause;
+    }
+
+    /// Frees the alerts of a written batch, yielding every [`YIELD_EVERY`] decisions as the writer does:
+    /// freeing hundreds of decisions, allocated on the threads that decide, is as much work as writing them,
+    /// and a decision that came meanwhile would wait for all of it.
+    pub fn release(&mut self, alerts: Vec<(String, Vec<Decision>)>) {
+        for (_, decisions) in alerts {
+            let n = decisions.len();
+            drop(decisions);
+            self.storms.pause.tick(n);
+        }
     }
 
     /// When the repeats of an alert storm are next due to be written (None: none waits).

@@ -33,7 +33,8 @@ fn call_id(i: u64) -> String {
     format!("load{}x{i}", std::process::id())
 }
 
-/// One due request: its index and when it was released (the tick at or after its due time).
+/// One due request: its index and when the scheduling thread released it (at its due time, or later if that
+/// thread was late).
 type Due = (u64, Instant);
 
 #[derive(Default)]

@@ -123,14 +123,13 @@ struct Observer {
     calls: Vec<Option<Observed>>,
     ids: HashMap<String, usize>,
     /// (call index, rule, contributing call ids) of each attack-looking finding.
-    found: Vec<(usize, RuleId, Vec<String>)>,
+    found: Vec<(usize, RuleId, engine::CallIds)>,
 }
 
 impl Observer {
     fn note(&mut self, idx: usize, decisions: &[Decision]) {
         for d in decisions.iter().filter(|d| attack_looking(d)) {
-            self.found
-                .push((idx, d.rule, d.calls.iter().map(str::to_owned).collect()));
+            self.found.push((idx, d.rule, d.calls.clone()));
         }
     }
 }
@@ -199,8 +198,8 @@ pub(crate) fn observe<'r, S: AsRef<str> + 'r>(
     let mut flags = Vec::new();
     for (idx, rule, contributing) in obs.found {
         flags.extend(at(idx).map(|i| (i, rule)));
-        for id in contributing {
-            if let Some(i) = obs.ids.get(&id).and_then(|&i| at(i)) {
+        for id in contributing.iter() {
+            if let Some(i) = obs.ids.get(id).and_then(|&i| at(i)) {
                 flags.push((i, rule));
             }
         }
